@@ -1,0 +1,32 @@
+/*
+ * Logging to stderr, OpenBSD style. Under systemd (JOURNAL_STREAM set) each
+ * line carries a "<N>" syslog priority prefix that journald understands.
+ */
+#ifndef MICRO_LOG_H
+#define MICRO_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERR = 3,
+	LOG_LEVEL_WARN = 4,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7,
+};
+
+void	log_init(const char *, enum log_level);
+void	log_procname(const char *);
+void	log_setlevel(enum log_level);
+enum log_level	log_getlevel(void);
+int	log_parse_level(const char *, enum log_level *);
+
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

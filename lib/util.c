@@ -1,0 +1,248 @@
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t n)
+{
+	void	*p;
+
+	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
+		fatal("malloc %zu", n);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size)) == NULL)
+		fatal("calloc %zu x %zu", nmemb, size);
+	return p;
+}
+
+void *
+xrealloc(void *old, size_t n)
+{
+	void	*p;
+
+	if ((p = realloc(old, n == 0 ? 1 : n)) == NULL)
+		fatal("realloc %zu", n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p;
+
+	if ((p = strndup(s, n)) == NULL)
+		fatal("strndup");
+	return p;
+}
+
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal("vasprintf");
+	return n;
+}
+
+static uint64_t
+util_clock_ms(clockid_t id)
+{
+	struct timespec	 ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+util_now_ms(void)
+{
+	return util_clock_ms(CLOCK_MONOTONIC);
+}
+
+uint64_t
+util_wall_ms(void)
+{
+	return util_clock_ms(CLOCK_REALTIME);
+}
+
+int
+util_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	static const struct {
+		const char	*suffix;
+		uint64_t	 mult;
+	} units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "", 1000 },
+	};
+	char		*end;
+	unsigned long long v;
+	size_t		 i;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].mult)
+			return -1;
+		*ms = v * units[i].mult;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+util_parse_port(const char *s, uint16_t *port)
+{
+	char		*end;
+	unsigned long	 v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int
+util_parse_addr(const char *addr, struct sockaddr_storage *ss,
+    socklen_t *len, const char **cause)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	char			 host[128];
+	const char		*colon, *h;
+	uint16_t		 port;
+
+	memset(ss, 0, sizeof(*ss));
+	if ((colon = strrchr(addr, ':')) == NULL) {
+		*cause = "missing :port";
+		return -1;
+	}
+	if (util_parse_port(colon + 1, &port) == -1) {
+		*cause = "bad port";
+		return -1;
+	}
+	if ((size_t)(colon - addr) >= sizeof(host)) {
+		*cause = "host too long";
+		return -1;
+	}
+	memcpy(host, addr, colon - addr);
+	host[colon - addr] = '\0';
+	h = host;
+	if (h[0] == '[') {
+		size_t	 n = strlen(h);
+
+		if (n < 2 || h[n - 1] != ']') {
+			*cause = "bad IPv6 address";
+			return -1;
+		}
+		host[n - 1] = '\0';
+		h++;
+		if (inet_pton(AF_INET6, h, &sin6->sin6_addr) != 1) {
+			*cause = "bad IPv6 address";
+			return -1;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	if (*h == '\0' || strcmp(h, "*") == 0)
+		h = "0.0.0.0";
+	else if (strcmp(h, "localhost") == 0)
+		h = "127.0.0.1";
+	if (inet_pton(AF_INET, h, &sin->sin_addr) != 1) {
+		*cause = "host is not a numeric address";
+		return -1;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	*len = sizeof(*sin);
+	return 0;
+}
+
+char *
+util_format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
+int
+util_set_nonblock(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int
+util_set_cloexec(int fd, int on)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFD)) == -1)
+		return -1;
+	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, flags);
+}

@@ -1,0 +1,44 @@
+/*
+ * Small helpers every binary needs: allocation that cannot fail, clocks,
+ * durations, and "host:port" addresses.
+ */
+#ifndef MICRO_UTIL_H
+#define MICRO_UTIL_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Out of memory is fatal: these never return NULL. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+uint64_t	 util_now_ms(void);	/* CLOCK_MONOTONIC */
+uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
+
+/* "30s", "500ms", "2m", "1h", or a bare number of seconds. */
+int	 util_parse_duration_ms(const char *, uint64_t *);
+
+/*
+ * Parse "host:port", "[v6]:port" or ":port" into a sockaddr (numeric hosts,
+ * "localhost" and "*" only: a daemon must not block on DNS at start).
+ * Returns -1 and sets *cause (static string) on error.
+ */
+int	 util_parse_addr(const char *, struct sockaddr_storage *, socklen_t *,
+	    const char **);
+/* Format as "host:port" ("[v6]:port" for IPv6) into buf. */
+char	*util_format_addr(const struct sockaddr *, char *, size_t);
+
+int	 util_set_nonblock(int);
+int	 util_set_cloexec(int, int);
+
+#endif

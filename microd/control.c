@@ -1,0 +1,270 @@
+/*
+ * The control socket: a unix stream socket speaking ctlproto frames
+ * (doc/control-protocol.md). A bad frame closes that connection only.
+ * Commands live in ctlcmd.c; this file is the plumbing.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "ctlproto.h"
+#include "log.h"
+#include "microd/control.h"
+#include "microd/master.h"
+#include "util.h"
+
+#define CONTROL_MAX_CONNS	64
+#define CONTROL_OUTPUT_MAX	(16U * 1024 * 1024)
+
+static struct evconnlistener	*control_listener;
+static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static TAILQ_HEAD(, control_conn) control_conns =
+    TAILQ_HEAD_INITIALIZER(control_conns);
+static unsigned			 control_nconns;
+static struct event		*control_stats_timer;
+
+static void
+control_conn_free(struct control_conn *c)
+{
+	TAILQ_REMOVE(&control_conns, c, entry);
+	control_nconns--;
+	relay_forget(c->bev);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+control_close_after_flush(struct bufferevent *bev, void *arg)
+{
+	struct control_conn	*c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		control_conn_free(c);
+}
+
+/* Stop reading, let pending output go, then close. */
+static void
+control_conn_finish(struct control_conn *c)
+{
+	c->closing = 1;
+	c->stream_id = 0;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, NULL, control_close_after_flush, NULL, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	control_close_after_flush(c->bev, c);
+}
+
+void
+control_send(struct control_conn *c, struct ctl_frame *f)
+{
+	relay_send(c->bev, f);
+}
+
+void
+control_error(struct control_conn *c, uint32_t id, const char *error)
+{
+	relay_send_error(c->bev, id, error);
+}
+
+static void
+control_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_conn	*c = arg;
+	struct ctl_msg		 msg;
+	const char		*cause;
+	char			 why[128];
+	int			 rc;
+
+	while (!c->closing && (rc = ctl_frame_pull(bufferevent_get_input(bev),
+	    &msg, &cause)) == 1) {
+		c->stream_id = 0;	/* any request ends a stream */
+		ctlcmd_dispatch(c, &msg);
+		ctl_msg_free(&msg);
+	}
+	if (c->closing || rc == 0)
+		return;
+	if (rc == -2) {
+		snprintf(why, sizeof(why), "protocol version %u not supported "
+		    "(server speaks %d)", msg.version, CTL_PROTO_VERSION);
+		control_error(c, msg.id, why);
+		ctl_msg_free(&msg);
+	}
+	log_warnx("control: closing connection: %s", cause);
+	control_conn_finish(c);
+}
+
+static void
+control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	control_conn_free(arg);
+}
+
+static int
+control_peer_allowed(int fd)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return 0;
+	return cred.uid == 0 || cred.uid == geteuid() ||
+	    cred.gid == getegid();
+}
+
+static void
+control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct control_conn	*c;
+
+	if (!control_peer_allowed(fd) || control_nconns >= CONTROL_MAX_CONNS) {
+		log_warnx("control: refusing a connection (%s)",
+		    control_nconns >= CONTROL_MAX_CONNS ? "too many" :
+		    "peer not allowed");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->bev = bufferevent_socket_new(master->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, control_read_cb, NULL, control_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	TAILQ_INSERT_TAIL(&control_conns, c, entry);
+	control_nconns++;
+}
+
+/* Refuse to steal the socket of a running microd; clear a stale one. */
+static int
+control_check_stale(const struct sockaddr_un *sun, const char **cause)
+{
+	int	 fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		*cause = strerror(errno);
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0) {
+		*cause = "another microd is running on this socket";
+		return -1;
+	}
+	if (errno == ECONNREFUSED && unlink(sun->sun_path) == -1) {
+		*cause = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+int
+control_open(const char *path, const char **cause)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*cause = "socket path too long";
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (control_check_stale(&sun, cause) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		*cause = strerror(errno);
+		return -1;
+	}
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		*cause = strerror(errno);
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	chmod(path, 0660);
+	control_listener = evconnlistener_new(master->base, control_accept_cb,
+	    NULL, LEV_OPT_CLOSE_ON_FREE, 16, fd);
+	if (control_listener == NULL) {
+		*cause = "cannot listen";
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	snprintf(control_path, sizeof(control_path), "%s", path);
+	return 0;
+}
+
+static void
+control_stats_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	control_push_stats();
+}
+
+void
+control_stream_start(struct control_conn *c, uint32_t id)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	c->stream_id = id;
+	if (control_stats_timer == NULL) {
+		control_stats_timer = event_new(master->base, -1, EV_PERSIST,
+		    control_stats_cb, NULL);
+		event_add(control_stats_timer, &tv);
+	}
+	ctlcmd_push_stats(c);
+}
+
+void
+control_push_stats(void)
+{
+	struct control_conn	*c;
+
+	TAILQ_FOREACH(c, &control_conns, entry) {
+		if (c->stream_id == 0 || c->closing)
+			continue;
+		/* A reader that does not keep up is skipped, not buffered. */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    CONTROL_OUTPUT_MAX)
+			continue;
+		ctlcmd_push_stats(c);
+	}
+}
+
+void
+control_close(void)
+{
+	struct control_conn	*c;
+
+	while ((c = TAILQ_FIRST(&control_conns)) != NULL)
+		control_conn_free(c);
+	if (control_stats_timer != NULL)
+		event_free(control_stats_timer);
+	control_stats_timer = NULL;
+	if (control_listener != NULL) {
+		evconnlistener_free(control_listener);
+		unlink(control_path);
+	}
+	control_listener = NULL;
+}

@@ -1,0 +1,28 @@
+/* Control-socket connections and the command table that serves them. */
+#ifndef MICRO_CONTROL_H
+#define MICRO_CONTROL_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+struct bufferevent;
+struct ctl_frame;
+struct ctl_msg;
+
+struct control_conn {
+	TAILQ_ENTRY(control_conn) entry;
+	struct bufferevent	*bev;
+	uint32_t		 stream_id;	/* 0: no stats stream */
+	int			 closing;
+};
+
+void	 control_send(struct control_conn *, struct ctl_frame *);
+void	 control_error(struct control_conn *, uint32_t, const char *);
+void	 control_stream_start(struct control_conn *, uint32_t);
+
+/* ctlcmd.c */
+void	 ctlcmd_dispatch(struct control_conn *, const struct ctl_msg *);
+void	 ctlcmd_push_stats(struct control_conn *);
+
+#endif

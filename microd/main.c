@@ -1,0 +1,429 @@
+/*
+ * microd: the master process. It reads the configuration, opens the
+ * listeners, the shm segment and the control socket, then forks the
+ * workers and supervises them (doc/architecture.md).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "microd/master.h"
+#include "microd/notify.h"
+#include "shm/shm.h"
+#include "util.h"
+
+#define MASTER_SLOTS	(1 + 2 * ROLE_COUNT * CONFIG_WORKERS_MAX)
+
+struct master	*master;
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: microd [-dtv] [-c file]\n");
+	exit(2);
+}
+
+static void
+master_print_errors(const char *errs)
+{
+	const char	*line = errs, *nl;
+
+	while (*line != '\0') {
+		nl = strchr(line, '\n');
+		log_warnx("%.*s", (int)(nl ? nl - line : (long)strlen(line)),
+		    line);
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+}
+
+/* mkdir -p with mode for the last component. */
+static int
+master_mkdirs(const char *path, mode_t mode)
+{
+	char	 buf[CONFIG_STR_MAX], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+master_socket_dir(const char *sock)
+{
+	char	 dir[CONFIG_STR_MAX];
+	char	*slash;
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (master_mkdirs(dir, 0755) == -1)
+		fatal("mkdir %s", dir);
+}
+
+/* Workers drop to [microd] user; what they write must be theirs. */
+static void
+master_prepare_user(const struct config *conf)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0 || conf->user[0] == '\0')
+		return;
+	if ((pw = getpwnam(conf->user)) == NULL)
+		fatalx("unknown user %s", conf->user);
+	if (chown(conf->state_dir, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("chown %s", conf->state_dir);
+	if (chown(conf->socket, 0, pw->pw_gid) == -1)
+		fatal("chown %s", conf->socket);
+}
+
+static int
+master_open_listeners(const struct config *conf, struct listener *out,
+    char *err, size_t errlen)
+{
+	const char	*cause;
+	int		 r;
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		const struct config_listen *cl = &conf->roles[r];
+		struct listener *cur = &master->listeners[r];
+
+		out[r].fd = -1;
+		if (r == ROLE_REGISTRY || cl->workers == 0)
+			continue;
+		if (cur->fd != -1 && strcmp(cur->spec, cl->listen) == 0) {
+			out[r] = *cur;
+			continue;
+		}
+		if (listen_open(&out[r], cl->listen, &cause) == -1) {
+			snprintf(err, errlen, "[%s] listen %s: %s",
+			    config_role_name(r), cl->listen, cause);
+			while (--r >= 0) {
+				if (out[r].fd != master->listeners[r].fd)
+					listen_close(&out[r]);
+			}
+			return -1;
+		}
+		log_info("%s listening on %s", config_role_name(r),
+		    out[r].addr);
+	}
+	return 0;
+}
+
+/* Swap in the new listener set, closing the master's copy of old ones. */
+static void
+master_use_listeners(struct listener *next)
+{
+	int	 r;
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (master->listeners[r].fd != -1 &&
+		    master->listeners[r].fd != next[r].fd)
+			listen_close(&master->listeners[r]);
+		master->listeners[r] = next[r];
+	}
+}
+
+static const char *
+master_fixed_changed(const struct config *a, const struct config *b)
+{
+	if (strcmp(a->socket, b->socket) != 0)
+		return "[microd] socket";
+	if (strcmp(a->state_dir, b->state_dir) != 0)
+		return "[microd] state_dir";
+	if (strcmp(a->user, b->user) != 0)
+		return "[microd] user";
+	if (a->shm_size != b->shm_size)
+		return "[microd] shm_size";
+	return NULL;
+}
+
+static int
+master_reload_fail(struct config *next, const char *err, char *out,
+    size_t outlen)
+{
+	size_t	 n;
+
+	free(next);
+	snprintf(master->reload_error, sizeof(master->reload_error), "%s", err);
+	n = strlen(master->reload_error);
+	while (n > 0 && master->reload_error[n - 1] == '\n')
+		master->reload_error[--n] = '\0';
+	snprintf(out, outlen, "%s", master->reload_error);
+	master_print_errors(err);
+	log_warnx("reload refused, keeping generation %u", master->generation);
+	notify_send("STATUS=reload refused: %s", master->reload_error);
+	return -1;
+}
+
+/*
+ * Validate the new configuration completely (file, listeners) before
+ * touching a single worker; on any error the running generation stays.
+ */
+int
+master_reload(char *err, size_t errlen)
+{
+	struct config	*next = xcalloc(1, sizeof(*next)), *old;
+	struct listener	 ls[ROLE_COUNT];
+	char		 errs[4096];
+	const char	*fixed;
+
+	if (master->stopping)
+		return master_reload_fail(next, "microd is stopping", err,
+		    errlen);
+	log_info("reloading %s", master->conf_path);
+	if (config_load(next, master->conf_path, master->conf_explicit, errs,
+	    sizeof(errs)) == -1)
+		return master_reload_fail(next, errs, err, errlen);
+	if ((fixed = master_fixed_changed(master->conf, next)) != NULL) {
+		snprintf(errs, sizeof(errs), "%s cannot change on reload: "
+		    "restart microd", fixed);
+		return master_reload_fail(next, errs, err, errlen);
+	}
+	if (master_open_listeners(next, ls, errs, sizeof(errs)) == -1)
+		return master_reload_fail(next, errs, err, errlen);
+	notify_send("RELOADING=1");
+	master_use_listeners(ls);
+	master->reload_error[0] = '\0';
+	old = master->conf;
+	master->conf = next;
+	log_setlevel(next->log_level);
+	master->generation++;
+	master->ready_sent = 0;
+	proc_start_generation(old);
+	free(old);
+	master_check_ready();
+	return 0;
+}
+
+void
+master_check_ready(void)
+{
+	if (master->stopping) {
+		if (proc_none_left())
+			event_base_loopbreak(master->base);
+		return;
+	}
+	if (master->ready_sent || !proc_all_running())
+		return;
+	master->ready_sent = 1;
+	proc_drain_generation(master->generation);
+	log_info("generation %u serving", master->generation);
+	notify_send("READY=1\nSTATUS=generation %u serving",
+	    master->generation);
+}
+
+static void
+master_stop_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	log_warnx("workers did not exit in time, giving up on them");
+	event_base_loopbreak(master->base);
+}
+
+void
+master_stop(void)
+{
+	uint64_t	 ms = master->conf->shutdown_timeout_ms + 2000;
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (master->stopping)
+		return;
+	master->stopping = 1;
+	log_info("stopping");
+	notify_send("STOPPING=1");
+	proc_stop_all();
+	master->stop_timer = evtimer_new(master->base, master_stop_timeout_cb,
+	    NULL);
+	evtimer_add(master->stop_timer, &tv);
+	master_check_ready();
+}
+
+static void
+master_signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	char	 err[1024];
+
+	switch (sig) {
+	case SIGCHLD:
+		proc_reap();
+		break;
+	case SIGHUP:
+		master_reload(err, sizeof(err));
+		break;
+	default:
+		master_stop();
+		break;
+	}
+}
+
+static void
+master_signals(struct event *evs[4])
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+	size_t		 i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < nitems(sigs); i++) {
+		evs[i] = evsignal_new(master->base, sigs[i], master_signal_cb,
+		    NULL);
+		evsignal_add(evs[i], NULL);
+	}
+}
+
+static void
+master_open_shm(void)
+{
+	struct shm_slot_info	 self;
+	const char		*cause;
+	int			 slot;
+	size_t			 max_services;
+
+	max_services = master->conf->shm_size / 2048;
+	master->shm = shm_create(master->conf->shm_size, MASTER_SLOTS,
+	    max_services, &cause);
+	if (master->shm == NULL)
+		fatalx("shared memory: %s", cause);
+	memset(&self, 0, sizeof(self));
+	self.pid = getpid();
+	self.role = ROLE_COUNT;		/* the master itself */
+	self.state = SHM_SLOT_READY;
+	self.started_ms = util_wall_ms();
+	if ((slot = shm_slot_claim(master->shm, &self, &cause)) == -1)
+		fatalx("shared memory: %s", cause);
+	master->shm_reader_slot = slot;
+}
+
+static void
+master_setup(void)
+{
+	struct listener	 ls[ROLE_COUNT];
+	const char	*cause;
+	char		 err[1024];
+	int		 r;
+
+	for (r = 0; r < ROLE_COUNT; r++)
+		master->listeners[r].fd = -1;
+	if (master_mkdirs(master->conf->state_dir, 0750) == -1)
+		fatal("mkdir %s", master->conf->state_dir);
+	master_socket_dir(master->conf->socket);
+	master_open_shm();
+	if (master_open_listeners(master->conf, ls, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	master_use_listeners(ls);
+	if (control_open(master->conf->socket, &cause) == -1)
+		fatalx("control socket %s: %s", master->conf->socket, cause);
+	master_prepare_user(master->conf);
+}
+
+static void
+master_teardown(struct event *evs[4])
+{
+	int	 r;
+
+	control_close();
+	for (r = 0; r < 4; r++)
+		event_free(evs[r]);
+	for (r = 0; r < ROLE_COUNT; r++)
+		listen_close(&master->listeners[r]);
+	proc_free_all();
+	if (master->stop_timer != NULL)
+		event_free(master->stop_timer);
+	notify_shutdown();
+	shm_destroy(master->shm);
+	event_base_free(master->base);
+	free(master->conf);
+}
+
+static int
+master_check_config(struct config *conf, const char *path, int explicit)
+{
+	char	 errs[4096];
+
+	if (config_load(conf, path, explicit, errs, sizeof(errs)) == -1) {
+		fputs(errs, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct master	 m;
+	struct event		*sigs[4];
+	const char		*path = SYSCONFDIR "/microd/microd.conf";
+	int			 ch, test = 0, debug = 0, explicit = 0;
+
+	log_init("microd", LOG_LEVEL_INFO);
+	while ((ch = getopt(argc, argv, "c:dtv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			explicit = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			printf("microd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	master = &m;
+	TAILQ_INIT(&m.procs);
+	m.conf = xcalloc(1, sizeof(*m.conf));
+	m.conf_path = path;
+	m.conf_explicit = explicit;
+	if (master_check_config(m.conf, path, explicit) == -1)
+		return 1;
+	if (test) {
+		fprintf(stderr, "configuration OK\n");
+		return 0;
+	}
+	log_setlevel(debug ? LOG_LEVEL_DEBUG : m.conf->log_level);
+
+	if ((m.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	m.started_ms = util_now_ms();
+	m.started_wall_ms = util_wall_ms();
+	master_setup();
+	notify_init(m.base);
+	master_signals(sigs);
+	m.generation = 1;
+	log_info("microd %s starting (config %s)", PACKAGE_VERSION,
+	    m.conf->path[0] ? m.conf->path : "defaults");
+	proc_start_generation(NULL);
+	event_base_dispatch(m.base);
+	log_info("stopped");
+	master_teardown(sigs);
+	return 0;
+}

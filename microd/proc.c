@@ -1,0 +1,507 @@
+/*
+ * The process table: spawning workers, reaping them, respawning with
+ * backoff, draining a generation. Signal handlers only wake the loop
+ * (libevent signal events); everything here runs in the master's loop.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "microd/master.h"
+#include "microd/notify.h"
+#include "shm/shm.h"
+#include "util.h"
+#include "workers/worker.h"
+
+static const char *proc_state_names[] = {
+	[PROC_STARTING] = "starting",
+	[PROC_RUNNING] = "running",
+	[PROC_DRAINING] = "draining",
+	[PROC_BACKOFF] = "backoff",
+	[PROC_WAITING] = "waiting",
+	[PROC_STOPPED] = "stopped",
+};
+
+static void	proc_spawn(struct proc *);
+static void	proc_schedule(struct proc *, uint64_t);
+
+const char *
+proc_state_name(const struct proc *p)
+{
+	if (p->state == PROC_BACKOFF && backoff_crashlooping(&p->backoff))
+		return "crashloop";
+	return proc_state_names[p->state];
+}
+
+static void
+proc_name(const struct proc *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%u", config_role_name(p->role), p->id);
+}
+
+static struct proc *
+proc_new(enum role_id role, unsigned id)
+{
+	struct proc	*p = xcalloc(1, sizeof(*p));
+
+	p->role = role;
+	p->id = id;
+	p->generation = master->generation;
+	TAILQ_INSERT_TAIL(&master->procs, p, entry);
+	return p;
+}
+
+static void
+proc_free(struct proc *p)
+{
+	TAILQ_REMOVE(&master->procs, p, entry);
+	if (p->respawn != NULL)
+		event_free(p->respawn);
+	if (p->kill_timer != NULL)
+		event_free(p->kill_timer);
+	chan_close(p);
+	free(p);
+}
+
+struct proc *
+proc_registry(void)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role == ROLE_REGISTRY && p->state == PROC_RUNNING)
+			return p;
+	}
+	return NULL;
+}
+
+/* Runs in the child: it never returns. */
+static void
+proc_child(struct proc *p, int chan_fd, pid_t master_pid)
+{
+	struct worker_spec	 spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.role = p->role;
+	spec.id = p->id;
+	spec.generation = p->generation;
+	spec.slot_index = p->slot;
+	spec.listen_fd = master->listeners[p->role].fd;
+	spec.chan_fd = chan_fd;
+	spec.conf = master->conf;
+	spec.shm = master->shm;
+	spec.master_pid = master_pid;
+	worker_main(&spec);
+}
+
+/* The slot carries the reader epoch and the counters of one process. */
+static int
+proc_claim_slot(struct proc *p)
+{
+	struct shm_slot_info	 info;
+	const char		*cause;
+	int			 slot;
+
+	memset(&info, 0, sizeof(info));
+	info.role = p->role;
+	info.id = p->id;
+	info.generation = p->generation;
+	info.state = SHM_SLOT_STARTING;
+	info.restarts = p->restarts;
+	info.started_ms = util_wall_ms();
+	if ((slot = shm_slot_claim(master->shm, &info, &cause)) == -1)
+		return -1;
+	p->slot = slot;
+	return 0;
+}
+
+static void
+proc_spawn(struct proc *p)
+{
+	sigset_t	 all, old;
+	int		 sv[2];
+	pid_t		 pid, self = getpid();
+	char		 name[64];
+
+	proc_name(p, name, sizeof(name));
+	if (proc_claim_slot(p) == -1) {
+		log_warnx("%s: no free shm slot", name);
+		proc_schedule(p, BACKOFF_MAX_MS);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", name);
+		shm_slot_clear(master->shm, p->slot);
+		proc_schedule(p, BACKOFF_MAX_MS);
+		return;
+	}
+	/* No signal may run a master handler in the child before it resets. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	switch (pid = fork()) {
+	case -1:
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		log_warn("%s: fork", name);
+		close(sv[0]);
+		close(sv[1]);
+		shm_slot_clear(master->shm, p->slot);
+		proc_schedule(p, BACKOFF_MAX_MS);
+		return;
+	case 0:
+		close(sv[0]);
+		proc_child(p, sv[1], self);
+		/* NOTREACHED */
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	p->pid = pid;
+	p->state = PROC_STARTING;
+	p->started_ms = util_now_ms();
+	p->started_wall_ms = util_wall_ms();
+	p->restart_asked = 0;
+	chan_open(p, sv[0]);
+	shm_slot_set_pid(master->shm, p->slot, pid);
+	log_debug("%s: started pid %d (generation %u)", name, (int)pid,
+	    p->generation);
+}
+
+static void
+proc_respawn_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proc	*p = arg;
+
+	if (!master->stopping && p->state == PROC_BACKOFF)
+		proc_spawn(p);
+}
+
+static void
+proc_schedule(struct proc *p, uint64_t delay_ms)
+{
+	struct timeval	 tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+
+	p->state = PROC_BACKOFF;
+	if (p->respawn == NULL)
+		p->respawn = evtimer_new(master->base, proc_respawn_cb, p);
+	evtimer_add(p->respawn, &tv);
+}
+
+/* The registry worker is the single shm writer: never two at once. */
+static int
+proc_registry_busy(void)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role == ROLE_REGISTRY && p->pid != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+proc_start_waiting(void)
+{
+	struct proc	*p;
+
+	if (proc_registry_busy())
+		return;
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->state == PROC_WAITING) {
+			proc_spawn(p);
+			return;
+		}
+	}
+}
+
+static int
+proc_registry_conf_changed(const struct config *a, const struct config *b)
+{
+	size_t	 from = offsetof(struct config, registry_backend);
+	size_t	 to = offsetof(struct config, roles);
+
+	return memcmp((const char *)a + from, (const char *)b + from,
+	    to - from) != 0 || strcmp(a->state_dir, b->state_dir) != 0 ||
+	    a->log_level != b->log_level;
+}
+
+/*
+ * Start every worker of the current generation. A registry worker whose
+ * configuration did not change is carried over rather than restarted.
+ */
+void
+proc_start_generation(const struct config *old)
+{
+	const struct config	*conf = master->conf;
+	struct proc		*p, *reg = NULL;
+	unsigned		 i;
+	int			 r;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role == ROLE_REGISTRY && p->pid != 0 &&
+		    p->state != PROC_DRAINING)
+			reg = p;
+	}
+	for (r = 0; r < ROLE_COUNT; r++) {
+		for (i = 0; i < conf->roles[r].workers; i++) {
+			if (r == ROLE_REGISTRY && reg != NULL && old != NULL &&
+			    !proc_registry_conf_changed(old, conf)) {
+				reg->generation = master->generation;
+				continue;
+			}
+			p = proc_new(r, i);
+			if (r == ROLE_REGISTRY && proc_registry_busy())
+				p->state = PROC_WAITING;
+			else
+				proc_spawn(p);
+		}
+	}
+}
+
+static void
+proc_kill_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proc	*p = arg;
+	char		 name[64];
+
+	if (p->pid == 0)
+		return;
+	proc_name(p, name, sizeof(name));
+	log_warnx("%s: pid %d did not stop in time, killing it", name,
+	    (int)p->pid);
+	kill(p->pid, SIGKILL);
+}
+
+/* Ask a worker to finish its requests and exit; SIGKILL after a bound. */
+static void
+proc_drain(struct proc *p)
+{
+	uint64_t	 ms = master->conf->shutdown_timeout_ms;
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (p->respawn != NULL)
+		evtimer_del(p->respawn);
+	if (p->pid == 0) {
+		p->state = PROC_STOPPED;
+		return;
+	}
+	p->state = PROC_DRAINING;
+	shm_slot_set_state(master->shm, p->slot, SHM_SLOT_DRAINING);
+	kill(p->pid, SIGTERM);
+	if (p->kill_timer == NULL)
+		p->kill_timer = evtimer_new(master->base, proc_kill_cb, p);
+	evtimer_add(p->kill_timer, &tv);
+}
+
+/* Drain every worker older than generation gen. */
+void
+proc_drain_generation(unsigned gen)
+{
+	struct proc	*p, *next;
+
+	for (p = TAILQ_FIRST(&master->procs); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->generation >= gen || p->state == PROC_DRAINING)
+			continue;
+		if (p->pid == 0) {
+			proc_free(p);
+			continue;
+		}
+		proc_drain(p);
+	}
+}
+
+void
+proc_stop_all(void)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->state != PROC_DRAINING)
+			proc_drain(p);
+	}
+}
+
+int
+proc_none_left(void)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->pid != 0)
+			return 0;
+	}
+	return 1;
+}
+
+int
+proc_all_running(void)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->generation == master->generation &&
+		    p->state != PROC_RUNNING && p->state != PROC_STOPPED)
+			return 0;
+	}
+	return 1;
+}
+
+void
+proc_ready(struct proc *p)
+{
+	char	 name[64];
+
+	if (p->state != PROC_STARTING)
+		return;
+	p->state = PROC_RUNNING;
+	shm_slot_set_state(master->shm, p->slot, SHM_SLOT_READY);
+	proc_name(p, name, sizeof(name));
+	log_debug("%s: ready", name);
+	master_check_ready();
+}
+
+/* Restart the workers of a role (id < 0: all of them) gracefully. */
+int
+proc_restart(enum role_id role, int id)
+{
+	struct proc	*p;
+	int		 n = 0;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role != role || p->generation != master->generation ||
+		    (id >= 0 && p->id != (unsigned)id))
+			continue;
+		if (p->pid != 0) {
+			p->restart_asked = 1;
+			kill(p->pid, SIGTERM);
+		} else if (p->state == PROC_BACKOFF ||
+		    p->state == PROC_STOPPED) {
+			memset(&p->backoff, 0, sizeof(p->backoff));
+			proc_spawn(p);
+		}
+		n++;
+	}
+	return n;
+}
+
+static void
+proc_log_exit(const struct proc *p, int status)
+{
+	char	 name[64];
+
+	proc_name(p, name, sizeof(name));
+	if (WIFSIGNALED(status))
+		log_warnx("%s: pid %d exited on signal %d%s", name,
+		    (int)p->pid, WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
+	else if (WEXITSTATUS(status) != 0)
+		log_warnx("%s: pid %d exited with code %d", name, (int)p->pid,
+		    WEXITSTATUS(status));
+	else
+		log_debug("%s: pid %d exited", name, (int)p->pid);
+}
+
+/* Decide what follows the exit of a worker of the current generation. */
+static void
+proc_after_exit(struct proc *p, int status, uint64_t lived_ms)
+{
+	char		 name[64];
+	uint64_t	 delay;
+
+	proc_name(p, name, sizeof(name));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		log_warnx("%s: fatal error, not respawning", name);
+		p->state = PROC_STOPPED;
+		return;
+	}
+	p->restarts++;
+	if (p->restart_asked) {
+		proc_spawn(p);
+		return;
+	}
+	delay = backoff_next(&p->backoff, lived_ms);
+	if (backoff_crashlooping(&p->backoff))
+		log_warnx("%s: crash loop (%u quick exits in a row), next "
+		    "start in %llu ms", name, p->backoff.failures,
+		    (unsigned long long)delay);
+	if (delay == 0)
+		proc_spawn(p);
+	else
+		proc_schedule(p, delay);
+}
+
+static void
+proc_exited(struct proc *p, int status)
+{
+	uint64_t	 lived_ms = util_now_ms() - p->started_ms;
+	int		 was_registry = p->role == ROLE_REGISTRY;
+
+	proc_log_exit(p, status);
+	shm_slot_clear(master->shm, p->slot);
+	chan_close(p);
+	if (p->kill_timer != NULL)
+		evtimer_del(p->kill_timer);
+	p->pid = 0;
+	if (was_registry)
+		relay_fail_all("registry worker exited");
+	if (p->state == PROC_DRAINING && p->restart_asked == 0) {
+		if (p->generation != master->generation || master->stopping)
+			proc_free(p);
+		else
+			p->state = PROC_STOPPED;
+	} else if (master->stopping)
+		p->state = PROC_STOPPED;
+	else
+		proc_after_exit(p, status, lived_ms);
+	if (was_registry)
+		proc_start_waiting();
+}
+
+void
+proc_reap(void)
+{
+	struct proc	*p;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		TAILQ_FOREACH(p, &master->procs, entry) {
+			if (p->pid == pid)
+				break;
+		}
+		if (p == NULL)
+			continue;
+		proc_exited(p, status);
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+	master_check_ready();
+}
+
+/* Last words: nothing may outlive the master. */
+void
+proc_free_all(void)
+{
+	struct proc	*p;
+
+	while ((p = TAILQ_FIRST(&master->procs)) != NULL) {
+		if (p->pid != 0) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			shm_slot_clear(master->shm, p->slot);
+		}
+		proc_free(p);
+	}
+}

@@ -1,0 +1,140 @@
+/*
+ * Requests the master forwards to the registry worker (register,
+ * deregister) on behalf of a control client or another worker. Each
+ * forwarded request gets a fresh id on the registry channel; the reply is
+ * sent back to whoever asked under their own id. If the asker goes away
+ * first the reply is dropped; if the registry worker dies, every asker gets
+ * an error at once instead of waiting forever.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "ctlproto.h"
+#include "log.h"
+#include "microd/master.h"
+#include "util.h"
+
+struct relay_pending {
+	TAILQ_ENTRY(relay_pending) entry;
+	uint32_t		 id;		/* on the registry channel */
+	struct bufferevent	*from;		/* NULL once the asker left */
+	uint32_t		 from_id;
+};
+static TAILQ_HEAD(, relay_pending) relay_pending =
+    TAILQ_HEAD_INITIALIZER(relay_pending);
+static uint32_t		 relay_next_id;
+
+void
+relay_send(struct bufferevent *to, struct ctl_frame *f)
+{
+	const void	*data;
+	size_t		 len;
+
+	ctl_frame_end(f, &data, &len);
+	bufferevent_write(to, data, len);
+	ctl_frame_free(f);
+}
+
+void
+relay_send_error(struct bufferevent *to, uint32_t id, const char *error)
+{
+	struct ctl_frame	 f;
+
+	ctl_frame_error(&f, id, error);
+	relay_send(to, &f);
+}
+
+int
+relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
+    const char **cause)
+{
+	struct proc		*reg = proc_registry();
+	struct relay_pending	*rp;
+	struct ctl_frame	 f;
+
+	if (reg == NULL || reg->chan == NULL) {
+		*cause = "registry worker is not running";
+		return -1;
+	}
+	rp = xcalloc(1, sizeof(*rp));
+	rp->id = ++relay_next_id;
+	rp->from = from;
+	rp->from_id = req->id;
+	ctl_frame_request(&f, rp->id, req->cmd, req->args != NULL);
+	if (req->args != NULL) {
+		ctl_pack_str(&f.pk, "args");
+		msgpack_pack_object(&f.pk, *req->args);
+	}
+	relay_send(reg->chan, &f);
+	TAILQ_INSERT_TAIL(&relay_pending, rp, entry);
+	return 0;
+}
+
+static void
+relay_answer(struct relay_pending *rp, const struct ctl_msg *reply)
+{
+	struct ctl_frame	 f;
+
+	if (rp->from == NULL)
+		return;
+	if (!reply->ok) {
+		relay_send_error(rp->from, rp->from_id,
+		    reply->error ? reply->error : "registry error");
+		return;
+	}
+	ctl_frame_reply(&f, rp->from_id, 1);
+	ctl_pack_str(&f.pk, "data");
+	if (reply->data != NULL)
+		msgpack_pack_object(&f.pk, *reply->data);
+	else
+		msgpack_pack_map(&f.pk, 0);
+	relay_send(rp->from, &f);
+}
+
+void
+relay_reply(const struct ctl_msg *reply)
+{
+	struct relay_pending	*rp;
+
+	TAILQ_FOREACH(rp, &relay_pending, entry) {
+		if (rp->id == reply->id)
+			break;
+	}
+	if (rp == NULL) {
+		log_debug("registry reply to unknown request %u", reply->id);
+		return;
+	}
+	relay_answer(rp, reply);
+	TAILQ_REMOVE(&relay_pending, rp, entry);
+	free(rp);
+}
+
+void
+relay_forget(struct bufferevent *from)
+{
+	struct relay_pending	*rp;
+
+	TAILQ_FOREACH(rp, &relay_pending, entry) {
+		if (rp->from == from)
+			rp->from = NULL;
+	}
+}
+
+void
+relay_fail_all(const char *why)
+{
+	struct relay_pending	*rp;
+
+	while ((rp = TAILQ_FIRST(&relay_pending)) != NULL) {
+		TAILQ_REMOVE(&relay_pending, rp, entry);
+		if (rp->from != NULL)
+			relay_send_error(rp->from, rp->from_id, why);
+		free(rp);
+	}
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install every Debian 12 package microd needs to build, run and test.
+# Usage: scripts/install-deps.sh [build|test]   (default: test, which includes build)
+set -eu
+
+BUILD_PKGS="build-essential autoconf automake libtool pkgconf \
+libevent-dev libmsgpack-dev libcurl4-openssl-dev libsqlite3-dev \
+libncurses-dev libjansson-dev libwslay-dev libinih-dev zlib1g-dev \
+libhttp-parser-dev libsystemd-dev libcmocka-dev"
+
+TEST_PKGS="python3 python3-pytest python3-websockets curl tmux etcd-server etcd-client \
+systemd"
+
+what=${1:-test}
+pkgs=$BUILD_PKGS
+[ "$what" = test ] && pkgs="$pkgs $TEST_PKGS"
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,232 @@
+"""Fixtures that run the real microd in a private temp dir.
+
+Every listener binds port 0; the real ports are read back from
+`microctl status --json`. Nothing sleeps to wait: helpers poll with a
+deadline (see wait_for).
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+SRCDIR = os.environ.get("MICROD_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILDDIR = os.environ.get("MICROD_BUILDDIR") or SRCDIR
+MICROD = os.path.join(BUILDDIR, "microd", "microd")
+MICROCTL = os.path.join(BUILDDIR, "cli", "microctl")
+MICROTOP = os.path.join(BUILDDIR, "tui", "micro-top")
+
+ROLES = ("api", "web", "sidecar", "broker")
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a truthy value; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # a daemon still starting refuses, etc.
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """Return (status, headers, body bytes); HTTP errors are not raised."""
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+class Microd:
+    """One microd with its own dir, socket, state and port-0 listeners."""
+
+    def __init__(self, tmp, extra="", workers=None, env=None, name="m"):
+        self.dir = tmp / name
+        self.dir.mkdir()
+        self.socket = str(self.dir / "microd.sock")
+        self.conf = str(self.dir / "microd.conf")
+        self.log = str(self.dir / "microd.log")
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.workers = {"api": 1, "web": 1, "sidecar": 1, "broker": 1}
+        self.workers.update(workers or {})
+        self.extra = extra
+        self.proc = None
+        self.write_conf()
+
+    def conf_text(self, workers=None, extra=None):
+        w = dict(self.workers)
+        w.update(workers or {})
+        lines = ["[microd]", "socket = %s" % self.socket,
+                 "state_dir = %s" % (self.dir / "state"),
+                 "log_level = debug", "shutdown_timeout = 5s", ""]
+        for role in ROLES:
+            lines += ["[%s]" % role, "listen = 127.0.0.1:0",
+                      "workers = %d" % w[role], ""]
+        text = "\n".join(lines) + "\n" + (self.extra if extra is None
+                                           else extra)
+        return merge_ini(text)
+
+    def write_conf(self, workers=None, extra=None, text=None):
+        with open(self.conf, "w") as f:
+            f.write(text if text is not None else
+                    self.conf_text(workers, extra))
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [MICROD, "-c", self.conf], stdout=self.logf,
+            stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def ctl(self, *args, check=True, input=None, timeout=20):
+        env = dict(self.env, MICROD_SOCKET=self.socket)
+        r = subprocess.run([MICROCTL] + list(args), capture_output=True,
+                           text=True, env=env, input=input,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("microctl %s: %d %s" % (
+                " ".join(args), r.returncode, r.stderr))
+        return r
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl("--json", *args).stdout)
+
+    def status(self):
+        return self.ctl_json("status")
+
+    def workers_list(self):
+        return self.ctl_json("workers")
+
+    def running(self, role=None):
+        return [w for w in self.workers_list()
+                if w["state"] == "running" and (role is None
+                                                or w["role"] == role)]
+
+    def wait_ready(self, timeout=15):
+        want = sum(self.workers.values()) + 1
+
+        def ready():
+            assert self.proc.poll() is None, "microd exited: %s" % (
+                self.read_log())
+            ws = self.workers_list()
+            return len([w for w in ws if w["state"] == "running"]) >= want
+        wait_for(ready, timeout, what="microd workers running")
+        self.ports = {}
+        for role, addr in self.status()["listeners"].items():
+            self.ports[role] = int(addr.rsplit(":", 1)[1])
+
+    def url(self, role, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.ports[role], path)
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-6000:]
+        except FileNotFoundError:
+            return ""
+
+    def pids(self):
+        return [w["pid"] for w in self.workers_list() if w["pid"]]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill_all(self):
+        """SIGKILL the whole process group (the master and its workers)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def merge_ini(text):
+    """Merge repeated [section] blocks so extra settings override."""
+    sections, order, cur = {}, [], None
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("[") and s.endswith("]"):
+            cur = s[1:-1]
+            if cur not in sections:
+                sections[cur] = {}
+                order.append(cur)
+            continue
+        if not s or s.startswith(("#", ";")) or cur is None:
+            continue
+        k, v = [x.strip() for x in s.split("=", 1)]
+        sections[cur][k] = v
+    out = []
+    for sec in order:
+        out.append("[%s]" % sec)
+        out += ["%s = %s" % kv for kv in sections[sec].items()]
+        out.append("")
+    return "\n".join(out)
+
+
+@pytest.fixture
+def microd(tmp_path):
+    """A factory: microd(extra_ini, workers={...}, env={...}) -> started."""
+    made = []
+
+    def make(extra="", workers=None, env=None, start=True, name=None):
+        m = Microd(tmp_path, extra, workers, env,
+                   name or "m%d" % len(made))
+        made.append(m)
+        if start:
+            m.start()
+        return m
+    yield make
+    for m in made:
+        if m.proc is not None:
+            m.stop()
+            if m.proc.returncode not in (0, None):
+                print(m.read_log())
+
+
+def free_port():
+    """Only for peers that cannot bind port 0 themselves (etcd)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -1,0 +1,228 @@
+"""The master process: workers, respawn, reload, stop, sd_notify, control."""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import MICROCTL, MICROD, http, pid_alive, wait_for
+
+
+class HealthLoop:
+    """Hammer GET /healthz from a thread; count failures of any kind."""
+
+    def __init__(self, url):
+        self.url, self.ok, self.failures = url, 0, []
+        self.stop_flag = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    assert r.status == 200
+                    r.read()
+                self.ok += 1
+            except Exception as e:  # refused, reset, timeout, bad status
+                self.failures.append(repr(e))
+
+    def __enter__(self):
+        self.t.start()
+        wait_for(lambda: self.ok > 0, what="first healthz")
+        return self
+
+    def __exit__(self, *a):
+        self.stop_flag.set()
+        self.t.join(10)
+
+
+def test_workers_json_lists_configured_workers(microd):
+    m = microd(workers={"api": 2, "web": 1, "sidecar": 1, "broker": 0})
+    ws = m.workers_list()
+    by_role = {}
+    for w in ws:
+        for key in ("role", "id", "pid", "state", "restarts", "started"):
+            assert key in w
+        by_role.setdefault(w["role"], []).append(w)
+    assert sorted(w["id"] for w in by_role["api"]) == [0, 1]
+    assert len(by_role["registry"]) == 1
+    assert "broker" not in by_role
+    assert all(w["state"] == "running" for w in ws)
+    assert all(pid_alive(w["pid"]) for w in ws)
+    st = m.status()
+    assert set(st["listeners"]) == {"api", "web", "sidecar"}
+    assert st["reload_error"] is None
+
+
+def test_every_listener_answers_healthz(microd):
+    m = microd()
+    for role in ("api", "web", "sidecar", "broker"):
+        status, _, body = http("GET", m.url(role, "/healthz"))
+        assert status == 200, role
+        assert b"ok" in body
+
+
+def test_sigkill_worker_respawns_listener_stays_open(microd):
+    m = microd(workers={"api": 1})
+    old = m.running("api")[0]
+    with HealthLoop(m.url("sidecar", "/healthz")) as loop_s, \
+            HealthLoop(m.url("api", "/healthz")) as loop:
+        os.kill(old["pid"], signal.SIGKILL)
+        t0 = time.monotonic()
+        new = wait_for(lambda: [w for w in m.running("api")
+                                if w["pid"] != old["pid"]],
+                       timeout=5, what="respawned api worker")[0]
+        assert time.monotonic() - t0 < 1.0
+        wait_for(lambda: loop.ok > 20, what="healthz after respawn")
+    assert new["restarts"] == old["restarts"] + 1
+    assert not pid_alive(old["pid"])
+    refused = [f for f in loop.failures if "refused" in f.lower()]
+    assert refused == [], loop.failures
+    assert loop_s.failures == []
+
+
+def test_sighup_broken_config_keeps_workers(microd):
+    m = microd()
+    before = sorted(m.pids())
+    m.write_conf(text="[api]\nworkers = lots\n")
+    m.signal(signal.SIGHUP)
+    st = wait_for(lambda: (lambda s: s if s["reload_error"] else None)(
+        m.status()), what="reload error reported")
+    assert "workers = lots" in st["reload_error"]
+    assert ":2:" in st["reload_error"]
+    assert sorted(m.pids()) == before
+    assert st["generation"] == 1
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 1 and "workers = lots" in r.stderr
+
+
+def test_sighup_more_api_workers_without_failed_requests(microd):
+    m = microd(workers={"api": 1})
+    old_pids = set(m.pids())
+    with HealthLoop(m.url("api", "/healthz")) as loop:
+        m.write_conf(workers={"api": 3})
+        m.signal(signal.SIGHUP)
+        wait_for(lambda: len(m.running("api")) == 3 and all(
+            w["generation"] == 2 for w in m.running("api")),
+            timeout=15, what="three generation-2 api workers")
+        wait_for(lambda: all(not pid_alive(p) for p in old_pids
+                             if p not in m.pids()),
+                 timeout=15, what="old generation gone")
+        n = loop.ok
+        wait_for(lambda: loop.ok > n + 20, what="healthz after reload")
+    assert loop.failures == []
+    st = m.status()
+    assert st["generation"] == 2 and st["reload_error"] is None
+    api = [w for w in m.workers_list() if w["role"] == "api"]
+    assert len(api) == 3
+
+
+def test_sigterm_exits_zero_and_leaves_nothing(microd):
+    m = microd(workers={"api": 2})
+    pids = m.pids()
+    m.signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=20) == 0
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=5,
+             what="workers gone")
+    assert not os.path.exists(m.socket)
+
+
+def test_ready_sent_on_notify_socket(microd, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    m = microd(env={"NOTIFY_SOCKET": path}, start=False)
+    m.start(wait=False)
+    got = []
+    while not any(b"READY=1" in g for g in got):
+        got.append(sock.recv(4096))
+    m.wait_ready()
+    m.signal(signal.SIGTERM)
+    while not any(b"STOPPING=1" in g for g in got):
+        got.append(sock.recv(4096))
+    assert m.proc.wait(timeout=20) == 0
+    sock.close()
+
+
+def test_microctl_dead_socket(tmp_path):
+    sock = str(tmp_path / "none.sock")
+    r = subprocess.run([MICROCTL, "-s", sock, "status"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "not running" in r.stderr and sock in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(sock)
+    stale.close()
+    r = subprocess.run([MICROCTL, "-s", sock, "workers"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "not running" in r.stderr
+
+
+def test_microctl_usage_errors(tmp_path):
+    r = subprocess.run([MICROCTL, "frobnicate"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 2 and "usage" in r.stderr.lower()
+
+
+def test_garbage_on_control_socket_closes_only_that_connection(microd):
+    m = microd()
+    for junk in (b"\xff\xff\xff\xff" + b"x" * 64,
+                 b"\x00\x00\x00\x05hello",
+                 struct.pack(">I", 3) + b"\x93\x01\x02"):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(m.socket)
+        s.sendall(junk)
+        s.settimeout(10)
+        assert s.recv(4096) == b""  # closed by the daemon
+        s.close()
+    assert m.status()["workers"] >= 5
+    assert m.proc.poll() is None
+
+
+def test_other_protocol_version_gets_an_error(microd):
+    m = microd()
+    # {"v": 99, "id": 7, "cmd": "status"} in msgpack
+    payload = (b"\x83\xa1v\x63\xa2id\x07\xa3cmd\xa6status")
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    s.sendall(struct.pack(">I", len(payload)) + payload)
+    s.settimeout(10)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    assert b"not supported" in data
+    s.close()
+    assert m.proc.poll() is None
+
+
+def test_restart_role_gives_new_pids(microd):
+    m = microd(workers={"api": 2})
+    old = {w["pid"] for w in m.running("api")}
+    r = m.ctl("restart", "api")
+    assert r.returncode == 0
+    wait_for(lambda: len(m.running("api")) == 2 and not (
+        {w["pid"] for w in m.running("api")} & old), what="new api pids")
+    r = m.ctl("restart", "nosuchrole", check=False)
+    assert r.returncode == 1
+
+
+def test_config_check_mode(tmp_path):
+    good = tmp_path / "good.conf"
+    good.write_text("[api]\nlisten = 127.0.0.1:0\n")
+    r = subprocess.run([MICROD, "-t", "-c", str(good)], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[api]\nlisten = 127.0.0.1:0\nbogus = 1\n")
+    r = subprocess.run([MICROD, "-t", "-c", str(bad)], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 1
+    assert "%s:3: unknown key 'bogus'" % bad in r.stderr

@@ -1,0 +1,164 @@
+/* Configuration: defaults, good files, every kind of bad file, env. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "microd/conf.h"
+
+static char	 errs[4096];
+
+static const char *
+write_conf(const char *text)
+{
+	static char	 path[64];
+	FILE		*f;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/tmp/test_conf.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static int
+load(struct config *c, const char *text)
+{
+	const char	*path = write_conf(text);
+	int		 rc;
+
+	rc = config_load(c, path, 1, errs, sizeof(errs));
+	unlink(path);
+	return rc;
+}
+
+static void
+test_defaults_without_file(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(config_load(&c, "/nonexistent/microd.conf", 0, errs,
+	    sizeof(errs)), 0);
+	assert_string_equal(c.roles[ROLE_API].listen, "127.0.0.1:8080");
+	assert_string_equal(c.roles[ROLE_SIDECAR].namespace, "go.micro.srv");
+	assert_int_equal(c.roles[ROLE_REGISTRY].workers, 1);
+	assert_string_equal(c.registry_backend, "local");
+	assert_string_equal(c.path, "");
+}
+
+static void
+test_missing_explicit_file(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(config_load(&c, "/nonexistent/microd.conf", 1, errs,
+	    sizeof(errs)), -1);
+	assert_non_null(strstr(errs, "No such file"));
+}
+
+static void
+test_good_file(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c,
+	    "[microd]\nsocket = /tmp/x.sock\nlog_level = debug\n"
+	    "[api]\nlisten = 127.0.0.1:0\nworkers = 3\nhandler = proxy\n"
+	    "max_body_size = 2M\nread_timeout = 500ms\nrpc = off\n"
+	    "[registry]\nttl = 2m\n[web]\nworkers = 0\n"), 0);
+	assert_string_equal(c.socket, "/tmp/x.sock");
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c.roles[ROLE_API].workers, 3);
+	assert_string_equal(c.api_handler, "proxy");
+	assert_int_equal(c.roles[ROLE_API].max_body_size, 2 * 1024 * 1024);
+	assert_int_equal(c.roles[ROLE_API].read_timeout_ms, 500);
+	assert_int_equal(c.api_rpc, 0);
+	assert_int_equal(c.registry_ttl_ms, 120000);
+	assert_int_equal(c.roles[ROLE_WEB].workers, 0);
+}
+
+static void
+assert_bad(const char *text, const char *needle)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c, text), -1);
+	if (strstr(errs, needle) == NULL)
+		fail_msg("expected '%s' in: %s", needle, errs);
+}
+
+static void
+test_bad_files(void **state)
+{
+	assert_bad("[api]\nnope = 1\n", ":2: unknown key 'nope' in [api]");
+	assert_bad("[nosuch]\n", ":1: unknown section [nosuch]");
+	assert_bad("[api]\nworkers = many\n", ":2: [api] workers = many");
+	assert_bad("[api]\nworkers = 99\n", "too large");
+	assert_bad("[api]\nlisten = nowhere\n", "missing :port");
+	assert_bad("[api]\nlisten = 1.2.3.4:99999\n", "bad port");
+	assert_bad("[api]\nhandler = magic\n", "api|rpc|proxy");
+	assert_bad("[api]\nread_timeout = soon\n", "not a duration");
+	assert_bad("[api]\nrpc = perhaps\n", "not a boolean");
+	assert_bad("[microd]\nlog_level = loud\n", "error|warn|info|debug");
+	assert_bad("[microd]\nshm_size = 10K\n", "at least 1M");
+	assert_bad("[registry]\nworkers = 2\n", "unknown key 'workers'");
+	assert_bad("[registry]\nbackend = etcd\n", "needs address");
+	assert_bad("this is not ini\n", ":1:");
+	assert_bad("orphan = 1\n", "outside any section");
+}
+
+static void
+test_all_errors_reported(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c, "[api]\na = 1\nb = 2\n"), -1);
+	assert_non_null(strstr(errs, ":2: unknown key 'a'"));
+	assert_non_null(strstr(errs, ":3: unknown key 'b'"));
+}
+
+static void
+test_env_overrides(void **state)
+{
+	struct config	 c;
+
+	setenv("MICRO_API_LISTEN", "127.0.0.1:0", 1);
+	setenv("MICRO_REGISTRY", "etcd", 1);
+	setenv("MICRO_REGISTRY_ADDRESS", "127.0.0.1:2379", 1);
+	assert_int_equal(load(&c, "[api]\nlisten = 127.0.0.1:9999\n"), 0);
+	assert_string_equal(c.roles[ROLE_API].listen, "127.0.0.1:0");
+	assert_string_equal(c.registry_backend, "etcd");
+	assert_string_equal(c.registry_address, "127.0.0.1:2379");
+	setenv("MICRO_API_WORKERS", "lots", 1);
+	assert_int_equal(load(&c, "[api]\n"), -1);
+	assert_non_null(strstr(errs, "MICRO_API_WORKERS"));
+	unsetenv("MICRO_API_LISTEN");
+	unsetenv("MICRO_REGISTRY");
+	unsetenv("MICRO_REGISTRY_ADDRESS");
+	unsetenv("MICRO_API_WORKERS");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_without_file),
+		cmocka_unit_test(test_missing_explicit_file),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_env_overrides),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

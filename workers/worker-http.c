@@ -1,0 +1,106 @@
+/*
+ * Serving a worker's inherited listener: limits from the role's section,
+ * counters in the worker's shm slot, and dispatch through the role's route
+ * table. Every listener answers GET /healthz.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "workers/worker-http.h"
+#include "workers/worker.h"
+
+static void
+worker_http_healthz(struct worker *w, struct http_request *req)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	http_reply(req, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static const struct worker_route worker_http_common[] = {
+	{ "GET", "/healthz", worker_http_healthz },
+	{ "HEAD", "/healthz", worker_http_healthz },
+	{ NULL, NULL, NULL },
+};
+
+static int
+worker_route_match(const struct worker_route *r, const char *path)
+{
+	size_t	 len = strlen(r->path);
+
+	if (len > 0 && r->path[len - 1] == '/')
+		return strncmp(path, r->path, len) == 0 ||
+		    (strncmp(path, r->path, len - 1) == 0 &&
+		    path[len - 1] == '\0');
+	return strcmp(path, r->path) == 0;
+}
+
+static const struct worker_route *
+worker_route_find(const struct worker_route *table, const char *method,
+    const char *path, int *path_known)
+{
+	const struct worker_route *r;
+
+	for (r = table; r != NULL && r->path != NULL; r++) {
+		if (!worker_route_match(r, path))
+			continue;
+		*path_known = 1;
+		if (r->method == NULL || strcmp(r->method, method) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static void
+worker_http_handle(struct http_request *req, void *arg)
+{
+	struct worker			*w = arg;
+	const struct worker_route	*r;
+	const char			*method = http_request_method(req);
+	const char			*path = http_request_path(req);
+	int				 known = 0;
+
+	if ((r = worker_route_find(worker_http_common, method, path,
+	    &known)) == NULL)
+		r = worker_route_find(w->role->routes, method, path, &known);
+	if (r != NULL)
+		r->handle(w, req);
+	else if (known)
+		http_reply_error(req, 405, NULL, "method not allowed");
+	else
+		http_reply_error(req, 404, NULL, "not found");
+}
+
+int
+worker_http_start(struct worker *w)
+{
+	const struct config_listen	*cl = &w->conf->roles[w->role->id];
+	struct http_limits		 limits;
+	const char			*cause;
+
+	memset(&limits, 0, sizeof(limits));
+	limits.max_header_size = cl->max_header_size;
+	limits.max_body_size = cl->max_body_size;
+	limits.read_timeout_ms = cl->read_timeout_ms;
+	limits.idle_timeout_ms = cl->idle_timeout_ms;
+	limits.max_connections = cl->max_connections;
+	w->http = http_server_new(w->base, w->listen_fd, &limits,
+	    worker_http_handle, w, &cause);
+	if (w->http == NULL) {
+		log_warnx("cannot serve: %s", cause);
+		return -1;
+	}
+	http_server_set_counters(w->http, w->counters);
+	if (w->role->head_handler != NULL)
+		http_server_set_head_handler(w->http, w->role->head_handler);
+	return 0;
+}
+
+void
+worker_http_drain(struct worker *w, void (*done)(void *))
+{
+	http_server_drain(w->http, done, w);
+}

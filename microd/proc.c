@@ -103,6 +103,7 @@ proc_child(struct proc *p, int chan_fd, pid_t master_pid)
 	spec.conf = master->conf;
 	spec.shm = master->shm;
 	spec.master_pid = master_pid;
+	spec.master_base = master->base;
 	worker_main(&spec);
 }
 

@@ -39,6 +39,22 @@ struct worker_pending {
 static struct worker	 worker_self;
 static struct event	*worker_term_ev;
 
+/*
+ * Shed the master's event loop. Its epoll instance is shared with the
+ * master across fork, so it must not be touched: event_reinit() gives the
+ * base a private one first, and freeing it then also gives back libevent's
+ * signal handling, which only one base per process may have.
+ */
+static void
+worker_shed_master_loop(struct event_base *base)
+{
+	if (base == NULL)
+		return;
+	if (event_reinit(base) == -1)
+		fatalx("event_reinit");
+	event_base_free(base);
+}
+
 /* Undo the master's signal handling before anything can run. */
 static void
 worker_reset_signals(void)
@@ -277,7 +293,7 @@ worker_setup(struct worker *w, const struct worker_spec *spec)
 
 	memset(w, 0, sizeof(*w));
 	w->conf = spec->conf;
-	w->role = &roles[spec->role];
+	w->role = roles[spec->role];
 	w->id = spec->id;
 	w->generation = spec->generation;
 	w->slot_index = spec->slot_index;
@@ -301,6 +317,7 @@ worker_main(const struct worker_spec *spec)
 {
 	struct worker	*w = &worker_self;
 
+	worker_shed_master_loop(spec->master_base);
 	worker_reset_signals();
 	worker_setup(w, spec);
 	/* A role that cannot start with this config must not be respawned. */

@@ -87,7 +87,11 @@ void	 worker_request_cancel(struct worker *, uint32_t);
 /* Send a finished frame (a reply to a master's request) to the master. */
 void	 worker_send(struct worker *, struct ctl_frame *);
 
-extern const struct role roles[ROLE_COUNT];
+/* workers/roles.c; each role lives in its own file (workers/<role>.c). */
+extern const struct role *const roles[ROLE_COUNT];
+extern const struct role role_web;
+extern const struct role role_sidecar;
+extern const struct role role_broker;
 
 /* What the master hands a freshly forked worker. */
 struct worker_spec {
@@ -100,6 +104,7 @@ struct worker_spec {
 	const struct config	*conf;
 	struct shm		*shm;
 	pid_t			 master_pid;
+	struct event_base	*master_base;	/* to be shed by the child */
 };
 
 void	 worker_main(const struct worker_spec *) __attribute__((noreturn));

@@ -1,0 +1,85 @@
+/*
+ * microctl commands, one per cli/cmd-*.c file (tmux's pattern). Options
+ * and the argument count are checked centrally in cli/microctl.c before a
+ * command's exec runs; exec returns the process exit status.
+ */
+#ifndef MICRO_CMD_H
+#define MICRO_CMD_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ctlclient.h"
+
+enum cmd_status {
+	CMD_OK = 0,
+	CMD_ERROR = 1,
+	CMD_USAGE = 2,
+};
+
+/* cmd_entry flags. */
+#define CMD_F_PROXY	0x1	/* works over --proxy-address */
+#define CMD_F_TTL	0x2	/* takes --ttl */
+
+struct cmd_opts {
+	const char	*socket;
+	const char	*proxy_address;	/* HOST:PORT of a sidecar */
+	int		 json;
+	int		 has_ttl;
+	uint64_t	 ttl_ms;
+};
+
+struct cmd_ctx {
+	const struct cmd_entry	*entry;
+	const struct cmd_opts	*opts;
+	int			 argc;	/* arguments after the command */
+	char			**argv;
+	struct ctlclient	*client;
+	struct ctl_frame	 frame;
+	struct ctl_msg		 reply;
+};
+
+struct cmd_entry {
+	const char	*name;
+	const char	*alias;		/* micro's words, e.g. "list services" */
+	const char	*usage;		/* what follows the name */
+	int		 minargs;
+	int		 maxargs;
+	int		 flags;
+	enum cmd_status	(*exec)(struct cmd_ctx *);
+};
+
+extern const struct cmd_entry cmd_deregister_entry;
+extern const struct cmd_entry cmd_register_entry;
+extern const struct cmd_entry cmd_reload_entry;
+extern const struct cmd_entry cmd_restart_entry;
+extern const struct cmd_entry cmd_service_entry;
+extern const struct cmd_entry cmd_services_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_stop_entry;
+extern const struct cmd_entry cmd_version_entry;
+extern const struct cmd_entry cmd_workers_entry;
+
+/* Print "microctl: ..." on stderr; returns CMD_ERROR. */
+enum cmd_status	 cmd_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+/* Print the command's usage on stderr; returns CMD_USAGE. */
+enum cmd_status	 cmd_usage(const struct cmd_entry *);
+
+/*
+ * Connect and begin a request to microd whose "args" map will hold nargs
+ * pairs (0: no args), packed by the caller into ctx->frame.pk. Returns -1
+ * after printing the error.
+ */
+int		 cmd_begin(struct cmd_ctx *, const char *, size_t);
+/* Send it and wait: 0 with ctx->reply filled, -1 after printing why. */
+int		 cmd_call(struct cmd_ctx *);
+/* A request without args: cmd_begin() and cmd_call(). */
+int		 cmd_simple(struct cmd_ctx *, const char *);
+/* Read a register/deregister Service file (or "-") and send it. */
+enum cmd_status	 cmd_send_service(struct cmd_ctx *, const char *);
+/* The JSON array in a services/service reply's data.json. */
+json_t		*cmd_services_json(struct cmd_ctx *);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * microctl: talk to the microd master over its control socket
+ * (doc/control-protocol.md). Options are parsed here for every command,
+ * before and after the command name; the command then runs from cmd_table.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "util.h"
+
+static const struct cmd_entry *cmd_table[] = {
+	&cmd_status_entry,
+	&cmd_workers_entry,
+	&cmd_services_entry,
+	&cmd_service_entry,
+	&cmd_register_entry,
+	&cmd_deregister_entry,
+	&cmd_reload_entry,
+	&cmd_stop_entry,
+	&cmd_restart_entry,
+	&cmd_version_entry,
+};
+
+enum {
+	OPT_PROXY_ADDRESS = 256,
+	OPT_TTL,
+};
+
+static const struct option microctl_longopts[] = {
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "json",		no_argument,		NULL, 'j' },
+	{ "socket",		required_argument,	NULL, 's' },
+	{ "proxy-address",	required_argument,	NULL, OPT_PROXY_ADDRESS },
+	{ "ttl",		required_argument,	NULL, OPT_TTL },
+	{ NULL,			0,			NULL, 0 },
+};
+
+static void
+microctl_usage(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "usage: microctl [-hj] [-s socket] [--proxy-address "
+	    "host:port] command [arg ...]\ncommands:\n");
+	for (i = 0; i < nitems(cmd_table); i++)
+		fprintf(f, "    %s%s%s\n", cmd_table[i]->name,
+		    *cmd_table[i]->usage != '\0' ? " " : "",
+		    cmd_table[i]->usage);
+}
+
+/* "HOST:PORT" with a non-empty host and a numeric port. */
+static int
+microctl_check_hostport(const char *s)
+{
+	const char	*colon = strrchr(s, ':');
+	const char	*p;
+
+	if (colon == NULL || colon == s || colon[1] == '\0' ||
+	    strlen(colon + 1) > 5)
+		return -1;
+	for (p = colon + 1; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	return atoi(colon + 1) <= 65535 ? 0 : -1;
+}
+
+/* One option; -1 if it is bad (the message is printed). */
+static int
+microctl_option(struct cmd_opts *opts, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'h':
+		microctl_usage(stdout);
+		exit(CMD_OK);
+	case 'j':
+		opts->json = 1;
+		return 0;
+	case 's':
+		opts->socket = optarg;
+		return 0;
+	case OPT_PROXY_ADDRESS:
+		if (microctl_check_hostport(optarg) == -1) {
+			cmd_error("bad --proxy-address '%s' (want HOST:PORT)",
+			    optarg);
+			return -1;
+		}
+		opts->proxy_address = optarg;
+		return 0;
+	case OPT_TTL:
+		if (util_parse_duration_ms(optarg, &opts->ttl_ms) == -1) {
+			cmd_error("bad --ttl '%s' (want e.g. 30s, 5m)", optarg);
+			return -1;
+		}
+		opts->has_ttl = 1;
+		return 0;
+	case ':':
+		cmd_error("option '%s' needs an argument", arg);
+		return -1;
+	default:
+		cmd_error("unknown option '%s'", arg);
+		return -1;
+	}
+}
+
+/* The option getopt stopped at: the bad letter of "-jx", or "--long". */
+static const char *
+microctl_badopt(char **argv, char *buf, size_t len)
+{
+	const char	*arg = argv[optind - 1];
+
+	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0) {
+		snprintf(buf, len, "-%c", optopt);
+		return buf;
+	}
+	return arg;
+}
+
+/*
+ * Parse options until the first non-option with "+", or over all of argv,
+ * moving non-options to the end (GNU getopt) without it. Returns optind.
+ */
+static int
+microctl_options(struct cmd_opts *opts, int argc, char **argv, int inorder)
+{
+	char	 buf[3];
+	int	 ch;
+
+	optind = 0;	/* glibc: start over, argv may be a new array */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, inorder ? "+:hjs:" : ":hjs:",
+	    microctl_longopts, NULL)) != -1) {
+		if (microctl_option(opts, ch,
+		    microctl_badopt(argv, buf, sizeof(buf))) == -1)
+			return -1;
+	}
+	return optind;
+}
+
+/* How many words of argv name the command: 1, an alias's length, or 0. */
+static size_t
+microctl_match(const struct cmd_entry *entry, int argc, char **argv)
+{
+	const char	*alias = entry->alias;
+	size_t		 words = 0, len;
+
+	if (strcmp(argv[0], entry->name) == 0)
+		return 1;
+	while (alias != NULL && *alias != '\0') {
+		len = strcspn(alias, " ");
+		if ((int)words >= argc || strlen(argv[words]) != len ||
+		    strncmp(argv[words], alias, len) != 0)
+			return 0;
+		words++;
+		alias += len + strspn(alias + len, " ");
+	}
+	return words;
+}
+
+static const struct cmd_entry *
+microctl_find(int argc, char **argv, size_t *words)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(cmd_table); i++) {
+		if ((*words = microctl_match(cmd_table[i], argc, argv)) > 0)
+			return cmd_table[i];
+	}
+	return NULL;
+}
+
+static enum cmd_status
+microctl_check(const struct cmd_ctx *ctx)
+{
+	const struct cmd_entry	*entry = ctx->entry;
+
+	if (ctx->opts->proxy_address != NULL &&
+	    (entry->flags & CMD_F_PROXY) == 0) {
+		cmd_error("--proxy-address is not supported by '%s'",
+		    entry->name);
+		return CMD_USAGE;
+	}
+	if (ctx->opts->has_ttl && (entry->flags & CMD_F_TTL) == 0) {
+		cmd_error("--ttl is not supported by '%s'", entry->name);
+		return CMD_USAGE;
+	}
+	if (ctx->argc < entry->minargs ||
+	    (entry->maxargs != -1 && ctx->argc > entry->maxargs))
+		return cmd_usage(entry);
+	return CMD_OK;
+}
+
+static enum cmd_status
+microctl_run(struct cmd_ctx *ctx)
+{
+	enum cmd_status	 rv;
+
+	if ((rv = microctl_check(ctx)) != CMD_OK)
+		return rv;
+	rv = ctx->entry->exec(ctx);
+	ctl_msg_free(&ctx->reply);
+	ctlclient_free(ctx->client);
+	return rv;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cmd_opts		 opts;
+	struct cmd_ctx		 ctx;
+	size_t			 words;
+	int			 n;
+
+	log_init("microctl", LOG_LEVEL_WARN);
+	memset(&opts, 0, sizeof(opts));
+	memset(&ctx, 0, sizeof(ctx));
+	if ((n = microctl_options(&opts, argc, argv, 1)) == -1) {
+		microctl_usage(stderr);
+		return CMD_USAGE;
+	}
+	argc -= n;
+	argv += n;
+	if (argc == 0 || (ctx.entry = microctl_find(argc, argv, &words)) ==
+	    NULL) {
+		if (argc > 0)
+			cmd_error("unknown command '%s'", argv[0]);
+		microctl_usage(stderr);
+		return CMD_USAGE;
+	}
+	/* The last command word stands in for argv[0] of the second pass. */
+	argc -= words - 1;
+	argv += words - 1;
+	if ((n = microctl_options(&opts, argc, argv, 0)) == -1)
+		return cmd_usage(ctx.entry);
+	if (opts.socket == NULL)
+		opts.socket = ctlclient_default_path();
+	ctx.opts = &opts;
+	ctx.argc = argc - n;
+	ctx.argv = argv + n;
+	return microctl_run(&ctx);
+}

@@ -5,19 +5,32 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
+#include "shm/shm.h"
 #include "workers/worker-http.h"
 #include "workers/worker.h"
 
+/* Which worker answered and what registry it sees: lets an operator (and
+ * the tests) check that every process reads the same shm registry. */
 static void
 worker_http_healthz(struct worker *w, struct http_request *req)
 {
-	static const char ok[] = "{\"status\":\"ok\"}";
+	struct shm_stats	 st;
+	char			 body[256];
+	int			 n;
 
-	http_reply(req, 200, "application/json", ok, sizeof(ok) - 1);
+	shm_stats(w->shm, &st);
+	n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"worker\":"
+	    "\"%s/%u\",\"pid\":%d,\"registry\":{\"generation\":%llu,"
+	    "\"services\":%llu}}", w->role->name, w->id, (int)getpid(),
+	    (unsigned long long)st.generation,
+	    (unsigned long long)st.services);
+	http_reply(req, 200, "application/json", body, n);
 }
 
 static const struct worker_route worker_http_common[] = {

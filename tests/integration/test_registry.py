@@ -1,0 +1,212 @@
+"""The registry: sidecar and microctl paths, persistence, TTL, bad input."""
+import json
+import os
+import signal
+import time
+import urllib.request
+
+from conftest import http, pid_alive, wait_for
+
+
+def service(name="go.micro.srv.greeter", version="1.0.0", nodes=None,
+            **extra):
+    s = {"name": name, "version": version, "metadata": {"team": "a"},
+         "endpoints": [{"name": "Say.Hello",
+                        "request": {"name": "Request", "type": "Request",
+                                    "values": [{"name": "name",
+                                                "type": "string",
+                                                "values": None}]},
+                        "response": {"name": "Response",
+                                     "type": "Response", "values": []},
+                        "metadata": {}}],
+         "nodes": nodes if nodes is not None else [
+             {"id": name + "-1", "address": "127.0.0.1:9091",
+              "metadata": {"protocol": "mucp"}}]}
+    s.update(extra)
+    return s
+
+
+def post(m, svc, ttl=None, method="POST"):
+    url = m.url("sidecar", "/registry")
+    if ttl:
+        url += "?ttl=" + ttl
+    body = svc if isinstance(svc, bytes) else json.dumps(svc).encode()
+    return http(method, url, body, {"Content-Type": "application/json"})
+
+
+def get_service(m, name):
+    return http("GET", m.url("sidecar", "/registry?service=" + name))
+
+
+def ctl_service(m, name):
+    r = m.ctl("--json", "service", name, check=False)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def test_register_via_sidecar_visible_everywhere(microd):
+    m = microd(workers={"api": 2})
+    status, _, body = post(m, service())
+    assert status == 200, body
+    got = ctl_service(m, "go.micro.srv.greeter")
+    assert got[0]["name"] == "go.micro.srv.greeter"
+    assert got[0]["nodes"][0]["address"] == "127.0.0.1:9091"
+    assert got[0]["endpoints"][0]["name"] == "Say.Hello"
+    status, _, body = get_service(m, "go.micro.srv.greeter")
+    assert status == 200
+    assert json.loads(body)[0]["version"] == "1.0.0"
+    table = m.ctl("services").stdout
+    assert "go.micro.srv.greeter" in table
+    detail = m.ctl("service", "go.micro.srv.greeter").stdout
+    assert "127.0.0.1:9091" in detail and "Say.Hello" in detail
+    # Every api worker process reads the same registry: each one's
+    # /healthz reports what it sees in shm.
+    seen = {}
+
+    def all_workers_see_it():
+        req = urllib.request.Request(m.url("api", "/healthz"),
+                                     headers={"Connection": "close"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            h = json.loads(r.read())
+        seen[h["worker"]] = h["registry"]["services"]
+        return set(seen) == {"api/0", "api/1"} and all(
+            v >= 1 for v in seen.values())
+    wait_for(all_workers_see_it, timeout=20, interval=0,
+             what="both api workers reporting the service")
+
+
+def test_register_versions_and_deregister(microd):
+    m = microd()
+    assert post(m, service(version="1.0.0"))[0] == 200
+    assert post(m, service(version="2.0.0", nodes=[
+        {"id": "g-2", "address": "127.0.0.1:9092", "metadata": {}}]))[0] == 200
+    versions = sorted(s["version"] for s in ctl_service(
+        m, "go.micro.srv.greeter"))
+    assert versions == ["1.0.0", "2.0.0"]
+    status, _, body = post(m, service(version="2.0.0", nodes=[
+        {"id": "g-2", "address": "127.0.0.1:9092"}]), method="DELETE")
+    assert status == 200, body
+    versions = [s["version"] for s in ctl_service(m, "go.micro.srv.greeter")]
+    assert versions == ["1.0.0"]
+    assert post(m, service(), method="DELETE")[0] == 200
+    status, _, body = get_service(m, "go.micro.srv.greeter")
+    assert status == 404
+    err = json.loads(body)
+    assert err["code"] == 404 and "not found" in err["detail"]
+    assert ctl_service(m, "go.micro.srv.greeter") is None
+
+
+def test_microctl_register_deregister_and_aliases(microd, tmp_path):
+    m = microd()
+    f = tmp_path / "svc.json"
+    f.write_text(json.dumps(service(name="go.micro.srv.files")))
+    m.ctl("register", str(f))
+    assert "go.micro.srv.files" in m.ctl("list", "services").stdout
+    out = json.loads(m.ctl("--json", "get", "service",
+                           "go.micro.srv.files").stdout)
+    assert out[0]["nodes"][0]["id"] == "go.micro.srv.files-1"
+    all_json = json.loads(m.ctl("--json", "services").stdout)
+    assert [s["name"] for s in all_json] == ["go.micro.srv.files"]
+    m.ctl("deregister", "-", input=f.read_text())
+    assert m.ctl("service", "go.micro.srv.files",
+                 check=False).returncode == 1
+
+
+def test_2016_port_form_and_nulls_accepted(microd):
+    m = microd()
+    svc = {"name": "go.micro.srv.old", "version": None, "metadata": None,
+           "endpoints": None,
+           "nodes": [{"id": "old-1", "address": "127.0.0.1", "port": 8000,
+                      "metadata": None}]}
+    status, _, body = post(m, svc)
+    assert status == 200, body
+    got = ctl_service(m, "go.micro.srv.old")
+    assert got[0]["nodes"][0]["address"] == "127.0.0.1:8000"
+    assert got[0]["endpoints"] == [] and got[0]["metadata"] == {}
+
+
+def test_bad_input_is_400_and_changes_nothing(microd):
+    m = microd()
+    assert post(m, service(name="go.micro.srv.keep"))[0] == 200
+    before = http("GET", m.url("sidecar", "/registry"))[2]
+    bad = [
+        b"{not json",
+        b"[]",
+        json.dumps({"version": "1"}).encode(),
+        json.dumps(service(name="")).encode(),
+        json.dumps(service(nodes=[])).encode(),
+        json.dumps(service(nodes=[{"address": "127.0.0.1:1"}])).encode(),
+        json.dumps(service(nodes=[{"id": "x", "address": "nowhere"}])).encode(),
+        json.dumps(service(nodes=[{"id": "x",
+                                   "address": "1.2.3.4:99999"}])).encode(),
+        json.dumps(service(metadata={"k": "v" * 70000})).encode(),
+    ]
+    for body in bad:
+        status, _, reply = post(m, body)
+        assert status == 400, (body[:60], status, reply)
+        err = json.loads(reply)
+        assert err["code"] == 400 and err["detail"]
+    assert post(m, service(), ttl="soon")[0] == 400
+    assert http("GET", m.url("sidecar", "/registry"))[2] == before
+    assert m.proc.poll() is None
+
+
+def test_ttl_expires_without_refresh(microd):
+    m = microd()
+    t0 = time.monotonic()
+    assert post(m, service(name="go.micro.srv.brief"), ttl="2s")[0] == 200
+    assert ctl_service(m, "go.micro.srv.brief") is not None
+    wait_for(lambda: ctl_service(m, "go.micro.srv.brief") is None,
+             timeout=10, interval=0.1, what="expiry")
+    assert time.monotonic() - t0 <= 4.5
+
+
+def test_reregister_refreshes_ttl(microd):
+    m = microd()
+    svc = service(name="go.micro.srv.fresh")
+    assert post(m, svc, ttl="2s")[0] == 200
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        assert post(m, svc, ttl="2s")[0] == 200
+        assert ctl_service(m, "go.micro.srv.fresh") is not None
+        time.sleep(0.5)
+    wait_for(lambda: ctl_service(m, "go.micro.srv.fresh") is None,
+             timeout=10, interval=0.1, what="expiry after refreshes stop")
+
+
+def test_registry_survives_sigkill_of_everything(microd):
+    m = microd()
+    for i in range(20):
+        assert post(m, service(name="go.micro.srv.s%d" % i))[0] == 200
+    pids = m.pids() + [m.proc.pid]
+    m.kill_all()
+    wait_for(lambda: not any(pid_alive(p) for p in pids), what="all dead")
+    m.start()
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert names == {"go.micro.srv.s%d" % i for i in range(20)}
+
+
+def test_registry_worker_sigkill_keeps_data_and_reads(microd):
+    m = microd()
+    assert post(m, service(name="go.micro.srv.a"))[0] == 200
+    reg = [w for w in m.workers_list() if w["role"] == "registry"][0]
+    os.kill(reg["pid"], signal.SIGKILL)
+    # Reads never depend on the writer being alive.
+    assert ctl_service(m, "go.micro.srv.a") is not None
+    wait_for(lambda: [w for w in m.running("registry")
+                      if w["pid"] != reg["pid"]], what="new registry")
+    assert post(m, service(name="go.micro.srv.b"))[0] == 200
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert names == {"go.micro.srv.a", "go.micro.srv.b"}
+
+
+def test_corrupt_database_moved_aside(microd):
+    m = microd(start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    (state / "registry.db").write_bytes(b"this is not sqlite" * 100)
+    m.start()
+    assert post(m, service(name="go.micro.srv.after"))[0] == 200
+    assert ctl_service(m, "go.micro.srv.after") is not None
+    assert any(p.name.startswith("registry.db.corrupt")
+               for p in state.iterdir())
+    assert "corrupt" in m.read_log().lower()

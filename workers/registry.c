@@ -40,7 +40,7 @@ registry_role_init(struct worker *w)
 	    &cause)) == NULL ||
 	    (w->role_data = registry_core_open(&rcc, w->base, w->shm,
 	    w->slot_index, &cause)) == NULL) {
-		log_warnx("registry: %s", cause);
+		log_warnx("%s", cause);
 		free(cause);
 		return -1;
 	}

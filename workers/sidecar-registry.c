@@ -156,5 +156,5 @@ sidecar_registry_post(struct worker *w, struct http_request *req)
 void
 sidecar_registry_delete(struct worker *w, struct http_request *req)
 {
-	sidecar_change(w, req, "deregister", 0);
+	sidecar_change(w, req, "deregister", SVC_IDS_ONLY);
 }

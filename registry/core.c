@@ -1,0 +1,712 @@
+/*
+ * The registry core. Every change to a service name goes the same way:
+ * copy its versions, change the copy, write the copy to sqlite (one
+ * transaction), publish it to shm, and only then let it replace the old
+ * versions. A failure at any step leaves the registry as it was, so the
+ * file, shm and memory never disagree.
+ *
+ * TTLs are wall-clock deadlines (they are persisted and must mean the same
+ * after a restart). One timer is armed for the earliest deadline; when it
+ * fires the whole registry is scanned once, and scans are at least
+ * REGISTRY_EXPIRE_SLACK_MS apart so refreshes cannot make it spin.
+ */
+#include "config.h"
+
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "registry/core.h"
+#include "registry/store.h"
+#include "shm/registry.h"
+#include "svc.h"
+#include "util.h"
+
+#define REGISTRY_EXPIRE_SLACK_MS	100
+#define REGISTRY_HEARTBEAT_MS		1000
+#define REGISTRY_RETRY_MS		1000	/* after a failed expiry */
+
+struct registry_entry {
+	char		*name;
+	struct svc_set	 set;
+};
+
+struct registry_core {
+	struct event_base	*base;
+	struct shm		*shm;
+	unsigned		 slot;
+	struct shm_writer	*writer;
+	struct store		*store;
+	void			*tree;		/* of struct registry_entry */
+	uint64_t		 default_ttl_ms;
+
+	struct event		*expire_ev;
+	uint64_t		 expire_at;	/* wall ms it is armed for, 0 */
+	uint64_t		 last_scan;
+	struct event		*heartbeat_ev;
+
+	const struct registry_backend *backend;
+	void			*backend_state;
+	struct registry_host	 host;
+	struct registry_backend_conf backend_conf;
+	uint64_t		 relist;	/* current relist generation */
+};
+
+/* Entries a walk selected, changed once the walk is over. */
+struct registry_walk {
+	svc_node_pred		  pred;
+	void			 *arg;
+	struct registry_entry	**v;
+	size_t			  n;
+	uint64_t		  next;		/* earliest deadline */
+};
+
+static int
+registry_entry_cmp(const void *a, const void *b)
+{
+	const struct registry_entry	*ea = a, *eb = b;
+
+	return strcmp(ea->name, eb->name);
+}
+
+static void
+registry_entry_free(void *p)
+{
+	struct registry_entry	*e = p;
+
+	svc_set_clear(&e->set);
+	free(e->name);
+	free(e);
+}
+
+static struct registry_entry *
+registry_find(struct registry_core *rc, const char *name)
+{
+	struct registry_entry	 key = { .name = (char *)name };
+	void			*found;
+
+	found = tfind(&key, &rc->tree, registry_entry_cmp);
+	return found == NULL ? NULL : *(struct registry_entry **)found;
+}
+
+static struct registry_entry *
+registry_get(struct registry_core *rc, const char *name)
+{
+	struct registry_entry	*e;
+
+	if ((e = registry_find(rc, name)) != NULL)
+		return e;
+	e = xcalloc(1, sizeof(*e));
+	e->name = xstrdup(name);
+	if (tsearch(e, &rc->tree, registry_entry_cmp) == NULL)
+		fatal("tsearch");
+	return e;
+}
+
+static void
+registry_drop(struct registry_core *rc, struct registry_entry *e)
+{
+	tdelete(e, &rc->tree, registry_entry_cmp);
+	registry_entry_free(e);
+}
+
+static uint32_t
+registry_node_flags(const struct svc_node *n)
+{
+	const char	*proto;
+
+	proto = json_string_value(json_object_get(n->metadata, "protocol"));
+	return proto != NULL && strcmp(proto, "mucp") == 0 ? SHM_NODE_MUCP : 0;
+}
+
+static int
+registry_publish(struct registry_core *rc, const char *name,
+    const struct svc_set *set, char **cause)
+{
+	struct shm_node_in	*in;
+	const char		*why;
+	char			*json;
+	size_t			 i, j, k = 0;
+	int			 rv;
+
+	if (set->n == 0) {
+		shm_writer_delete(rc->writer, name, strlen(name));
+		return 0;
+	}
+	in = xcalloc(svc_set_nodes(set), sizeof(*in));
+	for (i = 0; i < set->n; i++) {
+		for (j = 0; j < set->v[i]->nnodes; j++, k++) {
+			in[k].id = set->v[i]->nodes[j].id;
+			in[k].address = set->v[i]->nodes[j].address;
+			in[k].version = set->v[i]->version;
+			in[k].flags = registry_node_flags(&set->v[i]->nodes[j]);
+		}
+	}
+	json = svc_set_dump(set);
+	rv = shm_writer_put(rc->writer, name, strlen(name), in, k, json,
+	    strlen(json), &why);
+	if (rv == -1)
+		xasprintf(cause, "service %s not published: %s", name, why);
+	free(json);
+	free(in);
+	return rv;
+}
+
+/* Nodes registered here that one version lost, as a Service, or NULL. */
+static struct svc *
+registry_gone(const struct svc *old, const struct svc_set *next)
+{
+	const struct svc	*nv = svc_set_find(next, old->version);
+	const struct svc_node	*n;
+	struct svc		*gone = NULL;
+	size_t			 i;
+
+	for (i = 0; i < old->nnodes; i++) {
+		n = &old->nodes[i];
+		if (n->relist != 0 || (nv != NULL && svc_find_node(nv, n->id)))
+			continue;
+		if (gone == NULL)
+			gone = svc_new(old->name, old->version,
+			    json_incref(old->metadata),
+			    json_incref(old->endpoints));
+		svc_add_node(gone, n->id, n->address, json_incref(n->metadata),
+		    0, 0);
+	}
+	return gone;
+}
+
+static void
+registry_backend_del(struct registry_core *rc, const struct svc_set *old,
+    const struct svc_set *next)
+{
+	struct svc	*gone;
+	char		*json;
+	size_t		 i;
+
+	if (rc->backend->del == NULL)
+		return;
+	for (i = 0; i < old->n; i++) {
+		if ((gone = registry_gone(old->v[i], next)) == NULL)
+			continue;
+		json = svc_dump(gone);
+		rc->backend->del(rc->backend_state, json);
+		free(json);
+		svc_free(gone);
+	}
+}
+
+static int
+registry_commit_fail(struct registry_core *rc, struct registry_entry *e,
+    struct svc_set *next)
+{
+	svc_set_clear(next);
+	if (e->set.n == 0)
+		registry_drop(rc, e);
+	return -1;
+}
+
+/*
+ * Make next the versions of e: persisted, published, then swapped in.
+ * Takes next, whatever happens; e is gone if it is left empty.
+ */
+static int
+registry_commit(struct registry_core *rc, struct registry_entry *e,
+    struct svc_set *next, char **cause)
+{
+	char	*why;
+
+	if (store_put(rc->store, e->name, next, &why) == -1) {
+		xasprintf(cause, "registry database: %s", why);
+		free(why);
+		return registry_commit_fail(rc, e, next);
+	}
+	if (registry_publish(rc, e->name, next, cause) == -1) {
+		if (store_put(rc->store, e->name, &e->set, &why) == -1) {
+			log_warnx("%s: cannot undo database "
+			    "change: %s", e->name, why);
+			free(why);
+		}
+		return registry_commit_fail(rc, e, next);
+	}
+	registry_backend_del(rc, &e->set, next);
+	svc_set_clear(&e->set);
+	e->set = *next;
+	if (e->set.n == 0)
+		registry_drop(rc, e);
+	return 0;
+}
+
+/* Remove the nodes of e that pred selects. */
+static int
+registry_prune(struct registry_core *rc, struct registry_entry *e,
+    svc_node_pred pred, void *arg, char **cause)
+{
+	struct svc_set	 next;
+
+	svc_set_copy(&next, &e->set);
+	if (svc_set_prune(&next, pred, arg) == 0) {
+		svc_set_clear(&next);
+		return 0;
+	}
+	return registry_commit(rc, e, &next, cause);
+}
+
+static void
+registry_walk_visit(const void *nodep, VISIT which, void *arg)
+{
+	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
+	struct registry_walk	*w = arg;
+	const struct svc_node	*n;
+	size_t			 i, j;
+	int			 hit = 0;
+
+	if (which != postorder && which != leaf)
+		return;
+	for (i = 0; i < e->set.n; i++) {
+		for (j = 0; j < e->set.v[i]->nnodes; j++) {
+			n = &e->set.v[i]->nodes[j];
+			if (w->pred(e->set.v[i], n, w->arg))
+				hit = 1;
+			else if (n->expires != 0 &&
+			    (w->next == 0 || n->expires < w->next))
+				w->next = n->expires;
+		}
+	}
+	if (hit) {
+		w->v = xrealloc(w->v, (w->n + 1) * sizeof(*w->v));
+		w->v[w->n++] = e;
+	}
+}
+
+/*
+ * Prune every entry with nodes pred selects; the tree cannot change under
+ * twalk, so entries are picked first and changed after. Returns the
+ * earliest deadline of the nodes that stay, or a retry time if a prune
+ * failed (a full disk must not leave dead nodes behind for good).
+ */
+static uint64_t
+registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
+    const char *why)
+{
+	struct registry_walk	 w = { .pred = pred, .arg = arg };
+	uint64_t		 retry;
+	char			*cause;
+	size_t			 i;
+
+	twalk_r(rc->tree, registry_walk_visit, &w);
+	for (i = 0; i < w.n; i++) {
+		if (registry_prune(rc, w.v[i], pred, arg, &cause) == 0)
+			continue;
+		log_warnx("%s: %s", why, cause);
+		free(cause);
+		retry = util_wall_ms() + REGISTRY_RETRY_MS;
+		if (w.next == 0 || retry < w.next)
+			w.next = retry;
+	}
+	free(w.v);
+	return w.next;
+}
+
+static void
+registry_arm(struct registry_core *rc, uint64_t deadline)
+{
+	struct timeval	 tv;
+	uint64_t	 now, at;
+
+	if (deadline == 0 || (rc->expire_at != 0 && rc->expire_at <= deadline))
+		return;
+	now = util_wall_ms();
+	at = deadline;
+	if (at < rc->last_scan + REGISTRY_EXPIRE_SLACK_MS)
+		at = rc->last_scan + REGISTRY_EXPIRE_SLACK_MS;
+	at = at > now ? at - now : 0;
+	tv.tv_sec = at / 1000;
+	tv.tv_usec = (at % 1000) * 1000;
+	evtimer_add(rc->expire_ev, &tv);
+	rc->expire_at = deadline;
+}
+
+static int
+registry_is_expired(const struct svc *s, const struct svc_node *n,
+    void *arg)
+{
+	const uint64_t	*now = arg;
+
+	return n->expires != 0 && n->expires <= *now;
+}
+
+static void
+registry_expire(evutil_socket_t fd, short events, void *arg)
+{
+	struct registry_core	*rc = arg;
+	uint64_t		 now = util_wall_ms(), next;
+
+	rc->expire_at = 0;
+	rc->last_scan = now;
+	next = registry_prune_all(rc, registry_is_expired, &now,
+	    "expiring nodes");
+	registry_arm(rc, next);
+}
+
+static void
+registry_heartbeat(evutil_socket_t fd, short events, void *arg)
+{
+	struct registry_core	*rc = arg;
+
+	shm_writer_heartbeat(rc->writer);
+}
+
+/* Merge in into e's versions: register, or an update from the backend. */
+static int
+registry_merge(struct registry_core *rc, const struct svc *in, char **cause)
+{
+	struct registry_entry	*e = registry_get(rc, in->name);
+	struct svc_set		 next;
+
+	svc_set_copy(&next, &e->set);
+	if (svc_set_merge(&next, in, cause) == -1) {
+		registry_commit_fail(rc, e, &next);
+		return -1;
+	}
+	return registry_commit(rc, e, &next, cause);
+}
+
+int
+registry_core_register(struct registry_core *rc, const char *json,
+    size_t len, uint64_t ttl_ms, char **cause)
+{
+	struct svc	*s;
+	uint64_t	 expires = 0;
+	char		*text;
+	size_t		 i;
+
+	if (ttl_ms == REGISTRY_TTL_DEFAULT)
+		ttl_ms = rc->default_ttl_ms;
+	if (ttl_ms > REGISTRY_TTL_MAX_MS) {
+		xasprintf(cause, "ttl is longer than a year; use 0 for none");
+		return -1;
+	}
+	if ((s = svc_parse(json, len, SVC_NEED_NODES, cause)) == NULL)
+		return -1;
+	if (ttl_ms != 0)
+		expires = util_wall_ms() + ttl_ms;
+	for (i = 0; i < s->nnodes; i++)
+		s->nodes[i].expires = expires;
+	if (registry_merge(rc, s, cause) == -1) {
+		svc_free(s);
+		return -1;
+	}
+	registry_arm(rc, expires);
+	if (rc->backend->put != NULL) {
+		text = svc_dump(s);
+		rc->backend->put(rc->backend_state, text, ttl_ms);
+		free(text);
+	}
+	svc_free(s);
+	return 0;
+}
+
+int
+registry_core_deregister(struct registry_core *rc, const char *json,
+    size_t len, char **cause)
+{
+	struct registry_entry	*e;
+	struct svc		*s;
+	struct svc_set		 next;
+	int			 rv = 0;
+
+	if ((s = svc_parse(json, len, SVC_IDS_ONLY, cause)) == NULL)
+		return -1;
+	/* go-micro: deregistering what is not there is not an error. */
+	if ((e = registry_find(rc, s->name)) != NULL) {
+		svc_set_copy(&next, &e->set);
+		if (svc_set_remove(&next, s) == 0)
+			svc_set_clear(&next);
+		else
+			rv = registry_commit(rc, e, &next, cause);
+	}
+	svc_free(s);
+	return rv;
+}
+
+/*
+ * Backend callbacks (struct registry_host). What the store says about a
+ * node registered here changes nothing: this host owns it and its TTL.
+ */
+static int
+registry_host_update(void *arg, const char *json, size_t len)
+{
+	struct registry_core	*rc = arg;
+	struct registry_entry	*e;
+	const struct svc	*cur;
+	const struct svc_node	*mine;
+	struct svc		*s;
+	char			*cause;
+	size_t			 i;
+
+	if ((s = svc_parse(json, len, 0, &cause)) == NULL) {
+		log_warnx("%s backend: %s", rc->backend->name, cause);
+		free(cause);
+		return -1;
+	}
+	e = registry_find(rc, s->name);
+	cur = e == NULL ? NULL : svc_set_find(&e->set, s->version);
+	for (i = 0; i < s->nnodes; i++) {
+		mine = cur == NULL ? NULL : svc_find_node(cur, s->nodes[i].id);
+		if (mine != NULL && mine->relist == 0)
+			s->nodes[i].expires = mine->expires;
+		else
+			s->nodes[i].relist = rc->relist;
+	}
+	if (registry_merge(rc, s, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+	}
+	svc_free(s);
+	return 0;
+}
+
+static int
+registry_is_remote_id(const struct svc *s, const struct svc_node *n,
+    void *arg)
+{
+	return n->relist != 0 && strcmp(n->id, arg) == 0;
+}
+
+static void
+registry_host_remove(void *arg, const char *name, const char *id)
+{
+	struct registry_core	*rc = arg;
+	struct registry_entry	*e;
+	char			*cause;
+
+	if ((e = registry_find(rc, name)) == NULL)
+		return;
+	if (registry_prune(rc, e, registry_is_remote_id, (void *)id,
+	    &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+	}
+}
+
+static void
+registry_host_relist_begin(void *arg)
+{
+	struct registry_core	*rc = arg;
+
+	rc->relist++;
+}
+
+static int
+registry_is_stale(const struct svc *s, const struct svc_node *n, void *arg)
+{
+	const uint64_t	*relist = arg;
+
+	return n->relist != 0 && n->relist < *relist;
+}
+
+static void
+registry_host_relist_end(void *arg)
+{
+	struct registry_core	*rc = arg;
+
+	registry_prune_all(rc, registry_is_stale, &rc->relist,
+	    "backend relist");
+}
+
+static void
+registry_host_sync(void *arg, const struct registry_sync *state)
+{
+	struct registry_core	*rc = arg;
+	struct shm_sync		 sync;
+	const char		*cause;
+
+	memset(&sync, 0, sizeof(sync));
+	snprintf(sync.backend, sizeof(sync.backend), "%s", rc->backend->name);
+	sync.connected = state->connected;
+	sync.revision = state->revision;
+	sync.updated_ms = util_wall_ms();
+	if (state->error != NULL)
+		snprintf(sync.error, sizeof(sync.error), "%s", state->error);
+	if (shm_writer_set_sync(rc->writer, &sync, &cause) == -1)
+		log_warnx("sync state not published: %s", cause);
+}
+
+static void
+registry_host_log(void *arg, int level, const char *msg)
+{
+	struct registry_core	*rc = arg;
+
+	if (level <= LOG_LEVEL_WARN)
+		log_warnx("%s backend: %s", rc->backend->name, msg);
+	else if (level == LOG_LEVEL_INFO)
+		log_info("%s backend: %s", rc->backend->name, msg);
+	else
+		log_debug("%s backend: %s", rc->backend->name, msg);
+}
+
+static void
+registry_publish_visit(const void *nodep, VISIT which, void *arg)
+{
+	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
+	struct registry_core	*rc = arg;
+	char			*cause;
+
+	if (which != postorder && which != leaf)
+		return;
+	if (registry_publish(rc, e->name, &e->set, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+	}
+}
+
+struct registry_stale {
+	struct registry_core	 *rc;
+	char			**names;
+	size_t			  n;
+};
+
+static int
+registry_stale_visit(const struct shm_service *svc, void *arg)
+{
+	struct registry_stale	*st = arg;
+	char			*name;
+
+	name = xstrndup(svc->name, svc->name_len);
+	if (registry_find(st->rc, name) != NULL) {
+		free(name);
+		return 0;
+	}
+	st->names = xrealloc(st->names, (st->n + 1) * sizeof(*st->names));
+	st->names[st->n++] = name;
+	return 0;
+}
+
+/* A killed predecessor may have published what the database never got. */
+static void
+registry_unpublish_stale(struct registry_core *rc)
+{
+	struct registry_stale	 st = { .rc = rc };
+	size_t			 i;
+
+	shm_read_begin(rc->shm, rc->slot);
+	shm_foreach(rc->shm, registry_stale_visit, &st);
+	shm_read_end(rc->shm);
+	for (i = 0; i < st.n; i++) {
+		shm_writer_delete(rc->writer, st.names[i], strlen(st.names[i]));
+		free(st.names[i]);
+	}
+	free(st.names);
+}
+
+static void
+registry_load(struct registry_core *rc, struct store_loaded *loaded)
+{
+	struct registry_entry	*e;
+	uint64_t		 now = util_wall_ms();
+	char			*cause;
+	size_t			 i;
+
+	for (i = 0; i < loaded->n; i++) {
+		e = registry_get(rc, loaded->v[i]->name);
+		if (svc_set_merge(&e->set, loaded->v[i], &cause) == -1) {
+			log_warnx("stored %s", cause);
+			free(cause);
+		}
+	}
+	twalk_r(rc->tree, registry_publish_visit, rc);
+	registry_unpublish_stale(rc);
+	registry_arm(rc, registry_prune_all(rc, registry_is_expired, &now,
+	    "expiring nodes"));
+	log_info("%zu service versions loaded, %zu expired nodes "
+	    "dropped", loaded->n, loaded->expired);
+}
+
+static void
+registry_host_init(struct registry_core *rc)
+{
+	rc->host.abi = REGISTRY_BACKEND_ABI;
+	rc->host.base = rc->base;
+	rc->host.conf = &rc->backend_conf;
+	rc->host.core = rc;
+	rc->host.update = registry_host_update;
+	rc->host.remove = registry_host_remove;
+	rc->host.relist_begin = registry_host_relist_begin;
+	rc->host.relist_end = registry_host_relist_end;
+	rc->host.sync = registry_host_sync;
+	rc->host.log = registry_host_log;
+}
+
+static int
+registry_start(struct registry_core *rc, const struct registry_core_conf *conf,
+    char **cause)
+{
+	struct store_loaded	 loaded;
+	const struct timeval	 beat = { REGISTRY_HEARTBEAT_MS / 1000, 0 };
+	const char		*why;
+
+	if ((rc->writer = shm_writer_open(rc->shm, &why)) == NULL) {
+		xasprintf(cause, "shm registry: %s", why);
+		return -1;
+	}
+	shm_writer_heartbeat(rc->writer);
+	if ((rc->store = store_open(conf->db_path, util_wall_ms(), &loaded,
+	    cause)) == NULL)
+		return -1;
+	registry_load(rc, &loaded);
+	store_loaded_free(&loaded);
+	registry_host_init(rc);
+	if ((rc->backend_state = rc->backend->open(&rc->host, &why)) == NULL) {
+		xasprintf(cause, "registry backend %s: %s", rc->backend->name,
+		    why);
+		return -1;
+	}
+	evtimer_add(rc->heartbeat_ev, &beat);
+	return 0;
+}
+
+struct registry_core *
+registry_core_open(const struct registry_core_conf *conf,
+    struct event_base *base, struct shm *shm, unsigned slot, char **cause)
+{
+	struct registry_core	*rc;
+
+	rc = xcalloc(1, sizeof(*rc));
+	rc->base = base;
+	rc->shm = shm;
+	rc->slot = slot;
+	rc->backend = conf->backend;
+	rc->backend_conf = conf->backend_conf;
+	rc->default_ttl_ms = conf->backend_conf.ttl_ms;
+	rc->relist = 1;		/* stored remote nodes: older than any relist */
+	if ((rc->expire_ev = evtimer_new(base, registry_expire, rc)) == NULL ||
+	    (rc->heartbeat_ev = event_new(base, -1, EV_PERSIST,
+	    registry_heartbeat, rc)) == NULL)
+		fatalx("event_new");
+	if (registry_start(rc, conf, cause) == -1) {
+		registry_core_close(rc);
+		return NULL;
+	}
+	return rc;
+}
+
+void
+registry_core_close(struct registry_core *rc)
+{
+	if (rc == NULL)
+		return;
+	if (rc->backend_state != NULL && rc->backend->close != NULL)
+		rc->backend->close(rc->backend_state);
+	event_free(rc->expire_ev);
+	event_free(rc->heartbeat_ev);
+	tdestroy(rc->tree, registry_entry_free);
+	store_close(rc->store);
+	if (rc->writer != NULL)
+		shm_writer_close(rc->writer);
+	free(rc);
+}

@@ -1,0 +1,515 @@
+/*
+ * sqlite persistence of the registry. One row per service version and one
+ * per node; a change to a service name rewrites that name's rows in one
+ * transaction, so the file always holds whole registrations. Anything the
+ * file cannot give back intact makes it "corrupt": it is kept aside for a
+ * human and the registry starts from an empty file instead of dying.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "registry/store.h"
+#include "svc.h"
+#include "util.h"
+
+enum store_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_DEL_NODES,
+	STMT_DEL_VERSIONS,
+	STMT_PUT_VERSION,
+	STMT_PUT_NODE,
+	STMT_COUNT
+};
+
+static const char *store_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_DEL_NODES] = "DELETE FROM node WHERE service = ?1",
+	[STMT_DEL_VERSIONS] = "DELETE FROM version WHERE service = ?1",
+	[STMT_PUT_VERSION] = "INSERT INTO version (service, version, "
+	    "metadata, endpoints) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_PUT_NODE] = "INSERT INTO node (service, version, seq, id, "
+	    "address, metadata, expires, remote) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+};
+
+static const char store_schema[] =
+	"CREATE TABLE IF NOT EXISTS version ("
+	" service TEXT NOT NULL, version TEXT NOT NULL,"
+	" metadata TEXT NOT NULL, endpoints TEXT NOT NULL,"
+	" PRIMARY KEY (service, version)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS node ("
+	" service TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" id TEXT NOT NULL,"
+	" address TEXT NOT NULL, metadata TEXT NOT NULL,"
+	" expires INTEGER NOT NULL, remote INTEGER NOT NULL,"
+	" PRIMARY KEY (service, version, id)) WITHOUT ROWID;"
+	"PRAGMA user_version = 1;";
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*stmt[STMT_COUNT];
+	int		 corrupt;	/* the last failure was the file's */
+};
+
+static int
+store_fail(struct store *st, const char *what, char **cause)
+{
+	int	 code = sqlite3_errcode(st->db) & 0xff;
+
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		st->corrupt = 1;
+	xasprintf(cause, "%s: %s", what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int
+store_corrupt(struct store *st, char **cause, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+store_corrupt(struct store *st, char **cause, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	st->corrupt = 1;
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	return -1;
+}
+
+static int
+store_exec(struct store *st, const char *sql, char **cause)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, sql, cause);
+	return 0;
+}
+
+static int
+store_pragma_int(struct store *st, const char *sql, int64_t *out,
+    char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail(st, sql, cause);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, sql, cause);
+	return 0;
+}
+
+/* quick_check reads every page: a damaged file fails here, not later. */
+static int
+store_check(struct store *st, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	const char	*res;
+	char		*p;
+	int		 rc, ok;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &stmt,
+	    NULL) != SQLITE_OK)
+		return store_fail(st, "quick_check", cause);
+	rc = sqlite3_step(stmt);
+	res = rc == SQLITE_ROW ?
+	    (const char *)sqlite3_column_text(stmt, 0) : NULL;
+	ok = res != NULL && strcmp(res, "ok") == 0;
+	if (!ok && res != NULL) {
+		/* sqlite's report spans lines; a log entry must not. */
+		store_corrupt(st, cause, "integrity check: %.160s", res);
+		for (p = *cause; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ' ';
+	} else if (!ok)
+		store_fail(st, "integrity check", cause);
+	sqlite3_finalize(stmt);
+	return ok ? 0 : -1;
+}
+
+static int
+store_schema_init(struct store *st, char **cause)
+{
+	int64_t	 version;
+
+	if (store_pragma_int(st, "PRAGMA user_version", &version,
+	    cause) == -1)
+		return -1;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (version != 0)
+		return store_corrupt(st, cause, "schema version %lld is not %d",
+		    (long long)version, STORE_SCHEMA_VERSION);
+	return store_exec(st, store_schema, cause);
+}
+
+static int
+store_prepare(struct store *st, char **cause)
+{
+	int	 i;
+
+	for (i = 0; i < STMT_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+			return store_fail(st, store_sql[i], cause);
+	}
+	return 0;
+}
+
+static void
+store_shut(struct store *st)
+{
+	int	 i;
+
+	for (i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+static int
+store_connect(struct store *st, const char *path, char **cause)
+{
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+		return store_fail(st, "open", cause);
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 1000);
+	if (store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
+	    store_exec(st, "PRAGMA synchronous = NORMAL", cause) == -1 ||
+	    store_check(st, cause) == -1 ||
+	    store_schema_init(st, cause) == -1 ||
+	    store_prepare(st, cause) == -1)
+		return -1;
+	return 0;
+}
+
+/* Text that is not JSON becomes false, which no field accepts: corrupt. */
+static json_t *
+store_column_json(sqlite3_stmt *stmt, int col)
+{
+	const char	*text = (const char *)sqlite3_column_text(stmt, col);
+	json_t		*v;
+
+	if (text == NULL || (v = json_loads(text, JSON_DECODE_ANY,
+	    NULL)) == NULL)
+		return json_false();
+	return v;
+}
+
+/* One version row and its live nodes as Service JSON, for svc_from_json. */
+static json_t *
+store_row_json(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
+    json_t *expiry)
+{
+	json_t	*nodes;
+
+	nodes = json_array();
+	sqlite3_reset(ns);
+	sqlite3_bind_value(ns, 1, sqlite3_column_value(vs, 0));
+	sqlite3_bind_value(ns, 2, sqlite3_column_value(vs, 1));
+	while (sqlite3_step(ns) == SQLITE_ROW) {
+		json_array_append_new(nodes, json_pack("{s:s?, s:s?, s:o}",
+		    "id", (const char *)sqlite3_column_text(ns, 0),
+		    "address", (const char *)sqlite3_column_text(ns, 1),
+		    "metadata", store_column_json(ns, 2)));
+		json_array_append_new(expiry, json_pack("[I, I]",
+		    (json_int_t)sqlite3_column_int64(ns, 3),
+		    (json_int_t)sqlite3_column_int64(ns, 4)));
+	}
+	return json_pack("{s:s?, s:s?, s:o, s:o, s:o}",
+	    "name", (const char *)sqlite3_column_text(vs, 0),
+	    "version", (const char *)sqlite3_column_text(vs, 1),
+	    "metadata", store_column_json(vs, 2),
+	    "endpoints", store_column_json(vs, 3), "nodes", nodes);
+}
+
+/* Stored nodes carry expires and remote, which the JSON form has not. */
+static void
+store_set_expiry(struct svc *s, const json_t *expiry)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nnodes; i++) {
+		s->nodes[i].expires = json_integer_value(
+		    json_array_get(json_array_get(expiry, i), 0));
+		s->nodes[i].relist = json_integer_value(
+		    json_array_get(json_array_get(expiry, i), 1)) != 0;
+	}
+}
+
+static int
+store_read_version(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
+    struct store_loaded *out, char **cause)
+{
+	json_t		*row, *expiry;
+	struct svc	*s;
+	char		*why;
+
+	expiry = json_array();
+	if ((row = store_row_json(st, vs, ns, expiry)) == NULL) {
+		json_decref(expiry);
+		return store_corrupt(st, cause, "a version row is not valid");
+	}
+	s = svc_from_json(row, 0, &why);
+	json_decref(row);
+	if (s == NULL) {
+		store_corrupt(st, cause, "stored %s", why);
+		free(why);
+		json_decref(expiry);
+		return -1;
+	}
+	store_set_expiry(s, expiry);
+	json_decref(expiry);
+	if (s->nnodes == 0)
+		svc_free(s);
+	else {
+		out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+		out->v[out->n++] = s;
+	}
+	return 0;
+}
+
+static int
+store_read(struct store *st, uint64_t now, struct store_loaded *out,
+    char **cause)
+{
+	sqlite3_stmt	*vs = NULL, *ns = NULL;
+	int		 rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT service, version, metadata, "
+	    "endpoints FROM version ORDER BY service, version", -1, &vs,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "SELECT id, address, metadata, "
+	    "expires, remote FROM node WHERE service = ?1 AND version = ?2 "
+	    "AND (expires = 0 OR expires > ?3) ORDER BY seq", -1, &ns,
+	    NULL) != SQLITE_OK) {
+		sqlite3_finalize(vs);
+		return store_fail(st, "read", cause);
+	}
+	sqlite3_bind_int64(ns, 3, (sqlite3_int64)now);
+	while ((rc = sqlite3_step(vs)) == SQLITE_ROW) {
+		if (store_read_version(st, vs, ns, out, cause) == -1)
+			break;
+	}
+	sqlite3_finalize(vs);
+	sqlite3_finalize(ns);
+	if (rc == SQLITE_ROW)
+		return -1;
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "read", cause);
+	return 0;
+}
+
+/* Expired rows go at load so the file never grows with dead nodes. */
+static int
+store_purge(struct store *st, uint64_t now, struct store_loaded *out,
+    char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM node WHERE expires != 0 "
+	    "AND expires <= ?1", -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail(st, "purge", cause);
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "purge", cause);
+	out->expired = sqlite3_changes(st->db);
+	return store_exec(st, "DELETE FROM version WHERE NOT EXISTS "
+	    "(SELECT 1 FROM node WHERE node.service = version.service "
+	    "AND node.version = version.version)", cause);
+}
+
+static int
+store_move_aside(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char		 from[1024], to[1024];
+	uint64_t	 stamp = util_wall_ms();
+	size_t		 i;
+
+	for (i = 0; i < nitems(suffix); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffix[i]);
+		snprintf(to, sizeof(to), "%s.corrupt-%llu%s", path,
+		    (unsigned long long)stamp, suffix[i]);
+		if (rename(from, to) == 0)
+			continue;
+		if (errno != ENOENT) {
+			log_warn("cannot move %s aside", from);
+			return -1;
+		}
+		if (i == 0)
+			return 0;	/* no file: nothing to keep */
+	}
+	snprintf(to, sizeof(to), "%s.corrupt-%llu", path,
+	    (unsigned long long)stamp);
+	log_warnx("%s moved aside as %s; starting with an empty "
+	    "registry", path, to);
+	return 0;
+}
+
+struct store *
+store_open(const char *path, uint64_t now, struct store_loaded *out,
+    char **cause)
+{
+	struct store	*st;
+	char		*why = NULL;
+	int		 corrupt;
+
+	memset(out, 0, sizeof(*out));
+	st = xcalloc(1, sizeof(*st));
+	if (store_connect(st, path, &why) == 0 &&
+	    store_read(st, now, out, &why) == 0 &&
+	    store_purge(st, now, out, &why) == 0)
+		return st;
+	corrupt = st->corrupt;
+	store_shut(st);
+	store_loaded_free(out);
+	/* Permissions, a full disk, a lock: the file may be fine. */
+	if (!corrupt)
+		goto fail;
+	log_warnx("%s is corrupt: %s", path, why);
+	free(why);
+	why = NULL;
+	if (store_move_aside(path) == -1) {
+		xasprintf(cause, "%s is corrupt and cannot be moved aside",
+		    path);
+		return NULL;
+	}
+	st = xcalloc(1, sizeof(*st));
+	if (store_connect(st, path, &why) == 0)
+		return st;
+	store_shut(st);
+fail:
+	xasprintf(cause, "%s: %s", path, why);
+	free(why);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		store_shut(st);
+}
+
+void
+store_loaded_free(struct store_loaded *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		svc_free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+store_step(struct store *st, enum store_stmt which, char **cause)
+{
+	sqlite3_stmt	*stmt = st->stmt[which];
+	int		 rc;
+
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, store_sql[which], cause);
+	return 0;
+}
+
+static void
+store_bind_json(sqlite3_stmt *stmt, int col, const json_t *v)
+{
+	sqlite3_bind_text(stmt, col, json_dumps(v, JSON_COMPACT), -1, free);
+}
+
+static int
+store_put_version(struct store *st, const struct svc *s, char **cause)
+{
+	sqlite3_stmt	*vs = st->stmt[STMT_PUT_VERSION];
+	sqlite3_stmt	*ns = st->stmt[STMT_PUT_NODE];
+	size_t		 i;
+
+	sqlite3_bind_text(vs, 1, s->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(vs, 2, s->version, -1, SQLITE_STATIC);
+	store_bind_json(vs, 3, s->metadata);
+	store_bind_json(vs, 4, s->endpoints);
+	if (store_step(st, STMT_PUT_VERSION, cause) == -1)
+		return -1;
+	for (i = 0; i < s->nnodes; i++) {
+		sqlite3_bind_text(ns, 1, s->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ns, 2, s->version, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ns, 3, (sqlite3_int64)i);
+		sqlite3_bind_text(ns, 4, s->nodes[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ns, 5, s->nodes[i].address, -1,
+		    SQLITE_STATIC);
+		store_bind_json(ns, 6, s->nodes[i].metadata);
+		sqlite3_bind_int64(ns, 7, (sqlite3_int64)s->nodes[i].expires);
+		sqlite3_bind_int(ns, 8, s->nodes[i].relist != 0);
+		if (store_step(st, STMT_PUT_NODE, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+store_put_tx(struct store *st, const char *name, const struct svc_set *set,
+    char **cause)
+{
+	size_t	 i;
+
+	sqlite3_bind_text(st->stmt[STMT_DEL_NODES], 1, name, -1,
+	    SQLITE_STATIC);
+	if (store_step(st, STMT_DEL_NODES, cause) == -1)
+		return -1;
+	sqlite3_bind_text(st->stmt[STMT_DEL_VERSIONS], 1, name, -1,
+	    SQLITE_STATIC);
+	if (store_step(st, STMT_DEL_VERSIONS, cause) == -1)
+		return -1;
+	for (i = 0; i < set->n; i++) {
+		if (store_put_version(st, set->v[i], cause) == -1)
+			return -1;
+	}
+	return store_step(st, STMT_COMMIT, cause);
+}
+
+int
+store_put(struct store *st, const char *name, const struct svc_set *set,
+    char **cause)
+{
+	char	*ignored = NULL;
+
+	if (store_step(st, STMT_BEGIN, cause) == -1)
+		return -1;
+	if (store_put_tx(st, name, set, cause) == 0)
+		return 0;
+	if (sqlite3_get_autocommit(st->db) == 0 &&
+	    store_step(st, STMT_ROLLBACK, &ignored) == -1) {
+		log_warnx("rollback: %s", ignored);
+		free(ignored);
+	}
+	return -1;
+}

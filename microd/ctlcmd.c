@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,7 +128,15 @@ ctlcmd_reply_json(struct control_conn *c, uint32_t id, struct evbuffer *b)
 {
 	struct ctl_frame	 f;
 	size_t			 len = evbuffer_get_length(b);
+	char			 err[160];
 
+	if (len > CTL_FRAME_MAX - 64) {
+		snprintf(err, sizeof(err), "the answer (%zu bytes) is larger "
+		    "than a control frame; use the sidecar's GET /registry",
+		    len);
+		control_error(c, id, err);
+		return;
+	}
 	ctl_frame_reply(&f, id, 1);
 	ctl_pack_str(&f.pk, "data");
 	msgpack_pack_map(&f.pk, 1);

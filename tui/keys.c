@@ -1,0 +1,284 @@
+/*
+ * What the keys do, per view, through tables; and the two prompts of the
+ * bottom line (the filter being typed, a yes/no question).
+ */
+#include "config.h"
+
+#include <curses.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tui/top.h"
+#include "util.h"
+
+#define KEYS_ESC	27
+#define KEYS_PAGE	10
+
+struct keys_binding {
+	int	 key;
+	void	(*fn)(struct top *);
+};
+
+static struct panel *
+keys_panel(struct top *t)
+{
+	return &t->panels[t->focus];
+}
+
+static void
+keys_quit(struct top *t)
+{
+	t->quit = 1;
+}
+
+static void
+keys_move(struct top *t, long delta)
+{
+	if (t->view == TOP_VIEW_DETAIL) {
+		if (delta < 0 && t->detail_first < (size_t)-delta)
+			t->detail_first = 0;
+		else
+			t->detail_first += delta;
+		return;
+	}
+	panel_move(keys_panel(t), &t->model, delta);
+}
+
+static void
+keys_up(struct top *t)
+{
+	keys_move(t, -1);
+}
+
+static void
+keys_down(struct top *t)
+{
+	keys_move(t, 1);
+}
+
+static void
+keys_page_up(struct top *t)
+{
+	keys_move(t, -KEYS_PAGE);
+}
+
+static void
+keys_page_down(struct top *t)
+{
+	keys_move(t, KEYS_PAGE);
+}
+
+static void
+keys_home(struct top *t)
+{
+	keys_move(t, -(long)(1L << 30));
+}
+
+static void
+keys_end(struct top *t)
+{
+	keys_move(t, 1L << 30);
+}
+
+static void
+keys_tab(struct top *t)
+{
+	t->focus = (t->focus + 1) % TOP_NPANELS;
+}
+
+static void
+keys_sort(struct top *t)
+{
+	struct panel	*p = keys_panel(t);
+
+	p->sort = (p->sort + 1) % (int)p->type->nsorts;
+	panel_update(p, &t->model);
+}
+
+static void
+keys_filter(struct top *t)
+{
+	t->prompt = TOP_PROMPT_FILTER;
+	snprintf(t->input, sizeof(t->input), "%s", keys_panel(t)->filter);
+}
+
+static void
+keys_detail(struct top *t)
+{
+	long	 i;
+
+	if (t->focus != TOP_SERVICES ||
+	    (i = panel_selected(keys_panel(t))) == -1) {
+		snprintf(t->message, sizeof(t->message),
+		    "select a service first (Tab to the services panel)");
+		return;
+	}
+	snprintf(t->detail_name, sizeof(t->detail_name), "%s",
+	    t->model.services[i].name);
+	json_decref(t->detail);
+	t->detail = NULL;
+	t->detail_first = 0;
+	t->view = TOP_VIEW_DETAIL;
+	attach_request_detail(t);
+}
+
+static void
+keys_back(struct top *t)
+{
+	t->view = TOP_VIEW_MAIN;
+	t->message[0] = '\0';
+}
+
+static void
+keys_help(struct top *t)
+{
+	t->view = TOP_VIEW_HELP;
+}
+
+static void
+keys_ask(struct top *t, top_action fn, const char *question)
+{
+	if (!attach_up(t)) {
+		snprintf(t->message, sizeof(t->message),
+		    "not attached to microd");
+		return;
+	}
+	snprintf(t->question, sizeof(t->question), "%s", question);
+	t->confirmed = fn;
+	t->prompt = TOP_PROMPT_CONFIRM;
+}
+
+static void
+keys_reload(struct top *t)
+{
+	keys_ask(t, attach_reload, "Reload microd's configuration?");
+}
+
+static void
+keys_restart(struct top *t)
+{
+	const struct model_worker	*w;
+	char				 q[TOP_MESSAGE_LEN];
+	long				 i;
+
+	if (t->focus != TOP_WORKERS ||
+	    (i = panel_selected(keys_panel(t))) == -1) {
+		snprintf(t->message, sizeof(t->message),
+		    "select a worker first (Tab to the workers panel)");
+		return;
+	}
+	w = &t->model.workers[i];
+	snprintf(q, sizeof(q), "Restart worker %s/%lld (pid %lld)?", w->role,
+	    (long long)w->id, (long long)w->pid);
+	keys_ask(t, attach_restart, q);
+}
+
+static const struct keys_binding keys_main[] = {
+	{ 'q', keys_quit },
+	{ KEY_UP, keys_up },
+	{ 'k', keys_up },
+	{ KEY_DOWN, keys_down },
+	{ 'j', keys_down },
+	{ KEY_PPAGE, keys_page_up },
+	{ KEY_NPAGE, keys_page_down },
+	{ KEY_HOME, keys_home },
+	{ 'g', keys_home },
+	{ KEY_END, keys_end },
+	{ 'G', keys_end },
+	{ '\t', keys_tab },
+	{ 's', keys_sort },
+	{ '/', keys_filter },
+	{ '\r', keys_detail },
+	{ '\n', keys_detail },
+	{ KEY_ENTER, keys_detail },
+	{ 'r', keys_reload },
+	{ 'K', keys_restart },
+	{ '?', keys_help },
+	{ KEYS_ESC, keys_back },
+};
+
+static const struct keys_binding keys_detail_view[] = {
+	{ 'q', keys_quit },
+	{ KEY_UP, keys_up },
+	{ 'k', keys_up },
+	{ KEY_DOWN, keys_down },
+	{ 'j', keys_down },
+	{ KEY_PPAGE, keys_page_up },
+	{ KEY_NPAGE, keys_page_down },
+	{ 'g', keys_home },
+	{ 'G', keys_end },
+	{ KEYS_ESC, keys_back },
+	{ KEY_LEFT, keys_back },
+	{ KEY_BACKSPACE, keys_back },
+	{ 'h', keys_back },
+	{ '?', keys_help },
+};
+
+static void
+keys_prompt_filter(struct top *t, int key)
+{
+	struct panel	*p = keys_panel(t);
+	size_t		 len = strlen(t->input);
+
+	if (key == KEYS_ESC) {
+		t->input[0] = '\0';
+		t->prompt = TOP_PROMPT_NONE;
+	} else if (key == '\r' || key == '\n' || key == KEY_ENTER)
+		t->prompt = TOP_PROMPT_NONE;
+	else if (key == KEY_BACKSPACE || key == 127 || key == '\b') {
+		if (len > 0)
+			t->input[len - 1] = '\0';
+	} else if (key >= 0 && key < 256 && isprint(key) &&
+	    len + 1 < sizeof(t->input)) {
+		t->input[len] = (char)key;
+		t->input[len + 1] = '\0';
+	}
+	/* Filter as the operator types. */
+	snprintf(p->filter, sizeof(p->filter), "%s", t->input);
+	panel_update(p, &t->model);
+}
+
+static void
+keys_prompt_confirm(struct top *t, int key)
+{
+	t->prompt = TOP_PROMPT_NONE;
+	if (key == 'y' || key == 'Y')
+		t->confirmed(t);
+	else
+		snprintf(t->message, sizeof(t->message), "cancelled");
+}
+
+static void
+keys_table(struct top *t, const struct keys_binding *table, size_t n,
+    int key)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (table[i].key == key) {
+			table[i].fn(t);
+			return;
+		}
+	}
+}
+
+void
+keys_handle(struct top *t, int key)
+{
+	t->dirty = 1;
+	if (key == KEY_RESIZE)
+		return;
+	if (t->prompt == TOP_PROMPT_FILTER)
+		keys_prompt_filter(t, key);
+	else if (t->prompt == TOP_PROMPT_CONFIRM)
+		keys_prompt_confirm(t, key);
+	else if (t->view == TOP_VIEW_HELP)
+		key == 'q' ? keys_quit(t) : keys_back(t);
+	else if (t->view == TOP_VIEW_DETAIL)
+		keys_table(t, keys_detail_view, nitems(keys_detail_view), key);
+	else {
+		t->message[0] = '\0';
+		keys_table(t, keys_main, nitems(keys_main), key);
+	}
+}

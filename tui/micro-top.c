@@ -1,0 +1,116 @@
+/*
+ * micro-top: watch a microd host, htop-style. It attaches to the control
+ * socket and draws what the stats stream pushes every second; it never
+ * maps or writes anything of microd's itself.
+ */
+#include "config.h"
+
+#include <curses.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctlclient.h"
+#include "log.h"
+#include "tui/screen.h"
+#include "tui/top.h"
+
+static volatile sig_atomic_t	top_signalled;
+
+static void __attribute__((noreturn))
+top_usage(void)
+{
+	fprintf(stderr, "usage: micro-top [-bhV] [-s socket]\n");
+	exit(2);
+}
+
+static void
+top_on_signal(int sig)
+{
+	top_signalled = sig;
+}
+
+/*
+ * Only a flag: the loop sees poll(2) interrupted, leaves, and endwin()
+ * runs on the way out. SA_RESTART is left off so poll does return.
+ */
+static void
+top_signals(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = top_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void
+top_keys(struct top *t)
+{
+	int	 key;
+
+	while (!t->quit && (key = getch()) != ERR)
+		keys_handle(t, key);
+}
+
+static int
+top_run(struct top *t)
+{
+	int	 in;
+
+	screen_init();
+	draw_screen(t);
+	while (!t->quit && !top_signalled) {
+		in = attach_poll(t, STDIN_FILENO);
+		if (in == -1)
+			break;
+		/* After any wake-up: ncurses turns SIGWINCH into KEY_RESIZE. */
+		top_keys(t);
+		if (t->dirty && !t->quit)
+			draw_screen(t);
+	}
+	screen_end();
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct top	 t;
+	const char	*socket = ctlclient_default_path();
+	int		 ch, batch = 0, rv;
+
+	log_init("micro-top", LOG_LEVEL_WARN);
+	while ((ch = getopt(argc, argv, "bhs:V")) != -1) {
+		switch (ch) {
+		case 'b':
+			batch = 1;
+			break;
+		case 's':
+			socket = optarg;
+			break;
+		case 'V':
+			printf("micro-top %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			top_usage();
+		}
+	}
+	if (optind != argc)
+		top_usage();
+	top_signals();
+	/* fatal() exits: the terminal must come back even then. */
+	atexit(screen_end);
+	memset(&t, 0, sizeof(t));
+	attach_init(&t, socket);
+	rv = batch ? batch_run(&t) : top_run(&t);
+	attach_free(&t);
+	return rv;
+}

@@ -1,0 +1,360 @@
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ctlproto.h"
+#include "tui/model.h"
+#include "tui/procstat.h"
+#include "util.h"
+
+static int64_t
+model_int(const msgpack_object *map, const char *key)
+{
+	int64_t	 v;
+
+	if (ctl_obj_int(ctl_map_get(map, key), &v) == -1)
+		return -1;
+	return v;
+}
+
+/* A missing or non-string field leaves "", shown as "-". */
+static void
+model_str(const msgpack_object *map, const char *key, char *buf, size_t len)
+{
+	const msgpack_object	*o = ctl_map_get(map, key);
+	size_t			 n;
+
+	buf[0] = '\0';
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return;
+	n = o->via.str.size < len - 1 ? o->via.str.size : len - 1;
+	memcpy(buf, o->via.str.ptr, n);
+	buf[n] = '\0';
+}
+
+static double
+model_double(const msgpack_object *map, const char *key)
+{
+	const msgpack_object	*o = ctl_map_get(map, key);
+
+	if (o == NULL)
+		return NAN;
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return (double)o->via.u64;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return o->via.f64 >= 0 ? o->via.f64 : NAN;
+	default:
+		return NAN;
+	}
+}
+
+static int
+model_bool(const msgpack_object *map, const char *key)
+{
+	const msgpack_object	*o = ctl_map_get(map, key);
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN)
+		return -1;
+	return o->via.boolean;
+}
+
+void
+model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	model_clear(m);
+}
+
+void
+model_clear(struct model *m)
+{
+	char	 host[sizeof(m->st.host)];
+
+	free(m->workers);
+	free(m->services);
+	memset(m, 0, sizeof(*m));
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "-");
+	host[sizeof(host) - 1] = '\0';
+	memcpy(m->st.host, host, sizeof(host));
+	m->st.pid = m->st.uptime = m->st.generation = m->st.workers = -1;
+	m->st.revision = m->st.lag_ms = m->st.services = m->st.nodes = -1;
+	m->st.connected = -1;
+	m->req_rate = m->err_rate = NAN;
+}
+
+static void
+model_crashloop(const msgpack_object *list, char *buf, size_t len)
+{
+	const msgpack_object	*o;
+	uint32_t		 i;
+	size_t			 at = 0;
+	int			 n;
+
+	buf[0] = '\0';
+	if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (i = 0; i < list->via.array.size && at < len; i++) {
+		o = &list->via.array.ptr[i];
+		if (o->type != MSGPACK_OBJECT_STR)
+			continue;
+		n = snprintf(buf + at, len - at, "%s%.*s", at ? " " : "",
+		    (int)o->via.str.size, o->via.str.ptr);
+		at += n > 0 ? (size_t)n : 0;
+	}
+}
+
+static void
+model_status(struct model_status *st, const msgpack_object *s)
+{
+	const msgpack_object	*reg = ctl_map_get(s, "registry");
+
+	model_str(s, "version", st->version, sizeof(st->version));
+	model_str(s, "reload_error", st->reload_error,
+	    sizeof(st->reload_error));
+	model_crashloop(ctl_map_get(s, "crashloop"), st->crashloop,
+	    sizeof(st->crashloop));
+	st->pid = model_int(s, "pid");
+	st->uptime = model_int(s, "uptime");
+	st->generation = model_int(s, "generation");
+	st->workers = model_int(s, "workers");
+	model_str(reg, "backend", st->backend, sizeof(st->backend));
+	model_str(reg, "last_error", st->last_error, sizeof(st->last_error));
+	st->connected = model_bool(reg, "connected");
+	st->revision = model_int(reg, "revision");
+	st->lag_ms = model_int(reg, "lag_ms");
+	st->services = model_int(reg, "services");
+	st->nodes = model_int(reg, "nodes");
+}
+
+static double
+model_rate(int64_t now, int64_t then, double secs)
+{
+	if (now < 0 || then < 0 || now < then || secs <= 0)
+		return NAN;
+	return (double)(now - then) / secs;
+}
+
+static const struct model_worker *
+model_prev_worker(const struct model *m, const struct model_worker *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nworkers; i++) {
+		if (strcmp(m->workers[i].role, w->role) == 0 &&
+		    m->workers[i].id == w->id && m->workers[i].pid == w->pid)
+			return &m->workers[i];
+	}
+	return NULL;
+}
+
+static void
+model_worker(struct model_worker *w, const msgpack_object *o)
+{
+	int64_t	 cpu_ms, rss;
+
+	model_str(o, "role", w->role, sizeof(w->role));
+	model_str(o, "state", w->state, sizeof(w->state));
+	w->id = model_int(o, "id");
+	w->pid = model_int(o, "pid");
+	w->restarts = model_int(o, "restarts");
+	w->started = model_int(o, "started");
+	w->connections = model_int(o, "connections");
+	w->requests = model_int(o, "requests");
+	w->errors = model_int(o, "errors");
+	w->cpu_ms = model_int(o, "cpu_ms");
+	w->rss = model_int(o, "rss");
+	/* microd on this host may not report them yet: read them here. */
+	if ((w->cpu_ms == -1 || w->rss == -1) &&
+	    procstat_read(w->pid, &cpu_ms, &rss) == 0) {
+		if (w->cpu_ms == -1)
+			w->cpu_ms = cpu_ms;
+		if (w->rss == -1)
+			w->rss = rss;
+	}
+}
+
+static void
+model_worker_rates(const struct model *m, struct model_worker *w,
+    double secs)
+{
+	const struct model_worker	*p;
+
+	w->req_rate = w->err_rate = w->cpu_pct = NAN;
+	if ((p = model_prev_worker(m, w)) == NULL)
+		return;
+	w->req_rate = model_rate(w->requests, p->requests, secs);
+	w->err_rate = model_rate(w->errors, p->errors, secs);
+	w->cpu_pct = model_rate(w->cpu_ms, p->cpu_ms, secs) / 10;
+}
+
+static void
+model_totals(struct model *m)
+{
+	size_t	 i;
+
+	m->req_rate = m->err_rate = NAN;
+	for (i = 0; i < m->nworkers; i++) {
+		if (isnan(m->workers[i].req_rate))
+			continue;
+		if (isnan(m->req_rate))
+			m->req_rate = m->err_rate = 0;
+		m->req_rate += m->workers[i].req_rate;
+		if (!isnan(m->workers[i].err_rate))
+			m->err_rate += m->workers[i].err_rate;
+	}
+}
+
+static struct model_service *
+model_find_service(struct model_service *s, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(s[i].name, name) == 0)
+			return &s[i];
+	}
+	return NULL;
+}
+
+/* Optional per-service counters: {"name","requests","p99_ms","healthy"}. */
+static void
+model_service_stats(struct model *m, const msgpack_object *list,
+    double secs)
+{
+	const msgpack_object	*o;
+	struct model_service	*s;
+	char			 name[sizeof(s->name)];
+	int64_t			 requests;
+	uint32_t		 i;
+
+	if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (i = 0; i < list->via.array.size; i++) {
+		o = &list->via.array.ptr[i];
+		model_str(o, "name", name, sizeof(name));
+		if ((s = model_find_service(m->services, m->nservices,
+		    name)) == NULL)
+			continue;
+		requests = model_int(o, "requests");
+		s->req_rate = model_rate(requests, s->requests, secs);
+		s->requests = requests;
+		s->healthy = model_int(o, "healthy");
+		s->p99_ms = model_double(o, "p99_ms");
+	}
+}
+
+int
+model_apply_stats(struct model *m, const msgpack_object *data,
+    uint64_t now_ms, const char **cause)
+{
+	const msgpack_object	*status, *list;
+	struct model_worker	*ws;
+	double			 secs;
+	uint32_t		 i, n;
+
+	status = ctl_map_get(data, "status");
+	list = ctl_map_get(data, "workers");
+	if (status == NULL || status->type != MSGPACK_OBJECT_MAP ||
+	    list == NULL || list->type != MSGPACK_OBJECT_ARRAY) {
+		*cause = "stats event without status and workers";
+		return -1;
+	}
+	secs = m->samples > 0 ? (double)(now_ms - m->stats_ms) / 1000 : 0;
+	model_status(&m->st, status);
+	n = list->via.array.size;
+	ws = xcalloc(n ? n : 1, sizeof(*ws));
+	for (i = 0; i < n; i++) {
+		model_worker(&ws[i], &list->via.array.ptr[i]);
+		model_worker_rates(m, &ws[i], secs);
+	}
+	free(m->workers);
+	m->workers = ws;
+	m->nworkers = n;
+	model_totals(m);
+	model_service_stats(m, ctl_map_get(data, "services"), secs);
+	m->stats_ms = now_ms;
+	m->samples++;
+	return 0;
+}
+
+static void
+model_add_version(struct model_service *s, const char *version)
+{
+	size_t	 at = strlen(s->versions);
+
+	if (*version == '\0')
+		version = "-";
+	snprintf(s->versions + at, sizeof(s->versions) - at, "%s%s",
+	    at ? "," : "", version);
+}
+
+static int
+model_service_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct model_service *)a)->name,
+	    ((const struct model_service *)b)->name);
+}
+
+/* One Service object (one version): merge it into its name's row. */
+static void
+model_add_service(struct model *m, size_t *n, const json_t *svc)
+{
+	struct model_service	*s;
+	const char		*name;
+
+	if ((name = json_string_value(json_object_get(svc, "name"))) == NULL)
+		return;
+	if ((s = model_find_service(m->services, *n, name)) == NULL) {
+		s = &m->services[(*n)++];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->healthy = s->requests = -1;
+		s->req_rate = s->p99_ms = NAN;
+	}
+	model_add_version(s, json_string_value(json_object_get(svc,
+	    "version")) ?: "");
+	s->nodes += json_array_size(json_object_get(svc, "nodes"));
+}
+
+int
+model_apply_services(struct model *m, const char *text, const char **cause)
+{
+	struct model_service	*old = m->services, *o;
+	size_t			 nold = m->nservices, i, n = 0;
+	json_t			*root;
+
+	if ((root = json_loads(text, 0, NULL)) == NULL ||
+	    !json_is_array(root)) {
+		json_decref(root);
+		*cause = "services: not a JSON array";
+		return -1;
+	}
+	m->services = xcalloc(json_array_size(root) + 1, sizeof(*m->services));
+	for (i = 0; i < json_array_size(root); i++)
+		model_add_service(m, &n, json_array_get(root, i));
+	json_decref(root);
+	/* Counters arrive with the stats: keep them across the new list. */
+	for (i = 0; i < n; i++) {
+		if ((o = model_find_service(old, nold,
+		    m->services[i].name)) == NULL)
+			continue;
+		m->services[i].healthy = o->healthy;
+		m->services[i].requests = o->requests;
+		m->services[i].req_rate = o->req_rate;
+		m->services[i].p99_ms = o->p99_ms;
+	}
+	free(old);
+	m->nservices = n;
+	qsort(m->services, n, sizeof(*m->services), model_service_cmp);
+	m->have_services = 1;
+	return 0;
+}

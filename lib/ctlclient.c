@@ -81,8 +81,8 @@ ctlclient_connect_cause(const char *path, int error)
 	}
 }
 
-static int
-ctlclient_open(const char *path, const char **cause)
+int
+ctlclient_open_fd(const char *path, const char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct timeval		 tv;
@@ -119,7 +119,7 @@ ctlclient_connect(const char *path, const char **cause)
 	struct ctlclient	*c;
 	int			 fd;
 
-	if ((fd = ctlclient_open(path, cause)) == -1)
+	if ((fd = ctlclient_open_fd(path, cause)) == -1)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;

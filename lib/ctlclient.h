@@ -24,6 +24,11 @@ struct ctlclient;
 const char	*ctlclient_default_path(void);
 
 struct ctlclient *ctlclient_connect(const char *, const char **);
+/*
+ * Just the connected socket (blocking), with the same one-line causes, for
+ * callers that run their own non-blocking loop (micro-top).
+ */
+int	 ctlclient_open_fd(const char *, const char **);
 void		 ctlclient_free(struct ctlclient *);
 /*
  * How long a send or a wait for the next frame may take; a stream reader

@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 
+#include "ctlclient.h"
 #include "log.h"
 #include "tui/conn.h"
 #include "util.h"
@@ -34,53 +35,16 @@ struct conn {
 
 static char	conn_cause[512];
 
-static const char *
-conn_connect_cause(const char *path, int error)
-{
-	switch (error) {
-	case ENOENT:
-	case ECONNREFUSED:
-		snprintf(conn_cause, sizeof(conn_cause),
-		    "microd is not running (no one listens on %s)", path);
-		break;
-	case EACCES:
-		snprintf(conn_cause, sizeof(conn_cause),
-		    "permission denied on %s", path);
-		break;
-	default:
-		snprintf(conn_cause, sizeof(conn_cause),
-		    "cannot connect to %s: %s", path, strerror(error));
-		break;
-	}
-	return conn_cause;
-}
-
 struct conn *
 conn_open(const char *path, const char **cause)
 {
-	struct sockaddr_un	 sun;
 	struct conn		*c;
-	int			 fd, error;
+	int			 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*cause = "socket path too long";
+	/* A unix connect completes at once or fails: blocking is fine. */
+	if ((fd = ctlclient_open_fd(path, cause)) == -1)
 		return NULL;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		*cause = conn_connect_cause(path, errno);
-		return NULL;
-	}
-	/* A unix connect completes at once or fails (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		error = errno;
-		close(fd);
-		*cause = conn_connect_cause(path, error);
-		return NULL;
-	}
+	util_set_nonblock(fd);
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->next_id = 1;

@@ -133,6 +133,8 @@ worker_term_cb(evutil_socket_t sig, short ev, void *arg)
 	struct worker	*w = arg;
 
 	log_debug("draining");
+	if (w->role->drain != NULL)
+		w->role->drain(w);
 	if (w->http != NULL)
 		worker_http_drain(w, worker_drained);
 	else

@@ -42,6 +42,8 @@ struct role {
 	int			 listens;	/* has a listener */
 	int			(*init)(struct worker *);	/* may be NULL */
 	void			(*shutdown)(struct worker *);	/* may be NULL */
+	/* SIGTERM: end what would hold a graceful drain up (streams). */
+	void			(*drain)(struct worker *);	/* may be NULL */
 	const struct worker_cmd	*cmds;		/* NULL-terminated or NULL */
 	const struct worker_route *routes;	/* NULL-terminated or NULL */
 	/*

@@ -1,0 +1,411 @@
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "counters.h"
+#include "http-int.h"
+#include "log.h"
+#include "util.h"
+
+static void	http_conn_linger(struct http_conn *);
+
+/*
+ * Connection life: busy counts user callbacks on the stack, so that a
+ * callback that ends the connection (hijack, reply, release) only marks it
+ * dead; whoever holds it last frees it.
+ */
+void
+http_conn_enter(struct http_conn *conn)
+{
+	conn->busy++;
+}
+
+/* Returns -1 if the connection is gone. */
+int
+http_conn_leave(struct http_conn *conn)
+{
+	if (--conn->busy == 0 && conn->dead) {
+		http_conn_free(conn);
+		return -1;
+	}
+	return conn->dead ? -1 : 0;
+}
+
+void
+http_conn_arm(struct http_conn *conn, unsigned int ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(conn->timer, &tv);
+}
+
+/* The client went away: tell the owner, or free what nobody owns. */
+static void
+http_conn_drop_request(struct http_conn *conn)
+{
+	struct http_request	*req = conn->req;
+
+	if (req == NULL)
+		return;
+	conn->req = NULL;
+	req->conn = NULL;
+	if (!req->owned) {
+		http_request_free(req);
+		return;
+	}
+	if (req->cancel_cb != NULL)
+		req->cancel_cb(req, req->cancel_arg);
+}
+
+void
+http_conn_free(struct http_conn *conn)
+{
+	struct http_server	*srv = conn->srv;
+
+	if (conn->busy > 0) {
+		conn->dead = 1;
+		return;
+	}
+	conn->busy++;	/* a cancel callback must not free us again */
+	http_conn_drop_request(conn);
+	TAILQ_REMOVE(&srv->conns, conn, entry);
+	srv->nconns--;
+	if (srv->counters != NULL)
+		COUNTER_SUB(srv->counters, connections, 1);
+	if (conn->bev != NULL)
+		bufferevent_free(conn->bev);
+	event_free(conn->timer);
+	event_free(conn->resume);
+	free(conn->url);
+	free(conn->field);
+	free(conn->value);
+	free(conn);
+	http_server_conn_gone(srv);
+}
+
+void
+http_conn_idle(struct http_conn *conn, unsigned int ms)
+{
+	conn->state = HTTP_CONN_IDLE;
+	http_conn_arm(conn, ms);
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+		event_active(conn->resume, EV_TIMEOUT, 0);
+}
+
+/*
+ * Answer a request the parser glue rejected (400, 408, 413, 431) and
+ * close. A request a handler owns cannot be answered by us: it is dropped.
+ */
+void
+http_conn_fail(struct http_conn *conn, int status)
+{
+	struct evbuffer	*out = bufferevent_get_output(conn->bev);
+	char		 date[64];
+
+	if (conn->req != NULL && conn->req->owned) {
+		http_conn_free(conn);
+		return;
+	}
+	http_conn_drop_request(conn);
+	if (conn->srv->counters != NULL) {
+		COUNTER_ADD(conn->srv->counters, requests, 1);
+		COUNTER_ADD(conn->srv->counters, errors, 1);
+	}
+	log_debug("http: %s: %d %s", conn->peer, status,
+	    http_status_text(status));
+	http_date(date, sizeof(date));
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s\n", status, http_status_text(status),
+	    date, strlen(http_status_text(status)) + 1,
+	    http_status_text(status));
+	http_conn_linger(conn);
+}
+
+static void
+http_conn_half_close(struct http_conn *conn)
+{
+	conn->halfclosed = 1;
+	if (conn->eof) {
+		http_conn_free(conn);
+		return;
+	}
+	shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
+	http_conn_arm(conn, HTTP_LINGER_MS);
+}
+
+/*
+ * Closing right after a reply while the client still sends would reset
+ * the connection and could destroy the reply in flight: flush, half-close,
+ * and drop input until the client closes or HTTP_LINGER_MS (nginx's
+ * lingering close).
+ */
+static void
+http_conn_linger(struct http_conn *conn)
+{
+	conn->state = HTTP_CONN_LINGER;
+	evtimer_del(conn->timer);
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+	if (!conn->eof)
+		bufferevent_enable(conn->bev, EV_READ);
+	evbuffer_drain(bufferevent_get_input(conn->bev), SIZE_MAX);
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		http_conn_half_close(conn);
+}
+
+static void
+http_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	http_conn_parse(arg);
+}
+
+static void
+http_conn_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	http_conn_parse(arg);
+}
+
+static void
+http_conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn	*conn = arg;
+	struct http_request	*req = conn->req;
+
+	if (conn->state == HTTP_CONN_LINGER) {
+		if (!conn->halfclosed)
+			http_conn_half_close(conn);
+		return;
+	}
+	if (req != NULL && req->writable_cb != NULL) {
+		http_conn_enter(conn);
+		req->writable_cb(req, req->writable_arg);
+		http_conn_leave(conn);
+	}
+}
+
+static void
+http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn	*conn = arg;
+
+	if ((what & BEV_EVENT_EOF) && (conn->state == HTTP_CONN_LINGER ||
+	    (conn->state == HTTP_CONN_IDLE && conn->req == NULL)) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* Half-closed client: let it have its last reply. */
+		conn->eof = 1;
+		http_conn_linger(conn);
+		return;
+	}
+	http_conn_free(conn);
+}
+
+static void
+http_conn_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct http_conn	*conn = arg;
+
+	switch (conn->state) {
+	case HTTP_CONN_HEAD:
+	case HTTP_CONN_BODY:
+		log_debug("http: %s: request timed out", conn->peer);
+		http_conn_fail(conn, 408);
+		break;
+	default:
+		http_conn_free(conn);
+		break;
+	}
+}
+
+static void
+http_conn_count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*conn = arg;
+
+	if (info->n_added > 0)
+		COUNTER_ADD(conn->srv->counters, bytes_in, info->n_added);
+}
+
+static void
+http_conn_count_out(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*conn = arg;
+
+	if (info->n_deleted > 0)
+		COUNTER_ADD(conn->srv->counters, bytes_out, info->n_deleted);
+}
+
+void
+http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
+{
+	struct http_conn	*conn;
+	struct timeval		 tv;
+	int			 one = 1;
+
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn = xcalloc(1, sizeof(*conn));
+	conn->srv = srv;
+	if ((conn->bev = bufferevent_socket_new(srv->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("bufferevent_socket_new");
+	conn->timer = evtimer_new(srv->base, http_conn_timeout_cb, conn);
+	conn->resume = event_new(srv->base, -1, 0, http_conn_resume_cb, conn);
+	if (conn->timer == NULL || conn->resume == NULL)
+		fatalx("event_new");
+	if (sa->sa_family == AF_UNIX)
+		snprintf(conn->peer, sizeof(conn->peer), "unix");
+	else
+		util_format_addr(sa, conn->peer, sizeof(conn->peer));
+	http_parser_init(&conn->parser, HTTP_REQUEST);
+	conn->parser.data = conn;
+	TAILQ_INSERT_TAIL(&srv->conns, conn, entry);
+	srv->nconns++;
+	if (srv->counters != NULL) {
+		COUNTER_ADD(srv->counters, connections, 1);
+		conn->in_cb = evbuffer_add_cb(bufferevent_get_input(conn->bev),
+		    http_conn_count_in, conn);
+		conn->out_cb = evbuffer_add_cb(
+		    bufferevent_get_output(conn->bev), http_conn_count_out,
+		    conn);
+	}
+	bufferevent_setcb(conn->bev, http_conn_read_cb, http_conn_write_cb,
+	    http_conn_event_cb, conn);
+	/* A handler holding a request must not make us buffer a flood. */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0,
+	    srv->limits.max_header_size + 16384);
+	tv.tv_sec = srv->limits.send_timeout_ms / 1000;
+	tv.tv_usec = (srv->limits.send_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(conn->bev, NULL, &tv);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	http_conn_idle(conn, srv->limits.read_timeout_ms);
+}
+
+
+/* Reply side hooks (http-response.c). */
+struct evbuffer *
+http_request_output(const struct http_request *req)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return bufferevent_get_output(req->conn->bev);
+}
+
+int
+http_request_draining(const struct http_request *req)
+{
+	return req->conn != NULL && req->conn->srv->draining;
+}
+
+void
+http_request_count(struct http_request *req, int status)
+{
+	struct micro_counters	*c;
+
+	if (req->conn == NULL || (c = req->conn->srv->counters) == NULL)
+		return;
+	COUNTER_ADD(c, requests, 1);
+	if (status >= 500)
+		COUNTER_ADD(c, errors, 1);
+}
+
+/* The owner is done with req (replied if replied, else released). */
+void
+http_request_finish(struct http_request *req, int replied)
+{
+	struct http_conn	*conn = req->conn;
+	int			 keepalive = req->keepalive;
+
+	http_request_free(req);
+	if (conn == NULL)
+		return;
+	conn->req = NULL;
+	if (!replied) {
+		http_conn_free(conn);
+		return;
+	}
+	/* A client still waiting for its 100 Continue sends no body. */
+	if (!keepalive || conn->srv->draining || conn->expect) {
+		http_conn_linger(conn);
+		return;
+	}
+	switch (conn->state) {
+	case HTTP_CONN_HEAD:
+	case HTTP_CONN_BODY:
+	case HTTP_CONN_STREAM:
+		/* Replied before the body ended: read it to keep the
+		   connection in step, then go on. */
+		conn->state = HTTP_CONN_DISCARD;
+		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
+		conn->paused = 0;
+		bufferevent_enable(conn->bev, EV_READ);
+		event_active(conn->resume, EV_TIMEOUT, 0);
+		break;
+	default:
+		http_conn_idle(conn, conn->srv->limits.idle_timeout_ms);
+		break;
+	}
+}
+
+
+void
+http_request_pause_body(struct http_request *req, int paused)
+{
+	struct http_conn	*conn = req->conn;
+
+	if (conn == NULL || conn->state != HTTP_CONN_STREAM ||
+	    conn->paused == paused)
+		return;
+	conn->paused = paused;
+	if (paused) {
+		bufferevent_disable(conn->bev, EV_READ);
+		evtimer_del(conn->timer);
+	} else {
+		bufferevent_enable(conn->bev, EV_READ);
+		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
+		event_active(conn->resume, EV_TIMEOUT, 0);
+	}
+}
+
+struct bufferevent *
+http_request_hijack(struct http_request *req)
+{
+	struct http_conn	*conn = req->conn;
+	struct bufferevent	*bev;
+
+	if (conn == NULL || req->started || conn->state != HTTP_CONN_WAIT) {
+		http_request_finish(req, 0);
+		return NULL;
+	}
+	bev = conn->bev;
+	if (conn->in_cb != NULL) {
+		evbuffer_remove_cb_entry(bufferevent_get_input(bev),
+		    conn->in_cb);
+		evbuffer_remove_cb_entry(bufferevent_get_output(bev),
+		    conn->out_cb);
+	}
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	http_request_count(req, 101);
+	conn->bev = NULL;
+	conn->req = NULL;
+	http_request_free(req);
+	http_conn_free(conn);
+	return bev;
+}

@@ -1,0 +1,346 @@
+#include "config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http-int.h"
+#include "log.h"
+#include "util.h"
+
+/* Head parsing: accumulate url, header fields and values. */
+static int
+http_conn_append(http_parser *p, char **buf, size_t *len, const char *at,
+    size_t n)
+{
+	struct http_conn	*conn = p->data;
+
+	if (p->nread > conn->srv->limits.max_header_size) {
+		conn->error = 431;
+		return -1;
+	}
+	*buf = xrealloc(*buf, *len + n + 1);
+	memcpy(*buf + *len, at, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+static void
+http_conn_flush_header(struct http_conn *conn)
+{
+	if (conn->field == NULL)
+		return;
+	http_headers_add(conn->req->headers, conn->field,
+	    conn->value != NULL ? conn->value : "");
+	free(conn->field);
+	free(conn->value);
+	conn->field = conn->value = NULL;
+	conn->fieldlen = conn->valuelen = 0;
+}
+
+static int
+http_conn_on_begin(http_parser *p)
+{
+	struct http_conn	*conn = p->data;
+	struct http_request	*req;
+
+	req = xcalloc(1, sizeof(*req));
+	req->conn = conn;
+	req->headers = http_headers_new();
+	req->reply_headers = http_headers_new();
+	if ((req->body = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new");
+	snprintf(req->peer, sizeof(req->peer), "%s", conn->peer);
+	conn->req = req;
+	return 0;
+}
+
+static int
+http_conn_on_url(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn	*conn = p->data;
+
+	return http_conn_append(p, &conn->url, &conn->urllen, at, n);
+}
+
+static int
+http_conn_on_field(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn	*conn = p->data;
+
+	if (conn->state != HTTP_CONN_HEAD)
+		return 0;	/* trailers: bounded by the parser, dropped */
+	if (conn->value != NULL)
+		http_conn_flush_header(conn);
+	return http_conn_append(p, &conn->field, &conn->fieldlen, at, n);
+}
+
+static int
+http_conn_on_value(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn	*conn = p->data;
+
+	if (conn->state != HTTP_CONN_HEAD)
+		return 0;
+	if (conn->value == NULL)
+		conn->value = xstrdup("");
+	return http_conn_append(p, &conn->value, &conn->valuelen, at, n);
+}
+
+static int
+http_conn_on_head(http_parser *p)
+{
+	struct http_conn	*conn = p->data;
+
+	http_conn_flush_header(conn);
+	conn->head_done = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static int
+http_conn_on_body(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn	*conn = p->data;
+	struct http_request	*req = conn->req;
+
+	if (conn->state == HTTP_CONN_DISCARD)
+		return 0;
+	if (conn->state == HTTP_CONN_BODY && evbuffer_get_length(req->body) +
+	    n > conn->srv->limits.max_body_size) {
+		conn->error = 413;
+		return -1;
+	}
+	evbuffer_add(req->body, at, n);
+	return 0;
+}
+
+static int
+http_conn_on_complete(http_parser *p)
+{
+	struct http_conn	*conn = p->data;
+
+	conn->msg_done = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings http_conn_settings = {
+	.on_message_begin = http_conn_on_begin,
+	.on_url = http_conn_on_url,
+	.on_header_field = http_conn_on_field,
+	.on_header_value = http_conn_on_value,
+	.on_headers_complete = http_conn_on_head,
+	.on_body = http_conn_on_body,
+	.on_message_complete = http_conn_on_complete,
+};
+
+/* Split the request target into path and query; -1 if it is not one. */
+static int
+http_conn_target(struct http_conn *conn, struct http_request *req)
+{
+	struct http_parser_url	 u;
+	const char		*url = conn->url;
+	int			 connect = conn->parser.method == HTTP_CONNECT;
+
+	if (url == NULL)
+		return -1;
+	req->target = xstrdup(url);
+	if (strcmp(url, "*") == 0) {
+		req->path = xstrdup(url);
+		return 0;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(url, conn->urllen, connect, &u) != 0)
+		return -1;
+	if (u.field_set & (1 << UF_PATH))
+		req->path = xstrndup(url + u.field_data[UF_PATH].off,
+		    u.field_data[UF_PATH].len);
+	else
+		req->path = xstrdup(connect ? url : "/");
+	if (u.field_set & (1 << UF_QUERY))
+		req->query = xstrndup(url + u.field_data[UF_QUERY].off,
+		    u.field_data[UF_QUERY].len);
+	return 0;
+}
+
+static int
+http_conn_body_expected(const http_parser *p)
+{
+	return (p->flags & F_CHUNKED) ||
+	    (p->content_length > 0 && p->content_length != ULLONG_MAX);
+}
+
+/* After the head handler, if it kept its hands off: buffer the body. */
+static void
+http_conn_buffer_body(struct http_conn *conn)
+{
+	struct http_request	*req = conn->req;
+	uint64_t		 len = conn->parser.content_length;
+
+	if (req->body_cb == NULL && len != ULLONG_MAX &&
+	    len > conn->srv->limits.max_body_size) {
+		http_conn_fail(conn, 413);
+		return;
+	}
+	if (conn->expect) {
+		conn->expect = 0;
+		evbuffer_add_printf(bufferevent_get_output(conn->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
+	}
+	if (req->body_cb != NULL) {
+		req->owned = 1;
+		conn->state = HTTP_CONN_STREAM;
+		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
+	} else
+		conn->state = HTTP_CONN_BODY;
+}
+
+static void
+http_conn_head(struct http_conn *conn)
+{
+	struct http_server	*srv = conn->srv;
+	struct http_request	*req = conn->req;
+	http_parser		*p = &conn->parser;
+
+	if (p->http_major != 1 || http_conn_target(conn, req) == -1) {
+		http_conn_fail(conn, 400);
+		return;
+	}
+	free(conn->url);
+	conn->url = NULL;
+	conn->urllen = 0;
+	req->method = xstrdup(http_method_str(p->method));
+	req->minor = p->http_minor;
+	req->head = p->method == HTTP_HEAD;
+	req->keepalive = http_should_keep_alive(p) && !p->upgrade;
+	conn->expect = req->minor >= 1 && http_conn_body_expected(p) &&
+	    http_headers_has_token(req->headers, "Expect", "100-continue");
+
+	if (srv->head_handler != NULL) {
+		http_conn_enter(conn);
+		srv->head_handler(req, srv->arg);
+		if (http_conn_leave(conn) == -1 || conn->req != req)
+			return;	/* replied or hijacked */
+	}
+	http_conn_buffer_body(conn);
+}
+
+/* Streamed body: hand what arrived to the owner. */
+static void
+http_conn_deliver(struct http_conn *conn, int done)
+{
+	struct http_request	*req = conn->req;
+
+	if (evbuffer_get_length(req->body) == 0 && !done)
+		return;
+	http_conn_enter(conn);
+	req->body_cb(req, req->body, done, req->body_arg);
+	http_conn_leave(conn);
+}
+
+static void
+http_conn_message(struct http_conn *conn)
+{
+	struct http_server	*srv = conn->srv;
+	struct http_request	*req = conn->req;
+
+	switch (conn->state) {
+	case HTTP_CONN_DISCARD:
+		http_conn_idle(conn, srv->limits.idle_timeout_ms);
+		return;
+	case HTTP_CONN_STREAM:
+		conn->state = HTTP_CONN_WAIT;
+		evtimer_del(conn->timer);
+		http_conn_deliver(conn, 1);
+		return;
+	case HTTP_CONN_BODY:
+		conn->state = HTTP_CONN_WAIT;
+		evtimer_del(conn->timer);
+		req->owned = 1;
+		http_conn_enter(conn);
+		srv->handler(req, srv->arg);
+		http_conn_leave(conn);
+		return;
+	default:
+		fatalx("%s: message complete in state %d", __func__,
+		    conn->state);
+	}
+}
+
+/* One step of the parser over the first block of input. */
+static void
+http_conn_execute(struct http_conn *conn)
+{
+	struct evbuffer		*in = bufferevent_get_input(conn->bev);
+	struct evbuffer_iovec	 v;
+	size_t			 n;
+	enum http_errno		 err;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return;
+	n = http_parser_execute(&conn->parser, &http_conn_settings,
+	    v.iov_base, v.iov_len);
+	evbuffer_drain(in, n);
+	err = HTTP_PARSER_ERRNO(&conn->parser);
+	if (err == HPE_PAUSED)
+		http_parser_pause(&conn->parser, 0);
+	else if (err != HPE_OK) {
+		if (conn->error == 0 && err == HPE_HEADER_OVERFLOW)
+			conn->error = 431;
+		http_conn_fail(conn, conn->error != 0 ? conn->error : 400);
+		return;
+	}
+	if (conn->state == HTTP_CONN_HEAD &&
+	    conn->parser.nread > conn->srv->limits.max_header_size) {
+		http_conn_fail(conn, 431);
+		return;
+	}
+	if (conn->head_done) {
+		conn->head_done = 0;
+		http_conn_head(conn);
+	} else if (conn->msg_done) {
+		conn->msg_done = 0;
+		http_conn_message(conn);
+	} else if (conn->state == HTTP_CONN_STREAM) {
+		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
+		http_conn_deliver(conn, 0);
+	}
+}
+
+/* Parse as long as the state wants input and there is some. */
+void
+http_conn_parse(struct http_conn *conn)
+{
+	struct evbuffer	*in = bufferevent_get_input(conn->bev);
+
+	http_conn_enter(conn);
+	while (!conn->dead && conn->bev != NULL &&
+	    evbuffer_get_length(in) > 0) {
+		switch (conn->state) {
+		case HTTP_CONN_IDLE:
+			conn->state = HTTP_CONN_HEAD;
+			http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
+			break;
+		case HTTP_CONN_STREAM:
+			if (conn->paused)
+				goto out;
+			break;
+		case HTTP_CONN_WAIT:
+			goto out;
+		case HTTP_CONN_LINGER:
+			evbuffer_drain(in, SIZE_MAX);
+			goto out;
+		default:
+			break;
+		}
+		http_conn_execute(conn);
+	}
+out:
+	http_conn_leave(conn);
+}

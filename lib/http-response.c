@@ -1,0 +1,296 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "http-int.h"
+#include "log.h"
+#include "util.h"
+
+static const struct {
+	int		 code;
+	const char	*text;
+} http_statuses[] = {
+	{ 100, "Continue" }, { 101, "Switching Protocols" },
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+	{ 204, "No Content" }, { 206, "Partial Content" },
+	{ 301, "Moved Permanently" }, { 302, "Found" }, { 303, "See Other" },
+	{ 304, "Not Modified" }, { 307, "Temporary Redirect" },
+	{ 308, "Permanent Redirect" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" }, { 408, "Request Timeout" },
+	{ 409, "Conflict" }, { 410, "Gone" }, { 411, "Length Required" },
+	{ 413, "Request Entity Too Large" }, { 414, "Request URI Too Long" },
+	{ 415, "Unsupported Media Type" }, { 417, "Expectation Failed" },
+	{ 422, "Unprocessable Entity" }, { 426, "Upgrade Required" },
+	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+	{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
+};
+
+const char *
+http_status_text(int code)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(http_statuses); i++) {
+		if (http_statuses[i].code == code)
+			return http_statuses[i].text;
+	}
+	return "Unknown";
+}
+
+/* RFC 7231 IMF-fixdate, formatted once a second. */
+void
+http_date(char *buf, size_t len)
+{
+	static time_t	 last;
+	static char	 cached[64];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	if (now != last) {
+		gmtime_r(&now, &tm);
+		strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT",
+		    &tm);
+		last = now;
+	}
+	snprintf(buf, len, "%s", cached);
+}
+
+/* The layer frames the message itself; these come from the handler. */
+static int
+http_reply_header_ours(const char *name)
+{
+	static const char	*ours[] = { "Connection", "Date",
+	    "Transfer-Encoding", "Keep-Alive" };
+	size_t			 i;
+
+	for (i = 0; i < nitems(ours); i++) {
+		if (strcasecmp(name, ours[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A CR or LF would let a value smuggle headers or a second response. */
+static int
+http_reply_header_unsafe(const char *name, const char *value)
+{
+	return name[strcspn(name, "\r\n:")] != '\0' || *name == '\0' ||
+	    value[strcspn(value, "\r\n")] != '\0';
+}
+
+static void
+http_reply_write_head(struct http_request *req, struct evbuffer *out)
+{
+	const char	*name, *value;
+	char		 date[64];
+	size_t		 i;
+
+	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", req->minor,
+	    req->status, http_status_text(req->status));
+	for (i = 0; http_headers_at(req->reply_headers, i, &name, &value);
+	    i++) {
+		if (http_reply_header_ours(name))
+			continue;
+		if (http_reply_header_unsafe(name, value)) {
+			log_warnx("http: reply header \"%s\" dropped: bad "
+			    "characters", name);
+			continue;
+		}
+		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+	}
+	http_date(date, sizeof(date));
+	evbuffer_add_printf(out, "Date: %s\r\n", date);
+	if (req->chunked)
+		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+	if (!req->keepalive)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	else if (req->minor == 0)
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+	evbuffer_add(out, "\r\n", 2);
+}
+
+struct http_headers *
+http_reply_headers(struct http_request *req)
+{
+	return req->reply_headers;
+}
+
+void
+http_reply_start(struct http_request *req, int status)
+{
+	struct evbuffer	*out;
+
+	if (req->started)
+		fatalx("%s: reply already started", __func__);
+	req->started = 1;
+	req->status = status;
+	req->nobody = req->head || status / 100 == 1 || status == 204 ||
+	    status == 304;
+	if (http_request_draining(req))
+		req->keepalive = 0;
+	if (!req->nobody &&
+	    http_headers_get(req->reply_headers, "Content-Length") == NULL) {
+		if (req->minor >= 1)
+			req->chunked = 1;
+		else
+			req->keepalive = 0;	/* the close ends the body */
+	}
+	if ((out = http_request_output(req)) != NULL)
+		http_reply_write_head(req, out);
+}
+
+void
+http_reply_chunk(struct http_request *req, const void *data, size_t len)
+{
+	struct evbuffer	*out;
+
+	if (!req->started)
+		fatalx("%s: reply not started", __func__);
+	if (len == 0 || req->nobody || (out = http_request_output(req)) == NULL)
+		return;
+	if (req->chunked)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, data, len);
+	if (req->chunked)
+		evbuffer_add(out, "\r\n", 2);
+}
+
+void
+http_reply_chunk_buffer(struct http_request *req, struct evbuffer *buf)
+{
+	struct evbuffer	*out;
+	size_t		 len = evbuffer_get_length(buf);
+
+	if (!req->started)
+		fatalx("%s: reply not started", __func__);
+	if (len == 0 || req->nobody || (out = http_request_output(req)) == NULL) {
+		evbuffer_drain(buf, len);
+		return;
+	}
+	if (req->chunked)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add_buffer(out, buf);
+	if (req->chunked)
+		evbuffer_add(out, "\r\n", 2);
+}
+
+void
+http_reply_end(struct http_request *req)
+{
+	struct evbuffer	*out;
+
+	if (!req->started)
+		fatalx("%s: reply not started", __func__);
+	if (req->chunked && !req->nobody &&
+	    (out = http_request_output(req)) != NULL)
+		evbuffer_add(out, "0\r\n\r\n", 5);
+	http_request_count(req, req->status);
+	http_request_finish(req, 1);
+}
+
+/* Content-Type and Content-Length of a reply whose body is known. */
+static void
+http_reply_set_length(struct http_request *req, int status,
+    const char *content_type, size_t len)
+{
+	char	 num[32];
+
+	if (content_type != NULL)
+		http_headers_set(req->reply_headers, "Content-Type",
+		    content_type);
+	if (status / 100 == 1 || status == 204 || status == 304) {
+		http_headers_remove(req->reply_headers, "Content-Length");
+		return;
+	}
+	snprintf(num, sizeof(num), "%zu", len);
+	http_headers_set(req->reply_headers, "Content-Length", num);
+}
+
+void
+http_reply(struct http_request *req, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	http_reply_set_length(req, status, content_type, len);
+	http_reply_start(req, status);
+	http_reply_chunk(req, body, len);
+	http_reply_end(req);
+}
+
+void
+http_reply_buffer(struct http_request *req, int status,
+    const char *content_type, struct evbuffer *body)
+{
+	http_reply_set_length(req, status, content_type,
+	    evbuffer_get_length(body));
+	http_reply_start(req, status);
+	http_reply_chunk_buffer(req, body);
+	http_reply_end(req);
+}
+
+/* JSON strings must be UTF-8; a detail may quote hostile input. */
+static json_t *
+http_reply_json_string(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+void
+http_reply_error(struct http_request *req, int code, const char *id,
+    const char *detail)
+{
+	json_t	*o;
+	char	*s;
+
+	o = json_pack("{s:o?, s:i, s:o?, s:s}",
+	    "id", http_reply_json_string(id != NULL ? id : "go.micro.api"),
+	    "code", code,
+	    "detail", http_reply_json_string(detail != NULL ? detail : ""),
+	    "status", http_status_text(code));
+	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	http_reply(req, code, "application/json", s, strlen(s));
+	free(s);
+}
+
+size_t
+http_reply_pending(const struct http_request *req)
+{
+	struct evbuffer	*out;
+
+	if ((out = http_request_output(req)) == NULL)
+		return 0;
+	return evbuffer_get_length(out);
+}
+
+void
+http_reply_set_writable_cb(struct http_request *req, http_writable_cb cb,
+    void *arg)
+{
+	req->writable_cb = cb;
+	req->writable_arg = arg;
+}

@@ -1,0 +1,18 @@
+# http: the HTTP/1.1 layer, server and client (see doc/http.md)
+libmicro_a_SOURCES += lib/http.h lib/http-int.h lib/http-headers.c \
+	lib/http-query.c lib/http-server.c lib/http-conn.c lib/http-parse.c \
+	lib/http-request.c lib/http-response.c lib/http-client.c \
+	lib/http-creq.c lib/http-creq-parse.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_server tests/unit/test_http_client
+TESTS += tests/unit/test_http_server tests/unit/test_http_client
+tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c \
+	tests/unit/http_test.c tests/unit/http_test.h
+tests_unit_test_http_server_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_http_server_LDADD = $(UNIT_LIBS)
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c \
+	tests/unit/http_test.c tests/unit/http_test.h
+tests_unit_test_http_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_http_client_LDADD = $(UNIT_LIBS)
+endif

@@ -1,0 +1,666 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "counters.h"
+#include "http.h"
+#include "http_test.h"
+
+#define MAX_DEFERRED	8
+
+struct ht {
+	struct event_base	*base;
+	struct http_server	*srv;
+	struct micro_counters	 counters;
+	int			 port;
+	struct http_request	*deferred[MAX_DEFERRED];
+	int			 ndeferred;
+	int			 cancelled;
+	struct bufferevent	*hijacked;
+	char			 leftover[64];
+	size_t			 streamed;
+	int			 pause_body;
+	struct http_request	*paused;
+	int			 drained;
+	char			 buf[256 * 1024];
+};
+
+static void
+test_cancel(struct http_request *req, void *arg)
+{
+	struct ht	*t = arg;
+
+	t->cancelled++;
+}
+
+static void
+test_upgrade(struct http_request *req, struct ht *t)
+{
+	struct evbuffer	*in;
+	size_t		 n;
+
+	if ((t->hijacked = http_request_hijack(req)) == NULL)
+		return;
+	in = bufferevent_get_input(t->hijacked);
+	n = evbuffer_remove(in, t->leftover, sizeof(t->leftover) - 1);
+	t->leftover[n] = '\0';
+	evbuffer_add_printf(bufferevent_get_output(t->hijacked),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
+	    "Connection: Upgrade\r\n\r\nwelcome");
+}
+
+static void
+test_handler(struct http_request *req, void *arg)
+{
+	struct ht	*t = arg;
+	const char	*path = http_request_path(req);
+	char		*v;
+
+	if (strcmp(path, "/healthz") == 0)
+		http_reply(req, 200, "text/plain", "ok", 2);
+	else if (strcmp(path, "/echo") == 0)
+		http_reply_buffer(req, 200, "application/octet-stream",
+		    http_request_body(req));
+	else if (strcmp(path, "/defer") == 0) {
+		t->deferred[t->ndeferred++] = req;
+		http_request_set_cancel_cb(req, test_cancel, t);
+	} else if (strcmp(path, "/stream") == 0) {
+		http_reply_start(req, 200);
+		http_reply_chunk(req, "hello ", 6);
+		http_reply_chunk(req, "world", 5);
+		http_reply_end(req);
+	} else if (strcmp(path, "/upgrade") == 0)
+		test_upgrade(req, t);
+	else if (strcmp(path, "/query") == 0) {
+		v = http_request_query_param(req, "name");
+		http_reply(req, 200, "text/plain", v ? v : "(none)",
+		    strlen(v ? v : "(none)"));
+		free(v);
+	} else if (strcmp(path, "/error") == 0)
+		http_reply_error(req, 500, NULL, "boom \"x\"");
+	else
+		http_reply_error(req, 404, NULL, "not found");
+}
+
+static void
+test_body(struct http_request *req, struct evbuffer *buf, int done,
+    void *arg)
+{
+	struct ht	*t = arg;
+	char		 num[32];
+
+	t->streamed += evbuffer_get_length(buf);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	if (t->pause_body && t->paused == NULL && !done) {
+		http_request_pause_body(req, 1);
+		t->paused = req;
+	}
+	if (done) {
+		snprintf(num, sizeof(num), "%zu", t->streamed);
+		http_reply(req, 200, "text/plain", num, strlen(num));
+	}
+}
+
+static void
+test_head_handler(struct http_request *req, void *arg)
+{
+	const char	*path = http_request_path(req);
+
+	if (strcmp(path, "/upload") == 0)
+		http_request_stream_body(req, test_body, arg);
+	else if (strcmp(path, "/early") == 0)
+		http_reply(req, 403, "text/plain", "no", 2);
+}
+
+static struct ht *
+ht_start(const struct http_limits *limits)
+{
+	struct ht	*t = calloc(1, sizeof(*t));
+	const char	*cause;
+	int		 fd;
+
+	assert_non_null(t);
+	t->base = event_base_new();
+	fd = ht_listen(&t->port);
+	assert_true(fd >= 0);
+	t->srv = http_server_new(t->base, fd, limits, test_handler, t, &cause);
+	assert_non_null(t->srv);
+	http_server_set_head_handler(t->srv, test_head_handler);
+	http_server_set_counters(t->srv, &t->counters);
+	return t;
+}
+
+static int
+setup(void **state)
+{
+	struct http_limits	 l = {
+		.max_header_size = 1024, .max_body_size = 4096,
+		.read_timeout_ms = 300, .idle_timeout_ms = 300,
+		.max_connections = 8,
+	};
+
+	*state = ht_start(&l);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct ht	*t = *state;
+
+	http_server_free(t->srv);
+	if (t->hijacked != NULL)
+		bufferevent_free(t->hijacked);
+	event_base_free(t->base);
+	free(t);
+	return 0;
+}
+
+/* Send req on fd and read until needle; returns the bytes. */
+static char *
+ht_ask(struct ht *t, int fd, const char *req, const char *needle, int *eof)
+{
+	if (req != NULL)
+		ht_send(fd, req);
+	ht_read(t->base, fd, t->buf, sizeof(t->buf), needle, 2000, eof);
+	return t->buf;
+}
+
+static void
+test_keepalive(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok",
+	    &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r, "Content-Length: 2\r\n"));
+	assert_null(strstr(r, "Connection: close"));
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 200 OK\r\n"));
+	assert_false(eof);
+	assert_int_equal(COUNTER_GET(&t->counters, requests), 2);
+	assert_int_equal(COUNTER_GET(&t->counters, connections), 1);
+	assert_true(COUNTER_GET(&t->counters, bytes_in) > 40);
+	assert_true(COUNTER_GET(&t->counters, bytes_out) > 80);
+	assert_int_equal(http_server_connections(t->srv), 1);
+	close(fd);
+	ht_pump(t->base, 50, NULL);
+	assert_int_equal(COUNTER_GET(&t->counters, connections), 0);
+}
+
+static void
+test_http10(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.0\r\nConnection: keep-alive"
+	    "\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, "HTTP/1.0 200 OK\r\n"));
+	assert_non_null(strstr(r, "Connection: keep-alive\r\n"));
+	r = ht_ask(t, fd, "GET /stream HTTP/1.0\r\n\r\n", NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "Connection: close\r\n"));
+	assert_null(strstr(r, "chunked"));
+	assert_non_null(strstr(r, "\r\n\r\nhello world"));
+	close(fd);
+}
+
+static void
+test_pipelining(void **state)
+{
+	struct ht	*t = *state;
+	char		*r, *a, *b, *c;
+	int		 fd = ht_connect(t->port), eof;
+
+	ht_send(fd, "GET /defer HTTP/1.1\r\n\r\n"
+	    "GET /query?name=second HTTP/1.1\r\n\r\n"
+	    "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nthird");
+	ht_pump(t->base, 100, NULL);
+	/* Nothing may overtake the deferred first reply. */
+	r = ht_ask(t, fd, NULL, "HTTP/1.1", &eof);
+	assert_null(strstr(r, "HTTP/1.1"));
+	assert_int_equal(t->ndeferred, 1);
+	http_reply(t->deferred[0], 200, "text/plain", "first", 5);
+	r = ht_ask(t, fd, NULL, "third", &eof);
+	a = strstr(r, "first");
+	b = strstr(r, "second");
+	c = strstr(r, "third");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(a < b && b < c);
+	assert_int_equal(ht_count(r, "HTTP/1.1 200"), 3);
+	close(fd);
+}
+
+static void
+test_chunked_request(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n"
+	    "Trailer: x\r\n\r\n", "hello world", &eof);
+	assert_non_null(strstr(r, "Content-Length: 11\r\n"));
+	assert_non_null(strstr(r, "hello world"));
+	r = ht_ask(t, fd, "GET /stream HTTP/1.1\r\n\r\n", "0\r\n\r\n", &eof);
+	assert_non_null(strstr(r, "Transfer-Encoding: chunked\r\n"));
+	assert_non_null(strstr(r, "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"));
+	close(fd);
+}
+
+static void
+test_head_method(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "HEAD /healthz HTTP/1.1\r\n\r\n", "\r\n\r\n", &eof);
+	assert_non_null(strstr(r, "Content-Length: 2\r\n"));
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	/* The HEAD reply carried no body: this one starts the buffer. */
+	assert_int_equal(strncmp(r, "HTTP/1.1 200 OK", 15), 0);
+	close(fd);
+}
+
+static void
+test_expect_continue(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n"
+	    "Expect: 100-continue\r\n\r\n", "\r\n\r\n", &eof);
+	assert_string_equal(r, "HTTP/1.1 100 Continue\r\n\r\n");
+	r = ht_ask(t, fd, "ping", "ping", &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 200 OK"));
+	/* Too large: refused before the body is sent, no 100. */
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 99999\r\n"
+	    "Expect: 100-continue\r\n\r\n", "\n\n", &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 413 "));
+	assert_null(strstr(r, "100 Continue"));
+	close(fd);
+}
+
+static void
+test_limits(void **state)
+{
+	struct ht	*t = *state;
+	char		 big[2048], *r;
+	int		 fd, eof;
+
+	fd = ht_connect(t->port);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ht_send(fd, "GET / HTTP/1.1\r\nX-Big: ");
+	r = ht_ask(t, fd, big, NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 431 "));
+	assert_non_null(strstr(r, "Connection: close\r\n"));
+	close(fd);
+
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n",
+	    NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 413 "));
+	close(fd);
+
+	/* A chunked body has no length up front: cut when it grows. */
+	fd = ht_connect(t->port);
+	ht_send(fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	memset(big, 'b', sizeof(big));
+	ht_send(fd, "800\r\n");
+	ht_sendn(fd, big, 2048);
+	ht_send(fd, "\r\n800\r\n");
+	ht_sendn(fd, big, 2048);
+	ht_send(fd, "\r\n800\r\n");
+	ht_sendn(fd, big, 2048);
+	r = ht_ask(t, fd, "\r\n0\r\n\r\n", NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 413 "));
+	close(fd);
+	assert_int_equal(COUNTER_GET(&t->counters, errors), 3);
+}
+
+static void
+test_timeouts(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd, eof;
+
+	/* Slowloris: a head that never ends. */
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "GET / HTTP/1.1\r\nX-Slow: 1\r\n", NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 408 "));
+	close(fd);
+
+	/* Keep-alive idle: closed without a word. */
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	assert_false(eof);
+	r = ht_ask(t, fd, NULL, NULL, &eof);
+	assert_true(eof);
+	assert_int_equal(strlen(r), 0);
+	close(fd);
+	assert_int_equal(http_server_connections(t->srv), 0);
+}
+
+static void
+test_max_connections(void **state)
+{
+	struct http_limits	 l = { .max_connections = 1 };
+	struct ht		*t = ht_start(&l);
+	char			*r;
+	int			 a, b, eof;
+
+	a = ht_connect(t->port);
+	r = ht_ask(t, a, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, "200 OK"));
+	b = ht_connect(t->port);	/* sits in the backlog */
+	ht_send(b, "GET /healthz HTTP/1.1\r\n\r\n");
+	r = ht_ask(t, b, NULL, "ok", &eof);
+	assert_int_equal(strlen(r), 0);
+	assert_int_equal(http_server_connections(t->srv), 1);
+	close(a);
+	r = ht_ask(t, b, NULL, "ok", &eof);
+	assert_non_null(strstr(r, "200 OK"));
+	close(b);
+	teardown((void **)&t);
+}
+
+static void
+test_hijack(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "GET /upgrade HTTP/1.1\r\nUpgrade: test\r\n"
+	    "Connection: Upgrade\r\n\r\nEARLY-BYTES", "welcome", &eof);
+	assert_non_null(t->hijacked);
+	assert_string_equal(t->leftover, "EARLY-BYTES");
+	assert_non_null(strstr(r, "101 Switching Protocols"));
+	assert_int_equal(http_server_connections(t->srv), 0);
+	assert_int_equal(COUNTER_GET(&t->counters, connections), 0);
+	/* The server no longer reads it: what we send stays for the owner. */
+	ht_send(fd, "GET /healthz HTTP/1.1\r\n\r\n");
+	ht_pump(t->base, 50, NULL);
+	assert_true(evbuffer_get_length(bufferevent_get_input(t->hijacked)) >
+	    0);
+	r = ht_ask(t, fd, NULL, "200", &eof);
+	assert_int_equal(strlen(r), 0);
+	close(fd);
+}
+
+static void
+test_deferred_cancel(void **state)
+{
+	struct ht		*t = *state;
+	struct http_request	*req;
+	int			 fd = ht_connect(t->port);
+
+	ht_send(fd, "GET /defer?x=1 HTTP/1.1\r\n\r\n");
+	ht_pump(t->base, 1000, &t->ndeferred);
+	assert_int_equal(t->ndeferred, 1);
+	req = t->deferred[0];
+	assert_string_equal(http_request_query(req), "x=1");
+	close(fd);
+	ht_pump(t->base, 1000, &t->cancelled);
+	ht_pump(t->base, 50, NULL);
+	assert_int_equal(t->cancelled, 1);
+	assert_true(http_request_orphaned(req));
+	assert_int_equal(http_server_connections(t->srv), 0);
+	/* Still ours: a late reply is dropped and ends the request. */
+	assert_string_equal(http_request_path(req), "/defer");
+	http_reply(req, 200, "text/plain", "late", 4);
+	assert_int_equal(t->cancelled, 1);
+}
+
+static void
+test_drained(void *arg)
+{
+	struct ht	*t = arg;
+
+	t->drained++;
+}
+
+static void
+test_drain(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 idle, busy, eof;
+
+	idle = ht_connect(t->port);
+	busy = ht_connect(t->port);
+	r = ht_ask(t, idle, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	ht_send(busy, "GET /defer HTTP/1.1\r\n\r\n");
+	ht_pump(t->base, 1000, &t->ndeferred);
+	assert_int_equal(t->ndeferred, 1);
+
+	http_server_drain(t->srv, test_drained, t);
+	r = ht_ask(t, idle, NULL, NULL, &eof);
+	assert_true(eof);
+	assert_int_equal(t->drained, 0);
+	http_reply(t->deferred[0], 200, "text/plain", "bye", 3);
+	r = ht_ask(t, busy, NULL, NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "Connection: close\r\n"));
+	assert_non_null(strstr(r, "bye"));
+	close(busy);
+	ht_pump(t->base, 1000, &t->drained);
+	assert_int_equal(t->drained, 1);
+	close(idle);
+}
+
+static void
+test_stream_body(void **state)
+{
+	struct ht	*t = *state;
+	char		 chunk[1000], *r;
+	int		 fd = ht_connect(t->port), eof, i;
+
+	/* Streamed: max_body_size (4096) does not apply. */
+	t->pause_body = 1;
+	ht_send(fd, "PUT /upload HTTP/1.1\r\nContent-Length: 20000\r\n\r\n");
+	memset(chunk, 'z', sizeof(chunk));
+	for (i = 0; i < 20; i++)
+		ht_sendn(fd, chunk, sizeof(chunk));
+	ht_pump(t->base, 100, NULL);
+	assert_non_null(t->paused);
+	assert_true(t->streamed < 20000);
+	http_request_pause_body(t->paused, 0);
+	r = ht_ask(t, fd, NULL, "20000", &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 200 OK"));
+	assert_int_equal(t->streamed, 20000);
+
+	/* Answered from the head: the body is skipped, the connection kept. */
+	ht_send(fd, "POST /early HTTP/1.1\r\nContent-Length: 6\r\n\r\n");
+	r = ht_ask(t, fd, "abcdef", "no", &eof);
+	assert_non_null(strstr(r, "403 Forbidden"));
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, "200 OK"));
+	close(fd);
+}
+
+static void
+test_error_json(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "GET /error HTTP/1.1\r\n\r\n", "}", &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 500 Internal Server Error\r\n"));
+	assert_non_null(strstr(r, "Content-Type: application/json\r\n"));
+	assert_non_null(strstr(r, "{\"id\":\"go.micro.api\",\"code\":500,"
+	    "\"detail\":\"boom \\\"x\\\"\",\"status\":\"Internal Server "
+	    "Error\"}"));
+	r = ht_ask(t, fd, "GET /query?a=1&name=J%C3%B8hn+Doe%21 HTTP/1.1\r\n"
+	    "\r\n", "!", &eof);
+	assert_non_null(strstr(r, "\r\n\r\nJ\xc3\xb8hn Doe!"));
+	assert_int_equal(COUNTER_GET(&t->counters, errors), 1);
+	close(fd);
+}
+
+static const char *hostile[] = {
+	"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+	"GET\r\n\r\n",
+	"GET / HTTP/9.9\r\n\r\n",
+	"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+	"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "ffffffffffffffffff\r\n",
+	"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+	"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+	"GET /\x01 HTTP/1.1\r\n\r\n",
+	"GET http://[::1 HTTP/1.1\r\n\r\n",
+	"\r\n\r\n\r\n\r\n",
+};
+
+static void
+test_hostile(void **state)
+{
+	struct ht	*t = *state;
+	char		*r, bomb[64], fuzz[512];
+	size_t		 i, j, len;
+	int		 fd, eof;
+
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		fd = ht_connect(t->port);
+		r = ht_ask(t, fd, hostile[i], NULL, &eof);
+		if (strlen(hostile[i]) > 8)	/* "\r\n" only: waits */
+			assert_non_null(strstr(r, "HTTP/1.1 400 "));
+		close(fd);
+	}
+	/* Header bomb: many small headers, over max_header_size. */
+	fd = ht_connect(t->port);
+	ht_send(fd, "GET / HTTP/1.1\r\n");
+	for (i = 0; i < 200; i++) {
+		snprintf(bomb, sizeof(bomb), "X-%zu: %zu\r\n", i, i);
+		ht_send(fd, bomb);
+	}
+	r = ht_ask(t, fd, "\r\n", NULL, &eof);
+	assert_non_null(strstr(r, "HTTP/1.1 431 "));
+	close(fd);
+	/* Mutations of a valid request: any answer, never a crash. */
+	srandom(42);
+	for (i = 0; i < 200; i++) {
+		len = snprintf(fuzz, sizeof(fuzz), "POST /echo?a=%%zz HTTP/1.1"
+		    "\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "4\r\nabcd\r\n0\r\n\r\n");
+		for (j = 0; j < 1 + i % 4; j++)
+			fuzz[random() % len] = (char)random();
+		fd = ht_connect(t->port);
+		ht_sendn(fd, fuzz, len);
+		ht_pump(t->base, 2, NULL);
+		close(fd);
+	}
+	ht_pump(t->base, 50, NULL);
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, "200 OK"));
+	close(fd);
+	ht_pump(t->base, 50, NULL);
+	assert_int_equal(t->ndeferred, 0);
+}
+
+static void
+test_query_decode(void **state)
+{
+	char	*v;
+
+	v = http_query_get("a=1&b=x+y%20z&c", "b");
+	assert_string_equal(v, "x y z");
+	free(v);
+	v = http_query_get("a=1&b=x+y%20z&c", "c");
+	assert_string_equal(v, "");
+	free(v);
+	assert_null(http_query_get("a=1", "b"));
+	assert_null(http_query_get("a=%4", "a"));
+	assert_null(http_query_get("a=%00", "a"));
+	assert_null(http_query_get(NULL, "a"));
+	v = http_query_get("%61%3D=%3d", "a=");
+	assert_string_equal(v, "=");
+	free(v);
+}
+
+static void
+test_headers(void **state)
+{
+	struct http_headers	*h = http_headers_new();
+	const char		*n, *v;
+
+	http_headers_add(h, "Connection", "keep-alive, Upgrade");
+	http_headers_add(h, "X-A", "1");
+	http_headers_add(h, "x-a", "2");
+	assert_string_equal(http_headers_get(h, "X-a"), "1");
+	assert_true(http_headers_has_token(h, "connection", "upgrade"));
+	assert_false(http_headers_has_token(h, "connection", "close"));
+	http_headers_set(h, "X-A", "3");
+	assert_int_equal(http_headers_count(h), 2);
+	assert_true(http_headers_at(h, 1, &n, &v));
+	assert_string_equal(v, "3");
+	assert_false(http_headers_at(h, 2, &n, &v));
+	http_headers_free(h);
+	assert_string_equal(http_status_text(431),
+	    "Request Header Fields Too Large");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_query_decode),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_request, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_head_method, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_expect_continue, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test_setup_teardown(test_hijack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_cancel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_body, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_error_json, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,115 @@
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+
+#include "shm/internal.h"
+#include "util.h"
+
+/*
+ * Epoch-based reclamation across processes. A reader publishes the global
+ * epoch in its slot, then (after a full fence) follows index references; the
+ * writer unpublishes a record, stamps it with the epoch, and frees it once
+ * every slot in a read shows a later epoch. The argument is written out in
+ * doc/shm-layout.md.
+ */
+void
+shm_read_begin(struct shm *shm, unsigned slot)
+{
+	struct shm_slot	*s = shm_slot_at(shm, slot);
+
+	STORE(&s->epoch, __atomic_load_n(&shm->hdr->epoch, __ATOMIC_SEQ_CST));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	shm->reading = s;
+}
+
+void
+shm_read_end(struct shm *shm)
+{
+	STORE_REL(&shm->reading->epoch, 0);
+	shm->reading = NULL;
+}
+
+/*
+ * Called after the record's last reference was replaced. Only the writer
+ * changes the epoch, so this reads its latest value.
+ */
+void
+shm_epoch_retire(struct shm_writer *w, struct shm_rec *rec)
+{
+	rec->retired = LOAD(&w->hdr->epoch);
+}
+
+/* A slot stuck in a read whose process died before the master reaped it. */
+int
+shm_pid_dead(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
+ * Find the oldest epoch still in a read: records retired before it are
+ * safe to reuse. The epoch is advanced first if readers could still enter
+ * at the retired one; a scan while waiting does not advance it again, so
+ * readers' copy of the epoch stays cached. The fence pairs with the one in
+ * shm_read_begin (store slot, fence, load index).
+ */
+static void
+shm_epoch_scan(struct shm_writer *w, uint64_t retired)
+{
+	struct shm_slot	*s;
+	uint64_t	 min, e;
+	unsigned	 i;
+
+	if ((min = LOAD(&w->hdr->epoch)) <= retired)
+		min = __atomic_add_fetch(&w->hdr->epoch, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; i < w->hdr->nslots; i++) {
+		s = shm_slot_at(w->shm, i);
+		e = LOAD_ACQ(&s->epoch);
+		if (e == 0 || e >= min)
+			continue;
+		if (shm_pid_dead(LOAD(&s->pid)))
+			continue;
+		min = e;
+		w->stalled_slot = i;
+	}
+	w->safe = min;
+}
+
+int
+shm_epoch_safe(struct shm_writer *w, uint64_t retired)
+{
+	if (retired < w->safe)
+		return 1;
+	shm_epoch_scan(w, retired);
+	return retired < w->safe;
+}
+
+/*
+ * Wait until a record retired at the given epoch is free, up to deadline
+ * (CLOCK_MONOTONIC ms). A reader is in a read for a lookup and a copy, so
+ * one that is still there after a few yields has been descheduled: sleep,
+ * backing off, rather than take the CPU it needs to leave.
+ */
+int
+shm_epoch_wait(struct shm_writer *w, uint64_t retired, uint64_t deadline)
+{
+	struct timespec	 ts = { 0, 20 * 1000 };
+	unsigned	 tries = 0;
+
+	while (!shm_epoch_safe(w, retired)) {
+		if (util_now_ms() >= deadline)
+			return -1;
+		if (++tries < 4)
+			sched_yield();
+		else {
+			nanosleep(&ts, NULL);
+			if (ts.tv_nsec < 1000 * 1000)
+				ts.tv_nsec *= 2;
+		}
+	}
+	return 0;
+}

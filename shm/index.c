@@ -1,0 +1,122 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "shm/internal.h"
+
+/*
+ * Open addressing with linear probing. A bucket is one 64-bit word (name
+ * hash << 32 | record ref), so a reader sees an old or a new bucket, never
+ * half of one. The writer replaces and deletes (tombstone) in place; when
+ * used buckets pass 3/4 it rebuilds into the other index and switches.
+ */
+/* Returns the bucket value (0: absent) and, if asked, where it is. */
+uint64_t
+shm_index_find(const struct shm *shm, uint64_t which, uint32_t hash,
+    const char *name, size_t len, uint64_t **where)
+{
+	const struct shm_rec	*rec;
+	uint64_t		*ix = shm_index_at(shm, which), mask, b, n;
+	uint64_t		 i;
+
+	mask = shm->hdr->index_cap - 1;
+	for (i = hash & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		b = LOAD_ACQ(&ix[i]);
+		if (b == 0)
+			return 0;
+		if (b == SHM_TOMBSTONE || SHM_BUCKET_HASH(b) != hash)
+			continue;
+		rec = shm_rec_at(shm, SHM_BUCKET_REF(b));
+		if (rec == NULL)
+			continue;
+		/* Name, node table and addresses: fetch them in parallel. */
+		__builtin_prefetch((const char *)rec + 64);
+		__builtin_prefetch((const char *)rec + 128);
+		__builtin_prefetch((const char *)rec + 192);
+		if (shm_rec_is(rec, name, len)) {
+			if (where != NULL)
+				*where = &ix[i];
+			return b;
+		}
+	}
+	return 0;
+}
+
+uint64_t
+shm_index_count(const struct shm *shm, uint64_t which)
+{
+	uint64_t	*ix = shm_index_at(shm, which), i, n = 0;
+
+	for (i = 0; i < shm->hdr->index_cap; i++) {
+		if (LOAD(&ix[i]) != 0)
+			n++;
+	}
+	return n;
+}
+
+/* Place a bucket in an index known not to hold its name. */
+static uint64_t *
+shm_index_slot(struct shm *shm, uint64_t which, uint32_t hash)
+{
+	uint64_t	*ix = shm_index_at(shm, which), mask, b, i;
+
+	mask = shm->hdr->index_cap - 1;
+	for (i = hash & mask;; i = (i + 1) & mask) {
+		b = LOAD(&ix[i]);
+		if (b == 0 || b == SHM_TOMBSTONE)
+			return &ix[i];
+	}
+}
+
+/*
+ * Copy the live buckets into the other index, then switch readers to it
+ * with one release store. The old index is retired like a record: it is
+ * cleared for reuse only once no reader can still be probing it.
+ */
+static int
+shm_index_rebuild(struct shm_writer *w, uint64_t deadline, const char **cause)
+{
+	struct shm	*shm = w->shm;
+	uint64_t	 from, to, *src, *dst, i, b, n = 0;
+
+	from = LOAD(&w->hdr->index_active);
+	to = !from;
+	if (shm_epoch_wait(w, LOAD(&w->hdr->index_retired), deadline) == -1) {
+		*cause = "a reader did not leave the old index in time";
+		return -1;
+	}
+	src = shm_index_at(shm, from);
+	dst = shm_index_at(shm, to);
+	memset(dst, 0, shm->hdr->index_cap * sizeof(*dst));
+	for (i = 0; i < shm->hdr->index_cap; i++) {
+		b = LOAD(&src[i]);
+		if (b == 0 || b == SHM_TOMBSTONE)
+			continue;
+		*shm_index_slot(shm, to, SHM_BUCKET_HASH(b)) = b;
+		n++;
+	}
+	STORE_REL(&w->hdr->index_active, to);
+	STORE(&w->hdr->index_retired, LOAD(&w->hdr->epoch));
+	w->used[to] = n;
+	BUMP(&w->hdr->rebuilds, 1);
+	return 0;
+}
+
+int
+shm_index_insert(struct shm_writer *w, uint32_t hash, uint64_t ref,
+    uint64_t deadline, const char **cause)
+{
+	uint64_t	 which, *slot;
+
+	which = LOAD(&w->hdr->index_active);
+	if ((w->used[which] + 1) * 4 > w->hdr->index_cap * 3) {
+		if (shm_index_rebuild(w, deadline, cause) == -1)
+			return -1;
+		which = LOAD(&w->hdr->index_active);
+	}
+	slot = shm_index_slot(w->shm, which, hash);
+	if (LOAD(slot) == 0)
+		w->used[which]++;
+	STORE_REL(slot, SHM_BUCKET(hash, ref));
+	return 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * What the shm/ files share and nobody else sees: the process-local handle,
+ * the record-reference encoding and the writer's private state.
+ */
+#ifndef MICRO_SHM_INTERNAL_H
+#define MICRO_SHM_INTERNAL_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/layout.h"
+#include "shm/registry.h"
+#include "shm/shm.h"
+
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define LOAD_ACQ(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define STORE_REL(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* A single-writer counter: no read-modify-write needed. */
+#define BUMP(p, n)	STORE((p), LOAD(p) + (n))
+
+/* Process-local: each process has its own copy of this handle. */
+struct shm {
+	unsigned char	*base;
+	size_t		 size;
+	int		 fd;
+	struct shm_hdr	*hdr;
+	struct shm_slot	*reading;	/* our slot while in a read */
+};
+
+/* Private to the writer process. */
+struct shm_writer {
+	struct shm	*shm;
+	struct shm_hdr	*hdr;
+	uint64_t	 clean;		/* cleaner cursor, tail <= clean <= head */
+	uint64_t	 safe;		/* records retired before this are free */
+	uint64_t	 seq;
+	uint64_t	 used[2];	/* non-empty buckets in each index */
+	unsigned	 stalled_slot;	/* reader that made the last wait fail */
+	int		 full;		/* last put failed for space: log once */
+};
+
+/*
+ * A record reference: (offset in the arena / SHM_REC_ALIGN) + 1, so 0 is
+ * "none". An index bucket is hash << 32 | ref.
+ */
+#define SHM_REF(off)		((uint64_t)(off) / SHM_REC_ALIGN + 1)
+#define SHM_REF_OFF(ref)	(((ref) - 1) * SHM_REC_ALIGN)
+#define SHM_BUCKET(h, ref)	((uint64_t)(h) << 32 | (ref))
+#define SHM_BUCKET_REF(b)	((b) & 0xffffffffU)
+#define SHM_BUCKET_HASH(b)	((uint32_t)((b) >> 32))
+
+static inline struct shm_slot *
+shm_slot_at(const struct shm *shm, unsigned i)
+{
+	return (struct shm_slot *)(shm->base + shm->hdr->slots_off +
+	    (size_t)i * SHM_SLOT_SIZE);
+}
+
+static inline uint64_t *
+shm_index_at(const struct shm *shm, uint64_t which)
+{
+	return (uint64_t *)(shm->base + shm->hdr->index_off[which]);
+}
+
+/* A record by reference, or NULL if the reference is out of the arena. */
+static inline struct shm_rec *
+shm_rec_at(const struct shm *shm, uint64_t ref)
+{
+	uint64_t	 off = SHM_REF_OFF(ref);
+
+	if (ref == 0 || off + sizeof(struct shm_rec) > shm->hdr->arena_size)
+		return NULL;
+	return (struct shm_rec *)(shm->base + shm->hdr->arena_off + off);
+}
+
+/*
+ * A service record body: name first (it is compared on every lookup, so it
+ * shares the header's cache lines), then the node table, then the node
+ * addresses together (what selection reads), ids, versions, the JSON.
+ */
+static inline const char *
+shm_rec_name(const struct shm_rec *rec)
+{
+	return (const char *)(rec + 1);
+}
+
+static inline size_t
+shm_rec_nodes_off(size_t name_len)
+{
+	return (sizeof(struct shm_rec) + name_len + 1 + 3) & ~(size_t)3;
+}
+
+static inline const struct shm_rec_node *
+shm_rec_nodes(const struct shm_rec *rec)
+{
+	return (const struct shm_rec_node *)((const char *)rec +
+	    shm_rec_nodes_off(rec->name_len));
+}
+
+/* record.c */
+uint32_t	 shm_hash(const char *, size_t);
+uint32_t	 shm_rec_sum(const struct shm_rec *);
+size_t		 shm_rec_service_size(size_t, const struct shm_node_in *, size_t,
+		    size_t);
+void		 shm_rec_service_fill(struct shm_rec *, size_t, const char *,
+		    size_t, const struct shm_node_in *, size_t, const char *,
+		    size_t);
+void		 shm_rec_fill(struct shm_rec *, size_t, enum shm_rec_kind,
+		    const void *, size_t);
+size_t		 shm_rec_body_size(size_t);
+void		 shm_rec_seal(struct shm_rec *, uint64_t);
+int		 shm_rec_is(const struct shm_rec *, const char *, size_t);
+
+/* index.c */
+uint64_t	 shm_index_find(const struct shm *, uint64_t, uint32_t,
+		    const char *, size_t, uint64_t **);
+int		 shm_index_insert(struct shm_writer *, uint32_t, uint64_t,
+		    uint64_t, const char **);
+uint64_t	 shm_index_count(const struct shm *, uint64_t);
+
+/* epoch.c */
+int		 shm_pid_dead(pid_t);
+void		 shm_epoch_retire(struct shm_writer *, struct shm_rec *);
+int		 shm_epoch_safe(struct shm_writer *, uint64_t);
+int		 shm_epoch_wait(struct shm_writer *, uint64_t, uint64_t);
+
+/* arena.c */
+uint64_t	 shm_arena_ref(const struct shm *, const struct shm_rec *);
+struct shm_rec	*shm_arena_alloc(struct shm_writer *, size_t, size_t,
+		    uint64_t, const char **);
+void		 shm_arena_commit(struct shm_writer *, struct shm_rec *);
+int		 shm_arena_recover(struct shm_writer *, const char **);
+
+/* writer.c */
+void		 shm_writer_full(struct shm_writer *, const char *);
+void		 shm_writer_stalled(struct shm_writer *);
+
+#endif

@@ -1,0 +1,279 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "shm/internal.h"
+#include "util.h"
+
+/* How long a put may wait for readers to leave before it fails. */
+#define SHM_WRITER_WAIT_MS	500
+
+static int
+shm_writer_claim(struct shm_hdr *h, const char **cause)
+{
+	int32_t	 old, me = (int32_t)getpid();
+
+	old = LOAD(&h->writer_pid);
+	if (old != 0 && old != me && !shm_pid_dead(old)) {
+		*cause = "another shm writer is alive";
+		return -1;
+	}
+	if (!__atomic_compare_exchange_n(&h->writer_pid, &old, me, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		*cause = "another shm writer started at the same time";
+		return -1;
+	}
+	return 0;
+}
+
+struct shm_writer *
+shm_writer_open(struct shm *shm, const char **cause)
+{
+	struct shm_writer	*w;
+	struct shm_hdr		*h = shm->hdr;
+	uint64_t		 active;
+
+	if (shm_writer_claim(h, cause) == -1)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->shm = shm;
+	w->hdr = h;
+	if (shm_arena_recover(w, cause) == -1) {
+		STORE(&h->writer_pid, 0);
+		free(w);
+		return NULL;
+	}
+	/* A predecessor may have been rebuilding into the inactive index. */
+	active = LOAD(&h->index_active);
+	w->used[active] = shm_index_count(shm, active);
+	STORE(&h->index_retired, LOAD(&h->epoch));
+	w->seq = LOAD(&h->generation);
+	BUMP(&h->writer_starts, 1);
+	STORE_REL(&h->generation, LOAD(&h->generation) + 1);
+	shm_writer_heartbeat(w);
+	return w;
+}
+
+void
+shm_writer_close(struct shm_writer *w)
+{
+	int32_t	 me = (int32_t)getpid();
+
+	__atomic_compare_exchange_n(&w->hdr->writer_pid, &me, 0, 0,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	free(w);
+}
+
+void
+shm_writer_heartbeat(struct shm_writer *w)
+{
+	STORE(&w->hdr->heartbeat_ms, util_wall_ms());
+}
+
+/* Counted always, logged once per run of failures. */
+void
+shm_writer_full(struct shm_writer *w, const char *cause)
+{
+	BUMP(&w->hdr->full_errors, 1);
+	if (!w->full)
+		log_warnx("shm: %s (%llu services, %llu bytes live)", cause,
+		    (unsigned long long)LOAD(&w->hdr->services),
+		    (unsigned long long)LOAD(&w->hdr->bytes_live));
+	w->full = 1;
+}
+
+void
+shm_writer_stalled(struct shm_writer *w)
+{
+	struct shm_slot_info	 info;
+
+	BUMP(&w->hdr->wait_errors, 1);
+	shm_slot_info(w->shm, w->stalled_slot, &info);
+	log_warnx("shm: reader in slot %u (pid %ld) stayed in a read over %d ms",
+	    w->stalled_slot, (long)info.pid, SHM_WRITER_WAIT_MS);
+}
+
+static int
+shm_writer_check_str(const char *s, size_t max)
+{
+	return s != NULL && strnlen(s, max + 1) <= max;
+}
+
+static int
+shm_writer_check(const char *name, size_t len, const struct shm_node_in *nodes,
+    size_t nnodes, const char *json, size_t json_len, const char **cause)
+{
+	size_t	 i;
+
+	if (len == 0 || len > SHM_NAME_MAX || memchr(name, '\0', len) != NULL) {
+		*cause = "bad service name";
+		return -1;
+	}
+	if (nnodes > SHM_NODES_MAX) {
+		*cause = "too many nodes";
+		return -1;
+	}
+	for (i = 0; i < nnodes; i++) {
+		if (!shm_writer_check_str(nodes[i].id, SHM_FIELD_MAX) ||
+		    !shm_writer_check_str(nodes[i].address, SHM_FIELD_MAX) ||
+		    !shm_writer_check_str(nodes[i].version, SHM_FIELD_MAX)) {
+			*cause = "node id, address or version missing or too long";
+			return -1;
+		}
+	}
+	if ((json == NULL && json_len != 0) || json_len >= UINT32_MAX) {
+		*cause = "bad service JSON";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether a record of size bytes may be added: leaving 4 * max_record of
+ * the arena never live is what lets the cleaner always make progress.
+ */
+static int
+shm_writer_room(struct shm_writer *w, size_t size, const char **cause)
+{
+	struct shm_hdr	*h = w->hdr;
+
+	if (size > h->max_record)
+		*cause = "record larger than the shm maximum";
+	else if (LOAD(&h->bytes_live) + size + 4 * h->max_record > h->arena_size)
+		*cause = "shm arena full";
+	else
+		return 0;
+	shm_writer_full(w, *cause);
+	return -1;
+}
+
+static void
+shm_writer_unlink(struct shm_writer *w, struct shm_rec *rec)
+{
+	shm_epoch_retire(w, rec);
+	BUMP(&w->hdr->bytes_live, -(uint64_t)rec->size);
+	if (rec->kind == SHM_REC_SERVICE) {
+		BUMP(&w->hdr->nodes, -(uint64_t)rec->nnodes);
+		BUMP(&w->hdr->services, -1);
+	}
+}
+
+static void
+shm_writer_link(struct shm_writer *w, struct shm_rec *rec)
+{
+	BUMP(&w->hdr->bytes_live, rec->size);
+	if (rec->kind == SHM_REC_SERVICE) {
+		BUMP(&w->hdr->nodes, rec->nnodes);
+		BUMP(&w->hdr->services, 1);
+	}
+}
+
+static void
+shm_writer_published(struct shm_writer *w)
+{
+	STORE_REL(&w->hdr->generation, LOAD(&w->hdr->generation) + 1);
+	w->full = 0;
+}
+
+/* Publish a committed record under name, replacing what it had. */
+static int
+shm_writer_publish(struct shm_writer *w, struct shm_rec *rec,
+    const char *name, size_t len, uint64_t deadline, const char **cause)
+{
+	struct shm	*shm = w->shm;
+	uint64_t	 ref = shm_arena_ref(shm, rec), b, *where;
+
+	b = shm_index_find(shm, LOAD(&w->hdr->index_active), rec->hash, name,
+	    len, &where);
+	if (b != 0) {
+		STORE_REL(where, SHM_BUCKET(rec->hash, ref));
+		shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)));
+	} else if (shm_index_insert(w, rec->hash, ref, deadline, cause) == -1) {
+		shm_writer_stalled(w);
+		shm_epoch_retire(w, rec);
+		return -1;
+	}
+	shm_writer_link(w, rec);
+	return 0;
+}
+
+int
+shm_writer_put(struct shm_writer *w, const char *name, size_t len,
+    const struct shm_node_in *nodes, size_t nnodes, const char *json,
+    size_t json_len, const char **cause)
+{
+	struct shm_rec	*rec;
+	uint64_t	 deadline;
+	size_t		 size;
+
+	if (shm_writer_check(name, len, nodes, nnodes, json, json_len,
+	    cause) == -1)
+		return -1;
+	if (shm_index_find(w->shm, LOAD(&w->hdr->index_active),
+	    shm_hash(name, len), name, len, NULL) == 0 &&
+	    LOAD(&w->hdr->services) >= w->hdr->max_services) {
+		*cause = "shm index full (max services)";
+		shm_writer_full(w, *cause);
+		return -1;
+	}
+	size = shm_rec_service_size(len, nodes, nnodes, json_len);
+	if (shm_writer_room(w, size, cause) == -1)
+		return -1;
+	deadline = util_now_ms() + SHM_WRITER_WAIT_MS;
+	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record, deadline,
+	    cause)) == NULL)
+		return -1;
+	shm_rec_service_fill(rec, size, name, len, nodes, nnodes, json,
+	    json_len);
+	shm_rec_seal(rec, ++w->seq);
+	shm_arena_commit(w, rec);
+	if (shm_writer_publish(w, rec, name, len, deadline, cause) == -1)
+		return -1;
+	BUMP(&w->hdr->puts, 1);
+	shm_writer_published(w);
+	return 0;
+}
+
+int
+shm_writer_delete(struct shm_writer *w, const char *name, size_t len)
+{
+	struct shm	*shm = w->shm;
+	uint64_t	 b, *where;
+
+	b = shm_index_find(shm, LOAD(&w->hdr->index_active),
+	    shm_hash(name, len), name, len, &where);
+	if (b == 0)
+		return -1;
+	STORE_REL(where, SHM_TOMBSTONE);
+	shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)));
+	BUMP(&w->hdr->deletes, 1);
+	shm_writer_published(w);
+	return 0;
+}
+
+int
+shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
+    const char **cause)
+{
+	struct shm_rec	*rec, *old;
+	size_t		 size = shm_rec_body_size(sizeof(*sync));
+	uint64_t	 oref;
+
+	if (shm_writer_room(w, size, cause) == -1)
+		return -1;
+	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record,
+	    util_now_ms() + SHM_WRITER_WAIT_MS, cause)) == NULL)
+		return -1;
+	shm_rec_fill(rec, size, SHM_REC_SYNC, sync, sizeof(*sync));
+	shm_rec_seal(rec, ++w->seq);
+	shm_arena_commit(w, rec);
+	oref = LOAD(&w->hdr->sync_ref);
+	STORE_REL(&w->hdr->sync_ref, shm_arena_ref(w->shm, rec));
+	if ((old = shm_rec_at(w->shm, oref)) != NULL)
+		shm_writer_unlink(w, old);
+	shm_writer_link(w, rec);
+	return 0;
+}

@@ -1,0 +1,638 @@
+/*
+ * shm: segment creation and attach, slots, the registry (put, replace,
+ * delete, foreach, selection), index rebuilds, arena wrap-around, a full
+ * segment, epochs holding back reuse, and recovery after a killed writer.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "counters.h"
+#include "shm/internal.h"
+#include "shm/registry.h"
+#include "shm/shm.h"
+
+#define MB		(1024 * 1024)
+#define READER		1	/* the slot this process reads with */
+
+struct fixture {
+	struct shm		*shm;
+	struct shm_writer	*w;
+};
+
+static struct fixture *
+fixture_new(size_t size, size_t max_services)
+{
+	struct fixture		*f = calloc(1, sizeof(*f));
+	struct shm_slot_info	 info = { .pid = getpid() };
+	const char		*cause = NULL;
+	int			 i;
+
+	f->shm = shm_create(size, 8, max_services, &cause);
+	assert_non_null(f->shm);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(shm_slot_claim(f->shm, &info, &cause), i);
+	f->w = shm_writer_open(f->shm, &cause);
+	assert_non_null(f->w);
+	return f;
+}
+
+static void
+fixture_free(struct fixture *f)
+{
+	if (f->w != NULL)
+		shm_writer_close(f->w);
+	shm_destroy(f->shm);
+	free(f);
+}
+
+/* Nodes named after the service and a sequence, so content is checkable. */
+static int
+put_service(struct shm_writer *w, const char *name, unsigned seq,
+    size_t nnodes, size_t pad, const char **cause)
+{
+	struct shm_node_in	 nodes[8];
+	char			 ids[8][64], addrs[8][32], *json;
+	size_t			 i, len;
+	int			 rc;
+
+	assert_true(nnodes <= 8);
+	for (i = 0; i < nnodes; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%s-%u-%zu", name, seq, i);
+		snprintf(addrs[i], sizeof(addrs[i]), "10.0.%u.%zu:%u",
+		    seq % 250, i, 9000 + seq % 1000);
+		nodes[i].id = ids[i];
+		nodes[i].address = addrs[i];
+		nodes[i].version = i % 2 ? "2.0.0" : "1.0.0";
+		nodes[i].flags = i % 2 ? 0 : SHM_NODE_MUCP;
+	}
+	json = malloc(pad + 64);
+	snprintf(json, 64, "[{\"name\":\"%s\",\"seq\":%u}]", name, seq);
+	len = strlen(json);
+	memset(json + len, ' ', pad);
+	json[len + pad] = '\0';
+	rc = shm_writer_put(w, name, strlen(name), nodes, nnodes, json,
+	    len + pad, cause);
+	free(json);
+	return rc;
+}
+
+/* Looks name up and checks it holds what put_service(seq) wrote. */
+static int
+check_service(struct shm *shm, const char *name, unsigned seq, size_t nnodes)
+{
+	struct shm_service	 sv;
+	struct shm_node		 n;
+	char			 want[64];
+	int			 ok;
+
+	shm_read_begin(shm, READER);
+	if (shm_lookup(shm, name, strlen(name), &sv) == -1) {
+		shm_read_end(shm);
+		return -1;
+	}
+	ok = shm_service_check(&sv) == 0 && sv.nnodes == nnodes &&
+	    strcmp(sv.name, name) == 0 && strlen(sv.json) == sv.json_len;
+	snprintf(want, sizeof(want), "[{\"name\":\"%s\",\"seq\":%u}]", name, seq);
+	ok = ok && strncmp(sv.json, want, strlen(want)) == 0;
+	if (ok && nnodes > 0) {
+		shm_service_node(&sv, nnodes - 1, &n);
+		snprintf(want, sizeof(want), "%s-%u-%zu", name, seq, nnodes - 1);
+		ok = strcmp(n.id, want) == 0 &&
+		    strcmp(n.version, (nnodes - 1) % 2 ? "2.0.0" : "1.0.0") == 0;
+	}
+	shm_read_end(shm);
+	return ok ? 0 : -2;
+}
+
+static void
+test_create_bad_figures(void **state)
+{
+	const char	*cause = NULL;
+
+	assert_null(shm_create(16 * 1024, 8, 16, &cause));
+	assert_string_equal(cause, "segment too small for its slots, index and arena");
+	assert_null(shm_create(MB, 0, 16, &cause));
+	assert_string_equal(cause, "slot count out of range");
+	assert_null(shm_create(MB, 8, 0, &cause));
+	assert_string_equal(cause, "max services out of range");
+}
+
+static void
+test_attach(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	struct shm	*other;
+	const char	*cause = NULL;
+	int		 fd;
+
+	assert_int_equal(put_service(f->w, "a", 1, 2, 0, &cause), 0);
+	other = shm_attach(dup(shm_fd(f->shm)), &cause);
+	assert_non_null(other);
+	assert_int_equal(shm_size(other), MB);
+	assert_int_equal(check_service(other, "a", 1, 2), 0);
+	shm_destroy(other);
+
+	fd = memfd_create("junk", 0);
+	assert_int_equal(ftruncate(fd, 8192), 0);
+	assert_null(shm_attach(fd, &cause));
+	assert_string_equal(cause, "not a microd segment (bad magic)");
+	close(fd);
+	fixture_free(f);
+}
+
+static void
+test_slots(void **state)
+{
+	struct shm		*shm;
+	struct shm_slot_info	 in = { .role = 2, .id = 3, .generation = 4,
+				    .restarts = 5, .started_ms = 6 }, out;
+	struct micro_counters	*c;
+	const char		*cause = NULL;
+
+	shm = shm_create(MB, 2, 16, &cause);
+	assert_int_equal(shm_slot_claim(shm, &in, &cause), 0);
+	assert_int_equal(shm_slot_claim(shm, &in, &cause), 1);
+	assert_int_equal(shm_slot_claim(shm, &in, &cause), -1);
+	assert_string_equal(cause, "no free shm slot");
+	shm_slot_set_pid(shm, 1, 4242);
+	shm_slot_set_state(shm, 1, SHM_SLOT_READY);
+	shm_slot_info(shm, 1, &out);
+	assert_int_equal(out.pid, 4242);
+	assert_int_equal(out.role, 2);
+	assert_int_equal(out.id, 3);
+	assert_int_equal(out.restarts, 5);
+	assert_int_equal(out.state, SHM_SLOT_READY);
+	c = shm_slot_counters(shm, 1);
+	COUNTER_ADD(c, requests, 7);
+	shm_slot_clear(shm, 1);
+	shm_slot_info(shm, 1, &out);
+	assert_int_equal(out.pid, 0);
+	assert_int_equal(out.state, SHM_SLOT_FREE);
+	assert_int_equal(shm_slot_claim(shm, &in, &cause), 1);
+	assert_int_equal(COUNTER_GET(shm_slot_counters(shm, 1), requests), 0);
+	shm_destroy(shm);
+}
+
+static void
+test_put_lookup_replace_delete(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_service	 sv;
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	uint64_t		 gen, seq;
+
+	gen = shm_generation(f->shm);
+	assert_int_equal(put_service(f->w, "go.micro.srv.greeter", 1, 3, 0,
+	    &cause), 0);
+	assert_true(shm_generation(f->shm) > gen);
+	assert_int_equal(check_service(f->shm, "go.micro.srv.greeter", 1, 3), 0);
+	assert_int_equal(check_service(f->shm, "go.micro.srv.greete", 1, 3), -1);
+
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "go.micro.srv.greeter", 20, &sv), 0);
+	seq = sv.seq;
+	shm_read_end(f->shm);
+
+	assert_int_equal(put_service(f->w, "go.micro.srv.greeter", 2, 5, 0,
+	    &cause), 0);
+	assert_int_equal(check_service(f->shm, "go.micro.srv.greeter", 2, 5), 0);
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "go.micro.srv.greeter", 20, &sv), 0);
+	assert_true(sv.seq != seq);
+	shm_read_end(f->shm);
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.services, 1);
+	assert_int_equal(st.nodes, 5);
+	assert_int_equal(st.puts, 2);
+
+	assert_int_equal(shm_writer_delete(f->w, "go.micro.srv.greeter", 20), 0);
+	assert_int_equal(shm_writer_delete(f->w, "go.micro.srv.greeter", 20), -1);
+	assert_int_equal(check_service(f->shm, "go.micro.srv.greeter", 2, 5), -1);
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.services, 0);
+	assert_int_equal(st.nodes, 0);
+	assert_int_equal(st.deletes, 1);
+	fixture_free(f);
+}
+
+static void
+test_bad_input(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_node_in	 node = { "id", NULL, "1.0", 0 };
+	const char		*cause = NULL;
+
+	assert_int_equal(shm_writer_put(f->w, "", 0, NULL, 0, "[]", 2,
+	    &cause), -1);
+	assert_string_equal(cause, "bad service name");
+	assert_int_equal(shm_writer_put(f->w, "a\0b", 3, NULL, 0, "[]", 2,
+	    &cause), -1);
+	assert_string_equal(cause, "bad service name");
+	assert_int_equal(shm_writer_put(f->w, "a", 1, &node, 1, "[]", 2,
+	    &cause), -1);
+	assert_string_equal(cause, "node id, address or version missing or too long");
+	assert_int_equal(shm_writer_put(f->w, "a", 1, NULL, 0, NULL, 2,
+	    &cause), -1);
+	assert_string_equal(cause, "bad service JSON");
+	fixture_free(f);
+}
+
+struct count {
+	size_t	 n;
+	size_t	 stop;
+};
+
+static int
+count_cb(const struct shm_service *sv, void *arg)
+{
+	struct count	*c = arg;
+
+	assert_int_equal(shm_service_check(sv), 0);
+	return ++c->n == c->stop;
+}
+
+static void
+test_foreach(void **state)
+{
+	struct fixture	*f = fixture_new(4 * MB, 2048);
+	const char	*cause = NULL;
+	char		 name[32];
+	struct count	 c = { 0, 0 };
+	int		 i;
+
+	for (i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(put_service(f->w, name, i, 1, 0, &cause), 0);
+	}
+	for (i = 0; i < 1500; i += 3) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(shm_writer_delete(f->w, name, strlen(name)), 0);
+	}
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_foreach(f->shm, count_cb, &c), 0);
+	assert_int_equal(c.n, 1000);
+	c.n = 0;
+	c.stop = 10;
+	assert_int_equal(shm_foreach(f->shm, count_cb, &c), 1);
+	assert_int_equal(c.n, 10);
+	shm_read_end(f->shm);
+	fixture_free(f);
+}
+
+static void
+test_select_random(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_service	 sv;
+	const char		*cause = NULL;
+	uint64_t		 rs = 88172645463325252ULL;
+	unsigned		 seen[5] = { 0 };
+	ssize_t			 i;
+	int			 k;
+
+	assert_int_equal(put_service(f->w, "s", 1, 5, 0, &cause), 0);
+	assert_int_equal(put_service(f->w, "empty", 1, 0, 0, &cause), 0);
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "s", 1, &sv), 0);
+	for (k = 0; k < 1000; k++) {
+		i = shm_select_random(&sv, NULL, &rs);
+		assert_true(i >= 0 && i < 5);
+		seen[i]++;
+	}
+	for (k = 0; k < 5; k++)
+		assert_true(seen[k] > 100);
+	for (k = 0; k < 100; k++) {
+		i = shm_select_random(&sv, "2.0.0", &rs);
+		assert_true(i == 1 || i == 3);
+	}
+	assert_int_equal(shm_select_random(&sv, "3.0.0", &rs), -1);
+	assert_int_equal(shm_lookup(f->shm, "empty", 5, &sv), 0);
+	assert_int_equal(shm_select_random(&sv, NULL, &rs), -1);
+	shm_read_end(f->shm);
+	fixture_free(f);
+}
+
+static void
+test_sync_state(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	struct shm_sync	 in, out;
+	const char	*cause = NULL;
+
+	shm_read_begin(f->shm, READER);
+	shm_read_sync(f->shm, &out);
+	shm_read_end(f->shm);
+	assert_string_equal(out.backend, "");
+	memset(&in, 0, sizeof(in));
+	strcpy(in.backend, "etcd");
+	in.revision = 42;
+	strcpy(in.error, "connection refused");
+	assert_int_equal(shm_writer_set_sync(f->w, &in, &cause), 0);
+	in.connected = 1;
+	in.revision = 43;
+	in.error[0] = '\0';
+	assert_int_equal(shm_writer_set_sync(f->w, &in, &cause), 0);
+	shm_read_begin(f->shm, READER);
+	shm_read_sync(f->shm, &out);
+	shm_read_end(f->shm);
+	assert_string_equal(out.backend, "etcd");
+	assert_int_equal(out.connected, 1);
+	assert_int_equal(out.revision, 43);
+	assert_string_equal(out.error, "");
+	fixture_free(f);
+}
+
+static void
+test_index_rebuild(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 8);
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	char			 name[32];
+	int			 i;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(put_service(f->w, name, i, 1, 0, &cause), 0);
+		if (i >= 4) {
+			snprintf(name, sizeof(name), "svc-%d", i - 4);
+			assert_int_equal(shm_writer_delete(f->w, name,
+			    strlen(name)), 0);
+		}
+	}
+	shm_stats(f->shm, &st);
+	assert_true(st.rebuilds > 10);
+	assert_int_equal(st.services, 4);
+	for (i = 196; i < 200; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(check_service(f->shm, name, i, 1), 0);
+	}
+	assert_int_equal(check_service(f->shm, "svc-195", 195, 1), -1);
+	fixture_free(f);
+}
+
+/*
+ * Many updates of a few names: head laps the arena several times, and the
+ * services never updated are moved forward by the cleaner, intact.
+ */
+static void
+test_wrap_around(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	char			 name[32];
+	unsigned		 seq;
+
+	for (seq = 0; seq < 20; seq++) {
+		snprintf(name, sizeof(name), "stable-%u", seq);
+		assert_int_equal(put_service(f->w, name, seq, 2, 100, &cause), 0);
+	}
+	for (seq = 0; seq < 20000; seq++) {
+		snprintf(name, sizeof(name), "svc-%u", seq % 37);
+		assert_int_equal(put_service(f->w, name, seq, 1 + seq % 8,
+		    seq % 700, &cause), 0);
+	}
+	shm_stats(f->shm, &st);
+	assert_true(LOAD(&f->shm->hdr->head) > 5 * st.arena_size);
+	assert_true(st.bytes_used <= st.arena_size);
+	assert_true(st.moved >= 5 * 20);
+	assert_int_equal(st.services, 20 + 37);
+	assert_int_equal(st.full_errors, 0);
+	for (seq = 20000 - 37; seq < 20000; seq++) {
+		snprintf(name, sizeof(name), "svc-%u", seq % 37);
+		assert_int_equal(check_service(f->shm, name, seq, 1 + seq % 8), 0);
+	}
+	for (seq = 0; seq < 20; seq++) {
+		snprintf(name, sizeof(name), "stable-%u", seq);
+		assert_int_equal(check_service(f->shm, name, seq, 2), 0);
+	}
+	fixture_free(f);
+}
+
+static void
+test_full_segment(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 2000);
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	char			 name[32];
+	int			 i, n;
+
+	for (n = 0;; n++) {
+		snprintf(name, sizeof(name), "svc-%d", n);
+		if (put_service(f->w, name, n, 4, 1000, &cause) == -1)
+			break;
+		assert_true(n < 10000);
+	}
+	assert_string_equal(cause, "shm arena full");
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.full_errors, 1);
+	assert_int_equal(st.services, n);
+	assert_true(st.bytes_live > st.arena_size / 2);
+	/* Still full, still counted, nothing lost. */
+	assert_int_equal(put_service(f->w, "more", 1, 1, 1000, &cause), -1);
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.full_errors, 2);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(check_service(f->shm, name, i, 4), 0);
+	}
+	/* Deleting makes room again. */
+	for (i = 0; i < n; i += 2) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(shm_writer_delete(f->w, name, strlen(name)), 0);
+	}
+	assert_int_equal(put_service(f->w, "more", 1, 1, 1000, &cause), 0);
+	/* A record over the maximum is refused the same way. */
+	assert_int_equal(put_service(f->w, "huge", 1, 1, MB / 16, &cause), -1);
+	assert_string_equal(cause, "record larger than the shm maximum");
+	fixture_free(f);
+}
+
+static void
+test_max_services(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 4);
+	const char	*cause = NULL;
+	char		 name[32];
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(put_service(f->w, name, i, 1, 0, &cause), 0);
+	}
+	assert_int_equal(put_service(f->w, "svc-4", 4, 1, 0, &cause), -1);
+	assert_string_equal(cause, "shm index full (max services)");
+	/* Replacing an existing name is still fine. */
+	assert_int_equal(put_service(f->w, "svc-0", 9, 1, 0, &cause), 0);
+	fixture_free(f);
+}
+
+/*
+ * A reader holding a view pins its record: the writer cannot reuse it, so
+ * puts that need the space fail (bounded wait) and the view stays intact.
+ */
+static void
+test_reader_pins_record(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_service	 sv;
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	unsigned		 seq;
+	int			 rc = 0;
+
+	assert_int_equal(put_service(f->w, "pinned", 0, 3, 500, &cause), 0);
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "pinned", 6, &sv), 0);
+	for (seq = 1; seq < 5000 && rc == 0; seq++)
+		rc = put_service(f->w, "pinned", seq, 3, 500, &cause);
+	assert_int_equal(rc, -1);
+	assert_string_equal(cause, "a reader did not leave the registry in time");
+	assert_int_equal(shm_service_check(&sv), 0);
+	assert_int_equal(sv.seq, 1);
+	shm_read_end(f->shm);
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.wait_errors, 1);
+	assert_int_equal(put_service(f->w, "pinned", seq, 3, 500, &cause), 0);
+	fixture_free(f);
+}
+
+/* A reader that died in a read does not hold the writer up. */
+static void
+test_dead_reader(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	unsigned		 seq;
+	pid_t			 pid;
+	int			 status;
+
+	assert_int_equal(put_service(f->w, "x", 0, 3, 500, &cause), 0);
+	if ((pid = fork()) == 0) {
+		shm_slot_set_pid(f->shm, READER, getpid());
+		shm_read_begin(f->shm, READER);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(LOAD(&shm_slot_at(f->shm, READER)->epoch) != 0);
+	for (seq = 1; seq < 5000; seq++)
+		assert_int_equal(put_service(f->w, "x", seq, 3, 500, &cause), 0);
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.wait_errors, 0);
+	shm_slot_clear(f->shm, READER);
+	assert_int_equal(LOAD(&shm_slot_at(f->shm, READER)->epoch), 0);
+	fixture_free(f);
+}
+
+static void
+test_second_writer_refused(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	const char	*cause = NULL;
+	pid_t		 pid;
+	int		 status;
+
+	if ((pid = fork()) == 0) {
+		_exit(shm_writer_open(f->shm, &cause) != NULL ||
+		    strcmp(cause, "another shm writer is alive") != 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	fixture_free(f);
+}
+
+/*
+ * A writer killed between committing a record and publishing it, and one
+ * killed outright: the successor retires the orphan, recounts, continues.
+ */
+static void
+test_writer_recovery(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_stats	 before, after;
+	struct shm_rec		*orphan;
+	const char		*cause = NULL;
+	size_t			 size;
+	pid_t			 pid;
+	int			 status;
+
+	assert_int_equal(put_service(f->w, "a", 1, 2, 0, &cause), 0);
+	assert_int_equal(put_service(f->w, "b", 1, 3, 0, &cause), 0);
+	shm_stats(f->shm, &before);
+	size = shm_rec_service_size(1, NULL, 0, 2);
+	orphan = shm_arena_alloc(f->w, size, 0, UINT64_MAX, &cause);
+	shm_rec_service_fill(orphan, size, "c", 1, NULL, 0, "[]", 2);
+	shm_rec_seal(orphan, 99);
+	shm_arena_commit(f->w, orphan);
+	free(f->w);
+	STORE(&f->shm->hdr->writer_pid, 0);
+
+	f->w = shm_writer_open(f->shm, &cause);
+	assert_non_null(f->w);
+	assert_true(orphan->retired != 0);
+	shm_stats(f->shm, &after);
+	assert_int_equal(after.services, 2);
+	assert_int_equal(after.nodes, 5);
+	assert_int_equal(after.bytes_live, before.bytes_live);
+	assert_int_equal(after.writer_starts, before.writer_starts + 1);
+	assert_int_equal(check_service(f->shm, "c", 1, 0), -1);
+	shm_writer_close(f->w);
+
+	if ((pid = fork()) == 0) {
+		f->w = shm_writer_open(f->shm, &cause);
+		_exit(f->w == NULL || put_service(f->w, "c", 1, 1, 0,
+		    &cause) == -1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	f->w = shm_writer_open(f->shm, &cause);
+	assert_non_null(f->w);
+	assert_int_equal(check_service(f->shm, "c", 1, 1), 0);
+	assert_int_equal(put_service(f->w, "d", 1, 1, 0, &cause), 0);
+	shm_stats(f->shm, &after);
+	assert_int_equal(after.services, 4);
+	fixture_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_bad_figures),
+		cmocka_unit_test(test_attach),
+		cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_put_lookup_replace_delete),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_foreach),
+		cmocka_unit_test(test_select_random),
+		cmocka_unit_test(test_sync_state),
+		cmocka_unit_test(test_index_rebuild),
+		cmocka_unit_test(test_wrap_around),
+		cmocka_unit_test(test_full_segment),
+		cmocka_unit_test(test_max_services),
+		cmocka_unit_test(test_reader_pins_record),
+		cmocka_unit_test(test_dead_reader),
+		cmocka_unit_test(test_second_writer_refused),
+		cmocka_unit_test(test_writer_recovery),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

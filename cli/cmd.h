@@ -21,6 +21,7 @@ enum cmd_status {
 /* cmd_entry flags. */
 #define CMD_F_PROXY	0x1	/* works over --proxy-address */
 #define CMD_F_TTL	0x2	/* takes --ttl */
+#define CMD_F_QUEUE	0x4	/* takes --queue */
 
 struct cmd_opts {
 	const char	*socket;
@@ -28,6 +29,7 @@ struct cmd_opts {
 	int		 json;
 	int		 has_ttl;
 	uint64_t	 ttl_ms;
+	const char	*queue;		/* --queue: a queue group */
 };
 
 struct cmd_ctx {
@@ -51,6 +53,8 @@ struct cmd_entry {
 };
 
 extern const struct cmd_entry cmd_deregister_entry;
+extern const struct cmd_entry cmd_publish_entry;
+extern const struct cmd_entry cmd_subscribe_entry;
 extern const struct cmd_entry cmd_register_entry;
 extern const struct cmd_entry cmd_reload_entry;
 extern const struct cmd_entry cmd_restart_entry;

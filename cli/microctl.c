@@ -26,11 +26,14 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_stop_entry,
 	&cmd_restart_entry,
 	&cmd_version_entry,
+	&cmd_publish_entry,
+	&cmd_subscribe_entry,
 };
 
 enum {
 	OPT_PROXY_ADDRESS = 256,
 	OPT_TTL,
+	OPT_QUEUE,
 };
 
 static const struct option microctl_longopts[] = {
@@ -39,6 +42,7 @@ static const struct option microctl_longopts[] = {
 	{ "socket",		required_argument,	NULL, 's' },
 	{ "proxy-address",	required_argument,	NULL, OPT_PROXY_ADDRESS },
 	{ "ttl",		required_argument,	NULL, OPT_TTL },
+	{ "queue",		required_argument,	NULL, OPT_QUEUE },
 	{ NULL,			0,			NULL, 0 },
 };
 
@@ -99,6 +103,9 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 			return -1;
 		}
 		opts->has_ttl = 1;
+		return 0;
+	case OPT_QUEUE:
+		opts->queue = optarg;
 		return 0;
 	case ':':
 		cmd_error("option '%s' needs an argument", arg);
@@ -188,6 +195,10 @@ microctl_check(const struct cmd_ctx *ctx)
 	}
 	if (ctx->opts->has_ttl && (entry->flags & CMD_F_TTL) == 0) {
 		cmd_error("--ttl is not supported by '%s'", entry->name);
+		return CMD_USAGE;
+	}
+	if (ctx->opts->queue != NULL && (entry->flags & CMD_F_QUEUE) == 0) {
+		cmd_error("--queue is not supported by '%s'", entry->name);
 		return CMD_USAGE;
 	}
 	if (ctx->argc < entry->minargs ||

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "broker/broker.h"
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
@@ -156,6 +157,8 @@ master_fixed_changed(const struct config *a, const struct config *b)
 		return "[microd] user";
 	if (a->shm_size != b->shm_size)
 		return "[microd] shm_size";
+	if (a->broker_max_message != b->broker_max_message)
+		return "[broker] max_message";
 	return NULL;
 }
 
@@ -328,6 +331,8 @@ master_setup(void)
 		fatal("mkdir %s", master->conf->state_dir);
 	master_socket_dir(master->conf->socket);
 	master_open_shm();
+	if (broker_shm_create(master->conf, &cause) == -1)
+		fatalx("broker shared memory: %s", cause);
 	if (master_open_listeners(master->conf, ls, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	master_use_listeners(ls);

@@ -1,12 +1,78 @@
-/* The broker role: pub/sub (DESIGN.md §4). */
+/*
+ * The broker role: pub/sub over websockets and HTTP (DESIGN.md §4,
+ * doc/broker.md). The work is in broker/; this file is its routes.
+ */
 #include "config.h"
 
 #include <stddef.h>
 
+#include "broker/broker.h"
+#include "http.h"
+#include "log.h"
 #include "workers/worker.h"
+#include "workers/broker.h"
+
+int
+broker_worker_attach(struct worker *w)
+{
+	const char	*cause;
+
+	if (broker_init(w->base, w->conf, &cause) == -1) {
+		log_warnx("broker: %s", cause);
+		return -1;
+	}
+	return 0;
+}
+
+void
+broker_worker_detach(struct worker *w)
+{
+	broker_shutdown();
+}
+
+void
+broker_worker_sidecar(struct worker *w, struct http_request *req)
+{
+	broker_serve_ws(req, BROKER_WS_SUB | BROKER_WS_PUB);
+}
+
+static void
+broker_route_sub(struct worker *w, struct http_request *req)
+{
+	broker_serve_ws(req, BROKER_WS_SUB);
+}
+
+static void
+broker_route_pub_ws(struct worker *w, struct http_request *req)
+{
+	broker_serve_ws(req, BROKER_WS_PUB);
+}
+
+static void
+broker_route_pub_post(struct worker *w, struct http_request *req)
+{
+	broker_serve_post(req);
+}
+
+static void
+broker_route_stats(struct worker *w, struct http_request *req)
+{
+	broker_serve_stats(req);
+}
+
+static const struct worker_route broker_routes[] = {
+	{ "GET", "/sub", broker_route_sub },
+	{ "GET", "/pub", broker_route_pub_ws },
+	{ "POST", "/pub", broker_route_pub_post },
+	{ "GET", "/stats", broker_route_stats },
+	{ NULL, NULL, NULL },
+};
 
 const struct role role_broker = {
 	.name = "broker",
 	.id = ROLE_BROKER,
 	.listens = 1,
+	.init = broker_worker_attach,
+	.shutdown = broker_worker_detach,
+	.routes = broker_routes,
 };

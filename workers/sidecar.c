@@ -6,19 +6,36 @@
 
 #include <stddef.h>
 
+#include "workers/worker.h"	/* first: the role headers use its types */
+#include "workers/broker.h"
 #include "workers/sidecar-registry.h"
-#include "workers/worker.h"
 
 static const struct worker_route sidecar_routes[] = {
 	{ "GET", "/registry", sidecar_registry_get },
 	{ "POST", "/registry", sidecar_registry_post },
 	{ "DELETE", "/registry", sidecar_registry_delete },
+	{ "GET", "/broker", broker_worker_sidecar },
 	{ NULL, NULL, NULL },
 };
+
+/* Apps publish and subscribe through the same shared rings as brokers. */
+static int
+sidecar_init(struct worker *w)
+{
+	return broker_worker_attach(w);
+}
+
+static void
+sidecar_shutdown(struct worker *w)
+{
+	broker_worker_detach(w);
+}
 
 const struct role role_sidecar = {
 	.name = "sidecar",
 	.id = ROLE_SIDECAR,
 	.listens = 1,
+	.init = sidecar_init,
+	.shutdown = sidecar_shutdown,
 	.routes = sidecar_routes,
 };

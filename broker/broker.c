@@ -1,0 +1,363 @@
+/*
+ * The broker core of one process: its local topics and subscribers, and
+ * the loop that reads the shared rings and hands each message to them.
+ * Each message is turned into the go-micro envelope once per process,
+ * whatever the number of local subscribers.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "base64.h"
+#include "broker/broker.h"
+#include "broker/ring.h"
+#include "log.h"
+#include "microd/conf.h"
+#include "util.h"
+
+#define BROKER_BUCKETS	256
+#define BROKER_BATCH	256	/* messages per loop turn */
+
+struct broker_queue;
+struct broker_topic;
+
+struct broker_sub {
+	TAILQ_ENTRY(broker_sub)	 entry;
+	struct broker_topic	*topic;
+	struct broker_queue	*queue;		/* NULL: gets every message */
+	broker_deliver_cb	 deliver;
+	void			*arg;
+};
+TAILQ_HEAD(broker_subs, broker_sub);
+
+struct broker_queue {
+	LIST_ENTRY(broker_queue) entry;
+	uint64_t		 qhash;
+	struct bring_group	*group;
+	struct broker_subs	 members;	/* head is next in turn */
+};
+
+struct broker_topic {
+	LIST_ENTRY(broker_topic) entry;
+	char			*name;
+	struct broker_subs	 subs;
+	LIST_HEAD(, broker_queue) queues;
+};
+LIST_HEAD(broker_bucket, broker_topic);
+
+static struct {
+	const struct config	*conf;
+	struct bring		*ring;
+	struct event		*wake_ev;
+	struct broker_bucket	 buckets[BROKER_BUCKETS];
+	char			*envelope;	/* of the message at hand */
+	size_t			 envelope_len;
+} broker;
+
+int
+broker_shm_create(const struct config *conf, const char **cause)
+{
+	return bring_create(conf->broker_max_message, cause);
+}
+
+const struct config *
+broker_config(void)
+{
+	return broker.conf;
+}
+
+int
+broker_name_valid(const char *s)
+{
+	size_t	 len = strlen(s);
+
+	return len > 0 && len <= BRING_NAME_MAX && strspn(s,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._:/-") == len;
+}
+
+int
+broker_ctype_valid(const char *s)
+{
+	size_t	 i, len = strlen(s);
+
+	if (len == 0 || len > BRING_CTYPE_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
+static struct broker_bucket *
+broker_bucket(const char *name, size_t len)
+{
+	return &broker.buckets[bring_name_hash(name, len) % BROKER_BUCKETS];
+}
+
+static struct broker_topic *
+broker_topic_find(const char *name, size_t len)
+{
+	struct broker_topic	*t;
+
+	LIST_FOREACH(t, broker_bucket(name, len), entry)
+		if (strlen(t->name) == len && memcmp(t->name, name, len) == 0)
+			return t;
+	return NULL;
+}
+
+static struct broker_topic *
+broker_topic_get(const char *name)
+{
+	struct broker_topic	*t;
+
+	if ((t = broker_topic_find(name, strlen(name))) != NULL)
+		return t;
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	TAILQ_INIT(&t->subs);
+	LIST_INIT(&t->queues);
+	LIST_INSERT_HEAD(broker_bucket(name, strlen(name)), t, entry);
+	return t;
+}
+
+static void
+broker_topic_gc(struct broker_topic *t)
+{
+	if (!TAILQ_EMPTY(&t->subs) || !LIST_EMPTY(&t->queues))
+		return;
+	LIST_REMOVE(t, entry);
+	free(t->name);
+	free(t);
+}
+
+static struct broker_queue *
+broker_queue_get(struct broker_topic *t, const char *queue, const char **cause)
+{
+	struct broker_queue	*q;
+	struct bring_group	*g;
+	uint64_t		 qhash = bring_group_hash(t->name, queue);
+
+	LIST_FOREACH(q, &t->queues, entry)
+		if (q->qhash == qhash)
+			return q;
+	/* One shared count per process and group: taken once, here. */
+	if ((g = bring_group_join(broker.ring, t->name, queue, cause)) == NULL)
+		return NULL;
+	q = xcalloc(1, sizeof(*q));
+	q->qhash = qhash;
+	q->group = g;
+	TAILQ_INIT(&q->members);
+	LIST_INSERT_HEAD(&t->queues, q, entry);
+	return q;
+}
+
+struct broker_sub *
+broker_subscribe(const char *topic, const char *queue, broker_deliver_cb cb,
+    void *arg, const char **cause)
+{
+	struct broker_topic	*t = broker_topic_get(topic);
+	struct broker_sub	*s;
+	struct broker_queue	*q = NULL;
+
+	if (queue != NULL && (q = broker_queue_get(t, queue, cause)) == NULL) {
+		broker_topic_gc(t);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->topic = t;
+	s->queue = q;
+	s->deliver = cb;
+	s->arg = arg;
+	if (q != NULL)
+		TAILQ_INSERT_TAIL(&q->members, s, entry);
+	else
+		TAILQ_INSERT_TAIL(&t->subs, s, entry);
+	return s;
+}
+
+void
+broker_unsubscribe(struct broker_sub *s)
+{
+	struct broker_queue	*q = s->queue;
+	struct broker_topic	*t = s->topic;
+
+	if (q != NULL) {
+		TAILQ_REMOVE(&q->members, s, entry);
+		if (TAILQ_EMPTY(&q->members)) {
+			bring_group_leave(broker.ring, q->group);
+			LIST_REMOVE(q, entry);
+			free(q);
+		}
+	} else
+		TAILQ_REMOVE(&t->subs, s, entry);
+	free(s);
+	broker_topic_gc(t);
+}
+
+/* {"Header":{"Content-Type":C,"Micro-Topic":T},"Body":"<base64>"} */
+static void
+broker_envelope(const struct bring_msg *m)
+{
+	static const char	 fmt[] = "{\"Header\":{\"Content-Type\":\"%.*s\","
+				    "\"Micro-Topic\":\"%.*s\"},\"Body\":\"";
+	size_t			 cap;
+	int			 n;
+
+	cap = sizeof(fmt) + m->ctype_len + m->topic_len +
+	    BASE64_LEN(m->body_len) + 4;
+	broker.envelope = xrealloc(broker.envelope, cap);
+	/* Names were checked on publish: nothing to escape. */
+	n = snprintf(broker.envelope, cap, fmt, (int)m->ctype_len, m->ctype,
+	    (int)m->topic_len, m->topic);
+	base64_encode(m->body, m->body_len, broker.envelope + n);
+	n += (int)BASE64_LEN(m->body_len);
+	memcpy(broker.envelope + n, "\"}", 3);
+	broker.envelope_len = (size_t)n + 2;
+}
+
+/* The next member in turn that takes it; it moves to the back. */
+static void
+broker_deliver_queue(struct broker_queue *q)
+{
+	struct broker_sub	*s, *first = TAILQ_FIRST(&q->members);
+
+	while ((s = TAILQ_FIRST(&q->members)) != NULL) {
+		TAILQ_REMOVE(&q->members, s, entry);
+		TAILQ_INSERT_TAIL(&q->members, s, entry);
+		if (s->deliver(broker.envelope, broker.envelope_len,
+		    s->arg) == 0) {
+			bring_count(broker.ring, BRING_DELIVERED, 1);
+			return;
+		}
+		if (TAILQ_FIRST(&q->members) == first)
+			break;
+	}
+	bring_count(broker.ring, BRING_UNROUTED, 1);
+}
+
+static void
+broker_deliver(const struct bring_msg *m)
+{
+	struct broker_topic	*t;
+	struct broker_queue	*q;
+	struct broker_sub	*s;
+	unsigned		 self = bring_self(broker.ring);
+
+	if ((t = broker_topic_find(m->topic, m->topic_len)) == NULL)
+		return;
+	broker_envelope(m);
+	TAILQ_FOREACH(s, &t->subs, entry)
+		if (s->deliver(broker.envelope, broker.envelope_len,
+		    s->arg) == 0)
+			bring_count(broker.ring, BRING_DELIVERED, 1);
+	LIST_FOREACH(q, &t->queues, entry)
+		if (bring_msg_target(m, q->qhash) == (int)self)
+			broker_deliver_queue(q);
+}
+
+void
+broker_run(void)
+{
+	struct bring_msg	 m;
+	int			 n = 0;
+
+	for (;;) {
+		while (n < BROKER_BATCH && bring_next(broker.ring, &m)) {
+			broker_deliver(&m);
+			n++;
+		}
+		if (n == BROKER_BATCH) {
+			/* Let the connections breathe; come back next turn. */
+			event_active(broker.wake_ev, EV_READ, 0);
+			return;
+		}
+		if (!bring_sleep(broker.ring))
+			return;
+	}
+}
+
+static void
+broker_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	broker_run();
+}
+
+int
+broker_publish(const char *topic, const char *ctype, const void *body,
+    size_t len, const char **cause)
+{
+	if (len > broker.conf->broker_max_message) {
+		*cause = "message larger than [broker] max_message";
+		return -1;
+	}
+	if (bring_publish(broker.ring, topic, ctype, body, len, cause) == -1)
+		return -1;
+	/* Our own ring is read like the others, from the loop. */
+	event_active(broker.wake_ev, EV_READ, 0);
+	return 0;
+}
+
+void
+broker_count_dropped(void)
+{
+	bring_count(broker.ring, BRING_DROPPED, 1);
+}
+
+char *
+broker_stats_json(void)
+{
+	uint64_t	 c[BRING_NCOUNTERS];
+	char		 buf[512];
+	size_t		 i, n;
+
+	bring_stats(broker.ring, c);
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"version\":1");
+	for (i = 0; i < BRING_NCOUNTERS && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":%llu",
+		    bring_counter_names[i], (unsigned long long)c[i]);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, "}");
+	return xstrdup(buf);
+}
+
+int
+broker_init(struct event_base *base, const struct config *conf,
+    const char **cause)
+{
+	size_t	 i;
+
+	if (strcmp(conf->broker_backend, "builtin") != 0) {
+		*cause = "only the builtin broker backend is available";
+		return -1;
+	}
+	if ((broker.ring = bring_attach(cause)) == NULL)
+		return -1;
+	broker.conf = conf;
+	for (i = 0; i < BROKER_BUCKETS; i++)
+		LIST_INIT(&broker.buckets[i]);
+	broker.wake_ev = event_new(base, bring_wake_fd(broker.ring),
+	    EV_READ | EV_PERSIST, broker_wake_cb, NULL);
+	event_add(broker.wake_ev, NULL);
+	/* Announce that we sleep, so writers start waking us. */
+	event_active(broker.wake_ev, EV_READ, 0);
+	return 0;
+}
+
+void
+broker_shutdown(void)
+{
+	if (broker.ring == NULL)
+		return;
+	event_free(broker.wake_ev);
+	bring_detach(broker.ring);
+	broker.ring = NULL;
+	free(broker.envelope);
+	broker.envelope = NULL;
+}

@@ -1,0 +1,647 @@
+/*
+ * Shared-memory rings for the broker (see ring.h and doc/broker.md).
+ *
+ * A ring is a byte log addressed by ever-growing 64-bit positions; the
+ * offset is position & (size - 1). The writer moves "tail" past the
+ * records it is about to overwrite (release fence), writes, then
+ * publishes "head" (release store). A reader copies a record out, then
+ * (acquire fence) checks that tail has not passed it: if it has, the copy
+ * may be torn and is thrown away. This is the seqlock argument, with the
+ * sequence replaced by the tail position.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/ring.h"
+#include "log.h"
+#include "util.h"
+
+#define BRING_MAGIC		0x4d42524bU	/* "MBRK" */
+#define BRING_MIN_SIZE		(1024 * 1024)
+#define BRING_ALIGN(n)		(((n) + 7) & ~(size_t)7)
+#define BRING_F_PAD		0x1
+
+const char *const bring_counter_names[BRING_NCOUNTERS] = {
+	[BRING_PUBLISHED] = "published",
+	[BRING_DELIVERED] = "delivered",
+	[BRING_DROPPED] = "dropped_subscribers",
+	[BRING_LOST] = "lost",
+	[BRING_UNROUTED] = "unrouted",
+};
+
+/* On the wire of the ring; followed by targets, topic, ctype, body. */
+struct bring_rec {
+	uint32_t	 size;		/* whole record, aligned */
+	uint16_t	 flags;
+	uint16_t	 ntargets;
+	uint16_t	 topic_len;
+	uint16_t	 ctype_len;
+	uint32_t	 body_len;
+};
+
+struct bring_group {
+	_Atomic uint64_t	 qhash;		/* 0: free */
+	_Atomic uint64_t	 ticket;
+	_Atomic uint32_t	 members[BRING_MAX_RINGS];
+};
+
+struct bring_topic {
+	_Atomic uint64_t	 thash;		/* 0: free */
+	struct bring_group	 groups[BRING_GROUPS];
+};
+
+struct bring_ring {
+	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(64) _Atomic uint64_t tail;
+	_Atomic int32_t		 owner;		/* pid, 0: free */
+	_Atomic uint32_t	 sleeping;
+	_Atomic uint64_t	 counters[BRING_NCOUNTERS];
+};
+
+struct bring_hdr {
+	uint32_t		 magic;
+	uint32_t		 version;
+	uint64_t		 size;		/* whole segment */
+	uint64_t		 ring_size;	/* power of two */
+	uint64_t		 data_off;
+	uint64_t		 nonce;		/* names the wake sockets */
+	struct bring_ring	 rings[BRING_MAX_RINGS];
+	struct bring_topic	 topics[BRING_TOPICS];
+};
+
+/* A process's view: its ring, cursors into every ring, a copy buffer. */
+struct bring {
+	struct bring_hdr	*hdr;
+	unsigned		 self;
+	int			 wake_fd;
+	uint64_t		 cursor[BRING_MAX_RINGS];
+	unsigned		 next_ring;	/* where bring_next looks */
+	uint8_t			*copy;
+	struct sockaddr_un	 addrs[BRING_MAX_RINGS];
+	socklen_t		 addrlen[BRING_MAX_RINGS];
+};
+
+static struct bring_hdr	*bring_segment;
+
+static uint8_t *
+bring_data(struct bring_hdr *h, unsigned r)
+{
+	return (uint8_t *)h + h->data_off + (size_t)r * h->ring_size;
+}
+
+/* FNV-1a, never 0 (0 marks a free slot). */
+static uint64_t
+bring_hash(uint64_t h, const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t
+bring_name_hash(const char *name, size_t len)
+{
+	uint64_t	 h = bring_hash(0xcbf29ce484222325ULL, name, len);
+
+	return h != 0 ? h : 1;
+}
+
+static uint64_t
+bring_topic_hash(const char *topic)
+{
+	return bring_name_hash(topic, strlen(topic));
+}
+
+uint64_t
+bring_group_hash(const char *topic, const char *queue)
+{
+	uint64_t	 h;
+
+	h = bring_hash(0xcbf29ce484222325ULL, topic, strlen(topic) + 1);
+	h = bring_hash(h, queue, strlen(queue));
+	return h != 0 ? h : 1;
+}
+
+int
+bring_create(size_t max_message, const char **cause)
+{
+	struct bring_hdr	*h;
+	size_t			 ring_size = BRING_MIN_SIZE, size, off;
+
+	if (bring_segment != NULL) {
+		*cause = "broker segment already created";
+		return -1;
+	}
+	/* Two of the largest records fit, so a reader can always catch up. */
+	while (ring_size < 2 * (max_message + BRING_NAME_MAX +
+	    BRING_CTYPE_MAX + 1024))
+		ring_size *= 2;
+	off = (sizeof(*h) + 4095) & ~(size_t)4095;
+	size = off + BRING_MAX_RINGS * ring_size;
+	h = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h == MAP_FAILED) {
+		*cause = strerror(errno);
+		return -1;
+	}
+	h->magic = BRING_MAGIC;
+	h->version = BRING_VERSION;
+	h->size = size;
+	h->ring_size = ring_size;
+	h->data_off = off;
+	if (getrandom(&h->nonce, sizeof(h->nonce), 0) != sizeof(h->nonce))
+		h->nonce = (uint64_t)getpid() << 32 | (uint64_t)util_now_ms();
+	bring_segment = h;
+	return 0;
+}
+
+static void
+bring_addr(struct bring *b, unsigned r)
+{
+	struct sockaddr_un	*sun = &b->addrs[r];
+	int			 n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	/* Abstract namespace: sun_path[0] stays NUL. */
+	n = snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1,
+	    "microd-broker-%016llx-%u", (unsigned long long)b->hdr->nonce, r);
+	b->addrlen[r] = offsetof(struct sockaddr_un, sun_path) + 1 + n;
+}
+
+/* Forget a dead process's queue group members. */
+static void
+bring_clear_members(struct bring_hdr *h, unsigned r)
+{
+	size_t	 t, g;
+
+	for (t = 0; t < BRING_TOPICS; t++)
+		for (g = 0; g < BRING_GROUPS; g++)
+			atomic_store(&h->topics[t].groups[g].members[r], 0);
+}
+
+static int
+bring_owner_dead(int32_t pid)
+{
+	return pid != 0 && kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Free the rings of dead owners, then take a free one. */
+static int
+bring_claim(struct bring_hdr *h)
+{
+	int32_t		 pid, me = getpid();
+	unsigned	 r;
+
+	for (r = 0; r < BRING_MAX_RINGS; r++) {
+		pid = atomic_load(&h->rings[r].owner);
+		if (bring_owner_dead(pid)) {
+			bring_clear_members(h, r);
+			atomic_compare_exchange_strong(&h->rings[r].owner,
+			    &pid, 0);
+		}
+	}
+	for (r = 0; r < BRING_MAX_RINGS; r++) {
+		pid = 0;
+		if (atomic_compare_exchange_strong(&h->rings[r].owner, &pid,
+		    me)) {
+			bring_clear_members(h, r);
+			return (int)r;
+		}
+	}
+	return -1;
+}
+
+static int
+bring_bind(struct bring *b, const char **cause)
+{
+	b->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (b->wake_fd == -1 || bind(b->wake_fd,
+	    (struct sockaddr *)&b->addrs[b->self], b->addrlen[b->self]) == -1) {
+		*cause = strerror(errno);
+		if (b->wake_fd != -1)
+			close(b->wake_fd);
+		return -1;
+	}
+	return 0;
+}
+
+struct bring *
+bring_attach(const char **cause)
+{
+	struct bring	*b;
+	int		 r;
+	unsigned	 i;
+
+	if (bring_segment == NULL) {
+		*cause = "no broker segment (the master creates it)";
+		return NULL;
+	}
+	if ((r = bring_claim(bring_segment)) == -1) {
+		*cause = "every broker ring is taken";
+		return NULL;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->hdr = bring_segment;
+	b->self = (unsigned)r;
+	b->copy = xmalloc(b->hdr->ring_size);
+	for (i = 0; i < BRING_MAX_RINGS; i++) {
+		b->cursor[i] = atomic_load_explicit(&b->hdr->rings[i].head,
+		    memory_order_acquire);
+		bring_addr(b, i);
+	}
+	if (bring_bind(b, cause) == -1) {
+		atomic_store(&b->hdr->rings[r].owner, 0);
+		free(b->copy);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+bring_detach(struct bring *b)
+{
+	bring_clear_members(b->hdr, b->self);
+	atomic_store(&b->hdr->rings[b->self].sleeping, 0);
+	atomic_store(&b->hdr->rings[b->self].owner, 0);
+	close(b->wake_fd);
+	free(b->copy);
+	free(b);
+}
+
+int
+bring_wake_fd(const struct bring *b)
+{
+	return b->wake_fd;
+}
+
+unsigned
+bring_self(const struct bring *b)
+{
+	return b->self;
+}
+
+void
+bring_count(struct bring *b, enum bring_counter c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&b->hdr->rings[b->self].counters[c], n,
+	    memory_order_relaxed);
+}
+
+void
+bring_stats(const struct bring *b, uint64_t *out)
+{
+	unsigned	 r, c;
+
+	memset(out, 0, BRING_NCOUNTERS * sizeof(*out));
+	for (r = 0; r < BRING_MAX_RINGS; r++)
+		for (c = 0; c < BRING_NCOUNTERS; c++)
+			out[c] += atomic_load_explicit(
+			    &b->hdr->rings[r].counters[c], memory_order_relaxed);
+}
+
+static struct bring_topic *
+bring_topic_find(struct bring_hdr *h, uint64_t thash, int create)
+{
+	struct bring_topic	*t;
+	uint64_t		 cur;
+	size_t			 i, n;
+
+	for (n = 0; n < BRING_TOPICS; n++) {
+		i = (thash + n) % BRING_TOPICS;
+		t = &h->topics[i];
+		cur = atomic_load(&t->thash);
+		if (cur == thash)
+			return t;
+		if (cur != 0)
+			continue;
+		if (!create)
+			return NULL;
+		if (atomic_compare_exchange_strong(&t->thash, &cur, thash) ||
+		    cur == thash)
+			return t;
+	}
+	return NULL;
+}
+
+struct bring_group *
+bring_group_join(struct bring *b, const char *topic, const char *queue,
+    const char **cause)
+{
+	struct bring_topic	*t;
+	struct bring_group	*g;
+	uint64_t		 qhash = bring_group_hash(topic, queue), cur;
+	size_t			 i;
+
+	if ((t = bring_topic_find(b->hdr, bring_topic_hash(topic), 1)) ==
+	    NULL) {
+		*cause = "too many topics with queue groups";
+		return NULL;
+	}
+	for (i = 0; i < BRING_GROUPS; i++) {
+		g = &t->groups[i];
+		cur = 0;
+		/* Take a free slot, or find that someone named it first. */
+		if (atomic_compare_exchange_strong(&g->qhash, &cur, qhash))
+			cur = qhash;
+		if (cur != qhash)
+			continue;
+		atomic_fetch_add(&g->members[b->self], 1);
+		return g;
+	}
+	*cause = "too many queue groups on this topic";
+	return NULL;
+}
+
+void
+bring_group_leave(struct bring *b, struct bring_group *g)
+{
+	atomic_fetch_sub(&g->members[b->self], 1);
+}
+
+/* Weighted round robin over every process's members of the group. */
+static int
+bring_group_pick(struct bring_group *g)
+{
+	uint32_t	 n[BRING_MAX_RINGS], total = 0;
+	uint64_t	 t;
+	unsigned	 r;
+
+	for (r = 0; r < BRING_MAX_RINGS; r++)
+		total += n[r] = atomic_load_explicit(&g->members[r],
+		    memory_order_relaxed);
+	if (total == 0)
+		return -1;
+	t = atomic_fetch_add_explicit(&g->ticket, 1, memory_order_relaxed) %
+	    total;
+	for (r = 0; r < BRING_MAX_RINGS; r++) {
+		if (t < n[r])
+			return (int)r;
+		t -= n[r];
+	}
+	return -1;
+}
+
+static size_t
+bring_targets(struct bring_hdr *h, const char *topic,
+    struct bring_target *out)
+{
+	struct bring_topic	*t;
+	struct bring_group	*g;
+	size_t			 i, n = 0;
+	int			 r;
+
+	if ((t = bring_topic_find(h, bring_topic_hash(topic), 0)) == NULL)
+		return 0;
+	for (i = 0; i < BRING_GROUPS; i++) {
+		g = &t->groups[i];
+		if (atomic_load(&g->qhash) == 0 || (r = bring_group_pick(g)) < 0)
+			continue;
+		out[n].qhash = atomic_load(&g->qhash);
+		out[n].ring = (uint32_t)r;
+		out[n].pad = 0;
+		n++;
+	}
+	return n;
+}
+
+/* Move tail until [.., end) fits in the ring; only the writer calls it. */
+static void
+bring_reserve(struct bring_hdr *h, struct bring_ring *ring, uint8_t *data,
+    uint64_t end)
+{
+	uint64_t		 tail = atomic_load_explicit(&ring->tail,
+				    memory_order_relaxed);
+	const uint64_t		 mask = h->ring_size - 1;
+	struct bring_rec	 rec;
+
+	if (end - tail <= h->ring_size)
+		return;
+	while (end - tail > h->ring_size) {
+		memcpy(&rec, data + (tail & mask), sizeof(rec));
+		tail += rec.size;
+	}
+	atomic_store_explicit(&ring->tail, tail, memory_order_relaxed);
+	/* Readers must see the new tail before any overwritten byte. */
+	atomic_thread_fence(memory_order_release);
+}
+
+/* Wake every reader that announced it sleeps (once per sleep). */
+static void
+bring_wake(struct bring *b)
+{
+	struct bring_ring	*ring;
+	unsigned		 r;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	for (r = 0; r < BRING_MAX_RINGS; r++) {
+		ring = &b->hdr->rings[r];
+		if (r == b->self || atomic_load_explicit(&ring->sleeping,
+		    memory_order_relaxed) == 0)
+			continue;
+		if (atomic_exchange(&ring->sleeping, 0) == 1)
+			(void)sendto(b->wake_fd, "", 1, MSG_DONTWAIT,
+			    (struct sockaddr *)&b->addrs[r], b->addrlen[r]);
+	}
+}
+
+static void
+bring_write_rec(uint8_t *p, const struct bring_rec *rec,
+    const struct bring_target *targets, const char *topic, const char *ctype,
+    const void *body)
+{
+	memcpy(p, rec, sizeof(*rec));
+	p += sizeof(*rec);
+	memcpy(p, targets, rec->ntargets * sizeof(*targets));
+	p += rec->ntargets * sizeof(*targets);
+	memcpy(p, topic, rec->topic_len);
+	p += rec->topic_len;
+	memcpy(p, ctype, rec->ctype_len);
+	p += rec->ctype_len;
+	memcpy(p, body, rec->body_len);
+}
+
+int
+bring_publish(struct bring *b, const char *topic, const char *ctype,
+    const void *body, size_t len, const char **cause)
+{
+	struct bring_hdr	*h = b->hdr;
+	struct bring_ring	*ring = &h->rings[b->self];
+	uint8_t			*data = bring_data(h, b->self);
+	struct bring_target	 targets[BRING_GROUPS];
+	struct bring_rec	 rec, pad;
+	uint64_t		 head, off;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.topic_len = (uint16_t)strlen(topic);
+	rec.ctype_len = (uint16_t)strlen(ctype);
+	rec.body_len = (uint32_t)len;
+	if (rec.topic_len > BRING_NAME_MAX || rec.ctype_len >
+	    BRING_CTYPE_MAX || len > h->ring_size / 2 - 2048) {
+		*cause = "message too large";
+		return -1;
+	}
+	rec.ntargets = (uint16_t)bring_targets(h, topic, targets);
+	rec.size = (uint32_t)BRING_ALIGN(sizeof(rec) + rec.ntargets *
+	    sizeof(targets[0]) + rec.topic_len + rec.ctype_len + len);
+	head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	off = head & (h->ring_size - 1);
+	if (off + rec.size > h->ring_size) {
+		memset(&pad, 0, sizeof(pad));
+		pad.size = (uint32_t)(h->ring_size - off);
+		pad.flags = BRING_F_PAD;
+		bring_reserve(h, ring, data, head + pad.size + rec.size);
+		memcpy(data + off, &pad, sizeof(pad));
+		head += pad.size;
+		off = 0;
+	} else
+		bring_reserve(h, ring, data, head + rec.size);
+	bring_write_rec(data + off, &rec, targets, topic, ctype, body);
+	atomic_store_explicit(&ring->head, head + rec.size,
+	    memory_order_release);
+	bring_count(b, BRING_PUBLISHED, 1);
+	bring_wake(b);
+	return 0;
+}
+
+/* Parse a copied record; -1 if its lengths do not add up. */
+static int
+bring_parse(const uint8_t *p, struct bring_msg *m)
+{
+	struct bring_rec	 rec;
+	size_t			 need;
+
+	memcpy(&rec, p, sizeof(rec));
+	need = sizeof(rec) + rec.ntargets * sizeof(struct bring_target) +
+	    rec.topic_len + rec.ctype_len + rec.body_len;
+	if (need > rec.size)
+		return -1;
+	p += sizeof(rec);
+	m->targets = (const struct bring_target *)p;
+	m->ntargets = rec.ntargets;
+	p += rec.ntargets * sizeof(struct bring_target);
+	m->topic = (const char *)p;
+	m->topic_len = rec.topic_len;
+	p += rec.topic_len;
+	m->ctype = (const char *)p;
+	m->ctype_len = rec.ctype_len;
+	p += rec.ctype_len;
+	m->body = p;
+	m->body_len = rec.body_len;
+	return 0;
+}
+
+/* 1: *m is the record at our cursor; 0: skipped a pad or a lap. */
+static int
+bring_read_one(struct bring *b, unsigned r, struct bring_msg *m)
+{
+	struct bring_ring	*ring = &b->hdr->rings[r];
+	uint8_t			*data = bring_data(b->hdr, r);
+	uint64_t		 cur = b->cursor[r], off, tail;
+	struct bring_rec	 rec;
+	int			 ok;
+
+	off = cur & (b->hdr->ring_size - 1);
+	memcpy(&rec, data + off, sizeof(rec));
+	ok = rec.size >= sizeof(rec) && rec.size % 8 == 0 &&
+	    rec.size <= b->hdr->ring_size - off;
+	if (ok)
+		memcpy(b->copy, data + off, rec.size);
+	atomic_thread_fence(memory_order_acquire);
+	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	if (cur < tail) {
+		/* Lapped: what we copied may be torn; resume at the tail. */
+		bring_count(b, BRING_LOST, 1);
+		b->cursor[r] = tail;
+		return 0;
+	}
+	if (!ok || (!(rec.flags & BRING_F_PAD) && bring_parse(b->copy,
+	    m) == -1)) {
+		log_warnx("broker ring %u: bad record at %llu, skipping", r,
+		    (unsigned long long)cur);
+		b->cursor[r] = atomic_load_explicit(&ring->head,
+		    memory_order_acquire);
+		return 0;
+	}
+	b->cursor[r] = cur + rec.size;
+	return !(rec.flags & BRING_F_PAD);
+}
+
+int
+bring_next(struct bring *b, struct bring_msg *m)
+{
+	unsigned	 n, r;
+	uint64_t	 head;
+
+	for (n = 0; n < BRING_MAX_RINGS; n++) {
+		r = b->next_ring;
+		head = atomic_load_explicit(&b->hdr->rings[r].head,
+		    memory_order_acquire);
+		b->next_ring = (r + 1) % BRING_MAX_RINGS;
+		/* One message per ring per turn: a busy writer starves none. */
+		while (b->cursor[r] < head)
+			if (bring_read_one(b, r, m))
+				return 1;
+	}
+	return 0;
+}
+
+static int
+bring_pending(const struct bring *b)
+{
+	unsigned	 r;
+
+	for (r = 0; r < BRING_MAX_RINGS; r++)
+		if (b->cursor[r] < atomic_load_explicit(&b->hdr->rings[r].head,
+		    memory_order_acquire))
+			return 1;
+	return 0;
+}
+
+int
+bring_sleep(struct bring *b)
+{
+	struct bring_ring	*ring = &b->hdr->rings[b->self];
+	char			 buf[64];
+
+	while (recv(b->wake_fd, buf, sizeof(buf), 0) > 0)
+		;
+	atomic_store(&ring->sleeping, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!bring_pending(b))
+		return 0;
+	atomic_store(&ring->sleeping, 0);
+	return 1;
+}
+
+int
+bring_msg_target(const struct bring_msg *m, uint64_t qhash)
+{
+	struct bring_target	 t;
+	size_t			 i;
+
+	for (i = 0; i < m->ntargets; i++) {
+		memcpy(&t, &m->targets[i], sizeof(t));
+		if (t.qhash == qhash)
+			return (int)t.ring;
+	}
+	return -1;
+}

@@ -1,0 +1,202 @@
+/*
+ * The broker on websockets and HTTP: one session per websocket client,
+ * subscribing, publishing, or both (the sidecar's /broker). A subscriber
+ * whose output queue is full is cut with 1008 and counted: it never makes
+ * the broker wait or grow (doc/broker.md).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "base64.h"
+#include "broker/broker.h"
+#include "http.h"
+#include "log.h"
+#include "microd/conf.h"
+#include "util.h"
+#include "ws.h"
+
+#define SESSION_QUEUE_BYTES	(8 * 1024 * 1024)
+#define SESSION_PING_MS		30000
+
+struct session {
+	struct ws		*ws;
+	struct broker_sub	*sub;		/* NULL: publishes only */
+	char			*topic;
+	char			*ctype;		/* of published frames, or NULL */
+	int			 modes;
+};
+
+static int
+session_deliver(const void *env, size_t len, void *arg)
+{
+	struct session	*s = arg;
+
+	return ws_send(s->ws, 0, env, len);
+}
+
+static void
+session_message(struct ws *ws, int binary, const void *data, size_t len,
+    void *arg)
+{
+	struct session	*s = arg;
+	const char	*ctype = s->ctype, *cause;
+
+	if (!(s->modes & BROKER_WS_PUB))
+		return;		/* a subscriber's chatter is not published */
+	if (ctype == NULL)
+		ctype = binary ? "application/octet-stream" : "text/plain";
+	if (broker_publish(s->topic, ctype, data, len, &cause) == -1) {
+		log_warnx("broker: %s: publish on %s: %s", ws_peer(ws),
+		    s->topic, cause);
+		ws_close(ws, 1011, cause);
+	}
+}
+
+static void
+session_overflow(struct ws *ws, void *arg)
+{
+	struct session	*s = arg;
+
+	broker_count_dropped();
+	log_info("broker: %s: subscriber to %s too slow, dropped",
+	    ws_peer(ws), s->topic);
+	ws_close(ws, WS_CLOSE_POLICY, "subscriber too slow");
+}
+
+static void
+session_free(struct session *s)
+{
+	if (s->sub != NULL)
+		broker_unsubscribe(s->sub);
+	free(s->topic);
+	free(s->ctype);
+	free(s);
+}
+
+static void
+session_closed(struct ws *ws, uint16_t code, void *arg)
+{
+	log_debug("broker: %s: closed (%u)", ws_peer(ws), code);
+	session_free(arg);
+}
+
+static const struct ws_callbacks session_cbs = {
+	.message = session_message,
+	.overflow = session_overflow,
+	.closed = session_closed,
+};
+
+static void
+session_limits(struct ws_limits *l)
+{
+	const struct config	*conf = broker_config();
+	size_t			 one = BASE64_LEN(conf->broker_max_message) +
+				    1024;
+
+	memset(l, 0, sizeof(*l));
+	l->max_message = conf->broker_max_message;
+	l->max_queue_msgs = conf->broker_queue_size;
+	/* Room for the queue, but never less than two of the largest. */
+	l->max_queue_bytes = SESSION_QUEUE_BYTES > 2 * one ?
+	    SESSION_QUEUE_BYTES : 2 * one;
+	l->ping_ms = SESSION_PING_MS;
+}
+
+/* The topic (and queue) of a request; replies 400 and returns -1 if bad. */
+static int
+session_params(struct http_request *req, char **topic, char **queue,
+    char **ctype)
+{
+	const char	*ct = http_request_header(req, "Content-Type");
+	const char	*bad = NULL;
+
+	*topic = http_request_query_param(req, "topic");
+	if (queue != NULL)
+		*queue = http_request_query_param(req, "queue");
+	*ctype = ct != NULL ? xstrdup(ct) : NULL;
+	if (*topic == NULL || !broker_name_valid(*topic))
+		bad = "missing or bad topic (1-255 of A-Za-z0-9._:/-)";
+	else if (queue != NULL && *queue != NULL && !broker_name_valid(*queue))
+		bad = "bad queue name (1-255 of A-Za-z0-9._:/-)";
+	else if (*ctype != NULL && !broker_ctype_valid(*ctype))
+		bad = "bad Content-Type";
+	if (bad == NULL)
+		return 0;
+	http_reply_error(req, 400, "go.micro.broker", bad);
+	free(*topic);
+	if (queue != NULL)
+		free(*queue);
+	free(*ctype);
+	return -1;
+}
+
+void
+broker_serve_ws(struct http_request *req, int modes)
+{
+	struct session		*s;
+	struct ws_limits	 limits;
+	char			*queue;
+	const char		*cause;
+
+	s = xcalloc(1, sizeof(*s));
+	s->modes = modes;
+	if (session_params(req, &s->topic, (modes & BROKER_WS_SUB) ? &queue :
+	    NULL, &s->ctype) == -1) {
+		free(s);
+		return;
+	}
+	if (!(modes & BROKER_WS_SUB))
+		queue = NULL;
+	if ((modes & BROKER_WS_SUB) && (s->sub = broker_subscribe(s->topic,
+	    queue, session_deliver, s, &cause)) == NULL) {
+		http_reply_error(req, 503, "go.micro.broker", cause);
+		free(queue);
+		session_free(s);
+		return;
+	}
+	free(queue);
+	session_limits(&limits);
+	if ((s->ws = ws_accept(req, &limits, &session_cbs, s, &cause)) ==
+	    NULL) {
+		log_debug("broker: refused websocket: %s", cause);
+		session_free(s);
+	}
+}
+
+void
+broker_serve_post(struct http_request *req)
+{
+	struct evbuffer	*body = http_request_body(req);
+	size_t		 len = evbuffer_get_length(body);
+	char		*topic, *ctype;
+	const char	*cause;
+	static const char accepted[] = "{\"status\":\"accepted\"}";
+
+	if (session_params(req, &topic, NULL, &ctype) == -1)
+		return;
+	if (len > broker_config()->broker_max_message)
+		http_reply_error(req, 413, "go.micro.broker",
+		    "message larger than [broker] max_message");
+	else if (broker_publish(topic, ctype != NULL ? ctype :
+	    "application/octet-stream", evbuffer_pullup(body, -1), len,
+	    &cause) == -1)
+		http_reply_error(req, 500, "go.micro.broker", cause);
+	else
+		http_reply(req, 202, "application/json", accepted,
+		    sizeof(accepted) - 1);
+	free(topic);
+	free(ctype);
+}
+
+void
+broker_serve_stats(struct http_request *req)
+{
+	char	*json = broker_stats_json();
+
+	http_reply(req, 200, "application/json", json, strlen(json));
+	free(json);
+}

@@ -1,0 +1,48 @@
+/* Finding and addressing the broker for microctl publish / subscribe. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "cmd.h"
+#include "cmd-broker.h"
+
+int
+cmd_broker_address(struct cmd_ctx *ctx, char *buf, size_t len)
+{
+	const msgpack_object	*listeners, *addr;
+
+	if (cmd_simple(ctx, "status") == -1)
+		return -1;
+	listeners = ctl_map_get(ctx->reply.data, "listeners");
+	addr = ctl_map_get(listeners, "broker");
+	if (addr == NULL || addr->type != MSGPACK_OBJECT_STR) {
+		cmd_error("microd runs no broker listener");
+		return -1;
+	}
+	if (addr->via.str.size >= len) {
+		cmd_error("broker address too long");
+		return -1;
+	}
+	memcpy(buf, addr->via.str.ptr, addr->via.str.size);
+	buf[addr->via.str.size] = '\0';
+	return 0;
+}
+
+int
+cmd_broker_target(const char *path, const char *topic, const char *queue,
+    char *buf, size_t len)
+{
+	int	 n;
+
+	/* Valid names need no percent-encoding. */
+	if (!broker_name_valid(topic) ||
+	    (queue != NULL && !broker_name_valid(queue))) {
+		cmd_error("bad topic or queue name (1-255 of A-Za-z0-9._:/-)");
+		return -1;
+	}
+	n = snprintf(buf, len, "%s?topic=%s%s%s", path, topic,
+	    queue != NULL ? "&queue=" : "", queue != NULL ? queue : "");
+	return n >= 0 && (size_t)n < len ? 0 : -1;
+}

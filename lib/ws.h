@@ -1,0 +1,104 @@
+/*
+ * Websocket (RFC 6455) on a connection taken over from the HTTP layer,
+ * framed by libwslay. Server side: ws_accept() checks the upgrade request,
+ * hijacks it and answers 101. Client side: ws_client_prepare() adds the
+ * upgrade headers to an http_creq, ws_client_open() checks the 101 and
+ * wraps the connection.
+ *
+ * Output is a bounded queue (messages and bytes, see struct ws_limits):
+ * ws_send() refuses a message that would exceed it and calls the overflow
+ * callback, so a slow peer costs a fixed amount of memory and never slows
+ * the caller. Ownership: a struct ws lives until its closed callback has
+ * returned; it is freed right after. The closed callback is never called
+ * from inside a ws_* call, only from the event loop, so callers may keep
+ * iterating their own lists while they send or close.
+ */
+#ifndef MICRO_WS_H
+#define MICRO_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct http_creq;
+struct http_request;
+struct ws;
+
+/* Close codes we send (RFC 6455 §7.4.1). */
+#define WS_CLOSE_NORMAL		1000
+#define WS_CLOSE_GOING_AWAY	1001
+#define WS_CLOSE_PROTOCOL	1002
+#define WS_CLOSE_UNSUPPORTED	1003
+#define WS_CLOSE_ABNORMAL	1006	/* never sent: connection lost */
+#define WS_CLOSE_POLICY		1008
+#define WS_CLOSE_TOO_BIG	1009
+
+#define WS_KEY_LEN	24	/* base64 of 16 random bytes */
+#define WS_ACCEPT_LEN	28	/* base64 of a SHA-1 */
+
+/* Zero fields take the defaults in parentheses; ping_ms 0 is off. */
+struct ws_limits {
+	size_t		 max_message;	/* received message (1 MiB): 1009 */
+	size_t		 max_queue_msgs;	/* unsent messages (1024) */
+	size_t		 max_queue_bytes;	/* unsent bytes (8 MiB) */
+	unsigned int	 ping_ms;	/* ping when idle; cut after 2x */
+};
+
+struct ws_callbacks {
+	/* A whole text (binary 0) or binary (binary 1) message. */
+	void	(*message)(struct ws *, int, const void *, size_t, void *);
+	/*
+	 * ws_send() refused a message: the queue is full. NULL means
+	 * close with 1008. Called once per refusal.
+	 */
+	void	(*overflow)(struct ws *, void *);
+	/* The connection is over; code is the close code (1006 if lost). */
+	void	(*closed)(struct ws *, uint16_t, void *);
+};
+
+/*
+ * Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 step 5.4): base64 of
+ * SHA-1(key + GUID), into out (WS_ACCEPT_LEN + 1 bytes).
+ */
+void		 ws_accept_key(const char *, char *);
+
+/*
+ * Server: upgrade req. On a bad upgrade request it answers 400 (426 with
+ * Sec-WebSocket-Version for an unsupported version), sets *cause and
+ * returns NULL; the request is finished either way.
+ */
+struct ws	*ws_accept(struct http_request *, const struct ws_limits *,
+		    const struct ws_callbacks *, void *, const char **);
+
+/*
+ * Client: add Upgrade, Connection, Sec-WebSocket-Version and a fresh
+ * Sec-WebSocket-Key to creq; key receives that key (WS_KEY_LEN + 1).
+ */
+void		 ws_client_prepare(struct http_creq *, char *);
+/*
+ * From the creq's upgrade callback: check Sec-WebSocket-Accept against
+ * key and wrap bev. On mismatch frees bev, sets *cause, returns NULL.
+ */
+struct ws	*ws_client_open(struct http_creq *, struct bufferevent *,
+		    const char *, const struct ws_limits *,
+		    const struct ws_callbacks *, void *, const char **);
+
+/*
+ * Queue a message. Returns 0, or -1 when closing or when the message
+ * does not fit the output queue (the overflow callback is then called).
+ */
+int		 ws_send(struct ws *, int, const void *, size_t);
+/* Unsent messages and bytes. */
+size_t		 ws_queued_msgs(const struct ws *);
+size_t		 ws_queued_bytes(const struct ws *);
+/*
+ * Start the close handshake with code and an optional reason; nothing is
+ * sent or delivered after, and messages still queued are dropped (the
+ * close frame overtakes them, as wslay sends control frames first). The
+ * connection is cut if the peer does not answer within two seconds.
+ */
+void		 ws_close(struct ws *, uint16_t, const char *);
+/* The peer's address, "host:port". */
+const char	*ws_peer(const struct ws *);
+
+#endif

@@ -1,0 +1,21 @@
+# broker: websockets (lib/ws.c), the shared-memory broker (broker/) and
+# its role, microctl publish/subscribe. See doc/broker.md.
+
+libmicro_a_SOURCES += lib/sha1.c lib/sha1.h lib/base64.c lib/base64.h \
+	lib/ws.c lib/ws.h \
+	broker/ring.c broker/ring.h broker/broker.c broker/broker.h \
+	broker/session.c
+
+cli_microctl_SOURCES += cli/cmd-broker.c cli/cmd-broker.h \
+	cli/cmd-publish.c cli/cmd-subscribe.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ws tests/unit/test_broker
+TESTS += tests/unit/test_ws tests/unit/test_broker
+tests_unit_test_ws_SOURCES = tests/unit/test_ws.c \
+	tests/unit/http_test.c tests/unit/http_test.h
+tests_unit_test_ws_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_LDADD = $(UNIT_LIBS)
+tests_unit_test_broker_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_broker_LDADD = $(UNIT_LIBS)
+endif

@@ -1,0 +1,239 @@
+"""The broker role: websockets and HTTP, fan-out, queue groups, several
+workers as one broker, slow subscribers, limits, respawn (doc/broker.md).
+"""
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+
+import websockets
+
+from conftest import http, wait_for
+
+SMALL = "[broker]\nmax_message = 1024\n"
+
+
+def ws_url(m, path):
+    return "ws://127.0.0.1:%d%s" % (m.ports["broker"], path)
+
+
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def post(m, topic, body, ctype="text/plain"):
+    return http("POST", m.url("broker", "/pub?topic=" + topic), body,
+                {"Content-Type": ctype})
+
+
+def body_of(frame):
+    env = json.loads(frame)
+    return env["Header"], base64.b64decode(env["Body"])
+
+
+async def recv_n(ws, n):
+    return [body_of(await ws.recv()) for _ in range(n)]
+
+
+def stats(m):
+    status, _, body = http("GET", m.url("broker", "/stats"))
+    assert status == 200
+    return json.loads(body)
+
+
+def test_fanout_over_http_publish(microd):
+    m = microd()
+
+    async def go():
+        subs = [await websockets.connect(ws_url(m, "/sub?topic=news"))
+                for _ in range(3)]
+        status, _, _ = post(m, "news", b'{"n":1}', "application/json")
+        assert status == 202
+        for s in subs:
+            header, body = body_of(await s.recv())
+            assert body == b'{"n":1}'
+            assert header["Content-Type"] == "application/json"
+            assert header["Micro-Topic"] == "news"
+        for s in subs:
+            await s.close()
+    run(go())
+
+
+def test_publish_over_websocket(microd):
+    m = microd()
+
+    async def go():
+        sub = await websockets.connect(ws_url(m, "/sub?topic=t"))
+        pub = await websockets.connect(ws_url(m, "/pub?topic=t"))
+        await pub.send("text frame")
+        await pub.send(b"\x00\x01binary")
+        got = await recv_n(sub, 2)
+        assert got[0] == ({"Content-Type": "text/plain",
+                           "Micro-Topic": "t"}, b"text frame")
+        assert got[1][1] == b"\x00\x01binary"
+        assert got[1][0]["Content-Type"] == "application/octet-stream"
+        await pub.close()
+        await sub.close()
+    run(go())
+
+
+def test_queue_group_exclusive_and_spread(microd):
+    m = microd()
+
+    async def go():
+        members = [await websockets.connect(
+            ws_url(m, "/sub?topic=jobs&queue=workers")) for _ in range(3)]
+        plain = await websockets.connect(ws_url(m, "/sub?topic=jobs"))
+        for i in range(30):
+            assert post(m, "jobs", b"job%d" % i)[0] == 202
+        assert len(await recv_n(plain, 30)) == 30
+        seen = []
+        for s in members:
+            mine = []
+            while True:
+                try:
+                    mine.append((await asyncio.wait_for(s.recv(), 0.5)))
+                except asyncio.TimeoutError:
+                    break
+            assert len(mine) == 10     # round robin: an even spread
+            seen += [body_of(f)[1] for f in mine]
+        assert sorted(seen) == sorted(b"job%d" % i for i in range(30))
+    run(go())
+
+
+def broker_pid_of(sock_port):
+    """The broker worker pid serving our client port (from ss)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established",
+                          "( dport = :%d )" % sock_port],
+                         capture_output=True, text=True).stdout
+    found = re.search(r"pid=(\d+)", out)
+    return int(found.group(1)) if found else None
+
+
+async def sub_on_each_worker(m, topic, pids):
+    """One subscriber per broker worker, found by trial."""
+    by_pid, spare = {}, []
+    for _ in range(40):
+        s = await websockets.connect(ws_url(m, "/sub?topic=" + topic))
+        pid = wait_for(lambda: broker_pid_of(
+            s.transport.get_extra_info("sockname")[1]), 5, what="ss")
+        if pid in by_pid:
+            spare.append(s)
+        else:
+            by_pid[pid] = s
+        if len(by_pid) == len(pids):
+            break
+    for s in spare:
+        await s.close()
+    return by_pid
+
+
+def test_two_workers_share_topics(microd):
+    m = microd(workers={"broker": 2})
+    pids = [w["pid"] for w in m.running("broker")]
+    assert len(pids) == 2
+
+    async def go():
+        by_pid = await sub_on_each_worker(m, "shared", pids)
+        assert sorted(by_pid) == sorted(pids), "could not reach both"
+        # Publish through each worker's own websocket: both hear both.
+        for i in range(10):
+            assert post(m, "shared", b"m%d" % i)[0] == 202
+        for s in by_pid.values():
+            got = [b for _, b in await recv_n(s, 10)]
+            assert got == [b"m%d" % i for i in range(10)]
+    run(go())
+
+
+def test_slow_subscriber_dropped_others_unhurt(microd):
+    m = microd("[broker]\nqueue_size = 32\n")
+    n, size = 600, 16 * 1024
+
+    async def go():
+        fast = await websockets.connect(ws_url(m, "/sub?topic=flood"),
+                                        max_size=None, max_queue=None)
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", m.ports["broker"]))
+        slow.sendall(b"GET /sub?topic=flood HTTP/1.1\r\nHost: x\r\n"
+                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert b"101" in slow.recv(12)
+        pub = await websockets.connect(ws_url(m, "/pub?topic=flood"))
+        got = 0
+        for i in range(n):
+            await pub.send(bytes([i % 256]) * size)
+            if i % 20 == 19:        # pace on the fast reader only
+                for _ in range(20):
+                    _, body = body_of(await fast.recv())
+                    assert len(body) == size
+                    got += 1
+        assert got == n
+        wait_for(lambda: stats(m)["dropped_subscribers"] >= 1, 10,
+                 what="slow subscriber dropped")
+        slow.close()
+        await pub.close()
+        await fast.close()
+    run(go(), 60)
+
+
+def test_oversized_and_malformed_rejected(microd):
+    m = microd(SMALL)
+    assert post(m, "t", b"x" * 2000)[0] == 413
+    assert post(m, "t", b"x" * 1000)[0] == 202
+    assert http("POST", m.url("broker", "/pub"), b"x")[0] == 400
+    assert http("POST", m.url("broker", "/pub?topic=a%20b"), b"x")[0] == 400
+    assert http("GET", m.url("broker", "/sub?topic=t"))[0] == 400
+
+    async def go():
+        pub = await websockets.connect(ws_url(m, "/pub?topic=t"))
+        await pub.send("y" * 2000)
+        try:
+            await asyncio.wait_for(pub.recv(), 5)
+        except websockets.ConnectionClosed as e:
+            assert e.rcvd.code == 1009
+        else:
+            raise AssertionError("oversized frame accepted")
+    run(go())
+    # An unmasked client frame is a protocol error: 1002.
+    s = socket.create_connection(("127.0.0.1", m.ports["broker"]))
+    s.sendall(b"GET /pub?topic=t HTTP/1.1\r\nHost: x\r\n"
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n\x81\x02hi")
+    s.settimeout(5)
+    data = b""
+    while b"\x88\x02\x03\xea" not in data:
+        chunk = s.recv(4096)
+        assert chunk, "closed without a 1002 close frame: %r" % data
+        data += chunk
+    s.close()
+
+
+def test_killed_worker_respawned_subscribers_reconnect(microd):
+    m = microd()
+    old = m.running("broker")[0]["pid"]
+
+    async def first():
+        s = await websockets.connect(ws_url(m, "/sub?topic=r"))
+        os.kill(old, signal.SIGKILL)
+        try:
+            await asyncio.wait_for(s.recv(), 10)
+        except websockets.ConnectionClosed:
+            return
+        raise AssertionError("message from a killed worker")
+    run(first())
+    wait_for(lambda: [w for w in m.running("broker") if w["pid"] != old],
+             10, what="broker respawned")
+
+    async def second():
+        s = await websockets.connect(ws_url(m, "/sub?topic=r"))
+        assert post(m, "r", b"again")[0] == 202
+        assert (await recv_n(s, 1))[0][1] == b"again"
+        await s.close()
+    run(second())

@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "registry/backend.h"
@@ -22,10 +23,13 @@ static const struct registry_backend *
 backend_plugin(const char *name, char **cause)
 {
 	const struct registry_backend	*be;
+	const char			*dir = getenv("MICROD_PLUGIN_DIR");
 	char				 path[1024];
 	void				*dl;
 
-	snprintf(path, sizeof(path), "%s/registry-%s.so", PKGLIBDIR, name);
+	/* MICROD_PLUGIN_DIR: tests and uninstalled builds load from there. */
+	snprintf(path, sizeof(path), "%s/registry-%s.so",
+	    dir != NULL && *dir != '\0' ? dir : PKGLIBDIR, name);
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		xasprintf(cause, "registry backend %s: %s", name, dlerror());
 		return NULL;

@@ -627,6 +627,54 @@ registry_load(struct registry_core *rc, struct store_loaded *loaded)
 	    "dropped", loaded->n, loaded->expired);
 }
 
+/* One node of this host to the backend, with what is left of its TTL. */
+static void
+registry_announce_node(struct registry_core *rc, const struct svc *v,
+    const struct svc_node *n, uint64_t now)
+{
+	struct svc	*one;
+	uint64_t	 ttl_ms = 0;
+	char		*text;
+
+	if (n->expires != 0) {
+		if (n->expires <= now)
+			return;
+		ttl_ms = n->expires - now;
+	}
+	one = svc_new(v->name, v->version, json_incref(v->metadata),
+	    json_incref(v->endpoints));
+	svc_add_node(one, n->id, n->address, json_incref(n->metadata),
+	    n->expires, 0);
+	text = svc_dump(one);
+	rc->backend->put(rc->backend_state, text, ttl_ms);
+	free(text);
+	svc_free(one);
+}
+
+/*
+ * A backend that has just opened learns this host's registrations again
+ * (loaded from sqlite after a restart or a reload); remote nodes
+ * (relist != 0) are the backend's own and are not written back.
+ */
+static void
+registry_announce_visit(const void *nodep, VISIT which, void *arg)
+{
+	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
+	struct registry_core	*rc = arg;
+	uint64_t		 now = util_wall_ms();
+	size_t			 i, j;
+
+	if (which != postorder && which != leaf)
+		return;
+	for (i = 0; i < e->set.n; i++) {
+		for (j = 0; j < e->set.v[i]->nnodes; j++) {
+			if (e->set.v[i]->nodes[j].relist == 0)
+				registry_announce_node(rc, e->set.v[i],
+				    &e->set.v[i]->nodes[j], now);
+		}
+	}
+}
+
 static void
 registry_host_init(struct registry_core *rc)
 {
@@ -666,6 +714,8 @@ registry_start(struct registry_core *rc, const struct registry_core_conf *conf,
 		    why);
 		return -1;
 	}
+	if (rc->backend->put != NULL)
+		twalk_r(rc->tree, registry_announce_visit, rc);
 	evtimer_add(rc->heartbeat_ev, &beat);
 	return 0;
 }

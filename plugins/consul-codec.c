@@ -1,0 +1,432 @@
+/*
+ * go-micro's Consul encoding (go-micro registry/consul/encoding.go) and
+ * the shapes of Consul's answers, as documented in its HTTP API pages.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "log.h"
+#include "plugins/consul-codec.h"
+#include "util.h"
+
+char *
+consul_tag_encode(char c, const char *text)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uLongf			 zlen = compressBound(strlen(text));
+	unsigned char		*z = xmalloc(zlen);
+	char			*tag;
+	uLongf			 i;
+
+	if (compress(z, &zlen, (const Bytef *)text, strlen(text)) != Z_OK)
+		fatalx("zlib compress");
+	tag = xmalloc(2 + zlen * 2 + 1);
+	tag[0] = c;
+	tag[1] = '-';
+	for (i = 0; i < zlen; i++) {
+		tag[2 + i * 2] = hex[z[i] >> 4];
+		tag[3 + i * 2] = hex[z[i] & 15];
+	}
+	tag[2 + zlen * 2] = '\0';
+	free(z);
+	return tag;
+}
+
+static int
+consul_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+consul_tag_decode(const char *tag, char c)
+{
+	unsigned char	*z;
+	char		*out;
+	size_t		 len, i;
+	uLongf		 outlen = CONSUL_TAG_MAX;
+	int		 hi, lo;
+
+	if (tag[0] != c || tag[1] != '-' || (len = strlen(tag + 2)) % 2 != 0)
+		return NULL;
+	z = xmalloc(len / 2 + 1);
+	for (i = 0; i < len / 2; i++) {
+		if ((hi = consul_hex(tag[2 + i * 2])) == -1 ||
+		    (lo = consul_hex(tag[3 + i * 2])) == -1) {
+			free(z);
+			return NULL;
+		}
+		z[i] = (unsigned char)(hi << 4 | lo);
+	}
+	out = xmalloc(CONSUL_TAG_MAX + 1);
+	if (uncompress((Bytef *)out, &outlen, z, len / 2) != Z_OK ||
+	    memchr(out, '\0', outlen) != NULL) {
+		free(z);
+		free(out);
+		return NULL;
+	}
+	free(z);
+	out[outlen] = '\0';
+	return out;
+}
+
+static char *
+consul_tag_json(char c, const json_t *j)
+{
+	char	*text, *tag;
+
+	if ((text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		fatalx("json_dumps");
+	tag = consul_tag_encode(c, text);
+	free(text);
+	return tag;
+}
+
+/* Takes the tag over. */
+static void
+consul_tag_add(json_t *tags, char *tag)
+{
+	json_array_append_new(tags, json_string(tag));
+	free(tag);
+}
+
+static json_t *
+consul_tags(const json_t *svc, const json_t *node)
+{
+	const json_t	*ep, *meta = json_object_get(node, "metadata");
+	const char	*version;
+	json_t		*tags = json_array(), *empty = json_object();
+	size_t		 i;
+
+	consul_tag_add(tags, consul_tag_json('t', json_is_object(meta) ?
+	    meta : empty));
+	json_array_foreach(json_object_get(svc, "endpoints"), i, ep)
+		consul_tag_add(tags, consul_tag_json('e', ep));
+	version = json_string_value(json_object_get(svc, "version"));
+	consul_tag_add(tags, consul_tag_encode('v', version != NULL ?
+	    version : ""));
+	json_decref(empty);
+	return tags;
+}
+
+/* "host:port" into Address and Port; "[v6]:port" too. */
+static int
+consul_split_address(const char *addr, char **host, int *port)
+{
+	const char	*colon = strrchr(addr, ':');
+	char		*end;
+	long		 p;
+	size_t		 hlen;
+
+	if (colon == NULL)
+		return -1;
+	p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
+		return -1;
+	hlen = colon - addr;
+	if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']')
+		*host = xstrndup(addr + 1, hlen - 2);
+	else
+		*host = xstrndup(addr, hlen);
+	*port = (int)p;
+	return 0;
+}
+
+static char *
+consul_register_body(const json_t *svc, const json_t *node, uint64_t ttl_ms,
+    char **cause)
+{
+	const char	*id, *addr;
+	json_t		*body, *meta;
+	char		*host, *text, ttl[32];
+	int		 port;
+
+	id = json_string_value(json_object_get(node, "id"));
+	addr = json_string_value(json_object_get(node, "address"));
+	if (id == NULL || addr == NULL ||
+	    consul_split_address(addr, &host, &port) == -1) {
+		xasprintf(cause, "node without an id or a host:port address");
+		return NULL;
+	}
+	snprintf(ttl, sizeof(ttl), "%" PRIu64 "ms", ttl_ms);
+	meta = json_object_get(node, "metadata");
+	body = json_pack("{s:s,s:s,s:o,s:s,s:i,s:O,s:{s:s,s:s,s:s}}",
+	    "ID", id, "Name", json_string_value(json_object_get(svc, "name")),
+	    "Tags", consul_tags(svc, node), "Address", host, "Port", port,
+	    "Meta", json_is_object(meta) ? meta : json_null(),
+	    "Check", "CheckID", "", "TTL", ttl,
+	    "DeregisterCriticalServiceAfter", "1m");
+	free(host);
+	if (body == NULL)
+		fatalx("json_pack");
+	xasprintf(&text, "service:%s", id);
+	json_object_set_new(json_object_get(body, "Check"), "CheckID",
+	    json_string(text));
+	free(text);
+	if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
+		fatalx("json_dumps");
+	json_decref(body);
+	return text;
+}
+
+static json_t *
+consul_service(const char *json, char **cause)
+{
+	json_t	*svc;
+
+	svc = json_loads(json, 0, NULL);
+	if (!json_is_object(svc) ||
+	    !json_is_string(json_object_get(svc, "name")) ||
+	    !json_is_array(json_object_get(svc, "nodes"))) {
+		xasprintf(cause, "not a Service JSON with nodes");
+		json_decref(svc);
+		return NULL;
+	}
+	return svc;
+}
+
+int
+consul_register_each(const char *json, uint64_t ttl_ms,
+    void (*cb)(const char *, char *, void *), void *arg, char **cause)
+{
+	const json_t	*node;
+	json_t		*svc;
+	char		*body;
+	size_t		 i;
+
+	if ((svc = consul_service(json, cause)) == NULL)
+		return -1;
+	json_array_foreach(json_object_get(svc, "nodes"), i, node) {
+		if ((body = consul_register_body(svc, node, ttl_ms,
+		    cause)) == NULL) {
+			json_decref(svc);
+			return -1;
+		}
+		cb(json_string_value(json_object_get(node, "id")), body, arg);
+	}
+	json_decref(svc);
+	return 0;
+}
+
+int
+consul_ids_each(const char *json, void (*cb)(const char *, void *),
+    void *arg, char **cause)
+{
+	const json_t	*node, *id;
+	json_t		*svc;
+	size_t		 i;
+
+	if ((svc = consul_service(json, cause)) == NULL)
+		return -1;
+	json_array_foreach(json_object_get(svc, "nodes"), i, node) {
+		if (json_is_string(id = json_object_get(node, "id")))
+			cb(json_string_value(id), arg);
+	}
+	json_decref(svc);
+	return 0;
+}
+
+static json_t *
+consul_load(const char *s, size_t len, int (*is)(const json_t *),
+    char **cause)
+{
+	json_error_t	 err;
+	json_t		*j;
+
+	if ((j = json_loadb(s, len, 0, &err)) == NULL) {
+		xasprintf(cause, "bad JSON: %s", err.text);
+		return NULL;
+	}
+	if (!is(j)) {
+		xasprintf(cause, "unexpected JSON shape");
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+consul_is_object(const json_t *j)
+{
+	return json_is_object(j);
+}
+
+static int
+consul_is_array(const json_t *j)
+{
+	return json_is_array(j);
+}
+
+json_t *
+consul_parse_catalog(const char *s, size_t len, char **cause)
+{
+	const char	*name;
+	json_t		*j, *names, *tags;
+
+	if ((j = consul_load(s, len, consul_is_object, cause)) == NULL)
+		return NULL;
+	names = json_array();
+	json_object_foreach(j, name, tags) {
+		if (json_is_array(tags) || json_is_null(tags))
+			json_array_append_new(names, json_string(name));
+	}
+	json_decref(j);
+	return names;
+}
+
+static int
+consul_critical(const json_t *checks)
+{
+	const json_t	*c;
+	const char	*status;
+	size_t		 i;
+
+	json_array_foreach(checks, i, c) {
+		status = json_string_value(json_object_get(c, "Status"));
+		if (status != NULL && strcmp(status, "critical") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The go-micro fields from the tags: version, endpoints, node metadata. */
+static int
+consul_decode_tags(const json_t *tags, char **version, json_t *endpoints,
+    json_t **meta)
+{
+	const json_t	*t;
+	const char	*s;
+	char		*text;
+	json_t		*j;
+	size_t		 i;
+
+	json_array_foreach(tags, i, t) {
+		if ((s = json_string_value(t)) == NULL)
+			continue;
+		if (strncmp(s, "v-", 2) == 0) {
+			if ((text = consul_tag_decode(s, 'v')) == NULL)
+				return -1;
+			free(*version);
+			*version = text;
+			continue;
+		}
+		if (strncmp(s, "e-", 2) != 0 && strncmp(s, "t-", 2) != 0)
+			continue;
+		if ((text = consul_tag_decode(s, s[0])) == NULL)
+			return -1;
+		j = json_loads(text, 0, NULL);
+		free(text);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			return -1;
+		}
+		if (s[0] == 'e')
+			json_array_append_new(endpoints, j);
+		else {
+			json_decref(*meta);
+			*meta = j;
+		}
+	}
+	return 0;
+}
+
+/* The Service of version in out, created on first sight. */
+static json_t *
+consul_version(json_t *out, const char *name, const char *version,
+    json_t *endpoints)
+{
+	json_t	*svc;
+	size_t	 i;
+
+	json_array_foreach(out, i, svc) {
+		if (strcmp(json_string_value(json_object_get(svc, "version")),
+		    version) == 0)
+			return svc;
+	}
+	svc = json_pack("{s:s,s:s,s:{},s:O,s:[]}", "name", name, "version",
+	    version, "metadata", "endpoints", endpoints, "nodes");
+	json_array_append_new(out, svc);
+	return svc;
+}
+
+static void
+consul_health_entry(json_t *out, const char *name, const json_t *entry)
+{
+	const json_t	*sv = json_object_get(entry, "Service");
+	const char	*id, *addr;
+	json_t		*endpoints = json_array(), *meta = NULL, *svc, *node;
+	char		*version = xstrdup(""), *hostport;
+	json_int_t	 port;
+
+	id = json_string_value(json_object_get(sv, "ID"));
+	addr = json_string_value(json_object_get(sv, "Address"));
+	if (addr == NULL || *addr == '\0')
+		addr = json_string_value(json_object_get(json_object_get(entry,
+		    "Node"), "Address"));
+	port = json_integer_value(json_object_get(sv, "Port"));
+	if (id == NULL || addr == NULL ||
+	    consul_critical(json_object_get(entry, "Checks")) ||
+	    consul_decode_tags(json_object_get(sv, "Tags"), &version,
+	    endpoints, &meta) == -1)
+		goto out;
+	if (meta == NULL && json_is_object(json_object_get(sv, "Meta")))
+		meta = json_deep_copy(json_object_get(sv, "Meta"));
+	xasprintf(&hostport, strchr(addr, ':') != NULL ? "[%s]:%lld" :
+	    "%s:%lld", addr, (long long)port);
+	node = json_pack("{s:s,s:s,s:o}", "id", id, "address", hostport,
+	    "metadata", meta != NULL ? meta : json_object());
+	meta = NULL;
+	free(hostport);
+	svc = consul_version(out, name, version, endpoints);
+	json_array_append_new(json_object_get(svc, "nodes"), node);
+out:
+	json_decref(meta);
+	json_decref(endpoints);
+	free(version);
+}
+
+json_t *
+consul_parse_health(const char *s, size_t len, const char *name,
+    char **cause)
+{
+	const json_t	*entry;
+	json_t		*j, *out;
+	size_t		 i;
+
+	if ((j = consul_load(s, len, consul_is_array, cause)) == NULL)
+		return NULL;
+	out = json_array();
+	json_array_foreach(j, i, entry) {
+		if (json_is_object(entry))
+			consul_health_entry(out, name, entry);
+	}
+	json_decref(j);
+	return out;
+}
+
+uint64_t
+consul_index_next(uint64_t prev, const char *header)
+{
+	uint64_t	 got;
+	char		*end;
+
+	if (header == NULL || *header < '0' || *header > '9')
+		return 0;
+	got = strtoull(header, &end, 10);
+	if (*end != '\0' && *end != '\r' && *end != ' ')
+		return 0;
+	if (got < prev)
+		return 0;	/* the index went backwards: start over */
+	return got == 0 ? 1 : got;
+}

@@ -1,0 +1,217 @@
+/*
+ * This host's registrations with the Consul agent: one agent service per
+ * node with a TTL check "service:<id>" passed at half its TTL. A pass the
+ * agent refuses (it restarted and forgot us) registers again.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "plugins/consul-codec.h"
+#include "plugins/consul.h"
+#include "util.h"
+
+#define CONSUL_TTL_DEFAULT_MS	30000
+#define CONSUL_PASS_MIN_MS	250
+
+struct consul_local {
+	struct consul		*c;
+	char			*id;
+	char			*body;		/* register request */
+	int			 registered;
+	struct curlev_xfer	*xfer;
+	struct event		*pass;
+	struct consul_local	*next;
+};
+
+struct consul_put {
+	struct consul	*c;
+	uint64_t	 ttl_ms;
+};
+
+static void	consul_local_register(struct consul_local *);
+
+static void
+consul_local_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct consul_local	*l = x->arg;
+	char			*error = NULL;
+
+	l->xfer = NULL;
+	if (!consul_answer_ok(l->c, x, rv, status, &error)) {
+		consul_log(l->c, LOG_LEVEL_WARN, "node %s: %s", l->id, error);
+		free(error);
+		l->registered = 0;	/* register again on the next tick */
+		return;
+	}
+	if (!l->registered) {
+		l->registered = 1;	/* now pass the check at once */
+		event_active(l->pass, 0, 0);
+	}
+}
+
+static void
+consul_local_register(struct consul_local *l)
+{
+	curlev_cancel(l->xfer);
+	l->xfer = NULL;
+	l->registered = 0;
+	if (l->c->connected)
+		l->xfer = consul_request(l->c, "PUT", "/v1/agent/service/register",
+		    l->body, consul_local_done, l);
+}
+
+static void
+consul_local_pass(evutil_socket_t fd, short what, void *arg)
+{
+	struct consul_local	*l = arg;
+	char			*path;
+
+	if (l->xfer != NULL || !l->c->connected)
+		return;
+	if (!l->registered) {
+		consul_local_register(l);
+		return;
+	}
+	xasprintf(&path, "/v1/agent/check/pass/service:%s", l->id);
+	l->xfer = consul_request(l->c, "PUT", path, NULL, consul_local_done, l);
+	free(path);
+}
+
+static struct consul_local **
+consul_local_find(struct consul *c, const char *id)
+{
+	struct consul_local	**pp;
+
+	for (pp = &c->locals; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0)
+			break;
+	}
+	return pp;
+}
+
+static void
+consul_local_set(const char *id, char *body, void *arg)
+{
+	struct consul_put	*p = arg;
+	struct consul_local	**pp = consul_local_find(p->c, id), *l = *pp;
+	struct timeval		 tv;
+	uint64_t		 ms = p->ttl_ms / 2;
+
+	if (l != NULL && strcmp(l->body, body) == 0) {
+		free(body);
+		return;
+	}
+	if (l == NULL) {
+		l = *pp = xcalloc(1, sizeof(*l));
+		l->c = p->c;
+		l->id = xstrdup(id);
+		if ((l->pass = event_new(p->c->host->base, -1, EV_PERSIST,
+		    consul_local_pass, l)) == NULL)
+			fatalx("event_new");
+	}
+	free(l->body);
+	l->body = body;
+	if (ms < CONSUL_PASS_MIN_MS)
+		ms = CONSUL_PASS_MIN_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(l->pass, &tv);
+	consul_local_register(l);
+}
+
+void
+consul_local_put(void *arg, const char *json, uint64_t ttl_ms)
+{
+	struct consul_put	 p = { arg, ttl_ms };
+	char			*cause;
+
+	if (p.ttl_ms == 0)
+		p.ttl_ms = p.c->host->conf->ttl_ms;
+	if (p.ttl_ms == 0)
+		p.ttl_ms = CONSUL_TTL_DEFAULT_MS;
+	if (consul_register_each(json, p.ttl_ms, consul_local_set, &p,
+	    &cause) == -1) {
+		consul_log(p.c, LOG_LEVEL_WARN, "put: %s", cause);
+		free(cause);
+	}
+}
+
+static void
+consul_local_logged(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	char	*error = NULL;
+
+	if (!consul_answer_ok(x->arg, x, rv, status, &error)) {
+		consul_log(x->arg, LOG_LEVEL_WARN, "deregister: %s", error);
+		free(error);
+	}
+}
+
+static void
+consul_local_free_one(struct consul_local *l)
+{
+	curlev_cancel(l->xfer);
+	event_free(l->pass);
+	free(l->id);
+	free(l->body);
+	free(l);
+}
+
+static void
+consul_local_drop(const char *id, void *arg)
+{
+	struct consul		*c = arg;
+	struct consul_local	**pp = consul_local_find(c, id), *l = *pp;
+	char			*path;
+
+	if (l == NULL)
+		return;
+	*pp = l->next;
+	consul_local_free_one(l);
+	xasprintf(&path, "/v1/agent/service/deregister/%s", id);
+	consul_request(c, "PUT", path, NULL, consul_local_logged, c);
+	free(path);
+}
+
+void
+consul_local_del(void *arg, const char *json)
+{
+	char	*cause;
+
+	if (consul_ids_each(json, consul_local_drop, arg, &cause) == -1) {
+		consul_log(arg, LOG_LEVEL_WARN, "del: %s", cause);
+		free(cause);
+	}
+}
+
+void
+consul_local_resync(struct consul *c)
+{
+	struct consul_local	*l;
+
+	for (l = c->locals; l != NULL; l = l->next)
+		consul_local_register(l);
+}
+
+void
+consul_local_free(struct consul *c)
+{
+	struct consul_local	*l;
+	char			*path;
+
+	while ((l = c->locals) != NULL) {
+		c->locals = l->next;
+		if (c->connected && l->registered) {
+			xasprintf(&path, "/v1/agent/service/deregister/%s",
+			    l->id);
+			consul_request_now(c, "PUT", path);
+			free(path);
+		}
+		consul_local_free_one(l);
+	}
+}

@@ -1,0 +1,194 @@
+/*
+ * One blocking query loop per service name on /v1/health/service/<name>:
+ * every answer is the whole set of that name's healthy nodes, so what it
+ * no longer lists is gone.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "plugins/consul-codec.h"
+#include "plugins/consul.h"
+#include "util.h"
+
+static void	consul_watch_query(evutil_socket_t, short, void *);
+
+static int
+consul_ids_has(const json_t *ids, const char *id)
+{
+	const json_t	*v;
+	size_t		 i;
+
+	json_array_foreach(ids, i, v) {
+		if (strcmp(json_string_value(v), id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+consul_watch_forget(struct consul_watch *w, const json_t *keep)
+{
+	const json_t	*v;
+	size_t		 i;
+
+	json_array_foreach(w->ids, i, v) {
+		if (keep == NULL || !consul_ids_has(keep, json_string_value(v)))
+			w->c->host->remove(w->c->host->core, w->name,
+			    json_string_value(v));
+	}
+}
+
+static void
+consul_watch_apply(struct consul_watch *w, json_t *services)
+{
+	const json_t	*svc, *node;
+	json_t		*ids = json_array();
+	char		*text;
+	size_t		 i, j;
+
+	json_array_foreach(services, i, svc) {
+		if ((text = json_dumps(svc, JSON_COMPACT)) == NULL)
+			fatalx("json_dumps");
+		if (w->c->host->update(w->c->host->core, text,
+		    strlen(text)) == 0) {
+			json_array_foreach(json_object_get(svc, "nodes"), j,
+			    node)
+				json_array_append(ids, json_object_get(node,
+				    "id"));
+		}
+		free(text);
+	}
+	consul_watch_forget(w, ids);
+	json_decref(w->ids);
+	w->ids = ids;
+}
+
+static void
+consul_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct consul_watch	*w = x->arg;
+	struct timeval		 tv;
+	json_t			*services = NULL;
+	char			*error = NULL;
+
+	w->xfer = NULL;
+	if (consul_answer_ok(w->c, x, rv, status, &error) &&
+	    (services = consul_parse_health(x->body, x->len, w->name,
+	    &error)) != NULL) {
+		w->backoff_ms = 0;
+		w->index = consul_answer_index(x, w->index);
+		consul_watch_apply(w, services);
+		json_decref(services);
+		if (w->relist) {
+			w->relist = 0;
+			consul_watch_check_relist(w->c);
+		}
+	} else {
+		consul_log(w->c, w->c->connected ? LOG_LEVEL_WARN :
+		    LOG_LEVEL_DEBUG, "health %s: %s", w->name, error);
+		w->index = 0;
+		w->backoff_ms = consul_backoff_next(w->backoff_ms);
+	}
+	free(error);
+	consul_loop_delay(w->start_ms, w->backoff_ms, &tv);
+	evtimer_add(w->ev, &tv);
+}
+
+static void
+consul_watch_query(evutil_socket_t fd, short what, void *arg)
+{
+	struct consul_watch	*w = arg;
+	struct timeval		 retry = { 1, 0 };
+	char			*name, *path;
+	CURL			*easy;
+
+	if ((easy = curl_easy_init()) == NULL ||
+	    (name = curl_easy_escape(easy, w->name, 0)) == NULL)
+		fatalx("curl_easy_escape");
+	curl_easy_cleanup(easy);
+	if (w->index == 0)
+		xasprintf(&path, "/v1/health/service/%s", name);
+	else
+		xasprintf(&path, "/v1/health/service/%s?index=%llu&wait=%s",
+		    name, (unsigned long long)w->index, CONSUL_WAIT);
+	curl_free(name);
+	w->start_ms = util_now_ms();
+	if ((w->xfer = consul_request(w->c, "GET", path, NULL,
+	    consul_watch_done, w)) == NULL)
+		evtimer_add(w->ev, &retry);
+	free(path);
+}
+
+struct consul_watch *
+consul_watch_get(struct consul *c, const char *name)
+{
+	struct consul_watch	*w;
+
+	for (w = c->watches; w != NULL; w = w->next) {
+		if (strcmp(w->name, name) == 0)
+			return w;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->c = c;
+	w->name = xstrdup(name);
+	w->ids = json_array();
+	w->relist = c->relisting;
+	if ((w->ev = evtimer_new(c->host->base, consul_watch_query,
+	    w)) == NULL)
+		fatalx("evtimer_new");
+	w->next = c->watches;
+	c->watches = w;
+	consul_watch_query(-1, 0, w);
+	return w;
+}
+
+void
+consul_watch_free(struct consul_watch *w, int forget)
+{
+	curlev_cancel(w->xfer);
+	event_free(w->ev);
+	if (forget)
+		consul_watch_forget(w, NULL);
+	json_decref(w->ids);
+	free(w->name);
+	free(w);
+}
+
+void
+consul_watch_relist(struct consul *c)
+{
+	struct consul_watch	*w;
+
+	c->relisting = 1;
+	c->host->relist_begin(c->host->core);
+	/* a plain query now, not the rest of a blocking one */
+	for (w = c->watches; w != NULL; w = w->next) {
+		w->relist = 1;
+		w->index = 0;
+		curlev_cancel(w->xfer);
+		w->xfer = NULL;
+		evtimer_del(w->ev);
+		consul_watch_query(-1, 0, w);
+	}
+}
+
+void
+consul_watch_check_relist(struct consul *c)
+{
+	struct consul_watch	*w;
+
+	if (!c->relisting)
+		return;
+	for (w = c->watches; w != NULL; w = w->next) {
+		if (w->relist)
+			return;
+	}
+	c->relisting = 0;
+	c->host->relist_end(c->host->core);
+}

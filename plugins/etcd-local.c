@@ -1,0 +1,390 @@
+/*
+ * This host's registrations in etcd. Each node is a key on a lease of its
+ * registration TTL (one lease per distinct TTL, kept alive at a third of
+ * it), so a host that dies takes its keys with it once the lease runs
+ * out. A put that fails stays dirty and is written again on the next
+ * lease tick or reconnection: the store converges to what the core holds.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "plugins/etcd-client.h"
+#include "plugins/etcd.h"
+#include "util.h"
+
+#define ETCD_LEASE_DEFAULT_MS	30000
+#define ETCD_TICK_MIN_MS	500
+
+struct etcd_lease {
+	struct etcd		*e;
+	int64_t			 ttl_s;
+	int64_t			 id;		/* 0: none granted yet */
+	struct curlev_xfer	*xfer;		/* grant or keepalive */
+	struct event		*tick;
+	size_t			 refs;
+	struct etcd_lease	*next;
+};
+
+struct etcd_local {
+	struct etcd		*e;
+	char			*key;
+	char			*value;
+	struct etcd_lease	*lease;
+	int			 dirty;		/* store may not have value */
+	struct curlev_xfer	*xfer;		/* put */
+	struct etcd_local	*next;
+};
+
+static void	etcd_lease_tick(evutil_socket_t, short, void *);
+
+/* The answer to a request nobody waits for: only worth a log line. */
+static void
+etcd_local_logged(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	char	*msg;
+
+	if (rv != CURLE_OK)
+		etcd_log(x->arg, LOG_LEVEL_WARN, "request: %s", x->error);
+	else if (status != 200) {
+		msg = etcd_parse_error(x->body != NULL ? x->body : "", x->len);
+		etcd_log(x->arg, LOG_LEVEL_WARN, "request: HTTP %ld: %s",
+		    status, msg);
+		free(msg);
+	}
+}
+
+static void
+etcd_local_post(struct etcd *e, const char *path, char *body)
+{
+	const char	*cause;
+
+	if (etcd_client_post(e->client, path, body, etcd_local_logged, e,
+	    &cause) == NULL)
+		etcd_log(e, LOG_LEVEL_WARN, "%s: %s", path, cause);
+}
+
+static void	etcd_local_flush(struct etcd_local *);
+
+static void
+etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd_local	*l = x->arg;
+
+	l->xfer = NULL;
+	if (rv != CURLE_OK || status != 200) {
+		x->arg = l->e;
+		etcd_local_logged(x, rv, status);
+		l->dirty = 1;	/* the next lease tick tries again */
+		return;
+	}
+	if (l->dirty)
+		etcd_local_flush(l);
+}
+
+static void
+etcd_local_flush(struct etcd_local *l)
+{
+	struct etcd	*e = l->e;
+	const char	*cause;
+
+	if (!e->connected || l->lease->id == 0 || l->xfer != NULL)
+		return;
+	l->dirty = 0;
+	l->xfer = etcd_client_post(e->client, "/v3/kv/put",
+	    etcd_req_put(l->key, l->value, l->lease->id), etcd_local_put_done,
+	    l, &cause);
+	if (l->xfer == NULL) {
+		etcd_log(e, LOG_LEVEL_WARN, "put %s: %s", l->key, cause);
+		l->dirty = 1;
+	}
+}
+
+static void
+etcd_lease_flush(struct etcd_lease *ls, int all)
+{
+	struct etcd_local	*l;
+
+	for (l = ls->e->locals; l != NULL; l = l->next) {
+		if (l->lease != ls)
+			continue;
+		if (all)
+			l->dirty = 1;
+		if (l->dirty)
+			etcd_local_flush(l);
+	}
+}
+
+static void
+etcd_lease_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd_lease	*ls = x->arg;
+	int64_t			 id, ttl;
+	char			*cause;
+	int			 granted = ls->id == 0;
+
+	ls->xfer = NULL;
+	if (rv != CURLE_OK || status != 200) {
+		x->arg = ls->e;
+		etcd_local_logged(x, rv, status);
+		/* an unknown lease is answered with an error: start over */
+		if (rv == CURLE_OK && x->body != NULL &&
+		    strstr(x->body, "not found") != NULL)
+			ls->id = 0;
+		return;
+	}
+	if (etcd_parse_lease(x->body, x->len, &id, &ttl, &cause) == -1) {
+		etcd_log(ls->e, LOG_LEVEL_WARN, "lease: %s", cause);
+		free(cause);
+		return;
+	}
+	if (ttl <= 0 || id == 0) {
+		etcd_log(ls->e, LOG_LEVEL_INFO, "lease %lld expired, granting "
+		    "another", (long long)ls->id);
+		ls->id = 0;
+		etcd_lease_tick(-1, 0, ls);
+		return;
+	}
+	ls->id = id;
+	etcd_lease_flush(ls, granted);
+}
+
+static void
+etcd_lease_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd_lease	*ls = arg;
+	struct etcd		*e = ls->e;
+	const char		*cause;
+
+	if (!e->connected || ls->xfer != NULL)
+		return;
+	if (ls->id == 0)
+		ls->xfer = etcd_client_post(e->client, "/v3/lease/grant",
+		    etcd_req_grant(ls->ttl_s), etcd_lease_done, ls, &cause);
+	else
+		ls->xfer = etcd_client_post(e->client, "/v3/lease/keepalive",
+		    etcd_req_lease(ls->id), etcd_lease_done, ls, &cause);
+	if (ls->xfer == NULL)
+		etcd_log(e, LOG_LEVEL_WARN, "lease: %s", cause);
+}
+
+static struct etcd_lease *
+etcd_lease_get(struct etcd *e, uint64_t ttl_ms)
+{
+	struct etcd_lease	*ls;
+	struct timeval		 tv;
+	uint64_t		 tick_ms;
+	int64_t			 ttl_s = (ttl_ms + 999) / 1000;
+
+	for (ls = e->leases; ls != NULL; ls = ls->next) {
+		if (ls->ttl_s == ttl_s) {
+			ls->refs++;
+			return ls;
+		}
+	}
+	ls = xcalloc(1, sizeof(*ls));
+	ls->e = e;
+	ls->ttl_s = ttl_s;
+	ls->refs = 1;
+	if ((ls->tick = event_new(e->host->base, -1, EV_PERSIST,
+	    etcd_lease_tick, ls)) == NULL)
+		fatalx("event_new");
+	tick_ms = ttl_ms / 3 < ETCD_TICK_MIN_MS ? ETCD_TICK_MIN_MS : ttl_ms / 3;
+	tv.tv_sec = tick_ms / 1000;
+	tv.tv_usec = (tick_ms % 1000) * 1000;
+	event_add(ls->tick, &tv);
+	ls->next = e->leases;
+	e->leases = ls;
+	etcd_lease_tick(-1, 0, ls);
+	return ls;
+}
+
+static void
+etcd_lease_free(struct etcd_lease *ls)
+{
+	curlev_cancel(ls->xfer);
+	event_free(ls->tick);
+	free(ls);
+}
+
+static void
+etcd_lease_unref(struct etcd_lease *ls)
+{
+	struct etcd		*e = ls->e;
+	struct etcd_lease	**pp;
+
+	if (--ls->refs > 0)
+		return;
+	for (pp = &e->leases; *pp != ls; pp = &(*pp)->next)
+		;
+	*pp = ls->next;
+	if (ls->id != 0 && e->connected)
+		etcd_local_post(e, "/v3/lease/revoke", etcd_req_lease(ls->id));
+	etcd_lease_free(ls);
+}
+
+static struct etcd_local **
+etcd_local_find(struct etcd *e, const char *key)
+{
+	struct etcd_local	**pp;
+
+	for (pp = &e->locals; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->key, key) == 0)
+			break;
+	}
+	return pp;
+}
+
+static void
+etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
+{
+	struct etcd_local	**pp = etcd_local_find(e, key), *l = *pp;
+	struct etcd_lease	 *ls = etcd_lease_get(e, ttl_ms);
+
+	if (l == NULL) {
+		l = *pp = xcalloc(1, sizeof(*l));
+		l->e = e;
+		l->key = key;
+	} else {
+		free(key);
+		if (l->lease == ls && strcmp(l->value, value) == 0) {
+			etcd_lease_unref(ls);
+			free(value);
+			return;
+		}
+		etcd_lease_unref(l->lease);
+		free(l->value);
+	}
+	l->value = value;
+	l->lease = ls;
+	l->dirty = 1;
+	etcd_local_flush(l);
+}
+
+static void
+etcd_local_remove(struct etcd_local **pp)
+{
+	struct etcd_local	*l = *pp;
+	struct etcd		*e = l->e;
+
+	*pp = l->next;
+	curlev_cancel(l->xfer);
+	if (e->connected)
+		etcd_local_post(e, "/v3/kv/deleterange", etcd_req_delete(l->key));
+	etcd_lease_unref(l->lease);
+	free(l->key);
+	free(l->value);
+	free(l);
+}
+
+/*
+ * The nodes of a Service JSON with their keys: cb gets each key and, for
+ * a put, the value holding that node alone (both allocated).
+ */
+static int
+etcd_local_each(struct etcd *e, const char *json, int values,
+    void (*cb)(struct etcd *, char *, char *, uint64_t), uint64_t ttl_ms)
+{
+	json_t		*svc, *nodes, *node, *one;
+	const char	*name, *id;
+	char		*key, *value;
+	size_t		 i;
+
+	if ((svc = json_loads(json, 0, NULL)) == NULL)
+		return -1;
+	name = json_string_value(json_object_get(svc, "name"));
+	nodes = json_object_get(svc, "nodes");
+	if (name == NULL || !json_is_array(nodes)) {
+		json_decref(svc);
+		return -1;
+	}
+	json_array_foreach(nodes, i, node) {
+		if ((id = json_string_value(json_object_get(node, "id"))) == NULL)
+			continue;
+		xasprintf(&key, "%s%s/%s", e->prefix, name, id);
+		value = NULL;
+		if (values) {
+			one = json_copy(svc);
+			json_object_set_new(one, "nodes", json_pack("[O]", node));
+			if ((value = json_dumps(one, JSON_COMPACT)) == NULL)
+				fatalx("json_dumps");
+			json_decref(one);
+		}
+		cb(e, key, value, ttl_ms);
+	}
+	json_decref(svc);
+	return 0;
+}
+
+static void
+etcd_local_drop(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
+{
+	struct etcd_local	**pp = etcd_local_find(e, key);
+
+	if (*pp != NULL)
+		etcd_local_remove(pp);
+	free(key);
+}
+
+void
+etcd_local_put(void *arg, const char *json, uint64_t ttl_ms)
+{
+	struct etcd	*e = arg;
+
+	if (ttl_ms == 0)
+		ttl_ms = e->host->conf->ttl_ms;
+	if (ttl_ms == 0)
+		ttl_ms = ETCD_LEASE_DEFAULT_MS;
+	if (etcd_local_each(e, json, 1, etcd_local_set, ttl_ms) == -1)
+		etcd_log(e, LOG_LEVEL_WARN, "put: not a Service JSON");
+}
+
+void
+etcd_local_del(void *arg, const char *json)
+{
+	struct etcd	*e = arg;
+
+	if (etcd_local_each(e, json, 0, etcd_local_drop, 0) == -1)
+		etcd_log(e, LOG_LEVEL_WARN, "del: not a Service JSON");
+}
+
+void
+etcd_local_resync(struct etcd *e)
+{
+	struct etcd_local	*l;
+	struct etcd_lease	*ls;
+
+	for (l = e->locals; l != NULL; l = l->next)
+		l->dirty = 1;
+	for (ls = e->leases; ls != NULL; ls = ls->next)
+		etcd_lease_tick(-1, 0, ls);
+}
+
+void
+etcd_local_free(struct etcd *e, int revoke)
+{
+	struct etcd_local	*l;
+	struct etcd_lease	*ls;
+
+	while ((l = e->locals) != NULL) {
+		e->locals = l->next;
+		curlev_cancel(l->xfer);
+		free(l->key);
+		free(l->value);
+		free(l);
+	}
+	while ((ls = e->leases) != NULL) {
+		e->leases = ls->next;
+		if (revoke && ls->id != 0 && e->connected &&
+		    etcd_client_revoke_now(e->client, ls->id) == -1)
+			etcd_log(e, LOG_LEVEL_WARN, "lease %lld not revoked: "
+			    "its keys expire in %llds", (long long)ls->id,
+			    (long long)ls->ttl_s);
+		etcd_lease_free(ls);
+	}
+}

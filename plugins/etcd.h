@@ -1,0 +1,49 @@
+/*
+ * The etcd registry backend's state, shared by its two halves:
+ * registry-etcd.c follows the store (list, watch, reconnect) and
+ * etcd-local.c keeps this host's registrations in it (leases, puts).
+ */
+#ifndef MICRO_PLUGINS_ETCD_H
+#define MICRO_PLUGINS_ETCD_H
+
+#include <stdint.h>
+
+#include "plugins/etcd-proto.h"
+#include "registry/backend.h"
+
+struct etcd_local;
+struct etcd_lease;
+
+struct etcd {
+	const struct registry_host *host;
+	struct etcd_client	*client;
+	char			*prefix;	/* ends in '/' */
+
+	/* Following the store. */
+	struct curlev_xfer	*sync;		/* auth, range or watch */
+	struct etcd_lines	 lines;
+	struct event		*retry;
+	struct event		*resync;	/* connected: write ours again */
+	uint64_t		 backoff_ms;
+	int			 connected;
+	int			 relist;	/* list before watching */
+	int64_t			 revision;	/* everything up to it seen */
+	char			*error;
+
+	/* This host's registrations. */
+	struct etcd_local	*locals;
+	struct etcd_lease	*leases;
+};
+
+void	 etcd_log(struct etcd *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* The backend's put and del (registry/backend.h); arg is the etcd. */
+void	 etcd_local_put(void *, const char *, uint64_t);
+void	 etcd_local_del(void *, const char *);
+/* Connected again: write every registration again. */
+void	 etcd_local_resync(struct etcd *);
+/* Cancel everything; revoke=1 also takes the keys out of the store. */
+void	 etcd_local_free(struct etcd *, int);
+
+#endif

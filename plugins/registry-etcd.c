@@ -1,0 +1,370 @@
+/*
+ * The etcd registry backend (doc/plugins.md): keys
+ * <prefix><service>/<node id> hold go-micro Service JSON with one node.
+ * We list the prefix once, then watch it from the next revision; a dropped
+ * watch resumes from the last revision seen, a compacted one lists again
+ * and replaces what the core learned. Reconnection backs off; meanwhile
+ * the core keeps serving what it has and the sync state says why.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "plugins/etcd-client.h"
+#include "plugins/etcd.h"
+#include "util.h"
+
+#define ETCD_DEFAULT_PREFIX	"/micro/registry/"
+#define ETCD_BACKOFF_MIN_MS	100
+#define ETCD_BACKOFF_MAX_MS	2000
+
+static void	etcd_connect(struct etcd *);
+
+void
+etcd_log(struct etcd *e, int level, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	e->host->log(e->host->core, level, line);
+}
+
+static void
+etcd_publish(struct etcd *e)
+{
+	struct registry_sync	 s;
+
+	s.connected = e->connected;
+	s.revision = e->revision > 0 ? (uint64_t)e->revision : 0;
+	s.error = e->error;
+	e->host->sync(e->host->core, &s);
+}
+
+/* Give up on the current exchange and try again after the backoff. */
+static void
+etcd_fail(struct etcd *e, const char *fmt, ...)
+{
+	struct timeval	 tv;
+	va_list		 ap;
+	int		 was = e->connected;
+
+	free(e->error);
+	va_start(ap, fmt);
+	if (vasprintf(&e->error, fmt, ap) == -1)
+		fatalx("vasprintf");
+	va_end(ap);
+	etcd_log(e, was ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "%s: %s",
+	    etcd_client_endpoint(e->client), e->error);
+	etcd_client_failover(e->client);
+	e->connected = 0;
+	etcd_lines_clear(&e->lines);
+	etcd_publish(e);
+	tv.tv_sec = e->backoff_ms / 1000;
+	tv.tv_usec = (e->backoff_ms % 1000) * 1000;
+	evtimer_add(e->retry, &tv);
+	e->backoff_ms = e->backoff_ms * 2 > ETCD_BACKOFF_MAX_MS ?
+	    ETCD_BACKOFF_MAX_MS : e->backoff_ms * 2;
+}
+
+/* An answer that is not a 200: its message, and a dropped token on 401. */
+static int
+etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
+    long status, const char *what)
+{
+	char	*msg;
+
+	if (rv != CURLE_OK) {
+		etcd_fail(e, "%s: %s", what, x->error);
+		return 0;
+	}
+	if (status == 200)
+		return 1;
+	msg = etcd_parse_error(x->body != NULL ? x->body : "", x->len);
+	if (status == 401 || strstr(msg, "token") != NULL)
+		etcd_client_set_token(e->client, NULL);
+	etcd_fail(e, "%s: HTTP %ld: %s", what, status, msg);
+	free(msg);
+	return 0;
+}
+
+static void
+etcd_apply(struct etcd *e, const struct etcd_event *ev)
+{
+	char	*name, *id;
+
+	if (ev->mod_revision > e->revision)
+		e->revision = ev->mod_revision;
+	if (ev->type == ETCD_PUT) {
+		if (e->host->update(e->host->core, ev->value, ev->valuelen) == -1)
+			etcd_log(e, LOG_LEVEL_WARN, "%s: value ignored", ev->key);
+		return;
+	}
+	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
+		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key", ev->key);
+		return;
+	}
+	e->host->remove(e->host->core, name, id);
+	free(name);
+	free(id);
+}
+
+static void
+etcd_watched(struct etcd *e)
+{
+	e->backoff_ms = ETCD_BACKOFF_MIN_MS;
+	free(e->error);
+	e->error = NULL;
+	if (!e->connected) {
+		e->connected = 1;
+		etcd_log(e, LOG_LEVEL_INFO, "watching %s from revision %lld",
+		    etcd_client_endpoint(e->client),
+		    (long long)e->revision + 1);
+		/* not from here: libcurl is running this callback */
+		event_active(e->resync, 0, 0);
+	}
+}
+
+/* One message of the watch stream; -1 ends the stream. */
+static int
+etcd_watch_line(const char *line, size_t len, void *arg)
+{
+	struct etcd		*e = arg;
+	struct etcd_batch	 b;
+	char			*cause;
+	size_t			 i;
+
+	if (etcd_parse_watch(line, len, &b, &cause) == -1) {
+		free(e->error);
+		xasprintf(&e->error, "watch stream: %s", cause);
+		free(cause);
+		return -1;
+	}
+	if (b.canceled && b.compact_revision > 0) {
+		etcd_log(e, LOG_LEVEL_INFO, "revision %lld compacted (oldest "
+		    "%lld): listing again", (long long)e->revision + 1,
+		    (long long)b.compact_revision);
+		e->relist = 1;
+	}
+	if (b.canceled || b.error != NULL) {
+		free(e->error);
+		xasprintf(&e->error, "watch: %s", b.error != NULL ? b.error :
+		    "canceled");
+		etcd_batch_clear(&b);
+		return -1;
+	}
+	if (b.created)
+		etcd_watched(e);
+	for (i = 0; i < b.nev; i++)
+		etcd_apply(e, &b.ev[i]);
+	/* A progress notification: nothing older is still to come. */
+	if (b.nev == 0 && !b.created && b.revision > e->revision)
+		e->revision = b.revision;
+	etcd_batch_clear(&b);
+	etcd_publish(e);
+	return 0;
+}
+
+static int
+etcd_watch_data(struct curlev_xfer *x, const char *p, size_t len)
+{
+	struct etcd	*e = x->arg;
+	const char	*cause;
+
+	if (etcd_lines_feed(&e->lines, p, len, etcd_watch_line, e,
+	    &cause) == -1) {
+		if (e->error == NULL)
+			e->error = xstrdup(cause);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+etcd_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd	*e = x->arg;
+	char		*why;
+
+	e->sync = NULL;
+	if (e->relist) {		/* compacted: list at once */
+		etcd_lines_clear(&e->lines);
+		etcd_connect(e);
+		return;
+	}
+	if (e->error != NULL && rv == CURLE_WRITE_ERROR) {
+		why = xstrdup(e->error);
+		etcd_fail(e, "%s", why);
+		free(why);
+	} else if (etcd_answer_ok(e, x, rv, status, "watch"))
+		etcd_fail(e, "watch stream ended");
+}
+
+static void
+etcd_watch(struct etcd *e)
+{
+	const char	*cause;
+
+	e->sync = etcd_client_post(e->client, "/v3/watch",
+	    etcd_req_watch(e->prefix, e->revision + 1), etcd_watch_done, e,
+	    &cause);
+	if (e->sync == NULL) {
+		etcd_fail(e, "watch: %s", cause);
+		return;
+	}
+	e->sync->data = etcd_watch_data;
+}
+
+static void
+etcd_range_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd		*e = x->arg;
+	struct etcd_batch	 b;
+	char			*cause;
+	size_t			 i;
+
+	e->sync = NULL;
+	if (!etcd_answer_ok(e, x, rv, status, "range"))
+		return;
+	if (etcd_parse_range(x->body, x->len, &b, &cause) == -1) {
+		etcd_fail(e, "range: %s", cause);
+		free(cause);
+		return;
+	}
+	e->host->relist_begin(e->host->core);
+	for (i = 0; i < b.nev; i++)
+		etcd_apply(e, &b.ev[i]);
+	e->host->relist_end(e->host->core);
+	e->relist = 0;
+	e->revision = b.revision;
+	etcd_log(e, LOG_LEVEL_INFO, "%zu keys listed at revision %lld", b.nev,
+	    (long long)b.revision);
+	etcd_batch_clear(&b);
+	etcd_watch(e);
+}
+
+static void
+etcd_auth_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd	*e = x->arg;
+	char		*token, *cause;
+
+	e->sync = NULL;
+	if (!etcd_answer_ok(e, x, rv, status, "authenticate"))
+		return;
+	if ((token = etcd_parse_auth(x->body, x->len, &cause)) == NULL) {
+		etcd_fail(e, "authenticate: %s", cause);
+		free(cause);
+		return;
+	}
+	etcd_client_set_token(e->client, token);
+	etcd_connect(e);
+}
+
+/* The next step towards a watch: authenticate, list, watch. */
+static void
+etcd_connect(struct etcd *e)
+{
+	const char	*cause;
+
+	free(e->error);
+	e->error = NULL;
+	if (etcd_client_need_auth(e->client))
+		e->sync = etcd_client_post(e->client, "/v3/auth/authenticate",
+		    etcd_client_auth_request(e->client), etcd_auth_done, e,
+		    &cause);
+	else if (e->relist)
+		e->sync = etcd_client_post(e->client, "/v3/kv/range",
+		    etcd_req_range(e->prefix), etcd_range_done, e, &cause);
+	else {
+		etcd_watch(e);
+		return;
+	}
+	if (e->sync == NULL)
+		etcd_fail(e, "%s", cause);
+}
+
+static void
+etcd_retry(evutil_socket_t fd, short what, void *arg)
+{
+	etcd_connect(arg);
+}
+
+static void
+etcd_resync(evutil_socket_t fd, short what, void *arg)
+{
+	etcd_local_resync(arg);
+}
+
+static void
+etcd_close(void *arg)
+{
+	struct etcd	*e = arg;
+
+	etcd_local_free(e, 1);
+	etcd_client_free(e->client);
+	event_free(e->retry);
+	event_free(e->resync);
+	etcd_lines_clear(&e->lines);
+	free(e->prefix);
+	free(e->error);
+	free(e);
+}
+
+static char *
+etcd_prefix(const char *conf)
+{
+	char	*p;
+	size_t	 len = strlen(conf);
+
+	if (len == 0)
+		return xstrdup(ETCD_DEFAULT_PREFIX);
+	xasprintf(&p, "%s%s", conf, conf[len - 1] == '/' ? "" : "/");
+	return p;
+}
+
+static void *
+etcd_open(const struct registry_host *host, const char **cause)
+{
+	struct etcd	*e;
+
+	if (host->abi != REGISTRY_BACKEND_ABI) {
+		*cause = "host speaks another backend ABI";
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->host = host;
+	e->prefix = etcd_prefix(host->conf->prefix);
+	e->relist = 1;
+	e->backoff_ms = ETCD_BACKOFF_MIN_MS;
+	if ((e->client = etcd_client_new(host->base, host->conf,
+	    cause)) == NULL) {
+		free(e->prefix);
+		free(e);
+		return NULL;
+	}
+	if ((e->retry = evtimer_new(host->base, etcd_retry, e)) == NULL ||
+	    (e->resync = event_new(host->base, -1, 0, etcd_resync, e)) == NULL)
+		fatalx("evtimer_new");
+	etcd_publish(e);
+	etcd_connect(e);
+	return e;
+}
+
+__attribute__((visibility("default")))
+const struct registry_backend microd_registry_backend = {
+	.abi = REGISTRY_BACKEND_ABI,
+	.name = "etcd",
+	.open = etcd_open,
+	.close = etcd_close,
+	.put = etcd_local_put,
+	.del = etcd_local_del,
+};

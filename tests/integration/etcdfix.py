@@ -1,0 +1,183 @@
+"""Real etcd members for the registry plugin tests (Debian's etcd-server).
+
+Each member gets free loopback ports (etcd cannot bind port 0) and a
+private data dir. `TcpCut` is a loopback TCP forwarder a test can cut and
+restore, to take etcd away from microd without stopping etcd itself.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+
+from conftest import free_port, wait_for
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
+
+
+class Etcd:
+    """One etcd cluster of n members started on loopback."""
+
+    def __init__(self, tmp, n=1, name="etcd"):
+        self.dir = tmp / name
+        self.members = []
+        for i in range(n):
+            self.members.append({"name": "%s%d" % (name, i),
+                                 "client": free_port(), "peer": free_port(),
+                                 "data": str(self.dir / ("d%d" % i)),
+                                 "proc": None})
+        self.cluster = ",".join("%s=http://127.0.0.1:%d" % (m["name"],
+                                                          m["peer"])
+                                for m in self.members)
+        for i in range(n):
+            self.start(i)
+        self.wait_healthy()
+
+    def start(self, i=0):
+        m = self.members[i]
+        os.makedirs(m["data"], exist_ok=True)
+        log = open(m["data"] + ".log", "ab")
+        m["proc"] = subprocess.Popen([
+            ETCD, "--name", m["name"], "--data-dir", m["data"],
+            "--listen-client-urls", "http://127.0.0.1:%d" % m["client"],
+            "--advertise-client-urls", "http://127.0.0.1:%d" % m["client"],
+            "--listen-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+            "--initial-cluster", self.cluster,
+            "--initial-cluster-state", "new",
+            "--heartbeat-interval", "50", "--election-timeout", "500"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self, i=0, sig=signal.SIGTERM):
+        p = self.members[i]["proc"]
+        if p is not None and p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=20)
+
+    def close(self):
+        for i in range(len(self.members)):
+            self.stop(i, signal.SIGKILL)
+
+    def address(self, only=None):
+        ms = self.members if only is None else [self.members[i]
+                                                for i in only]
+        return ",".join("127.0.0.1:%d" % m["client"] for m in ms)
+
+    def run(self, *args, member=None):
+        eps = self.address(None if member is None else [member])
+        return subprocess.run([ETCDCTL, "--endpoints", eps,
+                            "--command-timeout", "3s"] + list(args),
+                           capture_output=True, text=True, timeout=20,
+                           env=dict(os.environ, ETCDCTL_API="3"))
+
+    def ctl(self, *args, member=None, check=True):
+        r = self.run(*args, member=member)
+        if check and r.returncode != 0:
+            raise AssertionError("etcdctl %s: %s" % (args, r.stderr))
+        return r.stdout
+
+    def wait_healthy(self, member=None):
+        wait_for(lambda: self.run("endpoint", "health",
+                                  member=member).returncode == 0,
+                 20, 0.1, "etcd healthy")
+
+    def kvs(self, prefix="/micro/registry/"):
+        """{key: (value dict, lease)} under prefix."""
+        out = json.loads(self.ctl("get", "--prefix", prefix, "-w", "json"))
+        res = {}
+        for kv in out.get("kvs", []):
+            res[base64.b64decode(kv["key"]).decode()] = (
+                json.loads(base64.b64decode(kv["value"])),
+                int(kv.get("lease", 0)))
+        return res
+
+    def revision(self):
+        out = json.loads(self.ctl("get", "/", "-w", "json"))
+        return int(out["header"]["revision"])
+
+
+def service(name, node_id, port, version="1.0.0"):
+    """A go-micro Service JSON as go-micro's etcd registry writes it."""
+    return {"name": name, "version": version, "metadata": None,
+            "endpoints": [{"name": "Say.Hello",
+                           "request": {"name": "Request", "type": "Request",
+                                       "values": None},
+                           "response": {"name": "Response",
+                                        "type": "Response", "values": None},
+                           "metadata": {}}],
+            "nodes": [{"id": node_id, "address": "127.0.0.1:%d" % port,
+                       "metadata": {"protocol": "mucp", "transport": "http",
+                                    "server": "mucp"}}]}
+
+
+class TcpCut:
+    """A loopback TCP forwarder to target; cut() drops and refuses."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.open = True
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if not self.open:
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self.pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.open = False
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def restore(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self.lsock.close()

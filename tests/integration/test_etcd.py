@@ -1,0 +1,218 @@
+"""The etcd registry plugin against a real etcd (Debian's etcd-server).
+
+microd loads plugins/registry-etcd.so; MICROD_PLUGIN_DIR points it at
+the build tree.
+"""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import BUILDDIR, wait_for
+from etcdfix import ETCD, Etcd, TcpCut, service
+
+PREFIX = "/micro/registry/"
+PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
+
+pytestmark = pytest.mark.skipif(not os.path.exists(ETCD),
+                                reason="etcd-server is not installed")
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    made = []
+
+    def make(n=1, name="etcd"):
+        e = Etcd(tmp_path, n, name)
+        made.append(e)
+        return e
+    yield make
+    for e in made:
+        e.close()
+
+
+def conf(address, ttl="10s"):
+    return "[registry]\nbackend = etcd\naddress = %s\nttl = %s\n" % (
+        address, ttl)
+
+
+def start(microd, address, **kw):
+    return microd(extra=conf(address, kw.pop("ttl", "10s")),
+                  env=PLUGIN_ENV, workers={"web": 0, "broker": 0}, **kw)
+
+
+def node_ids(m, name):
+    r = m.ctl("--json", "service", name, check=False)
+    if r.returncode != 0:
+        return set()
+    return {n["id"] for v in json.loads(r.stdout) for n in v["nodes"]}
+
+
+def registry_status(m):
+    return m.status()["registry"]
+
+
+def put(e, svc, **kw):
+    e.ctl("put", PREFIX + svc["name"] + "/" + svc["nodes"][0]["id"],
+          json.dumps(svc), **kw)
+
+
+def register(m, svc, ttl="60s"):
+    m.ctl("register", "--ttl", ttl, "-", input=json.dumps(svc))
+
+
+def test_etcdctl_put_visible_then_delete(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    put(e, service("go.micro.srv.greeter", "greeter-1", 9091))
+    t0 = time.monotonic()
+    wait_for(lambda: node_ids(m, "go.micro.srv.greeter") == {"greeter-1"},
+             1.0, what="etcd put visible within 1 s")
+    assert time.monotonic() - t0 < 1.0
+    st = registry_status(m)
+    assert st["backend"] == "etcd" and st["connected"]
+    assert st["revision"] >= e.revision() - 1
+    e.ctl("del", PREFIX + "go.micro.srv.greeter/greeter-1")
+    wait_for(lambda: node_ids(m, "go.micro.srv.greeter") == set(), 1.0,
+             what="etcd delete visible")
+
+
+def test_old_prefix_and_2016_port_form(etcd, microd):
+    e = etcd()
+    m = microd(extra=conf(e.address()) + "prefix = /micro-registry\n",
+               env=PLUGIN_ENV, workers={"web": 0, "broker": 0})
+    old = {"name": "go.micro.srv.old", "version": "0.1",
+           "nodes": [{"id": "old-1", "address": "127.0.0.1", "port": 9000}]}
+    e.ctl("put", "/micro-registry/go.micro.srv.old/old-1", json.dumps(old))
+    wait_for(lambda: node_ids(m, "go.micro.srv.old") == {"old-1"}, 2)
+    out = m.ctl_json("service", "go.micro.srv.old")
+    assert out[0]["nodes"][0]["address"] == "127.0.0.1:9000"
+
+
+def test_register_writes_key_with_lease_clean_stop_deletes(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    svc = service("go.micro.srv.mine", "mine-1", 7001)
+    register(m, svc)
+    key = PREFIX + "go.micro.srv.mine/mine-1"
+    kv = wait_for(lambda: e.kvs().get(key), 2, what="key written")
+    value, lease = kv
+    assert lease != 0
+    assert value["nodes"][0]["id"] == "mine-1"
+    assert value["nodes"][0]["address"] == "127.0.0.1:7001"
+    ttl = e.ctl("lease", "timetolive", "%x" % lease)
+    assert "remaining" in ttl, ttl
+    m.stop()
+    assert m.proc.returncode == 0
+    assert key not in e.kvs()
+
+
+def test_lease_kept_alive_then_expires_after_sigkill(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    svc = service("go.micro.srv.ka", "ka-1", 7002)
+    key = PREFIX + "go.micro.srv.ka/ka-1"
+    # A client heartbeat: the same registration every second, 3 s TTL.
+    # The value does not change, so only the keepalives keep the key.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        register(m, svc, "3s")
+        time.sleep(1)
+        assert key in e.kvs()
+    lease = e.kvs()[key][1]
+    m.kill_all()
+    wait_for(lambda: key not in e.kvs(), 8, 0.2, "key expired with lease")
+    assert "expired" in e.ctl("lease", "timetolive", "%x" % lease)
+
+
+def test_two_microd_on_one_etcd(etcd, microd):
+    e = etcd()
+    a = start(microd, e.address(), name="a")
+    b = start(microd, e.address(), name="b")
+    register(a, service("go.micro.srv.one", "one-1", 7003))
+    register(b, service("go.micro.srv.two", "two-1", 7004))
+    wait_for(lambda: node_ids(b, "go.micro.srv.one") == {"one-1"}, 2)
+    wait_for(lambda: node_ids(a, "go.micro.srv.two") == {"two-1"}, 2)
+    a.stop()
+    wait_for(lambda: node_ids(b, "go.micro.srv.one") == set(), 2,
+             what="a's registration gone from b")
+
+
+def test_etcd_down_5s_keeps_serving_and_converges(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    put(e, service("go.micro.srv.remote", "r-1", 7005))
+    register(m, service("go.micro.srv.local", "l-1", 7006))
+    wait_for(lambda: node_ids(m, "go.micro.srv.remote") == {"r-1"}, 2)
+    e.stop()
+    seen_down = False
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        # No failed lookup while etcd is away.
+        assert node_ids(m, "go.micro.srv.remote") == {"r-1"}
+        assert node_ids(m, "go.micro.srv.local") == {"l-1"}
+        st = registry_status(m)
+        seen_down = seen_down or not st["connected"]
+        time.sleep(0.1)
+    assert seen_down, "sync state never showed the outage"
+    # Registered while etcd was away: written once it is back.
+    register(m, service("go.micro.srv.during", "d-1", 7007))
+    e.start()
+    e.wait_healthy()
+    wait_for(lambda: registry_status(m)["connected"], 10, what="reconnect")
+    wait_for(lambda: PREFIX + "go.micro.srv.during/d-1" in e.kvs(), 5,
+             what="registration made during the outage written")
+    assert PREFIX + "go.micro.srv.local/l-1" in e.kvs()
+    put(e, service("go.micro.srv.after", "a-1", 7008))
+    wait_for(lambda: node_ids(m, "go.micro.srv.after") == {"a-1"}, 2)
+
+
+def test_compaction_relists(etcd, microd):
+    e = etcd()
+    cut = TcpCut(e.members[0]["client"])
+    try:
+        m = start(microd, "127.0.0.1:%d" % cut.port)
+        put(e, service("go.micro.srv.gone", "g-1", 7009))
+        put(e, service("go.micro.srv.kept", "k-1", 7010))
+        wait_for(lambda: node_ids(m, "go.micro.srv.gone") == {"g-1"}, 2)
+        cut.cut()
+        wait_for(lambda: not registry_status(m)["connected"], 5)
+        # While microd is away: a delete and a put, then the history of
+        # both is compacted, so resuming the watch is impossible.
+        e.ctl("del", PREFIX + "go.micro.srv.gone/g-1")
+        put(e, service("go.micro.srv.new", "n-1", 7011))
+        put(e, service("go.micro.srv.kept", "k-1", 7012))
+        e.ctl("compact", str(e.revision()))
+        cut.restore()
+        wait_for(lambda: node_ids(m, "go.micro.srv.new") == {"n-1"}, 5,
+                 what="relist after compaction")
+        assert node_ids(m, "go.micro.srv.gone") == set()
+        kept = m.ctl_json("service", "go.micro.srv.kept")
+        assert kept[0]["nodes"][0]["address"] == "127.0.0.1:7012"
+        assert "compacted" in m.read_log()
+    finally:
+        cut.close()
+
+
+def test_three_members_one_killed(etcd, microd):
+    e = etcd(3)
+    m = start(microd, e.address())
+    put(e, service("go.micro.srv.c", "c-1", 7013))
+    wait_for(lambda: node_ids(m, "go.micro.srv.c") == {"c-1"}, 3)
+    # microd talks to the first endpoint: kill that member.
+    e.stop(0, signal.SIGKILL)
+    # The survivors may still be electing a leader: retry the put.
+    wait_for(lambda: put(e, service("go.micro.srv.c2", "c2-1", 7014),
+                         member=1) or True, 10, 0.2, "put via member 1")
+    wait_for(lambda: node_ids(m, "go.micro.srv.c2") == {"c2-1"}, 10,
+             what="sync continued through another member")
+    register(m, service("go.micro.srv.c3", "c3-1", 7015))
+    wait_for(lambda: PREFIX + "go.micro.srv.c3/c3-1" in kvs_via(e, 1), 10,
+             what="registration written through another member")
+
+
+def kvs_via(e, member):
+    out = e.ctl("get", "--prefix", PREFIX, "--keys-only", member=member)
+    return out.split()

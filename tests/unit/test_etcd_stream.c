@@ -1,0 +1,385 @@
+/*
+ * The etcd gateway wire format (plugins/etcd-proto.c): base64, prefix
+ * ranges, the watch stream split at arbitrary chunk boundaries, and
+ * hostile or truncated messages, which must be refused, never crash.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "plugins/etcd-proto.h"
+
+/* base64 of "/micro/registry/a/n1" and of a one-node Service. */
+#define KEY_B64		"L21pY3JvL3JlZ2lzdHJ5L2EvbjE="
+#define VAL_B64		"eyJuYW1lIjoiYSJ9"		/* {"name":"a"} */
+
+static void
+test_b64_roundtrip(void **state)
+{
+	const char	*in[] = { "", "f", "fo", "foo", "foob", "fooba",
+			    "foobar", "/micro/registry/\xff" };
+	char		*enc, *dec;
+	size_t		 i, len;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		enc = etcd_b64_encode(in[i], strlen(in[i]));
+		dec = etcd_b64_decode(enc, &len);
+		assert_non_null(dec);
+		assert_int_equal(len, strlen(in[i]));
+		assert_memory_equal(dec, in[i], len);
+		free(enc);
+		free(dec);
+	}
+	enc = etcd_b64_encode("foobar", 6);
+	assert_string_equal(enc, "Zm9vYmFy");
+	free(enc);
+}
+
+static void
+test_b64_hostile(void **state)
+{
+	const char	*bad[] = { "Zm9", "Zm9v!", "Z===", "====", "Zm9vY===",
+			    "Zm 9v" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(etcd_b64_decode(bad[i], NULL));
+}
+
+static const char *
+json_b64_field(json_t *j, const char *name, char **out)
+{
+	*out = etcd_b64_decode(json_string_value(json_object_get(j, name)),
+	    NULL);
+	return *out;
+}
+
+static void
+test_req_range_end(void **state)
+{
+	json_t	*j;
+	char	*s, *key, *end;
+
+	s = etcd_req_range("/micro/registry/");
+	j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_b64_field(j, "key", &key), "/micro/registry/");
+	assert_string_equal(json_b64_field(j, "range_end", &end),
+	    "/micro/registry0");
+	free(key);
+	free(end);
+	free(s);
+	json_decref(j);
+
+	s = etcd_req_range("a\xff\xff");
+	j = json_loads(s, 0, NULL);
+	assert_string_equal(json_b64_field(j, "range_end", &end), "b");
+	free(end);
+	free(s);
+	json_decref(j);
+}
+
+static void
+test_req_watch_int64_strings(void **state)
+{
+	json_t	*j, *cr;
+	char	*s;
+
+	s = etcd_req_watch("/p/", 9007199254740993LL);
+	j = json_loads(s, 0, NULL);
+	cr = json_object_get(j, "create_request");
+	assert_string_equal(json_string_value(json_object_get(cr,
+	    "start_revision")), "9007199254740993");
+	assert_true(json_is_true(json_object_get(cr, "progress_notify")));
+	free(s);
+	json_decref(j);
+}
+
+struct lines {
+	char	*got[8];
+	int	 n;
+};
+
+static int
+collect(const char *line, size_t len, void *arg)
+{
+	struct lines	*l = arg;
+
+	if (l->n == 8)
+		return -1;
+	l->got[l->n++] = strndup(line, len);
+	return 0;
+}
+
+/* The same stream fed whole and one byte at a time gives the same lines. */
+static void
+test_lines_chunking(void **state)
+{
+	const char		*stream = "{\"a\":1}\n{\"b\":2}\n\n{\"c\":";
+	struct etcd_lines	 el = { 0 };
+	struct lines		 whole = { 0 }, bytes = { 0 };
+	const char		*cause;
+	size_t			 i;
+	int			 k;
+
+	assert_int_equal(etcd_lines_feed(&el, stream, strlen(stream), collect,
+	    &whole, &cause), 0);
+	etcd_lines_clear(&el);
+	for (i = 0; i < strlen(stream); i++)
+		assert_int_equal(etcd_lines_feed(&el, stream + i, 1, collect,
+		    &bytes, &cause), 0);
+	assert_int_equal(whole.n, 2);
+	assert_int_equal(bytes.n, 2);
+	for (k = 0; k < 2; k++) {
+		assert_string_equal(whole.got[k], bytes.got[k]);
+		free(whole.got[k]);
+		free(bytes.got[k]);
+	}
+	/* the unfinished third message waits for its newline */
+	assert_int_equal(etcd_lines_feed(&el, "3}\n", 3, collect, &bytes,
+	    &cause), 0);
+	assert_int_equal(bytes.n, 3);
+	assert_string_equal(bytes.got[2], "{\"c\":3}");
+	free(bytes.got[2]);
+	etcd_lines_clear(&el);
+}
+
+static int
+never(const char *line, size_t len, void *arg)
+{
+	fail_msg("no line expected");
+	return 0;
+}
+
+static void
+test_lines_too_long(void **state)
+{
+	struct etcd_lines	 el = { 0 };
+	const char		*cause = NULL;
+	size_t			 chunk = 1024 * 1024, i;
+	char			*buf = malloc(chunk);
+	int			 rv = 0;
+
+	memset(buf, 'x', chunk);
+	for (i = 0; i <= ETCD_LINE_MAX / chunk && rv == 0; i++)
+		rv = etcd_lines_feed(&el, buf, chunk, never, NULL, &cause);
+	assert_int_equal(rv, -1);
+	assert_non_null(cause);
+	etcd_lines_clear(&el);
+	free(buf);
+}
+
+static void
+test_watch_events(void **state)
+{
+	const char	*msg = "{\"result\":{\"header\":{\"revision\":\"12\"},"
+	    "\"events\":[{\"kv\":{\"key\":\"" KEY_B64 "\",\"mod_revision\":"
+	    "\"11\",\"value\":\"" VAL_B64 "\"}},{\"type\":\"DELETE\",\"kv\":"
+	    "{\"key\":\"" KEY_B64 "\",\"mod_revision\":\"12\"}}]}}";
+	struct etcd_batch	 b;
+	char			*cause, *name, *id;
+
+	assert_int_equal(etcd_parse_watch(msg, strlen(msg), &b, &cause), 0);
+	assert_int_equal(b.revision, 12);
+	assert_int_equal(b.nev, 2);
+	assert_int_equal(b.ev[0].type, ETCD_PUT);
+	assert_string_equal(b.ev[0].value, "{\"name\":\"a\"}");
+	assert_int_equal(b.ev[0].mod_revision, 11);
+	assert_int_equal(b.ev[1].type, ETCD_DELETE);
+	assert_string_equal(b.ev[1].value, "");
+	assert_int_equal(etcd_key_split(b.ev[1].key, "/micro/registry/",
+	    &name, &id), 0);
+	assert_string_equal(name, "a");
+	assert_string_equal(id, "n1");
+	free(name);
+	free(id);
+	etcd_batch_clear(&b);
+}
+
+static void
+test_watch_created_canceled(void **state)
+{
+	const char	*created = "{\"result\":{\"header\":{\"revision\":\"5\"},"
+	    "\"created\":true}}";
+	const char	*compacted = "{\"result\":{\"header\":{\"revision\":"
+	    "\"9\"},\"canceled\":true,\"compact_revision\":\"7\","
+	    "\"cancel_reason\":\"mvcc: required revision has been compacted\"}}";
+	const char	*error = "{\"error\":{\"grpc_code\":16,\"http_code\":401,"
+	    "\"message\":\"etcdserver: invalid auth token\"}}";
+	struct etcd_batch	 b;
+	char			*cause;
+
+	assert_int_equal(etcd_parse_watch(created, strlen(created), &b,
+	    &cause), 0);
+	assert_true(b.created);
+	assert_false(b.canceled);
+	etcd_batch_clear(&b);
+	assert_int_equal(etcd_parse_watch(compacted, strlen(compacted), &b,
+	    &cause), 0);
+	assert_true(b.canceled);
+	assert_int_equal(b.compact_revision, 7);
+	assert_non_null(strstr(b.error, "compacted"));
+	etcd_batch_clear(&b);
+	assert_int_equal(etcd_parse_watch(error, strlen(error), &b, &cause), 0);
+	assert_string_equal(b.error, "etcdserver: invalid auth token");
+	etcd_batch_clear(&b);
+}
+
+/* Every hostile message is refused with a cause and leaves nothing. */
+static void
+test_watch_hostile(void **state)
+{
+	const char	*bad[] = {
+		"", "{", "[]", "null", "{\"result\":1}", "{\"other\":{}}",
+		"{\"result\":{\"events\":{}}}",
+		"{\"result\":{\"events\":[1]}}",
+		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"!!\"}}]}}",
+		"{\"result\":{\"events\":[{\"kv\":{}}]}}",
+		"{\"result\":{\"events\":[{\"type\":\"EXPLODE\",\"kv\":{\"key\":"
+		    "\"" KEY_B64 "\"}}]}}",
+		"{\"result\":{\"events\":[{\"type\":7,\"kv\":{\"key\":"
+		    "\"" KEY_B64 "\"}}]}}",
+		/* a NUL byte hidden in the value: "a\0b" */
+		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"" KEY_B64 "\","
+		    "\"value\":\"YQBi\"}}]}}",
+		"{\"result\":{\"header\":{\"revision\":\"12x\"}}}",
+		"{\"result\":{\"header\":{\"revision\":[]}}}",
+		"{\"result\":{\"compact_revision\":{}}}",
+		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"" KEY_B64 "\"}},"
+		    "{\"kv\":5}]}}",
+		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"" KEY_B64,
+	};
+	struct etcd_batch	 b;
+	char			*cause;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cause = NULL;
+		assert_int_equal(etcd_parse_watch(bad[i], strlen(bad[i]), &b,
+		    &cause), -1);
+		assert_non_null(cause);
+		assert_int_equal(b.nev, 0);
+		assert_null(b.ev);
+		free(cause);
+	}
+}
+
+/* Every prefix of a valid message is refused or parsed, never a crash. */
+static void
+test_watch_truncated(void **state)
+{
+	const char	*msg = "{\"result\":{\"header\":{\"revision\":\"12\"},"
+	    "\"events\":[{\"kv\":{\"key\":\"" KEY_B64 "\",\"value\":\""
+	    VAL_B64 "\"}}]}}";
+	struct etcd_batch	 b;
+	char			*cause;
+	size_t			 len;
+
+	for (len = 0; len < strlen(msg); len++) {
+		cause = NULL;
+		assert_int_equal(etcd_parse_watch(msg, len, &b, &cause), -1);
+		free(cause);
+	}
+	assert_int_equal(etcd_parse_watch(msg, len, &b, &cause), 0);
+	etcd_batch_clear(&b);
+}
+
+static void
+test_range(void **state)
+{
+	const char	*ok = "{\"header\":{\"revision\":\"40\"},\"kvs\":[{\"key\":"
+	    "\"" KEY_B64 "\",\"value\":\"" VAL_B64 "\",\"mod_revision\":\"3\","
+	    "\"lease\":\"77\"}],\"count\":\"1\"}";
+	const char	*empty = "{\"header\":{\"revision\":\"1\"}}";
+	struct etcd_batch	 b;
+	char			*cause;
+
+	assert_int_equal(etcd_parse_range(ok, strlen(ok), &b, &cause), 0);
+	assert_int_equal(b.revision, 40);
+	assert_int_equal(b.nev, 1);
+	assert_string_equal(b.ev[0].key, "/micro/registry/a/n1");
+	etcd_batch_clear(&b);
+	assert_int_equal(etcd_parse_range(empty, strlen(empty), &b, &cause), 0);
+	assert_int_equal(b.nev, 0);
+	etcd_batch_clear(&b);
+	assert_int_equal(etcd_parse_range("{\"kvs\":7}", 9, &b, &cause), -1);
+	free(cause);
+}
+
+static void
+test_lease_auth_error(void **state)
+{
+	const char	*grant = "{\"header\":{},\"ID\":\"7587862\",\"TTL\":\"10\"}";
+	const char	*keep = "{\"result\":{\"header\":{},\"ID\":\"7587862\"}}";
+	int64_t		 id, ttl;
+	char		*cause, *s;
+
+	assert_int_equal(etcd_parse_lease(grant, strlen(grant), &id, &ttl,
+	    &cause), 0);
+	assert_int_equal(id, 7587862);
+	assert_int_equal(ttl, 10);
+	/* an expired lease: TTL omitted, i.e. 0 */
+	assert_int_equal(etcd_parse_lease(keep, strlen(keep), &id, &ttl,
+	    &cause), 0);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(etcd_parse_lease("{\"ID\":[]}", 9, &id, &ttl,
+	    &cause), -1);
+	free(cause);
+
+	s = etcd_parse_auth("{\"token\":\"abc.1\"}", 17, &cause);
+	assert_string_equal(s, "abc.1");
+	free(s);
+	assert_null(etcd_parse_auth("{\"token\":\"\"}", 12, &cause));
+	free(cause);
+
+	s = etcd_parse_error("{\"error\":\"x\",\"message\":\"lease not found\"}",
+	    41);
+	assert_string_equal(s, "lease not found");
+	free(s);
+	s = etcd_parse_error("<html>", 6);
+	assert_non_null(s);
+	free(s);
+}
+
+static void
+test_key_split_hostile(void **state)
+{
+	const char	*bad[] = { "/micro/registry/", "/micro/registry/a",
+			    "/micro/registry//n", "/micro/registry/a/",
+			    "/other/a/n" };
+	char		*name, *id;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(etcd_key_split(bad[i], "/micro/registry/",
+		    &name, &id), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_b64_roundtrip),
+		cmocka_unit_test(test_b64_hostile),
+		cmocka_unit_test(test_req_range_end),
+		cmocka_unit_test(test_req_watch_int64_strings),
+		cmocka_unit_test(test_lines_chunking),
+		cmocka_unit_test(test_lines_too_long),
+		cmocka_unit_test(test_watch_events),
+		cmocka_unit_test(test_watch_created_canceled),
+		cmocka_unit_test(test_watch_hostile),
+		cmocka_unit_test(test_watch_truncated),
+		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_lease_auth_error),
+		cmocka_unit_test(test_key_split_hostile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -410,6 +410,25 @@ config_set(struct config_parse *p, int line, const char *section,
 }
 
 /*
+ * inih calls handlers only for keys, so a section header is checked here,
+ * as the line goes by: an unknown section is an error even when empty.
+ */
+static void
+config_check_section(struct config_parse *p, const char *line)
+{
+	enum role_id	 role;
+	const char	*end;
+	char		 name[64];
+
+	line += strspn(line, " \t");
+	if (*line != '[' || (end = strchr(line, ']')) == NULL)
+		return;
+	snprintf(name, sizeof(name), "%.*s", (int)(end - line - 1), line + 1);
+	if (strcmp(name, "microd") != 0 && config_role_lookup(name, &role) == -1)
+		config_error(p, p->line, "unknown section [%s]", name);
+}
+
+/*
  * Debian's inih hands handlers no line number; it reads one line per call
  * of this reader, so counting here gives the line of the key at hand.
  */
@@ -419,7 +438,10 @@ config_ini_reader(char *buf, int size, void *arg)
 	struct config_parse	*p = arg;
 
 	p->line++;
-	return fgets(buf, size, p->f);
+	if (fgets(buf, size, p->f) == NULL)
+		return NULL;
+	config_check_section(p, buf);
+	return buf;
 }
 
 static int
@@ -429,15 +451,6 @@ config_ini_handler(void *arg, const char *section, const char *name,
 	struct config_parse	*p = arg;
 	int			 line = p->line;
 
-	if (name == NULL) {
-		/* A new section: reject unknown ones at their header line. */
-		enum role_id role;
-
-		if (strcmp(section, "microd") != 0 &&
-		    config_role_lookup(section, &role) == -1)
-			config_error(p, line, "unknown section [%s]", section);
-		return 1;
-	}
 	if (*section == '\0') {
 		config_error(p, line, "key '%s' outside any section", name);
 		return 1;

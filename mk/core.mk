@@ -15,7 +15,10 @@ microd_microd_SOURCES += \
 	workers/worker.c workers/worker.h \
 	workers/worker-http.c workers/worker-http.h \
 	workers/roles.c \
-	workers/sidecar-registry.c workers/sidecar-registry.h
+	workers/sidecar.c \
+	workers/sidecar-registry.c workers/sidecar-registry.h \
+	workers/web.c \
+	workers/broker.c workers/broker.h
 
 libmicro_a_SOURCES += shm/services-json.c shm/services-json.h
 

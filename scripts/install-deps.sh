@@ -9,7 +9,7 @@ libncurses-dev libjansson-dev libwslay-dev libinih-dev zlib1g-dev \
 libhttp-parser-dev libsystemd-dev libcmocka-dev"
 
 TEST_PKGS="python3 python3-pytest python3-websockets curl tmux etcd-server etcd-client \
-systemd"
+systemd chromium"
 
 what=${1:-test}
 pkgs=$BUILD_PKGS

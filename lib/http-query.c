@@ -6,18 +6,6 @@
 #include "http.h"
 #include "util.h"
 
-static int
-http_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_percent_decode(char *s, size_t *len, int plus)
 {
@@ -28,8 +16,8 @@ http_percent_decode(char *s, size_t *len, int plus)
 		if (s[i] == '%') {
 			if (i + 2 >= *len)
 				return -1;
-			if ((hi = http_hexval(s[i + 1])) < 0 ||
-			    (lo = http_hexval(s[i + 2])) < 0)
+			if ((hi = util_hexval(s[i + 1])) < 0 ||
+			    (lo = util_hexval(s[i + 2])) < 0)
 				return -1;
 			s[j++] = (char)(hi << 4 | lo);
 			i += 2;

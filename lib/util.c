@@ -102,18 +102,12 @@ util_wall_ms(void)
 }
 
 int
-util_parse_duration_ms(const char *s, uint64_t *ms)
+util_parse_units(const char *s, const struct util_unit *units, size_t n,
+    uint64_t *out)
 {
-	static const struct {
-		const char	*suffix;
-		uint64_t	 mult;
-	} units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "", 1000 },
-	};
-	char		*end;
-	unsigned long long v;
-	size_t		 i;
+	char			*end;
+	unsigned long long	 v;
+	size_t			 i;
 
 	if (!isdigit((unsigned char)*s))
 		return -1;
@@ -121,14 +115,50 @@ util_parse_duration_ms(const char *s, uint64_t *ms)
 	v = strtoull(s, &end, 10);
 	if (errno != 0)
 		return -1;
-	for (i = 0; i < nitems(units); i++) {
+	for (i = 0; i < n; i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
 		if (v > UINT64_MAX / units[i].mult)
 			return -1;
-		*ms = v * units[i].mult;
+		*out = v * units[i].mult;
 		return 0;
 	}
+	return -1;
+}
+
+int
+util_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	static const struct util_unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "", 1000 },
+	};
+
+	return util_parse_units(s, units, nitems(units), ms);
+}
+
+int
+util_parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct util_unit units[] = {
+		{ "", 1 },
+		{ "K", 1ULL << 10 }, { "k", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "m", 1ULL << 20 },
+		{ "G", 1ULL << 30 }, { "g", 1ULL << 30 },
+	};
+
+	return util_parse_units(s, units, nitems(units), bytes);
+}
+
+int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 

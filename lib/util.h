@@ -25,8 +25,19 @@ int	 xasprintf(char **, const char *, ...)
 uint64_t	 util_now_ms(void);	/* CLOCK_MONOTONIC */
 uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
 
+/* A number with a unit suffix from a table ("" for none). */
+struct util_unit {
+	const char	*suffix;
+	uint64_t	 mult;
+};
+int	 util_parse_units(const char *, const struct util_unit *, size_t,
+	    uint64_t *);
 /* "30s", "500ms", "2m", "1h", or a bare number of seconds. */
 int	 util_parse_duration_ms(const char *, uint64_t *);
+/* "512", "64K", "4M", "1G" (either case). */
+int	 util_parse_size(const char *, uint64_t *);
+/* 0..15 for a hex digit, -1 otherwise. */
+int	 util_hexval(char);
 
 /*
  * Parse "host:port", "[v6]:port" or ":port" into a sockaddr (numeric hosts,

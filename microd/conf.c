@@ -251,42 +251,6 @@ config_choice_ok(const char *choices, const char *value)
 }
 
 static int
-config_parse_size(const char *s, uint64_t *out)
-{
-	char			*end;
-	unsigned long long	 v;
-	uint64_t		 mult = 1;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
-		break;
-	case 'K':
-		mult = 1024;
-		break;
-	case 'M':
-		mult = 1024 * 1024;
-		break;
-	case 'G':
-		mult = 1024 * 1024 * 1024;
-		break;
-	default:
-		return -1;
-	}
-	if (*end != '\0' && end[1] != '\0')
-		return -1;
-	if (v > UINT64_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
-static int
 config_parse_bool(const char *s, int *out)
 {
 	static const char *yes[] = { "on", "yes", "true", "1" };
@@ -332,7 +296,7 @@ config_store(const struct config_key *k, void *dst, const char *value)
 		return NULL;
 	case CT_UINT:
 	case CT_SIZE:
-		if (config_parse_size(value, &v) == -1 ||
+		if (util_parse_size(value, &v) == -1 ||
 		    (k->type == CT_UINT && !isdigit((unsigned char)
 		    value[strlen(value) - 1])))
 			return "not a number";

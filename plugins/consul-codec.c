@@ -37,18 +37,6 @@ consul_tag_encode(char c, const char *text)
 	return tag;
 }
 
-static int
-consul_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 consul_tag_decode(const char *tag, char c)
 {
@@ -62,8 +50,8 @@ consul_tag_decode(const char *tag, char c)
 		return NULL;
 	z = xmalloc(len / 2 + 1);
 	for (i = 0; i < len / 2; i++) {
-		if ((hi = consul_hex(tag[2 + i * 2])) == -1 ||
-		    (lo = consul_hex(tag[3 + i * 2])) == -1) {
+		if ((hi = util_hexval(tag[2 + i * 2])) == -1 ||
+		    (lo = util_hexval(tag[3 + i * 2])) == -1) {
 			free(z);
 			return NULL;
 		}

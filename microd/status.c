@@ -10,6 +10,7 @@
 #include "counters.h"
 #include "ctlproto.h"
 #include "microd/master.h"
+#include "procstat.h"
 #include "shm/shm.h"
 #include "util.h"
 
@@ -111,10 +112,13 @@ static void
 status_pack_worker(msgpack_packer *pk, const struct proc *p)
 {
 	struct micro_counters	*c = NULL;
+	int64_t			 cpu_ms = 0, rss = 0;
 
-	if (p->pid != 0)
+	if (p->pid != 0) {
 		c = shm_slot_counters(master->shm, p->slot);
-	msgpack_pack_map(pk, 13);
+		procstat_read(p->pid, &cpu_ms, &rss);
+	}
+	msgpack_pack_map(pk, 15);
 	ctl_pack_kv_str(pk, "role", config_role_name(p->role));
 	ctl_pack_kv_uint(pk, "id", p->id);
 	ctl_pack_kv_int(pk, "pid", p->pid);
@@ -129,6 +133,8 @@ status_pack_worker(msgpack_packer *pk, const struct proc *p)
 	ctl_pack_kv_uint(pk, "bytes_out", c ? COUNTER_GET(c, bytes_out) : 0);
 	ctl_pack_kv_uint(pk, "connections",
 	    c ? COUNTER_GET(c, connections) : 0);
+	ctl_pack_kv_int(pk, "cpu_ms", cpu_ms);
+	ctl_pack_kv_int(pk, "rss", rss);
 }
 
 void

@@ -20,7 +20,8 @@ microd_microd_SOURCES += \
 	workers/web.c \
 	workers/broker.c workers/broker.h
 
-libmicro_a_SOURCES += shm/services-json.c shm/services-json.h
+libmicro_a_SOURCES += shm/services-json.c shm/services-json.h \
+	lib/procstat.c lib/procstat.h
 
 microdconfdir = $(sysconfdir)/microd
 dist_microdconf_DATA = etc/microd.conf

@@ -3,7 +3,7 @@
 bin_PROGRAMS += tui/micro-top
 tui_micro_top_SOURCES = tui/micro-top.c tui/top.h \
 	tui/attach.c tui/conn.c tui/conn.h \
-	tui/model.c tui/model.h tui/procstat.c tui/procstat.h \
+	tui/model.c tui/model.h \
 	tui/panel.c tui/panel.h tui/workers.c tui/services.c \
 	tui/detail.c tui/draw.c tui/keys.c tui/batch.c \
 	tui/screen.c tui/screen.h \

@@ -10,7 +10,6 @@
 
 #include "ctlproto.h"
 #include "tui/model.h"
-#include "tui/procstat.h"
 #include "util.h"
 
 static int64_t
@@ -159,8 +158,6 @@ model_prev_worker(const struct model *m, const struct model_worker *w)
 static void
 model_worker(struct model_worker *w, const msgpack_object *o)
 {
-	int64_t	 cpu_ms, rss;
-
 	model_str(o, "role", w->role, sizeof(w->role));
 	model_str(o, "state", w->state, sizeof(w->state));
 	w->id = model_int(o, "id");
@@ -172,14 +169,6 @@ model_worker(struct model_worker *w, const msgpack_object *o)
 	w->errors = model_int(o, "errors");
 	w->cpu_ms = model_int(o, "cpu_ms");
 	w->rss = model_int(o, "rss");
-	/* microd on this host may not report them yet: read them here. */
-	if ((w->cpu_ms == -1 || w->rss == -1) &&
-	    procstat_read(w->pid, &cpu_ms, &rss) == 0) {
-		if (w->cpu_ms == -1)
-			w->cpu_ms = cpu_ms;
-		if (w->rss == -1)
-			w->rss = rss;
-	}
 }
 
 static void

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tui/procstat.h"
+#include "procstat.h"
 
 static int
 procstat_cpu(int64_t pid, int64_t *cpu_ms)

@@ -30,8 +30,7 @@ http_percent_decode(char *s, size_t *len, int plus)
 	return 0;
 }
 
-/* Decode one key or value; NULL if badly encoded or holding a NUL. */
-static char *
+char *
 http_query_decode(const char *s, size_t len)
 {
 	char	*out = xstrndup(s, len);

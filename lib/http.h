@@ -76,6 +76,9 @@ const char	*http_status_text(int);
  * NULL if absent or badly encoded.
  */
 char		*http_query_get(const char *, const char *);
+/* One key or value of a form, decoded and allocated; NULL if badly
+ * encoded or holding a NUL. */
+char		*http_query_decode(const char *, size_t);
 /* Percent-decode len bytes in place ('+' to space if plus); -1 if bad. */
 int		 http_percent_decode(char *, size_t *, int);
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "workers/worker.h"	/* first: the role headers use its types */
+#include "workers/api.h"
 #include "workers/registry.h"
 
 static const struct role role_registry = {
@@ -23,6 +24,10 @@ static const struct role role_api = {
 	.name = "api",
 	.id = ROLE_API,
 	.listens = 1,
+	.init = api_role_init,
+	.shutdown = api_role_shutdown,
+	.routes = api_routes,
+	.head_handler = api_head,
 };
 
 const struct role *const roles[ROLE_COUNT] = {

@@ -1,6 +1,7 @@
 /*
  * The sidecar role: the HTTP API that lets applications in any language
- * use microd (DESIGN.md §4): the registry, RPC and the broker.
+ * use microd (DESIGN.md §4): the registry, RPC, the broker, and the
+ * health check that keeps its app registered while it answers.
  */
 #include "config.h"
 
@@ -8,13 +9,17 @@
 
 #include "workers/worker.h"	/* first: the role headers use its types */
 #include "workers/broker.h"
+#include "workers/sidecar-health.h"
 #include "workers/sidecar-registry.h"
+#include "workers/sidecar-rpc.h"
 
 static const struct worker_route sidecar_routes[] = {
 	{ "GET", "/registry", sidecar_registry_get },
 	{ "POST", "/registry", sidecar_registry_post },
 	{ "DELETE", "/registry", sidecar_registry_delete },
 	{ "GET", "/broker", broker_worker_sidecar },
+	{ NULL, "/rpc", sidecar_rpc },
+	{ "POST", "/", sidecar_rpc_path },	/* last: a catch-all */
 	{ NULL, NULL, NULL },
 };
 
@@ -22,12 +27,16 @@ static const struct worker_route sidecar_routes[] = {
 static int
 sidecar_init(struct worker *w)
 {
-	return broker_worker_attach(w);
+	if (broker_worker_attach(w) == -1 || sidecar_rpc_init(w) == -1)
+		return -1;
+	return sidecar_health_init(w);
 }
 
 static void
 sidecar_shutdown(struct worker *w)
 {
+	sidecar_health_shutdown(w);
+	sidecar_rpc_shutdown(w);
 	broker_worker_detach(w);
 }
 

@@ -60,7 +60,9 @@ worker_route_find(const struct worker_route *table, const char *method,
 	for (r = table; r != NULL && r->path != NULL; r++) {
 		if (!worker_route_match(r, path))
 			continue;
-		*path_known = 1;
+		/* 405 is for a resource that exists: exact paths only. */
+		if (r->path[strlen(r->path) - 1] != '/')
+			*path_known = 1;
 		if (r->method == NULL || strcmp(r->method, method) == 0)
 			return r;
 	}

@@ -1,0 +1,274 @@
+/*
+ * Body formats between the RPC client and the nodes. jansson does the
+ * JSON, lib/mpjson.c the msgpack <-> JSON mapping (its refusals are ours:
+ * a msgpack body with bin or ext objects cannot be handed to a JSON
+ * caller).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "http.h"
+#include "log.h"
+#include "mpjson.h"
+#include "rpc/codec.h"
+#include "util.h"
+
+static const struct {
+	const char	*name;
+	enum rpc_ctype	 type;
+} rpc_ctypes[] = {
+	{ "application/json", RPC_CT_JSON },
+	{ "application/msgpack", RPC_CT_MSGPACK },
+	{ "application/x-msgpack", RPC_CT_MSGPACK },
+};
+
+enum rpc_ctype
+rpc_ctype(const char *ct)
+{
+	size_t	 i, len;
+
+	if (ct == NULL || *ct == '\0')
+		return RPC_CT_JSON;
+	len = strcspn(ct, ",; \t");
+	for (i = 0; i < nitems(rpc_ctypes); i++) {
+		if (strlen(rpc_ctypes[i].name) == len &&
+		    strncasecmp(ct, rpc_ctypes[i].name, len) == 0)
+			return rpc_ctypes[i].type;
+	}
+	return RPC_CT_OTHER;
+}
+
+const char *
+rpc_ctype_text(enum rpc_ctype t)
+{
+	return t == RPC_CT_MSGPACK ? RPC_CT_MSGPACK_TEXT : RPC_CT_JSON_TEXT;
+}
+
+void
+rpc_error_set(struct rpc_error *e, const char *id, int code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* A JSON string of s; bytes of invalid UTF-8 (a node's junk, or a cut
+ * sequence) become '?' so the error JSON is always valid. */
+static json_t *
+rpc_json_text(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = strdup(s);
+	if (copy == NULL)
+		fatalx("%s: out of memory", __func__);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+void
+rpc_error_json(const struct rpc_error *e, struct evbuffer *out)
+{
+	json_t	*o;
+	char	*s;
+
+	o = json_pack("{s:o?, s:i, s:o?, s:s}", "id", rpc_json_text(e->id),
+	    "code", e->code, "detail", rpc_json_text(e->detail),
+	    "status", http_status_text(e->code));
+	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	evbuffer_add(out, s, strlen(s));
+	free(s);
+}
+
+static int
+rpc_error_code_ok(json_int_t code)
+{
+	return code >= 400 && code <= 599;
+}
+
+void
+rpc_error_parse(const char *text, size_t len, const char *fallback_id,
+    int fallback_code, struct rpc_error *e)
+{
+	json_t		*o, *id, *code, *detail;
+
+	if (!rpc_error_code_ok(fallback_code))
+		fallback_code = 500;
+	o = json_loadb(text, len, 0, NULL);
+	id = json_object_get(o, "id");
+	code = json_object_get(o, "code");
+	detail = json_object_get(o, "detail");
+	if (json_is_string(detail)) {
+		rpc_error_set(e, json_is_string(id) ? json_string_value(id) :
+		    fallback_id, fallback_code, "%s", json_string_value(detail));
+		if (json_is_integer(code) &&
+		    rpc_error_code_ok(json_integer_value(code)))
+			e->code = json_integer_value(code);
+	} else if (len == 0)
+		rpc_error_set(e, fallback_id, fallback_code, "%s",
+		    http_status_text(fallback_code));
+	else
+		rpc_error_set(e, fallback_id, fallback_code, "%.*s",
+		    (int)(len < sizeof(e->detail) ? len : sizeof(e->detail)),
+		    text);
+	json_decref(o);
+}
+
+int
+rpc_jsonrpc_encode(struct evbuffer *out, const char *method,
+    const char *req, size_t len, uint64_t id, const char **cause)
+{
+	json_t		*params, *o;
+	json_error_t	 jerr;
+	char		*s;
+
+	params = json_loadb(req, len, JSON_DECODE_ANY, &jerr);
+	if (params == NULL) {
+		*cause = "request is not JSON";
+		return -1;
+	}
+	o = json_pack("{s:s, s:[o], s:I}", "method", method, "params", params,
+	    "id", (json_int_t)id);
+	if (o == NULL) {
+		*cause = "method is not UTF-8";
+		return -1;
+	}
+	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	evbuffer_add(out, s, strlen(s));
+	free(s);
+	return 0;
+}
+
+static void
+rpc_dump(const json_t *v, struct evbuffer *out)
+{
+	char	*s;
+
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	evbuffer_add(out, s, strlen(s));
+	free(s);
+}
+
+int
+rpc_jsonrpc_decode(const char *text, size_t len, struct evbuffer *out,
+    struct rpc_error *e)
+{
+	json_t	*o, *err, *result;
+	int	 rc = -1;
+
+	if ((o = json_loadb(text, len, 0, NULL)) == NULL ||
+	    !json_is_object(o)) {
+		rpc_error_set(e, "go.micro.client", 502,
+		    "bad JSON-RPC reply from the service");
+		json_decref(o);
+		return -1;
+	}
+	err = json_object_get(o, "error");
+	result = json_object_get(o, "result");
+	if (err != NULL && !json_is_null(err)) {
+		if (json_is_string(err))
+			rpc_error_parse(json_string_value(err),
+			    strlen(json_string_value(err)), "go.micro.client",
+			    500, e);
+		else
+			rpc_error_set(e, "go.micro.client", 500,
+			    "service returned a non-string error");
+	} else if (result == NULL)
+		rpc_error_set(e, "go.micro.client", 502,
+		    "JSON-RPC reply has no result");
+	else {
+		rpc_dump(result, out);
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int
+rpc_json_to_msgpack(const char *text, size_t len, struct evbuffer *out,
+    const char **cause)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	json_t		*v;
+	int		 rc;
+
+	if ((v = json_loadb(text, len, JSON_DECODE_ANY, NULL)) == NULL) {
+		*cause = "body is not JSON";
+		return -1;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if ((rc = mpjson_pack(&pk, v, cause)) == 0)
+		evbuffer_add(out, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	json_decref(v);
+	return rc;
+}
+
+static int
+rpc_msgpack_to_json(const char *data, size_t len, struct evbuffer *out,
+    const char **cause)
+{
+	msgpack_unpacked	 unp;
+	size_t			 off = 0;
+	json_t			*v = NULL;
+
+	msgpack_unpacked_init(&unp);
+	if (msgpack_unpack_next(&unp, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || off != len)
+		*cause = "body is not one msgpack object";
+	else if ((v = mpjson_from_msgpack(&unp.data, cause)) != NULL)
+		rpc_dump(v, out);
+	msgpack_unpacked_destroy(&unp);
+	if (v == NULL)
+		return -1;
+	json_decref(v);
+	return 0;
+}
+
+int
+rpc_transcode(struct evbuffer *in, enum rpc_ctype from, struct evbuffer *out,
+    enum rpc_ctype to, const char **cause)
+{
+	size_t		 len = evbuffer_get_length(in);
+	const char	*data;
+	int		 rc;
+
+	if (from == to || from == RPC_CT_OTHER || to == RPC_CT_OTHER)
+		return evbuffer_add_buffer(out, in);
+	data = (const char *)evbuffer_pullup(in, -1);
+	if (from == RPC_CT_JSON)
+		rc = rpc_json_to_msgpack(data, len, out, cause);
+	else
+		rc = rpc_msgpack_to_json(data, len, out, cause);
+	if (rc == 0)
+		evbuffer_drain(in, len);
+	return rc;
+}

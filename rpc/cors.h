@@ -1,0 +1,22 @@
+/*
+ * CORS for the gateway ([api] cors = origin,... ; "*" allows any origin;
+ * empty is off). Allowed origins are echoed with credentials allowed, as
+ * micro does; preflights (OPTIONS with Access-Control-Request-Method) are
+ * answered here without reaching a service.
+ */
+#ifndef MICRO_RPC_CORS_H
+#define MICRO_RPC_CORS_H
+
+struct cors;
+struct http_request;
+
+/* NULL when list is empty (CORS off). */
+struct cors	*cors_new(const char *list);
+void		 cors_free(struct cors *);
+/*
+ * Add the CORS headers to req's reply when its Origin is allowed. Returns
+ * 1 if req was a preflight and has been answered (req is gone), else 0.
+ */
+int		 cors_apply(const struct cors *, struct http_request *);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * HTTP requests turned into RPC calls (rpc/gateway.h): micro's /rpc
+ * handler and its "rpc" handler, shared by the api and sidecar roles.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "http.h"
+#include "log.h"
+#include "microd/conf.h"
+#include "rpc/apireq.h"
+#include "rpc/gateway.h"
+#include "svc.h"
+#include "util.h"
+
+#define GATEWAY_ENDPOINT_MAX	256
+/* Passive health: 3 failures in a row eject a node for 10 s, doubling. */
+#define GATEWAY_FAIL_MAX	3
+#define GATEWAY_EJECT_MS	10000
+#define GATEWAY_EJECT_MAX_MS	(5 * 60 * 1000)
+
+struct gateway_ctx {
+	struct http_request	*req;
+	struct rpc_call		*call;
+	gateway_reply_cb	 reply;
+};
+
+/* What POST /rpc asks for; every field allocated. */
+struct gateway_args {
+	char	*service;
+	char	*endpoint;
+	char	*request;
+	char	*address;
+	char	*version;
+};
+
+int
+gateway_client_config(const struct config *conf,
+    struct rpc_client_config *cfg, const char **cause)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (select_policy_parse(conf->api_selector, &cfg->select.policy) ==
+	    -1) {
+		*cause = "unknown selector";
+		return -1;
+	}
+	cfg->select.fail_max = GATEWAY_FAIL_MAX;
+	cfg->select.eject_ms = GATEWAY_EJECT_MS;
+	cfg->select.eject_max_ms = GATEWAY_EJECT_MAX_MS;
+	cfg->connect_timeout_ms = conf->api_connect_timeout_ms;
+	cfg->timeout_ms = conf->api_request_timeout_ms;
+	cfg->attempts = RPC_ATTEMPTS_DEFAULT;
+	return 0;
+}
+
+struct http_headers *
+gateway_forwarded_headers(struct http_request *req)
+{
+	const struct http_headers *in = http_request_headers(req);
+	struct http_headers	*h = http_headers_new();
+	const char		*name, *value, *prior = NULL;
+	char			 ip[64], *xff;
+	size_t			 i;
+
+	for (i = 0; http_headers_at(in, i, &name, &value); i++) {
+		if (strcasecmp(name, "X-Forwarded-For") != 0)
+			http_headers_add(h, name, value);
+		else if (prior == NULL)
+			prior = value;
+	}
+	/* "host:port" or "[v6]:port" -> host. */
+	snprintf(ip, sizeof(ip), "%s", http_request_peer(req));
+	ip[strcspn(ip, "]")] = '\0';
+	if (strrchr(ip, ':') != NULL && ip[0] != '[')
+		*strrchr(ip, ':') = '\0';
+	xasprintf(&xff, "%s%s%s", prior ? prior : "", prior ? ", " : "",
+	    ip + (ip[0] == '['));
+	http_headers_add(h, "X-Forwarded-For", xff);
+	free(xff);
+	return h;
+}
+
+void
+gateway_reply(struct http_request *req, const struct rpc_response *rsp)
+{
+	http_reply_buffer(req, rsp->status, rsp->content_type, rsp->body);
+}
+
+static void
+gateway_done(const struct rpc_response *rsp, void *arg)
+{
+	struct gateway_ctx	*ctx = arg;
+
+	ctx->reply(ctx->req, rsp);
+	free(ctx);
+}
+
+static void
+gateway_cancel(struct http_request *req, void *arg)
+{
+	struct gateway_ctx	*ctx = arg;
+
+	rpc_call_cancel(ctx->call);
+	http_request_release(req);
+	free(ctx);
+}
+
+void
+gateway_call(struct rpc_client *c, struct http_request *req,
+    struct rpc_request *r, gateway_reply_cb reply)
+{
+	struct gateway_ctx	*ctx;
+	struct http_headers	*md;
+	const char		*t;
+
+	r->timeout_ms = 0;
+	r->caller_timeout = 0;
+	if ((t = http_request_header(req, "Timeout")) != NULL) {
+		if (rpc_timeout_parse(t, &r->timeout_ms) == -1) {
+			http_reply_error(req, 400, GATEWAY_RPC_ID,
+			    "bad Timeout header (use e.g. 5s or 500ms)");
+			return;
+		}
+		r->caller_timeout = 1;
+	}
+	md = gateway_forwarded_headers(req);
+	r->metadata = md;
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->req = req;
+	ctx->reply = reply != NULL ? reply : gateway_reply;
+	ctx->call = rpc_call_start(c, r, gateway_done, ctx);
+	http_request_set_cancel_cb(req, gateway_cancel, ctx);
+	http_headers_free(md);
+	r->metadata = NULL;
+}
+
+/* The format the caller wants back: its Accept, else what it sent. */
+static enum rpc_ctype
+gateway_accept(struct http_request *req, enum rpc_ctype sent)
+{
+	enum rpc_ctype	 t;
+	const char	*accept = http_request_header(req, "Accept");
+
+	if (accept != NULL && (t = rpc_ctype(accept)) != RPC_CT_OTHER)
+		return t;
+	return sent == RPC_CT_OTHER ? RPC_CT_JSON : sent;
+}
+
+static int
+gateway_valid_endpoint(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isascii((unsigned char)s[n]) ||
+		    (!isalnum((unsigned char)s[n]) && strchr("._-", s[n]) ==
+		    NULL))
+			return 0;
+	return n > 0 && n < GATEWAY_ENDPOINT_MAX;
+}
+
+static void
+gateway_args_free(struct gateway_args *a)
+{
+	free(a->service);
+	free(a->endpoint);
+	free(a->request);
+	free(a->address);
+	free(a->version);
+}
+
+/* The body as a NUL-terminated string (allocated). */
+static char *
+gateway_body_text(struct http_request *req, size_t *len)
+{
+	struct evbuffer	*b = http_request_body(req);
+	char		*s;
+
+	*len = evbuffer_get_length(b);
+	s = xmalloc(*len + 1);
+	evbuffer_copyout(b, s, *len);
+	s[*len] = '\0';
+	return s;
+}
+
+/* "request" as JSON text: an object as it is, a string holding JSON. */
+static char *
+gateway_request_text(json_t *v)
+{
+	char	*s;
+
+	if (v == NULL || json_is_null(v))
+		return xstrdup("{}");
+	if (json_is_string(v))
+		return xstrdup(json_string_value(v));
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	return s;
+}
+
+static char *
+gateway_json_str(json_t *v)
+{
+	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+static int
+gateway_args_json(const char *text, size_t len, struct gateway_args *a)
+{
+	json_t		*o, *v, *req = NULL;
+	const char	*k;
+
+	if ((o = json_loadb(text, len, 0, NULL)) == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_foreach(o, k, v) {
+		if (strcasecmp(k, "service") == 0 && a->service == NULL)
+			a->service = gateway_json_str(v);
+		else if ((strcasecmp(k, "method") == 0 ||
+		    strcasecmp(k, "endpoint") == 0) && a->endpoint == NULL)
+			a->endpoint = gateway_json_str(v);
+		else if (strcasecmp(k, "address") == 0 && a->address == NULL)
+			a->address = gateway_json_str(v);
+		else if (strcasecmp(k, "version") == 0 && a->version == NULL)
+			a->version = gateway_json_str(v);
+		else if (strcasecmp(k, "request") == 0)
+			req = v;
+	}
+	a->request = gateway_request_text(req);
+	json_decref(o);
+	return 0;
+}
+
+/* A form field from the body, else from the query string. */
+static char *
+gateway_form_get(struct http_request *req, const char *body,
+    const char *name)
+{
+	char	*v;
+
+	if ((v = http_query_get(body, name)) == NULL)
+		v = http_request_query_param(req, name);
+	return v;
+}
+
+static void
+gateway_args_form(struct http_request *req, const char *body,
+    struct gateway_args *a)
+{
+	a->service = gateway_form_get(req, body, "service");
+	if ((a->endpoint = gateway_form_get(req, body, "method")) == NULL)
+		a->endpoint = gateway_form_get(req, body, "endpoint");
+	a->request = gateway_form_get(req, body, "request");
+	a->address = gateway_form_get(req, body, "address");
+	a->version = gateway_form_get(req, body, "version");
+	if (a->request == NULL)
+		a->request = xstrdup("{}");
+}
+
+/* NULL if the arguments are fine, else what is wrong. */
+static const char *
+gateway_args_check(const struct gateway_args *a)
+{
+	json_t			*v;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	const char		*cause;
+
+	if (a->service == NULL || !svc_valid_name(a->service))
+		return "invalid service";
+	if (a->endpoint == NULL || !gateway_valid_endpoint(a->endpoint))
+		return "invalid method";
+	if (a->address != NULL &&
+	    util_parse_addr(a->address, &ss, &sslen, &cause) == -1)
+		return "invalid address";
+	if ((v = json_loads(a->request, JSON_DECODE_ANY, NULL)) == NULL)
+		return "invalid request: not JSON";
+	json_decref(v);
+	return NULL;
+}
+
+void
+gateway_rpc(struct rpc_client *c, struct http_request *req)
+{
+	struct gateway_args	 a;
+	struct rpc_request	 r;
+	const char		*ct = http_request_header(req, "Content-Type");
+	const char		*bad = NULL;
+	char			*body;
+	size_t			 len;
+
+	if (strcmp(http_request_method(req), "POST") != 0) {
+		http_reply_error(req, 405, GATEWAY_RPC_ID, "Method not allowed");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	body = gateway_body_text(req, &len);
+	if (rpc_ctype(ct) == RPC_CT_JSON && ct != NULL) {
+		if (gateway_args_json(body, len, &a) == -1)
+			bad = "invalid JSON body";
+	} else
+		gateway_args_form(req, body, &a);
+	free(body);
+	if (bad == NULL)
+		bad = gateway_args_check(&a);
+	if (bad != NULL) {
+		http_reply_error(req, 400, GATEWAY_RPC_ID, bad);
+		gateway_args_free(&a);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.service = a.service;
+	r.endpoint = a.endpoint;
+	r.address = a.address;
+	r.version = a.version;
+	r.content_type = RPC_CT_JSON_TEXT;
+	r.accept = gateway_accept(req, RPC_CT_JSON);
+	r.body = a.request;
+	r.len = strlen(a.request);
+	gateway_call(c, req, &r, NULL);
+	gateway_args_free(&a);
+}
+
+void
+gateway_body_call(struct rpc_client *c, struct http_request *req,
+    const char *service, const char *endpoint)
+{
+	struct evbuffer		*b = http_request_body(req);
+	struct rpc_request	 r;
+	const char		*query = http_request_query(req), *cause;
+	char			*text = NULL;
+	size_t			 len;
+
+	memset(&r, 0, sizeof(r));
+	r.service = service;
+	r.endpoint = endpoint;
+	if (evbuffer_get_length(b) > 0) {
+		r.content_type = http_request_header(req, "Content-Type");
+		r.body = evbuffer_pullup(b, -1);
+		r.len = evbuffer_get_length(b);
+	} else if (query != NULL && *query != '\0') {
+		if ((text = apireq_query_object(query, &len, &cause)) == NULL) {
+			http_reply_error(req, 400, GATEWAY_RPC_ID, cause);
+			return;
+		}
+		r.body = text;
+		r.len = len;
+	} else {
+		r.body = "{}";
+		r.len = 2;
+	}
+	r.accept = gateway_accept(req, rpc_ctype(r.content_type));
+	gateway_call(c, req, &r, NULL);
+	free(text);
+}

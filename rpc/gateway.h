@@ -1,0 +1,53 @@
+/*
+ * HTTP in, RPC out: what the api and sidecar roles share. A gateway call
+ * takes a server request, carries its headers (plus X-Forwarded-For) to
+ * the service as metadata, honours its Timeout header, and answers it
+ * with the result or the go-micro error JSON. A client that goes away
+ * cancels the call.
+ */
+#ifndef MICRO_RPC_GATEWAY_H
+#define MICRO_RPC_GATEWAY_H
+
+#include "rpc/client.h"
+
+struct config;
+struct http_request;
+
+#define GATEWAY_RPC_ID	"go.micro.rpc"
+
+/* The RPC client settings of [api] (timeouts, selector); -1 if bad. */
+int	 gateway_client_config(const struct config *,
+	    struct rpc_client_config *, const char **cause);
+
+/* Write the call's outcome to the request (the default reply). */
+typedef void	(*gateway_reply_cb)(struct http_request *,
+		    const struct rpc_response *);
+
+/*
+ * Call r for req; r->metadata, timeout_ms and caller_timeout are filled
+ * here. reply NULL means gateway_reply.
+ */
+void	 gateway_call(struct rpc_client *, struct http_request *,
+	    struct rpc_request *, gateway_reply_cb);
+void	 gateway_reply(struct http_request *, const struct rpc_response *);
+
+/*
+ * POST /rpc: JSON {"service","method"|"endpoint","request","address"}
+ * (keys without case, request an object or a JSON string) or a form
+ * service=&method=&request=&address=. microd adds "version": only nodes
+ * of that version are called. Bad input is a 400 from id
+ * go.micro.rpc; other methods a 405.
+ */
+void	 gateway_rpc(struct rpc_client *, struct http_request *);
+
+/*
+ * The "rpc" handler's call: service and endpoint from the path mapping,
+ * the body (or, without one, the query as a JSON object) as the request.
+ */
+void	 gateway_body_call(struct rpc_client *, struct http_request *,
+	    const char *service, const char *endpoint);
+
+/* The request's headers with the peer appended to X-Forwarded-For. */
+struct http_headers *gateway_forwarded_headers(struct http_request *);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * Reverse proxy (rpc/proxy.h). One struct proxy_req per request ties the
+ * server request to the client request (and, after an upgrade, the two
+ * hijacked connections). High-water marks pause whichever side produces
+ * faster than the other consumes.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http.h"
+#include "log.h"
+#include "rpc/client.h"
+#include "rpc/gateway.h"
+#include "rpc/proxy.h"
+#include "rpc/route.h"
+#include "util.h"
+
+#define PROXY_HIGH_WATER	(256 * 1024)
+
+struct proxy {
+	struct rpc_client	*rpc;
+	char			*ns;
+	char			*id;
+};
+
+struct proxy_req {
+	struct proxy		*p;
+	struct http_request	*req;
+	struct http_creq	*creq;
+	char			 service[ROUTE_NAME_MAX];
+	struct rpc_nodes	 nodes;
+	uint8_t			*tried;
+	ssize_t			 cur;
+	struct evbuffer		*body;		/* buffered mode: a copy */
+	int			 streaming;	/* the body streams */
+	int			 has_body;
+	int			 body_done;	/* all of it went to the node */
+	int			 replying;	/* reply head sent */
+};
+
+/* Hop-by-hop (RFC 7230 6.1): never forwarded as they are. */
+static const char *proxy_hop[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+};
+
+static int	proxy_send(struct proxy_req *);
+
+struct proxy *
+proxy_new(struct rpc_client *rpc, const char *ns, const char *id)
+{
+	struct proxy	*p = xcalloc(1, sizeof(*p));
+
+	p->rpc = rpc;
+	p->ns = xstrdup(ns);
+	p->id = xstrdup(id);
+	return p;
+}
+
+void
+proxy_free(struct proxy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->ns);
+	free(p->id);
+	free(p);
+}
+
+static int
+proxy_hop_header(const struct http_headers *h, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(proxy_hop); i++)
+		if (strcasecmp(name, proxy_hop[i]) == 0)
+			return 1;
+	return http_headers_has_token(h, "Connection", name);
+}
+
+static void
+proxy_copy_headers(const struct http_headers *from, struct http_headers *to)
+{
+	const char	*name, *value;
+	size_t		 i;
+
+	for (i = 0; http_headers_at(from, i, &name, &value); i++)
+		if (!proxy_hop_header(from, name))
+			http_headers_add(to, name, value);
+}
+
+static int
+proxy_is_upgrade(struct http_request *req)
+{
+	const char	*up = http_request_header(req, "Upgrade");
+
+	return up != NULL && strcasecmp(up, "websocket") == 0 &&
+	    http_headers_has_token(http_request_headers(req), "Connection",
+	    "upgrade");
+}
+
+static void
+proxy_req_free(struct proxy_req *pr)
+{
+	rpc_nodes_free(&pr->nodes);
+	if (pr->body != NULL)
+		evbuffer_free(pr->body);
+	free(pr->tried);
+	free(pr);
+}
+
+static void
+proxy_node_end(struct proxy_req *pr, enum select_outcome outcome)
+{
+	selector_end(rpc_client_selector(pr->p->rpc), pr->service,
+	    &pr->nodes.v[pr->cur], outcome, util_now_ms());
+}
+
+static void
+proxy_fail(struct proxy_req *pr, int code, const char *detail)
+{
+	http_reply_error(pr->req, code, pr->p->id, detail);
+	proxy_req_free(pr);
+}
+
+static void
+proxy_cancel_cb(struct http_request *req, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	if (pr->creq != NULL) {
+		http_creq_cancel(pr->creq);
+		proxy_node_end(pr, SELECT_ABANDONED);
+	}
+	http_request_release(req);
+	proxy_req_free(pr);
+}
+
+/* Response side: node -> client. */
+static void
+proxy_reply_writable_cb(struct http_request *req, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	if (pr->creq != NULL)
+		http_creq_pause(pr->creq, 0);
+}
+
+static void
+proxy_head_cb(struct http_creq *creq, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	proxy_copy_headers(http_creq_response_headers(creq),
+	    http_reply_headers(pr->req));
+	http_reply_set_writable_cb(pr->req, proxy_reply_writable_cb, pr);
+	http_reply_start(pr->req, http_creq_status(creq));
+	pr->replying = 1;
+}
+
+static void
+proxy_body_cb(struct http_creq *creq, struct evbuffer *buf, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	http_reply_chunk_buffer(pr->req, buf);
+	if (http_reply_pending(pr->req) > PROXY_HIGH_WATER)
+		http_creq_pause(creq, 1);
+}
+
+/* A node that never answered may be swapped for another. */
+static int
+proxy_retryable(const struct proxy_req *pr, enum http_client_error err)
+{
+	return !pr->replying && (!pr->has_body || !pr->streaming) &&
+	    (err == HTTP_CLIENT_CONNECT_REFUSED ||
+	    err == HTTP_CLIENT_CONNECT_FAILED ||
+	    err == HTTP_CLIENT_CONNECT_TIMEOUT || err == HTTP_CLIENT_RESET);
+}
+
+static void
+proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	pr->creq = NULL;
+	proxy_node_end(pr, err == HTTP_CLIENT_OK ? SELECT_OK : SELECT_FAILED);
+	if (pr->replying) {
+		if (err != HTTP_CLIENT_OK)
+			log_warnx("proxy %s: node %s: %s mid-response",
+			    pr->service, pr->nodes.v[pr->cur].address,
+			    http_client_strerror(err));
+		http_reply_end(pr->req);
+		proxy_req_free(pr);
+	} else if (proxy_retryable(pr, err)) {
+		if (proxy_send(pr) == -1)
+			proxy_fail(pr, 503, "no node answering");
+	} else if (err == HTTP_CLIENT_TIMEOUT)
+		proxy_fail(pr, 504, "request timeout");
+	else
+		proxy_fail(pr, 502, http_client_strerror(err));
+}
+
+/* Request side: client -> node, when the body streams. */
+static void
+proxy_creq_writable_cb(struct http_creq *creq, void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	if (!pr->body_done && http_creq_pending(creq) < PROXY_HIGH_WATER)
+		http_request_pause_body(pr->req, 0);
+}
+
+static void
+proxy_req_body_cb(struct http_request *req, struct evbuffer *buf, int done,
+    void *arg)
+{
+	struct proxy_req	*pr = arg;
+
+	if (pr->creq == NULL || !pr->has_body || pr->body_done) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
+	}
+	http_creq_write_buffer(pr->creq, buf);
+	if (done) {
+		http_creq_end_body(pr->creq);
+		pr->body_done = 1;
+	} else if (http_creq_pending(pr->creq) > PROXY_HIGH_WATER)
+		http_request_pause_body(req, 1);
+}
+
+/* Websocket: after the 101, bytes flow both ways until either closes. */
+struct proxy_splice {
+	struct bufferevent	*side[2];
+	int			 closing;
+};
+
+static void
+proxy_splice_free(struct proxy_splice *sp)
+{
+	bufferevent_free(sp->side[0]);
+	bufferevent_free(sp->side[1]);
+	free(sp);
+}
+
+static struct bufferevent *
+proxy_splice_other(struct proxy_splice *sp, struct bufferevent *bev)
+{
+	return sp->side[0] == bev ? sp->side[1] : sp->side[0];
+}
+
+static void
+proxy_splice_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct proxy_splice	*sp = arg;
+	struct bufferevent	*other = proxy_splice_other(sp, bev);
+	struct evbuffer		*out = bufferevent_get_output(other);
+
+	evbuffer_add_buffer(out, bufferevent_get_input(bev));
+	if (evbuffer_get_length(out) > PROXY_HIGH_WATER)
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* The output of bev drained: its peer may read again, or we are done. */
+static void
+proxy_splice_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct proxy_splice	*sp = arg;
+
+	if (sp->closing) {
+		proxy_splice_free(sp);
+		return;
+	}
+	bufferevent_enable(proxy_splice_other(sp, bev), EV_READ);
+}
+
+static void
+proxy_splice_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct proxy_splice	*sp = arg;
+	struct bufferevent	*other = proxy_splice_other(sp, bev);
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	/* Deliver what the closing side sent before closing. */
+	evbuffer_add_buffer(bufferevent_get_output(other),
+	    bufferevent_get_input(bev));
+	if ((what & BEV_EVENT_ERROR) ||
+	    evbuffer_get_length(bufferevent_get_output(other)) == 0) {
+		proxy_splice_free(sp);
+		return;
+	}
+	sp->closing = 1;
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+}
+
+static void
+proxy_splice(struct bufferevent *a, struct bufferevent *b)
+{
+	struct proxy_splice	*sp = xcalloc(1, sizeof(*sp));
+	size_t			 i;
+
+	sp->side[0] = a;
+	sp->side[1] = b;
+	for (i = 0; i < 2; i++) {
+		bufferevent_setcb(sp->side[i], proxy_splice_read_cb,
+		    proxy_splice_write_cb, proxy_splice_event_cb, sp);
+		bufferevent_enable(sp->side[i], EV_READ | EV_WRITE);
+	}
+	/* Bytes that came with the heads. */
+	for (i = 0; i < 2; i++)
+		if (evbuffer_get_length(bufferevent_get_input(sp->side[i])) > 0)
+			proxy_splice_read_cb(sp->side[i], sp);
+}
+
+static void
+proxy_upgrade_cb(struct http_creq *creq, struct bufferevent *node,
+    void *arg)
+{
+	struct proxy_req	*pr = arg;
+	struct bufferevent	*client;
+	const char		*name, *value;
+	struct evbuffer		*out;
+	size_t			 i;
+
+	pr->creq = NULL;
+	proxy_node_end(pr, SELECT_OK);
+	if ((client = http_request_hijack(pr->req)) == NULL) {
+		bufferevent_free(node);
+		proxy_req_free(pr);
+		return;
+	}
+	out = bufferevent_get_output(client);
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n");
+	for (i = 0; http_headers_at(http_creq_response_headers(creq), i, &name,
+	    &value); i++)
+		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+	evbuffer_add(out, "\r\n", 2);
+	proxy_splice(client, node);
+	proxy_req_free(pr);
+}
+
+/* Start the request on a node not tried yet; -1 if none is left. */
+static int
+proxy_send(struct proxy_req *pr)
+{
+	struct http_request	*req = pr->req;
+	struct http_headers	*fwd, *h;
+	const char		*cause;
+	ssize_t			 i;
+
+	for (;;) {
+		i = selector_pick(rpc_client_selector(pr->p->rpc), pr->service,
+		    pr->nodes.v, pr->nodes.n, NULL, pr->tried, util_now_ms());
+		if (i == -1)
+			return -1;
+		pr->tried[i] = 1;
+		pr->creq = http_creq_new(rpc_client_http(pr->p->rpc),
+		    http_request_method(req), pr->nodes.v[i].address,
+		    http_request_target(req), &cause);
+		if (pr->creq != NULL)
+			break;
+		log_warnx("proxy %s: node %s: %s", pr->service,
+		    pr->nodes.v[i].address, cause);
+	}
+	pr->cur = i;
+	h = http_creq_headers(pr->creq);
+	fwd = gateway_forwarded_headers(req);
+	proxy_copy_headers(fwd, h);
+	http_headers_free(fwd);
+	if (proxy_is_upgrade(req)) {
+		http_headers_set(h, "Connection", "Upgrade");
+		http_headers_set(h, "Upgrade", http_request_header(req,
+		    "Upgrade"));
+		http_creq_set_upgrade_cb(pr->creq, proxy_upgrade_cb);
+	}
+	http_creq_set_done_cb(pr->creq, proxy_done_cb, pr);
+	http_creq_set_stream_cbs(pr->creq, proxy_head_cb, proxy_body_cb);
+	if (pr->streaming && pr->has_body)
+		http_creq_stream_body(pr->creq, proxy_creq_writable_cb);
+	else if (pr->body != NULL)
+		evbuffer_add(http_creq_body(pr->creq),
+		    evbuffer_pullup(pr->body, -1),
+		    evbuffer_get_length(pr->body));
+	selector_start(rpc_client_selector(pr->p->rpc), pr->service,
+	    &pr->nodes.v[i], util_now_ms());
+	http_creq_start(pr->creq);
+	return 0;
+}
+
+static int
+proxy_has_body(struct http_request *req)
+{
+	const char	*cl = http_request_header(req, "Content-Length");
+
+	return http_request_header(req, "Transfer-Encoding") != NULL ||
+	    (cl != NULL && strcmp(cl, "0") != 0);
+}
+
+void
+proxy_request(struct proxy *p, struct http_request *req, int streaming)
+{
+	struct proxy_req	*pr = xcalloc(1, sizeof(*pr));
+	struct evbuffer		*body;
+	const char		*cause;
+
+	pr->p = p;
+	pr->req = req;
+	pr->cur = -1;
+	pr->streaming = streaming;
+	if (route_proxy_service(p->ns, http_request_path(req), pr->service,
+	    sizeof(pr->service), &cause) == -1) {
+		proxy_fail(pr, 400, cause);
+		return;
+	}
+	if (rpc_client_lookup(p->rpc, pr->service, &pr->nodes) == -1) {
+		proxy_fail(pr, 404, "service not found");
+		return;
+	}
+	pr->tried = xcalloc(pr->nodes.n, 1);
+	pr->has_body = proxy_has_body(req);
+	body = streaming ? NULL : http_request_body(req);
+	if (body != NULL && evbuffer_get_length(body) > 0) {
+		if ((pr->body = evbuffer_new()) == NULL)
+			fatalx("%s: evbuffer_new", __func__);
+		evbuffer_add_buffer(pr->body, body);
+	}
+	if (proxy_send(pr) == -1) {
+		proxy_fail(pr, 503, "no node available");
+		return;
+	}
+	http_request_set_cancel_cb(req, proxy_cancel_cb, pr);
+	/* Even without a body: it keeps the main handler out of it. */
+	if (streaming)
+		http_request_stream_body(req, proxy_req_body_cb, pr);
+}

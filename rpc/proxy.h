@@ -1,0 +1,26 @@
+/*
+ * The gateway's reverse proxy (DESIGN.md §4, handler "proxy"): /NAME/...
+ * goes to a node of NAMESPACE.NAME with the path unchanged; bodies stream
+ * both ways with flow control, websocket upgrades are passed through (the
+ * two connections spliced), X-Forwarded-For is appended. A bodyless
+ * request refused by a node is retried on another.
+ */
+#ifndef MICRO_RPC_PROXY_H
+#define MICRO_RPC_PROXY_H
+
+struct http_request;
+struct proxy;
+struct rpc_client;
+
+/* Errors are answered with the error JSON of id (e.g. "go.micro.api"). */
+struct proxy	*proxy_new(struct rpc_client *, const char *ns,
+		    const char *id);
+void		 proxy_free(struct proxy *);
+/*
+ * Proxy req. From a head handler (streaming 1) the body streams to the
+ * node as it arrives; from a main handler (0) it is already buffered.
+ */
+void		 proxy_request(struct proxy *, struct http_request *,
+		    int streaming);
+
+#endif

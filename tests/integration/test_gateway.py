@@ -1,0 +1,398 @@
+"""The api gateway end to end: the greeter flow through every handler,
+mucp and JSON-RPC nodes, failover, timeouts, error statuses, metadata,
+CORS and bad input."""
+import json
+import socket
+
+import pytest
+
+from conftest import http, wait_for
+from gwnodes import (FakeNode, c_api, c_srv, closed_address, py_srv,
+                     register, slow)
+
+HELLO = {"msg": "Hello John"}
+
+
+@pytest.fixture
+def gw(microd):
+    """microd with the roles these tests use: api and sidecar."""
+    return lambda extra="": microd(extra, workers={"web": 0, "broker": 0})
+
+
+@pytest.fixture
+def nodes():
+    made = []
+    yield made
+    for n in made:
+        n.stop() if hasattr(n, "stop") else n.close()
+
+
+def get(m, path, headers=None):
+    return http("GET", m.url("api", path), headers=headers)
+
+
+def rpc(m, payload, headers=None, role="api"):
+    if isinstance(payload, dict):
+        body = json.dumps(payload).encode()
+        headers = dict({"Content-Type": "application/json"},
+                       **(headers or {}))
+    else:
+        body = payload.encode()
+    return http("POST", m.url(role, "/rpc"), body, headers)
+
+
+def error(body):
+    e = json.loads(body)
+    assert set(e) == {"id", "code", "detail", "status"}, e
+    return e
+
+
+def test_greeter_flow_api_handler(gw, nodes):
+    m = gw()
+    nodes += [c_srv(m), c_api(m)]
+    status, headers, body = get(m, "/greeter/say/hello?name=John")
+    assert status == 200, body
+    assert json.loads(body) == HELLO
+    assert headers["Content-Type"] == "application/json"
+    # The API service's own error (no name) comes back with its code.
+    status, _, body = get(m, "/greeter/say/hello")
+    assert status == 400
+    assert error(body)["detail"] == "Name cannot be blank"
+
+
+def test_rpc_form_and_json(gw, nodes):
+    m = gw()
+    nodes.append(c_srv(m))
+    form = ("service=go.micro.srv.greeter&method=Say.Hello&"
+            "request=%7B%22name%22%3A+%22John%22%7D")
+    status, headers, body = rpc(m, form, {
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, json.loads(body)) == (200, HELLO)
+    for req in ({"name": "John"}, '{"name": "John"}'):
+        status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                                  "method": "Say.Hello", "request": req})
+        assert (status, json.loads(body)) == (200, HELLO)
+    status, _, body = rpc(m, {"Service": "go.micro.srv.greeter",
+                              "Endpoint": "Say.Hello",
+                              "Request": {"name": "John"}})
+    assert (status, json.loads(body)) == (200, HELLO)
+
+
+def test_python_srv(gw, nodes):
+    m = gw()
+    nodes.append(py_srv(m))
+    status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                              "method": "Say.Hello",
+                              "request": {"name": "John"}})
+    assert (status, json.loads(body)) == (200, HELLO)
+
+
+def test_legacy_jsonrpc_node(gw, nodes):
+    m = gw()
+    nodes.append(c_srv(m, "-j"))
+    status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                              "method": "Say.Hello",
+                              "request": {"name": "John"}})
+    assert (status, json.loads(body)) == (200, HELLO)
+    # A JSON-RPC error (HTTP 200 on the wire) becomes a 500.
+    status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                              "method": "Say.Hello", "request": {}})
+    assert status == 500
+    assert error(body)["detail"] == "name required"
+
+
+def test_rpc_handler_body_and_query(gw, nodes):
+    m = gw("[api]\nhandler = rpc\nnamespace = go.micro.srv\n")
+    nodes.append(c_srv(m))
+    status, _, body = http("POST", m.url("api", "/greeter/say/hello"),
+                           b'{"name":"John"}',
+                           {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (200, HELLO)
+    status, _, body = get(m, "/greeter/say/hello?name=John")
+    assert (status, json.loads(body)) == (200, HELLO)
+
+
+def test_sidecar_rpc(gw, nodes):
+    m = gw()
+    nodes.append(c_srv(m))
+    status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                              "method": "Say.Hello",
+                              "request": {"name": "John"}}, role="sidecar")
+    assert (status, json.loads(body)) == (200, HELLO)
+    status, _, body = http("POST", m.url("sidecar", "/greeter/say/hello"),
+                           b'{"name":"John"}',
+                           {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (200, HELLO)
+
+
+def test_two_nodes_one_killed(gw, nodes):
+    m = gw("[api]\nselector = roundrobin\n")
+    a, b = c_srv(m), c_srv(m)
+    nodes += [a, b]
+    call = {"service": "go.micro.srv.greeter", "method": "Say.Hello",
+            "request": {"name": "John"}}
+    for _ in range(4):
+        assert rpc(m, call)[0] == 200
+    # Killed without deregistering: still in the registry, refusing.
+    a.stop(9)
+    for _ in range(20):
+        status, _, body = rpc(m, call)
+        assert (status, json.loads(body)) == (200, HELLO)
+
+
+def test_version_filter(gw, nodes):
+    m = gw()
+    old = FakeNode(lambda h, b: (200, {}, b'"old"'))
+    new = FakeNode(lambda h, b: (200, {}, b'"new"'))
+    nodes += [old, new]
+    register(m, old.service("go.micro.srv.v", version="1.0.0"))
+    register(m, new.service("go.micro.srv.v", version="2.0.0"))
+    call = {"service": "go.micro.srv.v", "method": "V.Get"}
+    for _ in range(6):
+        assert rpc(m, dict(call, version="2.0.0"))[2] == b'"new"'
+    assert rpc(m, dict(call, version="3.0.0"))[0] == 503
+    assert {rpc(m, call)[2] for _ in range(30)} == {b'"old"', b'"new"'}
+
+
+def test_metadata_reaches_the_service(gw, nodes):
+    m = gw()
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "application/json"},
+                                  b'{"ok":true}'))
+    nodes.append(node)
+    register(m, node.service("go.micro.srv.echo"))
+    status, _, body = rpc(m, {"service": "go.micro.srv.echo",
+                              "method": "Echo.Call", "request": {"a": 1}},
+                          {"X-User": "alice", "X-Forwarded-For": "10.0.0.1",
+                           "Micro-Service": "spoofed"})
+    assert (status, json.loads(body)) == (200, {"ok": True})
+    method, path, headers, sent = node.requests[-1]
+    assert (method, path) == ("POST", "/")
+    assert json.loads(sent) == {"a": 1}
+    assert headers["X-User"] == "alice"
+    assert headers["X-Forwarded-For"] == "10.0.0.1, 127.0.0.1"
+    assert headers["Micro-Service"] == "go.micro.srv.echo"
+    assert headers["Micro-Endpoint"] == "Echo.Call"
+    assert headers["Micro-Method"] == "Echo.Call"
+    assert headers["Micro-Id"]
+    assert int(headers["Timeout"]) > 0
+
+
+def test_api_request_shape(gw, nodes):
+    """The api handler's api.Request as a service sees it."""
+    m = gw()
+    rsp = {"statusCode": 201, "body": "made",
+           "header": {"Content-Type": {"key": "Content-Type",
+                                       "values": ["text/plain"]},
+                      "X-A": {"key": "X-A", "values": ["1"]}}}
+    node = FakeNode(lambda h, b: (200, {}, json.dumps(rsp).encode()))
+    nodes.append(node)
+    register(m, node.service("go.micro.api.things"))
+    status, headers, body = http("POST", m.url("api", "/things/make?x=1"),
+                                 b"a=b", {"Content-Type":
+                                          "application/x-www-form-urlencoded",
+                                          "X-Test": "t"})
+    assert (status, body) == (201, b"made")
+    assert headers["Content-Type"] == "text/plain"
+    assert headers["X-A"] == "1"
+    _, _, h, sent = node.requests[-1]
+    assert h["Micro-Endpoint"] == "Things.Make"
+    req = json.loads(sent)
+    assert req["method"] == "POST"
+    assert req["path"] == "/things/make"
+    assert req["url"] == "/things/make?x=1"
+    assert req["get"] == {"x": {"key": "x", "values": ["1"]}}
+    assert req["post"] == {"a": {"key": "a", "values": ["b"]}}
+    assert req["header"]["X-Test"] == {"key": "X-Test", "values": ["t"]}
+    assert req["header"]["X-Forwarded-For"]["values"] == ["127.0.0.1"]
+
+
+def test_msgpack_both_ways(gw, nodes):
+    m = gw("[api]\nhandler = rpc\n")
+    seen = {}
+
+    def behaviour(h, body):
+        seen["ct"] = h.headers["Content-Type"]
+        seen["body"] = body
+        # {"n":1} in msgpack
+        return 200, {"Content-Type": "application/msgpack"}, b"\x81\xa1n\x01"
+    node = FakeNode(behaviour)
+    nodes.append(node)
+    register(m, node.service("go.micro.api.mp"))
+    # A JSON caller gets JSON back from a msgpack-speaking node.
+    status, headers, body = http("POST", m.url("api", "/mp/call"),
+                                 b'{"a":1}',
+                                 {"Content-Type": "application/json"})
+    assert status == 200, body
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"n": 1}
+    # A msgpack caller's body reaches the mucp node as it is.
+    status, headers, body = http("POST", m.url("api", "/mp/call"),
+                                 b"\x81\xa1a\x01",
+                                 {"Content-Type": "application/msgpack"})
+    assert status == 200
+    assert seen == {"ct": "application/msgpack", "body": b"\x81\xa1a\x01"}
+    assert headers["Content-Type"] == "application/msgpack"
+    assert body == b"\x81\xa1n\x01"
+
+
+def test_error_statuses(gw, nodes):
+    m = gw("[api]\nrequest_timeout = 500ms\n")
+    slow_node = FakeNode(slow(3))
+    nodes.append(slow_node)
+    register(m, slow_node.service("go.micro.srv.slow"))
+    register(m, {"name": "go.micro.srv.dead", "nodes": [
+        {"id": "dead-1", "address": closed_address(),
+         "metadata": {"protocol": "mucp"}}]})
+    call = {"method": "X.Y", "request": {}}
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.nope"))
+    assert status == 404
+    assert error(body)["detail"] == "service not found"
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.dead"))
+    assert status == 503, body
+    error(body)
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"))
+    assert status == 504, body
+    # The caller's own Timeout header: 408.
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
+                          {"Timeout": "200ms"})
+    assert status == 408, body
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
+                          {"Timeout": "soon"})
+    assert status == 400
+
+
+def test_service_error_code(gw, nodes):
+    m = gw()
+    node = FakeNode(lambda h, b: (403, {}, json.dumps(
+        {"id": "go.micro.srv.guard", "code": 403, "detail": "no",
+         "status": "Forbidden"}).encode()))
+    nodes.append(node)
+    register(m, node.service("go.micro.srv.guard"))
+    status, _, body = rpc(m, {"service": "go.micro.srv.guard",
+                              "method": "G.Check", "request": {}})
+    assert status == 403
+    assert error(body) == {"id": "go.micro.srv.guard", "code": 403,
+                           "detail": "no", "status": "Forbidden"}
+
+
+def test_bad_input_never_calls(gw, nodes):
+    m = gw("[api]\nmax_body_size = 1K\nmax_header_size = 2K\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.greeter"))
+    register(m, node.service("go.micro.srv.greeter"))
+    for path in ("/greeter/..%2f..%2fetc", "/greeter/say_hi",
+                 "/greeter//hello", "/", "/gr%C3%A9eter/x"):
+        status, _, body = get(m, path)
+        assert status == 400, (path, body)
+        error(body)
+    assert rpc(m, {"service": "go.micro.srv.greeter",
+                   "method": "Say.Hello", "request": "{bad"})[0] == 400
+    assert rpc(m, {"service": "bad name", "method": "A.B"})[0] == 400
+    assert rpc(m, {"service": "go.micro.srv.greeter",
+                   "method": "A/B"})[0] == 400
+    assert rpc(m, {"service": "go.micro.srv.greeter", "method": "A.B",
+                   "address": "not-an-address"})[0] == 400
+    assert rpc(m, "not json", {"Content-Type": "application/json"})[0] == 400
+    status, _, body = http("GET", m.url("api", "/rpc"))
+    assert status == 405
+    assert error(body)["detail"] == "Method not allowed"
+    status, _, _ = http("POST", m.url("api", "/greeter/say/hello"),
+                        b"x" * 4096)
+    assert status == 413
+    status, _, _ = get(m, "/greeter/say/hello", {"X-Big": "y" * 4096})
+    assert status == 431
+    assert node.requests == []
+
+
+def test_rpc_off(gw, nodes):
+    m = gw("[api]\nrpc = off\n")
+    status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                              "method": "Say.Hello"})
+    # /rpc is now an ordinary path: go.micro.api.rpc, not registered.
+    assert status == 404
+    assert error(body)["detail"] == "service not found"
+
+
+def test_cors(gw, nodes):
+    m = gw("[api]\ncors = http://a.example, http://b.example\n")
+    origin = {"Origin": "http://b.example"}
+    status, headers, _ = http("OPTIONS", m.url("api", "/greeter/say/hello"),
+                              headers=dict(origin, **{
+                                  "Access-Control-Request-Method": "POST"}))
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "http://b.example"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    status, headers, _ = rpc(m, {"service": "go.micro.srv.x",
+                                 "method": "A.B"}, origin)
+    assert headers["Access-Control-Allow-Origin"] == "http://b.example"
+    status, headers, _ = rpc(m, {"service": "go.micro.srv.x",
+                                 "method": "A.B"},
+                             {"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_cors_off_by_default(gw):
+    m = gw()
+    _, headers, _ = get(m, "/greeter/say/hello", {"Origin": "http://a"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_proxy_handler(gw, nodes):
+    m = gw("[api]\nhandler = proxy\n")
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "text/plain",
+                                        "X-Back": "1"},
+                                  b"%s %s %d" % (h.command.encode(),
+                                                 h.path.encode(), len(b))))
+    nodes.append(node)
+    register(m, node.service("go.micro.api.web", protocol=None))
+    status, headers, body = get(m, "/web/some/page.html?q=1")
+    assert (status, body) == (200, b"GET /web/some/page.html?q=1 0")
+    assert headers["X-Back"] == "1"
+    big = b"z" * (3 * 1024 * 1024)
+    status, _, body = http("POST", m.url("api", "/web/upload"), big)
+    assert (status, body) == (200, b"POST /web/upload %d" % len(big))
+    _, _, h, _ = node.requests[-1]
+    assert h["X-Forwarded-For"] == "127.0.0.1"
+    assert get(m, "/nope/x")[0] == 404
+    assert get(m, "/a--b/x")[0] == 400
+    assert node.requests and len(node.requests) == 2
+
+
+def test_proxy_websocket_upgrade(gw, nodes):
+    m = gw("[api]\nhandler = proxy\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.ws", protocol=None))
+    s = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=5)
+    s.sendall(b"GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: a2V5\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    s.sendall(b"hello through")
+    got = b""
+    while len(got) < len(b"HELLO THROUGH"):
+        got += s.recv(4096)
+    assert got == b"HELLO THROUGH"
+    s.close()
+
+
+def test_slow_client_is_cut_off(gw, nodes):
+    m = gw("[api]\nread_timeout = 300ms\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.greeter"))
+    s = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=5)
+    s.sendall(b"GET /greeter/say/hello HTTP/1.1\r\nHost: x\r\n")
+    got = b""
+    while True:
+        data = s.recv(4096)
+        if not data:
+            break
+        got += data
+    s.close()
+    assert got == b"" or got.startswith(b"HTTP/1.1 408"), got
+    assert node.requests == []

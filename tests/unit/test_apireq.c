@@ -1,0 +1,218 @@
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "http.h"
+#include "rpc/apireq.h"
+
+static void
+assert_json_eq(const char *got, const char *want)
+{
+	json_t	*a = json_loads(got, 0, NULL);
+	json_t	*b = json_loads(want, 0, NULL);
+
+	if (a == NULL || b == NULL || !json_equal(a, b))
+		fail_msg("got %s\nwant %s", got, want);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void
+test_apireq_canonical(void **state)
+{
+	char	 a[] = "x-forwarded-FOR", b[] = "content-type", c[] = "bad key";
+
+	apireq_canonical_key(a);
+	apireq_canonical_key(b);
+	apireq_canonical_key(c);
+	assert_string_equal(a, "X-Forwarded-For");
+	assert_string_equal(b, "Content-Type");
+	assert_string_equal(c, "bad key");
+}
+
+static void
+test_apireq_get(void **state)
+{
+	struct http_headers	*h = http_headers_new();
+	struct apireq_in	 in = {
+		.method = "GET", .path = "/greeter/say/hello",
+		.query = "name=John&x=1&x=a+b%21&flag",
+		.url = "/greeter/say/hello?name=John&x=1&x=a+b%21&flag",
+		.headers = h, .body = NULL, .body_len = 0,
+	};
+	const char		*cause = NULL;
+	size_t			 len;
+	char			*s;
+
+	http_headers_add(h, "host", "127.0.0.1:8080");
+	http_headers_add(h, "accept", "a");
+	http_headers_add(h, "Accept", "b");
+	s = apireq_encode(&in, &len, &cause);
+	if (s == NULL)
+		fail_msg("%s", cause);
+	assert_int_equal(len, strlen(s));
+	assert_json_eq(s, "{\"method\":\"GET\",\"path\":\"/greeter/say/hello\","
+	    "\"header\":{\"Host\":{\"key\":\"Host\",\"values\":"
+	    "[\"127.0.0.1:8080\"]},\"Accept\":{\"key\":\"Accept\","
+	    "\"values\":[\"a\",\"b\"]}},"
+	    "\"get\":{\"name\":{\"key\":\"name\",\"values\":[\"John\"]},"
+	    "\"x\":{\"key\":\"x\",\"values\":[\"1\",\"a b!\"]},"
+	    "\"flag\":{\"key\":\"flag\",\"values\":[\"\"]}},"
+	    "\"post\":{},\"body\":\"\","
+	    "\"url\":\"/greeter/say/hello?name=John&x=1&x=a+b%21&flag\"}");
+	free(s);
+	http_headers_free(h);
+}
+
+static void
+test_apireq_post(void **state)
+{
+	struct http_headers	*h = http_headers_new();
+	struct apireq_in	 in = {
+		.method = "POST", .path = "/p", .url = "/p", .headers = h,
+		.content_type = "application/x-www-form-urlencoded",
+		.body = "a=1&b=%7B%7D", .body_len = 12,
+	};
+	const char		*cause = NULL;
+	size_t			 len;
+	char			*s;
+	json_t			*o;
+
+	s = apireq_encode(&in, &len, &cause);
+	assert_non_null(s);
+	o = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(o, "body")), "");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    json_object_get(json_object_get(o, "post"), "b"), "values"), 0)),
+	    "{}");
+	json_decref(o);
+	free(s);
+	in.content_type = "application/json";
+	in.body = "{\"name\":\"J\"}";
+	in.body_len = strlen(in.body);
+	s = apireq_encode(&in, &len, &cause);
+	o = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(o, "body")),
+	    "{\"name\":\"J\"}");
+	json_decref(o);
+	free(s);
+	http_headers_free(h);
+}
+
+static void
+encode_bad(const char *query, const char *ct, const char *body, size_t len)
+{
+	struct http_headers	*h = http_headers_new();
+	struct apireq_in	 in = {
+		.method = "POST", .path = "/p", .url = "/p", .headers = h,
+		.query = query, .content_type = ct, .body = body,
+		.body_len = len,
+	};
+	const char		*cause = NULL;
+	size_t			 n;
+
+	assert_null(apireq_encode(&in, &n, &cause));
+	assert_non_null(cause);
+	http_headers_free(h);
+}
+
+static void
+test_apireq_bad(void **state)
+{
+	encode_bad("a=%zz", NULL, "", 0);
+	encode_bad("a=%00", NULL, "", 0);
+	encode_bad("a=%ff", NULL, "", 0);
+	encode_bad(NULL, NULL, "\xff\xfe", 2);
+	encode_bad(NULL, "application/x-www-form-urlencoded", "a=%", 3);
+}
+
+static void
+test_apireq_query_object(void **state)
+{
+	const char	*cause = NULL;
+	size_t		 len;
+	char		*s;
+
+	s = apireq_query_object("name=John&x=1&x=2&e=", &len, &cause);
+	assert_non_null(s);
+	assert_json_eq(s, "{\"name\":\"John\",\"x\":[\"1\",\"2\"],"
+	    "\"e\":\"\"}");
+	free(s);
+	assert_null(apireq_query_object("a=%g1", &len, &cause));
+	assert_non_null(cause);
+}
+
+static void
+hdr_cb(const char *name, const char *value, void *arg)
+{
+	char	*out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s=%s;", name, value);
+}
+
+static int
+rsp_parse(const char *text, struct apireq_rsp *rsp)
+{
+	const char	*cause = NULL;
+
+	return apireq_response_parse(text, strlen(text), rsp, &cause);
+}
+
+static void
+test_apireq_response(void **state)
+{
+	struct apireq_rsp	 rsp;
+	char			 hdrs[256] = "";
+
+	assert_int_equal(rsp_parse("{\"statusCode\":0,\"header\":{"
+	    "\"content-type\":{\"key\":\"Content-Type\",\"values\":"
+	    "[\"text/plain\"]},\"X-A\":{\"values\":[\"1\",\"2\"]},"
+	    "\"X-Bad\":{\"values\":[\"a\\r\\nInjected: 1\"]},"
+	    "\"Bad Name\":{\"values\":[\"x\"]}},"
+	    "\"body\":\"{\\\"msg\\\":\\\"Hello John\\\"}\"}", &rsp), 0);
+	assert_int_equal(rsp.status, 200);
+	assert_int_equal(rsp.body_len, strlen("{\"msg\":\"Hello John\"}"));
+	assert_string_equal(rsp.body, "{\"msg\":\"Hello John\"}");
+	apireq_response_headers(&rsp, hdr_cb, hdrs);
+	assert_string_equal(hdrs, "Content-Type=text/plain;X-A=1;X-A=2;");
+	apireq_response_free(&rsp);
+
+	assert_int_equal(rsp_parse("{\"statusCode\":404}", &rsp), 0);
+	assert_int_equal(rsp.status, 404);
+	assert_int_equal(rsp.body_len, 0);
+	apireq_response_free(&rsp);
+	assert_int_equal(rsp_parse("{}", &rsp), 0);
+	assert_int_equal(rsp.status, 200);
+	apireq_response_free(&rsp);
+
+	assert_int_equal(rsp_parse("[]", &rsp), -1);
+	assert_int_equal(rsp_parse("nope", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"statusCode\":99}", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"statusCode\":\"200\"}", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"body\":1}", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"header\":[]}", &rsp), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_apireq_canonical),
+		cmocka_unit_test(test_apireq_get),
+		cmocka_unit_test(test_apireq_post),
+		cmocka_unit_test(test_apireq_bad),
+		cmocka_unit_test(test_apireq_response),
+		cmocka_unit_test(test_apireq_query_object),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

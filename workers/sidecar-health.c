@@ -1,0 +1,245 @@
+/*
+ * The app health check (sidecar-health.h). Registration goes through the
+ * master to the registry worker, like POST /registry; the node id is
+ * derived from the app's name and address, so a respawned worker
+ * re-registers the same node instead of adding one.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "http.h"
+#include "log.h"
+#include "svc.h"
+#include "util.h"
+#include "workers/sidecar-health.h"
+#include "workers/worker.h"
+
+#define HEALTH_TTL_INTERVALS	3
+
+struct sidecar_health {
+	struct worker		*w;
+	struct http_client	*http;
+	struct event		*timer;
+	struct http_creq	*creq;		/* check in flight */
+	char			 addr[CONFIG_STR_MAX];	/* of the URL */
+	char			*target;	/* path?query of the URL */
+	char			*json;		/* the app's Service JSON */
+	uint32_t		 pending;	/* (de)registration in flight */
+	int			 registered;
+};
+
+static struct sidecar_health	*sidecar_health;
+
+/* "http://host:port/path" -> addr "host:port" and target "/path". */
+static int
+sidecar_health_url(struct sidecar_health *h, const char *url)
+{
+	const char	*p, *slash;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return -1;
+	p = url + 7;
+	slash = p + strcspn(p, "/");
+	if (slash == p || (size_t)(slash - p) >= sizeof(h->addr))
+		return -1;
+	memcpy(h->addr, p, slash - p);
+	h->addr[slash - p] = '\0';
+	h->target = xstrdup(*slash != '\0' ? slash : "/");
+	return 0;
+}
+
+static char *
+sidecar_health_service(const struct config *conf, const char **cause)
+{
+	json_t	*o;
+	char	*id, *text, *why = NULL;
+	struct svc *svc;
+
+	xasprintf(&id, "%s-%s", conf->sidecar_app_name,
+	    conf->sidecar_app_address);
+	o = json_pack("{s:s, s:[{s:s, s:s, s:{}}]}", "name",
+	    conf->sidecar_app_name, "nodes", "id", id, "address",
+	    conf->sidecar_app_address, "metadata");
+	free(id);
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	if ((svc = svc_parse(text, strlen(text), SVC_NEED_NODES, &why)) ==
+	    NULL) {
+		log_warnx("sidecar app: %s", why);
+		free(why);
+		free(text);
+		*cause = "bad app_name or app_address";
+		return NULL;
+	}
+	svc_free(svc);
+	return text;
+}
+
+static void
+sidecar_health_changed(struct worker *w, const struct ctl_msg *reply,
+    void *arg)
+{
+	struct sidecar_health	*h = arg;
+
+	h->pending = 0;
+	/*
+	 * Not applied: undo what h->registered promised (it holds the intent
+	 * of the last request, the only one not cancelled), so the next
+	 * check sends it again.
+	 */
+	if (reply == NULL || !reply->ok) {
+		log_warnx("sidecar app %s: %s", w->conf->sidecar_app_name,
+		    reply ? reply->error : "master unreachable");
+		h->registered = !h->registered;
+	}
+}
+
+/* Ask the registry worker, through the master, to (de)register. */
+static void
+sidecar_health_send(struct sidecar_health *h, const char *cmd)
+{
+	struct worker		*w = h->w;
+	struct ctl_frame	 f;
+
+	if (h->pending != 0)
+		worker_request_cancel(w, h->pending);
+	h->pending = worker_request_begin(w, &f, cmd, 1);
+	ctl_pack_str(&f.pk, "args");
+	msgpack_pack_map(&f.pk, 2);
+	ctl_pack_kv_str(&f.pk, "json", h->json);
+	ctl_pack_kv_uint(&f.pk, "ttl_ms",
+	    w->conf->sidecar_healthcheck_interval_ms * HEALTH_TTL_INTERVALS);
+	worker_request_send(w, &f, h->pending, sidecar_health_changed, h);
+}
+
+static void
+sidecar_health_result(struct sidecar_health *h, int healthy)
+{
+	const char	*name = h->w->conf->sidecar_app_name;
+
+	if (healthy) {
+		if (!h->registered)
+			log_info("sidecar app %s healthy: registering", name);
+		sidecar_health_send(h, "register");
+	} else if (h->registered) {
+		log_warnx("sidecar app %s unhealthy: deregistering", name);
+		sidecar_health_send(h, "deregister");
+	}
+	h->registered = healthy;
+}
+
+static void
+sidecar_health_done(struct http_creq *creq, enum http_client_error err,
+    void *arg)
+{
+	struct sidecar_health	*h = arg;
+
+	h->creq = NULL;
+	if (err != HTTP_CLIENT_OK)
+		log_debug("sidecar health check: %s",
+		    http_client_strerror(err));
+	sidecar_health_result(h, err == HTTP_CLIENT_OK &&
+	    http_creq_status(creq) == 200);
+}
+
+static void
+sidecar_health_check(struct sidecar_health *h)
+{
+	const char	*cause;
+
+	if (h->target == NULL) {
+		sidecar_health_result(h, 1);
+		return;
+	}
+	if (h->creq != NULL)
+		return;
+	h->creq = http_creq_new(h->http, "GET", h->addr, h->target, &cause);
+	if (h->creq == NULL) {
+		log_warnx("sidecar healthcheck_url: %s", cause);
+		return;
+	}
+	/* A fresh connection each time: the check is of the listener too. */
+	http_headers_set(http_creq_headers(h->creq), "Connection", "close");
+	http_creq_set_done_cb(h->creq, sidecar_health_done, h);
+	http_creq_start(h->creq);
+}
+
+static void
+sidecar_health_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	sidecar_health_check(arg);
+}
+
+/* NULL when the [sidecar] app settings are usable, else why not. */
+static const char *
+sidecar_health_configure(struct sidecar_health *h, const struct config *conf)
+{
+	const char	*cause;
+
+	if (conf->sidecar_healthcheck_interval_ms == 0)
+		return "healthcheck_interval must not be 0";
+	if (conf->sidecar_healthcheck_url[0] != '\0' &&
+	    sidecar_health_url(h, conf->sidecar_healthcheck_url) == -1)
+		return "healthcheck_url must be http://HOST:PORT/PATH";
+	if ((h->json = sidecar_health_service(conf, &cause)) == NULL)
+		return cause;
+	return NULL;
+}
+
+int
+sidecar_health_init(struct worker *w)
+{
+	const struct config	*conf = w->conf;
+	struct sidecar_health	*h;
+	struct http_client_config hc;
+	struct timeval		 tv;
+	const char		*cause;
+
+	if (conf->sidecar_app_name[0] == '\0' || w->id != 0)
+		return 0;
+	h = xcalloc(1, sizeof(*h));
+	h->w = w;
+	if ((cause = sidecar_health_configure(h, conf)) != NULL) {
+		log_warnx("sidecar: %s", cause);
+		free(h->target);
+		free(h);
+		return -1;
+	}
+	memset(&hc, 0, sizeof(hc));
+	hc.max_idle = 1;
+	hc.timeout_ms = conf->sidecar_healthcheck_interval_ms;
+	h->http = http_client_new(w->base, &hc);
+	h->timer = event_new(w->base, -1, EV_PERSIST, sidecar_health_timer_cb,
+	    h);
+	if (h->timer == NULL)
+		fatalx("%s: event_new", __func__);
+	tv.tv_sec = conf->sidecar_healthcheck_interval_ms / 1000;
+	tv.tv_usec = conf->sidecar_healthcheck_interval_ms % 1000 * 1000;
+	evtimer_add(h->timer, &tv);
+	sidecar_health = h;
+	sidecar_health_check(h);
+	return 0;
+}
+
+void
+sidecar_health_shutdown(struct worker *w)
+{
+	struct sidecar_health	*h = sidecar_health;
+
+	if (h == NULL)
+		return;
+	if (h->pending != 0)
+		worker_request_cancel(w, h->pending);
+	event_free(h->timer);
+	http_client_free(h->http);
+	free(h->target);
+	free(h->json);
+	free(h);
+	sidecar_health = NULL;
+}

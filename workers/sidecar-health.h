@@ -1,0 +1,18 @@
+/*
+ * The sidecar's app health check ([sidecar] app_name, app_address,
+ * healthcheck_url, healthcheck_interval): GET the URL every interval; while
+ * it answers 200 the app is registered (and re-registered each time, with a
+ * TTL of three intervals, so a dead sidecar lets it expire); on anything
+ * else it is deregistered. Only the first sidecar worker checks, so the
+ * app is registered once however many workers run.
+ */
+#ifndef MICRO_SIDECAR_HEALTH_H
+#define MICRO_SIDECAR_HEALTH_H
+
+struct worker;
+
+/* 0 when the check is off (no app_name) or started; -1 on bad config. */
+int	 sidecar_health_init(struct worker *);
+void	 sidecar_health_shutdown(struct worker *);
+
+#endif

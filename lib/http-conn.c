@@ -338,6 +338,7 @@ http_request_finish(struct http_request *req, int replied)
 		http_conn_free(conn);
 		return;
 	}
+	conn->served++;
 	/* A client still waiting for its 100 Continue sends no body. */
 	if (!keepalive || conn->srv->draining || conn->expect) {
 		http_conn_linger(conn);

@@ -17,6 +17,9 @@
 
 /* How long a closing connection drains what the client still sends. */
 #define HTTP_LINGER_MS		2000
+/* How long a draining server waits for the first request of a connection
+ * it accepted just before it stopped accepting. */
+#define HTTP_DRAIN_GRACE_MS	2000
 
 struct bufferevent;
 struct evconnlistener;
@@ -74,6 +77,7 @@ struct http_conn {
 	int			 halfclosed;
 	unsigned int		 busy;	/* inside a user callback */
 	int			 dead;	/* free when no longer busy */
+	unsigned int		 served;	/* requests answered */
 	char			 peer[64];
 };
 

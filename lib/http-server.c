@@ -138,8 +138,18 @@ http_server_drain(struct http_server *srv, http_drain_cb cb, void *arg)
 	evconnlistener_disable(srv->listener);
 	for (conn = TAILQ_FIRST(&srv->conns); conn != NULL; conn = next) {
 		next = TAILQ_NEXT(conn, entry);
-		if (conn->state == HTTP_CONN_IDLE && conn->req == NULL)
+		if (conn->state != HTTP_CONN_IDLE || conn->req != NULL)
+			continue;
+		/*
+		 * Idle between keep-alive requests: close. Accepted but not
+		 * heard from yet: its client is sending its first request
+		 * now, and closing would reset it; answer that one request
+		 * (with Connection: close) if it comes soon.
+		 */
+		if (conn->served > 0)
 			http_conn_free(conn);
+		else
+			http_conn_arm(conn, HTTP_DRAIN_GRACE_MS);
 	}
 	http_server_conn_gone(srv);
 }

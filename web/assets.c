@@ -1,0 +1,91 @@
+/*
+ * GET /assets/NAME: the files compiled in from web/assets/. They change
+ * only with the binary, so a strong ETag of their content lets browsers
+ * revalidate cheaply.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+#include "util.h"
+#include "web/assets.h"
+#include "web/web.h"
+#include "workers/worker.h"
+
+#define ASSETS_PREFIX	"/assets/"
+
+static const struct {
+	const char	*suffix;
+	const char	*type;
+} assets_types[] = {
+	{ ".css", "text/css; charset=utf-8" },
+	{ ".js", "text/javascript; charset=utf-8" },
+	{ ".html", "text/html; charset=utf-8" },
+	{ ".svg", "image/svg+xml" },
+};
+
+const struct web_asset *
+web_asset_find(const char *name)
+{
+	const struct web_asset	*a;
+
+	for (a = web_assets; a->name != NULL; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static const char *
+assets_type(const char *name)
+{
+	size_t	 i, len = strlen(name), slen;
+
+	for (i = 0; i < nitems(assets_types); i++) {
+		slen = strlen(assets_types[i].suffix);
+		if (len > slen && strcmp(name + len - slen,
+		    assets_types[i].suffix) == 0)
+			return assets_types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* FNV-1a: a content hash for the ETag, not a security boundary. */
+static void
+assets_etag(const struct web_asset *a, char *buf, size_t len)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+	size_t		 i;
+
+	for (i = 0; i < a->len; i++)
+		h = (h ^ a->data[i]) * 1099511628211ULL;
+	snprintf(buf, len, "\"%016llx\"", (unsigned long long)h);
+}
+
+void
+web_assets_serve(struct worker *w, struct http_request *req)
+{
+	const char		*path = http_request_path(req);
+	const char		*match;
+	const struct web_asset	*a = NULL;
+	struct http_headers	*h = http_reply_headers(req);
+	char			 etag[24];
+
+	if (strncmp(path, ASSETS_PREFIX, strlen(ASSETS_PREFIX)) == 0)
+		a = web_asset_find(path + strlen(ASSETS_PREFIX));
+	if (a == NULL) {
+		http_reply_error(req, 404, "go.micro.web", "no such asset");
+		return;
+	}
+	assets_etag(a, etag, sizeof(etag));
+	http_headers_set(h, "ETag", etag);
+	http_headers_set(h, "Cache-Control", "no-cache");
+	http_headers_set(h, "X-Content-Type-Options", "nosniff");
+	match = http_request_header(req, "If-None-Match");
+	if (match != NULL && strcmp(match, etag) == 0)
+		http_reply(req, 304, NULL, NULL, 0);
+	else
+		http_reply(req, 200, assets_type(a->name), a->data, a->len);
+}

@@ -1,0 +1,229 @@
+/*
+ * GET /metrics: Prometheus text exposition (format 0.0.4) of what shm
+ * holds: every process's counters from its slot, and the registry's
+ * figures. Nothing is asked of another process, so a scrape costs no
+ * messages and sees workers that are stuck.
+ *
+ * Output is a list of sections; a section emits only figures that exist
+ * in shm. A subsystem that publishes figures there (the broker) adds one
+ * row to metrics_sections.
+ */
+#include "config.h"
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+
+#include "http.h"
+#include "shm/shm.h"
+#include "util.h"
+#include "web/model.h"
+#include "web/web.h"
+#include "workers/worker.h"
+
+#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+static void
+metrics_family(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* A label value: backslash, double quote and newline are escaped. */
+static void
+metrics_label_value(struct evbuffer *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, s, 1);
+	}
+}
+
+static uint64_t
+metrics_requests(const struct web_slot *s)
+{
+	return s->counters.requests;
+}
+
+static uint64_t
+metrics_errors(const struct web_slot *s)
+{
+	return s->counters.errors;
+}
+
+static uint64_t
+metrics_bytes_in(const struct web_slot *s)
+{
+	return s->counters.bytes_in;
+}
+
+static uint64_t
+metrics_bytes_out(const struct web_slot *s)
+{
+	return s->counters.bytes_out;
+}
+
+static uint64_t
+metrics_connections(const struct web_slot *s)
+{
+	return s->counters.connections;
+}
+
+static uint64_t
+metrics_restarts(const struct web_slot *s)
+{
+	return s->info.restarts;
+}
+
+static uint64_t
+metrics_start_time(const struct web_slot *s)
+{
+	return s->info.started_ms / 1000;
+}
+
+static const struct {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	uint64_t	(*value)(const struct web_slot *);
+} metrics_worker_families[] = {
+	{ "microd_worker_requests_total", "counter",
+	    "HTTP requests answered by the process.", metrics_requests },
+	{ "microd_worker_errors_total", "counter",
+	    "5xx answers and protocol errors.", metrics_errors },
+	{ "microd_worker_received_bytes_total", "counter",
+	    "Bytes read from clients.", metrics_bytes_in },
+	{ "microd_worker_sent_bytes_total", "counter",
+	    "Bytes written to clients.", metrics_bytes_out },
+	{ "microd_worker_connections", "gauge",
+	    "Client connections open now.", metrics_connections },
+	{ "microd_worker_restarts_total", "counter",
+	    "Times the master respawned this worker.", metrics_restarts },
+	{ "microd_worker_start_time_seconds", "gauge",
+	    "Start time of the process since the Unix epoch.",
+	    metrics_start_time },
+};
+
+/*
+ * Labels: role, index within the role, and config generation (during a
+ * reload the old and the new api/0 both run). Not the pid: it would make
+ * a new series on every restart.
+ */
+static void
+metrics_worker_sample(struct evbuffer *out, const char *name,
+    const struct web_slot *s, uint64_t v)
+{
+	evbuffer_add_printf(out, "%s{role=\"", name);
+	metrics_label_value(out, web_model_role(s));
+	evbuffer_add_printf(out, "\",worker=\"%u\",generation=\"%u\"} %llu\n",
+	    s->info.id, s->info.generation, (unsigned long long)v);
+}
+
+static void
+metrics_workers(struct worker *w, struct evbuffer *out)
+{
+	struct web_slots	 ws;
+	size_t			 f, i;
+
+	web_model_slots(w, &ws);
+	for (f = 0; f < nitems(metrics_worker_families); f++) {
+		metrics_family(out, metrics_worker_families[f].name,
+		    metrics_worker_families[f].type,
+		    metrics_worker_families[f].help);
+		for (i = 0; i < ws.n; i++)
+			metrics_worker_sample(out,
+			    metrics_worker_families[f].name, &ws.v[i],
+			    metrics_worker_families[f].value(&ws.v[i]));
+	}
+	web_model_slots_free(&ws);
+}
+
+static void
+metrics_value(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	metrics_family(out, name, type, help);
+	evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void
+metrics_registry_sync(struct worker *w, struct evbuffer *out)
+{
+	struct shm_sync	 sync;
+
+	shm_read_begin(w->shm, w->slot_index);
+	shm_read_sync(w->shm, &sync);
+	shm_read_end(w->shm);
+	sync.backend[sizeof(sync.backend) - 1] = '\0';
+	metrics_family(out, "microd_registry_backend_connected", "gauge",
+	    "1 while the registry backend is connected.");
+	evbuffer_add_printf(out, "microd_registry_backend_connected"
+	    "{backend=\"");
+	metrics_label_value(out, sync.backend);
+	evbuffer_add_printf(out, "\"} %d\n", sync.connected ? 1 : 0);
+	metrics_value(out, "microd_registry_backend_revision", "gauge",
+	    "Last backend revision (etcd) or index (Consul) applied.",
+	    sync.revision);
+	metrics_family(out, "microd_registry_sync_lag_seconds", "gauge",
+	    "Delay from a backend event to its publication in shm.");
+	evbuffer_add_printf(out, "microd_registry_sync_lag_seconds %.3f\n",
+	    sync.lag_ms / 1000.0);
+}
+
+static void
+metrics_registry(struct worker *w, struct evbuffer *out)
+{
+	struct shm_stats	 st;
+
+	shm_stats(w->shm, &st);
+	metrics_value(out, "microd_registry_services", "gauge",
+	    "Services registered.", st.services);
+	metrics_value(out, "microd_registry_nodes", "gauge",
+	    "Nodes registered, over every service.", st.nodes);
+	metrics_value(out, "microd_registry_updates_total", "counter",
+	    "Registry publications (the shm generation).", st.generation);
+	metrics_value(out, "microd_registry_puts_total", "counter",
+	    "Service records written.", st.puts);
+	metrics_value(out, "microd_registry_deletes_total", "counter",
+	    "Service records deleted.", st.deletes);
+	metrics_family(out, "microd_registry_put_errors_total", "counter",
+	    "Service records refused.");
+	evbuffer_add_printf(out, "microd_registry_put_errors_total"
+	    "{reason=\"full\"} %llu\nmicrod_registry_put_errors_total"
+	    "{reason=\"reader_stalled\"} %llu\n",
+	    (unsigned long long)st.full_errors,
+	    (unsigned long long)st.wait_errors);
+	metrics_value(out, "microd_registry_writer_starts_total", "counter",
+	    "Times a registry writer opened the segment.", st.writer_starts);
+	metrics_value(out, "microd_shm_arena_bytes", "gauge",
+	    "Size of the registry arena.", st.arena_size);
+	metrics_value(out, "microd_shm_arena_used_bytes", "gauge",
+	    "Arena bytes in use, dead records included.", st.bytes_used);
+	metrics_value(out, "microd_shm_arena_live_bytes", "gauge",
+	    "Arena bytes held by live records.", st.bytes_live);
+	metrics_registry_sync(w, out);
+}
+
+static void (*const metrics_sections[])(struct worker *, struct evbuffer *) = {
+	metrics_workers,
+	metrics_registry,
+};
+
+void
+web_metrics(struct worker *w, struct http_request *req)
+{
+	struct evbuffer	*out = evbuffer_new();
+	size_t		 i;
+
+	for (i = 0; i < nitems(metrics_sections); i++)
+		metrics_sections[i](w, out);
+	http_headers_set(http_reply_headers(req), "Cache-Control", "no-store");
+	http_reply_buffer(req, 200, METRICS_CONTENT_TYPE, out);
+	evbuffer_free(out);
+}

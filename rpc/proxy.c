@@ -28,6 +28,7 @@ struct proxy {
 	struct rpc_client	*rpc;
 	char			*ns;
 	char			*id;
+	int			 flags;
 };
 
 struct proxy_req {
@@ -35,6 +36,8 @@ struct proxy_req {
 	struct http_request	*req;
 	struct http_creq	*creq;
 	char			 service[ROUTE_NAME_MAX];
+	char			*target;	/* sent to the node */
+	char			*base;		/* stripped prefix, or NULL */
 	struct rpc_nodes	 nodes;
 	uint8_t			*tried;
 	ssize_t			 cur;
@@ -54,11 +57,12 @@ static const char *proxy_hop[] = {
 static int	proxy_send(struct proxy_req *);
 
 struct proxy *
-proxy_new(struct rpc_client *rpc, const char *ns, const char *id)
+proxy_new(struct rpc_client *rpc, const char *ns, const char *id, int flags)
 {
 	struct proxy	*p = xcalloc(1, sizeof(*p));
 
 	p->rpc = rpc;
+	p->flags = flags;
 	p->ns = xstrdup(ns);
 	p->id = xstrdup(id);
 	return p;
@@ -113,6 +117,8 @@ proxy_req_free(struct proxy_req *pr)
 	if (pr->body != NULL)
 		evbuffer_free(pr->body);
 	free(pr->tried);
+	free(pr->target);
+	free(pr->base);
 	free(pr);
 }
 
@@ -365,7 +371,7 @@ proxy_send(struct proxy_req *pr)
 		pr->tried[i] = 1;
 		pr->creq = http_creq_new(rpc_client_http(pr->p->rpc),
 		    http_request_method(req), pr->nodes.v[i].address,
-		    http_request_target(req), &cause);
+		    pr->target, &cause);
 		if (pr->creq != NULL)
 			break;
 		log_warnx("proxy %s: node %s: %s", pr->service,
@@ -376,6 +382,8 @@ proxy_send(struct proxy_req *pr)
 	fwd = gateway_forwarded_headers(req);
 	proxy_copy_headers(fwd, h);
 	http_headers_free(fwd);
+	if (pr->base != NULL)
+		http_headers_set(h, "X-Micro-Web-Base-Path", pr->base);
 	if (proxy_is_upgrade(req)) {
 		http_headers_set(h, "Connection", "Upgrade");
 		http_headers_set(h, "Upgrade", http_request_header(req,
@@ -405,6 +413,40 @@ proxy_has_body(struct http_request *req)
 	    (cl != NULL && strcmp(cl, "0") != 0);
 }
 
+/* /NAME/rest?q: the service NAMESPACE.NAME, target /rest?q, base /NAME. */
+static int
+proxy_strip_base(struct proxy_req *pr, const char **cause)
+{
+	const char	*path = http_request_path(pr->req) + 1;
+	const char	*query = http_request_query(pr->req);
+	const char	*rest = strchr(path, '/');
+	int		 len = rest != NULL ? (int)(rest - path) : (int)strlen(path);
+
+	if (!route_valid_proxy_name(path, len)) {
+		*cause = "invalid service name in path";
+		return -1;
+	}
+	if ((size_t)snprintf(pr->service, sizeof(pr->service), "%s.%.*s",
+	    pr->p->ns, len, path) >= sizeof(pr->service)) {
+		*cause = "service name too long";
+		return -1;
+	}
+	xasprintf(&pr->base, "/%.*s", len, path);
+	xasprintf(&pr->target, "%s%s%s", rest != NULL ? rest : "/",
+	    query != NULL ? "?" : "", query != NULL ? query : "");
+	return 0;
+}
+
+static int
+proxy_route(struct proxy_req *pr, const char **cause)
+{
+	if (pr->p->flags & PROXY_STRIP_BASE)
+		return proxy_strip_base(pr, cause);
+	pr->target = xstrdup(http_request_target(pr->req));
+	return route_proxy_service(pr->p->ns, http_request_path(pr->req),
+	    pr->service, sizeof(pr->service), cause);
+}
+
 void
 proxy_request(struct proxy *p, struct http_request *req, int streaming)
 {
@@ -416,8 +458,7 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 	pr->req = req;
 	pr->cur = -1;
 	pr->streaming = streaming;
-	if (route_proxy_service(p->ns, http_request_path(req), pr->service,
-	    sizeof(pr->service), &cause) == -1) {
+	if (proxy_route(pr, &cause) == -1) {
 		proxy_fail(pr, 400, cause);
 		return;
 	}

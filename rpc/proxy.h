@@ -1,6 +1,7 @@
 /*
- * The gateway's reverse proxy (DESIGN.md §4, handler "proxy"): /NAME/...
- * goes to a node of NAMESPACE.NAME with the path unchanged; bodies stream
+ * The one reverse proxy of microd, for the api's "proxy" handler and the
+ * web (DESIGN.md §4): /NAME/... goes to a node of NAMESPACE.NAME with the
+ * path unchanged (api) or its first segment stripped (web); bodies stream
  * both ways with flow control, websocket upgrades are passed through (the
  * two connections spliced), X-Forwarded-For is appended. A bodyless
  * request refused by a node is retried on another.
@@ -12,9 +13,15 @@ struct http_request;
 struct proxy;
 struct rpc_client;
 
+/*
+ * PROXY_STRIP_BASE (the web proxy): /NAME/rest goes to NAMESPACE.NAME as
+ * /rest, with X-Micro-Web-Base-Path: /NAME so the app can build its links.
+ */
+#define PROXY_STRIP_BASE	0x1
+
 /* Errors are answered with the error JSON of id (e.g. "go.micro.api"). */
 struct proxy	*proxy_new(struct rpc_client *, const char *ns,
-		    const char *id);
+		    const char *id, int flags);
 void		 proxy_free(struct proxy *);
 /*
  * Proxy req. From a head handler (streaming 1) the body streams to the

@@ -7,6 +7,7 @@
 
 struct http_request;
 struct json_t;
+struct proxy;
 struct rpc_client;
 struct web_live;
 struct worker;
@@ -15,6 +16,7 @@ struct worker;
 struct web {
 	struct web_live		*live;
 	struct rpc_client	*rpc;
+	struct proxy		*proxy;		/* web apps: /NAME/... */
 };
 
 /* web/pages.c: the server-rendered lists. */

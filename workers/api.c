@@ -28,6 +28,7 @@
 #include "rpc/route.h"
 #include "util.h"
 #include "workers/api.h"
+#include "workers/worker-http.h"
 #include "workers/worker.h"
 
 #define API_ID		"go.micro.api"
@@ -196,7 +197,7 @@ api_head(struct http_request *req, void *arg)
 	struct api	*a = w->role_data;
 	const char	*path = http_request_path(req);
 
-	if (a->proxy == NULL || strcmp(path, "/healthz") == 0 ||
+	if (a->proxy == NULL || worker_http_owns(NULL, path) ||
 	    (strcmp(path, "/rpc") == 0 && w->conf->api_rpc))
 		return;
 	if (cors_apply(a->cors, req))
@@ -243,7 +244,7 @@ api_role_init(struct worker *w)
 	a->rpc = rpc_client_new(w->base, w->shm, w->slot_index, &cfg);
 	a->cors = cors_new(w->conf->api_cors);
 	if (strcmp(a->handler->name, "proxy") == 0)
-		a->proxy = proxy_new(a->rpc, a->ns, API_ID);
+		a->proxy = proxy_new(a->rpc, a->ns, API_ID, 0);
 	w->role_data = a;
 	return 0;
 }

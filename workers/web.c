@@ -12,8 +12,10 @@
 #include "log.h"
 #include "rpc/client.h"
 #include "rpc/gateway.h"
+#include "rpc/proxy.h"
 #include "util.h"
 #include "web/web.h"
+#include "workers/worker-http.h"
 #include "workers/worker.h"
 
 static struct web *
@@ -28,17 +30,22 @@ web_rpc(struct worker *w, struct http_request *req)
 	gateway_rpc(web_state(w)->rpc, req);
 }
 
+static const struct worker_route web_routes[];
+
 /*
- * "/" is a prefix route, so this sees every path no other route took:
- * the dashboard's home, or a page that does not exist.
+ * Every request head comes here first: what is not the dashboard's own
+ * (and not its home page) is a web app, /NAME/... to go.micro.web.NAME,
+ * proxied with its body streaming.
  */
 static void
-web_root(struct worker *w, struct http_request *req)
+web_head(struct http_request *req, void *arg)
 {
-	if (strcmp(http_request_path(req), "/") == 0)
-		web_pages_services(w, req);
-	else
-		web_not_found(req, "There is no page at this address.");
+	struct worker	*w = arg;
+	const char	*path = http_request_path(req);
+
+	if (strcmp(path, "/") == 0 || worker_http_owns(web_routes, path))
+		return;
+	proxy_request(web_state(w)->proxy, req, 1);
 }
 
 static const struct worker_route web_routes[] = {
@@ -50,7 +57,7 @@ static const struct worker_route web_routes[] = {
 	{ "GET", "/metrics", web_metrics },
 	{ "GET", "/events", web_live_events },
 	{ "GET", "/assets/", web_assets_serve },
-	{ "GET", "/", web_root },
+	{ "GET", "/", web_pages_services },	/* only "/": web_head */
 	{ NULL, NULL, NULL },
 };
 
@@ -68,6 +75,8 @@ web_init(struct worker *w)
 		return -1;
 	}
 	web->rpc = rpc_client_new(w->base, w->shm, w->slot_index, &rc);
+	web->proxy = proxy_new(web->rpc, w->conf->roles[ROLE_WEB].namespace,
+	    "go.micro.web", PROXY_STRIP_BASE);
 	if (web_live_init(w) == -1) {
 		log_warnx("web: cannot set up the live feed");
 		return -1;
@@ -81,6 +90,7 @@ web_shutdown(struct worker *w)
 	struct web	*web = web_state(w);
 
 	web_live_free(web->live);
+	proxy_free(web->proxy);
 	rpc_client_free(web->rpc);
 	free(web);
 	w->role_data = NULL;
@@ -100,4 +110,5 @@ const struct role role_web = {
 	.shutdown = web_shutdown,
 	.drain = web_drain,
 	.routes = web_routes,
+	.head_handler = web_head,
 };

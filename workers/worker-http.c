@@ -69,6 +69,21 @@ worker_route_find(const struct worker_route *table, const char *method,
 	return NULL;
 }
 
+int
+worker_http_owns(const struct worker_route *table, const char *path)
+{
+	const struct worker_route *r;
+	int			 known = 0;
+
+	if (worker_route_find(worker_http_common, "GET", path, &known) != NULL)
+		return 1;
+	for (r = table; r != NULL && r->path != NULL; r++) {
+		if (strcmp(r->path, "/") != 0 && worker_route_match(r, path))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 worker_http_handle(struct http_request *req, void *arg)
 {

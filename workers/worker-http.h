@@ -4,7 +4,14 @@
 
 struct worker;
 
+struct worker_route;
+
 int	 worker_http_start(struct worker *);
+/*
+ * 1 if path is the worker's own (GET /healthz, or a route of table other
+ * than a catch-all "/"): head handlers that proxy the rest skip those.
+ */
+int	 worker_http_owns(const struct worker_route *, const char *);
 void	 worker_http_drain(struct worker *, void (*)(void *));
 
 #endif

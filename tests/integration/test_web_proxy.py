@@ -1,0 +1,121 @@
+"""The web reverse proxy: /NAME/... to a node of go.micro.web.NAME, with
+the prefix stripped and X-Micro-Web-Base-Path set; streamed bodies and
+websockets both ways (python3-websockets on both ends)."""
+import asyncio
+import hashlib
+import http.client as httpclient
+import threading
+
+import pytest
+import websockets
+
+from conftest import http
+from gwnodes import FakeNode, register
+
+
+@pytest.fixture
+def nodes():
+    made = []
+    yield made
+    for n in made:
+        n.close()
+
+
+def test_http_app_prefix_stripped_base_path_set(microd, nodes):
+    m = microd()
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "text/plain"},
+                                  b"app says hi"))
+    nodes.append(node)
+    register(m, node.service("go.micro.web.shop", protocol=None))
+    status, _, body = http("GET", m.url("web", "/shop/cart/items?id=7"))
+    assert (status, body) == (200, b"app says hi")
+    method, path, headers, _ = node.requests[-1]
+    assert (method, path) == ("GET", "/cart/items?id=7")
+    assert headers["X-Micro-Web-Base-Path"] == "/shop"
+    assert "127.0.0.1" in headers["X-Forwarded-For"]
+    status, _, _ = http("GET", m.url("web", "/shop"))
+    assert status == 200 and node.requests[-1][1] == "/"
+    # The dashboard's own pages are not proxied; unknown apps are 404.
+    assert http("GET", m.url("web", "/registry"))[0] == 200
+    assert http("GET", m.url("web", "/"))[0] == 200
+    assert http("GET", m.url("web", "/nosuchapp/x"))[0] == 404
+    assert http("GET", m.url("web", "/bad%2Fname/x"))[0] == 400
+
+
+def test_large_body_streams_both_ways(microd, nodes):
+    # The body is larger than max_body_size: only a streamed proxy passes it.
+    m = microd(extra="[web]\nmax_body_size = 1M\n")
+    node = FakeNode()     # echoes the request body
+    nodes.append(node)
+    register(m, node.service("go.micro.web.big", protocol=None))
+    payload = bytes(range(256)) * (24 * 1024)     # 6 MiB
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"],
+                                      timeout=60)
+    conn.request("POST", "/big/upload", body=payload,
+                 headers={"Content-Type": "application/octet-stream"})
+    r = conn.getresponse()
+    got = r.read()
+    conn.close()
+    assert r.status == 200
+    assert len(got) == len(payload)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+    assert node.requests[-1][1] == "/upload"
+
+
+class EchoApp:
+    """A websocket app: greets, then echoes every message upper-cased."""
+
+    def __init__(self):
+        self.paths = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self.run, args=(ready,), daemon=True).start()
+        assert ready.wait(10)
+
+    async def handler(self, ws, path):
+        self.paths.append(path)
+        await ws.send("hello from the app")
+        async for msg in ws:
+            await ws.send(msg.upper() if isinstance(msg, str) else msg[::-1])
+
+    def run(self, ready):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            websockets.serve(self.handler, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    def close(self):
+        async def stop():
+            self.server.close()
+            await self.server.wait_closed()
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_websocket_app_both_ways(microd):
+    m = microd()
+    app = EchoApp()
+    try:
+        register(m, {"name": "go.micro.web.chat", "version": "1",
+                     "nodes": [{"id": "chat-1",
+                                "address": "127.0.0.1:%d" % app.port}]})
+
+        async def talk():
+            url = "ws://127.0.0.1:%d/chat/room/1" % m.ports["web"]
+            async with websockets.connect(url, max_size=2 ** 22) as ws:
+                first = await asyncio.wait_for(ws.recv(), 10)
+                await ws.send("ping one")
+                a = await asyncio.wait_for(ws.recv(), 10)
+                big = bytes(range(256)) * 4096          # 1 MiB binary
+                await ws.send(big)
+                b = await asyncio.wait_for(ws.recv(), 10)
+                return first, a, b == big[::-1]
+        first, a, big_ok = asyncio.run(talk())
+        assert first == "hello from the app"
+        assert a == "PING ONE"
+        assert big_ok
+        assert app.paths == ["/room/1"]
+    finally:
+        app.close()

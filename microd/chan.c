@@ -34,7 +34,7 @@ chan_relay(struct proc *p, const struct ctl_msg *msg)
 {
 	const char	*cause;
 
-	if (relay_to_registry(p->chan, msg, &cause) == -1)
+	if (relay_to_registry(p->chan, msg, NULL, NULL, &cause) == -1)
 		relay_send_error(p->chan, msg->id, cause);
 }
 

@@ -10,6 +10,8 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 
 #define CONTROL_MAX_CONNS	64
 #define CONTROL_OUTPUT_MAX	(16U * 1024 * 1024)
+#define CONTROL_WRITE_TIMEOUT	10	/* seconds a peer may not read */
 
 static struct evconnlistener	*control_listener;
 static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -55,14 +58,22 @@ control_close_after_flush(struct bufferevent *bev, void *arg)
 		control_conn_free(c);
 }
 
+static void
+control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	control_conn_free(arg);
+}
+
 /* Stop reading, let pending output go, then close. */
 static void
 control_conn_finish(struct control_conn *c)
 {
 	c->closing = 1;
-	c->stream_id = 0;
+	c->streaming = 0;
 	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_setcb(c->bev, NULL, control_close_after_flush, NULL, c);
+	/* A peer already gone fails the write: the event callback frees. */
+	bufferevent_setcb(c->bev, NULL, control_close_after_flush,
+	    control_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	control_close_after_flush(c->bev, c);
 }
@@ -79,6 +90,64 @@ control_error(struct control_conn *c, uint32_t id, const char *error)
 	relay_send_error(c->bev, id, error);
 }
 
+/*
+ * Replies go out in request order, and a peer that does not read its
+ * answers gets no more: while a request waits at the registry, or the
+ * output is over its cap, the connection is not read.
+ */
+static int
+control_conn_paused(struct control_conn *c)
+{
+	return c->relays > 0 || evbuffer_get_length(
+	    bufferevent_get_output(c->bev)) > CONTROL_OUTPUT_MAX;
+}
+
+static void	control_read_cb(struct bufferevent *, void *);
+
+static void
+control_conn_resume(struct control_conn *c)
+{
+	if (c->closing || control_conn_paused(c))
+		return;
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	control_read_cb(c->bev, c);
+}
+
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	control_conn_resume(arg);
+}
+
+static void
+control_conn_pause(struct control_conn *c)
+{
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONTROL_OUTPUT_MAX / 2, 0);
+}
+
+static void
+control_relay_answered(void *arg)
+{
+	struct control_conn	*c = arg;
+
+	c->relays--;
+	control_conn_resume(c);
+}
+
+void
+control_relay(struct control_conn *c, const struct ctl_msg *m)
+{
+	const char	*cause;
+
+	if (relay_to_registry(c->bev, m, control_relay_answered, c,
+	    &cause) == -1)
+		control_error(c, m->id, cause);
+	else
+		c->relays++;
+}
+
 static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -86,11 +155,17 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	struct ctl_msg		 msg;
 	const char		*cause;
 	char			 why[128];
-	int			 rc;
+	int			 rc = 0;
 
-	while (!c->closing && (rc = ctl_frame_pull(bufferevent_get_input(bev),
-	    &msg, &cause)) == 1) {
-		c->stream_id = 0;	/* any request ends a stream */
+	while (!c->closing) {
+		if (control_conn_paused(c)) {
+			control_conn_pause(c);
+			return;
+		}
+		if ((rc = ctl_frame_pull(bufferevent_get_input(bev), &msg,
+		    &cause)) != 1)
+			break;
+		c->streaming = 0;	/* any request ends a stream */
 		ctlcmd_dispatch(c, &msg);
 		ctl_msg_free(&msg);
 	}
@@ -106,22 +181,41 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	control_conn_finish(c);
 }
 
-static void
-control_event_cb(struct bufferevent *bev, short what, void *arg)
+/* 1 if uid is in group gid (primary or supplementary). */
+static int
+control_in_group(uid_t uid, gid_t primary, gid_t gid)
 {
-	control_conn_free(arg);
+	struct passwd	*pw;
+	gid_t		 groups[64];
+	int		 n = nitems(groups), i;
+
+	if (primary == gid)
+		return 1;
+	if ((pw = getpwuid(uid)) == NULL ||
+	    getgrouplist(pw->pw_name, primary, groups, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (groups[i] == gid)
+			return 1;
+	}
+	return 0;
 }
 
+/* The socket's mode (0660) already gates connect(2); this double-checks:
+ * root, our own user, and members of the socket's group. */
 static int
 control_peer_allowed(int fd)
 {
 	struct ucred	 cred;
+	struct stat	 sb;
 	socklen_t	 len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
 		return 0;
-	return cred.uid == 0 || cred.uid == geteuid() ||
-	    cred.gid == getegid();
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return 1;
+	return stat(control_path, &sb) == 0 &&
+	    control_in_group(cred.uid, cred.gid, sb.st_gid);
 }
 
 static void
@@ -145,7 +239,10 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		free(c);
 		return;
 	}
-	bufferevent_setcb(c->bev, control_read_cb, NULL, control_event_cb, c);
+	bufferevent_setcb(c->bev, control_read_cb, control_write_cb,
+	    control_event_cb, c);
+	bufferevent_set_timeouts(c->bev, NULL,
+	    &(struct timeval){ CONTROL_WRITE_TIMEOUT, 0 });
 	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&control_conns, c, entry);
 	control_nconns++;
@@ -227,6 +324,7 @@ control_stream_start(struct control_conn *c, uint32_t id)
 {
 	struct timeval	 tv = { 1, 0 };
 
+	c->streaming = 1;
 	c->stream_id = id;
 	if (control_stats_timer == NULL) {
 		control_stats_timer = event_new(master->base, -1, EV_PERSIST,
@@ -242,7 +340,7 @@ control_push_stats(void)
 	struct control_conn	*c;
 
 	TAILQ_FOREACH(c, &control_conns, entry) {
-		if (c->stream_id == 0 || c->closing)
+		if (!c->streaming || c->closing)
 			continue;
 		/* A reader that does not keep up is skipped, not buffered. */
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >

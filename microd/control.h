@@ -13,13 +13,16 @@ struct ctl_msg;
 struct control_conn {
 	TAILQ_ENTRY(control_conn) entry;
 	struct bufferevent	*bev;
-	uint32_t		 stream_id;	/* 0: no stats stream */
+	int			 streaming;	/* a stats stream is open */
+	uint32_t		 stream_id;
+	unsigned		 relays;	/* requests at the registry */
 	int			 closing;
 };
 
 void	 control_send(struct control_conn *, struct ctl_frame *);
 void	 control_error(struct control_conn *, uint32_t, const char *);
 void	 control_stream_start(struct control_conn *, uint32_t);
+void	 control_relay(struct control_conn *, const struct ctl_msg *);
 
 /* ctlcmd.c */
 void	 ctlcmd_dispatch(struct control_conn *, const struct ctl_msg *);

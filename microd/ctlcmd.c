@@ -100,6 +100,10 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 	int64_t			 id = -1;
 	int			 n;
 
+	if (master->stopping) {
+		control_error(c, m->id, "microd is stopping");
+		return;
+	}
 	if (m->args == NULL ||
 	    ctl_obj_str(ctl_map_get(m->args, "role"), name, sizeof(name)) ==
 	    -1 || config_role_lookup(name, &role) == -1) {
@@ -177,15 +181,6 @@ ctlcmd_service(struct control_conn *c, const struct ctl_msg *m)
 }
 
 static void
-ctlcmd_relay(struct control_conn *c, const struct ctl_msg *m)
-{
-	const char	*cause;
-
-	if (relay_to_registry(c->bev, m, &cause) == -1)
-		control_error(c, m->id, cause);
-}
-
-static void
 ctlcmd_stats(struct control_conn *c, const struct ctl_msg *m)
 {
 	control_stream_start(c, m->id);
@@ -200,8 +195,8 @@ static const struct ctlcmd ctlcmds[] = {
 	{ "restart", ctlcmd_restart },
 	{ "services", ctlcmd_services },
 	{ "service", ctlcmd_service },
-	{ "register", ctlcmd_relay },
-	{ "deregister", ctlcmd_relay },
+	{ "register", control_relay },
+	{ "deregister", control_relay },
 	{ "stats", ctlcmd_stats },
 };
 

@@ -214,7 +214,7 @@ master_reload(char *err, size_t errlen)
 	log_setlevel(next->log_level);
 	master->generation++;
 	master->ready_sent = 0;
-	proc_start_generation(old);
+	proc_start_generation();
 	free(old);
 	master_check_ready();
 	return 0;
@@ -426,7 +426,7 @@ main(int argc, char *argv[])
 	m.generation = 1;
 	log_info("microd %s starting (config %s)", PACKAGE_VERSION,
 	    m.conf->path[0] ? m.conf->path : "defaults");
-	proc_start_generation(NULL);
+	proc_start_generation();
 	event_base_dispatch(m.base);
 	log_info("stopped");
 	master_teardown(sigs);

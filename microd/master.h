@@ -48,6 +48,7 @@ struct proc {
 	struct bufferevent	*chan;		/* socketpair to the worker */
 	struct event		*respawn;	/* backoff timer */
 	struct event		*kill_timer;	/* drain deadline */
+	struct config		*conf;		/* registry: what it runs with */
 };
 TAILQ_HEAD(proc_list, proc);
 
@@ -82,7 +83,7 @@ int	 listen_open(struct listener *, const char *spec, const char **);
 void	 listen_close(struct listener *);
 
 /* proc.c */
-void	 proc_start_generation(const struct config *);
+void	 proc_start_generation(void);
 void	 proc_drain_generation(unsigned);
 void	 proc_stop_all(void);
 void	 proc_free_all(void);
@@ -99,8 +100,10 @@ void	 chan_open(struct proc *, int);
 void	 chan_close(struct proc *);
 
 /* relay.c: requests forwarded to the registry worker */
+typedef void (*relay_answered_cb)(void *);
+/* answered (may be NULL) runs after the asker got its reply, or an error. */
 int	 relay_to_registry(struct bufferevent *, const struct ctl_msg *,
-	    const char **);
+	    relay_answered_cb, void *, const char **);
 void	 relay_reply(const struct ctl_msg *);
 void	 relay_forget(struct bufferevent *);
 void	 relay_fail_all(const char *);

@@ -36,6 +36,8 @@ static const char *proc_state_names[] = {
 
 static void	proc_spawn(struct proc *);
 static void	proc_schedule(struct proc *, uint64_t);
+static void	proc_drain(struct proc *);
+static int	proc_registry_busy(void);
 
 const char *
 proc_state_name(const struct proc *p)
@@ -72,6 +74,7 @@ proc_free(struct proc *p)
 	if (p->kill_timer != NULL)
 		event_free(p->kill_timer);
 	chan_close(p);
+	free(p->conf);
 	free(p);
 }
 
@@ -167,6 +170,11 @@ proc_spawn(struct proc *p)
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
+	if (p->role == ROLE_REGISTRY) {
+		if (p->conf == NULL)
+			p->conf = xmalloc(sizeof(*p->conf));
+		*p->conf = *master->conf;
+	}
 	p->pid = pid;
 	p->state = PROC_STARTING;
 	p->started_ms = util_now_ms();
@@ -183,7 +191,11 @@ proc_respawn_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct proc	*p = arg;
 
-	if (!master->stopping && p->state == PROC_BACKOFF)
+	if (master->stopping || p->state != PROC_BACKOFF)
+		return;
+	if (p->role == ROLE_REGISTRY && proc_registry_busy())
+		p->state = PROC_WAITING;	/* never two writers */
+	else
 		proc_spawn(p);
 }
 
@@ -238,34 +250,51 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
 }
 
 /*
- * Start every worker of the current generation. A registry worker whose
- * configuration did not change is carried over rather than restarted.
+ * The registry worker is the single shm writer. One whose configuration did
+ * not change is carried into the new generation. Otherwise the old one is
+ * drained now and the new one waits for it to exit: reads go on from shm
+ * meanwhile, and only registrations wait.
  */
+static void
+proc_start_registry(void)
+{
+	struct proc	*p, *old = NULL;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role == ROLE_REGISTRY && p->state != PROC_DRAINING &&
+		    p->generation != master->generation)
+			old = p;
+	}
+	if (old != NULL && old->conf != NULL &&
+	    !proc_registry_conf_changed(old->conf, master->conf)) {
+		old->generation = master->generation;
+		return;
+	}
+	if (old != NULL)
+		proc_drain(old);
+	p = proc_new(ROLE_REGISTRY, 0);
+	if (proc_registry_busy())
+		p->state = PROC_WAITING;
+	else
+		proc_spawn(p);
+}
+
+/* Start every worker of the current generation. */
 void
-proc_start_generation(const struct config *old)
+proc_start_generation(void)
 {
 	const struct config	*conf = master->conf;
-	struct proc		*p, *reg = NULL;
+	struct proc		*p;
 	unsigned		 i;
 	int			 r;
 
-	TAILQ_FOREACH(p, &master->procs, entry) {
-		if (p->role == ROLE_REGISTRY && p->pid != 0 &&
-		    p->state != PROC_DRAINING)
-			reg = p;
-	}
+	proc_start_registry();
 	for (r = 0; r < ROLE_COUNT; r++) {
+		if (r == ROLE_REGISTRY)
+			continue;
 		for (i = 0; i < conf->roles[r].workers; i++) {
-			if (r == ROLE_REGISTRY && reg != NULL && old != NULL &&
-			    !proc_registry_conf_changed(old, conf)) {
-				reg->generation = master->generation;
-				continue;
-			}
 			p = proc_new(r, i);
-			if (r == ROLE_REGISTRY && proc_registry_busy())
-				p->state = PROC_WAITING;
-			else
-				proc_spawn(p);
+			proc_spawn(p);
 		}
 	}
 }
@@ -386,7 +415,7 @@ proc_restart(enum role_id role, int id)
 			continue;
 		if (p->pid != 0) {
 			p->restart_asked = 1;
-			kill(p->pid, SIGTERM);
+			proc_drain(p);
 		} else if (p->state == PROC_BACKOFF ||
 		    p->state == PROC_STOPPED) {
 			memset(&p->backoff, 0, sizeof(p->backoff));

@@ -25,6 +25,8 @@ struct relay_pending {
 	uint32_t		 id;		/* on the registry channel */
 	struct bufferevent	*from;		/* NULL once the asker left */
 	uint32_t		 from_id;
+	relay_answered_cb	 answered;
+	void			*arg;
 };
 static TAILQ_HEAD(, relay_pending) relay_pending =
     TAILQ_HEAD_INITIALIZER(relay_pending);
@@ -52,7 +54,7 @@ relay_send_error(struct bufferevent *to, uint32_t id, const char *error)
 
 int
 relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
-    const char **cause)
+    relay_answered_cb answered, void *arg, const char **cause)
 {
 	struct proc		*reg = proc_registry();
 	struct relay_pending	*rp;
@@ -66,6 +68,8 @@ relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
 	rp->id = ++relay_next_id;
 	rp->from = from;
 	rp->from_id = req->id;
+	rp->answered = answered;
+	rp->arg = arg;
 	ctl_frame_request(&f, rp->id, req->cmd, req->args != NULL);
 	if (req->args != NULL) {
 		ctl_pack_str(&f.pk, "args");
@@ -83,18 +87,20 @@ relay_answer(struct relay_pending *rp, const struct ctl_msg *reply)
 
 	if (rp->from == NULL)
 		return;
-	if (!reply->ok) {
+	if (!reply->ok)
 		relay_send_error(rp->from, rp->from_id,
 		    reply->error ? reply->error : "registry error");
-		return;
+	else {
+		ctl_frame_reply(&f, rp->from_id, 1);
+		ctl_pack_str(&f.pk, "data");
+		if (reply->data != NULL)
+			msgpack_pack_object(&f.pk, *reply->data);
+		else
+			msgpack_pack_map(&f.pk, 0);
+		relay_send(rp->from, &f);
 	}
-	ctl_frame_reply(&f, rp->from_id, 1);
-	ctl_pack_str(&f.pk, "data");
-	if (reply->data != NULL)
-		msgpack_pack_object(&f.pk, *reply->data);
-	else
-		msgpack_pack_map(&f.pk, 0);
-	relay_send(rp->from, &f);
+	if (rp->answered != NULL)
+		rp->answered(rp->arg);
 }
 
 void
@@ -110,8 +116,8 @@ relay_reply(const struct ctl_msg *reply)
 		log_debug("registry reply to unknown request %u", reply->id);
 		return;
 	}
-	relay_answer(rp, reply);
 	TAILQ_REMOVE(&relay_pending, rp, entry);
+	relay_answer(rp, reply);
 	free(rp);
 }
 
@@ -121,8 +127,10 @@ relay_forget(struct bufferevent *from)
 	struct relay_pending	*rp;
 
 	TAILQ_FOREACH(rp, &relay_pending, entry) {
-		if (rp->from == from)
+		if (rp->from == from) {
 			rp->from = NULL;
+			rp->answered = NULL;
+		}
 	}
 }
 
@@ -135,6 +143,8 @@ relay_fail_all(const char *why)
 		TAILQ_REMOVE(&relay_pending, rp, entry);
 		if (rp->from != NULL)
 			relay_send_error(rp->from, rp->from_id, why);
+		if (rp->answered != NULL)
+			rp->answered(rp->arg);
 		free(rp);
 	}
 }

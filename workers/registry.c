@@ -37,12 +37,17 @@ registry_role_init(struct worker *w)
 		.ttl_ms = conf->registry_ttl_ms,
 	};
 	if ((rcc.backend = registry_backend_find(conf->registry_backend,
-	    &cause)) == NULL ||
-	    (w->role_data = registry_core_open(&rcc, w->base, w->shm,
-	    w->slot_index, &cause)) == NULL) {
+	    &cause)) == NULL) {
 		log_warnx("%s", cause);
 		free(cause);
 		return -1;
+	}
+	/* The writer claim, the database: worth another try. */
+	if ((w->role_data = registry_core_open(&rcc, w->base, w->shm,
+	    w->slot_index, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		free(cause);
+		return WORKER_RETRY;
 	}
 	return 0;
 }

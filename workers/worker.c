@@ -287,11 +287,12 @@ worker_setup(struct worker *w, const struct worker_spec *spec)
 	log_procname(name);
 	snprintf(name, sizeof(name), "microd-%s", config_role_name(spec->role));
 	prctl(PR_SET_NAME, name);
+	worker_close_fds(spec);
+	/* Changing credentials clears the parent-death signal: drop first. */
+	worker_drop_privileges(spec->conf);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 	    getppid() != spec->master_pid)
 		_exit(0);	/* the master died before we could watch it */
-	worker_close_fds(spec);
-	worker_drop_privileges(spec->conf);
 
 	memset(w, 0, sizeof(*w));
 	w->conf = spec->conf;
@@ -318,13 +319,15 @@ void
 worker_main(const struct worker_spec *spec)
 {
 	struct worker	*w = &worker_self;
+	int		 rc;
 
 	worker_shed_master_loop(spec->master_base);
 	worker_reset_signals();
 	worker_setup(w, spec);
-	/* A role that cannot start with this config must not be respawned. */
-	if (w->role->init != NULL && w->role->init(w) == -1)
-		_exit(2);
+	/* A role that cannot start with this config must not be respawned;
+	 * one that failed for a passing reason is, with backoff. */
+	if (w->role->init != NULL && (rc = w->role->init(w)) != 0)
+		_exit(rc == WORKER_RETRY ? 1 : 2);
 	if (w->listen_fd != -1 && worker_http_start(w) == -1)
 		_exit(2);
 	worker_say_ready(w);

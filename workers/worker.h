@@ -35,11 +35,15 @@ struct worker_route {
 	void		(*handle)(struct worker *, struct http_request *);
 };
 
+/* A role's init failed for a passing reason: respawn with backoff. */
+#define WORKER_RETRY	(-2)
+
 /* A role is a table entry: see workers/roles.c. */
 struct role {
 	const char		*name;
 	enum role_id		 id;
 	int			 listens;	/* has a listener */
+	/* 0; -1: bad configuration (exit 2, not respawned); WORKER_RETRY. */
 	int			(*init)(struct worker *);	/* may be NULL */
 	void			(*shutdown)(struct worker *);	/* may be NULL */
 	/* SIGTERM: end what would hold a graceful drain up (streams). */

@@ -1,4 +1,5 @@
 """The master process: workers, respawn, reload, stop, sd_notify, control."""
+import json
 import os
 import signal
 import socket
@@ -226,3 +227,91 @@ def test_config_check_mode(tmp_path):
                        text=True, timeout=10)
     assert r.returncode == 1
     assert "%s:3: unknown key 'bogus'" % bad in r.stderr
+
+
+def mp(v):
+    """A tiny msgpack encoder (str, int >= 0, bool, dict) for raw frames."""
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        return b"\xce" + struct.pack(">I", v)
+    if isinstance(v, str):
+        b = v.encode()
+        return b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(v, dict):
+        return (b"\xde" + struct.pack(">H", len(v)) +
+                b"".join(mp(k) + mp(x) for k, x in v.items()))
+    raise TypeError(v)
+
+
+def frame(d):
+    body = mp(d)
+    return struct.pack(">I", len(body)) + body
+
+
+def test_replies_come_in_request_order(microd):
+    m = microd()
+    svc = json.dumps({"name": "go.micro.srv.order", "version": "1",
+                      "nodes": [{"id": "o-1", "address": "127.0.0.1:1"}]})
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    # A relayed request, then one the master answers at once.
+    s.sendall(frame({"v": 1, "id": 1, "cmd": "register",
+                     "args": {"json": svc}}) +
+              frame({"v": 1, "id": 2, "cmd": "version"}))
+    s.settimeout(10)
+    data = b""
+    ids = []
+    while len(ids) < 2:
+        data += s.recv(65536)
+        while len(data) >= 4:
+            n = struct.unpack(">I", data[:4])[0]
+            if len(data) < 4 + n:
+                break
+            payload, data = data[4:4 + n], data[4 + n:]
+            # "id" is packed as a positive fixint or uint: find it.
+            i = payload.index(b"\xa2id") + 3
+            ids.append(payload[i] if payload[i] < 0x80 else
+                       int.from_bytes(payload[i + 1:i + 5], "big"))
+    s.close()
+    assert ids == [1, 2]
+    assert m.ctl("service", "go.micro.srv.order").returncode == 0
+
+
+def test_many_short_clients_do_not_lock_out_the_socket(microd):
+    m = microd()
+    for _ in range(100):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(m.socket)
+        s.sendall(frame({"v": 2, "id": 1, "cmd": "status"}))
+        s.close()
+    st = wait_for(lambda: m.status(), what="status after 100 clients")
+    assert st["workers"] >= 5
+
+
+def test_reload_with_new_registry_config_completes(microd):
+    m = microd()
+    svc = {"name": "go.micro.srv.kept", "version": "1",
+           "nodes": [{"id": "k-1", "address": "127.0.0.1:1"}]}
+    status, _, _ = http("POST", m.url("sidecar", "/registry?ttl=0s"),
+                        json.dumps(svc).encode())
+    assert status == 200
+    reg = [w for w in m.workers_list() if w["role"] == "registry"][0]
+    m.write_conf(extra=m.extra + "\n[registry]\nttl = 42s\n")
+    m.ctl("reload")
+    wait_for(lambda: m.status()["generation"] == 2 and [
+        w for w in m.running("registry") if w["pid"] != reg["pid"]
+        and w["generation"] == 2], timeout=20, what="new registry running")
+    assert all(w["generation"] == 2 for w in m.workers_list())
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert "go.micro.srv.kept" in names
+    svc["name"] = "go.micro.srv.after"
+    assert http("POST", m.url("sidecar", "/registry"),
+                json.dumps(svc).encode())[0] == 200
+    # Unchanged registry settings: the writer is carried over.
+    reg2 = m.running("registry")[0]
+    m.ctl("reload")
+    wait_for(lambda: m.status()["generation"] == 3, what="generation 3")
+    wait_for(lambda: all(w["generation"] == 3 for w in m.workers_list()),
+             what="old generation drained")
+    assert m.running("registry")[0]["pid"] == reg2["pid"]

@@ -11,23 +11,9 @@
 int
 cmd_broker_address(struct cmd_ctx *ctx, char *buf, size_t len)
 {
-	const msgpack_object	*listeners, *addr;
+	static const char *const roles[] = { "broker", NULL };
 
-	if (cmd_simple(ctx, "status") == -1)
-		return -1;
-	listeners = ctl_map_get(ctx->reply.data, "listeners");
-	addr = ctl_map_get(listeners, "broker");
-	if (addr == NULL || addr->type != MSGPACK_OBJECT_STR) {
-		cmd_error("microd runs no broker listener");
-		return -1;
-	}
-	if (addr->via.str.size >= len) {
-		cmd_error("broker address too long");
-		return -1;
-	}
-	memcpy(buf, addr->via.str.ptr, addr->via.str.size);
-	buf[addr->via.str.size] = '\0';
-	return 0;
+	return cmd_listener(ctx, roles, buf, len);
 }
 
 int

@@ -12,6 +12,7 @@ const struct cmd_entry cmd_deregister_entry = {
 	.usage = "FILE|-",
 	.minargs = 1,
 	.maxargs = 1,
+	.flags = CMD_F_PROXY,
 	.exec = cmd_deregister_exec,
 };
 

@@ -13,7 +13,7 @@ const struct cmd_entry cmd_register_entry = {
 	.usage = "[--ttl DURATION] FILE|-",
 	.minargs = 1,
 	.maxargs = 1,
-	.flags = CMD_F_TTL,
+	.flags = CMD_F_PROXY | CMD_F_TTL,
 	.exec = cmd_register_exec,
 };
 

@@ -22,6 +22,7 @@ const struct cmd_entry cmd_service_entry = {
 	.usage = "NAME",
 	.minargs = 1,
 	.maxargs = 1,
+	.flags = CMD_F_PROXY,
 	.exec = cmd_service_exec,
 };
 
@@ -65,23 +66,16 @@ cmd_service_nodes(const json_t *nodes)
 {
 	static const char *const columns[] = { "ID", "ADDRESS", "METADATA" };
 	struct output_table	*t;
-	const json_t		*node, *port;
+	const json_t		*node;
 	size_t			 i;
-	const char		*addr;
 	char			*md;
 
+	/* The registry folds go-micro 2016's "port" into "address". */
 	t = output_table_new(nitems(columns), columns);
 	json_array_foreach(nodes, i, node) {
-		addr = cmd_service_str(node, "address");
-		/* go-micro 2016 keeps the port apart from the address. */
-		port = json_object_get(node, "port");
 		md = cmd_service_metadata(json_object_get(node, "metadata"));
 		output_table_cell(t, "%s", cmd_service_str(node, "id"));
-		if (json_is_integer(port) && strchr(addr, ':') == NULL)
-			output_table_cell(t, "%s:%lld", addr,
-			    (long long)json_integer_value(port));
-		else
-			output_table_cell(t, "%s", addr);
+		output_table_cell(t, "%s", cmd_service_str(node, "address"));
 		output_table_cell(t, "%s", md);
 		free(md);
 	}
@@ -137,10 +131,7 @@ cmd_service_exec(struct cmd_ctx *ctx)
 	json_t		*list;
 	size_t		 i;
 
-	if (cmd_begin(ctx, "service", 1) == -1)
-		return CMD_ERROR;
-	ctl_pack_kv_str(&ctx->frame.pk, "name", ctx->argv[0]);
-	if (cmd_call(ctx) == -1 || (list = cmd_services_json(ctx)) == NULL)
+	if ((list = cmd_services(ctx, ctx->argv[0])) == NULL)
 		return CMD_ERROR;
 	if (ctx->opts->json)
 		rv = output_json_value(list);

@@ -21,6 +21,7 @@ const struct cmd_entry cmd_services_entry = {
 	.usage = "",
 	.minargs = 0,
 	.maxargs = 0,
+	.flags = CMD_F_PROXY,
 	.exec = cmd_services_exec,
 };
 
@@ -82,8 +83,7 @@ cmd_services_exec(struct cmd_ctx *ctx)
 	json_t			*list, **svcs;
 	size_t			 i, n;
 
-	if (cmd_simple(ctx, "services") == -1 ||
-	    (list = cmd_services_json(ctx)) == NULL)
+	if ((list = cmd_services(ctx, NULL)) == NULL)
 		return CMD_ERROR;
 	if (ctx->opts->json) {
 		rv = output_json_value(list);

@@ -2,6 +2,10 @@
  * microctl commands, one per cli/cmd-*.c file (tmux's pattern). Options
  * and the argument count are checked centrally in cli/microctl.c before a
  * command's exec runs; exec returns the process exit status.
+ *
+ * Registry commands reach microd over the control socket, or a sidecar
+ * over HTTP with --proxy-address; cmd_send_service() and cmd_services()
+ * (cli/cmd-registry.c) hide which.
  */
 #ifndef MICRO_CMD_H
 #define MICRO_CMD_H
@@ -22,6 +26,7 @@ enum cmd_status {
 #define CMD_F_PROXY	0x1	/* works over --proxy-address */
 #define CMD_F_TTL	0x2	/* takes --ttl */
 #define CMD_F_QUEUE	0x4	/* takes --queue */
+#define CMD_F_HTTP	0x8	/* always speaks HTTP (takes --timeout) */
 
 struct cmd_opts {
 	const char	*socket;
@@ -30,6 +35,8 @@ struct cmd_opts {
 	int		 has_ttl;
 	uint64_t	 ttl_ms;
 	const char	*queue;		/* --queue: a queue group */
+	int		 has_timeout;
+	uint64_t	 timeout_ms;	/* --timeout: each HTTP request's */
 };
 
 struct cmd_ctx {
@@ -52,7 +59,9 @@ struct cmd_entry {
 	enum cmd_status	(*exec)(struct cmd_ctx *);
 };
 
+extern const struct cmd_entry cmd_call_entry;
 extern const struct cmd_entry cmd_deregister_entry;
+extern const struct cmd_entry cmd_health_entry;
 extern const struct cmd_entry cmd_publish_entry;
 extern const struct cmd_entry cmd_subscribe_entry;
 extern const struct cmd_entry cmd_register_entry;
@@ -77,13 +86,32 @@ enum cmd_status	 cmd_usage(const struct cmd_entry *);
  * after printing the error.
  */
 int		 cmd_begin(struct cmd_ctx *, const char *, size_t);
-/* Send it and wait: 0 with ctx->reply filled, -1 after printing why. */
+/*
+ * Send it and wait: 0 with ctx->reply filled (replacing an earlier reply),
+ * -1 after printing why.
+ */
 int		 cmd_call(struct cmd_ctx *);
 /* A request without args: cmd_begin() and cmd_call(). */
 int		 cmd_simple(struct cmd_ctx *, const char *);
+/*
+ * The "host:port" of the first of the NULL-terminated roles that microd
+ * listens for, from its status; -1 after printing why not.
+ */
+int		 cmd_listener(struct cmd_ctx *, const char *const *, char *,
+		    size_t);
+/*
+ * The whole of a file or, for "-", stdin (name it "stdin" in messages), at
+ * most CMD_INPUT_MAX bytes and NUL-terminated; NULL after printing why.
+ */
+#define CMD_INPUT_MAX	(CTL_FRAME_MAX - 256)
+char		*cmd_read_input(const char *, size_t *);
+
 /* Read a register/deregister Service file (or "-") and send it. */
 enum cmd_status	 cmd_send_service(struct cmd_ctx *, const char *);
-/* The JSON array in a services/service reply's data.json. */
-json_t		*cmd_services_json(struct cmd_ctx *);
+/*
+ * The Service objects of every service (name NULL) or of the versions of
+ * one, as a JSON array; NULL after printing why.
+ */
+json_t		*cmd_services(struct cmd_ctx *, const char *);
 
 #endif

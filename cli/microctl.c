@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_service_entry,
 	&cmd_register_entry,
 	&cmd_deregister_entry,
+	&cmd_call_entry,
+	&cmd_health_entry,
 	&cmd_reload_entry,
 	&cmd_stop_entry,
 	&cmd_restart_entry,
@@ -34,6 +37,7 @@ enum {
 	OPT_PROXY_ADDRESS = 256,
 	OPT_TTL,
 	OPT_QUEUE,
+	OPT_TIMEOUT,
 };
 
 static const struct option microctl_longopts[] = {
@@ -43,6 +47,7 @@ static const struct option microctl_longopts[] = {
 	{ "proxy-address",	required_argument,	NULL, OPT_PROXY_ADDRESS },
 	{ "ttl",		required_argument,	NULL, OPT_TTL },
 	{ "queue",		required_argument,	NULL, OPT_QUEUE },
+	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
 	{ NULL,			0,			NULL, 0 },
 };
 
@@ -52,7 +57,8 @@ microctl_usage(FILE *f)
 	size_t	 i;
 
 	fprintf(f, "usage: microctl [-hj] [-s socket] [--proxy-address "
-	    "host:port] command [arg ...]\ncommands:\n");
+	    "host:port] [--timeout duration]\n                command [arg ...]\n"
+	    "commands:\n");
 	for (i = 0; i < nitems(cmd_table); i++)
 		fprintf(f, "    %s%s%s\n", cmd_table[i]->name,
 		    *cmd_table[i]->usage != '\0' ? " " : "",
@@ -106,6 +112,15 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 		return 0;
 	case OPT_QUEUE:
 		opts->queue = optarg;
+		return 0;
+	case OPT_TIMEOUT:
+		if (util_parse_duration_ms(optarg, &opts->timeout_ms) == -1 ||
+		    opts->timeout_ms == 0 || opts->timeout_ms > LONG_MAX / 2) {
+			cmd_error("bad --timeout '%s' (want e.g. 10s, 2m)",
+			    optarg);
+			return -1;
+		}
+		opts->has_timeout = 1;
 		return 0;
 	case ':':
 		cmd_error("option '%s' needs an argument", arg);
@@ -195,6 +210,14 @@ microctl_check(const struct cmd_ctx *ctx)
 	}
 	if (ctx->opts->has_ttl && (entry->flags & CMD_F_TTL) == 0) {
 		cmd_error("--ttl is not supported by '%s'", entry->name);
+		return CMD_USAGE;
+	}
+	/* Only HTTP requests have a timeout to set. */
+	if (ctx->opts->has_timeout && (entry->flags & CMD_F_HTTP) == 0 &&
+	    ctx->opts->proxy_address == NULL) {
+		cmd_error("--timeout is not supported by '%s'%s", entry->name,
+		    entry->flags & CMD_F_PROXY ? " without --proxy-address" :
+		    "");
 		return CMD_USAGE;
 	}
 	if (ctx->opts->queue != NULL && (entry->flags & CMD_F_QUEUE) == 0) {

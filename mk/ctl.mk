@@ -8,7 +8,8 @@ cli_microctl_SOURCES += cli/microctl.c cli/cmd.h cli/cmd.c cli/output.c \
 	cli/output.h cli/cmd-status.c cli/cmd-workers.c cli/cmd-reload.c \
 	cli/cmd-stop.c cli/cmd-restart.c cli/cmd-version.c \
 	cli/cmd-services.c cli/cmd-service.c cli/cmd-register.c \
-	cli/cmd-deregister.c
+	cli/cmd-deregister.c cli/cmd-registry.c cli/cmd-http.c \
+	cli/cmd-http.h cli/cmd-call.c cli/cmd-health.c
 
 dist_man_MANS += man/microctl.1
 

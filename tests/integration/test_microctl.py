@@ -1,0 +1,219 @@
+"""microctl call / health through microd's /rpc, and the registry
+commands through a sidecar with --proxy-address (same output as over the
+control socket)."""
+import json
+
+import pytest
+
+from conftest import wait_for
+from gwnodes import FakeNode, closed_address, register, slow
+
+NAME = "go.micro.srv.ctltest"
+JSON = {"Content-Type": "application/json"}
+
+
+def answer(h, body):
+    """A mucp node: Say.Hello greets, Debug.Health is ok, Guard.Check
+    fails with its own error, anything else is unknown."""
+    ep = h.headers.get("Micro-Endpoint")
+    if ep == "Say.Hello":
+        req = json.loads(body or b"{}")
+        out = {"msg": "Hello " + req.get("name", "nobody")}
+        return 200, JSON, json.dumps(out).encode()
+    if ep == "Debug.Health":
+        return 200, JSON, b'{"status": "ok"}'
+    code, detail = (403, "no") if ep == "Guard.Check" else (
+        404, "unknown endpoint")
+    return code, JSON, json.dumps({"id": NAME, "code": code,
+                                   "detail": detail,
+                                   "status": "x"}).encode()
+
+
+@pytest.fixture
+def m(microd):
+    return microd(workers={"web": 0, "broker": 0})
+
+
+@pytest.fixture
+def node():
+    n = FakeNode(answer)
+    yield n
+    n.close()
+
+
+def sidecar(m):
+    return "127.0.0.1:%d" % m.ports["sidecar"]
+
+
+def endpoints(n):
+    return [r[2].get("Micro-Endpoint") for r in n.requests]
+
+
+def test_call(m, node):
+    register(m, node.service(NAME))
+    r = m.ctl("call", NAME, "Say.Hello", '{"name": "John"}')
+    # As the node answered it, byte for byte, plus the newline.
+    assert r.stdout == '{"msg": "Hello John"}\n'
+    method, path, headers, body = node.requests[-1]
+    assert (method, path, headers["Micro-Endpoint"]) == (
+        "POST", "/", "Say.Hello")
+    assert json.loads(body) == {"name": "John"}
+    r = m.ctl("call", NAME, "Say.Hello", "-", input='{"name": "Ann"}')
+    assert r.stdout == '{"msg": "Hello Ann"}\n'
+    # Without a request: {}.
+    assert m.ctl("call", NAME, "Say.Hello").stdout == \
+        '{"msg": "Hello nobody"}\n'
+    assert json.loads(node.requests[-1][3]) == {}
+
+
+def test_call_errors(m, node):
+    register(m, node.service(NAME))
+    r = m.ctl("call", "go.micro.srv.nope", "Say.Hello", check=False)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "microctl: service not found (404)\n"
+    r = m.ctl("call", NAME, "Guard.Check", "{}", check=False)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "microctl: no (403)\n"
+
+
+@pytest.mark.parametrize("arg", ['{"name":', "[1]", "nope", "-"])
+def test_call_bad_json(m, node, arg):
+    register(m, node.service(NAME))
+    r = m.ctl("call", NAME, "Say.Hello", arg, check=False, input="{")
+    assert r.returncode == 2
+    assert r.stderr.startswith("microctl: bad JSON request: "), r.stderr
+    assert node.requests == []
+
+
+def test_call_timeout_and_fallback(microd):
+    # No api role: call falls back to the sidecar's /rpc.
+    m = microd(workers={"api": 0, "web": 0, "broker": 0})
+    n = FakeNode(slow(3))
+    try:
+        register(m, n.service(NAME))
+        r = m.ctl("call", "--timeout", "300ms", NAME, "Say.Hello",
+                  check=False)
+        assert r.returncode == 1
+        assert r.stderr == "microctl: request timeout (408)\n"
+        assert endpoints(n) == ["Say.Hello"]
+    finally:
+        n.close()
+
+
+def test_health(m, node):
+    dead = closed_address()
+    svc = node.service(NAME, node_id="live-1")
+    svc["nodes"].append({"id": "dead-1", "address": dead,
+                         "metadata": {"protocol": "mucp"}})
+    register(m, svc)
+    r = m.ctl("health", NAME, check=False)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["ID", "ADDRESS", "STATUS"]
+    rows = {l.split()[0]: l.split(None, 2)[1:] for l in lines[1:]}
+    assert rows["live-1"] == [node.address, "ok"]
+    assert rows["dead-1"][0] == dead and rows["dead-1"][1] != "ok"
+    assert endpoints(node) == ["Debug.Health"]
+    r = m.ctl("--json", "health", NAME, check=False)
+    assert r.returncode == 1
+    got = {h["id"]: h for h in json.loads(r.stdout)}
+    assert got["live-1"] == {"id": "live-1", "address": node.address,
+                             "ok": True, "error": None}
+    assert got["dead-1"]["ok"] is False
+    assert got["dead-1"]["error"] == rows["dead-1"][1]
+    # Only the live node left: healthy.
+    m.ctl("deregister", "-", input=json.dumps(
+        {"name": NAME, "version": "1.0.0", "nodes": [{"id": "dead-1"}]}))
+    r = m.ctl("health", NAME)
+    assert r.stdout.splitlines()[1].split() == ["live-1", node.address,
+                                                "ok"]
+    r = m.ctl("health", "go.micro.srv.nope", check=False)
+    assert (r.returncode, r.stderr) == (1, "microctl: service not found\n")
+
+
+def test_health_bad_answer(m):
+    n = FakeNode(lambda h, b: (200, JSON, b'{"status": "sick"}'))
+    try:
+        register(m, n.service(NAME, node_id="sick-1"))
+        r = m.ctl("health", NAME, check=False)
+        assert r.returncode == 1
+        assert r.stdout.splitlines()[1].split() == [
+            "sick-1", n.address, "status", "sick"]
+    finally:
+        n.close()
+
+
+def both(m, *args, input=None):
+    """The same command over the control socket and the sidecar."""
+    a = m.ctl(*args, check=False, input=input)
+    b = m.ctl("--proxy-address", sidecar(m), *args, check=False,
+              input=input)
+    return a, b
+
+
+def test_proxy_same_output(m, node, tmp_path):
+    register(m, node.service(NAME))
+    register(m, {"name": "go.micro.srv.other", "version": "2",
+                 "metadata": {"a": "b"},
+                 "endpoints": [{"name": "X.Y", "request": {"name": "R"},
+                                "response": {"name": "S"}}],
+                 "nodes": [{"id": "o-1", "address": "127.0.0.1:1"}]})
+    for args in (["services"], ["--json", "services"], ["service", NAME],
+                 ["--json", "service", "go.micro.srv.other"],
+                 ["service", "go.micro.srv.other"],
+                 ["service", "go.micro.srv.nope"],
+                 ["call", NAME, "Say.Hello", '{"name": "J"}'],
+                 ["call", NAME, "Guard.Check"],
+                 ["health", NAME], ["--json", "health", NAME]):
+        a, b = both(m, *args)
+        assert (a.returncode, a.stdout, a.stderr) == (
+            b.returncode, b.stdout, b.stderr), args
+        assert a.stdout or a.stderr
+    svc = json.dumps({"name": "go.micro.srv.px", "version": "1.0.0",
+                      "nodes": [{"id": "px-1",
+                                 "address": "127.0.0.1:2"}]})
+    path = tmp_path / "px.json"
+    path.write_text(svc)
+    for json_flag in ([], ["--json"]):
+        a, b = both(m, *json_flag, "register", "--ttl", "30s", str(path))
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout) == (
+            0, "{}\n" if json_flag else "registered go.micro.srv.px 1.0.0\n")
+        a, b = both(m, *json_flag, "deregister", "-", input=svc)
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout) == (
+            0, "{}\n" if json_flag else
+            "deregistered go.micro.srv.px 1.0.0\n")
+    # Through the sidecar alone: registered, then gone.
+    px = ["--proxy-address", sidecar(m)]
+    m.ctl(*px, "register", "-", input=svc)
+    assert "px-1" in m.ctl("service", "go.micro.srv.px").stdout
+    m.ctl(*px, "deregister", str(path))
+    r = m.ctl(*px, "service", "go.micro.srv.px", check=False)
+    assert (r.returncode, r.stderr) == (1, "microctl: service not found\n")
+    # The sidecar's own validation error.
+    r = m.ctl(*px, "register", "-", input='{"name": "x"}', check=False)
+    assert r.returncode == 1 and r.stderr.startswith("microctl: ")
+
+
+@pytest.mark.parametrize("cmd", [["status"], ["workers"], ["reload"],
+                                 ["stop"], ["restart", "api"]])
+def test_proxy_refused(m, cmd):
+    pids = m.pids()
+    r = m.ctl("--proxy-address", sidecar(m), *cmd, check=False)
+    assert r.returncode == 2
+    assert "--proxy-address is not supported by '%s'" % cmd[0] in r.stderr
+    # Refused before anything reached microd.
+    assert m.proc.poll() is None
+    assert m.pids() == pids
+
+
+def test_proxy_unreachable_and_timeout_option(m):
+    r = m.ctl("--proxy-address", closed_address(), "services", check=False)
+    assert r.returncode == 1
+    assert r.stderr.startswith("microctl: GET http://"), r.stderr
+    for args in (["--timeout", "5s", "status"],
+                 ["--timeout", "5s", "services"],
+                 ["--timeout", "0s", "call", NAME, "X.Y"],
+                 ["--proxy-address", "nocolon", "services"]):
+        assert m.ctl(*args, check=False).returncode == 2, args
+    r = m.ctl("--proxy-address", sidecar(m), "--timeout", "5s", "services")
+    assert r.stdout.split() == ["NAME", "VERSIONS", "NODES"]

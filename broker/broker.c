@@ -2,7 +2,9 @@
  * The broker core of one process: its local topics and subscribers, and
  * the loop that reads the shared rings and hands each message to them.
  * Each message is turned into the go-micro envelope once per process,
- * whatever the number of local subscribers.
+ * whatever the number of local subscribers. With backend = nats the
+ * messages come from NATS instead (broker/nats.c): one NATS subscription
+ * per local topic and per local queue group, the rings only count.
  */
 #include "config.h"
 
@@ -16,6 +18,7 @@
 
 #include "base64.h"
 #include "broker/broker.h"
+#include "broker/nats.h"
 #include "broker/ring.h"
 #include "log.h"
 #include "microd/conf.h"
@@ -38,8 +41,10 @@ TAILQ_HEAD(broker_subs, broker_sub);
 
 struct broker_queue {
 	LIST_ENTRY(broker_queue) entry;
+	struct broker_topic	*topic;
 	uint64_t		 qhash;
-	struct bring_group	*group;
+	struct bring_group	*group;		/* builtin */
+	struct bnats_sub	*nsub;		/* nats */
 	struct broker_subs	 members;	/* head is next in turn */
 };
 
@@ -47,6 +52,7 @@ struct broker_topic {
 	LIST_ENTRY(broker_topic) entry;
 	char			*name;
 	struct broker_subs	 subs;
+	struct bnats_sub	*nsub;		/* nats: for subs */
 	LIST_HEAD(, broker_queue) queues;
 };
 LIST_HEAD(broker_bucket, broker_topic);
@@ -54,15 +60,27 @@ LIST_HEAD(broker_bucket, broker_topic);
 static struct {
 	const struct config	*conf;
 	struct bring		*ring;
-	struct event		*wake_ev;
+	int			 nats;		/* backend = nats */
+	struct event		*wake_ev;	/* builtin */
 	struct broker_bucket	 buckets[BROKER_BUCKETS];
 	char			*envelope;	/* of the message at hand */
 	size_t			 envelope_len;
 } broker;
 
+static void	broker_nats_topic(void *, const void *, size_t);
+static void	broker_nats_queue(void *, const void *, size_t);
+
+static int
+broker_is_nats(const struct config *conf)
+{
+	return strcmp(conf->broker_backend, "nats") == 0;
+}
+
 int
 broker_shm_create(const struct config *conf, const char **cause)
 {
+	if (broker_is_nats(conf))
+		bnats_prepare();
 	return bring_create(conf->broker_max_message, cause);
 }
 
@@ -141,21 +159,57 @@ static struct broker_queue *
 broker_queue_get(struct broker_topic *t, const char *queue, const char **cause)
 {
 	struct broker_queue	*q;
-	struct bring_group	*g;
 	uint64_t		 qhash = bring_group_hash(t->name, queue);
 
 	LIST_FOREACH(q, &t->queues, entry)
 		if (q->qhash == qhash)
 			return q;
-	/* One shared count per process and group: taken once, here. */
-	if ((g = bring_group_join(broker.ring, t->name, queue, cause)) == NULL)
-		return NULL;
 	q = xcalloc(1, sizeof(*q));
+	q->topic = t;
 	q->qhash = qhash;
-	q->group = g;
 	TAILQ_INIT(&q->members);
+	/* One shared count (or NATS member) per process and group. */
+	if (broker.nats)
+		q->nsub = bnats_subscribe(t->name, queue, broker_nats_queue, q,
+		    cause);
+	else
+		q->group = bring_group_join(broker.ring, t->name, queue, cause);
+	if (q->nsub == NULL && q->group == NULL) {
+		free(q);
+		return NULL;
+	}
 	LIST_INSERT_HEAD(&t->queues, q, entry);
 	return q;
+}
+
+static void
+broker_queue_free(struct broker_queue *q)
+{
+	if (q->nsub != NULL)
+		bnats_unsubscribe(q->nsub);
+	else
+		bring_group_leave(broker.ring, q->group);
+	LIST_REMOVE(q, entry);
+	free(q);
+}
+
+/* backend = nats: the first plain subscriber of t subscribes it. */
+static int
+broker_topic_open(struct broker_topic *t, const char **cause)
+{
+	if (!broker.nats || t->nsub != NULL)
+		return 0;
+	t->nsub = bnats_subscribe(t->name, NULL, broker_nats_topic, t, cause);
+	return t->nsub != NULL ? 0 : -1;
+}
+
+static void
+broker_topic_close(struct broker_topic *t)
+{
+	if (t->nsub == NULL || !TAILQ_EMPTY(&t->subs))
+		return;
+	bnats_unsubscribe(t->nsub);
+	t->nsub = NULL;
 }
 
 struct broker_sub *
@@ -166,7 +220,8 @@ broker_subscribe(const char *topic, const char *queue, broker_deliver_cb cb,
 	struct broker_sub	*s;
 	struct broker_queue	*q = NULL;
 
-	if (queue != NULL && (q = broker_queue_get(t, queue, cause)) == NULL) {
+	if ((queue != NULL && (q = broker_queue_get(t, queue, cause)) ==
+	    NULL) || (queue == NULL && broker_topic_open(t, cause) == -1)) {
 		broker_topic_gc(t);
 		return NULL;
 	}
@@ -190,49 +245,47 @@ broker_unsubscribe(struct broker_sub *s)
 
 	if (q != NULL) {
 		TAILQ_REMOVE(&q->members, s, entry);
-		if (TAILQ_EMPTY(&q->members)) {
-			bring_group_leave(broker.ring, q->group);
-			LIST_REMOVE(q, entry);
-			free(q);
-		}
-	} else
+		if (TAILQ_EMPTY(&q->members))
+			broker_queue_free(q);
+	} else {
 		TAILQ_REMOVE(&t->subs, s, entry);
+		broker_topic_close(t);
+	}
 	free(s);
 	broker_topic_gc(t);
 }
 
 /* {"Header":{"Content-Type":C,"Micro-Topic":T},"Body":"<base64>"} */
 static void
-broker_envelope(const struct bring_msg *m)
+broker_envelope(const char *topic, size_t topic_len, const char *ctype,
+    size_t ctype_len, const void *body, size_t body_len)
 {
 	static const char	 fmt[] = "{\"Header\":{\"Content-Type\":\"%.*s\","
 				    "\"Micro-Topic\":\"%.*s\"},\"Body\":\"";
 	size_t			 cap;
 	int			 n;
 
-	cap = sizeof(fmt) + m->ctype_len + m->topic_len +
-	    BASE64_LEN(m->body_len) + 4;
+	cap = sizeof(fmt) + ctype_len + topic_len + BASE64_LEN(body_len) + 4;
 	broker.envelope = xrealloc(broker.envelope, cap);
 	/* Names were checked on publish: nothing to escape. */
-	n = snprintf(broker.envelope, cap, fmt, (int)m->ctype_len, m->ctype,
-	    (int)m->topic_len, m->topic);
-	base64_encode(m->body, m->body_len, broker.envelope + n);
-	n += (int)BASE64_LEN(m->body_len);
+	n = snprintf(broker.envelope, cap, fmt, (int)ctype_len, ctype,
+	    (int)topic_len, topic);
+	base64_encode(body, body_len, broker.envelope + n);
+	n += (int)BASE64_LEN(body_len);
 	memcpy(broker.envelope + n, "\"}", 3);
 	broker.envelope_len = (size_t)n + 2;
 }
 
 /* The next member in turn that takes it; it moves to the back. */
 static void
-broker_deliver_queue(struct broker_queue *q)
+broker_deliver_queue(struct broker_queue *q, const void *env, size_t len)
 {
 	struct broker_sub	*s, *first = TAILQ_FIRST(&q->members);
 
 	while ((s = TAILQ_FIRST(&q->members)) != NULL) {
 		TAILQ_REMOVE(&q->members, s, entry);
 		TAILQ_INSERT_TAIL(&q->members, s, entry);
-		if (s->deliver(broker.envelope, broker.envelope_len,
-		    s->arg) == 0) {
+		if (s->deliver(env, len, s->arg) == 0) {
 			bring_count(broker.ring, BRING_DELIVERED, 1);
 			return;
 		}
@@ -243,23 +296,69 @@ broker_deliver_queue(struct broker_queue *q)
 }
 
 static void
+broker_deliver_subs(struct broker_topic *t, const void *env, size_t len)
+{
+	struct broker_sub	*s;
+
+	TAILQ_FOREACH(s, &t->subs, entry)
+		if (s->deliver(env, len, s->arg) == 0)
+			bring_count(broker.ring, BRING_DELIVERED, 1);
+}
+
+static void
 broker_deliver(const struct bring_msg *m)
 {
 	struct broker_topic	*t;
 	struct broker_queue	*q;
-	struct broker_sub	*s;
 	unsigned		 self = bring_self(broker.ring);
 
 	if ((t = broker_topic_find(m->topic, m->topic_len)) == NULL)
 		return;
-	broker_envelope(m);
-	TAILQ_FOREACH(s, &t->subs, entry)
-		if (s->deliver(broker.envelope, broker.envelope_len,
-		    s->arg) == 0)
-			bring_count(broker.ring, BRING_DELIVERED, 1);
+	broker_envelope(m->topic, m->topic_len, m->ctype, m->ctype_len,
+	    m->body, m->body_len);
+	broker_deliver_subs(t, broker.envelope, broker.envelope_len);
 	LIST_FOREACH(q, &t->queues, entry)
 		if (bring_msg_target(m, q->qhash) == (int)self)
-			broker_deliver_queue(q);
+			broker_deliver_queue(q, broker.envelope,
+			    broker.envelope_len);
+}
+
+/*
+ * A NATS payload as subscribers get it. go-micro's NATS broker (and our
+ * own publishes) carry the envelope itself; anything else, e.g. from the
+ * nats CLI, is wrapped as an octet-stream body.
+ */
+static void
+broker_nats_envelope(const char *topic, const void **data, size_t *len)
+{
+	static const char	 head[] = "{\"Header\":";
+	static const char	 ctype[] = "application/octet-stream";
+
+	if (*len >= sizeof(head) - 1 &&
+	    memcmp(*data, head, sizeof(head) - 1) == 0)
+		return;
+	broker_envelope(topic, strlen(topic), ctype, sizeof(ctype) - 1,
+	    *data, *len);
+	*data = broker.envelope;
+	*len = broker.envelope_len;
+}
+
+static void
+broker_nats_topic(void *arg, const void *data, size_t len)
+{
+	struct broker_topic	*t = arg;
+
+	broker_nats_envelope(t->name, &data, &len);
+	broker_deliver_subs(t, data, len);
+}
+
+static void
+broker_nats_queue(void *arg, const void *data, size_t len)
+{
+	struct broker_queue	*q = arg;
+
+	broker_nats_envelope(q->topic->name, &data, &len);
+	broker_deliver_queue(q, data, len);
 }
 
 void
@@ -289,6 +388,20 @@ broker_wake_cb(evutil_socket_t fd, short what, void *arg)
 	broker_run();
 }
 
+static int
+broker_publish_nats(const char *topic, const char *ctype, const void *body,
+    size_t len, const char **cause)
+{
+	int	 r;
+
+	broker_envelope(topic, strlen(topic), ctype, strlen(ctype), body, len);
+	/* Our own subscribers get it back from NATS, like everyone else. */
+	if ((r = bnats_publish(topic, broker.envelope, broker.envelope_len,
+	    cause)) == 0)
+		bring_count(broker.ring, BRING_PUBLISHED, 1);
+	return r;
+}
+
 int
 broker_publish(const char *topic, const char *ctype, const void *body,
     size_t len, const char **cause)
@@ -297,6 +410,8 @@ broker_publish(const char *topic, const char *ctype, const void *body,
 		*cause = "message larger than [broker] max_message";
 		return -1;
 	}
+	if (broker.nats)
+		return broker_publish_nats(topic, ctype, body, len, cause);
 	if (bring_publish(broker.ring, topic, ctype, body, len, cause) == -1)
 		return -1;
 	/* Our own ring is read like the others, from the loop. */
@@ -333,15 +448,20 @@ broker_init(struct event_base *base, const struct config *conf,
 {
 	size_t	 i;
 
-	if (strcmp(conf->broker_backend, "builtin") != 0) {
-		*cause = "only the builtin broker backend is available";
-		return -1;
-	}
+	/* With NATS too: the ring's counters make /stats. */
 	if ((broker.ring = bring_attach(cause)) == NULL)
 		return -1;
 	broker.conf = conf;
+	broker.nats = broker_is_nats(conf);
 	for (i = 0; i < BROKER_BUCKETS; i++)
 		LIST_INIT(&broker.buckets[i]);
+	if (broker.nats) {
+		if (bnats_open(base, conf->broker_address, cause) == 0)
+			return 0;
+		bring_detach(broker.ring);
+		broker.ring = NULL;
+		return -1;
+	}
 	broker.wake_ev = event_new(base, bring_wake_fd(broker.ring),
 	    EV_READ | EV_PERSIST, broker_wake_cb, NULL);
 	event_add(broker.wake_ev, NULL);
@@ -355,7 +475,10 @@ broker_shutdown(void)
 {
 	if (broker.ring == NULL)
 		return;
-	event_free(broker.wake_ev);
+	if (broker.nats)
+		bnats_close();
+	else
+		event_free(broker.wake_ev);
 	bring_detach(broker.ring);
 	broker.ring = NULL;
 	free(broker.envelope);

@@ -33,6 +33,12 @@ int		 broker_name_valid(const char *);
 /* Content-Type: 1-127 printable characters, no '"' nor '\\'. */
 int		 broker_ctype_valid(const char *);
 
+/*
+ * 0, or -1 and *cause (refused: too large, or by the backend), or
+ * BROKER_DOWN and *cause: the backend is unreachable (NATS down), try
+ * again later.
+ */
+#define BROKER_DOWN	(-2)
 int		 broker_publish(const char *, const char *, const void *, size_t,
 		    const char **);
 

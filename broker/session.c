@@ -21,6 +21,7 @@
 
 #define SESSION_QUEUE_BYTES	(8 * 1024 * 1024)
 #define SESSION_PING_MS		30000
+#define SESSION_CLOSE_RETRY	1013	/* RFC 6455 §7.4.2: try again later */
 
 struct session {
 	struct ws		*ws;
@@ -44,15 +45,17 @@ session_message(struct ws *ws, int binary, const void *data, size_t len,
 {
 	struct session	*s = arg;
 	const char	*ctype = s->ctype, *cause;
+	int		 r;
 
 	if (!(s->modes & BROKER_WS_PUB))
 		return;		/* a subscriber's chatter is not published */
 	if (ctype == NULL)
 		ctype = binary ? "application/octet-stream" : "text/plain";
-	if (broker_publish(s->topic, ctype, data, len, &cause) == -1) {
+	if ((r = broker_publish(s->topic, ctype, data, len, &cause)) != 0) {
 		log_warnx("broker: %s: publish on %s: %s", ws_peer(ws),
 		    s->topic, cause);
-		ws_close(ws, 1011, cause);
+		ws_close(ws, r == BROKER_DOWN ? SESSION_CLOSE_RETRY : 1011,
+		    cause);
 	}
 }
 
@@ -174,6 +177,7 @@ broker_serve_post(struct http_request *req)
 	size_t		 len = evbuffer_get_length(body);
 	char		*topic, *ctype;
 	const char	*cause;
+	int		 r;
 	static const char accepted[] = "{\"status\":\"accepted\"}";
 
 	if (session_params(req, &topic, NULL, &ctype) == -1)
@@ -181,10 +185,11 @@ broker_serve_post(struct http_request *req)
 	if (len > broker_config()->broker_max_message)
 		http_reply_error(req, 413, "go.micro.broker",
 		    "message larger than [broker] max_message");
-	else if (broker_publish(topic, ctype != NULL ? ctype :
+	else if ((r = broker_publish(topic, ctype != NULL ? ctype :
 	    "application/octet-stream", evbuffer_pullup(body, -1), len,
-	    &cause) == -1)
-		http_reply_error(req, 500, "go.micro.broker", cause);
+	    &cause)) != 0)
+		http_reply_error(req, r == BROKER_DOWN ? 503 : 500,
+		    "go.micro.broker", cause);
 	else
 		http_reply(req, 202, "application/json", accepted,
 		    sizeof(accepted) - 1);

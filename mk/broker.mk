@@ -1,13 +1,21 @@
-# broker: websockets (lib/ws.c), the shared-memory broker (broker/) and
-# its role, microctl publish/subscribe. See doc/broker.md.
+# broker: websockets (lib/ws.c), the shared-memory broker (broker/), its
+# NATS backend (libnats), its role, microctl publish/subscribe. See
+# doc/broker.md.
 
 libmicro_a_SOURCES += lib/sha1.c lib/sha1.h lib/base64.c lib/base64.h \
 	lib/ws.c lib/ws.h \
 	broker/ring.c broker/ring.h broker/broker.c broker/broker.h \
-	broker/session.c
+	broker/session.c broker/nats.c broker/nats.h
+
+AM_CFLAGS += $(LIBNATS_CFLAGS)
+MICRO_LIBS += $(LIBNATS_LIBS)
 
 cli_microctl_SOURCES += cli/cmd-broker.c cli/cmd-broker.h \
 	cli/cmd-publish.c cli/cmd-subscribe.c
+
+# Built by `make bench`, run by bench/broker/run.sh (not a test).
+EXTRA_PROGRAMS += bench/broker/broker_bench
+bench_targets += bench/broker/broker_bench
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_ws tests/unit/test_broker

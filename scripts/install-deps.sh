@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install every Debian 12 package microd needs to build, run and test.
-# Usage: scripts/install-deps.sh [build|test]   (default: test, which includes build)
+# Usage: scripts/install-deps.sh [build|test|bench]
+#   build: compile; test (default): build + the test suite's peers;
+#   bench: test + the benchmarks' peers (nginx, wrk, redis).
 set -eu
 
 BUILD_PKGS="build-essential autoconf automake libtool pkgconf \
@@ -8,12 +10,18 @@ libevent-dev libmsgpack-dev libcurl4-openssl-dev libsqlite3-dev \
 libncurses-dev libjansson-dev libwslay-dev libinih-dev zlib1g-dev \
 libhttp-parser-dev libsystemd-dev libcmocka-dev libnats-dev"
 
-TEST_PKGS="python3 python3-pytest python3-websockets curl tmux etcd-server etcd-client wrk nginx-light \
-systemd chromium nats-server"
+TEST_PKGS="python3 python3-pytest python3-websockets curl tmux \
+etcd-server etcd-client systemd chromium nats-server"
+
+BENCH_PKGS="wrk nginx-light redis-server"
 
 what=${1:-test}
-pkgs=$BUILD_PKGS
-[ "$what" = test ] && pkgs="$pkgs $TEST_PKGS"
+case $what in
+build)	pkgs=$BUILD_PKGS ;;
+test)	pkgs="$BUILD_PKGS $TEST_PKGS" ;;
+bench)	pkgs="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+*)	echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -5,14 +5,16 @@ import asyncio
 import base64
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 
 import websockets
 
-from conftest import http, wait_for
+from conftest import MICROCTL, http, wait_for
 
 SMALL = "[broker]\nmax_message = 1024\n"
 
@@ -237,3 +239,144 @@ def test_killed_worker_respawned_subscribers_reconnect(microd):
         assert (await recv_n(s, 1))[0][1] == b"again"
         await s.close()
     run(second())
+
+
+def sidecar_url(m, query):
+    return "ws://127.0.0.1:%d/broker?%s" % (m.ports["sidecar"], query)
+
+
+def test_sidecar_broker_both_ways(microd):
+    m = microd()
+
+    async def go():
+        app = await websockets.connect(sidecar_url(m, "topic=side"))
+        sub = await websockets.connect(ws_url(m, "/sub?topic=side"))
+        # The app's frames are published, whoever listens on the broker.
+        await app.send('{"from":"app"}')
+        header, body = body_of(await asyncio.wait_for(sub.recv(), 5))
+        assert body == b'{"from":"app"}'
+        assert header == {"Content-Type": "text/plain",
+                          "Micro-Topic": "side"}
+        # And the app gets the topic's messages as the envelope.
+        assert post(m, "side", b"to-app", "application/x-t")[0] == 202
+        while True:
+            header, body = body_of(await asyncio.wait_for(app.recv(), 5))
+            if body == b"to-app":
+                break
+            assert body == b'{"from":"app"}'    # its own, echoed first
+        assert header["Content-Type"] == "application/x-t"
+        await app.close()
+        await sub.close()
+    run(go())
+
+
+def test_sidecar_broker_queue_group(microd):
+    m = microd()
+
+    async def go():
+        apps = [await websockets.connect(sidecar_url(m,
+                "topic=work&queue=apps")) for _ in range(2)]
+        for i in range(10):
+            assert post(m, "work", b"w%d" % i)[0] == 202
+        got = []
+        for a in apps:
+            mine = []
+            while True:
+                try:
+                    mine.append(body_of(await asyncio.wait_for(
+                        a.recv(), 0.5))[1])
+                except asyncio.TimeoutError:
+                    break
+            assert len(mine) == 5
+            got += mine
+        assert sorted(got) == sorted(b"w%d" % i for i in range(10))
+    run(go())
+
+
+class Subscriber:
+    """`microctl subscribe` running, its stdout lines read by a thread."""
+
+    def __init__(self, m, *args):
+        env = dict(m.env, MICROD_SOCKET=m.socket)
+        self.proc = subprocess.Popen([MICROCTL, "subscribe"] + list(args),
+                                     stdout=subprocess.PIPE, text=True,
+                                     env=env)
+        self.lines = queue.Queue()
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def line(self, timeout=5):
+        return self.lines.get(timeout=timeout)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+def ctl_settle(m, topic, subs):
+    """microctl publish probes until each subscriber printed one."""
+    waiting = list(subs)
+    for i in range(100):
+        m.ctl("publish", topic, "probe%d" % i)
+        for s in list(waiting):
+            try:
+                s.line(0.1)
+                waiting.remove(s)
+            except queue.Empty:
+                pass
+        if not waiting:
+            return
+    raise AssertionError("microctl subscribe never got a message")
+
+
+def drain(s, quiet=0.5):
+    got = []
+    while True:
+        try:
+            got.append(s.line(quiet))
+        except queue.Empty:
+            return got
+
+
+def test_microctl_publish_subscribe(microd):
+    m = microd()
+    plain, env = Subscriber(m, "orders"), Subscriber(m, "orders", "--json")
+    try:
+        ctl_settle(m, "orders", [plain, env])
+        drain(plain, 0.2)
+        drain(env, 0.2)
+        m.ctl("publish", "orders", '{"id":7}')
+        m.ctl("publish", "orders", "-", input="from stdin")
+        assert drain(plain) == ['{"id":7}', "from stdin"]
+        envs = [json.loads(x) for x in drain(env)]
+        assert [base64.b64decode(e["Body"]) for e in envs] == \
+            [b'{"id":7}', b"from stdin"]
+        assert envs[0]["Header"] == {"Content-Type": "application/json",
+                                     "Micro-Topic": "orders"}
+        assert envs[1]["Header"]["Content-Type"] == "text/plain"
+    finally:
+        plain.stop()
+        env.stop()
+    bad = m.ctl("publish", "no topic", "x", check=False)
+    assert bad.returncode != 0 and "topic" in bad.stderr
+
+
+def test_microctl_subscribe_queue(microd):
+    m = microd()
+    members = [Subscriber(m, "q", "--queue", "g") for _ in range(2)]
+    watcher = Subscriber(m, "q")
+    try:
+        ctl_settle(m, "q", members + [watcher])
+        for s in members:
+            drain(s, 0.2)
+        for i in range(6):
+            m.ctl("publish", "q", "job%d" % i)
+        got = [drain(s) for s in members]
+        assert sorted(got[0] + got[1]) == ["job%d" % i for i in range(6)]
+        assert len(got[0]) == len(got[1]) == 3
+    finally:
+        for s in members + [watcher]:
+            s.stop()

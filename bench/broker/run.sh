@@ -1,0 +1,139 @@
+#!/bin/sh
+# Broker benchmark (bench/RESULTS.md, "Broker"): 128-byte messages on one
+# topic, 1 publisher -> 1 subscriber and 1 -> 10, against
+#   micro  microd's broker (one broker worker, websockets, builtin backend),
+#   redis  redis-server pub/sub,
+#   nats   nats-server,
+# all on loopback, with the same client (broker_bench.c: one thread, raw
+# protocols), in alternating rounds. Two loads per case:
+#   sat    the publisher keeps BENCH_WINDOW messages in flight: msgs/s
+#          is the sustained rate, p99 includes the window's queueing;
+#   paced  BENCH_RATE msgs/s: p99 delivery latency below saturation.
+# Prints one table, medians over rounds, with the ratios micro/redis.
+#
+# Needs an optimized build (BENCH_BUILDDIR, default /tmp/build-bench-broker:
+# configure without --enable-debug, make microd/microd
+# bench/broker/broker_bench), redis-server and nats-server.
+#
+# BENCH_ROUNDS (3), BENCH_MESSAGES per run (200000), BENCH_SECONDS cap per
+# run (10), BENCH_WINDOW (256), BENCH_RATE (20000).
+set -eu
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+B=${BENCH_BUILDDIR:-/tmp/build-bench-broker}
+ROUNDS=${BENCH_ROUNDS:-3}
+MSGS=${BENCH_MESSAGES:-200000}
+SECS=${BENCH_SECONDS:-10}
+WINDOW=${BENCH_WINDOW:-256}
+RATE=${BENCH_RATE:-20000}
+BENCH=$B/bench/broker/broker_bench
+DIR=$(mktemp -d /tmp/bench-broker.XXXXXX)
+PIDS=""
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$DIR"
+}
+trap cleanup EXIT INT TERM
+
+for f in "$B/microd/microd" "$BENCH"; do
+	[ -x "$f" ] || { echo "missing $f (see the header of $0)" >&2; exit 1; }
+done
+for p in redis-server nats-server; do
+	command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
+done
+
+freeport() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {	# PORT: poll until it accepts, 10 s at most
+	for _ in $(seq 100); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" \
+		    2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on $1" >&2
+	exit 1
+}
+
+MICRO=$(freeport); REDIS=$(freeport); NATS=$(freeport)
+cat > "$DIR/microd.conf" <<CONF
+[microd]
+socket = $DIR/microd.sock
+state_dir = $DIR/state
+log_level = warn
+[api]
+workers = 0
+[web]
+workers = 0
+[sidecar]
+workers = 0
+[broker]
+listen = 127.0.0.1:$MICRO
+workers = 1
+CONF
+"$B/microd/microd" -c "$DIR/microd.conf" 2>"$DIR/microd.log" &
+PIDS="$PIDS $!"
+redis-server --bind 127.0.0.1 --port "$REDIS" --save '' --appendonly no \
+    >"$DIR/redis.log" 2>&1 &
+PIDS="$PIDS $!"
+nats-server -a 127.0.0.1 -p "$NATS" >"$DIR/nats.log" 2>&1 &
+PIDS="$PIDS $!"
+for p in $MICRO $REDIS $NATS; do wait_port "$p"; done
+
+echo "load before: $(uptime)"
+for r in $(seq "$ROUNDS"); do
+	for subs in 1 10; do
+		for target in micro:$MICRO redis:$REDIS nats:$NATS; do
+			name=${target%%:*}
+			port=${target#*:}
+			n=$((MSGS / subs))
+			echo "sat $(timeout $((SECS + 20)) "$BENCH" "$name" \
+			    "127.0.0.1:$port" $subs $n "$SECS" "$WINDOW" 0)" \
+			    >> "$DIR/samples"
+			echo "paced $(timeout $((SECS + 20)) "$BENCH" "$name" \
+			    "127.0.0.1:$port" $subs $((RATE * 3)) "$SECS" \
+			    "$WINDOW" "$RATE")" >> "$DIR/samples"
+		done
+	done
+	echo "round $r/$ROUNDS done" >&2
+done
+echo "load after:  $(uptime)"
+
+# samples: load proto subs messages msgs/s deliveries/s p50_us p99_us lost
+awk -v window="$WINDOW" -v rate="$RATE" '
+function median(key,   n, i, j, t, a) {
+	n = split(vals[key], a, " ")
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return a[int((n + 1) / 2)]
+}
+{
+	k = $1 " " $2 " " $3
+	vals[k " mps"] = vals[k " mps"] " " $5
+	vals[k " p99"] = vals[k " p99"] " " $8
+	lost[k] += $9
+}
+END {
+	printf "%-6s %-5s %-5s %12s %10s %6s\n", "load", "subs", "peer", \
+	    "msgs/s", "p99_us", "lost"
+	split("sat paced", loads, " ")
+	split("1 10", subs, " ")
+	split("micro redis nats", peers, " ")
+	for (l = 1; l <= 2; l++) for (s = 1; s <= 2; s++) {
+		for (p = 1; p <= 3; p++) {
+			k = loads[l] " " peers[p] " " subs[s]
+			m[p] = median(k " mps"); q[p] = median(k " p99")
+			printf "%-6s %-5s %-5s %12.0f %10.1f %6d\n", loads[l], \
+			    subs[s], peers[p], m[p], q[p], lost[k]
+		}
+		printf "%-6s %-5s %-5s %12.2f %10.2f\n", loads[l], subs[s], \
+		    "m/r", m[1] / m[2], q[1] / q[2]
+	}
+	printf "(sat: window %d in flight; paced: %d msgs/s; medians over rounds)\n", \
+	    window, rate
+}' "$DIR/samples"

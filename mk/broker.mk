@@ -13,7 +13,7 @@ MICRO_LIBS += $(LIBNATS_LIBS)
 cli_microctl_SOURCES += cli/cmd-broker.c cli/cmd-broker.h \
 	cli/cmd-publish.c cli/cmd-subscribe.c
 
-# Built by `make bench`, run by bench/broker/run.sh (not a test).
+# Built by `make bench-programs`, run by bench/broker/run.sh (not a test).
 EXTRA_PROGRAMS += bench/broker/broker_bench
 bench_targets += bench/broker/broker_bench
 

@@ -15,6 +15,7 @@
 #include "microd/master.h"
 #include "shm/registry.h"
 #include "shm/services-json.h"
+#include "shm/svcstats.h"
 #include "util.h"
 
 struct ctlcmd {
@@ -218,6 +219,29 @@ ctlcmd_dispatch(struct control_conn *c, const struct ctl_msg *m)
 	control_error(c, m->id, "unknown command");
 }
 
+/*
+ * Every service called through this host, its counts summed over the
+ * workers; p99 is estimated from the merged latency histogram.
+ */
+static void
+ctlcmd_pack_services(msgpack_packer *pk)
+{
+	struct svcstats_service	*v;
+	size_t			 i, n;
+
+	v = svcstats_collect(&n);
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_map(pk, 4);
+		ctl_pack_kv_str(pk, "name", v[i].name);
+		ctl_pack_kv_uint(pk, "requests", v[i].requests);
+		ctl_pack_kv_uint(pk, "errors", v[i].errors);
+		ctl_pack_str(pk, "p99_ms");
+		msgpack_pack_double(pk, svcstats_quantile_ms(&v[i], 0.99));
+	}
+	free(v);
+}
+
 void
 ctlcmd_push_stats(struct control_conn *c)
 {
@@ -225,10 +249,12 @@ ctlcmd_push_stats(struct control_conn *c)
 
 	ctl_frame_event(&f, c->stream_id, "stats", 1);
 	ctl_pack_str(&f.pk, "data");
-	msgpack_pack_map(&f.pk, 2);
+	msgpack_pack_map(&f.pk, 3);
 	ctl_pack_str(&f.pk, "status");
 	status_pack(&f.pk);
 	ctl_pack_str(&f.pk, "workers");
 	status_pack_workers(&f.pk);
+	ctl_pack_str(&f.pk, "services");
+	ctlcmd_pack_services(&f.pk);
 	control_send(c, &f);
 }

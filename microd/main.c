@@ -23,6 +23,7 @@
 #include "microd/master.h"
 #include "microd/notify.h"
 #include "shm/shm.h"
+#include "shm/svcstats.h"
 #include "util.h"
 
 #define MASTER_SLOTS	(1 + 2 * ROLE_COUNT * CONFIG_WORKERS_MAX)
@@ -307,6 +308,8 @@ master_open_shm(void)
 	    max_services, &cause);
 	if (master->shm == NULL)
 		fatalx("shared memory: %s", cause);
+	if (svcstats_create(MASTER_SLOTS, &cause) == -1)
+		fatalx("service statistics: %s", cause);
 	memset(&self, 0, sizeof(self));
 	self.pid = getpid();
 	self.role = ROLE_COUNT;		/* the master itself */

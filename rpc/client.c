@@ -21,6 +21,7 @@
 #include "log.h"
 #include "rpc/client.h"
 #include "shm/registry.h"
+#include "shm/svcstats.h"
 #include "util.h"
 
 /* Idle keep-alive connections kept per node: a busy gateway's concurrency. */
@@ -51,6 +52,8 @@ struct rpc_call {
 	int			 caller_timeout;
 	uint64_t		 deadline;
 	uint64_t		 id;
+	uint64_t		 started_us;
+	int			 counted;	/* it reached the service */
 
 	struct rpc_nodes	 nodes;
 	uint8_t			*tried;
@@ -101,6 +104,8 @@ rpc_client_new(struct event_base *base, struct shm *shm, unsigned slot,
 	c->idbase = util_wall_ms() ^ ((uint64_t)getpid() << 32);
 	c->sel = selector_new(&cfg->select, c->idbase);
 	TAILQ_INIT(&c->calls);
+	/* The slot it reads with is the process's: its statistics go there. */
+	svcstats_bind(slot);
 	return c;
 }
 
@@ -187,11 +192,24 @@ rpc_call_free(struct rpc_call *call)
 	free(call);
 }
 
+/*
+ * Only calls that got past the lookup are counted: a name nobody
+ * registered is no service, and would let any client add rows.
+ */
+static void
+rpc_call_record(struct rpc_call *call)
+{
+	if (call->counted)
+		svcstats_record(call->service, svcstats_clock_us() -
+		    call->started_us, call->failed && call->err.code >= 500);
+}
+
 static void
 rpc_call_finish(struct rpc_call *call)
 {
 	struct rpc_response	 rsp;
 
+	rpc_call_record(call);
 	memset(&rsp, 0, sizeof(rsp));
 	if (call->failed) {
 		evbuffer_drain(call->out, evbuffer_get_length(call->out));
@@ -357,6 +375,7 @@ rpc_call_new(struct rpc_client *c, const struct rpc_request *r,
 	call->caller_timeout = r->caller_timeout && r->timeout_ms != 0;
 	call->deadline = util_now_ms() + timeout;
 	call->id = ++c->seq;
+	call->started_us = svcstats_clock_us();
 	call->cur = -1;
 	call->cb = cb;
 	call->arg = arg;
@@ -385,6 +404,7 @@ rpc_call_start(struct rpc_client *c, const struct rpc_request *r,
 	if (r->address != NULL)
 		rpc_nodes_address(&call->nodes, r->address);
 	call->tried = xcalloc(call->nodes.n, 1);
+	call->counted = 1;
 	rpc_call_attempt(call);
 	call->starting = 0;
 	return call;

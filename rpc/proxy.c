@@ -20,6 +20,7 @@
 #include "rpc/gateway.h"
 #include "rpc/proxy.h"
 #include "rpc/route.h"
+#include "shm/svcstats.h"
 #include "util.h"
 
 #define PROXY_HIGH_WATER	(256 * 1024)
@@ -45,7 +46,9 @@ struct proxy_req {
 	int			 streaming;	/* the body streams */
 	int			 has_body;
 	int			 body_done;	/* all of it went to the node */
-	int			 replying;	/* reply head sent */
+	int			 reply_status;	/* of the head sent, 0 before */
+	int			 counted;	/* it reached the service */
+	uint64_t		 started_us;
 };
 
 /* Hop-by-hop (RFC 7230 6.1): never forwarded as they are. */
@@ -122,6 +125,20 @@ proxy_req_free(struct proxy_req *pr)
 	free(pr);
 }
 
+/*
+ * Over: counted in the service statistics if it got past the lookup (an
+ * unknown name is no service), then freed. A request the client gave up
+ * on is freed without being counted.
+ */
+static void
+proxy_req_done(struct proxy_req *pr, int failed)
+{
+	if (pr->counted)
+		svcstats_record(pr->service, svcstats_clock_us() -
+		    pr->started_us, failed);
+	proxy_req_free(pr);
+}
+
 static void
 proxy_node_end(struct proxy_req *pr, enum select_outcome outcome)
 {
@@ -133,7 +150,7 @@ static void
 proxy_fail(struct proxy_req *pr, int code, const char *detail)
 {
 	http_reply_error(pr->req, code, pr->p->id, detail);
-	proxy_req_free(pr);
+	proxy_req_done(pr, code >= 500);
 }
 
 static void
@@ -167,8 +184,8 @@ proxy_head_cb(struct http_creq *creq, void *arg)
 	proxy_copy_headers(http_creq_response_headers(creq),
 	    http_reply_headers(pr->req));
 	http_reply_set_writable_cb(pr->req, proxy_reply_writable_cb, pr);
-	http_reply_start(pr->req, http_creq_status(creq));
-	pr->replying = 1;
+	pr->reply_status = http_creq_status(creq);
+	http_reply_start(pr->req, pr->reply_status);
 }
 
 static void
@@ -185,7 +202,7 @@ proxy_body_cb(struct http_creq *creq, struct evbuffer *buf, void *arg)
 static int
 proxy_retryable(const struct proxy_req *pr, enum http_client_error err)
 {
-	return !pr->replying && (!pr->has_body || !pr->streaming) &&
+	return pr->reply_status == 0 && (!pr->has_body || !pr->streaming) &&
 	    (err == HTTP_CLIENT_CONNECT_REFUSED ||
 	    err == HTTP_CLIENT_CONNECT_FAILED ||
 	    err == HTTP_CLIENT_CONNECT_TIMEOUT || err == HTTP_CLIENT_RESET);
@@ -198,13 +215,14 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 
 	pr->creq = NULL;
 	proxy_node_end(pr, err == HTTP_CLIENT_OK ? SELECT_OK : SELECT_FAILED);
-	if (pr->replying) {
+	if (pr->reply_status != 0) {
 		if (err != HTTP_CLIENT_OK)
 			log_warnx("proxy %s: node %s: %s mid-response",
 			    pr->service, pr->nodes.v[pr->cur].address,
 			    http_client_strerror(err));
 		http_reply_end(pr->req);
-		proxy_req_free(pr);
+		proxy_req_done(pr, err != HTTP_CLIENT_OK ||
+		    pr->reply_status >= 500);
 	} else if (proxy_retryable(pr, err)) {
 		if (proxy_send(pr) == -1)
 			proxy_fail(pr, 503, "no node answering");
@@ -351,7 +369,7 @@ proxy_upgrade_cb(struct http_creq *creq, struct bufferevent *node,
 		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
 	evbuffer_add(out, "\r\n", 2);
 	proxy_splice(client, node);
-	proxy_req_free(pr);
+	proxy_req_done(pr, 0);
 }
 
 /* Start the request on a node not tried yet; -1 if none is left. */
@@ -458,6 +476,7 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 	pr->req = req;
 	pr->cur = -1;
 	pr->streaming = streaming;
+	pr->started_us = svcstats_clock_us();
 	if (proxy_route(pr, &cause) == -1) {
 		proxy_fail(pr, 400, cause);
 		return;
@@ -466,6 +485,7 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 		proxy_fail(pr, 404, "service not found");
 		return;
 	}
+	pr->counted = 1;
 	pr->tried = xcalloc(pr->nodes.n, 1);
 	pr->has_body = proxy_has_body(req);
 	body = streaming ? NULL : http_request_body(req);

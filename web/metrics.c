@@ -11,17 +11,21 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <event2/buffer.h>
 
 #include "http.h"
 #include "shm/shm.h"
+#include "shm/svcstats.h"
 #include "util.h"
 #include "web/model.h"
 #include "web/web.h"
 #include "workers/worker.h"
 
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_DURATION	"microd_service_request_duration_seconds"
 
 static void
 metrics_family(struct evbuffer *out, const char *name, const char *type,
@@ -210,9 +214,97 @@ metrics_registry(struct worker *w, struct evbuffer *out)
 	metrics_registry_sync(w, out);
 }
 
+/* name{service="S"[,le="LE"]} and a space: the value follows. */
+static void
+metrics_service_sample(struct evbuffer *out, const char *name,
+    const struct svcstats_service *s, const char *le)
+{
+	evbuffer_add_printf(out, "%s{service=\"", name);
+	metrics_label_value(out, s->name);
+	if (le != NULL)
+		evbuffer_add_printf(out, "\",le=\"%s", le);
+	evbuffer_add(out, "\"} ", 3);
+}
+
+static void
+metrics_service_histogram(struct evbuffer *out,
+    const struct svcstats_service *s)
+{
+	char		 le[32];
+	uint64_t	 below = 0;
+	size_t		 i;
+
+	for (i = 0; i < SVCSTATS_BUCKETS; i++) {
+		if (i < SVCSTATS_BOUNDS)
+			snprintf(le, sizeof(le), "%g",
+			    (double)svcstats_bounds_us[i] / 1e6);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		below += s->buckets[i];
+		metrics_service_sample(out, METRICS_DURATION "_bucket", s, le);
+		evbuffer_add_printf(out, "%llu\n", (unsigned long long)below);
+	}
+	metrics_service_sample(out, METRICS_DURATION "_sum", s, NULL);
+	evbuffer_add_printf(out, "%.6f\n", (double)s->sum_us / 1e6);
+	metrics_service_sample(out, METRICS_DURATION "_count", s, NULL);
+	evbuffer_add_printf(out, "%llu\n", (unsigned long long)s->requests);
+}
+
+static uint64_t
+metrics_service_requests(const struct svcstats_service *s)
+{
+	return s->requests;
+}
+
+static uint64_t
+metrics_service_errors(const struct svcstats_service *s)
+{
+	return s->errors;
+}
+
+static void
+metrics_service_counter(struct evbuffer *out, const char *name,
+    const char *help, const struct svcstats_service *v, size_t n,
+    uint64_t (*value)(const struct svcstats_service *))
+{
+	size_t	 i;
+
+	metrics_family(out, name, "counter", help);
+	for (i = 0; i < n; i++) {
+		metrics_service_sample(out, name, &v[i], NULL);
+		evbuffer_add_printf(out, "%llu\n",
+		    (unsigned long long)value(&v[i]));
+	}
+}
+
+/*
+ * Calls and proxied requests through this host's workers, by service
+ * (shm/svcstats.h): the sums never go backwards while the master runs.
+ */
+static void
+metrics_services(struct worker *w, struct evbuffer *out)
+{
+	struct svcstats_service	*v;
+	size_t			 i, n;
+
+	v = svcstats_collect(&n);
+	metrics_service_counter(out, "microd_service_requests_total",
+	    "Requests to the service through this host.", v, n,
+	    metrics_service_requests);
+	metrics_service_counter(out, "microd_service_errors_total",
+	    "Of those, 5xx answers and transport failures.", v, n,
+	    metrics_service_errors);
+	metrics_family(out, METRICS_DURATION, "histogram",
+	    "Time from the request to the end of the answer.");
+	for (i = 0; i < n; i++)
+		metrics_service_histogram(out, &v[i]);
+	free(v);
+}
+
 static void (*const metrics_sections[])(struct worker *, struct evbuffer *) = {
 	metrics_workers,
 	metrics_registry,
+	metrics_services,
 };
 
 void

@@ -57,7 +57,7 @@ batch_print(struct top *t)
 static int
 batch_ready(const struct top *t)
 {
-	return t->model.samples >= 2 && t->model.have_services;
+	return t->model.samples >= 2 && t->model.service_samples >= 2;
 }
 
 int

@@ -272,6 +272,9 @@ model_apply_stats(struct model *m, const msgpack_object *data,
 	model_service_stats(m, ctl_map_get(data, "services"), secs);
 	m->stats_ms = now_ms;
 	m->samples++;
+	/* Service rates need two samples taken while the rows existed. */
+	if (m->have_services)
+		m->service_samples++;
 	return 0;
 }
 

@@ -52,6 +52,7 @@ struct model {
 	int			 have_services;
 	uint64_t		 stats_ms;	/* monotonic, last sample */
 	unsigned		 samples;
+	unsigned		 service_samples;	/* with service rows */
 	double			 req_rate, err_rate;	/* all workers */
 };
 

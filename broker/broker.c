@@ -432,7 +432,7 @@ broker_stats_json(void)
 	char		 buf[512];
 	size_t		 i, n;
 
-	bring_stats(broker.ring, c);
+	bring_stats(c);
 	n = (size_t)snprintf(buf, sizeof(buf), "{\"version\":1");
 	for (i = 0; i < BRING_NCOUNTERS && n < sizeof(buf); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"%s\":%llu",

@@ -307,15 +307,18 @@ bring_count(struct bring *b, enum bring_counter c, uint64_t n)
 }
 
 void
-bring_stats(const struct bring *b, uint64_t *out)
+bring_stats(uint64_t *out)
 {
 	unsigned	 r, c;
 
 	memset(out, 0, BRING_NCOUNTERS * sizeof(*out));
+	if (bring_segment == NULL)
+		return;
 	for (r = 0; r < BRING_MAX_RINGS; r++)
 		for (c = 0; c < BRING_NCOUNTERS; c++)
 			out[c] += atomic_load_explicit(
-			    &b->hdr->rings[r].counters[c], memory_order_relaxed);
+			    &bring_segment->rings[r].counters[c],
+			    memory_order_relaxed);
 }
 
 static struct bring_topic *

@@ -99,7 +99,11 @@ int		 bring_msg_target(const struct bring_msg *, uint64_t);
 
 /* Add to one of our ring's counters (we are their only writer). */
 void		 bring_count(struct bring *, enum bring_counter, uint64_t);
-/* Sums over every ring, into BRING_NCOUNTERS values. */
-void		 bring_stats(const struct bring *, uint64_t *);
+/*
+ * Sums over every ring, into BRING_NCOUNTERS values. Any process forked
+ * after bring_create() may read them without attaching (the web's
+ * /metrics); all zero when there is no segment.
+ */
+void		 bring_stats(uint64_t *);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include <event2/buffer.h>
 
+#include "broker/ring.h"
 #include "http.h"
 #include "shm/shm.h"
 #include "shm/svcstats.h"
@@ -301,10 +302,40 @@ metrics_services(struct worker *w, struct evbuffer *out)
 	free(v);
 }
 
+/* The broker's counters, summed over every broker and sidecar process. */
+static void
+metrics_broker(struct worker *w, struct evbuffer *out)
+{
+	static const struct {
+		enum bring_counter	 counter;
+		const char		*name;
+		const char		*help;
+	} fams[] = {
+		{ BRING_PUBLISHED, "microd_broker_messages_published_total",
+		    "Messages published to the broker." },
+		{ BRING_DELIVERED, "microd_broker_messages_delivered_total",
+		    "Copies queued to subscribers." },
+		{ BRING_DROPPED, "microd_broker_subscribers_dropped_total",
+		    "Subscribers disconnected for not keeping up." },
+		{ BRING_LOST, "microd_broker_messages_lost_total",
+		    "Messages a lapped reader skipped (at-most-once)." },
+		{ BRING_UNROUTED, "microd_broker_messages_unrouted_total",
+		    "Queue-group copies whose member had left." },
+	};
+	uint64_t	 c[BRING_NCOUNTERS];
+	size_t		 i;
+
+	bring_stats(c);
+	for (i = 0; i < nitems(fams); i++)
+		metrics_value(out, fams[i].name, "counter", fams[i].help,
+		    c[fams[i].counter]);
+}
+
 static void (*const metrics_sections[])(struct worker *, struct evbuffer *) = {
 	metrics_workers,
 	metrics_registry,
 	metrics_services,
+	metrics_broker,
 };
 
 void

@@ -315,6 +315,24 @@ def test_metrics_parse_and_move(microd):
     assert sample(fams, "microd_registry_nodes") >= 1
 
 
+def test_metrics_broker_counters_move(microd):
+    m = microd()
+    fams = scrape(m)
+    for name in ("microd_broker_messages_published_total",
+                 "microd_broker_messages_delivered_total",
+                 "microd_broker_subscribers_dropped_total",
+                 "microd_broker_messages_lost_total"):
+        assert fams[name]["type"] == "counter", name
+    before = sample(fams, "microd_broker_messages_published_total")
+    for _ in range(3):
+        status, _, _ = http("POST", m.url("broker", "/pub?topic=metrics"),
+                            b"hello")
+        assert status == 202
+    wait_for(lambda: sample(scrape(m),
+                            "microd_broker_messages_published_total")
+             == before + 3, what="published counter")
+
+
 # --- /events ----------------------------------------------------------
 
 class Events:

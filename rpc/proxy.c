@@ -465,6 +465,17 @@ proxy_route(struct proxy_req *pr, const char **cause)
 	    pr->service, sizeof(pr->service), cause);
 }
 
+int
+proxy_wants_stream(struct http_request *req)
+{
+	const char	*cl = http_request_header(req, "Content-Length");
+
+	if (proxy_is_upgrade(req) ||
+	    http_request_header(req, "Transfer-Encoding") != NULL)
+		return 1;
+	return cl != NULL && strtoull(cl, NULL, 10) > PROXY_BUFFER_MAX;
+}
+
 void
 proxy_request(struct proxy *p, struct http_request *req, int streaming)
 {

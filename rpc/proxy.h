@@ -29,5 +29,11 @@ void		 proxy_free(struct proxy *);
  */
 void		 proxy_request(struct proxy *, struct http_request *,
 		    int streaming);
+/*
+ * 1 if a request should stream (an upgrade, a chunked body, or one over
+ * PROXY_BUFFER_MAX); a small body is cheaper sent in one piece.
+ */
+#define PROXY_BUFFER_MAX	(64 * 1024)
+int		 proxy_wants_stream(struct http_request *);
 
 #endif

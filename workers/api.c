@@ -197,8 +197,10 @@ api_head(struct http_request *req, void *arg)
 	struct api	*a = w->role_data;
 	const char	*path = http_request_path(req);
 
+	/* A small body is buffered and proxied by the main handler. */
 	if (a->proxy == NULL || worker_http_owns(NULL, path) ||
-	    (strcmp(path, "/rpc") == 0 && w->conf->api_rpc))
+	    (strcmp(path, "/rpc") == 0 && w->conf->api_rpc) ||
+	    !proxy_wants_stream(req))
 		return;
 	if (cors_apply(a->cors, req))
 		return;

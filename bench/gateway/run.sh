@@ -8,9 +8,8 @@
 # in alternating rounds, then req/s and p99 per target and the ratios
 # b/c and d/c (targets: b/c >= 1.0 with p99 <= 1.2x nginx's; d/c >= 0.8).
 #
-# Needs an optimized build (BENCH_BUILDDIR, default /tmp/build-bench-gw:
-# configure without --enable-debug, make microd/microd
-# examples/greeter/greeter-srv), wrk and nginx.
+# Builds what it runs, optimized, in BENCH_BUILDDIR (default
+# /tmp/build-bench-gw); needs wrk and nginx (scripts/install-deps.sh bench).
 #
 # BENCH_ROUNDS (5), BENCH_SECONDS per run (5), BENCH_CONNS (32).
 set -eu
@@ -23,6 +22,10 @@ CONNS=${BENCH_CONNS:-32}
 NGINX=${NGINX:-/usr/sbin/nginx}
 DIR=$(mktemp -d /tmp/bench-gateway.XXXXXX)
 PIDS=""
+
+mkdir -p "$B"
+[ -f "$B/Makefile" ] || (cd "$B" && "$SRC/configure" >/dev/null)
+make -C "$B" -j2 microd/microd examples/greeter/greeter-srv >/dev/null
 
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done

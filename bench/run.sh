@@ -3,16 +3,16 @@
 # run (bench/RESULTS.md says what each measures and keeps the figures).
 # Installs the peers (nginx, wrk, redis, nats-server) first. Run it on a
 # quiet machine: the figures are ratios, but two shared cores skew them.
-#   bench/run.sh [registry|gateway|broker|process ...]   (default: all)
+#   bench/run.sh [registry|gateway|broker|sync|process ...]   (default: all)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh" bench
 "$top/scripts/build.sh" >/dev/null
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for b in ${*:-registry gateway broker process}; do
+for b in ${*:-registry gateway broker sync process}; do
 	echo "== $b"
 	case $b in
-	process) /usr/bin/python3 "$top/bench/process/run.py" "$top/_build" ;;
+	process|sync) /usr/bin/python3 "$top/bench/$b/run.py" "$top/_build" ;;
 	*) sh "$top/bench/$b/run.sh" ;;
 	esac
 done

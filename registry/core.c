@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
+
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,7 @@ struct registry_core {
 	struct registry_host	 host;
 	struct registry_backend_conf backend_conf;
 	uint64_t		 relist;	/* current relist generation */
+	uint64_t		 lag_ms;	/* of the last backend change */
 };
 
 /* Entries a walk selected, changed once the walk is over. */
@@ -435,6 +438,28 @@ registry_core_deregister(struct registry_core *rc, const char *json,
 }
 
 /*
+ * A backend change has reached shm: how long since its message arrived.
+ * Backends deliver from the callback that read the message, and libevent
+ * caches the time each loop turn starts, i.e. when the socket turned
+ * readable; etcd and Consul events carry no timestamp of their own.
+ */
+static void
+registry_host_lag(struct registry_core *rc)
+{
+	struct timeval	 now, got, d;
+
+	if (event_base_gettimeofday_cached(rc->base, &got) == -1 ||
+	    gettimeofday(&now, NULL) == -1)
+		return;
+	if (!timercmp(&now, &got, >)) {	/* the wall clock stepped back */
+		rc->lag_ms = 0;
+		return;
+	}
+	timersub(&now, &got, &d);
+	rc->lag_ms = (uint64_t)d.tv_sec * 1000 + d.tv_usec / 1000;
+}
+
+/*
  * Backend callbacks (struct registry_host). What the store says about a
  * node registered here changes nothing: this host owns it and its TTL.
  */
@@ -466,7 +491,8 @@ registry_host_update(void *arg, const char *json, size_t len)
 	if (registry_merge(rc, s, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
-	}
+	} else
+		registry_host_lag(rc);
 	svc_free(s);
 	return 0;
 }
@@ -491,7 +517,8 @@ registry_host_remove(void *arg, const char *name, const char *id)
 	    &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
-	}
+	} else
+		registry_host_lag(rc);
 }
 
 static void
@@ -517,6 +544,7 @@ registry_host_relist_end(void *arg)
 
 	registry_prune_all(rc, registry_is_stale, &rc->relist,
 	    "backend relist");
+	registry_host_lag(rc);
 }
 
 static void
@@ -530,6 +558,7 @@ registry_host_sync(void *arg, const struct registry_sync *state)
 	snprintf(sync.backend, sizeof(sync.backend), "%s", rc->backend->name);
 	sync.connected = state->connected;
 	sync.revision = state->revision;
+	sync.lag_ms = rc->lag_ms;
 	sync.updated_ms = util_wall_ms();
 	if (state->error != NULL)
 		snprintf(sync.error, sizeof(sync.error), "%s", state->error);

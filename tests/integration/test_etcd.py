@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, wait_for
+from conftest import BUILDDIR, http, wait_for
 from etcdfix import ETCD, Etcd, TcpCut, service
+from gwnodes import FakeNode
 
 PREFIX = "/micro/registry/"
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
@@ -77,6 +78,46 @@ def test_etcdctl_put_visible_then_delete(etcd, microd):
     e.ctl("del", PREFIX + "go.micro.srv.greeter/greeter-1")
     wait_for(lambda: node_ids(m, "go.micro.srv.greeter") == set(), 1.0,
              what="etcd delete visible")
+
+
+def rpc(m, name):
+    body = json.dumps({"service": name, "endpoint": "Say.Hello",
+                       "request": {"name": "John"}}).encode()
+    return http("POST", m.url("api", "/rpc"), body,
+                {"Content-Type": "application/json"}, timeout=1)
+
+
+def rpc_until(m, name, want, what):
+    """Call until the gateway answers want, at most 1 s from now."""
+    t0 = time.monotonic()
+    _, _, body = wait_for(lambda: (r := rpc(m, name))[0] == want and r,
+                          1.0, what=what)
+    assert time.monotonic() - t0 < 1.0
+    return json.loads(body)
+
+
+def test_etcdctl_put_routable_then_delete_not_found(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "application/json"},
+                                  b'{"msg":"Hello John"}'))
+    try:
+        name = "go.micro.srv.routed"
+        assert rpc(m, name)[0] == 404
+        put(e, service(name, "routed-1",
+                       int(node.address.rsplit(":", 1)[1])))
+        assert rpc_until(m, name, 200, "etcd put routable within 1 s") == {
+            "msg": "Hello John"}
+        method, path, _, sent = node.requests[-1]
+        assert (method, path) == ("POST", "/")
+        assert json.loads(sent) == {"name": "John"}
+        # The watch message's age when its change reached shm.
+        assert registry_status(m)["lag_ms"] < 1000
+        e.ctl("del", PREFIX + name + "/routed-1")
+        err = rpc_until(m, name, 404, "etcd delete unroutable within 1 s")
+        assert err["detail"] == "service not found"
+    finally:
+        node.close()
 
 
 def test_old_prefix_and_2016_port_form(etcd, microd):

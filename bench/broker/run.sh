@@ -30,12 +30,7 @@ BENCH=$B/bench/broker/broker_bench
 DIR=$(mktemp -d /tmp/bench-broker.XXXXXX)
 PIDS=""
 
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/../lib.sh"
 
 for f in "$B/microd/microd" "$BENCH"; do
 	[ -x "$f" ] || { echo "missing $f (see the header of $0)" >&2; exit 1; }
@@ -44,19 +39,7 @@ for p in redis-server nats-server; do
 	command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
 done
 
-freeport() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-wait_port() {	# PORT: poll until it accepts, 10 s at most
-	for _ in $(seq 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" \
-		    2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	exit 1
-}
 
 MICRO=$(freeport); REDIS=$(freeport); NATS=$(freeport)
 cat > "$DIR/microd.conf" <<CONF

@@ -27,25 +27,9 @@ mkdir -p "$B"
 [ -f "$B/Makefile" ] || (cd "$B" && "$SRC/configure" >/dev/null)
 make -C "$B" -j2 microd/microd examples/greeter/greeter-srv >/dev/null
 
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/../lib.sh"
 
-freeport() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-wait_http() {	# URL: poll until it answers (any status), 10 s at most
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "no answer from $1" >&2
-	exit 1
-}
 
 API=$(freeport); SIDECAR=$(freeport); NGX=$(freeport)
 cat > "$DIR/microd.conf" <<CONF

@@ -39,9 +39,14 @@ svc_valid_name(const char *s)
 {
 	size_t	 n;
 
+	/*
+	 * go-micro itself restricts nothing, so neither do we beyond what
+	 * the stores need: no '/' or '\\' (etcd key separators), no control
+	 * characters. Markup is fine: every output escapes.
+	 */
 	for (n = 0; s[n] != '\0'; n++) {
-		if (!isalnum((unsigned char)s[n]) &&
-		    strchr("._:-", s[n]) == NULL)
+		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f ||
+		    s[n] == '/' || s[n] == '\\')
 			return 0;
 	}
 	return n > 0 && n <= SVC_NAME_MAX;
@@ -345,8 +350,8 @@ svc_head_parse(const json_t *root, char **cause)
 	if (svc_string(root, "name", &name) == -1 || *name == '\0')
 		return svc_fail(cause, "service has no name");
 	if (!svc_valid_name(name))
-		return svc_fail(cause, "service name must be 1..%d characters "
-		    "of A-Z a-z 0-9 . _ : -", SVC_NAME_MAX);
+		return svc_fail(cause, "service name must be 1..%d bytes "
+		    "without '/', '\\' or control characters", SVC_NAME_MAX);
 	if (svc_string(root, "version", &version) == -1 ||
 	    !svc_valid_version(version))
 		return svc_fail(cause, "service version must be a string of "

@@ -58,7 +58,8 @@ registry_backend_find(const char *name, char **cause)
 			return backend_builtin[i];
 	}
 	/* The name becomes a path: refuse anything but a plain word. */
-	if (!svc_valid_name(name) || strchr(name, '.') != NULL) {
+	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789-") != strlen(name)) {
 		xasprintf(cause, "registry backend \"%s\" is not a valid name",
 		    name);
 		return NULL;

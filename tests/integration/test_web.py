@@ -39,7 +39,9 @@ def service(name, version="1.0.0", address="127.0.0.1:9091", metadata=None,
                          "values": [{"name": "msg", "type": "string",
                                      "values": None}]},
             "metadata": {}}],
-        "nodes": [{"id": name + "-1", "address": address,
+        # Node ids must be a single word (etcd keys, Consul ids).
+        "nodes": [{"id": re.sub(r"[^A-Za-z0-9._-]", "_", name) + "-1",
+                   "address": address,
                    "metadata": dict({"protocol": "mucp"}, **(node_md or {}))}]}
 
 
@@ -127,16 +129,16 @@ def test_pages_render_every_list(microd):
 
 def test_markup_in_registry_data_is_text(microd):
     m = start(microd)
-    # The registry refuses such a name outright...
-    r = register(m, service(XSS), check=False)
-    assert r.returncode != 0
-    # ...but versions, metadata and endpoint names are free text.
+    # A service named with markup, and markup in every free-text field.
+    register(m, service(XSS))
     register(m, service("go.micro.srv.evil", version=XSS,
                         metadata={"note": XSS}, endpoint=XSS,
                         node_md={"owner": XSS}))
     escaped = b"&lt;img src=x onerror=alert(1)&gt;"
+    quoted = urllib.parse.quote(XSS)
     for path in ("/", "/registry?service=go.micro.srv.evil",
-                 "/call?service=go.micro.srv.evil"):
+                 "/call?service=go.micro.srv.evil",
+                 "/registry?service=" + quoted, "/call?service=" + quoted):
         status, _, body = web(m, path)
         assert status == 200, path
         assert XSS.encode() not in body, path
@@ -556,6 +558,7 @@ def test_browser_dashboard(microd, browser, greeter, tmp_path):
                             " === 'live'")
         register(m, service("go.micro.srv.second", version=XSS,
                             metadata={"x": XSS}, node_md={"y": XSS}))
+        register(m, service(XSS))      # a service *named* with markup
         await browser.until(TEXT_OF_ROWS + ".includes('go.micro.srv.second')",
                             timeout=2.5)
         assert await browser.eval("window.notReloaded === true")
@@ -567,6 +570,12 @@ def test_browser_dashboard(microd, browser, greeter, tmp_path):
         deregister(m, service("go.micro.srv.second", version=XSS))
         await browser.until("!" + TEXT_OF_ROWS +
                             ".includes('go.micro.srv.second')", timeout=2.5)
+
+        await browser.goto(m.url("web", "/registry?service=" +
+                                 urllib.parse.quote(XSS)))
+        assert XSS in await browser.eval("document.body.innerText")
+        assert await browser.eval("document.images.length") == 0
+        await browser.screenshot(shots, "service-markup")
 
         await browser.goto(m.url("web", "/registry?service=go.micro.srv."
                                  "greeter"))

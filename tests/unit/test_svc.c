@@ -154,7 +154,8 @@ test_parse_bad(void **state)
 	parse_bad("{\"version\":\"1\"}", 0, "no name");
 	parse_bad("{\"name\":\"\"}", 0, "no name");
 	parse_bad("{\"name\":42}", 0, "no name");
-	parse_bad("{\"name\":\"a b\"}", 0, "service name");
+	parse_bad("{\"name\":\"a\\nb\"}", 0, "service name");
+	parse_bad("{\"name\":\"a\\\\b\"}", 0, "service name");
 	parse_bad("{\"name\":\"a/b\"}", 0, "service name");
 	parse_bad("{\"name\":\"a\"}", SVC_NEED_NODES, "no nodes");
 	parse_bad("{\"name\":\"a\",\"nodes\":[]}", SVC_NEED_NODES, "no nodes");

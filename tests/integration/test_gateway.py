@@ -288,7 +288,8 @@ def test_bad_input_never_calls(gw, nodes):
         error(body)
     assert rpc(m, {"service": "go.micro.srv.greeter",
                    "method": "Say.Hello", "request": "{bad"})[0] == 400
-    assert rpc(m, {"service": "bad name", "method": "A.B"})[0] == 400
+    assert rpc(m, {"service": "bad/name", "method": "A.B"})[0] == 400
+    assert rpc(m, {"service": "bad\nname", "method": "A.B"})[0] == 400
     assert rpc(m, {"service": "go.micro.srv.greeter",
                    "method": "A/B"})[0] == 400
     assert rpc(m, {"service": "go.micro.srv.greeter", "method": "A.B",

@@ -23,11 +23,13 @@ tests_unit_test_svc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_svc_LDADD = $(UNIT_LIBS)
 
 tests_unit_test_store_SOURCES = tests/unit/test_store.c \
+	tests/unit/testdir.c tests/unit/testdir.h \
 	registry/store.c registry/store.h
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(UNIT_LIBS)
 
 tests_unit_test_registry_core_SOURCES = tests/unit/test_registry_core.c \
+	tests/unit/testdir.c tests/unit/testdir.h \
 	$(REGISTRY_CORE_SOURCES)
 tests_unit_test_registry_core_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_registry_core_LDADD = $(UNIT_LIBS)

@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include "shm/registry.h"
 #include "shm/shm.h"
 #include "svc.h"
+#include "tests/unit/testdir.h"
 #include "util.h"
 
 #define GREETER								\
@@ -124,23 +124,11 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	struct dirent	*de;
-	DIR		*d;
-	char		 p[512];
 
 	registry_core_close(f->rc);
 	event_base_free(f->base);
 	shm_destroy(f->shm);
-	if ((d = opendir(f->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "registry/store.h"
 #include "svc.h"
+#include "tests/unit/testdir.h"
 #include "util.h"
 
 #define NOW	1700000000000ULL
@@ -44,20 +45,8 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	struct dirent	*de;
-	DIR		*d;
-	char		 p[512];
 
-	if ((d = opendir(f->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	testdir_remove(f->dir);
 	free(f);
 	return 0;
 }

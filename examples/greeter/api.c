@@ -113,14 +113,14 @@ api_handle(struct http_request *req, void *arg)
 }
 
 static json_t *
-api_service(void)
+api_service(const struct greeter *g)
 {
 	char	 id[128];
 
-	snprintf(id, sizeof(id), "%s-%s", API_NAME, api_g.address);
+	snprintf(id, sizeof(id), "%s-%s", API_NAME, g->address);
 	return json_pack("{s:s, s:s, s:[{s:s}], s:[{s:s, s:s, s:{s:s}}]}",
 	    "name", API_NAME, "version", "latest", "endpoints", "name",
-	    "Say.Hello", "nodes", "id", id, "address", api_g.address,
+	    "Say.Hello", "nodes", "id", id, "address", g->address,
 	    "metadata", "protocol", "mucp");
 }
 
@@ -128,7 +128,6 @@ int
 main(int argc, char **argv)
 {
 	const char	*listen = "127.0.0.1:0";
-	json_t		*svc;
 	int		 ch;
 
 	api_g.sidecar = "127.0.0.1:8081";
@@ -146,13 +145,6 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	log_init("greeter-api", LOG_LEVEL_INFO);
-	api_g.base = event_base_new();
-	api_g.http = http_client_new(api_g.base, NULL);
-	greeter_listen(&api_g, listen, api_handle);
-	svc = api_service();
-	greeter_register(&api_g, svc);
-	json_decref(svc);
-	greeter_run(&api_g);
-	return 0;
+	return greeter_serve(&api_g, "greeter-api", listen, api_handle,
+	    api_service);
 }

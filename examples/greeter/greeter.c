@@ -17,7 +17,7 @@
 #include "log.h"
 #include "util.h"
 
-void
+static void
 greeter_listen(struct greeter *g, const char *addr,
     void (*handler)(struct http_request *, void *))
 {
@@ -89,7 +89,7 @@ greeter_renew_cb(evutil_socket_t fd, short ev, void *arg)
 	http_creq_start(creq);
 }
 
-void
+static void
 greeter_register(struct greeter *g, json_t *svc)
 {
 	struct timeval	 tv = { GREETER_RENEW_MS / 1000, 0 };
@@ -124,7 +124,7 @@ greeter_signal_cb(evutil_socket_t sig, short ev, void *arg)
 	http_creq_start(creq);
 }
 
-void
+static void
 greeter_run(struct greeter *g)
 {
 	struct event	*term, *intr;
@@ -158,4 +158,23 @@ greeter_reply_json(struct http_request *req, int status, json_t *v)
 	http_reply(req, status, "application/json", s, strlen(s));
 	free(s);
 	json_decref(v);
+}
+
+int
+greeter_serve(struct greeter *g, const char *name, const char *listen,
+    void (*handle)(struct http_request *, void *),
+    json_t *(*service)(const struct greeter *))
+{
+	json_t	*svc;
+
+	log_init(name, LOG_LEVEL_INFO);
+	if ((g->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	g->http = http_client_new(g->base, NULL);
+	greeter_listen(g, listen, handle);
+	svc = service(g);
+	greeter_register(g, svc);
+	json_decref(svc);
+	greeter_run(g);
+	return 0;
 }

@@ -25,13 +25,15 @@ struct greeter {
 	char			*service_json;
 };
 
-/* Bind, listen and serve; fills g->address with the real port. */
-void	 greeter_listen(struct greeter *, const char *,
-	    void (*)(struct http_request *, void *));
-/* Register svc (a Service JSON object with one node) until exit. */
-void	 greeter_register(struct greeter *, json_t *);
-/* Run until SIGINT/SIGTERM, then deregister. */
-void	 greeter_run(struct greeter *);
+/*
+ * A service's whole life: listen on listen (g->address gets the real
+ * port), answer with handle, register what service(g) describes (a
+ * Service JSON object with one node) and keep it registered, run until
+ * SIGINT/SIGTERM, then deregister. Returns the exit status.
+ */
+int	 greeter_serve(struct greeter *, const char *name, const char *listen,
+	    void (*handle)(struct http_request *, void *),
+	    json_t *(*service)(const struct greeter *));
 /* The request body as JSON, or NULL. */
 json_t	*greeter_body_json(struct http_request *);
 void	 greeter_reply_json(struct http_request *, int, json_t *);

@@ -131,7 +131,6 @@ main(int argc, char **argv)
 {
 	struct greeter	 g;
 	const char	*listen = "127.0.0.1:0";
-	json_t		*svc;
 	int		 ch;
 
 	memset(&g, 0, sizeof(g));
@@ -153,13 +152,5 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	log_init("greeter-srv", LOG_LEVEL_INFO);
-	g.base = event_base_new();
-	g.http = http_client_new(g.base, NULL);
-	greeter_listen(&g, listen, srv_handle);
-	svc = srv_service(&g);
-	greeter_register(&g, svc);
-	json_decref(svc);
-	greeter_run(&g);
-	return 0;
+	return greeter_serve(&g, "greeter-srv", listen, srv_handle, srv_service);
 }

@@ -103,17 +103,27 @@ keys_filter(struct top *t)
 	snprintf(t->input, sizeof(t->input), "%s", keys_panel(t)->filter);
 }
 
+/* The row selected in panel focus, or -1 with a hint shown. */
+static long
+keys_selected(struct top *t, enum top_panel focus, const char *what)
+{
+	long	 i;
+
+	if (t->focus != focus || (i = panel_selected(keys_panel(t))) == -1) {
+		snprintf(t->message, sizeof(t->message),
+		    "select a %s first (Tab to the %ss panel)", what, what);
+		return -1;
+	}
+	return i;
+}
+
 static void
 keys_detail(struct top *t)
 {
 	long	 i;
 
-	if (t->focus != TOP_SERVICES ||
-	    (i = panel_selected(keys_panel(t))) == -1) {
-		snprintf(t->message, sizeof(t->message),
-		    "select a service first (Tab to the services panel)");
+	if ((i = keys_selected(t, TOP_SERVICES, "service")) == -1)
 		return;
-	}
 	snprintf(t->detail_name, sizeof(t->detail_name), "%s",
 	    t->model.services[i].name);
 	json_decref(t->detail);
@@ -162,12 +172,8 @@ keys_restart(struct top *t)
 	char				 q[TOP_MESSAGE_LEN];
 	long				 i;
 
-	if (t->focus != TOP_WORKERS ||
-	    (i = panel_selected(keys_panel(t))) == -1) {
-		snprintf(t->message, sizeof(t->message),
-		    "select a worker first (Tab to the workers panel)");
+	if ((i = keys_selected(t, TOP_WORKERS, "worker")) == -1)
 		return;
-	}
 	w = &t->model.workers[i];
 	snprintf(q, sizeof(q), "Restart worker %s/%lld (pid %lld)?", w->role,
 	    (long long)w->id, (long long)w->pid);

@@ -92,6 +92,13 @@ shm_random(uint64_t *state)
 	return x * 2685821657736338717ULL;
 }
 
+/* A random number below n, by multiply and shift: no division. */
+static size_t
+shm_random_below(uint64_t *state, size_t n)
+{
+	return (size_t)(((shm_random(state) >> 32) * (uint64_t)n) >> 32);
+}
+
 static int
 shm_node_is(const struct shm_service *sv, size_t i, const char *version)
 {
@@ -110,12 +117,12 @@ shm_select_random(const struct shm_service *sv, const char *version,
 	if (sv->nnodes == 0)
 		return -1;
 	if (version == NULL)
-		return (ssize_t)(shm_random(state) % sv->nnodes);
+		return (ssize_t)shm_random_below(state, sv->nnodes);
 	for (i = 0; i < sv->nnodes; i++)
 		match += shm_node_is(sv, i, version);
 	if (match == 0)
 		return -1;
-	pick = shm_random(state) % match;
+	pick = shm_random_below(state, match);
 	for (i = 0;; i++) {
 		if (shm_node_is(sv, i, version) && pick-- == 0)
 			return (ssize_t)i;

@@ -90,6 +90,16 @@ util_clock_ms(clockid_t id)
 }
 
 uint64_t
+util_fnv1a(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char	*s = p;
+
+	while (len-- > 0)
+		h = (h ^ *s++) * 0x100000001b3ULL;
+	return h;
+}
+
+uint64_t
 util_now_ms(void)
 {
 	return util_clock_ms(CLOCK_MONOTONIC);

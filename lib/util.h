@@ -22,6 +22,10 @@ char	*xstrndup(const char *, size_t);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/* FNV-1a: start with UTIL_FNV_BASIS, pass the result on to continue. */
+#define UTIL_FNV_BASIS	0xcbf29ce484222325ULL
+uint64_t	 util_fnv1a(uint64_t, const void *, size_t);
+
 uint64_t	 util_now_ms(void);	/* CLOCK_MONOTONIC */
 uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
 

@@ -129,20 +129,6 @@ svcstats_clock_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* FNV-1a. */
-static uint64_t
-svcstats_hash(const char *s, size_t len)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /*
  * A name too long for an entry: its head, cut on a UTF-8 character
  * boundary (label values must stay valid UTF-8), "~" and the low 32 bits
@@ -156,7 +142,7 @@ svcstats_shorten(const char *name, size_t len, char *out)
 	while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
 		cut--;
 	return (size_t)snprintf(out, SVCSTATS_NAME_MAX, "%.*s~%08x", (int)cut,
-	    name, (unsigned)(svcstats_hash(name, len) & 0xffffffff));
+	    name, (unsigned)(util_fnv1a(UTIL_FNV_BASIS, name, len) & 0xffffffff));
 }
 
 /* The only writer: a plain increment, published for readers. */
@@ -190,7 +176,7 @@ static struct svcstats_entry *
 svcstats_lookup(struct svcstats_table *t, const char *name, size_t len)
 {
 	struct svcstats_entry	*e;
-	uint64_t		 h = svcstats_hash(name, len), key = h | 1;
+	uint64_t		 h = util_fnv1a(UTIL_FNV_BASIS, name, len), key = h | 1;
 	size_t			 i, n;
 
 	/* Bounded, though SVCSTATS_NAMES leaves a free entry: cheap. */

@@ -56,11 +56,8 @@ assets_type(const char *name)
 static void
 assets_etag(const struct web_asset *a, char *buf, size_t len)
 {
-	uint64_t	 h = 14695981039346656037ULL;
-	size_t		 i;
+	uint64_t	 h = util_fnv1a(UTIL_FNV_BASIS, a->data, a->len);
 
-	for (i = 0; i < a->len; i++)
-		h = (h ^ a->data[i]) * 1099511628211ULL;
 	snprintf(buf, len, "\"%016llx\"", (unsigned long long)h);
 }
 

@@ -13,6 +13,7 @@
 #include "ctlproto.h"
 #include "microd/control.h"
 #include "microd/master.h"
+#include "shm/nodehealth.h"
 #include "shm/registry.h"
 #include "shm/services-json.h"
 #include "shm/svcstats.h"
@@ -128,57 +129,108 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 	control_send(c, &f);
 }
 
+/* Send f, or say instead that it is larger than a frame may be. */
 static void
-ctlcmd_reply_json(struct control_conn *c, uint32_t id, struct evbuffer *b)
+ctlcmd_send_bounded(struct control_conn *c, uint32_t id, struct ctl_frame *f)
 {
-	struct ctl_frame	 f;
-	size_t			 len = evbuffer_get_length(b);
-	char			 err[160];
+	size_t	 len = f->sb.size - 4;	/* the length prefix */
+	char	 err[160];
 
-	if (len > CTL_FRAME_MAX - 64) {
-		snprintf(err, sizeof(err), "the answer (%zu bytes) is larger "
-		    "than a control frame; use the sidecar's GET /registry",
-		    len);
-		control_error(c, id, err);
+	if (len <= CTL_FRAME_MAX) {
+		control_send(c, f);
 		return;
 	}
-	ctl_frame_reply(&f, id, 1);
-	ctl_pack_str(&f.pk, "data");
-	msgpack_pack_map(&f.pk, 1);
-	ctl_pack_str(&f.pk, "json");
-	msgpack_pack_str(&f.pk, len);
-	msgpack_pack_str_body(&f.pk, evbuffer_pullup(b, -1), len);
-	control_send(c, &f);
+	ctl_frame_free(f);
+	snprintf(err, sizeof(err), "the answer (%zu bytes) is larger than a "
+	    "control frame; use the sidecar's GET /registry", len);
+	control_error(c, id, err);
+}
+
+static void
+ctlcmd_pack_json(msgpack_packer *pk, const char *json, size_t len)
+{
+	ctl_pack_str(pk, "json");
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, json, len);
 }
 
 static void
 ctlcmd_services(struct control_conn *c, const struct ctl_msg *m)
 {
-	struct evbuffer	*b = evbuffer_new();
+	struct evbuffer		*b = evbuffer_new();
+	struct ctl_frame	 f;
+	size_t			 len;
 
 	shm_services_json(master->shm, master->shm_reader_slot, b);
-	ctlcmd_reply_json(c, m->id, b);
+	len = evbuffer_get_length(b);
+	ctl_frame_reply(&f, m->id, 1);
+	ctl_pack_str(&f.pk, "data");
+	msgpack_pack_map(&f.pk, 1);
+	ctlcmd_pack_json(&f.pk, (const char *)evbuffer_pullup(b, -1), len);
 	evbuffer_free(b);
+	ctlcmd_send_bounded(c, m->id, &f);
 }
 
+/*
+ * This host's view of each node of svc, in record order: when it last
+ * answered a worker, and whether a worker's selector ejects it now.
+ */
+static void
+ctlcmd_pack_health(msgpack_packer *pk, const struct shm_service *svc)
+{
+	struct shm_node		 node;
+	struct nodehealth	 h;
+	uint64_t		 now = util_now_ms();
+	size_t			 i;
+
+	msgpack_pack_array(pk, svc->nnodes);
+	for (i = 0; i < svc->nnodes; i++) {
+		shm_service_node(svc, i, &node);
+		nodehealth_get(svc->name, node.id, now, &h);
+		msgpack_pack_map(pk, 3);
+		ctl_pack_kv_str(pk, "id", node.id);
+		ctl_pack_str(pk, "last_seen");
+		if (h.last_ok != 0)
+			msgpack_pack_uint64(pk, h.last_ok);
+		else
+			msgpack_pack_nil(pk);
+		ctl_pack_kv_bool(pk, "ejected", h.ejected);
+	}
+}
+
+/*
+ * The registry's go-micro JSON as it is (what GET /registry answers),
+ * and this host's view of the nodes beside it, packed in one read
+ * section so both describe the same record.
+ */
 static void
 ctlcmd_service(struct control_conn *c, const struct ctl_msg *m)
 {
-	struct evbuffer		*b;
+	struct shm_service	 svc;
+	struct ctl_frame	 f;
 	char			 name[SHM_NAME_MAX + 1];
+	int			 found;
 
 	if (m->args == NULL ||
 	    ctl_obj_str(ctl_map_get(m->args, "name"), name, sizeof(name)) == -1) {
 		control_error(c, m->id, "service needs a name");
 		return;
 	}
-	b = evbuffer_new();
-	if (shm_service_json(master->shm, master->shm_reader_slot, name,
-	    strlen(name), b) == 0)
-		ctlcmd_reply_json(c, m->id, b);
+	shm_read_begin(master->shm, master->shm_reader_slot);
+	found = shm_lookup(master->shm, name, strlen(name), &svc) == 0;
+	if (found) {
+		ctl_frame_reply(&f, m->id, 1);
+		ctl_pack_str(&f.pk, "data");
+		msgpack_pack_map(&f.pk, 2);
+		ctlcmd_pack_json(&f.pk, svc.json, svc.json_len);
+		ctl_pack_str(&f.pk, "health");
+		ctlcmd_pack_health(&f.pk, &svc);
+	}
+	shm_read_end(master->shm);
+	if (found)
+		ctlcmd_send_bounded(c, m->id, &f);
 	else
 		control_error(c, m->id, "service not found");
-	evbuffer_free(b);
 }
 
 static void
@@ -219,27 +271,135 @@ ctlcmd_dispatch(struct control_conn *c, const struct ctl_msg *m)
 	control_error(c, m->id, "unknown command");
 }
 
+/* A registered service: how many of its nodes no worker ejects now. */
+struct ctlcmd_healthy {
+	char		*name;
+	uint64_t	 healthy;
+};
+
+struct ctlcmd_registered {
+	struct ctlcmd_healthy	*v;
+	size_t			 n, cap;
+	uint64_t		 now;
+};
+
+static int
+ctlcmd_add_registered(const struct shm_service *svc, void *arg)
+{
+	struct ctlcmd_registered	*r = arg;
+	struct ctlcmd_healthy		*h;
+	struct shm_node			 node;
+	struct nodehealth		 nh;
+	size_t				 i;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+	}
+	h = &r->v[r->n++];
+	h->name = xstrdup(svc->name);
+	h->healthy = 0;
+	for (i = 0; i < svc->nnodes; i++) {
+		shm_service_node(svc, i, &node);
+		nodehealth_get(svc->name, node.id, r->now, &nh);
+		h->healthy += !nh.ejected;
+	}
+	return 0;
+}
+
+static int
+ctlcmd_healthy_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ctlcmd_healthy *)a)->name,
+	    ((const struct ctlcmd_healthy *)b)->name);
+}
+
+/* Every registered service, sorted by name; *n is their number. */
+static struct ctlcmd_healthy *
+ctlcmd_registered(size_t *n)
+{
+	struct ctlcmd_registered	 r = { NULL, 0, 0, util_now_ms() };
+
+	shm_read_begin(master->shm, master->shm_reader_slot);
+	shm_foreach(master->shm, ctlcmd_add_registered, &r);
+	shm_read_end(master->shm);
+	if (r.n > 0)
+		qsort(r.v, r.n, sizeof(*r.v), ctlcmd_healthy_cmp);
+	*n = r.n;
+	return r.v;
+}
+
+/* The counts when this host called it; healthy when it is registered. */
+static void
+ctlcmd_pack_service(msgpack_packer *pk, const char *name,
+    const struct svcstats_service *s, const struct ctlcmd_healthy *h)
+{
+	msgpack_pack_map(pk, 1 + (s != NULL ? 3 : 0) + (h != NULL));
+	ctl_pack_kv_str(pk, "name", name);
+	if (s != NULL) {
+		ctl_pack_kv_uint(pk, "requests", s->requests);
+		ctl_pack_kv_uint(pk, "errors", s->errors);
+		ctl_pack_str(pk, "p99_ms");
+		msgpack_pack_double(pk, svcstats_quantile_ms(s, 0.99));
+	}
+	if (h != NULL)
+		ctl_pack_kv_uint(pk, "healthy", h->healthy);
+}
+
+/* Walk both lists, sorted by name, as one; with pk NULL, only count. */
+static size_t
+ctlcmd_merge(msgpack_packer *pk, const struct svcstats_service *s,
+    size_t ns, const struct ctlcmd_healthy *h, size_t nh)
+{
+	size_t	 i = 0, j = 0, rows = 0;
+	int	 d;
+
+	for (; i < ns || j < nh; rows++) {
+		if (i == ns || j == nh)
+			d = i == ns ? 1 : -1;
+		else
+			d = strcmp(s[i].name, h[j].name);
+		if (pk != NULL)
+			ctlcmd_pack_service(pk, d <= 0 ? s[i].name : h[j].name,
+			    d <= 0 ? &s[i] : NULL, d >= 0 ? &h[j] : NULL);
+		i += d <= 0;
+		j += d >= 0;
+	}
+	return rows;
+}
+
 /*
  * Every service called through this host, its counts summed over the
- * workers; p99 is estimated from the merged latency histogram.
+ * workers (p99 estimated from the merged latency histogram), and every
+ * registered one with its healthy nodes.
  */
 static void
 ctlcmd_pack_services(msgpack_packer *pk)
 {
-	struct svcstats_service	*v;
-	size_t			 i, n;
+	struct svcstats_service	*s;
+	struct ctlcmd_healthy	*h;
+	size_t			 i, ns, nh;
 
-	v = svcstats_collect(&n);
-	msgpack_pack_array(pk, n);
-	for (i = 0; i < n; i++) {
-		msgpack_pack_map(pk, 4);
-		ctl_pack_kv_str(pk, "name", v[i].name);
-		ctl_pack_kv_uint(pk, "requests", v[i].requests);
-		ctl_pack_kv_uint(pk, "errors", v[i].errors);
-		ctl_pack_str(pk, "p99_ms");
-		msgpack_pack_double(pk, svcstats_quantile_ms(&v[i], 0.99));
-	}
-	free(v);
+	s = svcstats_collect(&ns);
+	h = ctlcmd_registered(&nh);
+	msgpack_pack_array(pk, ctlcmd_merge(NULL, s, ns, h, nh));
+	ctlcmd_merge(pk, s, ns, h, nh);
+	for (i = 0; i < nh; i++)
+		free(h[i].name);
+	free(h);
+	free(s);
+}
+
+/* What the node health tables could not keep (doc/shm-layout.md). */
+static void
+ctlcmd_pack_overflow(msgpack_packer *pk)
+{
+	struct nodehealth_overflow	 o;
+
+	nodehealth_overflow(&o);
+	msgpack_pack_map(pk, 2);
+	ctl_pack_kv_uint(pk, "evicted", o.evicted);
+	ctl_pack_kv_uint(pk, "untracked", o.untracked);
 }
 
 void
@@ -249,12 +409,14 @@ ctlcmd_push_stats(struct control_conn *c)
 
 	ctl_frame_event(&f, c->stream_id, "stats", 1);
 	ctl_pack_str(&f.pk, "data");
-	msgpack_pack_map(&f.pk, 3);
+	msgpack_pack_map(&f.pk, 4);
 	ctl_pack_str(&f.pk, "status");
 	status_pack(&f.pk);
 	ctl_pack_str(&f.pk, "workers");
 	status_pack_workers(&f.pk);
 	ctl_pack_str(&f.pk, "services");
 	ctlcmd_pack_services(&f.pk);
+	ctl_pack_str(&f.pk, "node_health");
+	ctlcmd_pack_overflow(&f.pk);
 	control_send(c, &f);
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
+#include "shm/nodehealth.h"
 #include "shm/shm.h"
 #include "shm/svcstats.h"
 #include "util.h"
@@ -310,6 +311,8 @@ master_open_shm(void)
 		fatalx("shared memory: %s", cause);
 	if (svcstats_create(MASTER_SLOTS, &cause) == -1)
 		fatalx("service statistics: %s", cause);
+	if (nodehealth_create(MASTER_SLOTS, &cause) == -1)
+		fatalx("node health: %s", cause);
 	memset(&self, 0, sizeof(self));
 	self.pid = getpid();
 	self.role = ROLE_COUNT;		/* the master itself */

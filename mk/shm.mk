@@ -2,7 +2,8 @@
 libmicro_a_SOURCES += shm/shm.h shm/registry.h shm/layout.h shm/internal.h \
 	shm/shm.c shm/slot.c shm/epoch.c shm/record.c shm/index.c \
 	shm/arena.c shm/writer.c shm/reader.c \
-	shm/svcstats.h shm/svcstats.c
+	shm/svcstats.h shm/svcstats.c \
+	shm/nodehealth.h shm/nodehealth.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_shm
@@ -14,6 +15,11 @@ check_PROGRAMS += tests/unit/test_svcstats
 TESTS += tests/unit/test_svcstats
 tests_unit_test_svcstats_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_svcstats_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/test_nodehealth
+TESTS += tests/unit/test_nodehealth
+tests_unit_test_nodehealth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_nodehealth_LDADD = $(UNIT_LIBS)
 endif
 
 # Cross-process stress: 3 phases of SHM_STRESS_SECONDS (default 10) each.

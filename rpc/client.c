@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "rpc/client.h"
+#include "shm/nodehealth.h"
 #include "shm/registry.h"
 #include "shm/svcstats.h"
 #include "util.h"
@@ -104,8 +105,12 @@ rpc_client_new(struct event_base *base, struct shm *shm, unsigned slot,
 	c->idbase = util_wall_ms() ^ ((uint64_t)getpid() << 32);
 	c->sel = selector_new(&cfg->select, c->idbase);
 	TAILQ_INIT(&c->calls);
-	/* The slot it reads with is the process's: its statistics go there. */
+	/*
+	 * The slot it reads with is the process's: its statistics and its
+	 * selector's view of node health go there.
+	 */
 	svcstats_bind(slot);
+	nodehealth_bind(slot);
 	return c;
 }
 

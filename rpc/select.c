@@ -2,7 +2,8 @@
  * Node selection state: a chained hash table of (service, node id) ->
  * counters, plus one entry per service (empty node id) for its
  * round-robin cursor. Two passes over the candidates, no allocation on
- * the pick path.
+ * the pick path. Ejections and answers are also published to the host's
+ * node health tables (shm/nodehealth.h), for the master to show.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "rpc/select.h"
+#include "shm/nodehealth.h"
 #include "util.h"
 
 #define SELECT_IDLE_MS		(5 * 60 * 1000)	/* then an entry may go */
@@ -117,15 +119,10 @@ select_node_key(const struct select_node *n)
 static uint64_t
 select_hash(const char *svc, size_t svclen, const char *id, size_t idlen)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
+	uint64_t	 h;
 
-	for (i = 0; i < svclen; i++)
-		h = (h ^ (unsigned char)svc[i]) * 0x100000001b3ULL;
-	h *= 0x100000001b3ULL;
-	for (i = 0; i < idlen; i++)
-		h = (h ^ (unsigned char)id[i]) * 0x100000001b3ULL;
-	return h;
+	h = util_fnv1a(UTIL_FNV_BASIS, svc, svclen);
+	return util_fnv1a(util_fnv1a(h, "", 1), id, idlen);
 }
 
 static void
@@ -367,6 +364,9 @@ select_fail(struct selector *s, struct select_entry *e, uint64_t now)
 		ms = s->cfg.eject_max_ms;
 	e->ejections++;
 	e->ejected_until = now + ms;
+	/* key is "service" NUL "id". */
+	nodehealth_ejected(e->key, e->key + strlen(e->key) + 1,
+	    e->ejected_until);
 }
 
 void
@@ -381,6 +381,8 @@ selector_end(struct selector *s, const char *service,
 	if (outcome == SELECT_OK) {
 		e->fails = 0;
 		e->ejections = 0;
+		nodehealth_answered(service, select_node_key(n),
+		    util_wall_ms());
 	} else if (outcome == SELECT_FAILED)
 		select_fail(s, e, now);
 }

@@ -8,6 +8,9 @@
  * The state is the worker's own (no sharing, no locks), keyed by service
  * and node id, so it survives registry updates that keep a node's id.
  * Entries idle for a while are swept, so departed nodes do not pile up.
+ * Ejections and answers are also published, with plain stores into the
+ * process's own table, in the host's node health (shm/nodehealth.h): so
+ * now_ms must be util_now_ms(), the clock the master compares with.
  */
 #ifndef MICRO_RPC_SELECT_H
 #define MICRO_RPC_SELECT_H

@@ -1,7 +1,9 @@
 /*
  * The registry as go-micro Service JSON, read from shm: what the sidecar's
- * and the web's GET /registry and the control socket's services/service
- * answer. Each record holds the JSON array of its versions; these join them.
+ * and the web's GET /registry and the control socket's services answer
+ * (its service reply adds node health beside a record's JSON, so it reads
+ * the record itself). Each record holds the JSON array of its versions;
+ * these join them.
  */
 #ifndef MICRO_SHM_SERVICES_JSON_H
 #define MICRO_SHM_SERVICES_JSON_H

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "shm/registry.h"
 #include "tui/conn.h"
 #include "tui/top.h"
 #include "util.h"
@@ -72,6 +73,55 @@ attach_on_services(const struct ctl_msg *msg, void *arg)
 	t->dirty = 1;
 }
 
+/* {"last_seen","ejected"} of one node of a service reply's health. */
+static json_t *
+attach_node_health(const msgpack_object *h)
+{
+	const msgpack_object	*ejected = ctl_map_get(h, "ejected");
+	json_t			*out = json_object();
+	int64_t			 seen;
+
+	if (ctl_obj_int(ctl_map_get(h, "last_seen"), &seen) == 0)
+		json_object_set_new(out, "last_seen", json_integer(seen));
+	if (ejected != NULL && ejected->type == MSGPACK_OBJECT_BOOLEAN)
+		json_object_set_new(out, "ejected",
+		    json_boolean(ejected->via.boolean));
+	return out;
+}
+
+/*
+ * This host's view of the nodes comes beside the registry's JSON, which
+ * stays go-micro's: copy it into the node objects of the same id (in
+ * every version), which the detail view reads.
+ */
+static void
+attach_health(json_t *versions, const msgpack_object *health)
+{
+	const msgpack_object	*h;
+	json_t			*byid, *svc, *node, *v;
+	const char		*id;
+	char			 want[SHM_FIELD_MAX + 1];
+	size_t			 i, j;
+
+	if (versions == NULL || health == NULL ||
+	    health->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	byid = json_object();
+	for (i = 0; i < health->via.array.size; i++) {
+		h = &health->via.array.ptr[i];
+		if (ctl_obj_str(ctl_map_get(h, "id"), want, sizeof(want)) == 0)
+			json_object_set_new(byid, want, attach_node_health(h));
+	}
+	json_array_foreach(versions, i, svc) {
+		json_array_foreach(json_object_get(svc, "nodes"), j, node) {
+			id = json_string_value(json_object_get(node, "id"));
+			if (id != NULL && (v = json_object_get(byid, id)) != NULL)
+				json_object_update(node, v);
+		}
+	}
+	json_decref(byid);
+}
+
 static void
 attach_on_detail(const struct ctl_msg *msg, void *arg)
 {
@@ -86,6 +136,7 @@ attach_on_detail(const struct ctl_msg *msg, void *arg)
 		    t->detail_name, msg->error);
 	else if ((text = attach_json(msg)) != NULL) {
 		t->detail = json_loads(text, 0, NULL);
+		attach_health(t->detail, ctl_map_get(msg->data, "health"));
 		free(text);
 	}
 	t->dirty = 1;

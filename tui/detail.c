@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "tui/format.h"
 #include "tui/table.h"
@@ -82,6 +81,18 @@ detail_str(const json_t *o, const char *key)
 	return s != NULL && *s != '\0' ? s : "-";
 }
 
+/* Seconds since a wall time in ms; -1 (shown "-") when never. */
+static int64_t
+detail_ago(const json_t *ms)
+{
+	int64_t	 ago;
+
+	if (!json_is_integer(ms))
+		return -1;
+	ago = (int64_t)util_wall_ms() - (int64_t)json_integer_value(ms);
+	return ago > 0 ? ago / 1000 : 0;	/* another clock a bit ahead */
+}
+
 static void
 detail_node(struct detail_walk *w, const json_t *node)
 {
@@ -96,9 +107,8 @@ detail_node(struct detail_walk *w, const json_t *node)
 		    (long long)json_integer_value(port));
 	else
 		snprintf(addr, sizeof(addr), "%s", detail_str(node, "address"));
-	v = json_object_get(node, "last_seen");
-	fmt_duration(json_is_integer(v) ? (int64_t)time(NULL) -
-	    json_integer_value(v) : -1, seen, sizeof(seen));
+	fmt_duration(detail_ago(json_object_get(node, "last_seen")), seen,
+	    sizeof(seen));
 	v = json_object_get(node, "ejected");
 	detail_metadata(json_object_get(node, "metadata"), md, sizeof(md));
 	cells[0] = detail_str(node, "id");

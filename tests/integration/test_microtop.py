@@ -5,15 +5,19 @@ reads the pane with capture-pane, polling with deadlines.
 """
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import MICROTOP, wait_for
+from conftest import MICROTOP, http, wait_for
+from gwnodes import FakeNode, closed_address, register
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed")
@@ -98,13 +102,20 @@ def start_top(t, m, *args):
     t.keys("Enter")
 
 
-def worker_row(screen, role, wid=0):
-    """The workers-panel cells of role/wid: ROLE ID PID STATE RESTART..."""
+def row(screen, *lead, min_cells=1):
+    """The cells of the first line of at least min_cells cells that
+    starts with the cells lead."""
     for line in screen.splitlines():
         cells = line.split()
-        if len(cells) >= 5 and cells[0] == role and cells[1] == str(wid):
+        if (len(cells) >= max(min_cells, len(lead)) and
+                cells[:len(lead)] == list(lead)):
             return cells
     return None
+
+
+def worker_row(screen, role, wid=0):
+    """The workers-panel cells of role/wid: ROLE ID PID STATE RESTART..."""
+    return row(screen, role, str(wid), min_cells=5)
 
 
 def test_workers_and_services_appear(microd, tmux):
@@ -280,3 +291,148 @@ def test_restart_and_reload_ask_first(microd, tmux):
     t.wait_text("Reload microd's configuration? [y/N]")
     t.type("y")
     t.wait_text("reloaded: generation %d" % (gen + 1))
+
+
+def mp_unpack(b, i=0):
+    """Decode the msgpack value at b[i:]: (value, next index)."""
+    t = b[i]
+    i += 1
+    sized = {0xc4: 1, 0xd9: 1, 0xc5: 2, 0xda: 2, 0xdc: 2, 0xde: 2,
+             0xc6: 4, 0xdb: 4, 0xdd: 4, 0xdf: 4}
+    ints = {0xcc: ">B", 0xcd: ">H", 0xce: ">I", 0xcf: ">Q",
+            0xd0: ">b", 0xd1: ">h", 0xd2: ">i", 0xd3: ">q",
+            0xca: ">f", 0xcb: ">d"}
+    if t < 0x80 or t >= 0xe0:
+        return (t if t < 0x80 else t - 0x100), i
+    if t in (0xc0, 0xc2, 0xc3):
+        return {0xc0: None, 0xc2: False, 0xc3: True}[t], i
+    if t in ints:
+        n = struct.calcsize(ints[t])
+        return struct.unpack(ints[t], b[i:i + n])[0], i + n
+    if 0xa0 <= t < 0xc0 or t in (0xc4, 0xc5, 0xc6, 0xd9, 0xda, 0xdb):
+        n = t - 0xa0 if t < 0xc0 else int.from_bytes(b[i:i + sized[t]],
+                                                      "big")
+        i += 0 if t < 0xc0 else sized[t]
+        raw = b[i:i + n]
+        return (raw if t in (0xc4, 0xc5, 0xc6) else raw.decode()), i + n
+    if t < 0xa0 or t in (0xdc, 0xdd, 0xde, 0xdf):
+        n = t & 0x0f if t < 0xa0 else int.from_bytes(b[i:i + sized[t]],
+                                                      "big")
+        i += 0 if t < 0xa0 else sized[t]
+        items = []
+        for _ in range(n * (2 if t < 0x90 or t >= 0xde else 1)):
+            v, i = mp_unpack(b, i)
+            items.append(v)
+        if t < 0x90 or t >= 0xde:
+            return dict(zip(items[::2], items[1::2])), i
+        return items, i
+    raise ValueError("msgpack type 0x%02x" % t)
+
+
+def ctl_service(m, name):
+    """The master's `service` reply data, with the keys microctl drops."""
+    def s(text):
+        raw = text.encode()
+        return bytes([0xd9, len(raw)]) + raw
+    req = (b"\x84" + s("v") + b"\x01" + s("id") + b"\x01" +
+           s("cmd") + s("service") + s("args") + b"\x81" + s("name") +
+           s(name))
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(m.socket)
+        sock.sendall(struct.pack(">I", len(req)) + req)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(
+                ">I", data[:4])[0]:
+            chunk = sock.recv(65536)
+            assert chunk, "microd closed the control connection"
+            data += chunk
+    reply, _ = mp_unpack(data, 4)
+    assert reply["ok"], reply
+    return reply["data"]
+
+
+def health_by_id(m, name):
+    return {h["id"]: h for h in ctl_service(m, name)["health"]}
+
+
+HEALTH = "go.micro.srv.health"
+
+
+@pytest.fixture
+def two_nodes(microd):
+    """A service with a node that answers and one that refuses."""
+    m = microd(workers={"broker": 0})
+    live = FakeNode(lambda h, b: (200, {"Content-Type": "application/json"},
+                                  b'{"ok":true}'))
+    svc = live.service(HEALTH, node_id="live-1")
+    svc["nodes"].append({"id": "dead-1", "address": closed_address(),
+                         "metadata": {"protocol": "mucp"}})
+    register(m, svc)
+    yield m
+    live.close()
+
+
+def rpc_call(m):
+    body = json.dumps({"service": HEALTH, "method": "Health.Call",
+                       "request": {}}).encode()
+    status, _, out = http("POST", m.url("api", "/rpc"), body,
+                          {"Content-Type": "application/json"})
+    assert status == 200, out
+
+
+def dead_ejected(m):
+    """One more call through the gateway; True once dead-1 is ejected."""
+    rpc_call(m)
+    return health_by_id(m, HEALTH)["dead-1"]["ejected"]
+
+
+def test_ctl_reports_node_health(two_nodes):
+    m = two_nodes
+    before = int(time.time() * 1000)
+    h = health_by_id(m, HEALTH)
+    assert h["live-1"] == {"id": "live-1", "last_seen": None,
+                           "ejected": False}
+    assert h["dead-1"]["ejected"] is False
+    wait_for(lambda: dead_ejected(m), timeout=30, what="dead-1 ejected")
+    h = health_by_id(m, HEALTH)
+    assert h["dead-1"]["last_seen"] is None
+    assert h["live-1"]["ejected"] is False
+    assert before <= h["live-1"]["last_seen"] <= time.time() * 1000 + 1000
+    # The registry's JSON beside it stays go-micro's, as the sidecar has it.
+    _, _, body = http("GET", m.url("sidecar", "/registry?service=" + HEALTH))
+    assert json.loads(ctl_service(m, HEALTH)["json"]) == json.loads(body)
+    assert "ejected" not in m.ctl("--json", "service", HEALTH).stdout
+
+
+def test_top_shows_healthy_and_ejected(two_nodes, tmux):
+    m = two_nodes
+    t = tmux()
+    start_top(t, m)
+    t.wait(lambda s: (row(s, HEALTH) or [0, 0, ""])[2] == "2/2",
+           what="both nodes healthy")
+    # Calls go on while waiting: an ejection lapses after 10 s.
+    t.wait(lambda s: dead_ejected(m) and
+           (row(s, HEALTH) or [0, 0, ""])[2] == "1/2",
+           timeout=30, what="1/2 healthy")
+    t.keys("Tab")
+    t.type("/health")
+    t.keys("Enter")
+    t.keys("Enter")
+
+    def detail(s):
+        dead, live = row(s, "dead-1"), row(s, "live-1")
+        if dead and live and dead[3] != "yes":
+            dead_ejected(m)
+        return (dead and live and dead[2:4] == ["-", "yes"] and
+                re.fullmatch(r"\d+s", live[2]) and live[3] == "no")
+    t.wait(detail, timeout=30, what="detail: dead-1 ejected, live-1 seen")
+
+
+def test_batch_shows_healthy(two_nodes):
+    m = two_nodes
+    wait_for(lambda: dead_ejected(m), timeout=30, what="dead-1 ejected")
+    r = subprocess.run([MICROTOP, "-b", "-s", m.socket], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert row(r.stdout, HEALTH)[2] == "1/2"

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http-int.h"
@@ -46,8 +45,8 @@ http_cconn_free(struct http_cconn *cc)
 	if (cc == NULL)
 		return;
 	http_cconn_unpool(cc);
-	if (cc->bev != NULL)
-		bufferevent_free(cc->bev);
+	if (cc->stream != NULL)
+		stream_free(cc->stream);
 	if (cc->timer != NULL)
 		event_free(cc->timer);
 	free(cc);
@@ -55,13 +54,13 @@ http_cconn_free(struct http_cconn *cc)
 
 /* A pooled connection that speaks or closes is no longer usable. */
 static void
-http_cconn_idle_read_cb(struct bufferevent *bev, void *arg)
+http_cconn_idle_read_cb(struct stream *s, void *arg)
 {
 	http_cconn_free(arg);
 }
 
 static void
-http_cconn_idle_event_cb(struct bufferevent *bev, short what, void *arg)
+http_cconn_idle_event_cb(struct stream *s, short what, void *arg)
 {
 	http_cconn_free(arg);
 }
@@ -103,10 +102,9 @@ http_client_pool_put(struct http_client *c, const char *addr,
 	cc->pool = pool;
 	TAILQ_INSERT_HEAD(&pool->idle, cc, entry);
 	pool->nidle++;
-	bufferevent_setcb(cc->bev, http_cconn_idle_read_cb, NULL,
+	stream_setcb(cc->stream, http_cconn_idle_read_cb, NULL,
 	    http_cconn_idle_event_cb, cc);
-	bufferevent_set_timeouts(cc->bev, NULL, NULL);
-	bufferevent_enable(cc->bev, EV_READ);
+	stream_enable(cc->stream, STREAM_READ);
 	if (cc->timer == NULL && (cc->timer = evtimer_new(c->base,
 	    http_cconn_idle_timeout_cb, cc)) == NULL)
 		fatalx("evtimer_new");
@@ -125,7 +123,7 @@ http_client_pool_get(struct http_client *c, const char *addr)
 	while ((pool = http_client_pool_find(c, addr)) != NULL) {
 		cc = TAILQ_FIRST(&pool->idle);
 		http_cconn_unpool(cc);
-		if (evbuffer_get_length(bufferevent_get_input(cc->bev)) == 0)
+		if (evbuffer_get_length(stream_input(cc->stream)) == 0)
 			return cc;
 		http_cconn_free(cc);
 	}

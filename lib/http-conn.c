@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "counters.h"
@@ -85,8 +84,8 @@ http_conn_free(struct http_conn *conn)
 	srv->nconns--;
 	if (srv->counters != NULL)
 		COUNTER_SUB(srv->counters, connections, 1);
-	if (conn->bev != NULL)
-		bufferevent_free(conn->bev);
+	if (conn->stream != NULL)
+		stream_free(conn->stream);
 	event_free(conn->timer);
 	event_free(conn->resume);
 	free(conn->url);
@@ -101,7 +100,7 @@ http_conn_idle(struct http_conn *conn, unsigned int ms)
 {
 	conn->state = HTTP_CONN_IDLE;
 	http_conn_arm(conn, ms);
-	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+	if (evbuffer_get_length(stream_input(conn->stream)) > 0)
 		event_active(conn->resume, EV_TIMEOUT, 0);
 }
 
@@ -112,7 +111,7 @@ http_conn_idle(struct http_conn *conn, unsigned int ms)
 void
 http_conn_fail(struct http_conn *conn, int status)
 {
-	struct evbuffer	*out = bufferevent_get_output(conn->bev);
+	struct evbuffer	*out = stream_output(conn->stream);
 	char		 date[64];
 
 	if (conn->req != NULL && conn->req->owned) {
@@ -143,7 +142,7 @@ http_conn_half_close(struct http_conn *conn)
 		http_conn_free(conn);
 		return;
 	}
-	shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
+	shutdown(stream_fd(conn->stream), SHUT_WR);
 	http_conn_arm(conn, HTTP_LINGER_MS);
 }
 
@@ -158,16 +157,16 @@ http_conn_linger(struct http_conn *conn)
 {
 	conn->state = HTTP_CONN_LINGER;
 	evtimer_del(conn->timer);
-	bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+	stream_set_read_max(conn->stream, 0);
 	if (!conn->eof)
-		bufferevent_enable(conn->bev, EV_READ);
-	evbuffer_drain(bufferevent_get_input(conn->bev), SIZE_MAX);
-	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		stream_enable(conn->stream, STREAM_READ);
+	evbuffer_drain(stream_input(conn->stream), SIZE_MAX);
+	if (evbuffer_get_length(stream_output(conn->stream)) == 0)
 		http_conn_half_close(conn);
 }
 
 static void
-http_conn_read_cb(struct bufferevent *bev, void *arg)
+http_conn_read_cb(struct stream *s, void *arg)
 {
 	http_conn_parse(arg);
 }
@@ -179,7 +178,7 @@ http_conn_resume_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 static void
-http_conn_write_cb(struct bufferevent *bev, void *arg)
+http_conn_write_cb(struct stream *s, void *arg)
 {
 	struct http_conn	*conn = arg;
 	struct http_request	*req = conn->req;
@@ -197,13 +196,13 @@ http_conn_write_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
+http_conn_event_cb(struct stream *s, short what, void *arg)
 {
 	struct http_conn	*conn = arg;
 
-	if ((what & BEV_EVENT_EOF) && (conn->state == HTTP_CONN_LINGER ||
+	if ((what & STREAM_EOF) && (conn->state == HTTP_CONN_LINGER ||
 	    (conn->state == HTTP_CONN_IDLE && conn->req == NULL)) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+	    evbuffer_get_length(stream_output(s)) > 0) {
 		/* Half-closed client: let it have its last reply. */
 		conn->eof = 1;
 		http_conn_linger(conn);
@@ -260,9 +259,7 @@ http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn = xcalloc(1, sizeof(*conn));
 	conn->srv = srv;
-	if ((conn->bev = bufferevent_socket_new(srv->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		fatalx("bufferevent_socket_new");
+	conn->stream = stream_new(srv->base, fd);
 	conn->timer = evtimer_new(srv->base, http_conn_timeout_cb, conn);
 	conn->resume = event_new(srv->base, -1, 0, http_conn_resume_cb, conn);
 	if (conn->timer == NULL || conn->resume == NULL)
@@ -277,21 +274,21 @@ http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
 	srv->nconns++;
 	if (srv->counters != NULL) {
 		COUNTER_ADD(srv->counters, connections, 1);
-		conn->in_cb = evbuffer_add_cb(bufferevent_get_input(conn->bev),
+		conn->in_cb = evbuffer_add_cb(stream_input(conn->stream),
 		    http_conn_count_in, conn);
 		conn->out_cb = evbuffer_add_cb(
-		    bufferevent_get_output(conn->bev), http_conn_count_out,
+		    stream_output(conn->stream), http_conn_count_out,
 		    conn);
 	}
-	bufferevent_setcb(conn->bev, http_conn_read_cb, http_conn_write_cb,
+	stream_setcb(conn->stream, http_conn_read_cb, http_conn_write_cb,
 	    http_conn_event_cb, conn);
 	/* A handler holding a request must not make us buffer a flood. */
-	bufferevent_setwatermark(conn->bev, EV_READ, 0,
+	stream_set_read_max(conn->stream,
 	    srv->limits.max_header_size + 16384);
 	tv.tv_sec = srv->limits.send_timeout_ms / 1000;
 	tv.tv_usec = (srv->limits.send_timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(conn->bev, NULL, &tv);
-	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	stream_set_write_timeout(conn->stream, &tv);
+	stream_enable(conn->stream, STREAM_READ | STREAM_WRITE);
 	http_conn_idle(conn, srv->limits.read_timeout_ms);
 }
 
@@ -302,7 +299,7 @@ http_request_output(const struct http_request *req)
 {
 	if (req->conn == NULL)
 		return NULL;
-	return bufferevent_get_output(req->conn->bev);
+	return stream_output(req->conn->stream);
 }
 
 int
@@ -353,7 +350,7 @@ http_request_finish(struct http_request *req, int replied)
 		conn->state = HTTP_CONN_DISCARD;
 		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
 		conn->paused = 0;
-		bufferevent_enable(conn->bev, EV_READ);
+		stream_enable(conn->stream, STREAM_READ);
 		event_active(conn->resume, EV_TIMEOUT, 0);
 		break;
 	default:
@@ -373,10 +370,10 @@ http_request_pause_body(struct http_request *req, int paused)
 		return;
 	conn->paused = paused;
 	if (paused) {
-		bufferevent_disable(conn->bev, EV_READ);
+		stream_disable(conn->stream, STREAM_READ);
 		evtimer_del(conn->timer);
 	} else {
-		bufferevent_enable(conn->bev, EV_READ);
+		stream_enable(conn->stream, STREAM_READ);
 		http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
 		event_active(conn->resume, EV_TIMEOUT, 0);
 	}
@@ -386,27 +383,21 @@ struct bufferevent *
 http_request_hijack(struct http_request *req)
 {
 	struct http_conn	*conn = req->conn;
-	struct bufferevent	*bev;
+	struct stream		*s;
 
 	if (conn == NULL || req->started || conn->state != HTTP_CONN_WAIT) {
 		http_request_finish(req, 0);
 		return NULL;
 	}
-	bev = conn->bev;
+	s = conn->stream;
 	if (conn->in_cb != NULL) {
-		evbuffer_remove_cb_entry(bufferevent_get_input(bev),
-		    conn->in_cb);
-		evbuffer_remove_cb_entry(bufferevent_get_output(bev),
-		    conn->out_cb);
+		evbuffer_remove_cb_entry(stream_input(s), conn->in_cb);
+		evbuffer_remove_cb_entry(stream_output(s), conn->out_cb);
 	}
-	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-	bufferevent_set_timeouts(bev, NULL, NULL);
-	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	http_request_count(req, 101);
-	conn->bev = NULL;
+	conn->stream = NULL;
 	conn->req = NULL;
 	http_request_free(req);
 	http_conn_free(conn);
-	return bev;
+	return stream_to_bufferevent(s);
 }

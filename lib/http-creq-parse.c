@@ -125,7 +125,7 @@ static const http_parser_settings http_creq_settings = {
 static void
 http_creq_upgrade(struct http_creq *r)
 {
-	struct bufferevent	*bev = r->conn->bev;
+	struct bufferevent	*bev;
 
 	if (r->upgrade_cb == NULL) {
 		http_creq_done(r, HTTP_CLIENT_PROTOCOL);
@@ -133,10 +133,8 @@ http_creq_upgrade(struct http_creq *r)
 	}
 	http_creq_unlink(r);
 	evtimer_del(r->timer);
-	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-	bufferevent_set_timeouts(bev, NULL, NULL);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	r->conn->bev = NULL;
+	bev = stream_to_bufferevent(r->conn->stream);
+	r->conn->stream = NULL;
 	http_cconn_free(r->conn);
 	r->conn = NULL;
 	r->busy++;
@@ -211,7 +209,7 @@ http_creq_parse(struct http_creq *r)
 
 	if (r->conn == NULL || r->paused)
 		return;
-	in = bufferevent_get_input(r->conn->bev);
+	in = stream_input(r->conn->stream);
 	while (evbuffer_get_length(in) > 0 && !r->paused) {
 		if (!r->got_byte) {
 			r->got_byte = 1;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <http_parser.h>
 
@@ -83,7 +82,7 @@ http_creq_done(struct http_creq *r, enum http_client_error err)
 	if (err == HTTP_CLIENT_OK && cc != NULL &&
 	    http_should_keep_alive(&r->parser) &&
 	    (!r->stream_body || r->body_ended) &&
-	    evbuffer_get_length(bufferevent_get_output(cc->bev)) == 0) {
+	    evbuffer_get_length(stream_output(cc->stream)) == 0) {
 		r->conn = NULL;
 		http_client_pool_put(r->client, r->addr, cc);
 	}
@@ -155,13 +154,13 @@ http_creq_broken(struct http_creq *r)
 }
 
 static void
-http_creq_read_cb(struct bufferevent *bev, void *arg)
+http_creq_read_cb(struct stream *s, void *arg)
 {
 	http_creq_parse(arg);
 }
 
 static void
-http_creq_write_cb(struct bufferevent *bev, void *arg)
+http_creq_write_cb(struct stream *s, void *arg)
 {
 	struct http_creq	*r = arg;
 
@@ -179,13 +178,13 @@ http_creq_eof(struct http_creq *r)
 }
 
 static void
-http_creq_event_cb(struct bufferevent *bev, short what, void *arg)
+http_creq_event_cb(struct stream *s, short what, void *arg)
 {
 	struct http_creq	*r = arg;
-	int			 error = EVUTIL_SOCKET_ERROR();
+	int			 error = errno;
 	uint64_t		 now;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & STREAM_CONNECTED) {
 		r->connecting = 0;
 		now = util_now_ms();
 		http_creq_arm(r, r->deadline > now ? r->deadline - now : 0);
@@ -196,7 +195,7 @@ http_creq_event_cb(struct bufferevent *bev, short what, void *arg)
 		    HTTP_CLIENT_CONNECT_REFUSED : HTTP_CLIENT_CONNECT_FAILED);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
+	if (what & STREAM_EOF) {
 		http_creq_eof(r);
 		return;
 	}
@@ -207,12 +206,12 @@ http_creq_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 http_creq_attach(struct http_creq *r)
 {
-	struct bufferevent	*bev = r->conn->bev;
+	struct stream	*s = r->conn->stream;
 
-	bufferevent_setcb(bev, http_creq_read_cb, http_creq_write_cb,
+	stream_setcb(s, http_creq_read_cb, http_creq_write_cb,
 	    http_creq_event_cb, r);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	evbuffer_add_buffer_reference(bufferevent_get_output(bev), r->replay);
+	stream_enable(s, STREAM_READ | STREAM_WRITE);
+	evbuffer_add_buffer_reference(stream_output(s), r->replay);
 	http_parser_init(&r->parser, HTTP_RESPONSE);
 	r->parser.data = r;
 }
@@ -243,11 +242,9 @@ http_creq_connect(struct http_creq *r)
 		return;
 	}
 	cc = xcalloc(1, sizeof(*cc));
-	if ((cc->bev = bufferevent_socket_new(r->client->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		fatalx("bufferevent_socket_new");
-	/* libevent waits for writability and reports the connect result. */
-	bufferevent_socket_connect(cc->bev, NULL, 0);
+	cc->stream = stream_new(r->client->base, fd);
+	/* The stream waits for writability and reports the connect result. */
+	stream_connecting(cc->stream);
 	r->conn = cc;
 	http_creq_attach(r);
 }
@@ -310,7 +307,7 @@ http_creq_send(struct http_creq *r, struct evbuffer *data)
 {
 	if (r->conn != NULL)
 		evbuffer_add_buffer_reference(
-		    bufferevent_get_output(r->conn->bev), data);
+		    stream_output(r->conn->stream), data);
 	if (r->replay != NULL &&
 	    evbuffer_get_length(r->replay) + evbuffer_get_length(data) <=
 	    HTTP_CLIENT_REPLAY_MAX && !r->got_byte)
@@ -374,7 +371,7 @@ http_creq_pending(const struct http_creq *r)
 {
 	if (r->conn == NULL)
 		return 0;
-	return evbuffer_get_length(bufferevent_get_output(r->conn->bev));
+	return evbuffer_get_length(stream_output(r->conn->stream));
 }
 
 void
@@ -386,9 +383,9 @@ http_creq_pause(struct http_creq *r, int paused)
 	if (r->conn == NULL)
 		return;
 	if (paused)
-		bufferevent_disable(r->conn->bev, EV_READ);
+		stream_disable(r->conn->stream, STREAM_READ);
 	else {
-		bufferevent_enable(r->conn->bev, EV_READ);
+		stream_enable(r->conn->stream, STREAM_READ);
 		event_active(r->kick, EV_TIMEOUT, 0);
 	}
 }

@@ -14,6 +14,7 @@
 #include <http_parser.h>
 
 #include "http.h"
+#include "stream.h"
 
 /* How long a closing connection drains what the client still sends. */
 #define HTTP_LINGER_MS		2000
@@ -21,7 +22,6 @@
  * it accepted just before it stopped accepting. */
 #define HTTP_DRAIN_GRACE_MS	2000
 
-struct bufferevent;
 struct evconnlistener;
 
 enum http_conn_state {
@@ -54,7 +54,7 @@ struct http_server {
 struct http_conn {
 	TAILQ_ENTRY(http_conn)	 entry;
 	struct http_server	*srv;
-	struct bufferevent	*bev;		/* NULL once hijacked */
+	struct stream		*stream;	/* NULL once hijacked */
 	struct event		*timer;
 	struct event		*resume;	/* parse what a reply left */
 	struct evbuffer_cb_entry *in_cb;
@@ -144,7 +144,7 @@ struct http_pool;
 struct http_cconn {
 	TAILQ_ENTRY(http_cconn)	 entry;
 	struct http_pool	*pool;
-	struct bufferevent	*bev;
+	struct stream		*stream;
 	struct event		*timer;	/* idle in the pool */
 };
 

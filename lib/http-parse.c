@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http-int.h"
@@ -190,7 +189,7 @@ http_conn_buffer_body(struct http_conn *conn)
 	}
 	if (conn->expect) {
 		conn->expect = 0;
-		evbuffer_add_printf(bufferevent_get_output(conn->bev),
+		evbuffer_add_printf(stream_output(conn->stream),
 		    "HTTP/1.1 100 Continue\r\n\r\n");
 	}
 	if (req->body_cb != NULL) {
@@ -277,7 +276,7 @@ http_conn_message(struct http_conn *conn)
 static void
 http_conn_execute(struct http_conn *conn)
 {
-	struct evbuffer		*in = bufferevent_get_input(conn->bev);
+	struct evbuffer		*in = stream_input(conn->stream);
 	struct evbuffer_iovec	 v;
 	size_t			 n;
 	enum http_errno		 err;
@@ -317,10 +316,10 @@ http_conn_execute(struct http_conn *conn)
 void
 http_conn_parse(struct http_conn *conn)
 {
-	struct evbuffer	*in = bufferevent_get_input(conn->bev);
+	struct evbuffer	*in = stream_input(conn->stream);
 
 	http_conn_enter(conn);
-	while (!conn->dead && conn->bev != NULL &&
+	while (!conn->dead && conn->stream != NULL &&
 	    evbuffer_get_length(in) > 0) {
 		switch (conn->state) {
 		case HTTP_CONN_IDLE:

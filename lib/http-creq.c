@@ -259,14 +259,14 @@ http_creq_serialize(struct http_creq *r)
 
 	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\n", r->method, r->target);
 	if (http_headers_get(r->headers, "Host") == NULL)
-		evbuffer_add_printf(out, "Host: %s\r\n", r->addr);
+		http_header_line(out, "Host", r->addr);
 	for (i = 0; http_headers_at(r->headers, i, &name, &value); i++) {
 		if (name[strcspn(name, "\r\n:")] != '\0' ||
 		    value[strcspn(value, "\r\n")] != '\0' ||
 		    strcasecmp(name, "Transfer-Encoding") == 0 ||
 		    (!r->stream_body && strcasecmp(name, "Content-Length") == 0))
 			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+		http_header_line(out, name, value);
 	}
 	if (r->stream_body) {
 		r->chunked = http_headers_get(r->headers, "Content-Length") ==

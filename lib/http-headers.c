@@ -4,9 +4,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
+
 #include "http.h"
+#include "log.h"
 #include "util.h"
 
+/* Most messages have fewer headers than this: no array to allocate. */
+#define HTTP_HEADERS_INLINE	12
+
+/* name and value share one allocation: name, NUL, value, NUL. */
 struct http_header {
 	char		*name;
 	char		*value;
@@ -17,12 +24,17 @@ struct http_headers {
 	struct http_header	*v;
 	size_t			 n;
 	size_t			 cap;
+	struct http_header	 inline_v[HTTP_HEADERS_INLINE];
 };
 
 struct http_headers *
 http_headers_new(void)
 {
-	return xcalloc(1, sizeof(struct http_headers));
+	struct http_headers	*h = xcalloc(1, sizeof(*h));
+
+	h->v = h->inline_v;
+	h->cap = HTTP_HEADERS_INLINE;
+	return h;
 }
 
 void
@@ -30,10 +42,8 @@ http_headers_clear(struct http_headers *h)
 {
 	size_t	 i;
 
-	for (i = 0; i < h->n; i++) {
+	for (i = 0; i < h->n; i++)
 		free(h->v[i].name);
-		free(h->v[i].value);
-	}
 	h->n = 0;
 }
 
@@ -43,19 +53,30 @@ http_headers_free(struct http_headers *h)
 	if (h == NULL)
 		return;
 	http_headers_clear(h);
-	free(h->v);
+	if (h->v != h->inline_v)
+		free(h->v);
 	free(h);
 }
 
 void
 http_headers_add(struct http_headers *h, const char *name, const char *value)
 {
+	size_t	 nlen = strlen(name), vlen = strlen(value);
+	char	*p;
+
 	if (h->n == h->cap) {
-		h->cap = h->cap == 0 ? 16 : h->cap * 2;
-		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+		h->cap *= 2;
+		if (h->v == h->inline_v) {
+			h->v = xcalloc(h->cap, sizeof(*h->v));
+			memcpy(h->v, h->inline_v, sizeof(h->inline_v));
+		} else
+			h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
 	}
-	h->v[h->n].name = xstrdup(name);
-	h->v[h->n].value = xstrdup(value);
+	p = xmalloc(nlen + vlen + 2);
+	memcpy(p, name, nlen + 1);
+	memcpy(p + nlen + 1, value, vlen + 1);
+	h->v[h->n].name = p;
+	h->v[h->n].value = p + nlen + 1;
 	h->n++;
 }
 
@@ -67,7 +88,6 @@ http_headers_remove(struct http_headers *h, const char *name)
 	for (i = j = 0; i < h->n; i++) {
 		if (strcasecmp(h->v[i].name, name) == 0) {
 			free(h->v[i].name);
-			free(h->v[i].value);
 			continue;
 		}
 		h->v[j++] = h->v[i];
@@ -142,4 +162,23 @@ http_headers_at(const struct http_headers *h, size_t i, const char **name,
 	*name = h->v[i].name;
 	*value = h->v[i].value;
 	return 1;
+}
+
+void
+http_header_line(struct evbuffer *out, const char *name, const char *value)
+{
+	struct evbuffer_iovec	 v;
+	size_t			 nlen = strlen(name), vlen = strlen(value);
+	char			*p;
+
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(nlen + vlen + 4), &v,
+	    1) != 1)
+		fatalx("evbuffer_reserve_space");
+	p = v.iov_base;
+	memcpy(p, name, nlen);
+	memcpy(p + nlen, ": ", 2);
+	memcpy(p + nlen + 2, value, vlen);
+	memcpy(p + nlen + 2 + vlen, "\r\n", 2);
+	v.iov_len = nlen + vlen + 4;
+	evbuffer_commit_space(out, &v, 1);
 }

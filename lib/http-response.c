@@ -108,10 +108,10 @@ http_reply_write_head(struct http_request *req, struct evbuffer *out)
 			    "characters", name);
 			continue;
 		}
-		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+		http_header_line(out, name, value);
 	}
 	http_date(date, sizeof(date));
-	evbuffer_add_printf(out, "Date: %s\r\n", date);
+	http_header_line(out, "Date", date);
 	if (req->chunked)
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
 	if (!req->keepalive)

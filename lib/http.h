@@ -62,6 +62,9 @@ const char	*http_headers_get(const struct http_headers *, const char *);
 /* 1 if a comma-separated header of that name lists token (no case). */
 int		 http_headers_has_token(const struct http_headers *,
 		    const char *, const char *);
+/* Append "name: value\r\n" to a buffer, in one piece. */
+void		 http_header_line(struct evbuffer *, const char *,
+		    const char *);
 /* Iterate: for (i = 0; http_headers_at(h, i, &n, &v); i++). */
 size_t		 http_headers_count(const struct http_headers *);
 int		 http_headers_at(const struct http_headers *, size_t,

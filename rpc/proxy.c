@@ -366,7 +366,7 @@ proxy_upgrade_cb(struct http_creq *creq, struct bufferevent *node,
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n");
 	for (i = 0; http_headers_at(http_creq_response_headers(creq), i, &name,
 	    &value); i++)
-		evbuffer_add_printf(out, "%s: %s\r\n", name, value);
+		http_header_line(out, name, value);
 	evbuffer_add(out, "\r\n", 2);
 	proxy_splice(client, node);
 	proxy_req_done(pr, 0);

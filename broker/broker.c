@@ -61,10 +61,12 @@ static struct {
 	const struct config	*conf;
 	struct bring		*ring;
 	int			 nats;		/* backend = nats */
-	struct event		*wake_ev;	/* builtin */
+	struct event		*wake_ev;	/* builtin: woken by a writer */
+	struct event		*run_ev;	/* builtin: our own work */
 	struct broker_bucket	 buckets[BROKER_BUCKETS];
 	char			*envelope;	/* of the message at hand */
 	size_t			 envelope_len;
+	size_t			 envelope_cap;
 } broker;
 
 static void	broker_nats_topic(void *, const void *, size_t);
@@ -255,25 +257,44 @@ broker_unsubscribe(struct broker_sub *s)
 	broker_topic_gc(t);
 }
 
-/* {"Header":{"Content-Type":C,"Micro-Topic":T},"Body":"<base64>"} */
+static char *
+broker_put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+#define BROKER_PUT(p, lit)	broker_put((p), (lit), sizeof(lit) - 1)
+
+/*
+ * {"Header":{"Content-Type":C,"Micro-Topic":T},"Body":"<base64>"} into
+ * broker.envelope, which only grows. Names were checked on publish:
+ * nothing to escape.
+ */
 static void
 broker_envelope(const char *topic, size_t topic_len, const char *ctype,
     size_t ctype_len, const void *body, size_t body_len)
 {
-	static const char	 fmt[] = "{\"Header\":{\"Content-Type\":\"%.*s\","
-				    "\"Micro-Topic\":\"%.*s\"},\"Body\":\"";
-	size_t			 cap;
-	int			 n;
+	static const char	 h1[] = "{\"Header\":{\"Content-Type\":\"";
+	static const char	 h2[] = "\",\"Micro-Topic\":\"";
+	static const char	 h3[] = "\"},\"Body\":\"";
+	size_t			 need;
+	char			*p;
 
-	cap = sizeof(fmt) + ctype_len + topic_len + BASE64_LEN(body_len) + 4;
-	broker.envelope = xrealloc(broker.envelope, cap);
-	/* Names were checked on publish: nothing to escape. */
-	n = snprintf(broker.envelope, cap, fmt, (int)ctype_len, ctype,
-	    (int)topic_len, topic);
-	base64_encode(body, body_len, broker.envelope + n);
-	n += (int)BASE64_LEN(body_len);
-	memcpy(broker.envelope + n, "\"}", 3);
-	broker.envelope_len = (size_t)n + 2;
+	need = sizeof(h1) + sizeof(h2) + sizeof(h3) + ctype_len + topic_len +
+	    BASE64_LEN(body_len) + 3;
+	if (need > broker.envelope_cap) {
+		broker.envelope_cap = need;
+		broker.envelope = xrealloc(broker.envelope, need);
+	}
+	p = BROKER_PUT(broker.envelope, h1);
+	p = broker_put(p, ctype, ctype_len);
+	p = BROKER_PUT(p, h2);
+	p = broker_put(p, topic, topic_len);
+	p = BROKER_PUT(p, h3);
+	base64_encode(body, body_len, p);
+	p = BROKER_PUT(p + BASE64_LEN(body_len), "\"}");
+	broker.envelope_len = (size_t)(p - broker.envelope);
 }
 
 /* The next member in turn that takes it; it moves to the back. */
@@ -299,10 +320,12 @@ static void
 broker_deliver_subs(struct broker_topic *t, const void *env, size_t len)
 {
 	struct broker_sub	*s;
+	uint64_t		 n = 0;
 
 	TAILQ_FOREACH(s, &t->subs, entry)
 		if (s->deliver(env, len, s->arg) == 0)
-			bring_count(broker.ring, BRING_DELIVERED, 1);
+			n++;
+	bring_count(broker.ring, BRING_DELIVERED, n);
 }
 
 static void
@@ -374,7 +397,7 @@ broker_run(void)
 		}
 		if (n == BROKER_BATCH) {
 			/* Let the connections breathe; come back next turn. */
-			event_active(broker.wake_ev, EV_READ, 0);
+			event_active(broker.run_ev, EV_TIMEOUT, 0);
 			return;
 		}
 		if (!bring_sleep(broker.ring))
@@ -384,6 +407,13 @@ broker_run(void)
 
 static void
 broker_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	bring_drain(broker.ring);
+	broker_run();
+}
+
+static void
+broker_run_cb(evutil_socket_t fd, short what, void *arg)
 {
 	broker_run();
 }
@@ -415,7 +445,7 @@ broker_publish(const char *topic, const char *ctype, const void *body,
 	if (bring_publish(broker.ring, topic, ctype, body, len, cause) == -1)
 		return -1;
 	/* Our own ring is read like the others, from the loop. */
-	event_active(broker.wake_ev, EV_READ, 0);
+	event_active(broker.run_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -465,8 +495,9 @@ broker_init(struct event_base *base, const struct config *conf,
 	broker.wake_ev = event_new(base, bring_wake_fd(broker.ring),
 	    EV_READ | EV_PERSIST, broker_wake_cb, NULL);
 	event_add(broker.wake_ev, NULL);
+	broker.run_ev = evtimer_new(base, broker_run_cb, NULL);
 	/* Announce that we sleep, so writers start waking us. */
-	event_active(broker.wake_ev, EV_READ, 0);
+	event_active(broker.run_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -477,10 +508,13 @@ broker_shutdown(void)
 		return;
 	if (broker.nats)
 		bnats_close();
-	else
+	else {
 		event_free(broker.wake_ev);
+		event_free(broker.run_ev);
+	}
 	bring_detach(broker.ring);
 	broker.ring = NULL;
 	free(broker.envelope);
 	broker.envelope = NULL;
+	broker.envelope_cap = 0;
 }

@@ -302,8 +302,11 @@ bring_self(const struct bring *b)
 void
 bring_count(struct bring *b, enum bring_counter c, uint64_t n)
 {
-	atomic_fetch_add_explicit(&b->hdr->rings[b->self].counters[c], n,
-	    memory_order_relaxed);
+	_Atomic uint64_t	*v = &b->hdr->rings[b->self].counters[c];
+
+	/* Our ring's counters have one writer: no locked instruction. */
+	atomic_store_explicit(v, atomic_load_explicit(v,
+	    memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 void
@@ -619,14 +622,20 @@ bring_pending(const struct bring *b)
 	return 0;
 }
 
+void
+bring_drain(struct bring *b)
+{
+	char	 buf[64];
+
+	while (recv(b->wake_fd, buf, sizeof(buf), 0) > 0)
+		;
+}
+
 int
 bring_sleep(struct bring *b)
 {
 	struct bring_ring	*ring = &b->hdr->rings[b->self];
-	char			 buf[64];
 
-	while (recv(b->wake_fd, buf, sizeof(buf), 0) > 0)
-		;
 	atomic_store(&ring->sleeping, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!bring_pending(b))

@@ -83,9 +83,15 @@ int		 bring_publish(struct bring *, const char *, const char *,
 int		 bring_next(struct bring *, struct bring_msg *);
 /*
  * About to sleep: 0 if every ring is read (a writer will wake us), 1 if
- * something arrived meanwhile (read on). Drains the wake socket first.
+ * something arrived meanwhile (read on).
  */
 int		 bring_sleep(struct bring *);
+/*
+ * Empty the wake socket; only needed when it is readable. A byte left
+ * there by a writer that raced with bring_sleep() costs one spurious
+ * wake-up, nothing else.
+ */
+void		 bring_drain(struct bring *);
 
 /* Count one of our members in (join) or out (leave) of a queue group. */
 struct bring_group *bring_group_join(struct bring *, const char *,

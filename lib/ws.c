@@ -1,70 +1,74 @@
 /*
- * Websocket connections on bufferevents, framed by libwslay (see ws.h).
+ * Websocket connections (see ws.h), framed in place: frames are parsed
+ * where they lie in the read buffer (ws-frame.c) and written straight
+ * into the output queue (ws-out.c), so a message costs one copy each way.
  *
- * wslay is driven from the bufferevent callbacks: its recv callback takes
- * bytes from the input buffer, its send callback appends frames to the
- * output buffer until WS_OUTPUT_HIGH bytes wait there; the rest stays
- * queued inside wslay until the output drains. That split is what makes
- * the queue bounded: ws_send() counts both parts.
+ * The socket is ours, not a bufferevent's: a turn of the loop costs one
+ * read, and one write per connection that has output, tried when the
+ * turn's work is done (the write event is made active, not added); only
+ * a socket that would block gets its write event added. A bufferevent
+ * asks the kernel for FIONREAD before each read, adds then deletes its
+ * write event around every write (three system calls more per turn), and
+ * allocates and frees its buffer chains as they fill and drain.
  */
 #include "config.h"
 
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <wslay/wslay.h>
 
-#include "base64.h"
-#include "http.h"
 #include "log.h"
-#include "sha1.h"
 #include "util.h"
 #include "ws.h"
+#include "ws-frame.h"
+#include "ws-int.h"
+#include "ws-out.h"
 
-#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_OUTPUT_HIGH	(64 * 1024)
 #define WS_CLOSE_WAIT_MS	2000
+#define WS_CLOSE_NO_STATUS	1005	/* received an empty close */
+#define WS_READ_SIZE		(64 * 1024)
 
 #define WS_DEFAULT_MAX_MESSAGE		(1024 * 1024)
 #define WS_DEFAULT_MAX_QUEUE_MSGS	1024
 #define WS_DEFAULT_MAX_QUEUE_BYTES	(8 * 1024 * 1024)
 
 struct ws {
-	struct bufferevent	*bev;
-	wslay_event_context_ptr	 ctx;
+	int			 fd;
+	int			 server;
+	uint8_t			*in;		/* a frame begun, or NULL */
+	size_t			 in_len, in_cap;
+	struct ws_out		 out;
+	struct event		*read_ev;
+	struct event		*write_ev;
 	struct ws_limits	 limits;
 	struct ws_callbacks	 cb;
 	void			*arg;
 	struct event		*end_ev;	/* close deadline, or finish now */
 	struct event		*ping_ev;
 	uint64_t		 last_rx_ms;
-	int			 in_wslay;	/* inside wslay_event_recv */
-	int			 closing;
+	int			 reading;	/* 0 once closed or failed */
+	int			 frag_op;	/* message in fragments, or 0 */
+	struct evbuffer		*frag;
+	int			 close_sent;
+	int			 close_received;
+	uint16_t		 code_sent;
+	uint16_t		 code_received;
 	int			 ending;
 	char			 peer[64];
 };
 
+typedef void	(*ws_op_fn)(struct ws *, const struct ws_frame *, uint8_t *);
+
 void
-ws_accept_key(const char *key, char *out)
-{
-	struct sha1	 s;
-	uint8_t		 digest[SHA1_DIGEST_LEN];
-
-	sha1_init(&s);
-	sha1_update(&s, key, strlen(key));
-	sha1_update(&s, WS_GUID, sizeof(WS_GUID) - 1);
-	sha1_final(&s, digest);
-	base64_encode(digest, sizeof(digest), out);
-}
-
-static void
 ws_random(void *buf, size_t len)
 {
 	if (getrandom(buf, len, 0) != (ssize_t)len)
@@ -81,16 +85,41 @@ ws_end_soon(struct ws *ws)
 	event_active(ws->end_ev, EV_TIMEOUT, 0);
 }
 
-/* Over when wslay wants nothing more and every byte has left. */
+/* Over once both closes are done (or reading stopped) and all has left. */
 static void
 ws_check(struct ws *ws)
 {
-	struct evbuffer	*out = bufferevent_get_output(ws->bev);
-
-	if (!wslay_event_want_read(ws->ctx) &&
-	    !wslay_event_want_write(ws->ctx) &&
-	    evbuffer_get_length(out) == 0)
+	if (ws->close_sent && !ws->reading && ws_out_pending(&ws->out) == 0)
 		ws_end_soon(ws);
+}
+
+/* One final frame into the output; clients mask (RFC 6455 §5.3). */
+static void
+ws_put(struct ws *ws, int opcode, const void *data, size_t len)
+{
+	uint8_t	 mask[4], *p;
+	size_t	 n;
+
+	p = ws_out_space(&ws->out, WS_FRAME_HDR_MAX + len);
+	if (!ws->server)
+		ws_random(mask, sizeof(mask));
+	n = ws_frame_header(p, opcode, len, ws->server ? NULL : mask);
+	if (len > 0)
+		memcpy(p + n, data, len);
+	if (!ws->server)
+		ws_frame_unmask(p + n, len, mask);
+	ws_out_commit(&ws->out, n + len);
+	/* Written once this turn's work is done (ws_write_cb). */
+	if (!event_pending(ws->write_ev, EV_WRITE, NULL))
+		event_active(ws->write_ev, EV_WRITE, 0);
+}
+
+/* Would one more frame of len bytes pass the queue limits? */
+static int
+ws_queue_full(struct ws *ws, size_t len)
+{
+	return ws_out_frames(&ws->out) + 1 > ws->limits.max_queue_msgs ||
+	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes;
 }
 
 /* The close handshake has WS_CLOSE_WAIT_MS to finish. */
@@ -100,130 +129,250 @@ ws_close_deadline(struct ws *ws)
 	struct timeval	 tv = { WS_CLOSE_WAIT_MS / 1000,
 			    (WS_CLOSE_WAIT_MS % 1000) * 1000 };
 
-	ws->closing = 1;
 	evtimer_add(ws->end_ev, &tv);
 }
 
+/* Close frame payload: code, then as much of the reason as fits. */
 static void
-ws_flush(struct ws *ws)
+ws_send_close(struct ws *ws, uint16_t code, const char *reason)
 {
-	if (ws->ending)
-		return;
-	if (wslay_event_send(ws->ctx) != 0) {
-		ws_end_soon(ws);
-		return;
+	uint8_t	 p[WS_CONTROL_MAX];
+	size_t	 n = 0;
+
+	if (code != WS_CLOSE_NO_STATUS) {
+		p[0] = code >> 8;
+		p[1] = code & 0xff;
+		if (reason != NULL) {
+			n = strlen(reason);
+			if (n > sizeof(p) - 2)
+				n = sizeof(p) - 2;
+			memcpy(p + 2, reason, n);
+		}
+		n += 2;
 	}
+	ws_put(ws, WS_OP_CLOSE, p, n);
+	ws->close_sent = 1;
+	ws->code_sent = code;
+	ws_close_deadline(ws);
 	ws_check(ws);
 }
 
-static ssize_t
-ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-    void *arg)
+/* A protocol violation: close with code, read no more. */
+static void
+ws_fail(struct ws *ws, uint16_t code, const char *cause)
 {
-	struct ws	*ws = arg;
-	int		 n;
-
-	n = evbuffer_remove(bufferevent_get_input(ws->bev), buf, len);
-	if (n <= 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	return n;
-}
-
-static ssize_t
-ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-    int flags, void *arg)
-{
-	struct ws	*ws = arg;
-	struct evbuffer	*out = bufferevent_get_output(ws->bev);
-
-	if (evbuffer_get_length(out) >= WS_OUTPUT_HIGH) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	if (evbuffer_add(out, data, len) == -1) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	return (ssize_t)len;
-}
-
-static int
-ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-    void *arg)
-{
-	ws_random(buf, len);
-	return 0;
+	log_debug("websocket %s: %s", ws->peer, cause);
+	ws->reading = 0;
+	ws_close(ws, code, cause);
+	ws_check(ws);
 }
 
 static void
-ws_msg_cb(wslay_event_context_ptr ctx,
-    const struct wslay_event_on_msg_recv_arg *m, void *arg)
+ws_deliver(struct ws *ws, int opcode, const void *data, size_t len)
 {
-	struct ws	*ws = arg;
-
-	if (m->opcode == WSLAY_CONNECTION_CLOSE && !ws->closing) {
-		/* wslay answers it; a peer that never reads is cut. */
-		ws_close_deadline(ws);
-		return;
-	}
-	if (ws->closing || ws->cb.message == NULL)
-		return;
-	if (m->opcode == WSLAY_TEXT_FRAME || m->opcode == WSLAY_BINARY_FRAME)
-		ws->cb.message(ws, m->opcode == WSLAY_BINARY_FRAME, m->msg,
-		    m->msg_length, ws->arg);
+	if (!ws->close_sent && ws->cb.message != NULL)
+		ws->cb.message(ws, opcode == WS_OP_BINARY, data, len, ws->arg);
 }
 
-static const struct wslay_event_callbacks ws_wslay_cbs = {
-	.recv_callback = ws_recv_cb,
-	.send_callback = ws_send_cb,
-	.genmask_callback = ws_genmask_cb,
-	.on_msg_recv_callback = ws_msg_cb,
+static void
+ws_op_data(struct ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	if (ws->frag_op != 0) {
+		ws_fail(ws, WS_CLOSE_PROTOCOL, "new message inside another");
+		return;
+	}
+	if (f->fin) {
+		ws_deliver(ws, f->opcode, p, f->len);
+		return;
+	}
+	ws->frag_op = f->opcode;
+	evbuffer_add(ws->frag, p, f->len);
+}
+
+static void
+ws_op_cont(struct ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	size_t	 len;
+
+	if (ws->frag_op == 0) {
+		ws_fail(ws, WS_CLOSE_PROTOCOL, "continuation of nothing");
+		return;
+	}
+	evbuffer_add(ws->frag, p, f->len);
+	if (!f->fin)
+		return;
+	len = evbuffer_get_length(ws->frag);
+	ws_deliver(ws, ws->frag_op, evbuffer_pullup(ws->frag, -1), len);
+	evbuffer_drain(ws->frag, len);
+	ws->frag_op = 0;
+}
+
+/*
+ * The peer's close: answer with its code (§5.5.1) after what is queued,
+ * read no more.
+ */
+static void
+ws_op_close(struct ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	const char	*cause;
+	uint16_t	 code;
+
+	if (ws_frame_close_code(p, f->len, &code, &cause) == -1) {
+		ws_fail(ws, WS_CLOSE_PROTOCOL, cause);
+		return;
+	}
+	ws->close_received = 1;
+	ws->code_received = code;
+	ws->reading = 0;
+	if (!ws->close_sent)
+		ws_send_close(ws, code, NULL);
+	ws_check(ws);
+}
+
+static void
+ws_op_ping(struct ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	/* A peer that pings faster than it reads gets no answer. */
+	if (!ws->close_sent && !ws_queue_full(ws, f->len))
+		ws_put(ws, WS_OP_PONG, p, f->len);
+}
+
+static void
+ws_op_pong(struct ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	/* Only proves the peer alive: last_rx_ms has moved. */
+}
+
+static const ws_op_fn ws_ops[16] = {
+	[WS_OP_CONT] = ws_op_cont,
+	[WS_OP_TEXT] = ws_op_data,
+	[WS_OP_BINARY] = ws_op_data,
+	[WS_OP_CLOSE] = ws_op_close,
+	[WS_OP_PING] = ws_op_ping,
+	[WS_OP_PONG] = ws_op_pong,
 };
 
-static void
-ws_read_cb(struct bufferevent *bev, void *arg)
+/* Would this frame take the message past max_message? */
+static int
+ws_too_big(const struct ws *ws, const struct ws_frame *f)
 {
+	size_t	 have = f->opcode == WS_OP_CONT ?
+		    evbuffer_get_length(ws->frag) : 0;
+
+	return !WS_OP_IS_CONTROL(f->opcode) &&
+	    f->len > ws->limits.max_message - have;
+}
+
+/* Whole frames at p, unmasked in place; returns the bytes used. */
+static size_t
+ws_read_frames(struct ws *ws, uint8_t *p, size_t len)
+{
+	struct ws_frame	 f;
+	const char	*cause;
+	size_t		 used = 0;
+	int		 n;
+
+	while (ws->reading) {
+		n = ws_frame_parse(p + used, len - used, ws->server, &f, &cause);
+		if (n == -1)
+			ws_fail(ws, WS_CLOSE_PROTOCOL, cause);
+		else if (n > 0 && ws_too_big(ws, &f))
+			ws_fail(ws, WS_CLOSE_TOO_BIG, "message too big");
+		if (n <= 0 || !ws->reading || len - used - f.hlen < f.len)
+			break;
+		used += f.hlen;
+		if (f.masked)
+			ws_frame_unmask(p + used, f.len, f.mask);
+		ws_ops[f.opcode](ws, &f, p + used);
+		used += f.len;
+	}
+	return used;
+}
+
+static void
+ws_input_grow(struct ws *ws, size_t need)
+{
+	if (ws->in_cap >= need)
+		return;
+	ws->in_cap = need > 2 * ws->in_cap ? need : 2 * ws->in_cap;
+	ws->in = xrealloc(ws->in, ws->in_cap);
+}
+
+/* Keep the start of a frame for the next read. */
+static void
+ws_input_keep(struct ws *ws, const uint8_t *p, size_t len)
+{
+	if (len == 0 && ws->in_cap > 4 * WS_READ_SIZE) {
+		/* Done with a large message: give its room back. */
+		free(ws->in);
+		ws->in = NULL;
+		ws->in_cap = 0;
+	}
+	ws_input_grow(ws, len);
+	if (len > 0)
+		memmove(ws->in, p, len);
+	ws->in_len = len;
+}
+
+/*
+ * Read into the shared buffer, or after the frame begun in ours, then
+ * parse in place: a read that ends on a frame boundary (most) costs no
+ * copy. Also made active by ws_new for bytes that came with the upgrade.
+ */
+static void
+ws_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static uint8_t	 scratch[WS_READ_SIZE];
 	struct ws	*ws = arg;
-	int		 rc;
+	uint8_t		*buf = scratch;
+	ssize_t		 n;
+	size_t		 len, used;
 
 	if (ws->ending)
 		return;
-	ws->last_rx_ms = util_now_ms();
-	ws->in_wslay = 1;
-	rc = wslay_event_recv(ws->ctx);
-	ws->in_wslay = 0;
-	if (rc != 0) {
+	if (ws->in_len > 0) {
+		ws_input_grow(ws, ws->in_len + WS_READ_SIZE);
+		buf = ws->in;
+	}
+	if ((n = recv(ws->fd, buf + ws->in_len, WS_READ_SIZE, 0)) == 0 ||
+	    (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		ws_end_soon(ws);
 		return;
 	}
-	/* Whatever wslay cannot take (read disabled) is dropped. */
-	if (!wslay_event_get_read_enabled(ws->ctx))
-		evbuffer_drain(bufferevent_get_input(bev),
-		    evbuffer_get_length(bufferevent_get_input(bev)));
-	ws_flush(ws);
+	if (n > 0)
+		ws->last_rx_ms = util_now_ms();
+	len = ws->in_len + (n > 0 ? (size_t)n : 0);
+	used = ws_read_frames(ws, buf, len);
+	/* After a close or an error, whatever else comes is ignored. */
+	ws_input_keep(ws, buf + used, ws->reading ? len - used : 0);
 }
 
 static void
-ws_write_cb(struct bufferevent *bev, void *arg)
+ws_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	ws_flush(arg);
-}
+	struct ws	*ws = arg;
 
-static void
-ws_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	ws_end_soon(arg);
+	if (ws->ending)
+		return;
+	if (ws_out_send(&ws->out, ws->fd) == -1) {
+		ws_end_soon(ws);
+		return;
+	}
+	if (ws_out_pending(&ws->out) > 0) {
+		event_add(ws->write_ev, NULL);
+		return;
+	}
+	event_del(ws->write_ev);
+	ws_check(ws);
 }
 
 static uint16_t
 ws_final_code(const struct ws *ws)
 {
-	if (wslay_event_get_close_received(ws->ctx))
-		return wslay_event_get_status_code_received(ws->ctx);
-	if (wslay_event_get_close_sent(ws->ctx))
-		return wslay_event_get_status_code_sent(ws->ctx);
+	if (ws->close_received)
+		return ws->code_received;
+	if (ws->close_sent)
+		return ws->code_sent;
 	return WS_CLOSE_ABNORMAL;
 }
 
@@ -233,8 +382,12 @@ ws_free(struct ws *ws)
 	event_free(ws->end_ev);
 	if (ws->ping_ev != NULL)
 		event_free(ws->ping_ev);
-	wslay_event_context_free(ws->ctx);
-	bufferevent_free(ws->bev);
+	event_free(ws->read_ev);
+	event_free(ws->write_ev);
+	free(ws->in);
+	ws_out_free(&ws->out);
+	evbuffer_free(ws->frag);
+	close(ws->fd);
 	free(ws);
 }
 
@@ -253,9 +406,8 @@ ws_end_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ws_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ws			*ws = arg;
-	struct wslay_event_msg		 ping = { WSLAY_PING, NULL, 0 };
-	uint64_t			 idle;
+	struct ws	*ws = arg;
+	uint64_t	 idle;
 
 	idle = util_now_ms() - ws->last_rx_ms;
 	if (idle >= 2 * (uint64_t)ws->limits.ping_ms) {
@@ -263,9 +415,9 @@ ws_ping_cb(evutil_socket_t fd, short what, void *arg)
 		ws_end_soon(ws);
 		return;
 	}
-	if (idle >= ws->limits.ping_ms && !ws->closing &&
-	    wslay_event_queue_msg(ws->ctx, &ping) == 0)
-		ws_flush(ws);
+	if (idle >= ws->limits.ping_ms && !ws->close_sent &&
+	    !ws_queue_full(ws, 0))
+		ws_put(ws, WS_OP_PING, NULL, 0);
 }
 
 static void
@@ -288,191 +440,103 @@ ws_set_peer(struct ws *ws)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
 
-	if (getpeername(bufferevent_getfd(ws->bev), (struct sockaddr *)&ss,
+	if (getpeername(ws->fd, (struct sockaddr *)&ss,
 	    &len) == -1 || util_format_addr((struct sockaddr *)&ss,
 	    ws->peer, sizeof(ws->peer)) == NULL)
 		snprintf(ws->peer, sizeof(ws->peer), "?");
 }
 
-static struct ws *
+static void
+ws_start_ping(struct ws *ws)
+{
+	struct timeval	 tv;
+
+	ws->ping_ev = event_new(event_get_base(ws->end_ev), -1, EV_PERSIST,
+	    ws_ping_cb, ws);
+	tv.tv_sec = ws->limits.ping_ms / 1000;
+	tv.tv_usec = (ws->limits.ping_ms % 1000) * 1000;
+	event_add(ws->ping_ev, &tv);
+}
+
+/* Take the socket and what is buffered from bev, and free it. */
+static void
+ws_take(struct ws *ws, struct bufferevent *bev)
+{
+	struct event_base	*base = bufferevent_get_base(bev);
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*out = bufferevent_get_output(bev);
+
+	ws->fd = bufferevent_getfd(bev);
+	/* Detached, the bufferevent neither closes fd nor freezes buffers. */
+	bufferevent_setfd(bev, -1);
+	ws->frag = evbuffer_new();
+	ws->read_ev = event_new(base, ws->fd, EV_READ | EV_PERSIST,
+	    ws_read_cb, ws);
+	ws->write_ev = event_new(base, ws->fd, EV_WRITE, ws_write_cb, ws);
+	ws->end_ev = evtimer_new(base, ws_end_cb, ws);
+	if (ws->frag == NULL || ws->read_ev == NULL || ws->write_ev == NULL ||
+	    ws->end_ev == NULL)
+		fatalx("websocket: out of memory");
+	if ((ws->in_len = evbuffer_get_length(in)) > 0) {
+		ws_input_grow(ws, ws->in_len);
+		evbuffer_remove(in, ws->in, ws->in_len);
+	}
+	ws_out_init(&ws->out, evbuffer_pullup(out, -1),
+	    evbuffer_get_length(out));
+	bufferevent_free(bev);
+}
+
+struct ws *
 ws_new(struct bufferevent *bev, int server, const struct ws_limits *limits,
     const struct ws_callbacks *cb, void *arg)
 {
 	struct ws	*ws;
-	struct timeval	 tv;
-	int		 rc;
 
 	ws = xcalloc(1, sizeof(*ws));
-	ws->bev = bev;
+	ws_take(ws, bev);
+	ws->server = server;
 	ws_limits_default(&ws->limits, limits);
 	ws->cb = *cb;
 	ws->arg = arg;
 	ws->last_rx_ms = util_now_ms();
+	ws->reading = 1;
 	ws_set_peer(ws);
-	rc = server ? wslay_event_context_server_init(&ws->ctx, &ws_wslay_cbs,
-	    ws) : wslay_event_context_client_init(&ws->ctx, &ws_wslay_cbs, ws);
-	if (rc != 0)
-		fatalx("wslay: out of memory");
-	wslay_event_config_set_max_recv_msg_length(ws->ctx,
-	    ws->limits.max_message);
-	ws->end_ev = evtimer_new(bufferevent_get_base(bev), ws_end_cb, ws);
-	if (ws->limits.ping_ms > 0) {
-		ws->ping_ev = event_new(bufferevent_get_base(bev), -1,
-		    EV_PERSIST, ws_ping_cb, ws);
-		tv.tv_sec = ws->limits.ping_ms / 1000;
-		tv.tv_usec = (ws->limits.ping_ms % 1000) * 1000;
-		event_add(ws->ping_ev, &tv);
-	}
-	bufferevent_setcb(bev, ws_read_cb, ws_write_cb, ws_event_cb, ws);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (ws->limits.ping_ms > 0)
+		ws_start_ping(ws);
+	event_add(ws->read_ev, NULL);
+	/* What is already queued (the 101) goes first. */
+	if (ws_out_pending(&ws->out) > 0)
+		event_active(ws->write_ev, EV_WRITE, 0);
 	/* Bytes that came with the handshake are frames already. */
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+	if (ws->in_len > 0)
+		event_active(ws->read_ev, EV_READ, 0);
 	return ws;
-}
-
-/* RFC 6455 §4.2.1; returns the HTTP status to refuse with, or 0. */
-static int
-ws_check_upgrade(struct http_request *req, const char **cause)
-{
-	const struct http_headers	*h = http_request_headers(req);
-	const char			*key, *version;
-	char				 raw[18];
-
-	if (strcmp(http_request_method(req), "GET") != 0) {
-		*cause = "websocket upgrade must be GET";
-		return 400;
-	}
-	if (!http_headers_has_token(h, "Upgrade", "websocket") ||
-	    !http_headers_has_token(h, "Connection", "upgrade")) {
-		*cause = "not a websocket upgrade request";
-		return 400;
-	}
-	version = http_headers_get(h, "Sec-WebSocket-Version");
-	if (version == NULL || strcmp(version, "13") != 0) {
-		*cause = "unsupported Sec-WebSocket-Version (13 only)";
-		return 426;
-	}
-	key = http_headers_get(h, "Sec-WebSocket-Key");
-	if (key == NULL || strlen(key) != WS_KEY_LEN ||
-	    base64_decode(key, WS_KEY_LEN, raw) != 16) {
-		*cause = "bad Sec-WebSocket-Key";
-		return 400;
-	}
-	return 0;
-}
-
-struct ws *
-ws_accept(struct http_request *req, const struct ws_limits *limits,
-    const struct ws_callbacks *cb, void *arg, const char **cause)
-{
-	struct bufferevent	*bev;
-	char			 accept[WS_ACCEPT_LEN + 1];
-	int			 status;
-
-	if ((status = ws_check_upgrade(req, cause)) != 0) {
-		if (status == 426)
-			http_headers_set(http_reply_headers(req),
-			    "Sec-WebSocket-Version", "13");
-		http_reply_error(req, status, NULL, *cause);
-		return NULL;
-	}
-	ws_accept_key(http_request_header(req, "Sec-WebSocket-Key"), accept);
-	if ((bev = http_request_hijack(req)) == NULL) {
-		*cause = "client went away";
-		return NULL;
-	}
-	evbuffer_add_printf(bufferevent_get_output(bev),
-	    "HTTP/1.1 101 Switching Protocols\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-	return ws_new(bev, 1, limits, cb, arg);
-}
-
-void
-ws_client_prepare(struct http_creq *creq, char *key)
-{
-	struct http_headers	*h = http_creq_headers(creq);
-	uint8_t			 raw[16];
-
-	ws_random(raw, sizeof(raw));
-	base64_encode(raw, sizeof(raw), key);
-	http_headers_set(h, "Upgrade", "websocket");
-	http_headers_set(h, "Connection", "Upgrade");
-	http_headers_set(h, "Sec-WebSocket-Version", "13");
-	http_headers_set(h, "Sec-WebSocket-Key", key);
-}
-
-struct ws *
-ws_client_open(struct http_creq *creq, struct bufferevent *bev,
-    const char *key, const struct ws_limits *limits,
-    const struct ws_callbacks *cb, void *arg, const char **cause)
-{
-	const struct http_headers	*h = http_creq_response_headers(creq);
-	const char			*got;
-	char				 want[WS_ACCEPT_LEN + 1];
-
-	ws_accept_key(key, want);
-	got = http_headers_get(h, "Sec-WebSocket-Accept");
-	if (!http_headers_has_token(h, "Upgrade", "websocket") ||
-	    got == NULL || strcmp(got, want) != 0) {
-		*cause = "bad websocket handshake answer";
-		bufferevent_free(bev);
-		return NULL;
-	}
-	return ws_new(bev, 0, limits, cb, arg);
-}
-
-size_t
-ws_queued_msgs(const struct ws *ws)
-{
-	return wslay_event_get_queued_msg_count(ws->ctx);
-}
-
-size_t
-ws_queued_bytes(const struct ws *ws)
-{
-	return wslay_event_get_queued_msg_length(ws->ctx) +
-	    evbuffer_get_length(bufferevent_get_output(ws->bev));
 }
 
 int
 ws_send(struct ws *ws, int binary, const void *data, size_t len)
 {
-	struct wslay_event_msg	 m;
-
-	if (ws->closing || ws->ending)
+	if (ws->close_sent || ws->ending)
 		return -1;
-	if (ws_queued_msgs(ws) + 1 > ws->limits.max_queue_msgs ||
-	    ws_queued_bytes(ws) + len > ws->limits.max_queue_bytes) {
+	if (ws_queue_full(ws, len)) {
 		if (ws->cb.overflow != NULL)
 			ws->cb.overflow(ws, ws->arg);
 		else
 			ws_close(ws, WS_CLOSE_POLICY, "output queue full");
 		return -1;
 	}
-	m.opcode = binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME;
-	m.msg = data;
-	m.msg_length = len;
-	if (wslay_event_queue_msg(ws->ctx, &m) != 0)
-		return -1;
-	if (!ws->in_wslay)
-		ws_flush(ws);
+	ws_put(ws, binary ? WS_OP_BINARY : WS_OP_TEXT, data, len);
 	return 0;
 }
 
 void
 ws_close(struct ws *ws, uint16_t code, const char *reason)
 {
-	if (ws->closing || ws->ending)
+	if (ws->close_sent || ws->ending)
 		return;
-	wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason,
-	    reason != NULL ? strlen(reason) : 0);
-	ws_close_deadline(ws);
-	if (!ws->in_wslay)
-		ws_flush(ws);
+	/* A close must not wait behind a slow peer's backlog. */
+	ws_out_drop_unsent(&ws->out);
+	ws_send_close(ws, code, reason);
 }
 
 const char *

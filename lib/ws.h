@@ -1,6 +1,6 @@
 /*
  * Websocket (RFC 6455) on a connection taken over from the HTTP layer,
- * framed by libwslay. Server side: ws_accept() checks the upgrade request,
+ * framed in place by lib/ws-frame.c. Server side: ws_accept() checks the upgrade request,
  * hijacks it and answers 101. Client side: ws_client_prepare() adds the
  * upgrade headers to an http_creq, ws_client_open() checks the 101 and
  * wraps the connection.
@@ -39,7 +39,7 @@ struct ws;
 /* Zero fields take the defaults in parentheses; ping_ms 0 is off. */
 struct ws_limits {
 	size_t		 max_message;	/* received message (1 MiB): 1009 */
-	size_t		 max_queue_msgs;	/* unsent messages (1024) */
+	size_t		 max_queue_msgs;	/* unsent frames (1024) */
 	size_t		 max_queue_bytes;	/* unsent bytes (8 MiB) */
 	unsigned int	 ping_ms;	/* ping when idle; cut after 2x */
 };
@@ -88,14 +88,12 @@ struct ws	*ws_client_open(struct http_creq *, struct bufferevent *,
  * does not fit the output queue (the overflow callback is then called).
  */
 int		 ws_send(struct ws *, int, const void *, size_t);
-/* Unsent messages and bytes. */
-size_t		 ws_queued_msgs(const struct ws *);
-size_t		 ws_queued_bytes(const struct ws *);
 /*
- * Start the close handshake with code and an optional reason; nothing is
- * sent or delivered after, and messages still queued are dropped (the
- * close frame overtakes them, as wslay sends control frames first). The
- * connection is cut if the peer does not answer within two seconds.
+ * Start the close handshake with code and an optional reason (cut to
+ * fit a control frame); nothing is sent or delivered after, and queued
+ * messages that have not started to leave are dropped: the close frame
+ * overtakes them. The connection is cut if the peer does not answer
+ * within two seconds.
  */
 void		 ws_close(struct ws *, uint16_t, const char *);
 /* The peer's address, "host:port". */

@@ -3,7 +3,8 @@
 # doc/broker.md.
 
 libmicro_a_SOURCES += lib/sha1.c lib/sha1.h lib/base64.c lib/base64.h \
-	lib/ws.c lib/ws.h \
+	lib/ws.c lib/ws.h lib/ws-frame.c lib/ws-frame.h \
+	lib/ws-handshake.c lib/ws-int.h lib/ws-out.c lib/ws-out.h \
 	broker/ring.c broker/ring.h broker/broker.c broker/broker.h \
 	broker/session.c broker/nats.c broker/nats.h
 

@@ -271,31 +271,48 @@ micro_hello(struct bb_conn *c, int publisher)
 	    BB_TOPIC);
 }
 
-static int
-micro_b64(int ch)
+/* Base64 digit values, -1 for anything else: a table, as real clients do. */
+static signed char	 micro_b64[256];
+
+static void
+micro_b64_init(void)
 {
 	static const char	 a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char		*s = strchr(a, ch);
+	int			 i;
 
-	return s != NULL && ch != '\0' ? (int)(s - a) : -1;
+	memset(micro_b64, -1, sizeof(micro_b64));
+	for (i = 0; i < 64; i++)
+		micro_b64[(unsigned char)a[i]] = (signed char)i;
 }
 
-/* The first 32 bytes of the Body: 44 base64 characters -> 33 bytes. */
+/*
+ * The first 32 bytes of the Body: 44 base64 characters -> 33 bytes. The
+ * Body is last: looked for where our payload's would start (as the redis
+ * parser expects its reply's shape), then anywhere.
+ */
 static void
 micro_envelope(struct bb_conn *c, const char *p, size_t len)
 {
 	static const char	 key[] = "\"Body\":\"";
-	const char		*b = memmem(p, len, key, sizeof(key) - 1);
+	const size_t		 klen = sizeof(key) - 1;
+	const size_t		 tail = klen + (BB_PAYLOAD + 2) / 3 * 4 + 2;
+	const char		*b;
 	char			 raw[33];
-	int			 i, v[4], j;
+	unsigned		 v[4];
+	int			 i, j;
 
+	if (len >= tail && memcmp(p + len - tail, key, klen) == 0)
+		b = p + len - tail;
+	else
+		b = memmem(p, len, key, klen);
 	if (b == NULL || (size_t)(b - p) + sizeof(key) + 44 > len)
 		return;
 	b += sizeof(key) - 1;
 	for (i = 0; i < 11; i++) {
 		for (j = 0; j < 4; j++)
-			v[j] = micro_b64(b[i * 4 + j]);
+			v[j] = (unsigned)micro_b64[(unsigned char)b[i * 4 +
+			    j]];
 		raw[i * 3] = (char)(v[0] << 2 | v[1] >> 4);
 		raw[i * 3 + 1] = (char)(v[1] << 4 | v[2] >> 2);
 		raw[i * 3 + 2] = (char)(v[2] << 6 | v[3]);
@@ -496,6 +513,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	*colon = '\0';
+	micro_b64_init();
 	bb.warm = BB_WARMUP;
 	total = BB_WARMUP + strtoull(argv[4], NULL, 10);
 	window = strtoull(argv[6], NULL, 10);

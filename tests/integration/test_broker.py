@@ -107,10 +107,12 @@ def test_queue_group_exclusive_and_spread(microd):
     run(go())
 
 
-def broker_pid_of(sock_port):
+def broker_pid_of(m, sock_port):
     """The broker worker pid serving our client port (from ss)."""
+    # Both ports: another connection on the host may use ours as its peer's.
     out = subprocess.run(["ss", "-tnpH", "state", "established",
-                          "( dport = :%d )" % sock_port],
+                          "( sport = :%d and dport = :%d )"
+                          % (m.ports["broker"], sock_port)],
                          capture_output=True, text=True).stdout
     found = re.search(r"pid=(\d+)", out)
     return int(found.group(1)) if found else None
@@ -122,7 +124,7 @@ async def sub_on_each_worker(m, topic, pids):
     for _ in range(40):
         s = await websockets.connect(ws_url(m, "/sub?topic=" + topic))
         pid = wait_for(lambda: broker_pid_of(
-            s.transport.get_extra_info("sockname")[1]), 5, what="ss")
+            m, s.transport.get_extra_info("sockname")[1]), 5, what="ss")
         if pid in by_pid:
             spare.append(s)
         else:
@@ -210,7 +212,8 @@ def test_oversized_and_malformed_rejected(microd):
               b"Sec-WebSocket-Version: 13\r\n\r\n\x81\x02hi")
     s.settimeout(5)
     data = b""
-    while b"\x88\x02\x03\xea" not in data:
+    # A close frame (0x88, short length) with code 1002 and a reason.
+    while not re.search(rb"\x88[\x02-\x7d]\x03\xea", data):
         chunk = s.recv(4096)
         assert chunk, "closed without a 1002 close frame: %r" % data
         data += chunk

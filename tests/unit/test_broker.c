@@ -110,6 +110,10 @@ test_ring_wake(void **state)
 	while (bring_next(b, &m))
 		;
 	assert_int_equal(bring_sleep(b), 0);
+	/* The byte of that sleep's wake-up is what bring_drain() takes. */
+	bring_publish(a, "t", "x/y", "3", 1, &cause);
+	bring_drain(b);
+	assert_int_equal(recv(bring_wake_fd(b), &c, 1, MSG_DONTWAIT), -1);
 	bring_detach(a);
 	bring_detach(b);
 }

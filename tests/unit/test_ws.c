@@ -1,9 +1,12 @@
 /*
- * lib/ws.c, lib/sha1.c, lib/base64.c: hash and handshake vectors, then a
- * real server and client on one event loop (echo, size limit, malformed
+ * lib/ws*.c, lib/sha1.c, lib/base64.c: hash and handshake vectors, the
+ * frame parser on every cut and hostile header, then a real server and
+ * client on one event loop (echo, fragments, ping, size limit, malformed
  * frames, queue overflow, close handshake).
  */
 #include "config.h"
+
+#include <sys/socket.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,8 @@
 #include "http_test.h"
 #include "sha1.h"
 #include "ws.h"
+#include "ws-frame.h"
+#include "ws-out.h"
 
 static void
 hex(const uint8_t *d, size_t n, char *out)
@@ -99,6 +104,180 @@ test_accept_key(void **state)
 	/* RFC 6455 §1.3. */
 	ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out);
 	assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+/* Headers written by ws_frame_header parse back, cut anywhere. */
+static void
+test_frame_roundtrip(void **state)
+{
+	static const uint64_t	 lens[] = { 0, 1, 125, 126, 127, 65535,
+				    65536, 0x7fffffffffffffffULL };
+	static const uint8_t	 key[4] = { 0xde, 0xad, 0xbe, 0xef };
+	struct ws_frame		 f;
+	uint8_t			 h[WS_FRAME_HDR_MAX];
+	const char		*cause;
+	size_t			 i, n, cut;
+	int			 masked;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (masked = 0; masked <= 1; masked++) {
+			n = ws_frame_header(h, WS_OP_BINARY, lens[i],
+			    masked ? key : NULL);
+			for (cut = 0; cut < n; cut++)
+				assert_int_equal(ws_frame_parse(h, cut, masked,
+				    &f, &cause), 0);
+			assert_int_equal(ws_frame_parse(h, n, masked, &f,
+			    &cause), (int)n);
+			assert_int_equal(f.hlen, n);
+			assert_true(f.len == lens[i]);
+			assert_int_equal(f.opcode, WS_OP_BINARY);
+			assert_true(f.fin);
+			if (masked)
+				assert_memory_equal(f.mask, key, 4);
+			/* The other side must refuse it. */
+			assert_int_equal(ws_frame_parse(h, n, !masked, &f,
+			    &cause), -1);
+		}
+}
+
+static void
+assert_frame_bad(const char *hdr, size_t len, int masked, const char *why)
+{
+	struct ws_frame	 f;
+	const char	*cause = NULL;
+
+	assert_int_equal(ws_frame_parse((const uint8_t *)hdr, len, masked, &f,
+	    &cause), -1);
+	assert_string_equal(cause, why);
+}
+
+static void
+test_frame_hostile(void **state)
+{
+	assert_frame_bad("\xc1\x80", 2, 1, "reserved bits set");
+	assert_frame_bad("\x83\x80", 2, 1, "unknown opcode");
+	assert_frame_bad("\x8b\x80", 2, 1, "unknown opcode");
+	assert_frame_bad("\x09\x80", 2, 1, "fragmented control frame");
+	assert_frame_bad("\x89\xfe", 2, 1,
+	    "control frame longer than 125 bytes");
+	assert_frame_bad("\x81\x05", 2, 1, "client frame not masked");
+	assert_frame_bad("\x81\x85", 2, 0, "server frame masked");
+	/* Lengths not in their shortest form, and the top bit of 64. */
+	assert_frame_bad("\x82\xfe\x00\x7d" "MASK", 8, 1,
+	    "frame length not in its shortest form");
+	assert_frame_bad("\x82\xff\x00\x00\x00\x00\x00\x00\xff\xff"
+	    "MASK", 14, 1, "frame length not in its shortest form");
+	assert_frame_bad("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00"
+	    "MASK", 14, 1, "frame length not in its shortest form");
+}
+
+static void
+test_frame_unmask(void **state)
+{
+	static const uint8_t	 key[4] = { 1, 2, 3, 4 };
+	uint8_t			 buf[37], want[37];
+	size_t			 i, len;
+
+	/* Every length around the eight-byte steps. */
+	for (len = 0; len <= sizeof(buf); len++) {
+		for (i = 0; i < len; i++) {
+			want[i] = (uint8_t)(i * 7);
+			buf[i] = want[i] ^ key[i % 4];
+		}
+		ws_frame_unmask(buf, len, key);
+		assert_memory_equal(buf, want, len);
+	}
+}
+
+static void
+test_frame_close_code(void **state)
+{
+	/* Never on the wire: 1005, 1006, 1015; unassigned: 999, 2000, 5000. */
+	static const struct {
+		uint16_t	 code;
+		int		 ok;
+	} codes[] = { { 1000, 1 }, { 1011, 1 }, { 4000, 1 }, { 1005, 0 },
+	    { 1006, 0 }, { 1015, 0 }, { 999, 0 }, { 2000, 0 }, { 5000, 0 } };
+	const char	*cause;
+	uint8_t		 p[4] = { 0, 0, 'o', 'k' };
+	uint16_t	 code;
+	size_t		 i;
+
+	assert_int_equal(ws_frame_close_code(NULL, 0, &code, &cause), 0);
+	assert_int_equal(code, 1005);
+	assert_int_equal(ws_frame_close_code(p, 1, &code, &cause), -1);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		p[0] = codes[i].code >> 8;
+		p[1] = codes[i].code & 0xff;
+		assert_int_equal(ws_frame_close_code(p, 4, &code, &cause),
+		    codes[i].ok ? 0 : -1);
+		if (codes[i].ok)
+			assert_int_equal(code, codes[i].code);
+	}
+}
+
+#define OUT_FRAME	100000
+
+static void
+out_frames(struct ws_out *o, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		memset(ws_out_space(o, OUT_FRAME), 'a' + i, OUT_FRAME);
+		ws_out_commit(o, OUT_FRAME);
+	}
+}
+
+/* Frames not started are dropped; one half sent is finished. */
+static void
+test_out_queue(void **state)
+{
+	struct ws_out	 o;
+	static char	 got[5 + 3 * OUT_FRAME];
+	size_t		 sent, have = 0;
+	ssize_t		 n;
+	int		 sv[2], small = 4096, i;
+
+	ws_out_init(&o, NULL, 0);
+	out_frames(&o, 2);
+	assert_int_equal(ws_out_frames(&o), 2);
+	ws_out_drop_unsent(&o);
+	assert_int_equal(ws_out_pending(&o), 0);
+	assert_int_equal(ws_out_frames(&o), 0);
+	ws_out_free(&o);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ws_out_init(&o, "HELLO", 5);
+	out_frames(&o, 3);
+	assert_int_equal(ws_out_pending(&o), 5 + 3 * OUT_FRAME);
+	assert_int_equal(ws_out_send(&o, sv[0]), 0);
+	sent = 5 + 3 * OUT_FRAME - ws_out_pending(&o);
+	/* The socket took part of the first frame only. */
+	assert_true(sent > 5 && sent < 5 + OUT_FRAME);
+	assert_int_equal(ws_out_frames(&o), 3);
+	ws_out_drop_unsent(&o);
+	assert_int_equal(ws_out_frames(&o), 0);
+	assert_int_equal(ws_out_pending(&o), 5 + OUT_FRAME - sent);
+	/* What arrives: the greeting and exactly the first frame. */
+	for (i = 0; i < 100000 && ws_out_pending(&o) > 0; i++) {
+		assert_int_equal(ws_out_send(&o, sv[0]), 0);
+		if ((n = recv(sv[1], got + have, sizeof(got) - have, 0)) > 0)
+			have += (size_t)n;
+	}
+	if ((n = recv(sv[1], got + have, sizeof(got) - have, 0)) > 0)
+		have += (size_t)n;
+	assert_int_equal(have, 5 + OUT_FRAME);
+	assert_memory_equal(got, "HELLOaaaa", 9);
+	assert_int_equal(got[have - 1], 'a');
+	/* Drained: a new frame goes out whole. */
+	out_frames(&o, 1);
+	assert_int_equal(ws_out_pending(&o), OUT_FRAME);
+	ws_out_free(&o);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* One server, its websockets echoing, and one client end. */
@@ -323,7 +502,7 @@ test_malformed_frame(void **state)
 	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	    "Sec-WebSocket-Version: 13\r\n\r\n";
 	static const char frame[] = "\x81\x02hi";
-	char		 buf[512];
+	char		 buf[512], *cf;
 	int		 fd, eof = 0;
 	size_t		 n;
 
@@ -334,11 +513,96 @@ test_malformed_frame(void **state)
 	buf[n] = '\0';
 	assert_non_null(strstr(buf, "101 Switching Protocols"));
 	assert_non_null(strstr(buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-	/* Then a close frame with 1002. */
-	assert_non_null(memmem(buf, n, "\x88\x02\x03\xea", 4));
+	/* Then a close frame with 1002 and the reason. */
+	cf = memmem(buf, n, "\r\n\r\n\x88", 5);
+	assert_non_null(cf);
+	assert_memory_equal(cf + 6, "\x03\xea" "client frame not masked",
+	    25);
+	assert_int_equal(cf[5], 25);
 	ht_pump(t->base, 3000, &t->server_closed);
 	assert_int_equal(t->server_code, WS_CLOSE_PROTOCOL);
 	close(fd);
+}
+
+/*
+ * Raw client: upgrade, send bytes (frames masked with a zero key, so
+ * written in clear), read until the server hangs up, and walk what it
+ * sent with the parser: the text messages into texts, the close code.
+ */
+static uint16_t
+raw_session(struct wt *t, const char *bytes, size_t len, char *texts,
+    size_t size)
+{
+	static const char req[] = "GET /ws HTTP/1.1\r\nHost: x\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n";
+	struct ws_frame	 f;
+	char		 buf[4096], *p, *end;
+	const char	*cause;
+	uint16_t	 code = 0;
+	int		 fd, eof = 0;
+
+	fd = ht_connect(t->port);
+	ht_send(fd, req);
+	ht_sendn(fd, bytes, len);
+	end = buf + ht_read(t->base, fd, buf, sizeof(buf), NULL, 3000, &eof);
+	close(fd);
+	assert_true(eof);
+	p = memmem(buf, (size_t)(end - buf), "\r\n\r\n", 4);
+	assert_non_null(p);
+	texts[0] = '\0';
+	for (p += 4; p < end; p += f.hlen + f.len) {
+		assert_true(ws_frame_parse((uint8_t *)p, (size_t)(end - p), 0,
+		    &f, &cause) > 0);
+		assert_true(f.len <= (uint64_t)(end - p) - f.hlen);
+		if (f.opcode == WS_OP_CLOSE)
+			code = (uint16_t)((uint8_t)p[2] << 8 | (uint8_t)p[3]);
+		else if (f.opcode == WS_OP_TEXT || f.opcode == WS_OP_PONG)
+			snprintf(texts + strlen(texts), size - strlen(texts),
+			    "%s%.*s;", f.opcode == WS_OP_PONG ? "pong:" : "",
+			    (int)f.len, p + f.hlen);
+	}
+	return code;
+}
+
+#define RAW(s)	(s), sizeof(s) - 1
+
+/* A ping between two fragments is answered; the message comes whole. */
+static void
+test_fragments_and_ping(void **state)
+{
+	struct wt	*t = *state;
+	char		 texts[256];
+
+	assert_int_equal(raw_session(t, RAW("\x01\x83\0\0\0\0hel"
+	    "\x89\x82\0\0\0\0pi" "\x00\x81\0\0\0\0l" "\x80\x81\0\0\0\0o"
+	    "\x88\x82\0\0\0\0\x03\xe8"), texts, sizeof(texts)),
+	    WS_CLOSE_NORMAL);
+	assert_string_equal(texts, "pong:pi;hello;");
+	assert_int_equal(t->server_code, WS_CLOSE_NORMAL);
+}
+
+/* Message rules the frame header alone cannot check. */
+static void
+test_bad_sequences(void **state)
+{
+	struct wt	*t = *state;
+	char		 texts[256], big[2 * (8 + 60)];
+
+	assert_int_equal(raw_session(t, RAW("\x80\x81\0\0\0\0x"), texts,
+	    sizeof(texts)), WS_CLOSE_PROTOCOL);
+	assert_int_equal(raw_session(t, RAW("\x01\x81\0\0\0\0a"
+	    "\x81\x81\0\0\0\0b"), texts, sizeof(texts)), WS_CLOSE_PROTOCOL);
+	assert_int_equal(raw_session(t, RAW("\x88\x82\0\0\0\0\x03\xed"),
+	    texts, sizeof(texts)), WS_CLOSE_PROTOCOL);
+	/* Two fragments of 60 bytes: past max_message (100) together. */
+	memset(big, 'z', sizeof(big));
+	memcpy(big, "\x01\xbc\0\0\0\0", 6);
+	memcpy(big + 66, "\x80\xbc\0\0\0\0", 6);
+	assert_int_equal(raw_session(t, big, 6 + 60 + 6 + 60, texts,
+	    sizeof(texts)), WS_CLOSE_TOO_BIG);
+	assert_string_equal(texts, "");
 }
 
 static void
@@ -376,6 +640,11 @@ main(void)
 		cmocka_unit_test(test_sha1_vectors),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_accept_key),
+		cmocka_unit_test(test_frame_roundtrip),
+		cmocka_unit_test(test_frame_hostile),
+		cmocka_unit_test(test_frame_unmask),
+		cmocka_unit_test(test_frame_close_code),
+		cmocka_unit_test(test_out_queue),
 		cmocka_unit_test_setup_teardown(test_echo_and_close, wt_setup,
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_message_too_big,
@@ -383,6 +652,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_overflow, wt_setup,
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frame,
+		    wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_and_ping,
+		    wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_sequences,
 		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_upgrade, wt_setup,
 		    wt_teardown),

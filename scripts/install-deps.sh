@@ -7,7 +7,7 @@ set -eu
 
 BUILD_PKGS="build-essential autoconf automake libtool pkgconf \
 libevent-dev libmsgpack-dev libcurl4-openssl-dev libsqlite3-dev \
-libncurses-dev libjansson-dev libwslay-dev libinih-dev zlib1g-dev \
+libncurses-dev libjansson-dev libinih-dev zlib1g-dev \
 libhttp-parser-dev libsystemd-dev libcmocka-dev libnats-dev"
 
 TEST_PKGS="python3 python3-pytest python3-websockets curl tmux \

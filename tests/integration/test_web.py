@@ -431,14 +431,25 @@ class Browser:
              "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = os.path.join(profile, "DevToolsActivePort")
-        lines = wait_for(lambda: os.path.exists(port_file) and
-                         open(port_file).read().split("\n")[:2],
+        lines = wait_for(lambda: self._port_lines(port_file),
                          timeout=30, what="chromium DevToolsActivePort")
         self.ws_url = "ws://127.0.0.1:%s%s" % (lines[0], lines[1])
         self.next_id = 0
         self.waiting = {}
         self.events = []
         self.dialogs = []
+
+    @staticmethod
+    def _port_lines(path):
+        """Port and path, once chromium has written both (it writes the
+        file in steps: an early read may see it empty or half done)."""
+        try:
+            with open(path) as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            return None
+        return lines[:2] if len(lines) >= 2 and lines[0] and lines[1] \
+            else None
 
     async def open(self):
         import websockets

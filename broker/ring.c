@@ -102,22 +102,10 @@ bring_data(struct bring_hdr *h, unsigned r)
 }
 
 /* FNV-1a, never 0 (0 marks a free slot). */
-static uint64_t
-bring_hash(uint64_t h, const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 uint64_t
 bring_name_hash(const char *name, size_t len)
 {
-	uint64_t	 h = bring_hash(0xcbf29ce484222325ULL, name, len);
+	uint64_t	 h = util_fnv1a(UTIL_FNV_BASIS, name, len);
 
 	return h != 0 ? h : 1;
 }
@@ -133,8 +121,8 @@ bring_group_hash(const char *topic, const char *queue)
 {
 	uint64_t	 h;
 
-	h = bring_hash(0xcbf29ce484222325ULL, topic, strlen(topic) + 1);
-	h = bring_hash(h, queue, strlen(queue));
+	h = util_fnv1a(UTIL_FNV_BASIS, topic, strlen(topic) + 1);
+	h = util_fnv1a(h, queue, strlen(queue));
 	return h != 0 ? h : 1;
 }
 

@@ -4,7 +4,7 @@
 libmicro_a_SOURCES += rpc/route.c rpc/route.h rpc/codec.c rpc/codec.h \
 	rpc/apireq.c rpc/apireq.h rpc/select.c rpc/select.h \
 	rpc/client.c rpc/client.h rpc/gateway.c rpc/gateway.h \
-	rpc/cors.c rpc/cors.h rpc/proxy.c rpc/proxy.h
+	rpc/cors.c rpc/cors.h rpc/proxy.c rpc/proxy.h lib/jscan.c lib/jscan.h
 
 microd_microd_SOURCES += workers/api.c workers/api.h \
 	workers/sidecar-rpc.c workers/sidecar-rpc.h \
@@ -24,9 +24,9 @@ examples_greeter_greeter_api_LDADD = $(MICRO_LIBS)
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_route tests/unit/test_codec \
-	tests/unit/test_apireq tests/unit/test_select
+	tests/unit/test_apireq tests/unit/test_select tests/unit/test_jscan
 TESTS += tests/unit/test_route tests/unit/test_codec \
-	tests/unit/test_apireq tests/unit/test_select
+	tests/unit/test_apireq tests/unit/test_select tests/unit/test_jscan
 
 tests_unit_test_route_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_route_LDADD = $(UNIT_LIBS)
@@ -36,4 +36,6 @@ tests_unit_test_apireq_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_apireq_LDADD = $(UNIT_LIBS)
 tests_unit_test_select_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_select_LDADD = $(UNIT_LIBS)
+tests_unit_test_jscan_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jscan_LDADD = $(UNIT_LIBS)
 endif

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jscan.h"
 #include "log.h"
 #include "microd/conf.h"
 #include "rpc/apireq.h"
@@ -211,6 +212,91 @@ gateway_json_str(json_t *v)
 	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
 }
 
+/* The /rpc body members gateway_args_scan takes, and what it saw. */
+struct gateway_scan {
+	struct gateway_args	*a;
+	const char		*request;	/* raw JSON text, NULL none */
+	size_t			 request_len;
+	unsigned		 seen;		/* bits of gateway_keys */
+};
+
+static const char *gateway_keys[] = {
+	"service", "method", "endpoint", "address", "version", "request"
+};
+
+static char **
+gateway_scan_field(struct gateway_args *a, size_t key)
+{
+	switch (key) {
+	case 0:
+		return &a->service;
+	case 1:
+	case 2:
+		return &a->endpoint;
+	case 3:
+		return &a->address;
+	default:
+		return &a->version;
+	}
+}
+
+/*
+ * One member, as gateway_args_json takes it from jansson's tree; gives up
+ * (-1: jansson decides) on what the tree would have merged or decoded: a
+ * key given twice, a string to keep that holds escapes.
+ */
+static int
+gateway_scan_member(const struct jscan_member *m, void *arg)
+{
+	struct gateway_scan	*g = arg;
+	char			**field;
+	size_t			 k;
+
+	for (k = 0; k < nitems(gateway_keys); k++) {
+		if (strlen(gateway_keys[k]) == m->key_len &&
+		    strncasecmp(m->key, gateway_keys[k], m->key_len) == 0)
+			break;
+	}
+	if (k == nitems(gateway_keys))
+		return 0;
+	if (g->seen & (1U << k) || m->escaped)
+		return -1;
+	g->seen |= 1U << k;
+	if (k == nitems(gateway_keys) - 1) {
+		g->request = m->value;
+		g->request_len = m->value_len;
+		return 0;
+	}
+	field = gateway_scan_field(g->a, k);
+	if (*field == NULL && m->value[0] == '"')
+		*field = xstrndup(m->value + 1, m->value_len - 2);
+	return 0;
+}
+
+/* The common body without a tree: 0, or -1 with a untouched. */
+static int
+gateway_args_scan(const char *text, size_t len, struct gateway_args *a)
+{
+	struct gateway_args	 got;
+	struct gateway_scan	 g;
+
+	memset(&got, 0, sizeof(got));
+	memset(&g, 0, sizeof(g));
+	g.a = &got;
+	if (jscan_object(text, len, gateway_scan_member, &g) == -1) {
+		gateway_args_free(&got);
+		return -1;
+	}
+	if (g.request == NULL || strncmp(g.request, "null", 4) == 0)
+		got.request = xstrdup("{}");
+	else if (g.request[0] == '"')
+		got.request = xstrndup(g.request + 1, g.request_len - 2);
+	else
+		got.request = xstrndup(g.request, g.request_len);
+	*a = got;
+	return 0;
+}
+
 static int
 gateway_args_json(const char *text, size_t len, struct gateway_args *a)
 {
@@ -304,7 +390,8 @@ gateway_rpc(struct rpc_client *c, struct http_request *req)
 	memset(&a, 0, sizeof(a));
 	body = gateway_body_text(req, &len);
 	if (rpc_ctype(ct) == RPC_CT_JSON && ct != NULL) {
-		if (gateway_args_json(body, len, &a) == -1)
+		if (gateway_args_scan(body, len, &a) == -1 &&
+		    gateway_args_json(body, len, &a) == -1)
 			bad = "invalid JSON body";
 	} else
 		gateway_args_form(req, body, &a);

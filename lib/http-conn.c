@@ -228,26 +228,6 @@ http_conn_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
-static void
-http_conn_count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct http_conn	*conn = arg;
-
-	if (info->n_added > 0)
-		COUNTER_ADD(conn->srv->counters, bytes_in, info->n_added);
-}
-
-static void
-http_conn_count_out(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct http_conn	*conn = arg;
-
-	if (info->n_deleted > 0)
-		COUNTER_ADD(conn->srv->counters, bytes_out, info->n_deleted);
-}
-
 void
 http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
 {
@@ -274,11 +254,7 @@ http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
 	srv->nconns++;
 	if (srv->counters != NULL) {
 		COUNTER_ADD(srv->counters, connections, 1);
-		conn->in_cb = evbuffer_add_cb(stream_input(conn->stream),
-		    http_conn_count_in, conn);
-		conn->out_cb = evbuffer_add_cb(
-		    stream_output(conn->stream), http_conn_count_out,
-		    conn);
+		stream_set_counters(conn->stream, srv->counters);
 	}
 	stream_setcb(conn->stream, http_conn_read_cb, http_conn_write_cb,
 	    http_conn_event_cb, conn);
@@ -390,10 +366,7 @@ http_request_hijack(struct http_request *req)
 		return NULL;
 	}
 	s = conn->stream;
-	if (conn->in_cb != NULL) {
-		evbuffer_remove_cb_entry(stream_input(s), conn->in_cb);
-		evbuffer_remove_cb_entry(stream_output(s), conn->out_cb);
-	}
+	stream_set_counters(s, NULL);
 	http_request_count(req, 101);
 	conn->stream = NULL;
 	conn->req = NULL;

@@ -17,6 +17,7 @@
 struct http_header {
 	char		*name;
 	char		*value;
+	size_t		 name_len;	/* lookups compare lengths first */
 };
 
 /* An array: headers are few, and order matters on the wire. */
@@ -77,16 +78,23 @@ http_headers_add(struct http_headers *h, const char *name, const char *value)
 	memcpy(p + nlen + 1, value, vlen + 1);
 	h->v[h->n].name = p;
 	h->v[h->n].value = p + nlen + 1;
+	h->v[h->n].name_len = nlen;
 	h->n++;
+}
+
+static int
+http_header_is(const struct http_header *hd, const char *name, size_t len)
+{
+	return hd->name_len == len && strcasecmp(hd->name, name) == 0;
 }
 
 void
 http_headers_remove(struct http_headers *h, const char *name)
 {
-	size_t	 i, j;
+	size_t	 i, j, len = strlen(name);
 
 	for (i = j = 0; i < h->n; i++) {
-		if (strcasecmp(h->v[i].name, name) == 0) {
+		if (http_header_is(&h->v[i], name, len)) {
 			free(h->v[i].name);
 			continue;
 		}
@@ -105,10 +113,10 @@ http_headers_set(struct http_headers *h, const char *name, const char *value)
 const char *
 http_headers_get(const struct http_headers *h, const char *name)
 {
-	size_t	 i;
+	size_t	 i, len = strlen(name);
 
 	for (i = 0; i < h->n; i++) {
-		if (strcasecmp(h->v[i].name, name) == 0)
+		if (http_header_is(&h->v[i], name, len))
 			return h->v[i].value;
 	}
 	return NULL;
@@ -137,10 +145,10 @@ int
 http_headers_has_token(const struct http_headers *h, const char *name,
     const char *token)
 {
-	size_t	 i;
+	size_t	 i, len = strlen(name);
 
 	for (i = 0; i < h->n; i++) {
-		if (strcasecmp(h->v[i].name, name) == 0 &&
+		if (http_header_is(&h->v[i], name, len) &&
 		    http_headers_list_has(h->v[i].value, token))
 			return 1;
 	}

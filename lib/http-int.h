@@ -57,8 +57,6 @@ struct http_conn {
 	struct stream		*stream;	/* NULL once hijacked */
 	struct event		*timer;
 	struct event		*resume;	/* parse what a reply left */
-	struct evbuffer_cb_entry *in_cb;
-	struct evbuffer_cb_entry *out_cb;
 	http_parser		 parser;
 	enum http_conn_state	 state;
 	struct http_request	*req;	/* being read or answered */

@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "counters.h"
 #include "log.h"
 #include "stream.h"
 #include "util.h"
@@ -37,6 +38,7 @@ struct stream {
 	stream_data_cb		 write_cb;
 	stream_event_cb		 event_cb;
 	void			*arg;
+	struct micro_counters	*counters;	/* NULL: not counted */
 	size_t			 read_max;
 	struct timeval		 write_timeout;
 	short			 enabled;	/* STREAM_READ | STREAM_WRITE */
@@ -136,6 +138,8 @@ stream_read_ev(evutil_socket_t fd, short what, void *arg)
 	}
 	if (evbuffer_add(s->in, stream_read_buf, (size_t)n) == -1)
 		fatalx("evbuffer_add");
+	if (s->counters != NULL)
+		COUNTER_ADD(s->counters, bytes_in, (uint64_t)n);
 	if (s->read_max != 0)
 		stream_sync_read(s);
 	if (s->read_cb != NULL)
@@ -167,6 +171,7 @@ static void
 stream_write_ev(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream	*s = arg;
+	int		 n;
 
 	s->queued = 0;
 	if (s->connecting) {
@@ -186,12 +191,14 @@ stream_write_ev(evutil_socket_t fd, short what, void *arg)
 		stream_unblock(s);
 		return;
 	}
-	if (evbuffer_write(s->out, fd) == -1 && !stream_would_block()) {
+	if ((n = evbuffer_write(s->out, fd)) == -1 && !stream_would_block()) {
 		stream_unblock(s);
 		s->enabled &= ~STREAM_WRITE;
 		stream_fire(s, STREAM_ERROR | STREAM_WRITING);
 		return;
 	}
+	if (n > 0 && s->counters != NULL)
+		COUNTER_ADD(s->counters, bytes_out, (uint64_t)n);
 	if (evbuffer_get_length(s->out) > 0) {
 		stream_block(s);	/* re-added: the timeout starts again */
 		return;
@@ -304,6 +311,12 @@ stream_set_read_max(struct stream *s, size_t max)
 {
 	s->read_max = max;
 	stream_sync_read(s);
+}
+
+void
+stream_set_counters(struct stream *s, struct micro_counters *c)
+{
+	s->counters = c;
 }
 
 void

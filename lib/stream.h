@@ -22,6 +22,7 @@
 
 struct bufferevent;
 struct event_base;
+struct micro_counters;
 struct evbuffer;
 struct stream;
 struct timeval;
@@ -53,6 +54,8 @@ void		 stream_enable(struct stream *, short);
 void		 stream_disable(struct stream *, short);
 /* Stop reading while the input holds max bytes or more (0: no limit). */
 void		 stream_set_read_max(struct stream *, size_t max);
+/* Count the bytes read and written in c's bytes_in and bytes_out (or not). */
+void		 stream_set_counters(struct stream *, struct micro_counters *c);
 /* Give up (STREAM_TIMEOUT | STREAM_WRITING) when a write waits this long. */
 void		 stream_set_write_timeout(struct stream *, const struct timeval *);
 

@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "counters.h"
 #include "http_test.h"
 #include "stream.h"
 #include "util.h"
@@ -133,6 +134,30 @@ test_write_and_drained(void **state)
 	assert_int_equal(evbuffer_get_length(stream_output(t->s)), 0);
 	assert_int_equal(st_peer_read(t, buf, 9, 2000), 9);
 	assert_memory_equal(buf, "one write", 9);
+}
+
+static void
+test_counters(void **state)
+{
+	struct st		*t = *state;
+	struct micro_counters	 c;
+	char			 buf[16];
+
+	memset(&c, 0, sizeof(c));
+	stream_set_counters(t->s, &c);
+	ht_sendn(t->peer, "in", 2);
+	ht_pump(t->base, 2000, &t->reads);
+	evbuffer_add(stream_output(t->s), "out!", 4);
+	ht_pump(t->base, 2000, &t->drained);
+	assert_int_equal(st_peer_read(t, buf, 4, 2000), 4);
+	assert_int_equal(c.bytes_in, 2);
+	assert_int_equal(c.bytes_out, 4);
+	/* Unset: no longer counted. */
+	stream_set_counters(t->s, NULL);
+	evbuffer_add(stream_output(t->s), "more", 4);
+	t->drained = 0;
+	ht_pump(t->base, 2000, &t->drained);
+	assert_int_equal(c.bytes_out, 4);
 }
 
 static void
@@ -325,6 +350,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_and_drained, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_counters, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_max, setup,

@@ -79,6 +79,14 @@ class Tmux:
                   "-y", str(height))
 
     def kill(self):
+        # What still runs in the pane goes first, by SIGKILL: a SIGHUP'd
+        # micro-top under ASan can hang in LeakSanitizer's exit check.
+        pane = subprocess.run(
+            ["tmux", "-L", self.name, "display-message", "-p", "-t", "t",
+             "#{pane_pid}"], capture_output=True, text=True, timeout=10)
+        if pane.returncode == 0 and pane.stdout.strip().isdigit():
+            subprocess.run(["pkill", "-KILL", "-P", pane.stdout.strip()],
+                           capture_output=True, timeout=10)
         subprocess.run(["tmux", "-L", self.name, "kill-server"],
                        capture_output=True, timeout=10)
 

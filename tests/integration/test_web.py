@@ -431,8 +431,13 @@ class Browser:
              "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = os.path.join(profile, "DevToolsActivePort")
-        lines = wait_for(lambda: self._port_lines(port_file),
-                         timeout=30, what="chromium DevToolsActivePort")
+        try:
+            lines = wait_for(lambda: self._port_lines(port_file),
+                             timeout=30, what="chromium DevToolsActivePort")
+        except BaseException:
+            self.proc.kill()  # no fixture teardown will run for it
+            self.proc.wait()
+            raise
         self.ws_url = "ws://127.0.0.1:%s%s" % (lines[0], lines[1])
         self.next_id = 0
         self.waiting = {}

@@ -5,8 +5,10 @@
 #   b) through microd's proxy handler (one api worker),
 #   c) through nginx (one worker, upstream keep-alive),
 #   d) as /rpc calls through microd,
-# in alternating rounds, then req/s and p99 per target and the ratios
-# b/c and d/c (targets: b/c >= 1.0 with p99 <= 1.2x nginx's; d/c >= 0.8).
+# in alternating rounds, then req/s, p99 and the server's CPU time per
+# request (the backend's for a, the proxy worker's for b, c, d) per target,
+# and the ratios b/c and d/c (targets: b/c >= 1.0 with p99 <= 1.2x nginx's;
+# d/c >= 0.8).
 #
 # Builds what it runs, optimized, in BENCH_BUILDDIR (default
 # /tmp/build-bench-gw); needs wrk and nginx (scripts/install-deps.sh bench).
@@ -50,10 +52,12 @@ workers = 0
 workers = 0
 CONF
 "$B/microd/microd" -c "$DIR/microd.conf" 2>"$DIR/microd.log" &
+MASTER=$!
 PIDS="$PIDS $!"
 wait_http "http://127.0.0.1:$SIDECAR/healthz"
 
 "$B/examples/greeter/greeter-srv" -s "127.0.0.1:$SIDECAR" >"$DIR/srv.out" 2>&1 &
+SRV=$!
 PIDS="$PIDS $!"
 for _ in $(seq 100); do
 	grep -q "listening on" "$DIR/srv.out" && break
@@ -89,13 +93,24 @@ CONF
 PIDS="$PIDS $!"
 wait_http "http://127.0.0.1:$NGX/"
 
+API_WORKER=$(pgrep -x microd-api -P "$MASTER")
+NGX_WORKER=$(pgrep -f "nginx: worker" -P "$(cat "$DIR/nginx.pid")")
+
+# cpu PID: clock ticks (user + system) the process has used so far.
+cpu() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 HELLO='{"name":"John"}'
 RPC='{"service":"go.micro.srv.greeter","method":"Say.Hello","request":{"name":"John"}}'
 
-# run NAME URL BODY ENDPOINT: one wrk run, appends "NAME req/s p99_ms".
+# run NAME URL BODY ENDPOINT PID: one wrk run, appends "NAME req/s p99_ms
+# cpu_us_per_request" (the CPU time PID, the server measured, used).
 run() {
+	c0=$(cpu "$5")
 	out=$(WRK_BODY=$3 WRK_ENDPOINT=$4 wrk -t1 -c"$CONNS" -d"${SECS}s" \
 	    --latency -s "$SRC/bench/gateway/post.lua" "$2")
+	c1=$(cpu "$5")
 	echo "$out" | grep -q "Non-2xx" && { echo "$1: errors" >&2; \
 	    echo "$out" >&2; exit 1; }
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
@@ -104,14 +119,19 @@ run() {
 	    else if (v ~ /ms$/) sub(/ms$/, "", v);
 	    else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
 	    print v }')
-	echo "$1 $rps $p99" >> "$DIR/samples"
+	n=$(echo "$out" | awk '/requests in/ { print $1 }')
+	us=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" \
+	    'BEGIN { print t * 1e6 / hz / n }')
+	echo "$1 $rps $p99 $us" >> "$DIR/samples"
 }
 
 for r in $(seq "$ROUNDS"); do
-	run a "http://$BACKEND/" "$HELLO" Say.Hello
-	run b "http://127.0.0.1:$API/greeter/say/hello" "$HELLO" Say.Hello
-	run c "http://127.0.0.1:$NGX/greeter/say/hello" "$HELLO" Say.Hello
-	run d "http://127.0.0.1:$API/rpc" "$RPC" ""
+	run a "http://$BACKEND/" "$HELLO" Say.Hello "$SRV"
+	run b "http://127.0.0.1:$API/greeter/say/hello" "$HELLO" Say.Hello \
+	    "$API_WORKER"
+	run c "http://127.0.0.1:$NGX/greeter/say/hello" "$HELLO" Say.Hello \
+	    "$NGX_WORKER"
+	run d "http://127.0.0.1:$API/rpc" "$RPC" "" "$API_WORKER"
 	echo "round $r done" >&2
 done
 
@@ -123,18 +143,24 @@ function median(a, n,   i, j, t) {
 			if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ n[$1]++; rps[$1, n[$1]] = $2; p99[$1, n[$1]] = $3 }
+{ n[$1]++; rps[$1, n[$1]] = $2; p99[$1, n[$1]] = $3; us[$1, n[$1]] = $4 }
 END {
 	split("a b c d", order, " ")
 	names["a"] = "backend direct"; names["b"] = "microd proxy"
 	names["c"] = "nginx proxy"; names["d"] = "microd /rpc"
 	for (k = 1; k <= 4; k++) {
 		t = order[k]
-		for (i = 1; i <= n[t]; i++) { x[i] = rps[t, i]; y[i] = p99[t, i] }
+		for (i = 1; i <= n[t]; i++) {
+			x[i] = rps[t, i]; y[i] = p99[t, i]; z[i] = us[t, i]
+		}
 		mr[t] = median(x, n[t]); mp[t] = median(y, n[t])
-		printf "%-15s %10.0f req/s   p99 %7.2f ms\n", names[t], mr[t], mp[t]
+		mu[t] = median(z, n[t])
+		printf "%-15s %10.0f req/s   p99 %7.2f ms   cpu %6.1f us/req\n",
+		    names[t], mr[t], mp[t], mu[t]
 	}
 	printf "b/c req/s %.2f (target >= 1.0), p99 b/c %.2f (target <= 1.2)\n",
 	    mr["b"] / mr["c"], mp["b"] / mp["c"]
 	printf "d/c req/s %.2f (target >= 0.8)\n", mr["d"] / mr["c"]
+	printf "server CPU per request, b/c %.2f, d/c %.2f (lower is cheaper)\n",
+	    mu["b"] / mu["c"], mu["d"] / mu["c"]
 }' "$DIR/samples"

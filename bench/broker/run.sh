@@ -9,7 +9,8 @@
 #   sat    the publisher keeps BENCH_WINDOW messages in flight: msgs/s
 #          is the sustained rate, p99 includes the window's queueing;
 #   paced  BENCH_RATE msgs/s: p99 delivery latency below saturation.
-# Prints one table, medians over rounds, with the ratios micro/redis.
+# Prints one table, medians over rounds, with the ratios micro/redis, and
+# each server's CPU time (utime + stime) per delivery.
 #
 # Needs an optimized build (BENCH_BUILDDIR, default /tmp/build-bench-broker:
 # configure without --enable-debug, make microd/microd
@@ -58,13 +59,41 @@ listen = 127.0.0.1:$MICRO
 workers = 1
 CONF
 "$B/microd/microd" -c "$DIR/microd.conf" 2>"$DIR/microd.log" &
+MASTER=$!
 PIDS="$PIDS $!"
 redis-server --bind 127.0.0.1 --port "$REDIS" --save '' --appendonly no \
     >"$DIR/redis.log" 2>&1 &
+REDIS_PID=$!
 PIDS="$PIDS $!"
 nats-server -a 127.0.0.1 -p "$NATS" >"$DIR/nats.log" 2>&1 &
+NATS_PID=$!
 PIDS="$PIDS $!"
 for p in $MICRO $REDIS $NATS; do wait_port "$p"; done
+BROKER_PID=$(pgrep -x microd-broker -P "$MASTER")
+
+# The server process of a peer, and the clock ticks it has used so far.
+server_pid() {
+	case $1 in
+	micro)	echo "$BROKER_PID" ;;
+	redis)	echo "$REDIS_PID" ;;
+	nats)	echo "$NATS_PID" ;;
+	esac
+}
+cpu() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# measure LOAD NAME PORT SUBS COUNT RATE: one client run, appends its line
+# and the server's CPU time per delivery in microseconds.
+measure() {
+	pid=$(server_pid "$2")
+	c0=$(cpu "$pid")
+	out=$(timeout $((SECS + 20)) "$BENCH" "$2" "127.0.0.1:$3" "$4" "$5" \
+	    "$SECS" "$WINDOW" "$6")
+	c1=$(cpu "$pid")
+	echo "$1 $out" | awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+	    '{ print $0, t * 1e6 / hz / ($4 * $3) }' >> "$DIR/samples"
+}
 
 echo "load before: $(uptime)"
 for r in $(seq "$ROUNDS"); do
@@ -72,13 +101,9 @@ for r in $(seq "$ROUNDS"); do
 		for target in micro:$MICRO redis:$REDIS nats:$NATS; do
 			name=${target%%:*}
 			port=${target#*:}
-			n=$((MSGS / subs))
-			echo "sat $(timeout $((SECS + 20)) "$BENCH" "$name" \
-			    "127.0.0.1:$port" $subs $n "$SECS" "$WINDOW" 0)" \
-			    >> "$DIR/samples"
-			echo "paced $(timeout $((SECS + 20)) "$BENCH" "$name" \
-			    "127.0.0.1:$port" $subs $((RATE * 3)) "$SECS" \
-			    "$WINDOW" "$RATE")" >> "$DIR/samples"
+			measure sat "$name" "$port" $subs $((MSGS / subs)) 0
+			measure paced "$name" "$port" $subs $((RATE * 3)) \
+			    "$RATE"
 		done
 	done
 	echo "round $r/$ROUNDS done" >&2
@@ -86,6 +111,7 @@ done
 echo "load after:  $(uptime)"
 
 # samples: load proto subs messages msgs/s deliveries/s p50_us p99_us lost
+# server_cpu_us_per_delivery
 awk -v window="$WINDOW" -v rate="$RATE" '
 function median(key,   n, i, j, t, a) {
 	n = split(vals[key], a, " ")
@@ -99,11 +125,12 @@ function median(key,   n, i, j, t, a) {
 	k = $1 " " $2 " " $3
 	vals[k " mps"] = vals[k " mps"] " " $5
 	vals[k " p99"] = vals[k " p99"] " " $8
+	vals[k " cpu"] = vals[k " cpu"] " " $10
 	lost[k] += $9
 }
 END {
-	printf "%-6s %-5s %-5s %12s %10s %6s\n", "load", "subs", "peer", \
-	    "msgs/s", "p99_us", "lost"
+	printf "%-6s %-5s %-5s %12s %10s %6s %10s\n", "load", "subs", "peer", \
+	    "msgs/s", "p99_us", "lost", "cpu_us/d"
 	split("sat paced", loads, " ")
 	split("1 10", subs, " ")
 	split("micro redis nats", peers, " ")
@@ -111,11 +138,12 @@ END {
 		for (p = 1; p <= 3; p++) {
 			k = loads[l] " " peers[p] " " subs[s]
 			m[p] = median(k " mps"); q[p] = median(k " p99")
-			printf "%-6s %-5s %-5s %12.0f %10.1f %6d\n", loads[l], \
-			    subs[s], peers[p], m[p], q[p], lost[k]
+			c[p] = median(k " cpu")
+			printf "%-6s %-5s %-5s %12.0f %10.1f %6d %10.3f\n", \
+			    loads[l], subs[s], peers[p], m[p], q[p], lost[k], c[p]
 		}
-		printf "%-6s %-5s %-5s %12.2f %10.2f\n", loads[l], subs[s], \
-		    "m/r", m[1] / m[2], q[1] / q[2]
+		printf "%-6s %-5s %-5s %12.2f %10.2f %6s %10.2f\n", loads[l], \
+		    subs[s], "m/r", m[1] / m[2], q[1] / q[2], "", c[1] / c[2]
 	}
 	printf "(sat: window %d in flight; paced: %d msgs/s; medians over rounds)\n", \
 	    window, rate

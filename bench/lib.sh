@@ -31,3 +31,7 @@ wait_http() {	# URL: poll until it answers (any status), 10 s at most
 	echo "no answer from $1" >&2
 	exit 1
 }
+
+cpu() {	# PID: clock ticks (user + system) the process has used so far
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}

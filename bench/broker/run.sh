@@ -71,7 +71,7 @@ PIDS="$PIDS $!"
 for p in $MICRO $REDIS $NATS; do wait_port "$p"; done
 BROKER_PID=$(pgrep -x microd-broker -P "$MASTER")
 
-# The server process of a peer, and the clock ticks it has used so far.
+# The server process of a peer.
 server_pid() {
 	case $1 in
 	micro)	echo "$BROKER_PID" ;;
@@ -79,10 +79,6 @@ server_pid() {
 	nats)	echo "$NATS_PID" ;;
 	esac
 }
-cpu() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # measure LOAD NAME PORT SUBS COUNT RATE: one client run, appends its line
 # and the server's CPU time per delivery in microseconds.
 measure() {

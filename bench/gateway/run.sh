@@ -96,11 +96,6 @@ wait_http "http://127.0.0.1:$NGX/"
 API_WORKER=$(pgrep -x microd-api -P "$MASTER")
 NGX_WORKER=$(pgrep -f "nginx: worker" -P "$(cat "$DIR/nginx.pid")")
 
-# cpu PID: clock ticks (user + system) the process has used so far.
-cpu() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 HELLO='{"name":"John"}'
 RPC='{"service":"go.micro.srv.greeter","method":"Say.Hello","request":{"name":"John"}}'
 

@@ -134,12 +134,11 @@ jscan_container(struct jscan *s, char close, jscan_member_cb cb, void *arg)
 			jscan_ws(s);
 		}
 		m.value = s->p;
-		m.escaped = jscan_at(s, '"');
 		if (jscan_value(s) == -1)
 			return -1;
 		m.value_len = (size_t)(s->p - m.value);
-		if (m.escaped)
-			m.escaped = memchr(m.value, '\\', m.value_len) != NULL;
+		m.escaped = m.value[0] == '"' &&
+		    memchr(m.value, '\\', m.value_len) != NULL;
 		if (cb != NULL && cb(&m, arg) == -1)
 			return -1;
 		jscan_ws(s);

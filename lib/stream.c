@@ -174,17 +174,13 @@ stream_write_ev(evutil_socket_t fd, short what, void *arg)
 	int		 n;
 
 	s->queued = 0;
-	if (s->connecting) {
-		if (what & EV_TIMEOUT) {
-			s->blocked = 0;
-			stream_fire(s, STREAM_TIMEOUT | STREAM_WRITING);
-		} else if (what & EV_WRITE)
-			stream_connected(s);
+	if (what & EV_TIMEOUT) {
+		s->blocked = 0;	/* fired: no longer added */
+		stream_fire(s, STREAM_TIMEOUT | STREAM_WRITING);
 		return;
 	}
-	if (what & EV_TIMEOUT) {
-		s->blocked = 0;
-		stream_fire(s, STREAM_TIMEOUT | STREAM_WRITING);
+	if (s->connecting) {
+		stream_connected(s);
 		return;
 	}
 	if (!(s->enabled & STREAM_WRITE) || evbuffer_get_length(s->out) == 0) {

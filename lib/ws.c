@@ -35,7 +35,13 @@
 
 #define WS_CLOSE_WAIT_MS	2000
 #define WS_CLOSE_NO_STATUS	1005	/* received an empty close */
-#define WS_READ_SIZE		(64 * 1024)
+/*
+ * At most this much is read from one connection per turn (redis-server's
+ * figure too): a publisher's burst is delivered in slices, so its
+ * subscribers receive, and it sends, while the rest is still coming in,
+ * and other connections get their turn. bench/RESULTS.md has 4-64 KiB.
+ */
+#define WS_READ_SIZE		(16 * 1024)
 
 #define WS_DEFAULT_MAX_MESSAGE		(1024 * 1024)
 #define WS_DEFAULT_MAX_QUEUE_MSGS	1024

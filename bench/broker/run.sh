@@ -97,7 +97,7 @@ for r in $(seq "$ROUNDS"); do
 		for target in micro:$MICRO redis:$REDIS nats:$NATS; do
 			name=${target%%:*}
 			port=${target#*:}
-			measure sat "$name" "$port" $subs $((MSGS / subs)) 0
+			measure sat "$name" "$port" $subs "$MSGS" 0
 			measure paced "$name" "$port" $subs $((RATE * 3)) \
 			    "$RATE"
 		done

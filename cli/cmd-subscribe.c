@@ -95,13 +95,13 @@ static const struct ws_callbacks cmd_subscribe_cbs = {
 };
 
 static void
-cmd_subscribe_upgrade(struct http_creq *creq, struct bufferevent *bev,
+cmd_subscribe_upgrade(struct http_creq *creq, struct stream *stream,
     void *arg)
 {
 	struct cmd_subscribe	*s = arg;
 	const char		*cause;
 
-	if (ws_client_open(creq, bev, s->key, NULL, &cmd_subscribe_cbs, s,
+	if (ws_client_open(creq, stream, s->key, NULL, &cmd_subscribe_cbs, s,
 	    &cause) == NULL) {
 		s->status = cmd_error("broker: %s", cause);
 		event_base_loopexit(s->base, NULL);

@@ -355,7 +355,7 @@ http_request_pause_body(struct http_request *req, int paused)
 	}
 }
 
-struct bufferevent *
+struct stream *
 http_request_hijack(struct http_request *req)
 {
 	struct http_conn	*conn = req->conn;
@@ -366,11 +366,11 @@ http_request_hijack(struct http_request *req)
 		return NULL;
 	}
 	s = conn->stream;
-	stream_set_counters(s, NULL);
+	stream_handover(s);
 	http_request_count(req, 101);
 	conn->stream = NULL;
 	conn->req = NULL;
 	http_request_free(req);
 	http_conn_free(conn);
-	return stream_to_bufferevent(s);
+	return s;
 }

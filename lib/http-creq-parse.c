@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http-int.h"
@@ -125,7 +124,7 @@ static const http_parser_settings http_creq_settings = {
 static void
 http_creq_upgrade(struct http_creq *r)
 {
-	struct bufferevent	*bev;
+	struct stream	*s;
 
 	if (r->upgrade_cb == NULL) {
 		http_creq_done(r, HTTP_CLIENT_PROTOCOL);
@@ -133,12 +132,13 @@ http_creq_upgrade(struct http_creq *r)
 	}
 	http_creq_unlink(r);
 	evtimer_del(r->timer);
-	bev = stream_to_bufferevent(r->conn->stream);
+	s = r->conn->stream;
+	stream_handover(s);
 	r->conn->stream = NULL;
 	http_cconn_free(r->conn);
 	r->conn = NULL;
 	r->busy++;
-	r->upgrade_cb(r, bev, r->arg);
+	r->upgrade_cb(r, s, r->arg);
 	r->busy--;
 	r->dead = 0;
 	http_creq_free(r);

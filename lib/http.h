@@ -1,6 +1,6 @@
 /*
- * microd's HTTP/1.1 layer, server and client, on libevent bufferevents and
- * http-parser (doc/http.md says why not evhttp). Every worker serves its
+ * microd's HTTP/1.1 layer, server and client, on our socket streams
+ * (stream.h) and http-parser (doc/http.md says why not evhttp). Every worker serves its
  * listener with the server side; the RPC client and the reverse proxies use
  * the client side. Everything runs on one event base, single-threaded.
  *
@@ -28,10 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct bufferevent;
 struct event_base;
 struct evbuffer;
 struct micro_counters;
+struct stream;
 
 /* Default limits, used where a field of struct http_limits is 0. */
 #define HTTP_DEFAULT_MAX_HEADER		(32 * 1024)
@@ -181,13 +181,13 @@ void		 http_request_release(struct http_request *);
 /*
  * Take the connection over (websocket upgrade): from the main handler or
  * later, before any reply byte (else NULL and the connection is closed).
- * Returns its bufferevent with no callbacks, no timeouts, reading and
- * writing enabled, and any bytes read past the request head still in its
- * input; free it with bufferevent_free() (that closes the socket). The
+ * Returns its stream as stream_handover() leaves it (no callbacks, no
+ * timeouts, reading and writing disabled), with any bytes read past the
+ * request head still in its input; stream_free() closes the socket. The
  * request ends (read what you need from it first); the server forgets the
  * connection. NULL if the request is orphaned (it is still released).
  */
-struct bufferevent	*http_request_hijack(struct http_request *);
+struct stream	*http_request_hijack(struct http_request *);
 
 /*
  * Replies. Headers added to http_reply_headers() before the reply starts
@@ -257,11 +257,12 @@ typedef void	(*http_creq_body_cb)(struct http_creq *, struct evbuffer *,
 /* A streamed request body may take more bytes. */
 typedef void	(*http_creq_writable_cb)(struct http_creq *, void *);
 /*
- * 101 Switching Protocols: the connection is yours (bytes past the head
- * are in its input; no callbacks, no timeouts). creq is freed after.
+ * 101 Switching Protocols: the connection's stream is yours, as
+ * stream_handover() leaves it, with the bytes past the head in its input.
+ * creq is freed after.
  */
-typedef void	(*http_creq_upgrade_cb)(struct http_creq *,
-		    struct bufferevent *, void *);
+typedef void	(*http_creq_upgrade_cb)(struct http_creq *, struct stream *,
+		    void *);
 
 /* cfg may be NULL; zero fields take the defaults above. */
 struct http_client	*http_client_new(struct event_base *,

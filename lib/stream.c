@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "counters.h"
@@ -341,25 +340,30 @@ stream_fd(const struct stream *s)
 	return s->fd;
 }
 
-struct bufferevent *
-stream_to_bufferevent(struct stream *s)
+struct event_base *
+stream_base(const struct stream *s)
 {
-	struct bufferevent	*bev;
-	struct evbuffer		*in;
+	return s->base;
+}
 
-	stream_detach(s);
-	if ((bev = bufferevent_socket_new(s->base, s->fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		fatalx("bufferevent_socket_new");
-	in = bufferevent_get_input(bev);
-	/* Only the bufferevent adds to its input: it keeps the end frozen. */
-	evbuffer_unfreeze(in, 0);
-	evbuffer_add_buffer(in, s->in);
-	evbuffer_freeze(in, 0);
-	evbuffer_add_buffer(bufferevent_get_output(bev), s->out);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	evbuffer_free(s->in);
-	evbuffer_free(s->out);
-	free(s);
-	return bev;
+void
+stream_handover(struct stream *s)
+{
+	stream_setcb(s, NULL, NULL, NULL, NULL);
+	stream_set_counters(s, NULL);
+	stream_set_write_timeout(s, NULL);
+	s->read_max = 0;
+	/* The new owner reads the end of the stream for itself. */
+	s->read_done = 0;
+	stream_disable(s, STREAM_READ | STREAM_WRITE);
+}
+
+int
+stream_release(struct stream *s)
+{
+	int	 fd = s->fd;
+
+	s->fd = -1;
+	stream_free(s);
+	return fd;
 }

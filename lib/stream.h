@@ -20,7 +20,6 @@
 
 #include <stddef.h>
 
-struct bufferevent;
 struct event_base;
 struct micro_counters;
 struct evbuffer;
@@ -62,13 +61,18 @@ void		 stream_set_write_timeout(struct stream *, const struct timeval *);
 struct evbuffer	*stream_input(struct stream *);
 struct evbuffer	*stream_output(struct stream *);
 int		 stream_fd(const struct stream *);
+struct event_base *stream_base(const struct stream *);
 
 /*
- * Hand the socket and whatever is buffered over to a bufferevent (for a
- * protocol switch: websockets, tunnels) and free the stream. The
- * bufferevent has no callbacks, reading and writing enabled, and closes
- * the socket when freed.
+ * Ready the stream for a new owner (a protocol switch: websockets,
+ * tunnels): no callbacks, counters, read limit or write timeout, reading
+ * and writing disabled; the socket and what is buffered stay.
  */
-struct bufferevent *stream_to_bufferevent(struct stream *);
+void		 stream_handover(struct stream *);
+/*
+ * Free the stream but not its socket, and return that. What is still
+ * buffered is freed with it: take it first.
+ */
+int		 stream_release(struct stream *);
 
 #endif

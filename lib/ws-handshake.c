@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "base64.h"
 #include "http.h"
 #include "sha1.h"
+#include "stream.h"
 #include "ws.h"
 #include "ws-int.h"
 
@@ -67,8 +67,8 @@ struct ws *
 ws_accept(struct http_request *req, const struct ws_limits *limits,
     const struct ws_callbacks *cb, void *arg, const char **cause)
 {
-	struct bufferevent	*bev;
-	char			 accept[WS_ACCEPT_LEN + 1];
+	struct stream	*s;
+	char		 accept[WS_ACCEPT_LEN + 1];
 	int			 status;
 
 	if ((status = ws_check_upgrade(req, cause)) != 0) {
@@ -79,16 +79,16 @@ ws_accept(struct http_request *req, const struct ws_limits *limits,
 		return NULL;
 	}
 	ws_accept_key(http_request_header(req, "Sec-WebSocket-Key"), accept);
-	if ((bev = http_request_hijack(req)) == NULL) {
+	if ((s = http_request_hijack(req)) == NULL) {
 		*cause = "client went away";
 		return NULL;
 	}
-	evbuffer_add_printf(bufferevent_get_output(bev),
+	evbuffer_add_printf(stream_output(s),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-	return ws_new(bev, 1, limits, cb, arg);
+	return ws_new(s, 1, limits, cb, arg);
 }
 
 void
@@ -106,7 +106,7 @@ ws_client_prepare(struct http_creq *creq, char *key)
 }
 
 struct ws *
-ws_client_open(struct http_creq *creq, struct bufferevent *bev,
+ws_client_open(struct http_creq *creq, struct stream *s,
     const char *key, const struct ws_limits *limits,
     const struct ws_callbacks *cb, void *arg, const char **cause)
 {
@@ -119,8 +119,8 @@ ws_client_open(struct http_creq *creq, struct bufferevent *bev,
 	if (!http_headers_has_token(h, "Upgrade", "websocket") ||
 	    got == NULL || strcmp(got, want) != 0) {
 		*cause = "bad websocket handshake answer";
-		bufferevent_free(bev);
+		stream_free(s);
 		return NULL;
 	}
-	return ws_new(bev, 0, limits, cb, arg);
+	return ws_new(s, 0, limits, cb, arg);
 }

@@ -7,12 +7,12 @@
 
 #include <stddef.h>
 
-struct bufferevent;
+struct stream;
 struct ws_callbacks;
 struct ws_limits;
 
-/* Take over bev; server is 1 on the accepting side. */
-struct ws	*ws_new(struct bufferevent *, int, const struct ws_limits *,
+/* Take the stream over (and free it); server is 1 on the accepting side. */
+struct ws	*ws_new(struct stream *, int, const struct ws_limits *,
 		    const struct ws_callbacks *, void *);
 void		 ws_random(void *, size_t);
 

@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "log.h"
+#include "stream.h"
 #include "util.h"
 #include "ws.h"
 #include "ws-frame.h"
@@ -464,18 +464,16 @@ ws_start_ping(struct ws *ws)
 	event_add(ws->ping_ev, &tv);
 }
 
-/* Take the socket and what is buffered from bev, and free it. */
+/* Take the socket and what is buffered from the stream, and free it. */
 static void
-ws_take(struct ws *ws, struct bufferevent *bev)
+ws_take(struct ws *ws, struct stream *s)
 {
-	struct event_base	*base = bufferevent_get_base(bev);
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct event_base	*base = stream_base(s);
+	struct evbuffer		*in = stream_input(s);
+	struct evbuffer		*out = stream_output(s);
 
-	ws->fd = bufferevent_getfd(bev);
-	/* Detached, the bufferevent neither closes fd nor freezes buffers. */
-	bufferevent_setfd(bev, -1);
 	ws->frag = evbuffer_new();
+	ws->fd = stream_fd(s);
 	ws->read_ev = event_new(base, ws->fd, EV_READ | EV_PERSIST,
 	    ws_read_cb, ws);
 	ws->write_ev = event_new(base, ws->fd, EV_WRITE, ws_write_cb, ws);
@@ -489,17 +487,17 @@ ws_take(struct ws *ws, struct bufferevent *bev)
 	}
 	ws_out_init(&ws->out, evbuffer_pullup(out, -1),
 	    evbuffer_get_length(out));
-	bufferevent_free(bev);
+	stream_release(s);
 }
 
 struct ws *
-ws_new(struct bufferevent *bev, int server, const struct ws_limits *limits,
+ws_new(struct stream *s, int server, const struct ws_limits *limits,
     const struct ws_callbacks *cb, void *arg)
 {
 	struct ws	*ws;
 
 	ws = xcalloc(1, sizeof(*ws));
-	ws_take(ws, bev);
+	ws_take(ws, s);
 	ws->server = server;
 	ws_limits_default(&ws->limits, limits);
 	ws->cb = *cb;

@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct bufferevent;
 struct http_creq;
 struct http_request;
+struct stream;
 struct ws;
 
 /* Close codes we send (RFC 6455 §7.4.1). */
@@ -77,9 +77,10 @@ struct ws	*ws_accept(struct http_request *, const struct ws_limits *,
 void		 ws_client_prepare(struct http_creq *, char *);
 /*
  * From the creq's upgrade callback: check Sec-WebSocket-Accept against
- * key and wrap bev. On mismatch frees bev, sets *cause, returns NULL.
+ * key and take the stream over. On mismatch frees the stream, sets *cause,
+ * returns NULL.
  */
-struct ws	*ws_client_open(struct http_creq *, struct bufferevent *,
+struct ws	*ws_client_open(struct http_creq *, struct stream *,
 		    const char *, const struct ws_limits *,
 		    const struct ws_callbacks *, void *, const char **);
 

@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http.h"
@@ -21,6 +20,7 @@
 #include "rpc/proxy.h"
 #include "rpc/route.h"
 #include "shm/svcstats.h"
+#include "stream.h"
 #include "util.h"
 
 #define PROXY_HIGH_WATER	(256 * 1024)
@@ -262,39 +262,38 @@ proxy_req_body_cb(struct http_request *req, struct evbuffer *buf, int done,
 
 /* Websocket: after the 101, bytes flow both ways until either closes. */
 struct proxy_splice {
-	struct bufferevent	*side[2];
-	int			 closing;
+	struct stream	*side[2];
+	int		 closing;
 };
 
 static void
 proxy_splice_free(struct proxy_splice *sp)
 {
-	bufferevent_free(sp->side[0]);
-	bufferevent_free(sp->side[1]);
+	stream_free(sp->side[0]);
+	stream_free(sp->side[1]);
 	free(sp);
 }
 
-static struct bufferevent *
-proxy_splice_other(struct proxy_splice *sp, struct bufferevent *bev)
+static struct stream *
+proxy_splice_other(struct proxy_splice *sp, struct stream *s)
 {
-	return sp->side[0] == bev ? sp->side[1] : sp->side[0];
+	return sp->side[0] == s ? sp->side[1] : sp->side[0];
 }
 
 static void
-proxy_splice_read_cb(struct bufferevent *bev, void *arg)
+proxy_splice_read_cb(struct stream *s, void *arg)
 {
 	struct proxy_splice	*sp = arg;
-	struct bufferevent	*other = proxy_splice_other(sp, bev);
-	struct evbuffer		*out = bufferevent_get_output(other);
+	struct evbuffer		*out = stream_output(proxy_splice_other(sp, s));
 
-	evbuffer_add_buffer(out, bufferevent_get_input(bev));
+	evbuffer_add_buffer(out, stream_input(s));
 	if (evbuffer_get_length(out) > PROXY_HIGH_WATER)
-		bufferevent_disable(bev, EV_READ);
+		stream_disable(s, STREAM_READ);
 }
 
-/* The output of bev drained: its peer may read again, or we are done. */
+/* The output of s drained: its peer may read again, or we are done. */
 static void
-proxy_splice_write_cb(struct bufferevent *bev, void *arg)
+proxy_splice_write_cb(struct stream *s, void *arg)
 {
 	struct proxy_splice	*sp = arg;
 
@@ -302,32 +301,31 @@ proxy_splice_write_cb(struct bufferevent *bev, void *arg)
 		proxy_splice_free(sp);
 		return;
 	}
-	bufferevent_enable(proxy_splice_other(sp, bev), EV_READ);
+	stream_enable(proxy_splice_other(sp, s), STREAM_READ);
 }
 
 static void
-proxy_splice_event_cb(struct bufferevent *bev, short what, void *arg)
+proxy_splice_event_cb(struct stream *s, short what, void *arg)
 {
 	struct proxy_splice	*sp = arg;
-	struct bufferevent	*other = proxy_splice_other(sp, bev);
+	struct stream		*other = proxy_splice_other(sp, s);
 
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+	if (!(what & (STREAM_EOF | STREAM_ERROR)))
 		return;
 	/* Deliver what the closing side sent before closing. */
-	evbuffer_add_buffer(bufferevent_get_output(other),
-	    bufferevent_get_input(bev));
-	if ((what & BEV_EVENT_ERROR) ||
-	    evbuffer_get_length(bufferevent_get_output(other)) == 0) {
+	evbuffer_add_buffer(stream_output(other), stream_input(s));
+	if ((what & STREAM_ERROR) ||
+	    evbuffer_get_length(stream_output(other)) == 0) {
 		proxy_splice_free(sp);
 		return;
 	}
 	sp->closing = 1;
-	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	stream_disable(s, STREAM_READ | STREAM_WRITE);
+	stream_setcb(s, NULL, NULL, NULL, NULL);
 }
 
 static void
-proxy_splice(struct bufferevent *a, struct bufferevent *b)
+proxy_splice(struct stream *a, struct stream *b)
 {
 	struct proxy_splice	*sp = xcalloc(1, sizeof(*sp));
 	size_t			 i;
@@ -335,22 +333,21 @@ proxy_splice(struct bufferevent *a, struct bufferevent *b)
 	sp->side[0] = a;
 	sp->side[1] = b;
 	for (i = 0; i < 2; i++) {
-		bufferevent_setcb(sp->side[i], proxy_splice_read_cb,
+		stream_setcb(sp->side[i], proxy_splice_read_cb,
 		    proxy_splice_write_cb, proxy_splice_event_cb, sp);
-		bufferevent_enable(sp->side[i], EV_READ | EV_WRITE);
+		stream_enable(sp->side[i], STREAM_READ | STREAM_WRITE);
 	}
 	/* Bytes that came with the heads. */
 	for (i = 0; i < 2; i++)
-		if (evbuffer_get_length(bufferevent_get_input(sp->side[i])) > 0)
+		if (evbuffer_get_length(stream_input(sp->side[i])) > 0)
 			proxy_splice_read_cb(sp->side[i], sp);
 }
 
 static void
-proxy_upgrade_cb(struct http_creq *creq, struct bufferevent *node,
-    void *arg)
+proxy_upgrade_cb(struct http_creq *creq, struct stream *node, void *arg)
 {
 	struct proxy_req	*pr = arg;
-	struct bufferevent	*client;
+	struct stream		*client;
 	const char		*name, *value;
 	struct evbuffer		*out;
 	size_t			 i;
@@ -358,11 +355,11 @@ proxy_upgrade_cb(struct http_creq *creq, struct bufferevent *node,
 	pr->creq = NULL;
 	proxy_node_end(pr, SELECT_OK);
 	if ((client = http_request_hijack(pr->req)) == NULL) {
-		bufferevent_free(node);
+		stream_free(node);
 		proxy_req_free(pr);
 		return;
 	}
-	out = bufferevent_get_output(client);
+	out = stream_output(client);
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n");
 	for (i = 0; http_headers_at(http_creq_response_headers(creq), i, &name,
 	    &value); i++)

@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http.h"
 #include "http_test.h"
+#include "stream.h"
 #include "util.h"
 
 #define BIG	(256 * 1024)
@@ -45,8 +45,8 @@ struct ct {
 	int			 heads;
 	int			 pause_once;
 	struct http_creq	*paused;
-	struct bufferevent	*upgraded;
-	struct bufferevent	*hijacked;	/* server side */
+	struct stream		*upgraded;
+	struct stream		*hijacked;	/* server side */
 	char			 buf[8192];
 };
 
@@ -100,7 +100,7 @@ srv_handler(struct http_request *req, void *arg)
 {
 	struct ct		*t = arg;
 	const char		*path = http_request_path(req);
-	struct bufferevent	*bev;
+	struct stream		*s;
 
 	if (strcmp(path, "/healthz") == 0)
 		http_reply(req, 200, "text/plain", "ok", 2);
@@ -114,11 +114,12 @@ srv_handler(struct http_request *req, void *arg)
 		t->deferred = req;
 		http_request_set_cancel_cb(req, srv_cancel, t);
 	} else if (strcmp(path, "/upgrade") == 0 &&
-	    (bev = http_request_hijack(req)) != NULL) {
-		evbuffer_add_printf(bufferevent_get_output(bev),
+	    (s = http_request_hijack(req)) != NULL) {
+		evbuffer_add_printf(stream_output(s),
 		    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: t\r\n"
 		    "Connection: Upgrade\r\n\r\nframes");
-		t->hijacked = bev;
+		stream_enable(s, STREAM_WRITE);
+		t->hijacked = s;
 	} else
 		http_reply_error(req, 404, NULL, "not found");
 }
@@ -152,10 +153,8 @@ teardown(void **state)
 
 	http_client_free(t->client);
 	http_server_free(t->srv);
-	if (t->upgraded != NULL)
-		bufferevent_free(t->upgraded);
-	if (t->hijacked != NULL)
-		bufferevent_free(t->hijacked);
+	stream_free(t->upgraded);
+	stream_free(t->hijacked);
 	event_base_free(t->base);
 	free(t);
 	return 0;
@@ -456,12 +455,13 @@ test_streaming(void **state)
 }
 
 static void
-on_upgrade(struct http_creq *r, struct bufferevent *bev, void *arg)
+on_upgrade(struct http_creq *r, struct stream *s, void *arg)
 {
 	struct ct	*t = arg;
 
 	t->status = http_creq_status(r);
-	t->upgraded = bev;
+	t->upgraded = s;
+	stream_enable(s, STREAM_READ);
 	t->done = 1;
 }
 
@@ -479,7 +479,7 @@ test_upgrade(void **state)
 	run(t, r);
 	assert_int_equal(t->status, 101);
 	assert_non_null(t->upgraded);
-	in = bufferevent_get_input(t->upgraded);
+	in = stream_input(t->upgraded);
 	ht_pump(t->base, 100, NULL);
 	assert_int_equal(evbuffer_get_length(in), 6);
 	assert_int_equal(memcmp(evbuffer_pullup(in, 6), "frames", 6), 0);

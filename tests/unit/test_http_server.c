@@ -11,12 +11,12 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "counters.h"
 #include "http.h"
 #include "http_test.h"
+#include "stream.h"
 
 #define MAX_DEFERRED	8
 
@@ -28,7 +28,7 @@ struct ht {
 	struct http_request	*deferred[MAX_DEFERRED];
 	int			 ndeferred;
 	int			 cancelled;
-	struct bufferevent	*hijacked;
+	struct stream		*hijacked;
 	char			 leftover[64];
 	size_t			 streamed;
 	int			 pause_body;
@@ -53,10 +53,12 @@ test_upgrade(struct http_request *req, struct ht *t)
 
 	if ((t->hijacked = http_request_hijack(req)) == NULL)
 		return;
-	in = bufferevent_get_input(t->hijacked);
+	/* Ours now: the server set no callbacks and reads nothing more. */
+	stream_enable(t->hijacked, STREAM_READ | STREAM_WRITE);
+	in = stream_input(t->hijacked);
 	n = evbuffer_remove(in, t->leftover, sizeof(t->leftover) - 1);
 	t->leftover[n] = '\0';
-	evbuffer_add_printf(bufferevent_get_output(t->hijacked),
+	evbuffer_add_printf(stream_output(t->hijacked),
 	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
 	    "Connection: Upgrade\r\n\r\nwelcome");
 }
@@ -162,7 +164,7 @@ teardown(void **state)
 
 	http_server_free(t->srv);
 	if (t->hijacked != NULL)
-		bufferevent_free(t->hijacked);
+		stream_free(t->hijacked);
 	event_base_free(t->base);
 	free(t);
 	return 0;
@@ -409,8 +411,7 @@ test_hijack(void **state)
 	/* The server no longer reads it: what we send stays for the owner. */
 	ht_send(fd, "GET /healthz HTTP/1.1\r\n\r\n");
 	ht_pump(t->base, 50, NULL);
-	assert_true(evbuffer_get_length(bufferevent_get_input(t->hijacked)) >
-	    0);
+	assert_true(evbuffer_get_length(stream_input(t->hijacked)) > 0);
 	r = ht_ask(t, fd, NULL, "200", &eof);
 	assert_int_equal(strlen(r), 0);
 	close(fd);

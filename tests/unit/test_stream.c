@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "counters.h"
@@ -324,24 +323,32 @@ test_connect_refused(void **state)
 }
 
 static void
-test_to_bufferevent(void **state)
+test_handover(void **state)
 {
-	struct st		*t = *state;
-	struct bufferevent	*bev;
-	char			 buf[16];
+	struct st	*t = *state;
+	char		 buf[16];
+	int		 fd;
 
 	ht_sendn(t->peer, "buffered", 8);
 	ht_pump(t->base, 2000, &t->reads);
-	bev = stream_to_bufferevent(t->s);
-	t->s = NULL;
-	assert_int_equal(evbuffer_remove(bufferevent_get_input(bev), buf,
+	stream_handover(t->s);
+	/* Quiet: no callback, no read, whatever the peer sends. */
+	ht_sendn(t->peer, "more", 4);
+	t->reads = 0;
+	ht_pump(t->base, 100, NULL);
+	assert_int_equal(t->reads, 0);
+	assert_int_equal(evbuffer_remove(stream_input(t->s), buf,
 	    sizeof(buf)), 8);
 	assert_memory_equal(buf, "buffered", 8);
-	/* The socket went along: it still works both ways. */
-	bufferevent_write(bev, "back", 4);
+	/* Released, the socket stays open and works both ways. */
+	fd = stream_release(t->s);
+	t->s = NULL;
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "more", 4);
+	assert_int_equal(write(fd, "back", 4), 4);
 	assert_int_equal(st_peer_read(t, buf, 4, 2000), 4);
 	assert_memory_equal(buf, "back", 4);
-	bufferevent_free(bev);
+	close(fd);
 }
 
 int
@@ -367,7 +374,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_to_bufferevent, setup,
+		cmocka_unit_test_setup_teardown(test_handover, setup,
 		    teardown),
 	};
 

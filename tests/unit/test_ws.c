@@ -382,12 +382,12 @@ static const struct ws_callbacks client_cbs = {
 };
 
 static void
-client_upgrade(struct http_creq *creq, struct bufferevent *bev, void *arg)
+client_upgrade(struct http_creq *creq, struct stream *s, void *arg)
 {
 	struct wt	*t = arg;
 	const char	*cause;
 
-	t->client_ws = ws_client_open(creq, bev, t->key, NULL, &client_cbs, t,
+	t->client_ws = ws_client_open(creq, s, t->key, NULL, &client_cbs, t,
 	    &cause);
 	assert_non_null(t->client_ws);
 	t->client_open = 1;

@@ -10,7 +10,7 @@
 #          is the sustained rate, p99 includes the window's queueing;
 #   paced  BENCH_RATE msgs/s: p99 delivery latency below saturation.
 # Prints one table, medians over rounds, with the ratios micro/redis, and
-# each server's CPU time (utime + stime) per delivery.
+# each server's and the client's CPU time (utime + stime) per delivery.
 #
 # Needs an optimized build (BENCH_BUILDDIR, default /tmp/build-bench-broker:
 # configure without --enable-debug, make microd/microd
@@ -107,7 +107,7 @@ done
 echo "load after:  $(uptime)"
 
 # samples: load proto subs messages msgs/s deliveries/s p50_us p99_us lost
-# server_cpu_us_per_delivery
+# client_cpu_us_per_delivery server_cpu_us_per_delivery
 awk -v window="$WINDOW" -v rate="$RATE" '
 function median(key,   n, i, j, t, a) {
 	n = split(vals[key], a, " ")
@@ -121,12 +121,13 @@ function median(key,   n, i, j, t, a) {
 	k = $1 " " $2 " " $3
 	vals[k " mps"] = vals[k " mps"] " " $5
 	vals[k " p99"] = vals[k " p99"] " " $8
-	vals[k " cpu"] = vals[k " cpu"] " " $10
+	vals[k " cli"] = vals[k " cli"] " " $10
+	vals[k " cpu"] = vals[k " cpu"] " " $11
 	lost[k] += $9
 }
 END {
-	printf "%-6s %-5s %-5s %12s %10s %6s %10s\n", "load", "subs", "peer", \
-	    "msgs/s", "p99_us", "lost", "cpu_us/d"
+	printf "%-6s %-5s %-5s %12s %10s %6s %10s %10s\n", "load", "subs", \
+	    "peer", "msgs/s", "p99_us", "lost", "cpu_us/d", "cli_us/d"
 	split("sat paced", loads, " ")
 	split("1 10", subs, " ")
 	split("micro redis nats", peers, " ")
@@ -134,12 +135,14 @@ END {
 		for (p = 1; p <= 3; p++) {
 			k = loads[l] " " peers[p] " " subs[s]
 			m[p] = median(k " mps"); q[p] = median(k " p99")
-			c[p] = median(k " cpu")
-			printf "%-6s %-5s %-5s %12.0f %10.1f %6d %10.3f\n", \
-			    loads[l], subs[s], peers[p], m[p], q[p], lost[k], c[p]
+			c[p] = median(k " cpu"); u[p] = median(k " cli")
+			printf "%-6s %-5s %-5s %12.0f %10.1f %6d %10.3f %10.3f\n", \
+			    loads[l], subs[s], peers[p], m[p], q[p], lost[k], c[p], \
+			    u[p]
 		}
-		printf "%-6s %-5s %-5s %12.2f %10.2f %6s %10.2f\n", loads[l], \
-		    subs[s], "m/r", m[1] / m[2], q[1] / q[2], "", c[1] / c[2]
+		printf "%-6s %-5s %-5s %12.2f %10.2f %6s %10.2f %10.2f\n", \
+		    loads[l], subs[s], "m/r", m[1] / m[2], q[1] / q[2], "", \
+		    c[1] / c[2], u[1] / u[2]
 	}
 	printf "(sat: window %d in flight; paced: %d msgs/s; medians over rounds)\n", \
 	    window, rate

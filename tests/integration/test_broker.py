@@ -83,6 +83,26 @@ def test_publish_over_websocket(microd):
     run(go())
 
 
+def test_large_messages_span_reads(microd):
+    """Frames far larger than one read (16 KiB) arrive whole, in order,
+    also when several are sent back to back."""
+    m = microd()
+    bodies = [os.urandom(n) for n in (16 * 1024 - 3, 16 * 1024 + 1,
+                                      300 * 1024, 70 * 1024)]
+
+    async def go():
+        sub = await websockets.connect(ws_url(m, "/sub?topic=big"),
+                                       max_size=None)
+        pub = await websockets.connect(ws_url(m, "/pub?topic=big"))
+        for b in bodies:
+            await pub.send(b)
+        got = await recv_n(sub, len(bodies))
+        assert [b for _, b in got] == bodies
+        await pub.close()
+        await sub.close()
+    run(go())
+
+
 def test_queue_group_exclusive_and_spread(microd):
     m = microd()
 

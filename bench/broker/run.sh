@@ -4,13 +4,13 @@
 #   micro  microd's broker (one broker worker, websockets, builtin backend),
 #   redis  redis-server pub/sub,
 #   nats   nats-server,
-# all on loopback, with the same client (broker_bench.c: one thread, raw
-# protocols), in alternating rounds. Two loads per case:
+# all on loopback, with the same client (broker_bench.c: a process per
+# subscriber and one publisher, raw protocols), in alternating rounds. Two loads per case:
 #   sat    the publisher keeps BENCH_WINDOW messages in flight: msgs/s
 #          is the sustained rate, p99 includes the window's queueing;
 #   paced  BENCH_RATE msgs/s: p99 delivery latency below saturation.
 # Prints one table, medians over rounds, with the ratios micro/redis, and
-# each server's and the client's CPU time (utime + stime) per delivery.
+# each server's and the clients' CPU time (utime + stime) per delivery.
 #
 # Needs an optimized build (BENCH_BUILDDIR, default /tmp/build-bench-broker:
 # configure without --enable-debug, make microd/microd

@@ -17,8 +17,11 @@
  * not yet received by every subscriber), or paces at `rate` messages/s:
  * a broker that drops slow subscribers (microd, redis) is measured at the
  * rate it sustains, not at the rate it gives up. Subscribers report how
- * far they have read in shared memory and wake a publisher that waits
- * for them through an eventfd (a write only when it waits). Each 128-byte
+ * far they have read in shared memory; a publisher that waits for one of
+ * them says so there and sleeps on an eventfd, which that subscriber
+ * writes when it moves on (no syscall per message). Paced, the publisher
+ * sleeps until each message is due. A message a subscriber has not
+ * received when the run ends counts as lost. Each 128-byte
  * payload carries its sequence number and send time; latency is receive
  * time minus send time, per delivery.
  *
@@ -56,6 +59,7 @@
 #define BB_MAXSUBS	64
 #define BB_WARMUP	2000
 #define BB_TOPIC	"bench"
+#define BB_WAIT_NS	100000000ULL	/* longest sleep in a poll */
 
 struct bb_conn {
 	int		 fd;
@@ -88,7 +92,9 @@ struct bb_sub {
 
 /* Shared by the publisher and the subscriber processes (one mapping). */
 struct bb_shared {
-	int		 waiting __attribute__((aligned(64)));	/* atomic */
+	/* 1 + the position the publisher waits past, 0 when it does not. */
+	uint64_t	 waiting __attribute__((aligned(64)));	/* atomic */
+	uint64_t	 sent;		/* atomic: messages published */
 	int		 stop;		/* atomic */
 	struct bb_sub	 subs[BB_MAXSUBS];
 };
@@ -475,13 +481,18 @@ bb_read(struct bb_conn *c)
 	c->inlen -= off;
 }
 
-/* Send what is queued; wait at most ms for input on c (or a wake-up). */
-static void
-bb_poll(struct bb_conn *c, int wake, int ms)
+/*
+ * Send what is queued; wait at most ns for input on c (or a wake-up).
+ * Returns poll's count: 0 when the time ran out.
+ */
+static int
+bb_poll(struct bb_conn *c, int wake, uint64_t ns)
 {
 	struct pollfd	 pfd[2];
+	struct timespec	 ts;
 	uint64_t	 v;
 	nfds_t		 n = 1;
+	int		 ready;
 
 	bb_flush(c);
 	pfd[0].fd = c->fd;
@@ -490,24 +501,33 @@ bb_poll(struct bb_conn *c, int wake, int ms)
 		pfd[n].fd = wake;
 		pfd[n++].events = POLLIN;
 	}
-	if (poll(pfd, n, ms) == -1)
+	ts.tv_sec = (time_t)(ns / 1000000000ULL);
+	ts.tv_nsec = (long)(ns % 1000000000ULL);
+	if ((ready = ppoll(pfd, n, &ts, NULL)) == -1)
 		bb_die("poll");
 	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 		bb_read(c);
 	if (n == 2 && pfd[1].revents & POLLIN && read(wake, &v, sizeof(v)) == -1 &&
 	    errno != EAGAIN)
 		bb_die("eventfd");
+	return ready;
 }
 
-/* A subscriber tells how far it has read, and wakes a waiting publisher. */
+/*
+ * A subscriber tells how far it has read. It wakes the publisher only if
+ * the publisher waits for it: for the position it had read to.
+ */
 static void
-bb_progress(struct bb_sub *me, uint64_t next)
+bb_progress(struct bb_sub *me, uint64_t prev, uint64_t next)
 {
-	uint64_t	 one = 1;
+	uint64_t	 one = 1, w;
 
+	if (next == prev)
+		return;
 	__atomic_store_n(&me->next, next, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&bb.sh->waiting, __ATOMIC_SEQ_CST) &&
-	    __atomic_exchange_n(&bb.sh->waiting, 0, __ATOMIC_SEQ_CST) &&
+	w = __atomic_load_n(&bb.sh->waiting, __ATOMIC_SEQ_CST);
+	if (w != 0 && prev < w && __atomic_compare_exchange_n(&bb.sh->waiting,
+	    &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
 	    write(bb.wake, &one, sizeof(one)) == -1)
 		bb_die("eventfd");
 }
@@ -518,7 +538,7 @@ bb_subscriber(int i, const char *host, int port)
 {
 	struct bb_sub	*me = &bb.sh->subs[i];
 	struct bb_conn	 c;
-	uint64_t	 cpu0 = 0;
+	uint64_t	 cpu0 = 0, prev, sent;
 	int		 measuring = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -526,32 +546,53 @@ bb_subscriber(int i, const char *host, int port)
 	bb_connect(&c, host, port, 0);
 	while (c.next < bb.total && !__atomic_load_n(&bb.sh->stop,
 	    __ATOMIC_ACQUIRE)) {
-		bb_poll(&c, -1, 100);
+		prev = c.next;
+		bb_poll(&c, -1, BB_WAIT_NS);
 		if (c.ready)
 			__atomic_store_n(&me->ready, 1, __ATOMIC_RELEASE);
 		if (!measuring && c.next > bb.warm) {
 			cpu0 = bb_cpu_us();
 			measuring = 1;
 		}
-		bb_progress(me, c.next);
+		bb_progress(me, prev, c.next);
 	}
-	me->lost = bb.lost;
+	/* Published and never received: lost too. */
+	sent = __atomic_load_n(&bb.sh->sent, __ATOMIC_ACQUIRE);
+	me->lost = bb.lost + (sent > c.next ? sent - c.next : 0);
 	me->nlat = bb.nlat;
 	me->t_end = bb.t_end;
-	me->cpu_us = bb_cpu_us() - cpu0;
+	me->cpu_us = measuring ? bb_cpu_us() - cpu0 : 0;
 	_exit(0);
 }
 
+/* Subscribers die with the publisher, even one that dies before prctl. */
 static void
 bb_spawn(int i, const char *host, int port)
 {
-	pid_t	 pid;
+	pid_t	 parent = getpid(), pid;
 
 	if ((pid = fork()) == -1)
 		bb_die("fork");
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(1);
 		bb_subscriber(i, host, port);
+	}
+}
+
+/* A subscriber that failed ends the run at once (it is not reaped). */
+static void
+bb_check_subscribers(void)
+{
+	siginfo_t	 si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid != 0 && (si.si_code != CLD_EXITED || si.si_status != 0)) {
+		fprintf(stderr, "broker_bench: subscriber %d failed\n",
+		    (int)si.si_pid);
+		exit(1);
 	}
 }
 
@@ -582,12 +623,12 @@ bb_all_ready(const struct bb_conn *pub)
 
 /* The publisher cannot go on until the slowest subscriber moves. */
 static void
-bb_wait_subscribers(struct bb_conn *pub, uint64_t slowest, int ms)
+bb_wait_subscribers(struct bb_conn *pub, uint64_t slowest)
 {
 	bb_flush(pub);
-	__atomic_store_n(&bb.sh->waiting, 1, __ATOMIC_SEQ_CST);
-	if (bb_slowest() == slowest)
-		bb_poll(pub, bb.wake, ms);
+	__atomic_store_n(&bb.sh->waiting, slowest + 1, __ATOMIC_SEQ_CST);
+	if (bb_slowest() == slowest && bb_poll(pub, bb.wake, BB_WAIT_NS) == 0)
+		bb_check_subscribers();
 	__atomic_store_n(&bb.sh->waiting, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -666,10 +707,10 @@ main(int argc, char **argv)
 {
 	struct bb_conn	 pub;
 	char		 host[64], payload[BB_PAYLOAD], *colon;
-	uint64_t	 window, rate, seq = 0, t0 = 0, deadline, now, slowest;
+	uint64_t	 window, rate, seq = 0, t0 = 0, deadline, now, slowest, due;
 	uint64_t	 cpu0 = 0, cpu;
 	size_t		 i;
-	int		 port, rc;
+	int		 port;
 
 	if (argc != 8) {
 		fprintf(stderr, "usage: broker_bench micro|redis|nats "
@@ -693,7 +734,9 @@ main(int argc, char **argv)
 	bb.total = BB_WARMUP + strtoull(argv[4], NULL, 10);
 	window = strtoull(argv[6], NULL, 10);
 	rate = strtoull(argv[7], NULL, 10);
-	if ((bb.wake = eventfd(0, EFD_NONBLOCK)) == -1)
+	/* Paced sends wake when due, not up to 50 us later. */
+	if (prctl(PR_SET_TIMERSLACK, 1UL) == -1 ||
+	    (bb.wake = eventfd(0, EFD_NONBLOCK)) == -1)
 		bb_die("eventfd");
 	bb.sh = bb_shared_map(sizeof(*bb.sh));
 	bb.latcap = bb.total;
@@ -707,8 +750,10 @@ main(int argc, char **argv)
 		if (bb_now() > deadline) {
 			errno = ETIMEDOUT;
 			bb_die("subscribing");
-		} else
-			bb_poll(&pub, -1, 10);
+		} else {
+			bb_check_subscribers();
+			bb_poll(&pub, -1, BB_WAIT_NS / 10);
+		}
 	deadline = bb_now() + strtoull(argv[5], NULL, 10) * 1000000000ULL;
 	while ((slowest = bb_slowest()) < bb.total &&
 	    (now = bb_now()) < deadline) {
@@ -722,12 +767,20 @@ main(int argc, char **argv)
 			bb_payload(payload, seq++);
 			bb.proto->frame(&pub, payload);
 		}
+		__atomic_store_n(&bb.sh->sent, seq, __ATOMIC_RELEASE);
 		if (seq == bb.total || seq - slowest >= window)
-			bb_wait_subscribers(&pub, slowest, 100);
-		else
-			bb_poll(&pub, -1, 1);	/* paced: the next send */
+			bb_wait_subscribers(&pub, slowest);
+		else {
+			/* Paced: sleep until the next message is due, exactly. */
+			due = t0 + (seq - bb.warm) * 1000000000ULL / rate;
+			now = bb_now();
+			bb_poll(&pub, -1, due > now ? due - now : 0);
+		}
 	}
 	cpu = bb_cpu_us() - cpu0;
-	rc = bb_reap();
-	return bb_report(t0, cpu) || rc;
+	if (bb_reap() != 0) {
+		fprintf(stderr, "broker_bench: a subscriber failed\n");
+		return 1;
+	}
+	return bb_report(t0, cpu);
 }

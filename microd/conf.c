@@ -15,8 +15,12 @@
 
 #include <ini.h>
 
+#include "broker/ring.h"
 #include "microd/conf.h"
 #include "util.h"
+
+/* Every duration: 30 days, far from overflowing a deadline. */
+#define CONFIG_DURATION_MAX	(720ULL * 3600 * 1000)
 
 enum config_type {
 	CT_STR,
@@ -310,6 +314,8 @@ config_store(const struct config_key *k, void *dst, const char *value)
 	case CT_DURATION:
 		if (util_parse_duration_ms(value, &v) == -1)
 			return "not a duration (e.g. 500ms, 30s, 5m)";
+		if (v > CONFIG_DURATION_MAX)
+			return "value too large (at most 720h)";
 		*(uint64_t *)dst = v;
 		return NULL;
 	case CT_BOOL:
@@ -394,16 +400,27 @@ config_check_section(struct config_parse *p, const char *line)
 
 /*
  * Debian's inih hands handlers no line number; it reads one line per call
- * of this reader, so counting here gives the line of the key at hand.
+ * of this reader, so counting here gives the line of the key at hand. A
+ * line longer than its buffer would reach inih as two lines (the rest of
+ * a comment read as a key): it is an error, and skipped whole.
  */
 static char *
 config_ini_reader(char *buf, int size, void *arg)
 {
 	struct config_parse	*p = arg;
+	int			 ch;
 
 	p->line++;
 	if (fgets(buf, size, p->f) == NULL)
 		return NULL;
+	if (strchr(buf, '\n') == NULL && (ch = getc(p->f)) != EOF &&
+	    ch != '\n') {
+		config_error(p, p->line, "line longer than %d bytes", size - 1);
+		while ((ch = getc(p->f)) != EOF && ch != '\n')
+			;
+		buf[0] = '\0';
+		return buf;
+	}
 	config_check_section(p, buf);
 	return buf;
 }
@@ -498,6 +515,11 @@ config_validate(struct config_parse *p)
 	p->file = c->path[0] ? c->path : "config";
 	if (c->roles[ROLE_REGISTRY].workers != 1)
 		config_error(p, 0, "[registry] always runs exactly one worker");
+	/* A reload runs both generations, each with a ring per process. */
+	if (c->roles[ROLE_SIDECAR].workers + c->roles[ROLE_BROKER].workers >
+	    BRING_MAX_RINGS / 2)
+		config_error(p, 0, "[sidecar] and [broker] workers: at most %d "
+		    "together", BRING_MAX_RINGS / 2);
 	for (r = ROLE_API; r < ROLE_COUNT; r++) {
 		if (c->roles[r].workers > 0 && c->roles[r].listen[0] == '\0')
 			config_error(p, 0, "[%s] needs listen", config_role_names[r]);

@@ -115,6 +115,34 @@ test_bad_files(void **state)
 	assert_bad("[registry]\nbackend = etcd\n", "needs address");
 	assert_bad("this is not ini\n", ":1:");
 	assert_bad("orphan = 1\n", "outside any section");
+	assert_bad("[microd]\nshutdown_timeout = 18446744073709551615ms\n",
+	    "at most 720h");
+	assert_bad("[sidecar]\nworkers = 8\n[broker]\nworkers = 9\n",
+	    "at most 16 together");
+}
+
+/* A line inih cannot take whole is an error, not two lines. */
+static void
+test_long_lines(void **state)
+{
+	struct config	 c;
+	char		 text[1024], pad[300];
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	snprintf(text, sizeof(text), "[api]\n# %s workers = 99\n"
+	    "workers = 2\n", pad);
+	assert_int_equal(load(&c, text), -1);
+	if (strstr(errs, ":2: line longer than") == NULL ||
+	    strstr(errs, "too large") != NULL)
+		fail_msg("unexpected: %s", errs);
+	/* The longest line taken, then the lines after it still count. */
+	snprintf(text, sizeof(text), "[api]\n#%.198s\nworkers = 2\n", pad);
+	assert_int_equal(load(&c, text), 0);
+	assert_int_equal(c.roles[ROLE_API].workers, 2);
+	snprintf(text, sizeof(text), "[api]\n#%.198s\nnope = 1\n", pad);
+	assert_int_equal(load(&c, text), -1);
+	assert_non_null(strstr(errs, ":3: unknown key 'nope'"));
 }
 
 static void
@@ -157,6 +185,7 @@ main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_env_overrides),
 	};
 

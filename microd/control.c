@@ -31,6 +31,7 @@
 #define CONTROL_MAX_CONNS	64
 #define CONTROL_OUTPUT_MAX	(16U * 1024 * 1024)
 #define CONTROL_WRITE_TIMEOUT	10	/* seconds a peer may not read */
+#define CONTROL_FIRST_TIMEOUT	10	/* seconds to the first request */
 
 static struct evconnlistener	*control_listener;
 static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -61,7 +62,25 @@ control_close_after_flush(struct bufferevent *bev, void *arg)
 static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	if (what & BEV_EVENT_TIMEOUT)
+		log_warnx("control: closing a connection that %s",
+		    what & BEV_EVENT_READING ? "sent no request in time" :
+		    "does not read its replies");
 	control_conn_free(arg);
+}
+
+/*
+ * A connection has CONTROL_FIRST_TIMEOUT for its first request, so idle
+ * ones cannot hold every place; after that it may wait as long as it
+ * likes (a stats stream only reads). Its replies must always be read.
+ */
+static void
+control_set_timeouts(struct control_conn *c)
+{
+	struct timeval	 first = { CONTROL_FIRST_TIMEOUT, 0 };
+	struct timeval	 write = { CONTROL_WRITE_TIMEOUT, 0 };
+
+	bufferevent_set_timeouts(c->bev, c->requested ? NULL : &first, &write);
 }
 
 /* Stop reading, let pending output go, then close. */
@@ -166,6 +185,10 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		    &cause)) != 1)
 			break;
 		c->streaming = 0;	/* any request ends a stream */
+		if (!c->requested) {
+			c->requested = 1;
+			control_set_timeouts(c);
+		}
 		ctlcmd_dispatch(c, &msg);
 		ctl_msg_free(&msg);
 	}
@@ -241,8 +264,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	bufferevent_setcb(c->bev, control_read_cb, control_write_cb,
 	    control_event_cb, c);
-	bufferevent_set_timeouts(c->bev, NULL,
-	    &(struct timeval){ CONTROL_WRITE_TIMEOUT, 0 });
+	control_set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&control_conns, c, entry);
 	control_nconns++;
@@ -252,8 +274,13 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 static int
 control_check_stale(const struct sockaddr_un *sun, const char **cause)
 {
-	int	 fd, rc;
+	struct stat	 sb;
+	int		 fd, rc;
 
+	if (lstat(sun->sun_path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+		*cause = "the socket path exists and is not a socket";
+		return -1;
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		*cause = strerror(errno);
 		return -1;

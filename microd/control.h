@@ -16,6 +16,7 @@ struct control_conn {
 	int			 streaming;	/* a stats stream is open */
 	uint32_t		 stream_id;
 	unsigned		 relays;	/* requests at the registry */
+	int			 requested;	/* a whole request came */
 	int			 closing;
 };
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,8 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 		return;
 	}
 	if (ctl_map_get(m->args, "id") != NULL &&
-	    (ctl_obj_int(ctl_map_get(m->args, "id"), &id) == -1 || id < 0)) {
+	    (ctl_obj_int(ctl_map_get(m->args, "id"), &id) == -1 || id < 0 ||
+	    id > INT_MAX)) {
 		control_error(c, m->id, "bad worker id");
 		return;
 	}

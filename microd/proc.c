@@ -253,7 +253,8 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
  * The registry worker is the single shm writer. One whose configuration did
  * not change is carried into the new generation. Otherwise the old one is
  * drained now and the new one waits for it to exit: reads go on from shm
- * meanwhile, and only registrations wait.
+ * meanwhile, and registrations are refused ("registry worker is not
+ * running"; clients register again on their interval).
  */
 static void
 proc_start_registry(void)
@@ -486,7 +487,9 @@ proc_exited(struct proc *p, int status)
 	p->pid = 0;
 	if (was_registry)
 		relay_fail_all("registry worker exited");
-	if (p->state == PROC_DRAINING && p->restart_asked == 0) {
+	/* A restart asked before a reload does not outlive its generation. */
+	if (p->state == PROC_DRAINING && (p->restart_asked == 0 ||
+	    p->generation != master->generation)) {
 		if (p->generation != master->generation || master->stopping)
 			proc_free(p);
 		else

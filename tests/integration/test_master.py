@@ -315,3 +315,68 @@ def test_reload_with_new_registry_config_completes(microd):
     wait_for(lambda: all(w["generation"] == 3 for w in m.workers_list()),
              what="old generation drained")
     assert m.running("registry")[0]["pid"] == reg2["pid"]
+
+
+def test_restart_out_of_range_worker_id_restarts_nothing(microd):
+    m = microd(workers={"api": 2})
+    old = {w["pid"] for w in m.running("api")}
+    # Once truncated to int: 2^31 became "every worker", 2^32-1 became -1.
+    for spec in ("api/2147483648", "api/4294967295", "api/2"):
+        r = m.ctl("restart", spec, check=False)
+        assert r.returncode == 1, (spec, r.stdout)
+    # A worker asked to restart drains at once: it would not be running.
+    assert {w["pid"] for w in m.running("api")} == old
+
+
+def test_socket_path_that_is_not_a_socket_is_left_alone(microd):
+    m = microd(start=False)
+    with open(m.socket, "w") as f:
+        f.write("precious\n")
+    m.start(wait=False)
+    assert m.proc.wait(timeout=20) != 0
+    with open(m.socket) as f:
+        assert f.read() == "precious\n"
+    assert "not a socket" in m.read_log()
+
+
+def test_idle_control_connections_are_closed(microd):
+    m = microd()
+    idle = []
+    for _ in range(64):      # every place the control socket has
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(m.socket)
+        idle.append(s)
+    try:
+        st = wait_for(lambda: m.status(), timeout=30,
+                      what="status while 64 connections sit idle")
+        assert st["workers"] >= 5
+        for s in idle:
+            s.settimeout(10)
+            assert s.recv(1) == b""  # closed by microd
+        assert "sent no request in time" in m.read_log()
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_worker_restarted_before_a_reload_ends_with_its_generation(microd):
+    m = microd(workers={"api": 1})
+    stuck = m.running("api")[0]["pid"]
+    os.kill(stuck, signal.SIGSTOP)   # as if draining a long request
+    try:
+        m.ctl("restart", "api")
+        m.ctl("reload")
+        wait_for(lambda: m.status()["generation"] == 2 and
+                 any(w["generation"] == 2 for w in m.running("api")),
+                 what="generation 2 serving")
+    finally:
+        os.kill(stuck, signal.SIGCONT)
+    wait_for(lambda: not pid_alive(stuck), what="stuck worker gone")
+
+    def settled():
+        api = [w for w in m.workers_list() if w["role"] == "api"]
+        return len(api) == 1 and api[0]["generation"] == 2 and \
+            api[0]["state"] == "running" and api[0]["pid"] != stuck
+    # Until the master reaps it the old worker is listed (draining); once
+    # reaped it is gone, where it used to come back in generation 1.
+    wait_for(settled, what="only generation 2's api worker")

@@ -170,7 +170,11 @@ broker_queue_get(struct broker_topic *t, const char *queue, const char **cause)
 	q->topic = t;
 	q->qhash = qhash;
 	TAILQ_INIT(&q->members);
-	/* One shared count (or NATS member) per process and group. */
+	/*
+	 * builtin: every member is counted in the shared group (broker_join),
+	 * so the spread is per member. nats: one NATS queue member per
+	 * process; NATS picks the process.
+	 */
 	if (broker.nats)
 		q->nsub = bnats_subscribe(t->name, queue, broker_nats_queue, q,
 		    cause);
@@ -184,13 +188,26 @@ broker_queue_get(struct broker_topic *t, const char *queue, const char **cause)
 	return q;
 }
 
+/* The member s joins q: counted in the shared group from the second on. */
 static void
-broker_queue_free(struct broker_queue *q)
+broker_join(struct broker_queue *q, struct broker_sub *s)
 {
+	if (q->group != NULL && !TAILQ_EMPTY(&q->members))
+		bring_group_count(broker.ring, q->group, 1);
+	TAILQ_INSERT_TAIL(&q->members, s, entry);
+}
+
+/* The member s leaves q; the last one takes the queue with it. */
+static void
+broker_leave(struct broker_queue *q, struct broker_sub *s)
+{
+	TAILQ_REMOVE(&q->members, s, entry);
+	if (q->group != NULL)
+		bring_group_count(broker.ring, q->group, -1);
+	if (!TAILQ_EMPTY(&q->members))
+		return;
 	if (q->nsub != NULL)
 		bnats_unsubscribe(q->nsub);
-	else
-		bring_group_leave(broker.ring, q->group);
 	LIST_REMOVE(q, entry);
 	free(q);
 }
@@ -233,7 +250,7 @@ broker_subscribe(const char *topic, const char *queue, broker_deliver_cb cb,
 	s->deliver = cb;
 	s->arg = arg;
 	if (q != NULL)
-		TAILQ_INSERT_TAIL(&q->members, s, entry);
+		broker_join(q, s);
 	else
 		TAILQ_INSERT_TAIL(&t->subs, s, entry);
 	return s;
@@ -245,11 +262,9 @@ broker_unsubscribe(struct broker_sub *s)
 	struct broker_queue	*q = s->queue;
 	struct broker_topic	*t = s->topic;
 
-	if (q != NULL) {
-		TAILQ_REMOVE(&q->members, s, entry);
-		if (TAILQ_EMPTY(&q->members))
-			broker_queue_free(q);
-	} else {
+	if (q != NULL)
+		broker_leave(q, s);
+	else {
 		TAILQ_REMOVE(&t->subs, s, entry);
 		broker_topic_close(t);
 	}
@@ -328,22 +343,32 @@ broker_deliver_subs(struct broker_topic *t, const void *env, size_t len)
 	bring_count(broker.ring, BRING_DELIVERED, n);
 }
 
+/*
+ * Copies for our queue groups whose group is gone here (its last member
+ * left after the publisher chose us) are unrouted: counted, not silent.
+ */
 static void
 broker_deliver(const struct bring_msg *m)
 {
 	struct broker_topic	*t;
 	struct broker_queue	*q;
 	unsigned		 self = bring_self(broker.ring);
+	size_t			 ours = bring_msg_targets_of(m, self);
 
-	if ((t = broker_topic_find(m->topic, m->topic_len)) == NULL)
-		return;
-	broker_envelope(m->topic, m->topic_len, m->ctype, m->ctype_len,
-	    m->body, m->body_len);
-	broker_deliver_subs(t, broker.envelope, broker.envelope_len);
-	LIST_FOREACH(q, &t->queues, entry)
-		if (bring_msg_target(m, q->qhash) == (int)self)
+	if ((t = broker_topic_find(m->topic, m->topic_len)) != NULL) {
+		broker_envelope(m->topic, m->topic_len, m->ctype, m->ctype_len,
+		    m->body, m->body_len);
+		broker_deliver_subs(t, broker.envelope, broker.envelope_len);
+		LIST_FOREACH(q, &t->queues, entry) {
+			if (bring_msg_target(m, q->qhash) != (int)self)
+				continue;
 			broker_deliver_queue(q, broker.envelope,
 			    broker.envelope_len);
+			ours--;
+		}
+	}
+	if (ours != 0)
+		bring_count(broker.ring, BRING_UNROUTED, ours);
 }
 
 /*

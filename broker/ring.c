@@ -366,9 +366,9 @@ bring_group_join(struct bring *b, const char *topic, const char *queue,
 }
 
 void
-bring_group_leave(struct bring *b, struct bring_group *g)
+bring_group_count(struct bring *b, struct bring_group *g, int delta)
 {
-	atomic_fetch_sub(&g->members[b->self], 1);
+	atomic_fetch_add(&g->members[b->self], (uint32_t)delta);
 }
 
 /* Weighted round robin over every process's members of the group. */
@@ -630,6 +630,19 @@ bring_sleep(struct bring *b)
 		return 0;
 	atomic_store(&ring->sleeping, 0);
 	return 1;
+}
+
+size_t
+bring_msg_targets_of(const struct bring_msg *m, unsigned ring)
+{
+	struct bring_target	 t;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < m->ntargets; i++) {
+		memcpy(&t, &m->targets[i], sizeof(t));
+		n += t.ring == ring;
+	}
+	return n;
 }
 
 int

@@ -93,13 +93,19 @@ int		 bring_sleep(struct bring *);
  */
 void		 bring_drain(struct bring *);
 
-/* Count one of our members in (join) or out (leave) of a queue group. */
+/*
+ * Find or claim the queue group (topic, queue) and count one of our
+ * members in; bring_group_count adds (or, negative, takes out) more.
+ * The publisher spreads a group's messages by these counts.
+ */
 struct bring_group *bring_group_join(struct bring *, const char *,
 		    const char *, const char **);
-void		 bring_group_leave(struct bring *, struct bring_group *);
+void		 bring_group_count(struct bring *, struct bring_group *, int);
 uint64_t	 bring_group_hash(const char *, const char *);
 /* The hash both use (FNV-1a, never 0); handy for local tables. */
 uint64_t	 bring_name_hash(const char *, size_t);
+/* How many of msg's queue-group copies the ring must deliver. */
+size_t		 bring_msg_targets_of(const struct bring_msg *, unsigned);
 /* The ring that must deliver msg to the group qhash, or -1. */
 int		 bring_msg_target(const struct bring_msg *, uint64_t);
 

@@ -148,8 +148,8 @@ test_ring_group_targets(void **state)
 	assert_int_equal(on_a, 5);
 	assert_int_equal(on_b, 5);
 	/* A group without members gets no copy. */
-	bring_group_leave(a, ga);
-	bring_group_leave(b, gb);
+	bring_group_count(a, ga, -1);
+	bring_group_count(b, gb, -1);
 	bring_publish(a, "jobs", "x/y", "j", 1, &cause);
 	assert_int_equal(bring_next(b, &m), 1);
 	assert_int_equal(m.ntargets, 0);
@@ -263,6 +263,73 @@ test_core_fanout_and_queue(void **state)
 		broker_unsubscribe(s[i]);
 }
 
+/* The counter name of broker_stats_json, summed over every process. */
+static json_int_t
+core_stat(const char *name)
+{
+	char		*text = broker_stats_json();
+	json_t		*j = json_loads(text, 0, NULL);
+	json_int_t	 v;
+
+	assert_non_null(j);
+	v = json_integer_value(json_object_get(j, name));
+	json_decref(j);
+	free(text);
+	return v;
+}
+
+/*
+ * A queue group's messages are spread per member, whatever process holds
+ * them: here 3 members in this process, 1 in another (ring b), so 30 of 40.
+ */
+static void
+test_core_spread_per_member(void **state)
+{
+	struct fake_sub		 member[3] = { 0 };
+	struct broker_sub	*s[3];
+	struct bring		*b;
+	struct bring_group	*g;
+	const char		*cause;
+	int			 i;
+
+	for (i = 0; i < 3; i++)
+		assert_non_null(s[i] = broker_subscribe("jobs", "w",
+		    fake_deliver, &member[i], &cause));
+	assert_non_null(b = bring_attach(&cause));
+	assert_non_null(g = bring_group_join(b, "jobs", "w", &cause));
+	for (i = 0; i < 40; i++)
+		assert_int_equal(bring_publish(b, "jobs", "text/plain", "m", 1,
+		    &cause), 0);
+	broker_run();
+	for (i = 0; i < 3; i++)
+		assert_int_equal(member[i].got, 10);
+	bring_group_count(b, g, -1);
+	bring_detach(b);
+	for (i = 0; i < 3; i++)
+		broker_unsubscribe(s[i]);
+}
+
+/* Copies for a group that left after the publisher chose us: unrouted. */
+static void
+test_core_unrouted_counted(void **state)
+{
+	struct fake_sub		 member = { 0 };
+	struct broker_sub	*s;
+	const char		*cause;
+	json_int_t		 before = core_stat("unrouted");
+	int			 i;
+
+	assert_non_null(s = broker_subscribe("gone", "w", fake_deliver,
+	    &member, &cause));
+	for (i = 0; i < 5; i++)
+		assert_int_equal(broker_publish("gone", "text/plain", "m", 1,
+		    &cause), 0);
+	broker_unsubscribe(s);
+	broker_run();
+	assert_int_equal(member.got, 0);
+	assert_int_equal(core_stat("unrouted") - before, 5);
+}
+
 static void
 test_core_limits(void **state)
 {
@@ -291,6 +358,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_core_envelope,
 		    core_setup, core_teardown),
 		cmocka_unit_test_setup_teardown(test_core_fanout_and_queue,
+		    core_setup, core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_spread_per_member,
+		    core_setup, core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_unrouted_counted,
 		    core_setup, core_teardown),
 		cmocka_unit_test_setup_teardown(test_core_limits,
 		    core_setup, core_teardown),

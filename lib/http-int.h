@@ -45,6 +45,8 @@ struct http_server {
 	TAILQ_HEAD(http_conns, http_conn)	 conns;
 	size_t			 nconns;
 	int			 full;		/* listener off: max_connections */
+	int			 accept_paused;	/* listener off: out of fds */
+	struct event		*accept_ev;	/* ends the pause */
 	int			 draining;
 	http_drain_cb		 drain_cb;
 	void			*drain_arg;

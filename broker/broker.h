@@ -67,6 +67,12 @@ char		*broker_stats_json(void);
 #define BROKER_WS_SUB	0x1
 #define BROKER_WS_PUB	0x2
 void		 broker_serve_ws(struct http_request *, int);
+/*
+ * At most max websocket sessions in this process (the listener's
+ * max_connections: an upgraded connection leaves the HTTP server's
+ * count); more are refused with 503. 0, the default, is no limit.
+ */
+void		 broker_sessions_limit(unsigned);
 void		 broker_serve_post(struct http_request *);
 void		 broker_serve_stats(struct http_request *);
 

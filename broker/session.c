@@ -31,6 +31,14 @@ struct session {
 	int			 modes;
 };
 
+static unsigned	 session_count, session_max;
+
+void
+broker_sessions_limit(unsigned max)
+{
+	session_max = max;
+}
+
 static int
 session_deliver(const void *env, size_t len, void *arg)
 {
@@ -73,6 +81,7 @@ session_overflow(struct ws *ws, void *arg)
 static void
 session_free(struct session *s)
 {
+	session_count--;
 	if (s->sub != NULL)
 		broker_unsubscribe(s->sub);
 	free(s->topic);
@@ -145,6 +154,13 @@ broker_serve_ws(struct http_request *req, int modes)
 	char			*queue;
 	const char		*cause;
 
+	if (session_max != 0 && session_count >= session_max) {
+		log_warnx("broker: refusing a websocket: %u open, the "
+		    "listener's max_connections", session_count);
+		http_reply_error(req, 503, "go.micro.broker",
+		    "too many websocket connections");
+		return;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->modes = modes;
 	if (session_params(req, &s->topic, (modes & BROKER_WS_SUB) ? &queue :
@@ -152,8 +168,16 @@ broker_serve_ws(struct http_request *req, int modes)
 		free(s);
 		return;
 	}
+	session_count++;		/* from here on session_free counts */
 	if (!(modes & BROKER_WS_SUB))
 		queue = NULL;
+	/* Before subscribing: a refused request must take no queue group. */
+	if (ws_upgrade_check(req, "go.micro.broker", &cause) == -1) {
+		log_debug("broker: refused websocket: %s", cause);
+		free(queue);
+		session_free(s);
+		return;
+	}
 	if ((modes & BROKER_WS_SUB) && (s->sub = broker_subscribe(s->topic,
 	    queue, session_deliver, s, &cause)) == NULL) {
 		http_reply_error(req, 503, "go.micro.broker", cause);

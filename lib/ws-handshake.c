@@ -63,21 +63,28 @@ ws_check_upgrade(struct http_request *req, const char **cause)
 	return 0;
 }
 
+int
+ws_upgrade_check(struct http_request *req, const char *service,
+    const char **cause)
+{
+	int	 status;
+
+	if ((status = ws_check_upgrade(req, cause)) == 0)
+		return 0;
+	if (status == 426)
+		http_headers_set(http_reply_headers(req),
+		    "Sec-WebSocket-Version", "13");
+	http_reply_error(req, status, service, *cause);
+	return -1;
+}
+
 struct ws *
 ws_accept(struct http_request *req, const struct ws_limits *limits,
     const struct ws_callbacks *cb, void *arg, const char **cause)
 {
 	struct stream	*s;
 	char		 accept[WS_ACCEPT_LEN + 1];
-	int			 status;
 
-	if ((status = ws_check_upgrade(req, cause)) != 0) {
-		if (status == 426)
-			http_headers_set(http_reply_headers(req),
-			    "Sec-WebSocket-Version", "13");
-		http_reply_error(req, status, NULL, *cause);
-		return NULL;
-	}
 	ws_accept_key(http_request_header(req, "Sec-WebSocket-Key"), accept);
 	if ((s = http_request_hijack(req)) == NULL) {
 		*cause = "client went away";

@@ -63,9 +63,16 @@ struct ws_callbacks {
 void		 ws_accept_key(const char *, char *);
 
 /*
- * Server: upgrade req. On a bad upgrade request it answers 400 (426 with
- * Sec-WebSocket-Version for an unsupported version), sets *cause and
- * returns NULL; the request is finished either way.
+ * Server, first step: 0 if req is a websocket upgrade ws_accept takes.
+ * Otherwise answers it 400 (426 with Sec-WebSocket-Version for another
+ * version) as service, sets *cause and returns -1: the request is done.
+ * Apart so that a caller can check before it commits resources.
+ */
+int		 ws_upgrade_check(struct http_request *, const char *,
+		    const char **);
+/*
+ * Server: upgrade req, which passed ws_upgrade_check. NULL with *cause if
+ * the client went away meanwhile.
  */
 struct ws	*ws_accept(struct http_request *, const struct ws_limits *,
 		    const struct ws_callbacks *, void *, const char **);

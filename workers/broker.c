@@ -21,6 +21,7 @@ broker_worker_attach(struct worker *w)
 		log_warnx("broker: %s", cause);
 		return -1;
 	}
+	broker_sessions_limit(w->conf->roles[w->role->id].max_connections);
 	return 0;
 }
 

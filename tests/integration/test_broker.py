@@ -240,6 +240,22 @@ def test_oversized_and_malformed_rejected(microd):
     s.close()
 
 
+def test_refused_subscriptions_take_no_queue_group(microd):
+    m = microd()
+    # A topic holds 8 queue groups; refused requests must not claim them.
+    for i in range(9):
+        status, _, body = http("GET", m.url(
+            "broker", "/sub?topic=orders&queue=g%d" % i))
+        assert status == 400 and b"go.micro.broker" in body
+
+    async def go():
+        async with websockets.connect(
+                ws_url(m, "/sub?topic=orders&queue=workers")) as sub:
+            assert post(m, "orders", b"o1")[0] == 202
+            assert body_of(await sub.recv())[1] == b"o1"
+    run(go())
+
+
 def test_killed_worker_respawned_subscribers_reconnect(microd):
     m = microd()
     old = m.running("broker")[0]["pid"]
@@ -403,3 +419,68 @@ def test_microctl_subscribe_queue(microd):
     finally:
         for s in members + [watcher]:
             s.stop()
+
+
+def test_out_of_descriptors_pauses_accepting(microd):
+    m = microd()
+    pid = m.running("broker")[0]["pid"]
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=64:64"],
+                   check=True)
+    upgrade = (b"GET /sub?topic=fd HTTP/1.1\r\nHost: x\r\n"
+               b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+    socks = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", m.ports["broker"]))
+            s.sendall(upgrade)
+            socks.append(s)
+        def accept_lines():
+            with open(m.log, errors="replace") as f:
+                return f.read().count("http: accept")
+        wait_for(accept_lines, what="the worker out of descriptors")
+        start = accept_lines()
+        # An observation window, not a wait for readiness: a worker that
+        # retried at once logged thousands of lines in it.
+        threading.Event().wait(2)
+        assert accept_lines() - start <= 8
+    finally:
+        for s in socks:
+            s.close()
+    # Descriptors free again: the worker accepts again after its pause.
+    wait_for(lambda: http("GET", m.url("broker", "/stats"))[0] == 200,
+             what="accepting again")
+    assert m.running("broker")[0]["pid"] == pid
+
+
+def test_max_connections_bounds_websockets(microd):
+    m = microd("[broker]\nmax_connections = 10\n")
+    upgrade = (b"GET /sub?topic=cap HTTP/1.1\r\nHost: x\r\n"
+               b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+    def subscribe():
+        s = socket.create_connection(("127.0.0.1", m.ports["broker"]))
+        s.settimeout(10)
+        s.sendall(upgrade)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            assert chunk, "closed: %r" % head
+            head += chunk
+        return s, head.split(b" ", 2)[1]
+
+    subs = [subscribe() for _ in range(10)]
+    try:
+        assert all(code == b"101" for _, code in subs)
+        extra, code = subscribe()
+        extra.close()
+        assert code == b"503"
+        subs.pop()[0].close()
+        wait_for(lambda: subscribe()[1] == b"101",
+                 what="a place freed by a closed subscriber")
+    finally:
+        for s, _ in subs:
+            s.close()

@@ -352,7 +352,8 @@ server_handle(struct http_request *req, void *arg)
 				    .max_queue_bytes = 1000 };
 	const char		*cause;
 
-	t->server_ws = ws_accept(req, &l, &server_cbs, t, &cause);
+	if (ws_upgrade_check(req, NULL, &cause) == 0)
+		t->server_ws = ws_accept(req, &l, &server_cbs, t, &cause);
 }
 
 static void

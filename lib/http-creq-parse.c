@@ -56,6 +56,8 @@ http_creq_on_field(http_parser *p, const char *at, size_t n)
 
 	if (r->head_done)
 		return 0;	/* trailers */
+	if (!http_token_chars(at, n))
+		return -1;	/* "Name :" and the like: a bad response */
 	if (r->value != NULL)
 		http_creq_flush_header(r);
 	return http_creq_append(p, &r->field, &r->fieldlen, at, n);
@@ -80,6 +82,8 @@ http_creq_on_head(http_parser *p)
 
 	http_creq_flush_header(r);
 	r->status = p->status_code;
+	if (r->status < 100 || r->status > 599)
+		return -1;	/* not a status: a bad response */
 	if (r->status / 100 == 1 && r->status != 101)
 		return 0;	/* interim: its message completes at once */
 	r->head_done = 1;

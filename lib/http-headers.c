@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,6 +8,7 @@
 #include <event2/buffer.h>
 
 #include "http.h"
+#include "http-int.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,6 +29,20 @@ struct http_headers {
 	size_t			 cap;
 	struct http_header	 inline_v[HTTP_HEADERS_INLINE];
 };
+
+int
+http_token_chars(const char *s, size_t n)
+{
+	static const char	 extra[] = "!#$%&'*+-.^_`|~";
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) &&
+		    (s[i] == '\0' || strchr(extra, s[i]) == NULL))
+			return 0;
+	}
+	return 1;
+}
 
 struct http_headers *
 http_headers_new(void)

@@ -135,6 +135,10 @@ void		 http_request_free(struct http_request *);
 /* http-response.c */
 void		 http_date(char *, size_t);
 
+/* http-headers.c: 1 if the n bytes are token characters (RFC 7230
+   §3.2.6), as a field name must be. */
+int		 http_token_chars(const char *, size_t);
+
 /*
  * Client: pooled connections (http-client.c) and requests (http-creq.c,
  * http-creq-parse.c).

@@ -74,6 +74,9 @@ http_conn_on_field(http_parser *p, const char *at, size_t n)
 
 	if (conn->state != HTTP_CONN_HEAD)
 		return 0;	/* trailers: bounded by the parser, dropped */
+	/* "Name :" framed by the parser but unseen by lookups: 400. */
+	if (!http_token_chars(at, n))
+		return -1;
 	if (conn->value != NULL)
 		http_conn_flush_header(conn);
 	return http_conn_append(p, &conn->field, &conn->fieldlen, at, n);

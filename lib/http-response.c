@@ -200,6 +200,16 @@ http_reply_end(struct http_request *req)
 	http_request_finish(req, 1);
 }
 
+void
+http_reply_abort(struct http_request *req)
+{
+	if (!req->started)
+		fatalx("%s: reply not started", __func__);
+	req->keepalive = 0;
+	http_request_count(req, req->status);
+	http_request_finish(req, 1);
+}
+
 /* Content-Type and Content-Length of a reply whose body is known. */
 static void
 http_reply_set_length(struct http_request *req, int status,

@@ -216,6 +216,12 @@ void		 http_reply_chunk(struct http_request *, const void *, size_t);
 void		 http_reply_chunk_buffer(struct http_request *,
 		    struct evbuffer *);
 void		 http_reply_end(struct http_request *);
+/*
+ * End a started reply that cannot be completed (its source failed): what
+ * is queued is sent, then the connection closes without a last chunk, so
+ * the client sees the reply cut short, never a shorter one as whole.
+ */
+void		 http_reply_abort(struct http_request *);
 /* Reply bytes queued but not sent yet (flow control for proxies). */
 size_t		 http_reply_pending(const struct http_request *);
 void		 http_reply_set_writable_cb(struct http_request *,

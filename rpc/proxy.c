@@ -81,6 +81,11 @@ proxy_free(struct proxy *p)
 	free(p);
 }
 
+/*
+ * Hop-by-hop: the fixed list, and what Connection names, except Host and
+ * X-Forwarded-For, which microd forwards itself: a client listing them in
+ * Connection must not hide its address from the node.
+ */
 static int
 proxy_hop_header(const struct http_headers *h, const char *name)
 {
@@ -89,6 +94,9 @@ proxy_hop_header(const struct http_headers *h, const char *name)
 	for (i = 0; i < nitems(proxy_hop); i++)
 		if (strcasecmp(name, proxy_hop[i]) == 0)
 			return 1;
+	if (strcasecmp(name, "Host") == 0 ||
+	    strcasecmp(name, "X-Forwarded-For") == 0)
+		return 0;
 	return http_headers_has_token(h, "Connection", name);
 }
 
@@ -216,11 +224,14 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 	pr->creq = NULL;
 	proxy_node_end(pr, err == HTTP_CLIENT_OK ? SELECT_OK : SELECT_FAILED);
 	if (pr->reply_status != 0) {
-		if (err != HTTP_CLIENT_OK)
+		/* A cut answer must reach the client cut, not complete. */
+		if (err != HTTP_CLIENT_OK) {
 			log_warnx("proxy %s: node %s: %s mid-response",
 			    pr->service, pr->nodes.v[pr->cur].address,
 			    http_client_strerror(err));
-		http_reply_end(pr->req);
+			http_reply_abort(pr->req);
+		} else
+			http_reply_end(pr->req);
 		proxy_req_done(pr, err != HTTP_CLIENT_OK ||
 		    pr->reply_status >= 500);
 	} else if (proxy_retryable(pr, err)) {

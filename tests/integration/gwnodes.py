@@ -168,3 +168,41 @@ def closed_address():
     addr = "127.0.0.1:%d" % s.getsockname()[1]
     s.close()
     return addr
+
+
+class RawNode:
+    """A node that answers every request with the same raw bytes, then
+    closes: for backends that break HTTP (bad status, cut bodies)."""
+
+    def __init__(self, answer):
+        self.answer, self.requests = answer, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    data = c.recv(65536)
+                    if not data:
+                        break
+                    head += data
+                if b"\r\n\r\n" in head:
+                    self.requests += 1
+                    c.sendall(self.answer)
+
+    def service(self, name):
+        return {"name": name, "version": "1",
+                "nodes": [{"id": name + "-raw", "address": self.address,
+                           "metadata": {}}]}
+
+    def close(self):
+        self.sock.close()

@@ -118,13 +118,19 @@ ws_out_send(struct ws_out *o, int fd)
 	if (o->off < o->len)
 		return 0;
 	o->off = o->len = 0;
-	if (o->cap > WS_OUT_KEEP) {
-		/* A backlog is over: give its room back. */
-		free(o->buf);
-		o->buf = NULL;
-		o->cap = 0;
-	}
+	if (o->cap > WS_OUT_KEEP)
+		ws_out_trim(o);		/* a backlog is over */
 	return 0;
+}
+
+void
+ws_out_trim(struct ws_out *o)
+{
+	if (ws_out_pending(o) != 0)
+		return;
+	free(o->buf);
+	o->buf = NULL;
+	o->off = o->len = o->cap = 0;
 }
 
 void

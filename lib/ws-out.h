@@ -5,7 +5,8 @@
  * limit) and lets a close frame overtake every frame that has not
  * started to leave. The buffer keeps its size between turns (no
  * allocation per write) unless a backlog made it larger than
- * WS_OUT_KEEP.
+ * WS_OUT_KEEP; lib/ws.c trims it on every ping tick, so an idle
+ * connection holds none.
  */
 #ifndef MICRO_WS_OUT_H
 #define MICRO_WS_OUT_H
@@ -39,6 +40,8 @@ size_t		 ws_out_pending(const struct ws_out *);
 size_t		 ws_out_frames(struct ws_out *);
 /* Send what the socket takes: 0, or -1 with errno (not EAGAIN). */
 int		 ws_out_send(struct ws_out *, int);
+/* Give the buffer back if nothing is waiting in it. */
+void		 ws_out_trim(struct ws_out *);
 /* Forget every frame not yet started; a frame half sent stays whole. */
 void		 ws_out_drop_unsent(struct ws_out *);
 

@@ -408,13 +408,18 @@ ws_end_cb(evutil_socket_t fd, short what, void *arg)
 	ws_free(ws);
 }
 
-/* A peer silent for two ping intervals is gone. */
+/*
+ * A peer silent for two ping intervals is gone. Each tick also gives back
+ * an empty output buffer: one allocation per interval keeps thousands of
+ * quiet subscribers from holding up to WS_OUT_KEEP each.
+ */
 static void
 ws_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ws	*ws = arg;
 	uint64_t	 idle;
 
+	ws_out_trim(&ws->out);
 	idle = util_now_ms() - ws->last_rx_ms;
 	if (idle >= 2 * (uint64_t)ws->limits.ping_ms) {
 		log_debug("websocket %s: no answer to ping", ws->peer);

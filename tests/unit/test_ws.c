@@ -272,8 +272,15 @@ test_out_queue(void **state)
 	assert_int_equal(have, 5 + OUT_FRAME);
 	assert_memory_equal(got, "HELLOaaaa", 9);
 	assert_int_equal(got[have - 1], 'a');
-	/* Drained: a new frame goes out whole. */
+	/* Drained: the buffer can go, and a new frame goes out whole. */
+	ws_out_trim(&o);
+	assert_null(o.buf);
+	assert_int_equal(o.cap, 0);
 	out_frames(&o, 1);
+	assert_int_equal(ws_out_pending(&o), OUT_FRAME);
+	/* Not while something waits in it. */
+	ws_out_trim(&o);
+	assert_non_null(o.buf);
 	assert_int_equal(ws_out_pending(&o), OUT_FRAME);
 	ws_out_free(&o);
 	close(sv[0]);

@@ -299,11 +299,13 @@ etcd_parse_kv(const json_t *kv, enum etcd_event_type type,
 		xasprintf(cause, "malformed key-value");
 		return -1;
 	}
+	/*
+	 * Anyone may write under the prefix: one such key must not stop the
+	 * stream at its revision for ever. It is passed on to be skipped.
+	 */
 	if (keylen == 0 || strlen(ev->key) != keylen ||
-	    strlen(ev->value) != ev->valuelen) {
-		xasprintf(cause, "key or value with a NUL byte or empty key");
-		return -1;
-	}
+	    strlen(ev->value) != ev->valuelen)
+		ev->type = ETCD_UNUSABLE;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 enum etcd_event_type {
 	ETCD_PUT,
 	ETCD_DELETE,
+	ETCD_UNUSABLE,	/* empty key, or a NUL byte: skipped, not fatal */
 };
 
 struct etcd_event {

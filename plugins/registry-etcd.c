@@ -103,6 +103,11 @@ etcd_apply(struct etcd *e, const struct etcd_event *ev)
 
 	if (ev->mod_revision > e->revision)
 		e->revision = ev->mod_revision;
+	if (ev->type == ETCD_UNUSABLE) {
+		etcd_log(e, LOG_LEVEL_WARN, "%s: key ignored: empty, or a NUL "
+		    "byte in its key or value", ev->key);
+		return;
+	}
 	if (ev->type == ETCD_PUT) {
 		if (e->host->update(e->host->core, ev->value, ev->valuelen) == -1)
 			etcd_log(e, LOG_LEVEL_WARN, "%s: value ignored", ev->key);

@@ -3,6 +3,7 @@
 microd loads plugins/registry-etcd.so; MICROD_PLUGIN_DIR points it at
 the build tree.
 """
+import base64
 import json
 import os
 import signal
@@ -257,3 +258,32 @@ def test_three_members_one_killed(etcd, microd):
 def kvs_via(e, member):
     out = e.ctl("get", "--prefix", PREFIX, "--keys-only", member=member)
     return out.split()
+
+
+def gateway_put(e, key, value):
+    """A raw put through etcd's v3 JSON gateway: any bytes, NUL included."""
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode(),
+                       "value": base64.b64encode(value).decode()}).encode()
+    status, _, out = http("POST", "http://127.0.0.1:%d/v3/kv/put" %
+                          e.members[0]["client"], body,
+                          {"Content-Type": "application/json"})
+    assert status == 200, out
+
+
+def test_unusable_key_is_skipped_not_fatal(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    wait_for(lambda: registry_status(m)["connected"], what="connected")
+    # Anyone can write under the prefix; one key used to stop the watch
+    # at its revision for ever (and the listing after a restart).
+    gateway_put(e, PREFIX + "junk/x", b'{"name":"junk"}\x00garbage')
+    put(e, service("go.micro.srv.after", "after-1", 9091))
+    wait_for(lambda: node_ids(m, "go.micro.srv.after") == {"after-1"},
+             what="the service put after the bad key")
+    m.stop()
+    m.start()
+    put(e, service("go.micro.srv.later", "later-1", 9092))
+    wait_for(lambda: node_ids(m, "go.micro.srv.later") == {"later-1"} and
+             node_ids(m, "go.micro.srv.after") == {"after-1"},
+             what="both services after a restart (list, then watch)")
+    assert "key ignored" in m.read_log()

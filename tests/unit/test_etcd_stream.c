@@ -232,6 +232,34 @@ test_watch_created_canceled(void **state)
 	etcd_batch_clear(&b);
 }
 
+/*
+ * A key anyone could write (a NUL byte in its value, an empty key: the
+ * gateway leaves an empty key out) is passed on as unusable with its
+ * revision, so the stream moves past it.
+ */
+static void
+test_watch_unusable_key(void **state)
+{
+	/* "a\0b" as the value, and an empty key */
+	const char	 msg[] = "{\"result\":{\"events\":["
+	    "{\"kv\":{\"key\":\"" KEY_B64 "\",\"value\":\"YQBi\","
+	    "\"mod_revision\":\"41\"}},"
+	    "{\"kv\":{\"value\":\"e30=\",\"mod_revision\":\"42\"}},"
+	    "{\"kv\":{\"key\":\"" KEY_B64 "\",\"value\":\"e30=\","
+	    "\"mod_revision\":\"43\"}}]}}";
+	struct etcd_batch	 b;
+	char			*cause = NULL;
+
+	assert_int_equal(etcd_parse_watch(msg, strlen(msg), &b, &cause), 0);
+	assert_int_equal(b.nev, 3);
+	assert_int_equal(b.ev[0].type, ETCD_UNUSABLE);
+	assert_int_equal(b.ev[0].mod_revision, 41);
+	assert_int_equal(b.ev[1].type, ETCD_UNUSABLE);
+	assert_int_equal(b.ev[1].mod_revision, 42);
+	assert_int_equal(b.ev[2].type, ETCD_PUT);
+	etcd_batch_clear(&b);
+}
+
 /* Every hostile message is refused with a cause and leaves nothing. */
 static void
 test_watch_hostile(void **state)
@@ -241,14 +269,10 @@ test_watch_hostile(void **state)
 		"{\"result\":{\"events\":{}}}",
 		"{\"result\":{\"events\":[1]}}",
 		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"!!\"}}]}}",
-		"{\"result\":{\"events\":[{\"kv\":{}}]}}",
 		"{\"result\":{\"events\":[{\"type\":\"EXPLODE\",\"kv\":{\"key\":"
 		    "\"" KEY_B64 "\"}}]}}",
 		"{\"result\":{\"events\":[{\"type\":7,\"kv\":{\"key\":"
 		    "\"" KEY_B64 "\"}}]}}",
-		/* a NUL byte hidden in the value: "a\0b" */
-		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"" KEY_B64 "\","
-		    "\"value\":\"YQBi\"}}]}}",
 		"{\"result\":{\"header\":{\"revision\":\"12x\"}}}",
 		"{\"result\":{\"header\":{\"revision\":[]}}}",
 		"{\"result\":{\"compact_revision\":{}}}",
@@ -374,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_lines_too_long),
 		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_watch_created_canceled),
+		cmocka_unit_test(test_watch_unusable_key),
 		cmocka_unit_test(test_watch_hostile),
 		cmocka_unit_test(test_watch_truncated),
 		cmocka_unit_test(test_range),

@@ -126,6 +126,8 @@ session_params(struct http_request *req, char **topic, char **queue,
 	const char	*ct = http_request_header(req, "Content-Type");
 	const char	*bad = NULL;
 
+	if (http_request_query_check(req, "go.micro.broker") == -1)
+		return -1;
 	*topic = http_request_query_param(req, "topic");
 	if (queue != NULL)
 		*queue = http_request_query_param(req, "queue");

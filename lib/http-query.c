@@ -44,6 +44,22 @@ http_query_decode(const char *s, size_t len)
 	return out;
 }
 
+int
+http_query_valid(const char *query)
+{
+	const char	*p;
+	size_t		 n;
+	char		*part;
+
+	for (p = query; p != NULL && *p != '\0'; p += n + (p[n] != '\0')) {
+		n = strcspn(p, "&;");
+		if ((part = http_query_decode(p, n)) == NULL)
+			return 0;
+		free(part);
+	}
+	return 1;
+}
+
 char *
 http_query_get(const char *query, const char *name)
 {

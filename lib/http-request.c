@@ -50,6 +50,16 @@ http_request_query_param(const struct http_request *req, const char *name)
 	return http_query_get(req->query, name);
 }
 
+int
+http_request_query_check(struct http_request *req, const char *service)
+{
+	if (http_query_valid(req->query))
+		return 0;
+	http_reply_error(req, 400, service,
+	    "bad query string (percent-encoding, or an encoded NUL)");
+	return -1;
+}
+
 const struct http_headers *
 http_request_headers(const struct http_request *req)
 {

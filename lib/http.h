@@ -79,6 +79,8 @@ const char	*http_status_text(int);
  * NULL if absent or badly encoded.
  */
 char		*http_query_get(const char *, const char *);
+/* 1 if every key and value of the query decodes (NULL: no query). */
+int		 http_query_valid(const char *);
 /* One key or value of a form, decoded and allocated; NULL if badly
  * encoded or holding a NUL. */
 char		*http_query_decode(const char *, size_t);
@@ -158,6 +160,12 @@ const char	*http_request_query(const struct http_request *); /* or NULL */
 /* http_query_get() on the request's query string (free the result). */
 char		*http_request_query_param(const struct http_request *,
 		    const char *);
+/*
+ * A handler whose parameters are optional calls this first: a value that
+ * does not decode would read as absent. 0, or replies 400 (as service)
+ * and returns -1.
+ */
+int		 http_request_query_check(struct http_request *, const char *);
 const struct http_headers *http_request_headers(const struct http_request *);
 const char	*http_request_header(const struct http_request *, const char *);
 struct evbuffer	*http_request_body(struct http_request *);

@@ -73,7 +73,7 @@ web_assets_serve(struct worker *w, struct http_request *req)
 	if (strncmp(path, ASSETS_PREFIX, strlen(ASSETS_PREFIX)) == 0)
 		a = web_asset_find(path + strlen(ASSETS_PREFIX));
 	if (a == NULL) {
-		http_reply_error(req, 404, "go.micro.web", "no such asset");
+		http_reply_error(req, 404, WEB_ID, "no such asset");
 		return;
 	}
 	assets_etag(a, etag, sizeof(etag));

@@ -186,11 +186,15 @@ call_form(struct evbuffer *out, const char *service, const json_t *versions,
 void
 web_call_page(struct worker *w, struct http_request *req)
 {
-	struct evbuffer	*out = evbuffer_new();
-	char		*service = http_request_query_param(req, "service");
-	char		*endpoint = http_request_query_param(req, "endpoint");
+	struct evbuffer	*out;
+	char		*service, *endpoint;
 	json_t		*versions = NULL;
 
+	if (http_request_query_check(req, WEB_ID) == -1)
+		return;
+	out = evbuffer_new();
+	service = http_request_query_param(req, "service");
+	endpoint = http_request_query_param(req, "endpoint");
 	if (service != NULL && *service != '\0')
 		versions = web_service_versions(w, service);
 	html_page_begin(out, "call", "Call");

@@ -187,7 +187,7 @@ web_live_events(struct worker *w, struct http_request *req)
 	struct timeval		 tv = { 0, LIVE_POLL_MS * 1000 };
 
 	if (live->closing) {
-		http_reply_error(req, 503, "go.micro.web", "shutting down");
+		http_reply_error(req, 503, WEB_ID, "shutting down");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));

@@ -64,10 +64,14 @@ void
 web_pages_services(struct worker *w, struct http_request *req)
 {
 	struct web_services	 ss;
-	struct evbuffer		*out = evbuffer_new();
-	char			*q = http_request_query_param(req, "q");
+	struct evbuffer		*out;
+	char			*q;
 	size_t			 i, shown = 0;
 
+	if (http_request_query_check(req, WEB_ID) == -1)
+		return;
+	out = evbuffer_new();
+	q = http_request_query_param(req, "q");
 	web_model_services(w, NULL, &ss);
 	html_page_begin(out, "services", "Services");
 	evbuffer_add_printf(out, "<h1>Services</h1>\n");

@@ -16,8 +16,6 @@
 #include "web/web.h"
 #include "workers/worker.h"
 
-#define WEB_ID	"go.micro.web"
-
 static int
 registry_wants_json(const struct http_request *req)
 {
@@ -50,8 +48,11 @@ registry_json(struct worker *w, struct http_request *req, const char *name)
 void
 web_registry(struct worker *w, struct http_request *req)
 {
-	char	*name = http_request_query_param(req, "service");
+	char	*name;
 
+	if (http_request_query_check(req, WEB_ID) == -1)
+		return;
+	name = http_request_query_param(req, "service");
 	if (registry_wants_json(req))
 		registry_json(w, req, name);
 	else if (name != NULL)

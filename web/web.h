@@ -5,6 +5,9 @@
 #ifndef MICRO_WEB_WEB_H
 #define MICRO_WEB_WEB_H
 
+/* The id in the role's error JSON. */
+#define WEB_ID	"go.micro.web"
+
 struct http_request;
 struct json_t;
 struct proxy;

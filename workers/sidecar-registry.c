@@ -14,6 +14,7 @@
 #include "http.h"
 #include "lib/svc.h"
 #include "log.h"
+#include "registry/core.h"
 #include "shm/services-json.h"
 #include "util.h"
 #include "workers/sidecar-registry.h"
@@ -30,9 +31,12 @@ struct sidecar_change {
 void
 sidecar_registry_get(struct worker *w, struct http_request *req)
 {
-	struct evbuffer	*b = evbuffer_new();
+	struct evbuffer	*b;
 	char		*name;
 
+	if (http_request_query_check(req, SIDECAR_ID) == -1)
+		return;
+	b = evbuffer_new();
 	if ((name = http_request_query_param(req, "service")) == NULL)
 		shm_services_json(w->shm, w->slot_index, b);
 	else if (shm_service_json(w->shm, w->slot_index, name, strlen(name),
@@ -107,7 +111,8 @@ sidecar_ttl(struct http_request *req, uint64_t *ttl_ms, int *has_ttl)
 	int	 rc = 0;
 
 	*has_ttl = ttl != NULL;
-	if (ttl != NULL && util_parse_duration_ms(ttl, ttl_ms) == -1)
+	if (ttl != NULL && (util_parse_duration_ms(ttl, ttl_ms) == -1 ||
+	    *ttl_ms > REGISTRY_TTL_MAX_MS))
 		rc = -1;
 	free(ttl);
 	return rc;
@@ -124,9 +129,11 @@ sidecar_change(struct worker *w, struct http_request *req, const char *cmd,
 	size_t			 len;
 	char			*text;
 
+	if (http_request_query_check(req, SIDECAR_ID) == -1)
+		return;
 	if (sidecar_ttl(req, &ttl_ms, &has_ttl) == -1) {
 		http_reply_error(req, 400, SIDECAR_ID,
-		    "bad ttl (use e.g. 30s, 5m)");
+		    "bad ttl (e.g. 30s, 5m; at most a year, 0 for none)");
 		return;
 	}
 	if ((text = sidecar_body(req, flags, &len)) == NULL)

@@ -146,6 +146,15 @@ def test_bad_input_is_400_and_changes_nothing(microd):
         err = json.loads(reply)
         assert err["code"] == 400 and err["detail"]
     assert post(m, service(), ttl="soon")[0] == 400
+    # A value that does not decode must not read as absent (default TTL,
+    # or every service for "?service="), and a TTL over a year is bad
+    # input, not a registry failure.
+    for ttl in ("5s%00junk", "%zz", "8785h"):
+        status, _, reply = post(m, service(), ttl=ttl)
+        assert status == 400, (ttl, status, reply)
+    for query in ("service=%zz", "service=go.micro.srv.keep%00x"):
+        status, _, reply = http("GET", m.url("sidecar", "/registry?" + query))
+        assert status == 400, (query, status, reply)
     assert http("GET", m.url("sidecar", "/registry"))[2] == before
     assert m.proc.poll() is None
 

@@ -97,6 +97,9 @@ def test_registry_html_or_json(microd):
     status, h, _ = web(m, "/registry?service=nope")
     assert status == 404 and h["Content-Type"].startswith("text/html")
     assert web(m, "/no/such/page")[0] == 404
+    # A parameter that does not decode is a 400, not "absent".
+    for path in ("/registry?service=%zz", "/?q=%00", "/call?service=%g1"):
+        assert web(m, path)[0] == 400, path
 
 
 def test_pages_render_every_list(microd):

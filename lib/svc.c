@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +79,20 @@ svc_valid_version(const char *s)
 	return n <= SVC_NAME_MAX;
 }
 
+/* "addr]" (the part after '['): an IPv6 address, then the bracket. */
+static int
+svc_valid_ipv6(const char *h, size_t len)
+{
+	struct in6_addr	 a;
+	char		 buf[INET6_ADDRSTRLEN];
+
+	if (len < 3 || len > sizeof(buf) || h[len - 1] != ']')
+		return 0;
+	memcpy(buf, h, len - 1);
+	buf[len - 1] = '\0';
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
 static int
 svc_valid_host(const char *h, size_t len)
 {
@@ -84,16 +100,8 @@ svc_valid_host(const char *h, size_t len)
 
 	if (len == 0)
 		return 0;
-	if (h[0] == '[') {
-		if (len < 3 || h[len - 1] != ']')
-			return 0;
-		for (i = 1; i < len - 1; i++) {
-			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' &&
-			    h[i] != '.')
-				return 0;
-		}
-		return 1;
-	}
+	if (h[0] == '[')
+		return svc_valid_ipv6(h + 1, len - 1);
 	for (i = 0; i < len; i++) {
 		if (!isalnum((unsigned char)h[i]) &&
 		    strchr(".-_", h[i]) == NULL)
@@ -156,6 +164,15 @@ svc_string_map(const json_t *v, const char *where, char **cause)
 	return json_deep_copy(v);
 }
 
+/* Absent, null or a string: what go-micro can unmarshal into a string. */
+static int
+svc_optional_string(const json_t *obj, const char *key)
+{
+	const json_t	*v = json_object_get(obj, key);
+
+	return v == NULL || json_is_null(v) || json_is_string(v);
+}
+
 /*
  * An endpoint's request or response (go-micro registry.Value: name, type,
  * values). Kept as given, with every null "values" turned into [], so
@@ -171,8 +188,12 @@ svc_value(const json_t *v, int depth, const char *where, char **cause)
 		return json_object();
 	if (!json_is_object(v))
 		return svc_fail(cause, "%s is not an object", where);
-	if (depth > SVC_VALUE_DEPTH)
+	/* depth 0 is the request or response itself: the first level. */
+	if (depth >= SVC_VALUE_DEPTH)
 		return svc_fail(cause, "%s is nested too deep", where);
+	if (!svc_optional_string(v, "name") || !svc_optional_string(v, "type"))
+		return svc_fail(cause, "%s name or type is not a string",
+		    where);
 	out = json_deep_copy(v);
 	if ((values = json_object_get(v, "values")) == NULL)
 		return out;

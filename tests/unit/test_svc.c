@@ -183,6 +183,19 @@ test_parse_bad(void **state)
 	parse_bad("{\"name\":\"a\",\"endpoints\":[{\"name\":\"E\","
 	    "\"request\":[]}]}", 0, "request is not an object");
 	parse_bad("{\"name\":\"a\",\"name\":\"b\"}", 0, "invalid");
+	/* Brackets hold an IPv6 address, nothing else. */
+	parse_bad("{\"name\":\"a\",\"nodes\":[{\"id\":\"i\",\"address\":"
+	    "\"127.0.0.1:81\",\"port\":82}]}", 0, "not host:port");
+	parse_bad("{\"name\":\"a\",\"nodes\":[{\"id\":\"i\",\"address\":"
+	    "\"[cafe]:80\"}]}", 0, "not host:port");
+	parse_bad("{\"name\":\"a\",\"nodes\":[{\"id\":\"i\",\"address\":"
+	    "\"[...]:80\"}]}", 0, "not host:port");
+	/* What go-micro cannot unmarshal into a registry.Value. */
+	parse_bad("{\"name\":\"a\",\"endpoints\":[{\"name\":\"E\","
+	    "\"request\":{\"name\":5}}]}", 0, "name or type is not a string");
+	parse_bad("{\"name\":\"a\",\"endpoints\":[{\"name\":\"E\","
+	    "\"response\":{\"type\":[\"x\"]}}]}", 0,
+	    "name or type is not a string");
 
 	big = xmalloc(n + 1);
 	memset(big, ' ', n);
@@ -191,6 +204,37 @@ test_parse_bad(void **state)
 	big[n - 1] = '}';
 	parse_bad(big, 0, "larger than");
 	free(big);
+}
+
+/* A request value nested 16 deep is taken, 17 is not (doc/registry.md). */
+static void
+test_value_depth(void **state)
+{
+	char		 json[1024], cause_want[] = "nested too deep";
+	struct svc	*s;
+	char		*cause = NULL;
+	int		 depth, i, n;
+
+	for (depth = 16; depth <= 17; depth++) {
+		n = snprintf(json, sizeof(json), "{\"name\":\"a\",\"endpoints\":"
+		    "[{\"name\":\"E\",\"request\":");
+		for (i = 1; i < depth; i++)
+			n += snprintf(json + n, sizeof(json) - (size_t)n,
+			    "{\"values\":[");
+		n += snprintf(json + n, sizeof(json) - (size_t)n, "{}");
+		for (i = 1; i < depth; i++)
+			n += snprintf(json + n, sizeof(json) - (size_t)n, "]}");
+		snprintf(json + n, sizeof(json) - (size_t)n, "}]}");
+		s = svc_parse(json, strlen(json), 0, &cause);
+		if (depth == 16) {
+			assert_non_null(s);
+			svc_free(s);
+		} else {
+			assert_null(s);
+			assert_non_null(strstr(cause, cause_want));
+			free(cause);
+		}
+	}
 }
 
 static void
@@ -336,6 +380,7 @@ main(void)
 		cmocka_unit_test(test_parse_2016_port),
 		cmocka_unit_test(test_parse_ids_only),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_value_depth),
 		cmocka_unit_test(test_too_many_nodes),
 		cmocka_unit_test(test_merge_remove),
 		cmocka_unit_test(test_merge_limit),

@@ -266,6 +266,34 @@ etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 	etcd_local_flush(l);
 }
 
+/*
+ * Someone else deleted one of our keys (etcdctl, another host with the
+ * same node id deregistering): the node is still registered here, so it
+ * goes back. Our own deletes leave no entry, so they are not undone.
+ */
+void
+etcd_local_deleted(struct etcd *e, const char *key)
+{
+	struct etcd_local	*l = *etcd_local_find(e, key);
+
+	if (l == NULL)
+		return;
+	etcd_log(e, LOG_LEVEL_INFO, "%s: deleted in etcd, still registered "
+	    "here: putting it back", key);
+	l->dirty = 1;
+	event_active(e->refresh, 0, 0);
+}
+
+void
+etcd_local_refresh(struct etcd *e)
+{
+	struct etcd_local	*l;
+
+	for (l = e->locals; l != NULL; l = l->next)
+		if (l->dirty)
+			etcd_local_flush(l);
+}
+
 static void
 etcd_local_remove(struct etcd_local **pp)
 {

@@ -24,6 +24,7 @@ struct etcd {
 	struct etcd_lines	 lines;
 	struct event		*retry;
 	struct event		*resync;	/* connected: write ours again */
+	struct event		*refresh;	/* write what is dirty */
 	uint64_t		 backoff_ms;
 	int			 connected;
 	int			 relist;	/* list before watching */
@@ -41,6 +42,13 @@ void	 etcd_log(struct etcd *, int, const char *, ...)
 /* The backend's put and del (registry/backend.h); arg is the etcd. */
 void	 etcd_local_put(void *, const char *, uint64_t);
 void	 etcd_local_del(void *, const char *);
+/*
+ * A key of ours was deleted in the store (not by us): put it back, from
+ * the refresh event (this runs inside libcurl's callback).
+ */
+void	 etcd_local_deleted(struct etcd *, const char *);
+/* Write every registration the store may not have. */
+void	 etcd_local_refresh(struct etcd *);
 /* Connected again: write every registration again. */
 void	 etcd_local_resync(struct etcd *);
 /* Cancel everything; revoke=1 also takes the keys out of the store. */

@@ -113,6 +113,7 @@ etcd_apply(struct etcd *e, const struct etcd_event *ev)
 			etcd_log(e, LOG_LEVEL_WARN, "%s: value ignored", ev->key);
 		return;
 	}
+	etcd_local_deleted(e, ev->key);
 	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
 		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key", ev->key);
 		return;
@@ -310,6 +311,12 @@ etcd_resync(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+etcd_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	etcd_local_refresh(arg);
+}
+
+static void
 etcd_close(void *arg)
 {
 	struct etcd	*e = arg;
@@ -318,6 +325,7 @@ etcd_close(void *arg)
 	etcd_client_free(e->client);
 	event_free(e->retry);
 	event_free(e->resync);
+	event_free(e->refresh);
 	etcd_lines_clear(&e->lines);
 	free(e->prefix);
 	free(e->error);
@@ -357,7 +365,9 @@ etcd_open(const struct registry_host *host, const char **cause)
 		return NULL;
 	}
 	if ((e->retry = evtimer_new(host->base, etcd_retry, e)) == NULL ||
-	    (e->resync = event_new(host->base, -1, 0, etcd_resync, e)) == NULL)
+	    (e->resync = event_new(host->base, -1, 0, etcd_resync, e)) ==
+	    NULL || (e->refresh = event_new(host->base, -1, 0, etcd_refresh,
+	    e)) == NULL)
 		fatalx("evtimer_new");
 	etcd_publish(e);
 	etcd_connect(e);

@@ -287,3 +287,25 @@ def test_unusable_key_is_skipped_not_fatal(etcd, microd):
              node_ids(m, "go.micro.srv.after") == {"after-1"},
              what="both services after a restart (list, then watch)")
     assert "key ignored" in m.read_log()
+
+
+def test_own_key_deleted_elsewhere_is_put_back(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    register(m, service("go.micro.srv.kept", "kept-1", 7001))
+    key = PREFIX + "go.micro.srv.kept/kept-1"
+    wait_for(lambda: key in e.kvs(), what="key written")
+    # etcdctl (or another host with the same node id) deletes it while
+    # it is still registered here: it must come back, on a lease.
+    e.ctl("del", key)
+    kv = wait_for(lambda: e.kvs().get(key), what="key put back")
+    assert kv[1] != 0
+    assert node_ids(m, "go.micro.srv.kept") == {"kept-1"}
+    assert "putting it back" in m.read_log()
+    # Our own deregistration is not undone.
+    m.ctl("deregister", "-", input=json.dumps(
+        service("go.micro.srv.kept", "kept-1", 7001)))
+    wait_for(lambda: key not in e.kvs(), what="key deleted by us")
+    wait_for(lambda: node_ids(m, "go.micro.srv.kept") == set(),
+             what="node gone here too")
+    assert key not in e.kvs()

@@ -355,11 +355,17 @@ etcd_parse_header(const json_t *obj, struct etcd_batch *b, char **cause)
 {
 	const json_t	*h = json_object_get(obj, "header");
 
+	const json_t	*id = json_object_get(h, "cluster_id");
+
 	if (h != NULL && (!json_is_object(h) ||
 	    etcd_int64(h, "revision", &b->revision) == -1)) {
 		xasprintf(cause, "malformed header");
 		return -1;
 	}
+	/* A uint64, as a string: kept as text, only ever compared. */
+	if (json_is_string(id) && json_string_length(id) < sizeof(b->cluster))
+		memcpy(b->cluster, json_string_value(id),
+		    json_string_length(id) + 1);
 	return 0;
 }
 

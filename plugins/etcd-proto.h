@@ -28,8 +28,11 @@ struct etcd_event {
 };
 
 /* A range response or one watch message. */
+#define ETCD_CLUSTER_MAX	24	/* a uint64 in decimal, and NUL */
+
 struct etcd_batch {
 	int64_t			 revision;	/* header.revision, 0 if none */
+	char			 cluster[ETCD_CLUSTER_MAX]; /* "" if none */
 	int			 created;
 	int			 canceled;
 	int64_t			 compact_revision;

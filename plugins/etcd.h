@@ -29,6 +29,7 @@ struct etcd {
 	int			 connected;
 	int			 relist;	/* list before watching */
 	int64_t			 revision;	/* everything up to it seen */
+	char			 cluster[ETCD_CLUSTER_MAX]; /* its id, or "" */
 	char			*error;
 
 	/* This host's registrations. */

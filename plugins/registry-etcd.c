@@ -139,6 +139,34 @@ etcd_watched(struct etcd *e)
 	}
 }
 
+/*
+ * The store we follow: another cluster at the address, or the same one
+ * behind a revision we have seen (wiped, or restored from a backup),
+ * invalidates the revision we watch from: list again. 0 then. A store
+ * rebuilt with the same configuration has the same cluster id, and one
+ * that is back at exactly our revision cannot be told apart.
+ */
+static int
+etcd_same_store(struct etcd *e, const struct etcd_batch *b)
+{
+	const char	*why = NULL;
+
+	if (b->cluster[0] != '\0' && e->cluster[0] != '\0' &&
+	    strcmp(e->cluster, b->cluster) != 0)
+		why = "another cluster";
+	else if (b->revision != 0 && b->revision < e->revision)
+		why = "behind a revision seen";
+	if (b->cluster[0] != '\0')
+		memcpy(e->cluster, b->cluster, sizeof(e->cluster));
+	if (why == NULL)
+		return 1;
+	etcd_log(e, LOG_LEVEL_WARN, "etcd is %s (cluster %s, revision %lld, "
+	    "seen %lld): listing again", why, b->cluster,
+	    (long long)b->revision, (long long)e->revision);
+	e->relist = 1;
+	return 0;
+}
+
 /* One message of the watch stream; -1 ends the stream. */
 static int
 etcd_watch_line(const char *line, size_t len, void *arg)
@@ -164,6 +192,12 @@ etcd_watch_line(const char *line, size_t len, void *arg)
 		free(e->error);
 		xasprintf(&e->error, "watch: %s", b.error != NULL ? b.error :
 		    "canceled");
+		etcd_batch_clear(&b);
+		return -1;
+	}
+	if (b.created && !etcd_same_store(e, &b)) {
+		free(e->error);
+		e->error = xstrdup("watch: etcd is another store now");
 		etcd_batch_clear(&b);
 		return -1;
 	}
@@ -245,6 +279,8 @@ etcd_range_done(struct curlev_xfer *x, CURLcode rv, long status)
 		free(cause);
 		return;
 	}
+	if (b.cluster[0] != '\0')	/* listing anyway: just note it */
+		memcpy(e->cluster, b.cluster, sizeof(e->cluster));
 	e->host->relist_begin(e->host->core);
 	for (i = 0; i < b.nev; i++)
 		etcd_apply(e, &b.ev[i]);

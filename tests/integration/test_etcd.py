@@ -6,6 +6,7 @@ the build tree.
 import base64
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -309,3 +310,24 @@ def test_own_key_deleted_elsewhere_is_put_back(etcd, microd):
     wait_for(lambda: node_ids(m, "go.micro.srv.kept") == set(),
              what="node gone here too")
     assert key not in e.kvs()
+
+
+def test_store_behind_a_seen_revision_is_listed_again(etcd, microd):
+    e = etcd()
+    m = start(microd, e.address())
+    for i in range(5):
+        put(e, service("go.micro.srv.old", "old-%d" % i, 9100 + i))
+    wait_for(lambda: len(node_ids(m, "go.micro.srv.old")) == 5,
+             what="five nodes")
+    # The data dir is lost: a new store on the same address, same cluster
+    # id, revisions from 1 again. Watching from the old revision would
+    # miss its first changes and keep nodes it no longer has.
+    e.stop(0, signal.SIGKILL)
+    shutil.rmtree(e.members[0]["data"])
+    e.start(0)
+    e.wait_healthy()
+    put(e, service("go.micro.srv.new", "new-1", 9200))
+    wait_for(lambda: node_ids(m, "go.micro.srv.new") == {"new-1"} and
+             node_ids(m, "go.micro.srv.old") == set(),
+             timeout=20, what="the new store's content only")
+    assert "listing again" in m.read_log()

@@ -162,6 +162,11 @@ store_schema_init(struct store *st, char **cause)
 	return store_exec(st, store_schema, cause);
 }
 
+/*
+ * Our own statements on a file of our schema version: one that does not
+ * compile (a table or column dropped) is the file's fault, not a reason
+ * to fail and retry for ever.
+ */
 static int
 store_prepare(struct store *st, char **cause)
 {
@@ -169,8 +174,12 @@ store_prepare(struct store *st, char **cause)
 
 	for (i = 0; i < STMT_COUNT; i++) {
 		if (sqlite3_prepare_v3(st->db, store_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
-			return store_fail(st, store_sql[i], cause);
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) == SQLITE_OK)
+			continue;
+		if ((sqlite3_errcode(st->db) & 0xff) == SQLITE_ERROR)
+			return store_corrupt(st, cause, "schema damaged: %s",
+			    sqlite3_errmsg(st->db));
+		return store_fail(st, store_sql[i], cause);
 	}
 	return 0;
 }

@@ -292,6 +292,16 @@ test_bad_rows_and_schema(void **state)
 	st = open_ok(f, NOW, &l);
 	assert_int_equal(count_aside(f), 3);
 	store_close(st);
+
+	/* A table dropped from a file of our schema version. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE node", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	usleep(2000);
+	st = open_ok(f, NOW, &l);
+	assert_int_equal(count_aside(f), 4);
+	store_close(st);
 }
 
 /* Not the file's fault: fail with the reason, move nothing. */

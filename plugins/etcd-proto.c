@@ -136,11 +136,19 @@ etcd_prefix_range(json_t *req, const char *prefix)
 }
 
 char *
-etcd_req_range(const char *prefix)
+etcd_req_range(const char *prefix, const char *after, size_t afterlen,
+    int64_t revision)
 {
 	json_t	*req = json_object();
 
 	etcd_prefix_range(req, prefix);
+	/* The next page starts just past the last key: after + "\0". */
+	if (after != NULL)
+		json_object_set_new(req, "key", etcd_b64_json(after,
+		    afterlen + 1));
+	if (revision != 0)
+		json_object_set_new(req, "revision", etcd_int64_json(revision));
+	json_object_set_new(req, "limit", etcd_int64_json(ETCD_RANGE_PAGE));
 	return etcd_dump(req);
 }
 
@@ -288,12 +296,10 @@ static int
 etcd_parse_kv(const json_t *kv, enum etcd_event_type type,
     struct etcd_event *ev, char **cause)
 {
-	size_t	 keylen;
-
 	memset(ev, 0, sizeof(*ev));
 	ev->type = type;
 	if (!json_is_object(kv) ||
-	    (ev->key = etcd_bytes(kv, "key", &keylen)) == NULL ||
+	    (ev->key = etcd_bytes(kv, "key", &ev->keylen)) == NULL ||
 	    (ev->value = etcd_bytes(kv, "value", &ev->valuelen)) == NULL ||
 	    etcd_int64(kv, "mod_revision", &ev->mod_revision) == -1) {
 		xasprintf(cause, "malformed key-value");
@@ -303,7 +309,7 @@ etcd_parse_kv(const json_t *kv, enum etcd_event_type type,
 	 * Anyone may write under the prefix: one such key must not stop the
 	 * stream at its revision for ever. It is passed on to be skipped.
 	 */
-	if (keylen == 0 || strlen(ev->key) != keylen ||
+	if (ev->keylen == 0 || strlen(ev->key) != ev->keylen ||
 	    strlen(ev->value) != ev->valuelen)
 		ev->type = ETCD_UNUSABLE;
 	return 0;
@@ -409,6 +415,7 @@ etcd_parse_range(const char *s, size_t len, struct etcd_batch *b,
 	rv = etcd_parse_header(j, b, cause) == -1 ||
 	    etcd_parse_kvs(json_object_get(j, "kvs"), 0, b, cause) == -1 ?
 	    -1 : 0;
+	b->more = json_is_true(json_object_get(j, "more"));
 	return etcd_parse_done(j, b, rv);
 }
 

@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #define ETCD_LINE_MAX	(8 * 1024 * 1024)	/* one watch message */
+/* Keys per range request: a page of typical values stays far below the
+   HTTP body limit (curlev.c), however many services there are. */
+#define ETCD_RANGE_PAGE	500
 
 enum etcd_event_type {
 	ETCD_PUT,
@@ -22,6 +25,7 @@ enum etcd_event_type {
 struct etcd_event {
 	enum etcd_event_type	 type;
 	char			*key;		/* decoded, NUL-terminated */
+	size_t			 keylen;	/* NULs included */
 	char			*value;		/* decoded, NUL-terminated */
 	size_t			 valuelen;
 	int64_t			 mod_revision;
@@ -34,6 +38,7 @@ struct etcd_batch {
 	int64_t			 revision;	/* header.revision, 0 if none */
 	char			 cluster[ETCD_CLUSTER_MAX]; /* "" if none */
 	int			 created;
+	int			 more;		/* a range: keys past this page */
 	int			 canceled;
 	int64_t			 compact_revision;
 	char			*error;		/* error or cancel reason */
@@ -53,7 +58,11 @@ char	*etcd_b64_encode(const char *, size_t);
 char	*etcd_b64_decode(const char *, size_t *);
 
 /* Request bodies, allocated. */
-char	*etcd_req_range(const char *);
+/*
+ * One page of the keys under prefix: from the first, or after the key
+ * given, at revision (0: the current one).
+ */
+char	*etcd_req_range(const char *, const char *, size_t, int64_t);
 char	*etcd_req_watch(const char *, int64_t);
 char	*etcd_req_put(const char *, const char *, int64_t);
 char	*etcd_req_delete(const char *);

@@ -28,6 +28,8 @@ struct etcd {
 	uint64_t		 backoff_ms;
 	int			 connected;
 	int			 relist;	/* list before watching */
+	int64_t			 list_revision;	/* of the listing's pages, 0 */
+	size_t			 listed;	/* keys in the pages so far */
 	int64_t			 revision;	/* everything up to it seen */
 	char			 cluster[ETCD_CLUSTER_MAX]; /* its id, or "" */
 	char			*error;

@@ -263,6 +263,30 @@ etcd_watch(struct etcd *e)
 	e->sync->data = etcd_watch_data;
 }
 
+static void	etcd_range_done(struct curlev_xfer *, CURLcode, long);
+
+/*
+ * A listing is pages of ETCD_RANGE_PAGE keys, all at the revision of the
+ * first: one snapshot however large the registry, within the HTTP body
+ * limit. A failed page fails the listing, which starts over.
+ */
+static void
+etcd_list(struct etcd *e, const struct etcd_event *last)
+{
+	const char	*cause;
+
+	if (last == NULL) {
+		e->list_revision = 0;
+		e->listed = 0;
+	}
+	e->sync = etcd_client_post(e->client, "/v3/kv/range",
+	    etcd_req_range(e->prefix, last != NULL ? last->key : NULL,
+	    last != NULL ? last->keylen : 0, e->list_revision),
+	    etcd_range_done, e, &cause);
+	if (e->sync == NULL)
+		etcd_fail(e, "%s", cause);
+}
+
 static void
 etcd_range_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
@@ -279,16 +303,25 @@ etcd_range_done(struct curlev_xfer *x, CURLcode rv, long status)
 		free(cause);
 		return;
 	}
-	if (b.cluster[0] != '\0')	/* listing anyway: just note it */
-		memcpy(e->cluster, b.cluster, sizeof(e->cluster));
-	e->host->relist_begin(e->host->core);
+	if (e->list_revision == 0) {
+		if (b.cluster[0] != '\0')	/* listing anyway: note it */
+			memcpy(e->cluster, b.cluster, sizeof(e->cluster));
+		e->list_revision = b.revision;
+		e->host->relist_begin(e->host->core);
+	}
 	for (i = 0; i < b.nev; i++)
 		etcd_apply(e, &b.ev[i]);
+	e->listed += b.nev;
+	if (b.more && b.nev > 0) {
+		etcd_list(e, &b.ev[b.nev - 1]);
+		etcd_batch_clear(&b);
+		return;
+	}
 	e->host->relist_end(e->host->core);
 	e->relist = 0;
-	e->revision = b.revision;
-	etcd_log(e, LOG_LEVEL_INFO, "%zu keys listed at revision %lld", b.nev,
-	    (long long)b.revision);
+	e->revision = e->list_revision;
+	etcd_log(e, LOG_LEVEL_INFO, "%zu keys listed at revision %lld",
+	    e->listed, (long long)e->revision);
 	etcd_batch_clear(&b);
 	etcd_watch(e);
 }
@@ -319,17 +352,15 @@ etcd_connect(struct etcd *e)
 
 	free(e->error);
 	e->error = NULL;
-	if (etcd_client_need_auth(e->client))
-		e->sync = etcd_client_post(e->client, "/v3/auth/authenticate",
-		    etcd_client_auth_request(e->client), etcd_auth_done, e,
-		    &cause);
-	else if (e->relist)
-		e->sync = etcd_client_post(e->client, "/v3/kv/range",
-		    etcd_req_range(e->prefix), etcd_range_done, e, &cause);
-	else {
-		etcd_watch(e);
+	if (!etcd_client_need_auth(e->client)) {
+		if (e->relist)
+			etcd_list(e, NULL);
+		else
+			etcd_watch(e);
 		return;
 	}
+	e->sync = etcd_client_post(e->client, "/v3/auth/authenticate",
+	    etcd_client_auth_request(e->client), etcd_auth_done, e, &cause);
 	if (e->sync == NULL)
 		etcd_fail(e, "%s", cause);
 }

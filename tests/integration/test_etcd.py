@@ -331,3 +331,20 @@ def test_store_behind_a_seen_revision_is_listed_again(etcd, microd):
              node_ids(m, "go.micro.srv.old") == set(),
              timeout=20, what="the new store's content only")
     assert "listing again" in m.read_log()
+
+
+def test_listing_is_paged(etcd, microd):
+    e = etcd()
+    # More than two pages of ETCD_RANGE_PAGE (500), and more in all than
+    # one HTTP body may hold (16 MiB): one range could not list it.
+    n = 1100
+    for i in range(n):
+        svc = service("go.micro.srv.p%04d" % i, "p-%d" % i, 9000)
+        svc["metadata"] = {"pad": "x" * 16000}
+        gateway_put(e, PREFIX + svc["name"] + "/p-%d" % i,
+                    json.dumps(svc).encode())
+    m = start(microd, e.address())
+    wait_for(lambda: registry_status(m)["services"] == n, timeout=30,
+             what="every service listed")
+    assert "%d keys listed" % n in m.read_log()
+    assert node_ids(m, "go.micro.srv.p1099") == {"p-1099"}

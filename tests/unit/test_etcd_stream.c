@@ -67,18 +67,36 @@ test_req_range_end(void **state)
 	json_t	*j;
 	char	*s, *key, *end;
 
-	s = etcd_req_range("/micro/registry/");
+	s = etcd_req_range("/micro/registry/", NULL, 0, 0);
 	j = json_loads(s, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(json_b64_field(j, "key", &key), "/micro/registry/");
 	assert_string_equal(json_b64_field(j, "range_end", &end),
 	    "/micro/registry0");
+	assert_null(json_object_get(j, "revision"));
+	assert_string_equal(json_string_value(json_object_get(j, "limit")),
+	    "500");
 	free(key);
 	free(end);
 	free(s);
 	json_decref(j);
 
-	s = etcd_req_range("a\xff\xff");
+	/* The next page: just past the last key, at the first's revision. */
+	s = etcd_req_range("/micro/registry/", "/micro/registry/a/n1", 20, 40);
+	j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	json_b64_field(j, "key", &key);
+	assert_memory_equal(key, "/micro/registry/a/n1\0", 21);
+	assert_string_equal(json_b64_field(j, "range_end", &end),
+	    "/micro/registry0");
+	assert_string_equal(json_string_value(json_object_get(j, "revision")),
+	    "40");
+	free(key);
+	free(end);
+	free(s);
+	json_decref(j);
+
+	s = etcd_req_range("a\xff\xff", NULL, 0, 0);
 	j = json_loads(s, 0, NULL);
 	assert_string_equal(json_b64_field(j, "range_end", &end), "b");
 	free(end);
@@ -322,13 +340,19 @@ test_range(void **state)
 	    "\"" KEY_B64 "\",\"value\":\"" VAL_B64 "\",\"mod_revision\":\"3\","
 	    "\"lease\":\"77\"}],\"count\":\"1\"}";
 	const char	*empty = "{\"header\":{\"revision\":\"1\"}}";
+	const char	*more = "{\"header\":{\"revision\":\"1\"},\"more\":true}";
 	struct etcd_batch	 b;
 	char			*cause;
 
 	assert_int_equal(etcd_parse_range(ok, strlen(ok), &b, &cause), 0);
 	assert_int_equal(b.revision, 40);
 	assert_int_equal(b.nev, 1);
+	assert_false(b.more);
 	assert_string_equal(b.ev[0].key, "/micro/registry/a/n1");
+	assert_int_equal(b.ev[0].keylen, 20);
+	etcd_batch_clear(&b);
+	assert_int_equal(etcd_parse_range(more, strlen(more), &b, &cause), 0);
+	assert_true(b.more);
 	etcd_batch_clear(&b);
 	assert_int_equal(etcd_parse_range(empty, strlen(empty), &b, &cause), 0);
 	assert_int_equal(b.nev, 0);

@@ -425,11 +425,17 @@ def test_proxy_bad_backends(gw, nodes):
     assert m.running("api")[0]["pid"] == api
 
 
-def test_header_names_must_be_tokens(gw, nodes):
+def proxy_to_echo(gw, nodes):
+    """microd with the proxy handler, and a recording node at /echo/."""
     m = gw("[api]\nhandler = proxy\n")
     node = FakeNode()
     nodes.append(node)
     register(m, node.service("go.micro.api.echo", protocol=None))
+    return m, node
+
+
+def test_header_names_must_be_tokens(gw, nodes):
+    m, node = proxy_to_echo(gw, nodes)
     # "Name :" framed the body for the parser but not for lookups: 400.
     got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
                        b"Content-Length : 3\r\n\r\nabc")
@@ -438,10 +444,7 @@ def test_header_names_must_be_tokens(gw, nodes):
 
 
 def test_connection_cannot_drop_forwarded_for(gw, nodes):
-    m = gw("[api]\nhandler = proxy\n")
-    node = FakeNode()
-    nodes.append(node)
-    register(m, node.service("go.micro.api.echo", protocol=None))
+    m, node = proxy_to_echo(gw, nodes)
     # Raw: urllib would replace the Connection header with its own.
     got = raw_exchange(m, b"GET /echo/x HTTP/1.1\r\nHost: app.example\r\n"
                        b"Connection: close, X-Forwarded-For, Host, "

@@ -137,7 +137,7 @@ etcd_prefix_range(json_t *req, const char *prefix)
 
 char *
 etcd_req_range(const char *prefix, const char *after, size_t afterlen,
-    int64_t revision)
+    int64_t revision, int64_t limit)
 {
 	json_t	*req = json_object();
 
@@ -148,7 +148,7 @@ etcd_req_range(const char *prefix, const char *after, size_t afterlen,
 		    afterlen + 1));
 	if (revision != 0)
 		json_object_set_new(req, "revision", etcd_int64_json(revision));
-	json_object_set_new(req, "limit", etcd_int64_json(ETCD_RANGE_PAGE));
+	json_object_set_new(req, "limit", etcd_int64_json(limit));
 	return etcd_dump(req);
 }
 

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define ETCD_LINE_MAX	(8 * 1024 * 1024)	/* one watch message */
-/* Keys per range request: a page of typical values stays far below the
-   HTTP body limit (curlev.c), however many services there are. */
+/* Keys per range request at first: a page of typical values stays far
+   below the HTTP body limit (curlev.c), however many services there are. */
 #define ETCD_RANGE_PAGE	500
 
 enum etcd_event_type {
@@ -62,7 +62,8 @@ char	*etcd_b64_decode(const char *, size_t *);
  * One page of the keys under prefix: from the first, or after the key
  * given, at revision (0: the current one).
  */
-char	*etcd_req_range(const char *, const char *, size_t, int64_t);
+char	*etcd_req_range(const char *, const char *, size_t, int64_t,
+	    int64_t);
 char	*etcd_req_watch(const char *, int64_t);
 char	*etcd_req_put(const char *, const char *, int64_t);
 char	*etcd_req_delete(const char *);

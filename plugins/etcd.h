@@ -29,6 +29,8 @@ struct etcd {
 	int			 connected;
 	int			 relist;	/* list before watching */
 	int64_t			 list_revision;	/* of the listing's pages, 0 */
+	int64_t			 page;		/* keys per page, halved when
+						   one is too large */
 	size_t			 listed;	/* keys in the pages so far */
 	int64_t			 revision;	/* everything up to it seen */
 	char			 cluster[ETCD_CLUSTER_MAX]; /* its id, or "" */

@@ -217,15 +217,23 @@ static int
 etcd_watch_data(struct curlev_xfer *x, const char *p, size_t len)
 {
 	struct etcd	*e = x->arg;
-	const char	*cause;
+	const char	*cause = NULL;
 
 	if (etcd_lines_feed(&e->lines, p, len, etcd_watch_line, e,
-	    &cause) == -1) {
-		if (e->error == NULL)
-			e->error = xstrdup(cause);
-		return -1;
+	    &cause) == 0)
+		return 0;
+	/*
+	 * Too long a message (a catch-up of many large values after an
+	 * outage) would come back whole from the same revision each time: a
+	 * listing, in pages, reaches the present instead.
+	 */
+	if (cause != NULL) {
+		etcd_log(e, LOG_LEVEL_WARN, "%s: listing again", cause);
+		e->relist = 1;
 	}
-	return 0;
+	if (e->error == NULL)
+		e->error = xstrdup(cause != NULL ? cause : "watch stream");
+	return -1;
 }
 
 static void
@@ -266,9 +274,10 @@ etcd_watch(struct etcd *e)
 static void	etcd_range_done(struct curlev_xfer *, CURLcode, long);
 
 /*
- * A listing is pages of ETCD_RANGE_PAGE keys, all at the revision of the
- * first: one snapshot however large the registry, within the HTTP body
- * limit. A failed page fails the listing, which starts over.
+ * A listing is pages of e->page keys, all at the revision of the first:
+ * one snapshot however large the registry, within the HTTP body limit. A
+ * failed page fails the listing, which starts over; a page too large for
+ * the limit (large values) starts it over at once with half the keys.
  */
 static void
 etcd_list(struct etcd *e, const struct etcd_event *last)
@@ -281,7 +290,7 @@ etcd_list(struct etcd *e, const struct etcd_event *last)
 	}
 	e->sync = etcd_client_post(e->client, "/v3/kv/range",
 	    etcd_req_range(e->prefix, last != NULL ? last->key : NULL,
-	    last != NULL ? last->keylen : 0, e->list_revision),
+	    last != NULL ? last->keylen : 0, e->list_revision, e->page),
 	    etcd_range_done, e, &cause);
 	if (e->sync == NULL)
 		etcd_fail(e, "%s", cause);
@@ -296,6 +305,15 @@ etcd_range_done(struct curlev_xfer *x, CURLcode rv, long status)
 	size_t			 i;
 
 	e->sync = NULL;
+	/* No data callback here: a write error is the body limit. */
+	if (rv == CURLE_WRITE_ERROR && e->page > 1) {
+		e->page /= 2;
+		etcd_log(e, LOG_LEVEL_INFO, "a page of keys is larger than the "
+		    "HTTP limit: listing again, %lld keys per page",
+		    (long long)e->page);
+		etcd_list(e, NULL);
+		return;
+	}
 	if (!etcd_answer_ok(e, x, rv, status, "range"))
 		return;
 	if (etcd_parse_range(x->body, x->len, &b, &cause) == -1) {
@@ -424,6 +442,7 @@ etcd_open(const struct registry_host *host, const char **cause)
 	e->host = host;
 	e->prefix = etcd_prefix(host->conf->prefix);
 	e->relist = 1;
+	e->page = ETCD_RANGE_PAGE;
 	e->backoff_ms = ETCD_BACKOFF_MIN_MS;
 	if ((e->client = etcd_client_new(host->base, host->conf,
 	    cause)) == NULL) {

@@ -348,3 +348,34 @@ def test_listing_is_paged(etcd, microd):
              what="every service listed")
     assert "%d keys listed" % n in m.read_log()
     assert node_ids(m, "go.micro.srv.p1099") == {"p-1099"}
+
+
+def test_large_catch_up_after_an_outage(etcd, microd):
+    e = etcd()
+    cut = TcpCut(e.members[0]["client"])
+    try:
+        m = start(microd, "127.0.0.1:%d" % cut.port)
+        wait_for(lambda: registry_status(m)["connected"], what="connected")
+        cut.cut()
+        wait_for(lambda: not registry_status(m)["connected"], 5)
+        # While microd is away: 12 legal 1.1 MB values. The watch would
+        # send them as one message above its 8 MiB limit, from the same
+        # revision every time, and a page of 500 keys of them is above
+        # the 16 MiB HTTP limit.
+        big = json.dumps(dict(service("go.micro.srv.big", "pad", 1),
+                              pad="x" * 1100000)).encode()
+        for i in range(12):
+            gateway_put(e, PREFIX + "go.micro.srv.big/b-%d" % i, big)
+        put(e, service("go.micro.srv.small", "s-1", 9091))
+        cut.restore()
+        wait_for(lambda: node_ids(m, "go.micro.srv.small") == {"s-1"},
+                 timeout=30, what="the catch-up, through a paged listing")
+        log = m.read_log()
+        assert "listing again" in log and "keys per page" in log
+        m.stop()
+        m.start()   # a listing from scratch meets the large page at once
+        wait_for(lambda: registry_status(m)["connected"] and
+                 node_ids(m, "go.micro.srv.small") == {"s-1"}, timeout=30,
+                 what="listed after a restart")
+    finally:
+        cut.close()

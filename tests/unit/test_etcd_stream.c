@@ -67,7 +67,7 @@ test_req_range_end(void **state)
 	json_t	*j;
 	char	*s, *key, *end;
 
-	s = etcd_req_range("/micro/registry/", NULL, 0, 0);
+	s = etcd_req_range("/micro/registry/", NULL, 0, 0, ETCD_RANGE_PAGE);
 	j = json_loads(s, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(json_b64_field(j, "key", &key), "/micro/registry/");
@@ -82,7 +82,8 @@ test_req_range_end(void **state)
 	json_decref(j);
 
 	/* The next page: just past the last key, at the first's revision. */
-	s = etcd_req_range("/micro/registry/", "/micro/registry/a/n1", 20, 40);
+	s = etcd_req_range("/micro/registry/", "/micro/registry/a/n1", 20, 40,
+	    7);
 	j = json_loads(s, 0, NULL);
 	assert_non_null(j);
 	json_b64_field(j, "key", &key);
@@ -91,12 +92,14 @@ test_req_range_end(void **state)
 	    "/micro/registry0");
 	assert_string_equal(json_string_value(json_object_get(j, "revision")),
 	    "40");
+	assert_string_equal(json_string_value(json_object_get(j, "limit")),
+	    "7");
 	free(key);
 	free(end);
 	free(s);
 	json_decref(j);
 
-	s = etcd_req_range("a\xff\xff", NULL, 0, 0);
+	s = etcd_req_range("a\xff\xff", NULL, 0, 0, 1);
 	j = json_loads(s, 0, NULL);
 	assert_string_equal(json_b64_field(j, "range_end", &end), "b");
 	free(end);

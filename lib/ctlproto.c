@@ -177,6 +177,10 @@ ctl_decode_reply(struct ctl_msg *msg, size_t *used, const char **cause)
 		*cause = "failed reply without an \"error\" string";
 		return -1;
 	}
+	if (ctl_get_str(msg, "code", &msg->code, used) == -1) {
+		*cause = "\"code\" is not a string";
+		return -1;
+	}
 	return 1;
 }
 
@@ -258,15 +262,15 @@ ctl_decode(struct ctl_msg *msg, size_t len, const char **cause)
 }
 
 /*
- * Room for the payload and for NUL-terminated copies of cmd, event and
- * error, which are no longer than the payload together.
+ * Room for the payload and for NUL-terminated copies of cmd, event, error
+ * and code, which are no longer than the payload together.
  */
 static void
 ctl_msg_alloc(struct ctl_msg *msg, size_t len)
 {
 	memset(msg, 0, sizeof(*msg));
 	msgpack_unpacked_init(&msg->unp);
-	msg->strings = xmalloc(2 * len + 3);
+	msg->strings = xmalloc(2 * len + 4);
 }
 
 static int
@@ -371,12 +375,29 @@ ctl_frame_reply(struct ctl_frame *f, uint32_t id, size_t nfields)
 	ctl_pack_kv_bool(&f->pk, "ok", 1);
 }
 
+int
+ctl_reply_unavailable(const struct ctl_msg *msg)
+{
+	return msg->is_reply && !msg->ok && msg->code != NULL &&
+	    strcmp(msg->code, CTL_CODE_UNAVAILABLE) == 0;
+}
+
 void
 ctl_frame_error(struct ctl_frame *f, uint32_t id, const char *error)
 {
-	ctl_frame_begin(f, id, 2);
+	ctl_frame_error_code(f, id, NULL, error);
+}
+
+/* code: NULL, or CTL_CODE_* when retrying may help. */
+void
+ctl_frame_error_code(struct ctl_frame *f, uint32_t id, const char *code,
+    const char *error)
+{
+	ctl_frame_begin(f, id, code != NULL ? 3 : 2);
 	ctl_pack_kv_bool(&f->pk, "ok", 0);
 	ctl_pack_kv_str(&f->pk, "error", error);
+	if (code != NULL)
+		ctl_pack_kv_str(&f->pk, "code", code);
 }
 
 void

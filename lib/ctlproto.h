@@ -18,6 +18,8 @@
 
 #define CTL_PROTO_VERSION	1
 #define CTL_FRAME_MAX		(4U * 1024 * 1024)	/* payload bytes */
+/* An error reply's "code": the same request may succeed a moment later. */
+#define CTL_CODE_UNAVAILABLE	"unavailable"
 
 struct evbuffer;
 
@@ -32,6 +34,7 @@ struct ctl_msg {
 	int			 is_reply;
 	int			 ok;		/* reply: true/false */
 	const char		*error;		/* reply with ok=false */
+	const char		*code;		/* with error: CTL_CODE_* or NULL */
 	const msgpack_object	*args;		/* request args or NULL */
 	const msgpack_object	*data;		/* reply/event data or NULL */
 	char			*strings;	/* owned copies of the above */
@@ -49,6 +52,8 @@ int	 ctl_frame_pull(struct evbuffer *, struct ctl_msg *, const char **);
 int	 ctl_frame_parse(const void *, size_t, struct ctl_msg *, size_t *,
 	    const char **);
 void	 ctl_msg_free(struct ctl_msg *);
+/* A failed reply with code CTL_CODE_UNAVAILABLE: worth retrying. */
+int	 ctl_reply_unavailable(const struct ctl_msg *);
 
 /* Building a frame: begin, pack nfields key/value pairs, end. */
 struct ctl_frame {
@@ -59,6 +64,8 @@ void	 ctl_frame_request(struct ctl_frame *, uint32_t id, const char *cmd,
 	    size_t nfields);
 void	 ctl_frame_reply(struct ctl_frame *, uint32_t id, size_t nfields);
 void	 ctl_frame_error(struct ctl_frame *, uint32_t id, const char *error);
+void	 ctl_frame_error_code(struct ctl_frame *, uint32_t id, const char *code,
+	    const char *error);
 void	 ctl_frame_event(struct ctl_frame *, uint32_t id, const char *event,
 	    size_t nfields);
 /* Patch the length prefix; data/len are then ready to write. */

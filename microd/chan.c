@@ -35,7 +35,7 @@ chan_relay(struct proc *p, const struct ctl_msg *msg)
 	const char	*cause;
 
 	if (relay_to_registry(p->chan, msg, NULL, NULL, &cause) == -1)
-		relay_send_error(p->chan, msg->id, cause);
+		relay_send_error(p->chan, msg->id, CTL_CODE_UNAVAILABLE, cause);
 }
 
 static const struct chan_cmd chan_cmds[] = {
@@ -62,7 +62,7 @@ chan_dispatch(struct proc *p, const struct ctl_msg *msg)
 			return;
 		}
 	}
-	relay_send_error(p->chan, msg->id, "unknown command");
+	relay_send_error(p->chan, msg->id, NULL, "unknown command");
 }
 
 static void

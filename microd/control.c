@@ -106,7 +106,7 @@ control_send(struct control_conn *c, struct ctl_frame *f)
 void
 control_error(struct control_conn *c, uint32_t id, const char *error)
 {
-	relay_send_error(c->bev, id, error);
+	relay_send_error(c->bev, id, NULL, error);
 }
 
 /*
@@ -162,7 +162,7 @@ control_relay(struct control_conn *c, const struct ctl_msg *m)
 
 	if (relay_to_registry(c->bev, m, control_relay_answered, c,
 	    &cause) == -1)
-		control_error(c, m->id, cause);
+		relay_send_error(c->bev, m->id, CTL_CODE_UNAVAILABLE, cause);
 	else
 		c->relays++;
 }

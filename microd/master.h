@@ -108,7 +108,8 @@ void	 relay_reply(const struct ctl_msg *);
 void	 relay_forget(struct bufferevent *);
 void	 relay_fail_all(const char *);
 void	 relay_send(struct bufferevent *, struct ctl_frame *);
-void	 relay_send_error(struct bufferevent *, uint32_t, const char *);
+void	 relay_send_error(struct bufferevent *, uint32_t, const char *,
+	    const char *);
 
 /* status.c: what status, workers and the stats stream report */
 void	 status_pack(msgpack_packer *);

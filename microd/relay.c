@@ -43,12 +43,14 @@ relay_send(struct bufferevent *to, struct ctl_frame *f)
 	ctl_frame_free(f);
 }
 
+/* code: NULL, or CTL_CODE_UNAVAILABLE when the asker may retry. */
 void
-relay_send_error(struct bufferevent *to, uint32_t id, const char *error)
+relay_send_error(struct bufferevent *to, uint32_t id, const char *code,
+    const char *error)
 {
 	struct ctl_frame	 f;
 
-	ctl_frame_error(&f, id, error);
+	ctl_frame_error_code(&f, id, code, error);
 	relay_send(to, &f);
 }
 
@@ -88,7 +90,7 @@ relay_answer(struct relay_pending *rp, const struct ctl_msg *reply)
 	if (rp->from == NULL)
 		return;
 	if (!reply->ok)
-		relay_send_error(rp->from, rp->from_id,
+		relay_send_error(rp->from, rp->from_id, reply->code,
 		    reply->error ? reply->error : "registry error");
 	else {
 		ctl_frame_reply(&f, rp->from_id, 1);
@@ -142,7 +144,8 @@ relay_fail_all(const char *why)
 	while ((rp = TAILQ_FIRST(&relay_pending)) != NULL) {
 		TAILQ_REMOVE(&relay_pending, rp, entry);
 		if (rp->from != NULL)
-			relay_send_error(rp->from, rp->from_id, why);
+			relay_send_error(rp->from, rp->from_id,
+			    CTL_CODE_UNAVAILABLE, why);
 		if (rp->answered != NULL)
 			rp->answered(rp->arg);
 		free(rp);

@@ -208,6 +208,31 @@ def test_registry_worker_sigkill_keeps_data_and_reads(microd):
     assert names == {"go.micro.srv.a", "go.micro.srv.b"}
 
 
+def test_registry_worker_down_answers_503(microd):
+    """A write while the registry worker is down (killed, waiting out its
+    restart backoff) is refused as retryable: 503 from the sidecar and
+    code "unavailable" on the control socket, never 500."""
+    m = microd()
+    statuses = []
+    for _ in range(8):
+        reg = m.running("registry")[0]
+        os.kill(reg["pid"], signal.SIGKILL)
+        status, _, body = post(m, service(name="go.micro.srv.down"))
+        statuses.append(status)
+        if status == 503:
+            err = json.loads(body)
+            assert err["code"] == 503, err
+            assert "registry worker" in err["detail"], err
+            break
+        wait_for(lambda: [w for w in m.running("registry")
+                          if w["pid"] != reg["pid"]], what="new registry")
+    assert statuses[-1] == 503, statuses
+    assert set(statuses) <= {200, 503}, statuses
+    wait_for(lambda: m.running("registry"), what="registry back")
+    wait_for(lambda: post(m, service(name="go.micro.srv.up"))[0] == 200,
+             what="registration accepted again")
+
+
 def test_corrupt_database_moved_aside(microd):
     m = microd(start=False)
     state = m.dir / "state"

@@ -172,6 +172,29 @@ test_error_roundtrip(void **state)
 	assert_int_equal(msg.id, 9);
 	assert_string_equal(msg.error, "service not found");
 	assert_null(msg.data);
+	assert_null(msg.code);
+	assert_false(ctl_reply_unavailable(&msg));
+	ctl_msg_free(&msg);
+	free(w.p);
+}
+
+static void
+test_error_code_roundtrip(void **state)
+{
+	struct ctl_frame	 f;
+	struct ctl_msg		 msg;
+	struct wire		 w;
+	const char		*cause;
+	size_t			 used;
+
+	ctl_frame_error_code(&f, 4, CTL_CODE_UNAVAILABLE,
+	    "registry worker is not running");
+	w = wire_take(&f);
+	assert_int_equal(wire_parse(&w, &msg, &used, &cause), 1);
+	assert_false(msg.ok);
+	assert_string_equal(msg.error, "registry worker is not running");
+	assert_string_equal(msg.code, "unavailable");
+	assert_true(ctl_reply_unavailable(&msg));
 	ctl_msg_free(&msg);
 	free(w.p);
 }
@@ -324,6 +347,19 @@ test_failed_reply_needs_error(void **state)
 	ctl_frame_reply(&f, 1, 0);
 	/* Turn ok=true into ok=false: the last byte is msgpack true. */
 	f.sb.data[f.sb.size - 1] = (char)0xc2;
+	expect_malformed(wire_take(&f));
+}
+
+static void
+test_error_code_must_be_string(void **state)
+{
+	struct ctl_frame	 f;
+
+	ctl_frame_reply(&f, 1, 2);
+	f.sb.data[f.sb.size - 1] = (char)0xc2;	/* ok=false, as above */
+	ctl_pack_kv_str(&f.pk, "error", "nope");
+	ctl_pack_str(&f.pk, "code");
+	msgpack_pack_int(&f.pk, 7);
 	expect_malformed(wire_take(&f));
 }
 
@@ -497,12 +533,14 @@ main(void)
 		cmocka_unit_test(test_request_roundtrip),
 		cmocka_unit_test(test_reply_roundtrip),
 		cmocka_unit_test(test_error_roundtrip),
+		cmocka_unit_test(test_error_code_roundtrip),
 		cmocka_unit_test(test_event_roundtrip),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_truncated_evbuffer),
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_bad_payloads),
 		cmocka_unit_test(test_failed_reply_needs_error),
+		cmocka_unit_test(test_error_code_must_be_string),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_wrong_version),
 		cmocka_unit_test(test_back_to_back),

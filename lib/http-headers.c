@@ -138,6 +138,16 @@ http_headers_get(const struct http_headers *h, const char *name)
 	return NULL;
 }
 
+size_t
+http_headers_count_of(const struct http_headers *h, const char *name)
+{
+	size_t	 i, n = 0, len = strlen(name);
+
+	for (i = 0; i < h->n; i++)
+		n += http_header_is(&h->v[i], name, len);
+	return n;
+}
+
 /* Is token one of the comma-separated items of list (no case)? */
 static int
 http_headers_list_has(const char *list, const char *token)

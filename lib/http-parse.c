@@ -171,6 +171,23 @@ http_conn_target(struct http_conn *conn, struct http_request *req)
 	return 0;
 }
 
+/*
+ * RFC 9112 3.2: one Host in HTTP/1.1 (at most one in 1.0), whose value is
+ * empty or an authority's host[:port], so routing by Host and the Host a
+ * proxy forwards are the one the client meant.
+ */
+static int
+http_conn_host_valid(const struct http_request *req)
+{
+	const char	*host = http_headers_get(req->headers, "Host");
+	size_t		 n = http_headers_count_of(req->headers, "Host");
+
+	if (n > 1 || (n == 0 && req->minor >= 1))
+		return 0;
+	return host == NULL || host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]")] == '\0';
+}
+
 static int
 http_conn_body_expected(const http_parser *p)
 {
@@ -219,6 +236,10 @@ http_conn_head(struct http_conn *conn)
 	conn->urllen = 0;
 	req->method = xstrdup(http_method_str(p->method));
 	req->minor = p->http_minor;
+	if (!http_conn_host_valid(req)) {
+		http_conn_fail(conn, 400);
+		return;
+	}
 	req->head = p->method == HTTP_HEAD;
 	req->keepalive = http_should_keep_alive(p) && !p->upgrade;
 	conn->expect = req->minor >= 1 && http_conn_body_expected(p) &&

@@ -59,6 +59,9 @@ void		 http_headers_set(struct http_headers *, const char *,
 void		 http_headers_remove(struct http_headers *, const char *);
 /* The first value of that name, or NULL. */
 const char	*http_headers_get(const struct http_headers *, const char *);
+/* How many headers have that name. */
+size_t		 http_headers_count_of(const struct http_headers *,
+		    const char *);
 /* 1 if a comma-separated header of that name lists token (no case). */
 int		 http_headers_has_token(const struct http_headers *,
 		    const char *, const char *);

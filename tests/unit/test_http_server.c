@@ -192,7 +192,7 @@ test_keepalive(void **state)
 	assert_non_null(strstr(r, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(r, "Content-Length: 2\r\n"));
 	assert_null(strstr(r, "Connection: close"));
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "HTTP/1.1 200 OK\r\n"));
 	assert_false(eof);
 	assert_int_equal(COUNTER_GET(&t->counters, requests), 2);
@@ -231,9 +231,9 @@ test_pipelining(void **state)
 	char		*r, *a, *b, *c;
 	int		 fd = ht_connect(t->port), eof;
 
-	ht_send(fd, "GET /defer HTTP/1.1\r\n\r\n"
-	    "GET /query?name=second HTTP/1.1\r\n\r\n"
-	    "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nthird");
+	ht_send(fd, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /query?name=second HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nthird");
 	ht_pump(t->base, 100, NULL);
 	/* Nothing may overtake the deferred first reply. */
 	r = ht_ask(t, fd, NULL, "HTTP/1.1", &eof);
@@ -259,12 +259,14 @@ test_chunked_request(void **state)
 	char		*r;
 	int		 fd = ht_connect(t->port), eof;
 
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked"
-	    "\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n"
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n"
 	    "Trailer: x\r\n\r\n", "hello world", &eof);
 	assert_non_null(strstr(r, "Content-Length: 11\r\n"));
 	assert_non_null(strstr(r, "hello world"));
-	r = ht_ask(t, fd, "GET /stream HTTP/1.1\r\n\r\n", "0\r\n\r\n", &eof);
+	r = ht_ask(t, fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "0\r\n\r\n", &eof);
 	assert_non_null(strstr(r, "Transfer-Encoding: chunked\r\n"));
 	assert_non_null(strstr(r, "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"));
 	close(fd);
@@ -277,9 +279,10 @@ test_head_method(void **state)
 	char		*r;
 	int		 fd = ht_connect(t->port), eof;
 
-	r = ht_ask(t, fd, "HEAD /healthz HTTP/1.1\r\n\r\n", "\r\n\r\n", &eof);
+	r = ht_ask(t, fd, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "\r\n\r\n", &eof);
 	assert_non_null(strstr(r, "Content-Length: 2\r\n"));
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	/* The HEAD reply carried no body: this one starts the buffer. */
 	assert_int_equal(strncmp(r, "HTTP/1.1 200 OK", 15), 0);
 	close(fd);
@@ -292,13 +295,13 @@ test_expect_continue(void **state)
 	char		*r;
 	int		 fd = ht_connect(t->port), eof;
 
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n"
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
 	    "Expect: 100-continue\r\n\r\n", "\r\n\r\n", &eof);
 	assert_string_equal(r, "HTTP/1.1 100 Continue\r\n\r\n");
 	r = ht_ask(t, fd, "ping", "ping", &eof);
 	assert_non_null(strstr(r, "HTTP/1.1 200 OK"));
 	/* Too large: refused before the body is sent, no 100. */
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 99999\r\n"
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n"
 	    "Expect: 100-continue\r\n\r\n", "\n\n", &eof);
 	assert_non_null(strstr(r, "HTTP/1.1 413 "));
 	assert_null(strstr(r, "100 Continue"));
@@ -315,7 +318,7 @@ test_limits(void **state)
 	fd = ht_connect(t->port);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	ht_send(fd, "GET / HTTP/1.1\r\nX-Big: ");
+	ht_send(fd, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
 	r = ht_ask(t, fd, big, NULL, &eof);
 	assert_true(eof);
 	assert_non_null(strstr(r, "HTTP/1.1 431 "));
@@ -323,7 +326,8 @@ test_limits(void **state)
 	close(fd);
 
 	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n",
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 5000\r\n\r\n",
 	    NULL, &eof);
 	assert_true(eof);
 	assert_non_null(strstr(r, "HTTP/1.1 413 "));
@@ -331,7 +335,8 @@ test_limits(void **state)
 
 	/* A chunked body has no length up front: cut when it grows. */
 	fd = ht_connect(t->port);
-	ht_send(fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	ht_send(fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
 	memset(big, 'b', sizeof(big));
 	ht_send(fd, "800\r\n");
 	ht_sendn(fd, big, 2048);
@@ -355,14 +360,14 @@ test_timeouts(void **state)
 
 	/* Slowloris: a head that never ends. */
 	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "GET / HTTP/1.1\r\nX-Slow: 1\r\n", NULL, &eof);
+	r = ht_ask(t, fd, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n", NULL, &eof);
 	assert_true(eof);
 	assert_non_null(strstr(r, "HTTP/1.1 408 "));
 	close(fd);
 
 	/* Keep-alive idle: closed without a word. */
 	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_false(eof);
 	r = ht_ask(t, fd, NULL, NULL, &eof);
 	assert_true(eof);
@@ -380,10 +385,10 @@ test_max_connections(void **state)
 	int			 a, b, eof;
 
 	a = ht_connect(t->port);
-	r = ht_ask(t, a, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, a, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
 	b = ht_connect(t->port);	/* sits in the backlog */
-	ht_send(b, "GET /healthz HTTP/1.1\r\n\r\n");
+	ht_send(b, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
 	r = ht_ask(t, b, NULL, "ok", &eof);
 	assert_int_equal(strlen(r), 0);
 	assert_int_equal(http_server_connections(t->srv), 1);
@@ -401,7 +406,7 @@ test_hijack(void **state)
 	char		*r;
 	int		 fd = ht_connect(t->port), eof;
 
-	r = ht_ask(t, fd, "GET /upgrade HTTP/1.1\r\nUpgrade: test\r\n"
+	r = ht_ask(t, fd, "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\n"
 	    "Connection: Upgrade\r\n\r\nEARLY-BYTES", "welcome", &eof);
 	assert_non_null(t->hijacked);
 	assert_string_equal(t->leftover, "EARLY-BYTES");
@@ -409,7 +414,7 @@ test_hijack(void **state)
 	assert_int_equal(http_server_connections(t->srv), 0);
 	assert_int_equal(COUNTER_GET(&t->counters, connections), 0);
 	/* The server no longer reads it: what we send stays for the owner. */
-	ht_send(fd, "GET /healthz HTTP/1.1\r\n\r\n");
+	ht_send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
 	ht_pump(t->base, 50, NULL);
 	assert_true(evbuffer_get_length(stream_input(t->hijacked)) > 0);
 	r = ht_ask(t, fd, NULL, "200", &eof);
@@ -424,7 +429,7 @@ test_deferred_cancel(void **state)
 	struct http_request	*req;
 	int			 fd = ht_connect(t->port);
 
-	ht_send(fd, "GET /defer?x=1 HTTP/1.1\r\n\r\n");
+	ht_send(fd, "GET /defer?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
 	ht_pump(t->base, 1000, &t->ndeferred);
 	assert_int_equal(t->ndeferred, 1);
 	req = t->deferred[0];
@@ -458,8 +463,8 @@ test_drain(void **state)
 
 	idle = ht_connect(t->port);
 	busy = ht_connect(t->port);
-	r = ht_ask(t, idle, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
-	ht_send(busy, "GET /defer HTTP/1.1\r\n\r\n");
+	r = ht_ask(t, idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
+	ht_send(busy, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
 	ht_pump(t->base, 1000, &t->ndeferred);
 	assert_int_equal(t->ndeferred, 1);
 
@@ -487,7 +492,8 @@ test_stream_body(void **state)
 
 	/* Streamed: max_body_size (4096) does not apply. */
 	t->pause_body = 1;
-	ht_send(fd, "PUT /upload HTTP/1.1\r\nContent-Length: 20000\r\n\r\n");
+	ht_send(fd, "PUT /upload HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 20000\r\n\r\n");
 	memset(chunk, 'z', sizeof(chunk));
 	for (i = 0; i < 20; i++)
 		ht_sendn(fd, chunk, sizeof(chunk));
@@ -500,10 +506,10 @@ test_stream_body(void **state)
 	assert_int_equal(t->streamed, 20000);
 
 	/* Answered from the head: the body is skipped, the connection kept. */
-	ht_send(fd, "POST /early HTTP/1.1\r\nContent-Length: 6\r\n\r\n");
+	ht_send(fd, "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n");
 	r = ht_ask(t, fd, "abcdef", "no", &eof);
 	assert_non_null(strstr(r, "403 Forbidden"));
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
 	close(fd);
 }
@@ -515,32 +521,70 @@ test_error_json(void **state)
 	char		*r;
 	int		 fd = ht_connect(t->port), eof;
 
-	r = ht_ask(t, fd, "GET /error HTTP/1.1\r\n\r\n", "}", &eof);
+	r = ht_ask(t, fd, "GET /error HTTP/1.1\r\nHost: x\r\n\r\n", "}", &eof);
 	assert_non_null(strstr(r, "HTTP/1.1 500 Internal Server Error\r\n"));
 	assert_non_null(strstr(r, "Content-Type: application/json\r\n"));
 	assert_non_null(strstr(r, "{\"id\":\"go.micro.api\",\"code\":500,"
 	    "\"detail\":\"boom \\\"x\\\"\",\"status\":\"Internal Server "
 	    "Error\"}"));
 	r = ht_ask(t, fd, "GET /query?a=1&name=J%C3%B8hn+Doe%21 HTTP/1.1\r\n"
+	    "Host: x\r\n"
 	    "\r\n", "!", &eof);
 	assert_non_null(strstr(r, "\r\n\r\nJ\xc3\xb8hn Doe!"));
 	assert_int_equal(COUNTER_GET(&t->counters, errors), 1);
 	close(fd);
 }
 
+/* RFC 9112 3.2: HTTP/1.1 needs exactly one valid Host; 1.0 may have none. */
+static void
+test_host_required(void **state)
+{
+	static const char *bad[] = {
+		"GET /healthz HTTP/1.1\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: u@b\r\n\r\n",
+	};
+	static const char *good[] = {
+		"GET /healthz HTTP/1.0\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost:\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+	};
+	struct ht	*t = *state;
+	char		*r;
+	size_t		 i;
+	int		 fd, eof;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = ht_connect(t->port);
+		r = ht_ask(t, fd, bad[i], NULL, &eof);
+		assert_non_null(strstr(r, "HTTP/1.1 400 "));
+		close(fd);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		fd = ht_connect(t->port);
+		r = ht_ask(t, fd, good[i], "ok", &eof);
+		assert_non_null(strstr(r, " 200 OK\r\n"));
+		close(fd);
+	}
+}
+
 static const char *hostile[] = {
 	"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
 	"GET\r\n\r\n",
 	"GET / HTTP/9.9\r\n\r\n",
-	"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-	"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-	"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-	"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+	    "Content-Length: 2\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "zz\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "ffffffffffffffffff\r\n",
-	"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-	"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
-	"GET /\x01 HTTP/1.1\r\n\r\n",
-	"GET http://[::1 HTTP/1.1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+	"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n",
 	"\r\n\r\n\r\n\r\n",
 };
 
@@ -561,7 +605,7 @@ test_hostile(void **state)
 	}
 	/* Header bomb: many small headers, over max_header_size. */
 	fd = ht_connect(t->port);
-	ht_send(fd, "GET / HTTP/1.1\r\n");
+	ht_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n");
 	for (i = 0; i < 200; i++) {
 		snprintf(bomb, sizeof(bomb), "X-%zu: %zu\r\n", i, i);
 		ht_send(fd, bomb);
@@ -584,7 +628,7 @@ test_hostile(void **state)
 	}
 	ht_pump(t->base, 50, NULL);
 	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
 	close(fd);
 	ht_pump(t->base, 50, NULL);
@@ -659,6 +703,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stream_body, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_error_json, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_host_required, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 	};

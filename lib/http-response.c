@@ -138,6 +138,9 @@ http_reply_start(struct http_request *req, int status)
 	req->status = status;
 	req->nobody = req->head || status / 100 == 1 || status == 204 ||
 	    status == 304;
+	/* RFC 9110 8.6: never in these, whatever a proxied node sent. */
+	if (status / 100 == 1 || status == 204)
+		http_headers_remove(req->reply_headers, "Content-Length");
 	if (http_request_draining(req))
 		req->keepalive = 0;
 	if (!req->nobody &&

@@ -404,6 +404,7 @@ def test_proxy_bad_backends(gw, nodes):
         "cutchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                     b"\r\na\r\n0123456789\r\n",
         "spacename": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+        "nocontent": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
     }
     for name, answer in answers.items():
         node = RawNode(answer)
@@ -413,6 +414,12 @@ def test_proxy_bad_backends(gw, nodes):
     status, _, body = get(m, "/zero/x")
     assert status == 502 and error(body)["code"] == 502
     assert get(m, "/spacename/x")[0] == 502
+    # A 204 never carries Content-Length (RFC 9110 8.6), whatever the node
+    # said.
+    got = raw_exchange(m, b"GET /nocontent/x HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 204 "), got
+    assert b"content-length" not in got.lower(), got
     # A cut answer reaches the client cut and closes the connection:
     # never completed, never followed by the next response.
     for name in ("cut", "cutchunk"):

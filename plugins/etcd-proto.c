@@ -540,6 +540,25 @@ etcd_parse_error(const char *s, size_t len)
 }
 
 int
+etcd_value_is_node(const char *value, size_t len, const char *name,
+    const char *id)
+{
+	json_t		*svc, *nodes;
+	const char	*s, *n;
+	int		 ok;
+
+	if ((svc = json_loadb(value, len, 0, NULL)) == NULL)
+		return 0;
+	s = json_string_value(json_object_get(svc, "name"));
+	nodes = json_object_get(svc, "nodes");
+	n = json_string_value(json_object_get(json_array_get(nodes, 0), "id"));
+	ok = s != NULL && strcmp(s, name) == 0 && json_array_size(nodes) == 1 &&
+	    n != NULL && strcmp(n, id) == 0;
+	json_decref(svc);
+	return ok;
+}
+
+int
 etcd_key_split(const char *key, const char *prefix, char **name, char **id)
 {
 	size_t		 plen = strlen(prefix);

@@ -96,5 +96,10 @@ char	*etcd_parse_error(const char *, size_t);
  * allocated. Returns -1 for a key of another shape.
  */
 int	 etcd_key_split(const char *, const char *, char **, char **);
+/*
+ * Whether a value is what its key names: a Service object of that name
+ * holding one node, of that id (what go-micro and microd write).
+ */
+int	 etcd_value_is_node(const char *, size_t, const char *, const char *);
 
 #endif

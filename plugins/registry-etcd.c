@@ -96,6 +96,30 @@ etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
 	return 0;
 }
 
+/*
+ * A key stands for one node of one service. A value that is not that
+ * node (garbage, another service, another id) leaves the key without a
+ * node, so whatever its last good value put here goes.
+ */
+static void
+etcd_apply_put(struct etcd *e, const struct etcd_event *ev)
+{
+	char	*name, *id;
+
+	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
+		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key", ev->key);
+		return;
+	}
+	if (!etcd_value_is_node(ev->value, ev->valuelen, name, id) ||
+	    e->host->update(e->host->core, ev->value, ev->valuelen) == -1) {
+		etcd_log(e, LOG_LEVEL_WARN, "%s: value is not node %s of %s "
+		    "alone: ignored, the node is gone", ev->key, id, name);
+		e->host->remove(e->host->core, name, id);
+	}
+	free(name);
+	free(id);
+}
+
 static void
 etcd_apply(struct etcd *e, const struct etcd_event *ev)
 {
@@ -109,8 +133,7 @@ etcd_apply(struct etcd *e, const struct etcd_event *ev)
 		return;
 	}
 	if (ev->type == ETCD_PUT) {
-		if (e->host->update(e->host->core, ev->value, ev->valuelen) == -1)
-			etcd_log(e, LOG_LEVEL_WARN, "%s: value ignored", ev->key);
+		etcd_apply_put(e, ev);
 		return;
 	}
 	etcd_local_deleted(e, ev->key);

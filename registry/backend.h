@@ -57,7 +57,8 @@ struct registry_host {
 	/*
 	 * The store holds this Service JSON (one version, any number of
 	 * nodes; a go-micro value, 2016 "port" form accepted): add or
-	 * replace those nodes. Returns -1 if the JSON does not validate.
+	 * replace those nodes, which leave any other version of the
+	 * service they were in. Returns -1 if the JSON does not validate.
 	 */
 	int	(*update)(void *, const char *json, size_t len);
 	/* The store no longer holds node id of service name. */

@@ -364,14 +364,20 @@ registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 	shm_writer_heartbeat(rc->writer);
 }
 
-/* Merge in into e's versions: register, or an update from the backend. */
+/*
+ * Merge in into e's versions: register, or an update from the backend.
+ * The nodes drop selects (given in) go first, in the same commit.
+ */
 static int
-registry_merge(struct registry_core *rc, const struct svc *in, char **cause)
+registry_merge(struct registry_core *rc, const struct svc *in,
+    svc_node_pred drop, char **cause)
 {
 	struct registry_entry	*e = registry_get(rc, in->name);
 	struct svc_set		 next;
 
 	svc_set_copy(&next, &e->set);
+	if (drop != NULL)
+		svc_set_prune(&next, drop, (void *)in);
 	if (svc_set_merge(&next, in, cause) == -1) {
 		registry_commit_fail(rc, e, &next);
 		return -1;
@@ -400,7 +406,7 @@ registry_core_register(struct registry_core *rc, const char *json,
 		expires = util_wall_ms() + ttl_ms;
 	for (i = 0; i < s->nnodes; i++)
 		s->nodes[i].expires = expires;
-	if (registry_merge(rc, s, cause) == -1) {
+	if (registry_merge(rc, s, NULL, cause) == -1) {
 		svc_free(s);
 		return -1;
 	}
@@ -463,6 +469,21 @@ registry_host_lag(struct registry_core *rc)
  * Backend callbacks (struct registry_host). What the store says about a
  * node registered here changes nothing: this host owns it and its TTL.
  */
+
+/*
+ * A node the store held under another version of the service: its new
+ * value moved it (the store keys nodes by service and id, not version).
+ */
+static int
+registry_is_moved_remote(const struct svc *s, const struct svc_node *n,
+    void *arg)
+{
+	const struct svc	*in = arg;
+
+	return n->relist != 0 && strcmp(s->version, in->version) != 0 &&
+	    svc_find_node(in, n->id) != NULL;
+}
+
 static int
 registry_host_update(void *arg, const char *json, size_t len)
 {
@@ -488,7 +509,7 @@ registry_host_update(void *arg, const char *json, size_t len)
 		else
 			s->nodes[i].relist = rc->relist;
 	}
-	if (registry_merge(rc, s, &cause) == -1) {
+	if (registry_merge(rc, s, registry_is_moved_remote, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
 	} else

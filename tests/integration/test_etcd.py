@@ -379,3 +379,39 @@ def test_large_catch_up_after_an_outage(etcd, microd):
                  what="listed after a restart")
     finally:
         cut.close()
+
+
+def versions(m, name):
+    r = m.ctl("--json", "service", name, check=False)
+    if r.returncode != 0:
+        return {}
+    return {v["version"]: {n["id"] for n in v["nodes"]}
+            for v in json.loads(r.stdout)}
+
+
+def test_value_replaces_what_its_key_held(etcd, microd):
+    """A key is one node of one service: a new value replaces the old one
+    wherever it was, and a value that is not that node removes it."""
+    e = etcd()
+    m = start(microd, e.address())
+    key = PREFIX + "go.micro.srv.k/k-1"
+    put(e, service("go.micro.srv.k", "k-1", 9091, version="1.0.0"))
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {"1.0.0": {"k-1"}},
+             what="k-1 in 1.0.0")
+    # The node moved to another version: not in both.
+    put(e, service("go.micro.srv.k", "k-1", 9091, version="2.0.0"))
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {"2.0.0": {"k-1"}},
+             what="k-1 in 2.0.0 only")
+    # Garbage under the key: the node it held is gone.
+    gateway_put(e, key, b"not json")
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {},
+             what="k-1 gone after garbage")
+    # A value naming another service or node: no ghost anywhere.
+    put(e, service("go.micro.srv.k", "k-1", 9091))
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {"1.0.0": {"k-1"}},
+             what="k-1 back")
+    e.ctl("put", key, json.dumps(service("go.micro.srv.ghost", "g-1", 9092)))
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {},
+             what="k-1 gone after a value for another service")
+    assert versions(m, "go.micro.srv.ghost") == {}
+    assert "value is not node k-1 of go.micro.srv.k" in m.read_log()

@@ -413,11 +413,35 @@ test_key_split_hostile(void **state)
 		    &name, &id), -1);
 }
 
+static void
+test_value_is_node(void **state)
+{
+	const char	*good = "{\"name\":\"a\",\"version\":\"1\","
+	    "\"nodes\":[{\"id\":\"n1\",\"address\":\"h:1\"}]}";
+	const char	*bad[] = {
+		"garbage",
+		"{\"name\":\"b\",\"nodes\":[{\"id\":\"n1\"}]}",
+		"{\"name\":\"a\",\"nodes\":[{\"id\":\"n2\"}]}",
+		"{\"name\":\"a\",\"nodes\":[{\"id\":\"n1\"},{\"id\":\"n2\"}]}",
+		"{\"name\":\"a\",\"nodes\":[]}",
+		"{\"name\":\"a\",\"nodes\":{\"id\":\"n1\"}}",
+		"{\"nodes\":[{\"id\":\"n1\"}]}",
+		"[{\"name\":\"a\",\"nodes\":[{\"id\":\"n1\"}]}]",
+	};
+	size_t		 i;
+
+	assert_true(etcd_value_is_node(good, strlen(good), "a", "n1"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(etcd_value_is_node(bad[i], strlen(bad[i]), "a",
+		    "n1"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_roundtrip),
+		cmocka_unit_test(test_value_is_node),
 		cmocka_unit_test(test_b64_hostile),
 		cmocka_unit_test(test_req_range_end),
 		cmocka_unit_test(test_req_watch_int64_strings),

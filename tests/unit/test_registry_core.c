@@ -400,6 +400,36 @@ test_backend(void **state)
 	fake_put_json = fake_del_json = NULL;
 }
 
+/*
+ * The store keys a node by service and id: a new value for r1 under
+ * another version moves it; a local node of that id stays where it is.
+ */
+static void
+test_backend_version_move(void **state)
+{
+	struct fixture	*f = *state;
+	char		*json;
+
+	registry_core_close(f->rc);
+	f->rc = core_open_backend(f, &fake_backend, 30000);
+	reg(f, GREETER, REGISTRY_TTL_DEFAULT);
+	host_update("{\"name\":\"go.micro.srv.greeter\",\"version\":"
+	    "\"1.0.0\",\"nodes\":[{\"id\":\"r1\",\"address\":\"h:5\"}]}");
+	assert_int_equal(lookup(f, "go.micro.srv.greeter", NULL), 3);
+	host_update("{\"name\":\"go.micro.srv.greeter\",\"version\":"
+	    "\"2.0.0\",\"nodes\":[{\"id\":\"r1\",\"address\":\"h:6\"},"
+	    "{\"id\":\"g1\",\"address\":\"h:7\"}]}");
+	assert_int_equal(lookup(f, "go.micro.srv.greeter", &json), 4);
+	assert_null(strstr(json, "h:5"));
+	assert_non_null(strstr(json, "h:6"));
+	assert_non_null(strstr(json, "\"version\":\"1.0.0\""));
+	assert_non_null(strstr(json, "127.0.0.1:9091"));	/* local g1 */
+	free(json);
+	free(fake_put_json);
+	free(fake_del_json);
+	fake_put_json = fake_del_json = NULL;
+}
+
 /* The database refuses (locked): the request fails, nothing changes. */
 static void
 test_database_failure(void **state)
@@ -487,6 +517,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_shm_unpublished,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_version_move, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_database_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shm_failure_undone, setup,

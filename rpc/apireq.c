@@ -208,8 +208,9 @@ apireq_response_parse(const char *text, size_t len, struct apireq_rsp *rsp,
 	header = json_object_get(rsp->root, "header");
 	if (json_is_integer(code) && json_integer_value(code) != 0)
 		status = json_integer_value(code);
+	/* A final status: a 1xx would leave the client waiting for one. */
 	if ((code != NULL && !json_is_integer(code) && !json_is_null(code)) ||
-	    status < 100 || status > 599) {
+	    status < 200 || status > 599) {
 		*cause = "API service reply has a bad statusCode";
 		goto bad;
 	}

@@ -197,6 +197,8 @@ test_apireq_response(void **state)
 	assert_int_equal(rsp_parse("[]", &rsp), -1);
 	assert_int_equal(rsp_parse("nope", &rsp), -1);
 	assert_int_equal(rsp_parse("{\"statusCode\":99}", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"statusCode\":100}", &rsp), -1);
+	assert_int_equal(rsp_parse("{\"statusCode\":101}", &rsp), -1);
 	assert_int_equal(rsp_parse("{\"statusCode\":\"200\"}", &rsp), -1);
 	assert_int_equal(rsp_parse("{\"body\":1}", &rsp), -1);
 	assert_int_equal(rsp_parse("{\"header\":[]}", &rsp), -1);

@@ -54,7 +54,7 @@ struct rpc_call {
 	uint64_t		 deadline;
 	uint64_t		 id;
 	uint64_t		 started_us;
-	int			 counted;	/* it reached the service */
+	int			 registered;	/* counted, its nodes tracked */
 
 	struct rpc_nodes	 nodes;
 	uint8_t			*tried;
@@ -198,13 +198,22 @@ rpc_call_free(struct rpc_call *call)
 }
 
 /*
- * Only calls that got past the lookup are counted: a name nobody
- * registered is no service, and would let any client add rows.
+ * Only calls to a registered service are counted, and their nodes tracked
+ * by the selector and node health: a name nobody registered (called at
+ * an "address") is no service, and would let any client add rows.
  */
+static void
+rpc_call_select_end(struct rpc_call *call, enum select_outcome outcome)
+{
+	if (call->registered)
+		selector_end(call->client->sel, call->service,
+		    &call->nodes.v[call->cur], outcome, util_now_ms());
+}
+
 static void
 rpc_call_record(struct rpc_call *call)
 {
-	if (call->counted)
+	if (call->registered)
 		svcstats_record(call->service, svcstats_clock_us() -
 		    call->started_us, call->failed && call->err.code >= 500);
 }
@@ -401,15 +410,15 @@ rpc_call_start(struct rpc_client *c, const struct rpc_request *r,
 		    r->content_type);
 		return call;
 	}
-	if (rpc_client_lookup(c, call->service, &call->nodes) == -1 &&
-	    r->address == NULL) {
+	call->registered = rpc_client_lookup(c, call->service,
+	    &call->nodes) == 0;
+	if (!call->registered && r->address == NULL) {
 		rpc_call_fail(call, 404, "service not found");
 		return call;
 	}
 	if (r->address != NULL)
 		rpc_nodes_address(&call->nodes, r->address);
 	call->tried = xcalloc(call->nodes.n, 1);
-	call->counted = 1;
 	rpc_call_attempt(call);
 	call->starting = 0;
 	return call;
@@ -418,12 +427,9 @@ rpc_call_start(struct rpc_client *c, const struct rpc_request *r,
 void
 rpc_call_cancel(struct rpc_call *call)
 {
-	struct rpc_client	*c = call->client;
-
 	if (call->creq != NULL) {
 		http_creq_cancel(call->creq);
-		selector_end(c->sel, call->service, &call->nodes.v[call->cur],
-		    SELECT_ABANDONED, util_now_ms());
+		rpc_call_select_end(call, SELECT_ABANDONED);
 	}
 	rpc_call_free(call);
 }
@@ -566,12 +572,11 @@ rpc_call_done_cb(struct http_creq *creq, enum http_client_error err,
     void *arg)
 {
 	struct rpc_call		*call = arg;
-	struct rpc_client	*c = call->client;
 	const struct select_node *n = &call->nodes.v[call->cur];
 
 	call->creq = NULL;
-	selector_end(c->sel, call->service, n, err == HTTP_CLIENT_OK ?
-	    SELECT_OK : SELECT_FAILED, util_now_ms());
+	rpc_call_select_end(call, err == HTTP_CLIENT_OK ? SELECT_OK :
+	    SELECT_FAILED);
 	switch (err) {
 	case HTTP_CLIENT_OK:
 		rpc_call_response(call, creq);
@@ -624,7 +629,8 @@ rpc_call_send(struct rpc_call *call, size_t i, uint64_t left)
 	    (unsigned)left);
 	http_creq_set_done_cb(call->creq, rpc_call_done_cb, call);
 	call->cur = i;
-	selector_start(c->sel, call->service, n, util_now_ms());
+	if (call->registered)
+		selector_start(c->sel, call->service, n, util_now_ms());
 	http_creq_start(call->creq);
 	return 0;
 }

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import MICROTOP, http, wait_for
-from gwnodes import FakeNode, register
+from gwnodes import FakeNode, closed_address, register
 
 SERVICE = "go.micro.srv.stats"
 CALLS = 20
@@ -62,8 +62,14 @@ def test_metrics_count_calls(microd, node):
     for i in range(CALLS):
         assert call(m, SERVICE, fail=i < FAILING) == (500 if i < FAILING
                                                       else 200)
-    # A name nobody registered is no service: not counted.
+    # A name nobody registered is no service: not counted, not even when
+    # called at an address (any client could fill the table).
     assert call(m, "go.micro.srv.nobody") == 404
+    body = json.dumps({"service": "go.micro.srv.junk", "method": "A.B",
+                       "request": {}, "address": closed_address()}).encode()
+    status, _, _ = http("POST", m.url("api", "/rpc"), body,
+                        {"Content-Type": "application/json"})
+    assert status >= 500
 
     text = metrics(m)
     assert "# TYPE microd_service_requests_total counter" in text
@@ -73,6 +79,7 @@ def test_metrics_count_calls(microd, node):
     assert samples(text, "microd_service_errors_total", SERVICE) == {
         "": FAILING}
     assert "go.micro.srv.nobody" not in text
+    assert "go.micro.srv.junk" not in text
 
     base = "microd_service_request_duration_seconds"
     buckets = samples(text, base + "_bucket", SERVICE)

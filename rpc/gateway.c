@@ -61,30 +61,39 @@ gateway_client_config(const struct config *conf,
 	return 0;
 }
 
+/*
+ * The request's headers with the peer appended to X-Forwarded-For. Every
+ * X-Forwarded-For line counts, in order (RFC 9110 5.3: one list): a front
+ * proxy adds its own line, and keeping only the first would keep what the
+ * client claimed and lose what the proxy saw.
+ */
 struct http_headers *
 gateway_forwarded_headers(struct http_request *req)
 {
 	const struct http_headers *in = http_request_headers(req);
 	struct http_headers	*h = http_headers_new();
-	const char		*name, *value, *prior = NULL;
-	char			 ip[64], *xff;
+	const char		*name, *value;
+	struct evbuffer		*xff;
+	char			 ip[64];
 	size_t			 i;
 
+	if ((xff = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new");
 	for (i = 0; http_headers_at(in, i, &name, &value); i++) {
 		if (strcasecmp(name, "X-Forwarded-For") != 0)
 			http_headers_add(h, name, value);
-		else if (prior == NULL)
-			prior = value;
+		else
+			evbuffer_add_printf(xff, "%s, ", value);
 	}
 	/* "host:port" or "[v6]:port" -> host. */
 	snprintf(ip, sizeof(ip), "%s", http_request_peer(req));
 	ip[strcspn(ip, "]")] = '\0';
 	if (strrchr(ip, ':') != NULL && ip[0] != '[')
 		*strrchr(ip, ':') = '\0';
-	xasprintf(&xff, "%s%s%s", prior ? prior : "", prior ? ", " : "",
-	    ip + (ip[0] == '['));
-	http_headers_add(h, "X-Forwarded-For", xff);
-	free(xff);
+	evbuffer_add(xff, ip + (ip[0] == '['), strlen(ip + (ip[0] == '[')) + 1);
+	http_headers_add(h, "X-Forwarded-For",
+	    (const char *)evbuffer_pullup(xff, -1));
+	evbuffer_free(xff);
 	return h;
 }
 

@@ -460,6 +460,19 @@ def test_connection_cannot_drop_forwarded_for(gw, nodes):
     _, _, h, _ = node.requests[-1]
     assert h["X-Forwarded-For"] == "127.0.0.1"
     assert h["Host"] == "app.example"
+
+
+def test_every_forwarded_for_line_is_kept(gw, nodes):
+    m, node = proxy_to_echo(gw, nodes)
+    # A front proxy adds its own line after the client's: both stay, in
+    # order, with this hop's peer last.
+    got = raw_exchange(m, b"GET /echo/x HTTP/1.1\r\nHost: x\r\n"
+                       b"X-Forwarded-For: 6.6.6.6\r\n"
+                       b"X-Forwarded-For: 10.1.2.3\r\n"
+                       b"Connection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200"), got
+    _, _, h, _ = node.requests[-1]
+    assert h["X-Forwarded-For"] == "6.6.6.6, 10.1.2.3, 127.0.0.1"
     assert "X-Secret" not in h
 
 

@@ -69,6 +69,13 @@ cors_allowed(const struct cors *c, const char *origin)
 }
 
 int
+cors_overrides(const struct http_headers *reply, const char *name)
+{
+	return strncasecmp(name, "Access-Control-", 15) == 0 &&
+	    http_headers_get(reply, "Access-Control-Allow-Origin") != NULL;
+}
+
+int
 cors_apply(const struct cors *c, struct http_request *req)
 {
 	struct http_headers	*h;

@@ -8,6 +8,7 @@
 #define MICRO_RPC_CORS_H
 
 struct cors;
+struct http_headers;
 struct http_request;
 
 /* NULL when list is empty (CORS off). */
@@ -18,5 +19,12 @@ void		 cors_free(struct cors *);
  * 1 if req was a preflight and has been answered (req is gone), else 0.
  */
 int		 cors_apply(const struct cors *, struct http_request *);
+/*
+ * Whether a service's reply header must give way to the gateway's CORS
+ * answer already in reply: a second Access-Control-Allow-Origin makes
+ * browsers refuse the response.
+ */
+int		 cors_overrides(const struct http_headers *reply,
+		    const char *name);
 
 #endif

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "rpc/client.h"
+#include "rpc/cors.h"
 #include "rpc/gateway.h"
 #include "rpc/proxy.h"
 #include "rpc/route.h"
@@ -107,7 +108,7 @@ proxy_copy_headers(const struct http_headers *from, struct http_headers *to)
 	size_t		 i;
 
 	for (i = 0; http_headers_at(from, i, &name, &value); i++)
-		if (!proxy_hop_header(from, name))
+		if (!proxy_hop_header(from, name) && !cors_overrides(to, name))
 			http_headers_add(to, name, value);
 }
 

@@ -64,6 +64,8 @@ api_reply_header(const char *name, const char *value, void *arg)
 	for (i = 0; i < nitems(api_layer_headers); i++)
 		if (strcasecmp(name, api_layer_headers[i]) == 0)
 			return;
+	if (cors_overrides(http_reply_headers(req), name))
+		return;
 	http_headers_add(http_reply_headers(req), name, value);
 }
 

@@ -333,6 +333,33 @@ def test_cors(gw, nodes):
     assert "Access-Control-Allow-Origin" not in headers
 
 
+def test_cors_answer_is_the_gateways_alone(gw, nodes):
+    """A service's own Access-Control-* headers give way to the gateway's:
+    two Access-Control-Allow-Origin values make browsers refuse."""
+    acao = {"Access-Control-Allow-Origin": "*"}
+    api_rsp = json.dumps({"statusCode": 200, "body": "hi", "header": {
+        "Access-Control-Allow-Origin": {
+            "key": "Access-Control-Allow-Origin", "values": ["*"]}}})
+    for handler, service, answer in (
+            ("proxy", "go.micro.api.plain", (200, acao, b"hi")),
+            ("api", "go.micro.api.plain", (200, {
+                "Content-Type": "application/json"}, api_rsp.encode()))):
+        m = gw("[api]\nhandler = %s\ncors = *\n" % handler)
+        node = FakeNode(lambda h, b, answer=answer: answer)
+        nodes.append(node)
+        register(m, node.service(service, protocol=None
+                                 if handler == "proxy" else "mucp"))
+        got = raw_exchange(m, b"GET /plain/x HTTP/1.1\r\nHost: x\r\n"
+                           b"Origin: http://a.example\r\n"
+                           b"Connection: close\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 200"), got
+        lines = [line for line in got.split(b"\r\n")
+                 if line.lower().startswith(b"access-control-allow-origin:")]
+        assert lines == [b"Access-Control-Allow-Origin: http://a.example"], \
+            (handler, got)
+        m.stop()
+
+
 def test_cors_off_by_default(gw):
     m = gw()
     _, headers, _ = get(m, "/greeter/say/hello", {"Origin": "http://a"})

@@ -440,12 +440,24 @@ proxy_has_body(struct http_request *req)
 	    (cl != NULL && strcmp(cl, "0") != 0);
 }
 
+/*
+ * The target sent to the node, in origin-form (path?query): an
+ * absolute-form target would name a host of the client's choosing.
+ */
+static void
+proxy_set_target(struct proxy_req *pr, const char *path)
+{
+	const char	*query = http_request_query(pr->req);
+
+	xasprintf(&pr->target, "%s%s%s", path, query != NULL ? "?" : "",
+	    query != NULL ? query : "");
+}
+
 /* /NAME/rest?q: the service NAMESPACE.NAME, target /rest?q, base /NAME. */
 static int
 proxy_strip_base(struct proxy_req *pr, const char **cause)
 {
 	const char	*path = http_request_path(pr->req) + 1;
-	const char	*query = http_request_query(pr->req);
 	const char	*rest = strchr(path, '/');
 	int		 len = rest != NULL ? (int)(rest - path) : (int)strlen(path);
 
@@ -459,8 +471,7 @@ proxy_strip_base(struct proxy_req *pr, const char **cause)
 		return -1;
 	}
 	xasprintf(&pr->base, "/%.*s", len, path);
-	xasprintf(&pr->target, "%s%s%s", rest != NULL ? rest : "/",
-	    query != NULL ? "?" : "", query != NULL ? query : "");
+	proxy_set_target(pr, rest != NULL ? rest : "/");
 	return 0;
 }
 
@@ -469,7 +480,7 @@ proxy_route(struct proxy_req *pr, const char **cause)
 {
 	if (pr->p->flags & PROXY_STRIP_BASE)
 		return proxy_strip_base(pr, cause);
-	pr->target = xstrdup(http_request_target(pr->req));
+	proxy_set_target(pr, http_request_path(pr->req));
 	return route_proxy_service(pr->p->ns, http_request_path(pr->req),
 	    pr->service, sizeof(pr->service), cause);
 }

@@ -489,6 +489,17 @@ def test_connection_cannot_drop_forwarded_for(gw, nodes):
     assert h["Host"] == "app.example"
 
 
+def test_absolute_form_reaches_the_node_in_origin_form(gw, nodes):
+    m, node = proxy_to_echo(gw, nodes)
+    # A node would take the host named in an absolute-form target as
+    # the request's Host (Go's net/http does).
+    got = raw_exchange(m, b"GET http://other.example/echo/x?q=1 HTTP/1.1"
+                       b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200"), got
+    method, path, h, _ = node.requests[-1]
+    assert (method, path, h["Host"]) == ("GET", "/echo/x?q=1", "x")
+
+
 def test_every_forwarded_for_line_is_kept(gw, nodes):
     m, node = proxy_to_echo(gw, nodes)
     # A front proxy adds its own line after the client's: both stay, in

@@ -165,6 +165,7 @@ http_creq_head(struct http_creq *r)
 {
 	if (r->head_cb == NULL || r->status == 101)
 		return 0;
+	http_creq_progress(r);
 	r->busy++;
 	r->head_cb(r, r->arg);
 	r->busy--;

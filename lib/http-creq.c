@@ -126,6 +126,33 @@ http_creq_arm(struct http_creq *r, uint64_t ms)
 	evtimer_add(r->timer, &tv);
 }
 
+/*
+ * The wait that starts now. A buffered exchange has one deadline for the
+ * whole of it. A streamed one (stream callbacks set: a proxied download,
+ * an event stream, a long upload) may run as long as bytes move: the
+ * timeout bounds each silence of the node instead, re-armed whenever
+ * something is read from or written to it, and stopped while the caller
+ * has paused reading (then its own client is slow, not the node).
+ */
+static void
+http_creq_rearm(struct http_creq *r)
+{
+	uint64_t	 now = util_now_ms();
+
+	if (r->head_cb == NULL)
+		http_creq_arm(r, r->deadline > now ? r->deadline - now : 0);
+	else if (!r->paused)
+		http_creq_arm(r, r->timeout_ms);
+}
+
+/* Bytes moved: a streamed exchange's silence starts again. */
+void
+http_creq_progress(struct http_creq *r)
+{
+	if (r->head_cb != NULL && !r->connecting)
+		http_creq_rearm(r);
+}
+
 static void
 http_creq_timeout_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -156,6 +183,7 @@ http_creq_broken(struct http_creq *r)
 static void
 http_creq_read_cb(struct stream *s, void *arg)
 {
+	http_creq_progress(arg);
 	http_creq_parse(arg);
 }
 
@@ -164,6 +192,7 @@ http_creq_write_cb(struct stream *s, void *arg)
 {
 	struct http_creq	*r = arg;
 
+	http_creq_progress(r);
 	if (r->writable_cb != NULL)
 		r->writable_cb(r, r->arg);
 }
@@ -182,12 +211,10 @@ http_creq_event_cb(struct stream *s, short what, void *arg)
 {
 	struct http_creq	*r = arg;
 	int			 error = errno;
-	uint64_t		 now;
 
 	if (what & STREAM_CONNECTED) {
 		r->connecting = 0;
-		now = util_now_ms();
-		http_creq_arm(r, r->deadline > now ? r->deadline - now : 0);
+		http_creq_rearm(r);
 		return;
 	}
 	if (r->connecting) {
@@ -382,10 +409,13 @@ http_creq_pause(struct http_creq *r, int paused)
 	r->paused = paused;
 	if (r->conn == NULL)
 		return;
-	if (paused)
+	if (paused) {
 		stream_disable(r->conn->stream, STREAM_READ);
-	else {
+		if (r->head_cb != NULL && !r->connecting)
+			evtimer_del(r->timer);
+	} else {
 		stream_enable(r->conn->stream, STREAM_READ);
+		http_creq_progress(r);
 		event_active(r->kick, EV_TIMEOUT, 0);
 	}
 }

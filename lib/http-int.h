@@ -225,6 +225,7 @@ void		 http_creq_destroy(struct http_creq *);
 
 /* http-creq-parse.c */
 void		 http_creq_parse(struct http_creq *);
+void		 http_creq_progress(struct http_creq *);
 int		 http_creq_execute(struct http_creq *, struct evbuffer *,
 		    const char *, size_t);
 

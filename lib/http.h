@@ -303,7 +303,12 @@ void		 http_creq_set_timeouts(struct http_creq *, unsigned int,
 		    unsigned int);
 void		 http_creq_set_done_cb(struct http_creq *, http_creq_done_cb,
 		    void *);
-/* Stream the response instead of buffering it (arg as for done). */
+/*
+ * Stream the response instead of buffering it (arg as for done). The
+ * timeout then bounds each silence of the node (nothing read from or
+ * written to it; time paused by http_creq_pause excluded), not the whole
+ * exchange: a download or event stream may last as long as bytes move.
+ */
 void		 http_creq_set_stream_cbs(struct http_creq *,
 		    http_creq_head_cb, http_creq_body_cb);
 void		 http_creq_set_upgrade_cb(struct http_creq *,

@@ -172,7 +172,9 @@ def closed_address():
 
 class RawNode:
     """A node that answers every request with the same raw bytes, then
-    closes: for backends that break HTTP (bad status, cut bodies)."""
+    closes: for backends that break HTTP (bad status, cut bodies). The
+    answer may also be a list of (seconds to wait, bytes) pieces: a node
+    that trickles."""
 
     def __init__(self, answer):
         self.answer, self.requests = answer, 0
@@ -197,7 +199,17 @@ class RawNode:
                     head += data
                 if b"\r\n\r\n" in head:
                     self.requests += 1
-                    c.sendall(self.answer)
+                    self.send(c)
+
+    def send(self, c):
+        pieces = self.answer if isinstance(self.answer, list) else [
+            (0, self.answer)]
+        try:
+            for wait, data in pieces:
+                time.sleep(wait)
+                c.sendall(data)
+        except OSError:
+            pass    # the proxy gave up on us: what the test looks at
 
     def service(self, name):
         return {"name": name, "version": "1",

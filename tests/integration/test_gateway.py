@@ -3,6 +3,7 @@ mucp and JSON-RPC nodes, failover, timeouts, error statuses, metadata,
 CORS and bad input."""
 import json
 import socket
+import time
 
 import pytest
 
@@ -457,6 +458,26 @@ def test_proxy_bad_backends(gw, nodes):
         assert got.endswith(b"0123456789") or \
             got.endswith(b"0123456789\r\n"), got
     assert m.running("api")[0]["pid"] == api
+
+
+def test_proxy_streams_as_long_as_bytes_move(gw, nodes):
+    """request_timeout bounds each silence of a streaming node, not the
+    whole download; a node silent longer than that is cut off."""
+    m = gw("[api]\nhandler = proxy\nrequest_timeout = 1s\n")
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    trickle = RawNode([(0, head)] + [(0.4, b"2\r\nok\r\n")] * 6 +
+                      [(0, b"0\r\n\r\n")])
+    silent = RawNode([(0, head), (0, b"2\r\nok\r\n"), (3, b"0\r\n\r\n")])
+    nodes.extend([trickle, silent])
+    register(m, trickle.service("go.micro.api.trickle"))
+    register(m, silent.service("go.micro.api.silent"))
+    t0 = time.monotonic()
+    status, _, body = get(m, "/trickle/x")
+    assert (status, body) == (200, b"ok" * 6)
+    assert time.monotonic() - t0 > 2.0     # longer than request_timeout
+    got = raw_exchange(m, b"GET /silent/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert got.endswith(b"2\r\nok\r\n"), got    # cut: no last chunk
 
 
 def proxy_to_echo(gw, nodes):

@@ -11,6 +11,7 @@
 
 #include "http-int.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 
 static const struct {
@@ -252,40 +253,33 @@ http_reply_buffer(struct http_request *req, int status,
 	http_reply_end(req);
 }
 
-/* JSON strings must be UTF-8; a detail may quote hostile input. */
-static json_t *
-http_reply_json_string(const char *s)
+char *
+http_error_json(const char *id, int code, const char *detail)
 {
-	json_t	*j;
-	char	*copy, *p;
+	json_t	*o;
+	char	*s;
 
-	if ((j = json_string(s)) != NULL)
-		return j;
-	copy = xstrdup(s);
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	}
-	j = json_string(copy);
-	free(copy);
-	return j;
+	if (id == NULL)
+		id = "go.micro.api";
+	if (detail == NULL)
+		detail = "";
+	/* A detail may quote hostile input: JSON strings must be UTF-8. */
+	o = json_pack("{s:o, s:i, s:o, s:s}",
+	    "id", utf8_json_string(id, strlen(id)), "code", code,
+	    "detail", utf8_json_string(detail, strlen(detail)),
+	    "status", http_status_text(code));
+	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	return s;
 }
 
 void
 http_reply_error(struct http_request *req, int code, const char *id,
     const char *detail)
 {
-	json_t	*o;
-	char	*s;
+	char	*s = http_error_json(id, code, detail);
 
-	o = json_pack("{s:o?, s:i, s:o?, s:s}",
-	    "id", http_reply_json_string(id != NULL ? id : "go.micro.api"),
-	    "code", code,
-	    "detail", http_reply_json_string(detail != NULL ? detail : ""),
-	    "status", http_status_text(code));
-	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
-		fatalx("%s: out of memory", __func__);
-	json_decref(o);
 	http_reply(req, code, "application/json", s, strlen(s));
 	free(s);
 }

@@ -214,10 +214,12 @@ void		 http_reply_buffer(struct http_request *, int, const char *,
 /*
  * The go-micro error JSON, Content-Type application/json:
  * {"id":ID,"code":CODE,"detail":DETAIL,"status":"<reason phrase>"}
- * id NULL means "go.micro.api".
+ * id NULL means "go.micro.api"; invalid UTF-8 in id or detail becomes
+ * U+FFFD. http_error_json returns the text, allocated.
  */
 void		 http_reply_error(struct http_request *, int, const char *,
 		    const char *);
+char		*http_error_json(const char *, int, const char *);
 /*
  * Streaming: the body length is the Content-Length header if set, else
  * chunked (HTTP/1.1) or up to the connection close (HTTP/1.0).

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "rpc/apireq.h"
+#include "utf8.h"
 #include "util.h"
 
 #define APIREQ_FORM_TYPE	"application/x-www-form-urlencoded"
@@ -48,23 +49,26 @@ apireq_canonical_key(char *k)
 	}
 }
 
-/* Add value to map[key] = {"key":key,"values":[...]}; -1 if not UTF-8. */
-static int
+/*
+ * Add value to map[key] = {"key":key,"values":[...]}. Bytes that are not
+ * UTF-8 (a Latin-1 cookie, ?a=%FF) become U+FFFD, as micro (Go) sends
+ * them: one odd header is no reason to refuse the call.
+ */
+static void
 apireq_pair_add(json_t *map, const char *key, const char *value)
 {
-	json_t	*pair, *v;
+	json_t		*k = utf8_json_string(key, strlen(key)), *pair;
+	const char	*name = json_string_value(k);
 
-	if ((v = json_string(value)) == NULL)
-		return -1;
-	if ((pair = json_object_get(map, key)) == NULL) {
-		pair = json_pack("{s:s, s:[]}", "key", key, "values");
-		if (pair == NULL || json_object_set_new(map, key, pair) == -1) {
-			json_decref(pair);
-			json_decref(v);
-			return -1;
-		}
+	if ((pair = json_object_get(map, name)) == NULL) {
+		pair = json_pack("{s:O, s:[]}", "key", k, "values");
+		if (pair == NULL || json_object_set_new(map, name, pair) == -1)
+			fatalx("%s: out of memory", __func__);
 	}
-	return json_array_append_new(json_object_get(pair, "values"), v);
+	if (json_array_append_new(json_object_get(pair, "values"),
+	    utf8_json_string(value, strlen(value))) == -1)
+		fatalx("%s: out of memory", __func__);
+	json_decref(k);
 }
 
 /* key=value&... into map; -1 on bad encoding. */
@@ -87,28 +91,26 @@ apireq_form(json_t *map, const char *s, size_t len)
 		if (k == NULL || v == NULL)
 			rc = -1;
 		else if (*k != '\0')
-			rc = apireq_pair_add(map, k, v);
+			apireq_pair_add(map, k, v);
 		free(k);
 		free(v);
 	}
 	return rc;
 }
 
-static int
+static void
 apireq_headers(json_t *map, const struct http_headers *h)
 {
 	const char	*name, *value;
 	char		*key;
 	size_t		 i;
-	int		 rc = 0;
 
-	for (i = 0; rc == 0 && http_headers_at(h, i, &name, &value); i++) {
+	for (i = 0; http_headers_at(h, i, &name, &value); i++) {
 		key = xstrdup(name);
 		apireq_canonical_key(key);
-		rc = apireq_pair_add(map, key, value);
+		apireq_pair_add(map, key, value);
 		free(key);
 	}
-	return rc;
 }
 
 static int
@@ -147,9 +149,6 @@ apireq_encode(const struct apireq_in *in, size_t *len, const char **cause)
 	if (!form && (body = json_stringn(in->body_len ? in->body : "",
 	    in->body_len)) == NULL)
 		*cause = "body is not UTF-8 text (use the rpc or proxy handler)";
-	else if (apireq_headers(json_object_get(o, "header"), in->headers) ==
-	    -1)
-		*cause = "header is not UTF-8";
 	else if (in->query != NULL && apireq_form(json_object_get(o, "get"),
 	    in->query, strlen(in->query)) == -1)
 		*cause = "badly encoded query string";
@@ -157,6 +156,7 @@ apireq_encode(const struct apireq_in *in, size_t *len, const char **cause)
 	    in->body_len) == -1)
 		*cause = "badly encoded form body";
 	else {
+		apireq_headers(json_object_get(o, "header"), in->headers);
 		json_object_set_new(o, "body", form ? json_string("") : body);
 		body = NULL;
 		s = apireq_dump(o, len);

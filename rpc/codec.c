@@ -66,39 +66,11 @@ rpc_error_set(struct rpc_error *e, const char *id, int code,
 	va_end(ap);
 }
 
-/* A JSON string of s; bytes of invalid UTF-8 (a node's junk, or a cut
- * sequence) become '?' so the error JSON is always valid. */
-static json_t *
-rpc_json_text(const char *s)
-{
-	json_t	*j;
-	char	*copy, *p;
-
-	if ((j = json_string(s)) != NULL)
-		return j;
-	copy = strdup(s);
-	if (copy == NULL)
-		fatalx("%s: out of memory", __func__);
-	for (p = copy; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
 void
 rpc_error_json(const struct rpc_error *e, struct evbuffer *out)
 {
-	json_t	*o;
-	char	*s;
+	char	*s = http_error_json(e->id, e->code, e->detail);
 
-	o = json_pack("{s:o?, s:i, s:o?, s:s}", "id", rpc_json_text(e->id),
-	    "code", e->code, "detail", rpc_json_text(e->detail),
-	    "status", http_status_text(e->code));
-	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
-		fatalx("%s: out of memory", __func__);
-	json_decref(o);
 	evbuffer_add(out, s, strlen(s));
 	free(s);
 }

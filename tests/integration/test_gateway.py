@@ -205,6 +205,14 @@ def test_api_request_shape(gw, nodes):
     assert req["post"] == {"a": {"key": "a", "values": ["b"]}}
     assert req["header"]["X-Test"] == {"key": "X-Test", "values": ["t"]}
     assert req["header"]["X-Forwarded-For"]["values"] == ["127.0.0.1"]
+    # Bytes that are not UTF-8 in a header or the query: U+FFFD, as micro
+    # (Go) sends them; the call goes through.
+    got = raw_exchange(m, b"GET /things/make?a=%FF HTTP/1.1\r\nHost: x\r\n"
+                       b"Cookie: n=caf\xe9\r\nConnection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 201"), got
+    req = json.loads(node.requests[-1][3])
+    assert req["header"]["Cookie"]["values"] == ["n=caf\ufffd"]
+    assert req["get"]["a"]["values"] == ["\ufffd"]
 
 
 def test_msgpack_both_ways(gw, nodes):

@@ -10,6 +10,7 @@
 
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,7 +506,7 @@ broker_init(struct event_base *base, const struct config *conf,
 
 	/* With NATS too: the ring's counters make /stats. */
 	if ((broker.ring = bring_attach(cause)) == NULL)
-		return -1;
+		return -1;	/* errno EBUSY: no ring left for now */
 	broker.conf = conf;
 	broker.nats = broker_is_nats(conf);
 	for (i = 0; i < BROKER_BUCKETS; i++)
@@ -515,6 +516,7 @@ broker_init(struct event_base *base, const struct config *conf,
 			return 0;
 		bring_detach(broker.ring);
 		broker.ring = NULL;
+		errno = EINVAL;	/* the address: retrying will not help */
 		return -1;
 	}
 	broker.wake_ev = event_new(base, bring_wake_fd(broker.ring),

@@ -23,6 +23,7 @@ struct broker_sub;
 /* Master, before forking. */
 int		 broker_shm_create(const struct config *, const char **);
 
+/* -1 and *cause on failure; errno EBUSY if retrying later may work. */
 int		 broker_init(struct event_base *, const struct config *,
 		    const char **);
 void		 broker_shutdown(void);

@@ -240,10 +240,12 @@ bring_attach(const char **cause)
 
 	if (bring_segment == NULL) {
 		*cause = "no broker segment (the master creates it)";
+		errno = ENOENT;
 		return NULL;
 	}
 	if ((r = bring_claim(bring_segment)) == -1) {
 		*cause = "every broker ring is taken";
+		errno = EBUSY;
 		return NULL;
 	}
 	b = xcalloc(1, sizeof(*b));

@@ -69,7 +69,8 @@ extern const char *const bring_counter_names[BRING_NCOUNTERS];
 int		 bring_create(size_t max_message, const char **cause);
 /*
  * A process joins: claims a ring (taking over one whose owner died) and
- * binds its wake socket. NULL and *cause if no segment or no ring is left.
+ * binds its wake socket. NULL and *cause if no segment (errno ENOENT) or
+ * no ring is left (EBUSY: for now, while a reload's old workers drain).
  */
 struct bring	*bring_attach(const char **cause);
 void		 bring_detach(struct bring *);

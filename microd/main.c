@@ -217,6 +217,14 @@ master_reload(char *err, size_t errlen)
 	master->generation++;
 	master->ready_sent = 0;
 	proc_start_generation();
+	/*
+	 * A generation that never got all its workers ready is superseded
+	 * now (after the start, which carries an unchanged registry worker
+	 * over): only the one serving stays until the new one is ready, so
+	 * reloads in a row cannot pile generations up, each holding shm
+	 * slots and broker rings.
+	 */
+	proc_drain_older(master->generation, master->serving);
 	free(old);
 	master_check_ready();
 	return 0;
@@ -233,7 +241,8 @@ master_check_ready(void)
 	if (master->ready_sent || !proc_all_running())
 		return;
 	master->ready_sent = 1;
-	proc_drain_generation(master->generation);
+	master->serving = master->generation;
+	proc_drain_older(master->generation, master->generation);
 	log_info("generation %u serving", master->generation);
 	notify_send("READY=1\nSTATUS=generation %u serving",
 	    master->generation);

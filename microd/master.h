@@ -64,6 +64,7 @@ struct master {
 	const char		*conf_path;
 	int			 conf_explicit;
 	unsigned		 generation;
+	unsigned		 serving;	/* last generation all ready */
 	struct listener		 listeners[ROLE_COUNT];
 	struct shm		*shm;
 	unsigned		 shm_reader_slot;	/* the master's own */
@@ -84,7 +85,7 @@ void	 listen_close(struct listener *);
 
 /* proc.c */
 void	 proc_start_generation(void);
-void	 proc_drain_generation(unsigned);
+void	 proc_drain_older(unsigned, unsigned);
 void	 proc_stop_all(void);
 void	 proc_free_all(void);
 void	 proc_reap(void);

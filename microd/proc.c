@@ -335,15 +335,16 @@ proc_drain(struct proc *p)
 	evtimer_add(p->kill_timer, &tv);
 }
 
-/* Drain every worker older than generation gen. */
+/* Drain every worker older than generation gen, except those of keep. */
 void
-proc_drain_generation(unsigned gen)
+proc_drain_older(unsigned gen, unsigned keep)
 {
 	struct proc	*p, *next;
 
 	for (p = TAILQ_FIRST(&master->procs); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if (p->generation >= gen || p->state == PROC_DRAINING)
+		if (p->generation >= gen || p->generation == keep ||
+		    p->state == PROC_DRAINING)
 			continue;
 		if (p->pid == 0) {
 			proc_free(p);

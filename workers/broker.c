@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "broker/broker.h"
@@ -16,10 +17,13 @@ int
 broker_worker_attach(struct worker *w)
 {
 	const char	*cause;
+	int		 busy;
 
 	if (broker_init(w->base, w->conf, &cause) == -1) {
-		log_warnx("broker: %s", cause);
-		return -1;
+		/* Rings come free as old generations finish draining. */
+		busy = errno == EBUSY;
+		log_warnx("broker: %s%s", cause, busy ? ": retrying" : "");
+		return busy ? WORKER_RETRY : -1;
 	}
 	broker_sessions_limit(w->conf->roles[w->role->id].max_connections);
 	return 0;

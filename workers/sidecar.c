@@ -27,7 +27,11 @@ static const struct worker_route sidecar_routes[] = {
 static int
 sidecar_init(struct worker *w)
 {
-	if (broker_worker_attach(w) == -1 || sidecar_rpc_init(w) == -1)
+	int	 rc;
+
+	if ((rc = broker_worker_attach(w)) != 0)
+		return rc;
+	if (sidecar_rpc_init(w) == -1)
 		return -1;
 	return sidecar_health_init(w);
 }

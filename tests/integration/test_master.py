@@ -380,3 +380,26 @@ def test_worker_restarted_before_a_reload_ends_with_its_generation(microd):
     # Until the master reaps it the old worker is listed (draining); once
     # reaped it is gone, where it used to come back in generation 1.
     wait_for(settled, what="only generation 2's api worker")
+
+
+def test_reloads_in_a_row_settle_on_the_last(microd):
+    """SIGHUPs faster than a generation gets ready: each one supersedes
+    the generation that never served, so they cannot pile up until the
+    broker rings (and shm slots) run out and leave sidecar and broker
+    workers stopped for good."""
+    m = microd()
+    registry = m.running("registry")[0]["pid"]
+    for _ in range(40):
+        os.kill(m.proc.pid, signal.SIGHUP)
+        time.sleep(0.01)    # the pace of the burst, not a readiness wait
+
+    def settled():
+        ws = m.workers_list()
+        gens = {w["generation"] for w in ws}
+        return len(gens) == 1 and all(w["state"] == "running" for w in ws) \
+            and len(ws) == 5 and m.status()["generation"] in gens
+    wait_for(settled, timeout=30, what="one generation, every worker up")
+    # The registry worker's configuration never changed: carried over.
+    assert m.running("registry")[0]["pid"] == registry
+    for role in ("api", "web", "sidecar", "broker"):
+        assert http("GET", m.url(role, "/healthz"))[0] == 200

@@ -69,7 +69,8 @@ test_codec_error_json(void **state)
 	rpc_error_json(&e, b);
 	s = take(b);
 	assert_json_eq(s, "{\"id\":\"x\",\"code\":500,"
-	    "\"detail\":\"bad \xef\xbf\xbd\xef\xbf\xbd bytes\",\"status\":\"Internal Server Error\"}");
+	    "\"detail\":\"bad \xef\xbf\xbd\xef\xbf\xbd bytes\","
+	    "\"status\":\"Internal Server Error\"}");
 	free(s);
 	evbuffer_free(b);
 }

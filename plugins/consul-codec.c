@@ -14,6 +14,26 @@
 #include "plugins/consul-codec.h"
 #include "util.h"
 
+/*
+ * go-micro's getDeregisterTTL: the agent removes a node whose check stays
+ * critical for its TTL and this splay, and Consul takes no less than a
+ * minute (hence at least 1m5s).
+ */
+#define CONSUL_DEREGISTER_SPLAY_MS	5000
+#define CONSUL_DEREGISTER_MIN_MS	60000
+
+/* What one entry's go-micro tags say. */
+struct consul_tags {
+	char		*version;	/* the first "v" tag's */
+	json_t		*endpoints;
+	json_t		*meta;		/* NULL: no "t" tag */
+	char		 format[3];	/* per kind of consul_tag_kinds */
+	size_t		 skipped;	/* tags that did not decode */
+};
+
+/* The kinds of go-micro tag: version, endpoint, node metadata. */
+static const char	consul_tag_kinds[] = "vet";
+
 char *
 consul_tag_encode(char c, const char *text)
 {
@@ -46,6 +66,8 @@ consul_tag_decode(const char *tag, char c)
 	uLongf		 outlen = CONSUL_TAG_MAX;
 	int		 hi, lo;
 
+	if (tag[0] == c && tag[1] == '=')
+		return xstrdup(tag + 2);	/* the old plain form */
 	if (tag[0] != c || tag[1] != '-' || (len = strlen(tag + 2)) % 2 != 0)
 		return NULL;
 	z = xmalloc(len / 2 + 1);
@@ -131,13 +153,26 @@ consul_split_address(const char *addr, char **host, int *port)
 	return 0;
 }
 
+static uint64_t
+consul_deregister_ms(uint64_t ttl_ms)
+{
+	if (ttl_ms < CONSUL_DEREGISTER_MIN_MS)
+		ttl_ms = CONSUL_DEREGISTER_MIN_MS;
+	return ttl_ms + CONSUL_DEREGISTER_SPLAY_MS;
+}
+
+/*
+ * No "Meta": node metadata travels in the "t" tag, as go-micro sends it,
+ * and Consul refuses many keys metadata may hold ("app.kubernetes.io/x",
+ * more than 64 pairs, long values, a "consul-" prefix).
+ */
 static char *
 consul_register_body(const json_t *svc, const json_t *node, uint64_t ttl_ms,
     char **cause)
 {
 	const char	*id, *addr;
-	json_t		*body, *meta;
-	char		*host, *text, ttl[32];
+	json_t		*body;
+	char		*host, *text, ttl[32], deregister[32];
 	int		 port;
 
 	id = json_string_value(json_object_get(node, "id"));
@@ -148,13 +183,13 @@ consul_register_body(const json_t *svc, const json_t *node, uint64_t ttl_ms,
 		return NULL;
 	}
 	snprintf(ttl, sizeof(ttl), "%" PRIu64 "ms", ttl_ms);
-	meta = json_object_get(node, "metadata");
-	body = json_pack("{s:s,s:s,s:o,s:s,s:i,s:O,s:{s:s,s:s,s:s}}",
+	snprintf(deregister, sizeof(deregister), "%" PRIu64 "ms",
+	    consul_deregister_ms(ttl_ms));
+	body = json_pack("{s:s,s:s,s:o,s:s,s:i,s:{s:s,s:s,s:s}}",
 	    "ID", id, "Name", json_string_value(json_object_get(svc, "name")),
 	    "Tags", consul_tags(svc, node), "Address", host, "Port", port,
-	    "Meta", json_is_object(meta) ? meta : json_null(),
 	    "Check", "CheckID", "", "TTL", ttl,
-	    "DeregisterCriticalServiceAfter", "1m");
+	    "DeregisterCriticalServiceAfter", deregister);
 	free(host);
 	if (body == NULL)
 		fatalx("json_pack");
@@ -288,45 +323,99 @@ consul_critical(const json_t *checks)
 	return 0;
 }
 
-/* The go-micro fields from the tags: version, endpoints, node metadata. */
 static int
-consul_decode_tags(const json_t *tags, char **version, json_t *endpoints,
-    json_t **meta)
+consul_is_string_map(const json_t *j)
 {
-	const json_t	*t;
-	const char	*s;
-	char		*text;
-	json_t		*j;
+	const char	*k;
+	json_t		*v;
+
+	if (!json_is_object(j))
+		return 0;
+	json_object_foreach((json_t *)j, k, v) {
+		if (!json_is_string(v))
+			return 0;
+	}
+	return 1;
+}
+
+/* The decoded JSON of an "e" or a "t" tag's text into t. */
+static int
+consul_tags_add_json(struct consul_tags *t, char kind, const char *text)
+{
+	json_t	*j = json_loads(text, 0, NULL);
+	int	 rv = -1;
+
+	if (kind == 'e' && json_is_object(j)) {
+		json_array_append(t->endpoints, j);
+		rv = 0;
+	} else if (kind == 't' && consul_is_string_map(j)) {
+		/* one tag per key (go-micro's encodeMetadata): merge */
+		if (t->meta == NULL)
+			t->meta = json_object();
+		json_object_update(t->meta, j);
+		rv = 0;
+	}
+	json_decref(j);
+	return rv;
+}
+
+/*
+ * One tag, as go-micro's decoders read it: "<kind>-" hex(zlib) or the
+ * older "<kind>=" plain, only the first format seen for a kind (go-micro
+ * once wrote both), and a tag that does not decode skipped, never the
+ * node: anyone may tag a service ("e-commerce").
+ */
+static void
+consul_tags_add(struct consul_tags *t, const char *tag)
+{
+	const char	*kind;
+	char		*fmt, *text;
+
+	if (tag[0] == '\0' || (kind = strchr(consul_tag_kinds, tag[0])) ==
+	    NULL || (tag[1] != '-' && tag[1] != '='))
+		return;		/* not go-micro's */
+	fmt = &t->format[kind - consul_tag_kinds];
+	if (*fmt != '\0' && *fmt != tag[1])
+		return;
+	if ((text = consul_tag_decode(tag, tag[0])) == NULL) {
+		t->skipped++;
+		return;
+	}
+	if (tag[0] == 'v') {
+		*fmt = tag[1];
+		if (t->version == NULL)
+			t->version = text;
+		else
+			free(text);
+		return;
+	}
+	if (consul_tags_add_json(t, tag[0], text) == 0)
+		*fmt = tag[1];
+	else
+		t->skipped++;
+	free(text);
+}
+
+static void
+consul_tags_decode(struct consul_tags *t, const json_t *tags)
+{
+	const json_t	*tag;
 	size_t		 i;
 
-	json_array_foreach(tags, i, t) {
-		if ((s = json_string_value(t)) == NULL)
-			continue;
-		if (strncmp(s, "v-", 2) == 0) {
-			if ((text = consul_tag_decode(s, 'v')) == NULL)
-				return -1;
-			free(*version);
-			*version = text;
-			continue;
-		}
-		if (strncmp(s, "e-", 2) != 0 && strncmp(s, "t-", 2) != 0)
-			continue;
-		if ((text = consul_tag_decode(s, s[0])) == NULL)
-			return -1;
-		j = json_loads(text, 0, NULL);
-		free(text);
-		if (!json_is_object(j)) {
-			json_decref(j);
-			return -1;
-		}
-		if (s[0] == 'e')
-			json_array_append_new(endpoints, j);
-		else {
-			json_decref(*meta);
-			*meta = j;
-		}
+	memset(t, 0, sizeof(*t));
+	t->endpoints = json_array();
+	json_array_foreach(tags, i, tag) {
+		if (json_is_string(tag))
+			consul_tags_add(t, json_string_value(tag));
 	}
-	return 0;
+}
+
+static void
+consul_tags_free(struct consul_tags *t)
+{
+	free(t->version);
+	json_decref(t->endpoints);
+	json_decref(t->meta);
 }
 
 /* The Service of version in out, created on first sight. */
@@ -348,56 +437,69 @@ consul_version(json_t *out, const char *name, const char *version,
 	return svc;
 }
 
-static void
-consul_health_entry(json_t *out, const char *name, const json_t *entry)
+/* Service.Address, else the agent's Node.Address. */
+static const char *
+consul_entry_address(const json_t *entry)
 {
-	const json_t	*sv = json_object_get(entry, "Service");
-	const char	*id, *addr;
-	json_t		*endpoints = json_array(), *meta = NULL, *svc, *node;
-	char		*version = xstrdup(""), *hostport;
-	json_int_t	 port;
+	const char	*addr;
 
-	id = json_string_value(json_object_get(sv, "ID"));
-	addr = json_string_value(json_object_get(sv, "Address"));
+	addr = json_string_value(json_object_get(json_object_get(entry,
+	    "Service"), "Address"));
 	if (addr == NULL || *addr == '\0')
 		addr = json_string_value(json_object_get(json_object_get(entry,
 		    "Node"), "Address"));
+	return addr;
+}
+
+static void
+consul_health_entry(json_t *out, const char *name, const json_t *entry,
+    size_t *skipped)
+{
+	const json_t		*sv = json_object_get(entry, "Service");
+	const char		*id, *addr = consul_entry_address(entry);
+	struct consul_tags	 t;
+	json_t			*svc, *node;
+	char			*hostport;
+	json_int_t		 port;
+
+	id = json_string_value(json_object_get(sv, "ID"));
 	port = json_integer_value(json_object_get(sv, "Port"));
 	if (id == NULL || addr == NULL ||
-	    consul_critical(json_object_get(entry, "Checks")) ||
-	    consul_decode_tags(json_object_get(sv, "Tags"), &version,
-	    endpoints, &meta) == -1)
-		goto out;
-	if (meta == NULL && json_is_object(json_object_get(sv, "Meta")))
-		meta = json_deep_copy(json_object_get(sv, "Meta"));
+	    consul_critical(json_object_get(entry, "Checks")))
+		return;
+	consul_tags_decode(&t, json_object_get(sv, "Tags"));
+	*skipped += t.skipped;
+	/* not go-micro's: Consul's own Meta, if any */
+	if (t.meta == NULL && json_is_object(json_object_get(sv, "Meta")))
+		t.meta = json_deep_copy(json_object_get(sv, "Meta"));
+	if (t.meta == NULL)
+		t.meta = json_object();
 	xasprintf(&hostport, strchr(addr, ':') != NULL ? "[%s]:%lld" :
 	    "%s:%lld", addr, (long long)port);
-	node = json_pack("{s:s,s:s,s:o}", "id", id, "address", hostport,
-	    "metadata", meta != NULL ? meta : json_object());
-	meta = NULL;
+	node = json_pack("{s:s,s:s,s:O}", "id", id, "address", hostport,
+	    "metadata", t.meta);
 	free(hostport);
-	svc = consul_version(out, name, version, endpoints);
+	svc = consul_version(out, name, t.version != NULL ? t.version : "",
+	    t.endpoints);
 	json_array_append_new(json_object_get(svc, "nodes"), node);
-out:
-	json_decref(meta);
-	json_decref(endpoints);
-	free(version);
+	consul_tags_free(&t);
 }
 
 json_t *
 consul_parse_health(const char *s, size_t len, const char *name,
-    char **cause)
+    size_t *skipped, char **cause)
 {
 	const json_t	*entry;
 	json_t		*j, *out;
 	size_t		 i;
 
+	*skipped = 0;
 	if ((j = consul_load(s, len, consul_is_array, cause)) == NULL)
 		return NULL;
 	out = json_array();
 	json_array_foreach(j, i, entry) {
 		if (json_is_object(entry))
-			consul_health_entry(out, name, entry);
+			consul_health_entry(out, name, entry, skipped);
 	}
 	json_decref(j);
 	return out;

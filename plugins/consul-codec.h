@@ -4,7 +4,7 @@
  * Consul service: ID = node id, Name = service name, Address and Port
  * from the node address, and tags carrying what Consul has no field for:
  * "v-" hex(zlib(version)), "e-" hex(zlib(json(endpoint))) per endpoint,
- * "t-" hex(zlib(json(node metadata))).
+ * "t-" hex(zlib(json(node metadata))), no Consul "Meta".
  */
 #ifndef MICRO_PLUGINS_CONSUL_CODEC_H
 #define MICRO_PLUGINS_CONSUL_CODEC_H
@@ -18,7 +18,10 @@
 
 /* "<c>-" hex(zlib(text)), allocated. */
 char	*consul_tag_encode(char, const char *);
-/* The text of a "<c>-" tag, allocated; NULL if not one or corrupt. */
+/*
+ * The text of a "<c>-" tag, or of an old plain "<c>=" one (go-micro still
+ * reads those), allocated; NULL if not one or corrupt.
+ */
 char	*consul_tag_decode(const char *, char);
 
 /*
@@ -37,9 +40,11 @@ json_t	*consul_parse_catalog(const char *, size_t, char **);
 /*
  * /v1/health/service/<name>: the go-micro Services it describes, one per
  * version (a JSON array, new ref). Entries with a critical check are
- * dropped; so are entries whose tags do not decode.
+ * dropped. A tag that does not decode is skipped, not its node, and
+ * counted in *skipped; "t" tags are merged, "Meta" read only without one.
  */
-json_t	*consul_parse_health(const char *, size_t, const char *, char **);
+json_t	*consul_parse_health(const char *, size_t, const char *, size_t *,
+	    char **);
 
 /*
  * The index for the next blocking query after an answer carrying got

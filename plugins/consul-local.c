@@ -61,8 +61,9 @@ consul_local_register(struct consul_local *l)
 	l->xfer = NULL;
 	l->registered = 0;
 	if (l->c->connected)
-		l->xfer = consul_request(l->c, "PUT", "/v1/agent/service/register",
-		    l->body, consul_local_done, l);
+		l->xfer = consul_request(l->c, "PUT",
+		    "/v1/agent/service/register", l->body, CONSUL_REQUEST_MS,
+		    consul_local_done, l);
 }
 
 static void
@@ -71,6 +72,7 @@ consul_local_pass(evutil_socket_t fd, short what, void *arg)
 	struct consul_local	*l = arg;
 	char			*path;
 
+	/* one in flight is bounded by CONSUL_REQUEST_MS: its end retries */
 	if (l->xfer != NULL || !l->c->connected)
 		return;
 	if (!l->registered) {
@@ -78,7 +80,8 @@ consul_local_pass(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	xasprintf(&path, "/v1/agent/check/pass/service:%s", l->id);
-	l->xfer = consul_request(l->c, "PUT", path, NULL, consul_local_done, l);
+	l->xfer = consul_request(l->c, "PUT", path, NULL, CONSUL_REQUEST_MS,
+	    consul_local_done, l);
 	free(path);
 }
 
@@ -162,6 +165,15 @@ consul_local_free_one(struct consul_local *l)
 	free(l);
 }
 
+static char *
+consul_local_deregister_path(const char *id)
+{
+	char	*path;
+
+	xasprintf(&path, "/v1/agent/service/deregister/%s", id);
+	return path;
+}
+
 static void
 consul_local_drop(const char *id, void *arg)
 {
@@ -173,8 +185,9 @@ consul_local_drop(const char *id, void *arg)
 		return;
 	*pp = l->next;
 	consul_local_free_one(l);
-	xasprintf(&path, "/v1/agent/service/deregister/%s", id);
-	consul_request(c, "PUT", path, NULL, consul_local_logged, c);
+	path = consul_local_deregister_path(id);
+	consul_request(c, "PUT", path, NULL, CONSUL_REQUEST_MS,
+	    consul_local_logged, c);
 	free(path);
 }
 
@@ -198,20 +211,39 @@ consul_local_resync(struct consul *c)
 		consul_local_register(l);
 }
 
+static size_t
+consul_local_count(struct consul *c)
+{
+	struct consul_local	*l;
+	size_t			 n = 0;
+
+	for (l = c->locals; l != NULL; l = l->next)
+		n++;
+	return n;
+}
+
+/*
+ * All deregistrations start together under one deadline: one after the
+ * other, a silent agent would hold the worker past its shutdown_timeout.
+ */
 void
 consul_local_free(struct consul *c)
 {
 	struct consul_local	*l;
-	char			*path;
+	char			**paths;
+	size_t			 n = 0, i, ok;
 
+	paths = xcalloc(consul_local_count(c) + 1, sizeof(*paths));
 	while ((l = c->locals) != NULL) {
 		c->locals = l->next;
-		if (c->connected && l->registered) {
-			xasprintf(&path, "/v1/agent/service/deregister/%s",
-			    l->id);
-			consul_request_now(c, "PUT", path);
-			free(path);
-		}
+		if (c->connected && l->registered)
+			paths[n++] = consul_local_deregister_path(l->id);
 		consul_local_free_one(l);
 	}
+	if ((ok = consul_put_all_now(c, paths, n)) < n)
+		consul_log(c, LOG_LEVEL_WARN, "close: %zu of %zu nodes not "
+		    "deregistered, the agent will reap them", n - ok, n);
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
 }

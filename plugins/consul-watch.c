@@ -1,7 +1,10 @@
 /*
  * One blocking query loop per service name on /v1/health/service/<name>:
  * every answer is the whole set of that name's healthy nodes, so what it
- * no longer lists is gone.
+ * no longer lists is gone. The loops share CONSUL_WATCH_SLOTS connections:
+ * a loop due while all are taken waits in a FIFO queue, and while anyone
+ * waits, blocking queries are kept short (CONSUL_WAIT_SHARED_S) so that
+ * the slots go round.
  */
 #include "config.h"
 
@@ -16,7 +19,14 @@
 #include "plugins/consul.h"
 #include "util.h"
 
-static void	consul_watch_query(evutil_socket_t, short, void *);
+/*
+ * A relist restarts the loops this far apart (in order), not in one
+ * instant: a burst of hundreds of queries is what a recovering agent
+ * needs least.
+ */
+#define CONSUL_RELIST_STEP_MS	5
+
+static void	consul_watch_promote(struct consul *);
 
 static int
 consul_ids_has(const json_t *ids, const char *id)
@@ -76,11 +86,17 @@ consul_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 	struct timeval		 tv;
 	json_t			*services = NULL;
 	char			*error = NULL;
+	size_t			 skipped;
 
 	w->xfer = NULL;
+	w->c->watch_running--;
 	if (consul_answer_ok(w->c, x, rv, status, &error) &&
 	    (services = consul_parse_health(x->body, x->len, w->name,
-	    &error)) != NULL) {
+	    &skipped, &error)) != NULL) {
+		if (skipped > 0)
+			consul_log(w->c, LOG_LEVEL_DEBUG, "health %s: %zu "
+			    "tags not in go-micro's encoding skipped", w->name,
+			    skipped);
 		w->backoff_ms = 0;
 		w->index = consul_answer_index(x, w->index);
 		consul_watch_apply(w, services);
@@ -98,31 +114,83 @@ consul_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 	free(error);
 	consul_loop_delay(w->start_ms, w->backoff_ms, &tv);
 	evtimer_add(w->ev, &tv);
+	consul_watch_promote(w->c);
 }
 
 static void
-consul_watch_query(evutil_socket_t fd, short what, void *arg)
+consul_watch_start(struct consul_watch *w)
 {
-	struct consul_watch	*w = arg;
 	struct timeval		 retry = { 1, 0 };
-	char			*name, *path;
+	char			*name, *base, *path;
+	unsigned		 wait_s = CONSUL_WAIT_S;
+	long			 timeout_ms;
 	CURL			*easy;
 
 	if ((easy = curl_easy_init()) == NULL ||
 	    (name = curl_easy_escape(easy, w->name, 0)) == NULL)
 		fatalx("curl_easy_escape");
 	curl_easy_cleanup(easy);
-	if (w->index == 0)
-		xasprintf(&path, "/v1/health/service/%s", name);
-	else
-		xasprintf(&path, "/v1/health/service/%s?index=%llu&wait=%s",
-		    name, (unsigned long long)w->index, CONSUL_WAIT);
+	xasprintf(&base, "/v1/health/service/%s", name);
 	curl_free(name);
+	if (!TAILQ_EMPTY(&w->c->watch_queue))
+		wait_s = CONSUL_WAIT_SHARED_S;
+	path = consul_query_path(base, w->index, wait_s, &timeout_ms);
+	free(base);
 	w->start_ms = util_now_ms();
-	if ((w->xfer = consul_request(w->c, "GET", path, NULL,
+	if ((w->xfer = consul_request(w->c, "GET", path, NULL, timeout_ms,
 	    consul_watch_done, w)) == NULL)
 		evtimer_add(w->ev, &retry);
+	else
+		w->c->watch_running++;
 	free(path);
+}
+
+static void
+consul_watch_unqueue(struct consul_watch *w)
+{
+	if (!w->queued)
+		return;
+	TAILQ_REMOVE(&w->c->watch_queue, w, queue);
+	w->queued = 0;
+}
+
+/* Start the loops waiting for a slot, as many as there are free slots. */
+static void
+consul_watch_promote(struct consul *c)
+{
+	struct consul_watch	*w;
+
+	while (c->watch_running < CONSUL_WATCH_SLOTS &&
+	    (w = TAILQ_FIRST(&c->watch_queue)) != NULL) {
+		consul_watch_unqueue(w);
+		consul_watch_start(w);
+	}
+}
+
+static void
+consul_watch_query(evutil_socket_t fd, short what, void *arg)
+{
+	struct consul_watch	*w = arg;
+
+	if (w->c->watch_running < CONSUL_WATCH_SLOTS) {
+		consul_watch_start(w);
+		return;
+	}
+	w->queued = 1;
+	TAILQ_INSERT_TAIL(&w->c->watch_queue, w, queue);
+}
+
+/* The loop stops: its query ended or its place in the queue given up. */
+static void
+consul_watch_stop(struct consul_watch *w)
+{
+	evtimer_del(w->ev);
+	consul_watch_unqueue(w);
+	if (w->xfer != NULL) {
+		curlev_cancel(w->xfer);
+		w->xfer = NULL;
+		w->c->watch_running--;
+	}
 }
 
 struct consul_watch *
@@ -148,10 +216,10 @@ consul_watch_get(struct consul *c, const char *name)
 	return w;
 }
 
-void
-consul_watch_free(struct consul_watch *w, int forget)
+static void
+consul_watch_free_one(struct consul_watch *w, int forget)
 {
-	curlev_cancel(w->xfer);
+	consul_watch_stop(w);
 	event_free(w->ev);
 	if (forget)
 		consul_watch_forget(w, NULL);
@@ -161,20 +229,43 @@ consul_watch_free(struct consul_watch *w, int forget)
 }
 
 void
-consul_watch_relist(struct consul *c)
+consul_watch_free(struct consul_watch *w, int forget)
+{
+	struct consul	*c = w->c;
+
+	consul_watch_free_one(w, forget);
+	consul_watch_promote(c);
+}
+
+void
+consul_watch_free_all(struct consul *c)
 {
 	struct consul_watch	*w;
 
+	while ((w = c->watches) != NULL) {
+		c->watches = w->next;
+		consul_watch_free_one(w, 0);
+	}
+}
+
+void
+consul_watch_relist(struct consul *c)
+{
+	struct consul_watch	*w;
+	struct timeval		 tv;
+	uint64_t		 ms = 0;
+
 	c->relisting = 1;
 	c->host->relist_begin(c->host->core);
-	/* a plain query now, not the rest of a blocking one */
+	/* a plain query soon, not the rest of a blocking one */
 	for (w = c->watches; w != NULL; w = w->next) {
+		consul_watch_stop(w);
 		w->relist = 1;
 		w->index = 0;
-		curlev_cancel(w->xfer);
-		w->xfer = NULL;
-		evtimer_del(w->ev);
-		consul_watch_query(-1, 0, w);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(w->ev, &tv);
+		ms += CONSUL_RELIST_STEP_MS;
 	}
 }
 

@@ -19,6 +19,7 @@ struct curlev {
 	CURLM			*multi;
 	struct event		*timer;
 	struct curlev_xfer	*xfers;		/* running, doubly linked */
+	long			 max_host;	/* connections, 0: no limit */
 };
 
 static void
@@ -33,15 +34,22 @@ curlev_unlink(struct curlev_xfer *x)
 	x->next = x->prev = NULL;
 }
 
+/* Free a transfer that is in no multi handle. */
 static void
-curlev_xfer_free(struct curlev_xfer *x)
+curlev_xfer_discard(struct curlev_xfer *x)
 {
-	curl_multi_remove_handle(x->cev->multi, x->easy);
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	free(x->request);
 	free(x->body);
 	free(x);
+}
+
+static void
+curlev_xfer_free(struct curlev_xfer *x)
+{
+	curl_multi_remove_handle(x->cev->multi, x->easy);
+	curlev_xfer_discard(x);
 }
 
 static void
@@ -154,6 +162,13 @@ curlev_new(struct event_base *base, const char **cause)
 }
 
 void
+curlev_max_host_connections(struct curlev *cev, long max)
+{
+	cev->max_host = max;
+	curl_multi_setopt(cev->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+}
+
+void
 curlev_free(struct curlev *cev)
 {
 	if (cev == NULL)
@@ -263,10 +278,61 @@ curlev_run_now(struct curlev_xfer *x, long timeout_ms)
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	rv = curl_easy_perform(x->easy);
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
-	free(x->request);
-	free(x->body);
-	free(x);
+	curlev_xfer_discard(x);
 	return rv == CURLE_OK && status == 200 ? 0 : -1;
+}
+
+static size_t
+curlev_count_ok(CURLM *multi)
+{
+	CURLMsg		*msg;
+	long		 status;
+	size_t		 ok = 0;
+	int		 left;
+
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+		status = 0;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
+		    &status);
+		if (msg->msg == CURLMSG_DONE && msg->data.result == CURLE_OK &&
+		    status == 200)
+			ok++;
+	}
+	return ok;
+}
+
+/*
+ * A private multi handle, driven here with curl_multi_poll: the event loop
+ * is not running any more, and these must not wake anything else on it.
+ */
+size_t
+curlev_run_all_now(struct curlev_xfer **xs, size_t n, long timeout_ms)
+{
+	CURLM		*multi;
+	uint64_t	 deadline = util_now_ms() + timeout_ms, now;
+	size_t		 i, ok;
+	int		 running;
+
+	if (n == 0)
+		return 0;
+	if ((multi = curl_multi_init()) == NULL)
+		fatalx("curl_multi_init");
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    xs[0]->cev->max_host);
+	for (i = 0; i < n; i++) {
+		curl_easy_setopt(xs[i]->easy, CURLOPT_HTTPHEADER,
+		    xs[i]->headers);
+		curl_easy_setopt(xs[i]->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+		curl_multi_add_handle(multi, xs[i]->easy);
+	}
+	while (curl_multi_perform(multi, &running) == CURLM_OK &&
+	    running > 0 && (now = util_now_ms()) < deadline)
+		curl_multi_poll(multi, NULL, 0, (int)(deadline - now), NULL);
+	ok = curlev_count_ok(multi);
+	for (i = 0; i < n; i++) {
+		curl_multi_remove_handle(multi, xs[i]->easy);
+		curlev_xfer_discard(xs[i]);
+	}
+	curl_multi_cleanup(multi);
+	return ok;
 }

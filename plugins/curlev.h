@@ -47,6 +47,12 @@ struct curlev_xfer {
 };
 
 struct curlev	*curlev_new(struct event_base *, const char **);
+/*
+ * At most max connections open to one host (host:port) at a time, the
+ * rest of the transfers wait in libcurl's queue (their total timeout runs
+ * while they wait). Unset (0): unlimited.
+ */
+void		 curlev_max_host_connections(struct curlev *, long);
 /* Cancels every transfer still running (their done() is not called). */
 void		 curlev_free(struct curlev *);
 
@@ -66,5 +72,10 @@ void		 curlev_cancel(struct curlev_xfer *);
  * when this host's entries must leave the store before the process does.
  */
 int		 curlev_run_now(struct curlev_xfer *, long);
+/*
+ * The same for n transfers run together, all bounded by one timeout_ms:
+ * the whole call returns within it. Returns how many answered 200.
+ */
+size_t		 curlev_run_all_now(struct curlev_xfer **, size_t, long);
 
 #endif

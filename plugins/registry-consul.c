@@ -3,8 +3,10 @@
  * Consul service per node. We follow the store with blocking queries, one
  * loop on /v1/catalog/services and one per service name on
  * /v1/health/service/<name>, each obeying Consul's index rules and never
- * starting twice within CONSUL_LOOP_MIN_MS. This host's nodes are
- * registered with the local agent and their TTL checks passed on time.
+ * starting twice within CONSUL_LOOP_MIN_MS. Every request has a total
+ * timeout, and at most CONSUL_CONNS_MAX connections are open to the agent.
+ * This host's nodes are registered with the local agent and their TTL
+ * checks passed on time.
  */
 #include "config.h"
 
@@ -24,7 +26,13 @@
 #define CONSUL_DEFAULT_ADDRESS	"127.0.0.1:8500"
 #define CONSUL_LOOP_MIN_MS	100
 #define CONSUL_BACKOFF_MAX_MS	2000
-#define CONSUL_SHUTDOWN_MS	1000L	/* per deregistration at close */
+#define CONSUL_CONNECT_MS	2000L
+/*
+ * All deregistrations at close, together: the agent answers in
+ * milliseconds, and the worker must be gone well within the default
+ * [microd] shutdown_timeout (10 s) or it is killed.
+ */
+#define CONSUL_SHUTDOWN_MS	2000L
 
 void
 consul_log(struct consul *c, int level, const char *fmt, ...)
@@ -48,7 +56,7 @@ consul_publish(struct consul *c)
 
 static struct curlev_xfer *
 consul_xfer(struct consul *c, const char *method, const char *path,
-    const char *body, curlev_done_cb done, void *arg)
+    const char *body, long timeout_ms, curlev_done_cb done, void *arg)
 {
 	struct curlev_xfer	*x;
 	char			*url, *line;
@@ -62,24 +70,27 @@ consul_xfer(struct consul *c, const char *method, const char *path,
 		free(line);
 	}
 	if (c->host->conf->tls_ca[0] != '\0')
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, c->host->conf->tls_ca);
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO,
+		    c->host->conf->tls_ca);
 	if (c->host->conf->tls_cert[0] != '\0')
 		curl_easy_setopt(x->easy, CURLOPT_SSLCERT,
 		    c->host->conf->tls_cert);
 	if (c->host->conf->tls_key[0] != '\0')
-		curl_easy_setopt(x->easy, CURLOPT_SSLKEY, c->host->conf->tls_key);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+		curl_easy_setopt(x->easy, CURLOPT_SSLKEY,
+		    c->host->conf->tls_key);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, CONSUL_CONNECT_MS);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	return x;
 }
 
 struct curlev_xfer *
 consul_request(struct consul *c, const char *method, const char *path,
-    const char *body, curlev_done_cb done, void *arg)
+    const char *body, long timeout_ms, curlev_done_cb done, void *arg)
 {
 	struct curlev_xfer	*x;
 	const char		*cause;
 
-	x = consul_xfer(c, method, path, body, done, arg);
+	x = consul_xfer(c, method, path, body, timeout_ms, done, arg);
 	if (curlev_start(x, &cause) == -1) {
 		consul_log(c, LOG_LEVEL_WARN, "%s %s: %s", method, path, cause);
 		return NULL;
@@ -87,11 +98,34 @@ consul_request(struct consul *c, const char *method, const char *path,
 	return x;
 }
 
-int
-consul_request_now(struct consul *c, const char *method, const char *path)
+size_t
+consul_put_all_now(struct consul *c, char **paths, size_t n)
 {
-	return curlev_run_now(consul_xfer(c, method, path, NULL, NULL, NULL),
-	    CONSUL_SHUTDOWN_MS);
+	struct curlev_xfer	**xs = xcalloc(n + 1, sizeof(*xs));
+	size_t			  i, ok;
+
+	for (i = 0; i < n; i++)
+		xs[i] = consul_xfer(c, "PUT", paths[i], NULL,
+		    CONSUL_SHUTDOWN_MS, NULL, NULL);
+	ok = curlev_run_all_now(xs, n, CONSUL_SHUTDOWN_MS);
+	free(xs);
+	return ok;
+}
+
+char *
+consul_query_path(const char *path, uint64_t index, unsigned wait_s,
+    long *timeout_ms)
+{
+	char	*out;
+
+	if (index == 0) {
+		*timeout_ms = CONSUL_REQUEST_MS;
+		return xstrdup(path);
+	}
+	*timeout_ms = wait_s * 1000L + wait_s * 1000L / 16 + CONSUL_REQUEST_MS;
+	xasprintf(&out, "%s?index=%llu&wait=%us", path,
+	    (unsigned long long)index, wait_s);
+	return out;
 }
 
 int
@@ -207,30 +241,25 @@ consul_catalog_query(evutil_socket_t fd, short what, void *arg)
 {
 	struct consul	*c = arg;
 	struct timeval	 retry = { 1, 0 };
-	char		 path[128];
+	char		*path;
+	long		 timeout_ms;
 
 	c->catalog_start = util_now_ms();
-	if (c->index == 0)
-		snprintf(path, sizeof(path), "/v1/catalog/services");
-	else
-		snprintf(path, sizeof(path), "/v1/catalog/services?index=%llu"
-		    "&wait=%s", (unsigned long long)c->index, CONSUL_WAIT);
-	if ((c->catalog = consul_request(c, "GET", path, NULL,
+	path = consul_query_path("/v1/catalog/services", c->index,
+	    CONSUL_WAIT_S, &timeout_ms);
+	if ((c->catalog = consul_request(c, "GET", path, NULL, timeout_ms,
 	    consul_catalog_done, c)) == NULL)
 		evtimer_add(c->catalog_ev, &retry);
+	free(path);
 }
 
 static void
 consul_close(void *arg)
 {
 	struct consul		*c = arg;
-	struct consul_watch	*w;
 
 	consul_local_free(c);
-	while ((w = c->watches) != NULL) {
-		c->watches = w->next;
-		consul_watch_free(w, 0);
-	}
+	consul_watch_free_all(c);
 	curlev_free(c->cev);
 	event_free(c->catalog_ev);
 	free(c->base);
@@ -254,6 +283,7 @@ consul_open(const struct registry_host *host, const char **cause)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->host = host;
+	TAILQ_INIT(&c->watch_queue);
 	if (*addr == '\0')
 		addr = CONSUL_DEFAULT_ADDRESS;
 	xasprintf(&c->base, "%s%s", strstr(addr, "://") != NULL ? "" :
@@ -263,6 +293,7 @@ consul_open(const struct registry_host *host, const char **cause)
 		free(c);
 		return NULL;
 	}
+	curlev_max_host_connections(c->cev, CONSUL_CONNS_MAX);
 	if ((c->catalog_ev = evtimer_new(host->base, consul_catalog_query,
 	    c)) == NULL)
 		fatalx("evtimer_new");

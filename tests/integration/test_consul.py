@@ -2,12 +2,14 @@
 Consul is not packaged here; see consul_standin.py)."""
 import json
 import os
+import socket
+import threading
 import time
 import zlib
 
 import pytest
 
-from conftest import BUILDDIR, wait_for
+from conftest import BUILDDIR, http, wait_for
 from consul_standin import Standin
 
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
@@ -113,7 +115,7 @@ def test_register_passes_ttl_and_clean_stop_deregisters(consul, microd):
     while time.monotonic() < deadline:
         m.ctl("register", "--ttl", "2s", "-", input=json.dumps(svc))
         time.sleep(0.5)
-    assert s.checks["service:mine-1"][0] == "passing"
+    assert s.check_status("service:mine-1") == "passing"
     m.stop()
     assert m.proc.returncode == 0
     assert "mine-1" not in s.services
@@ -132,3 +134,239 @@ def test_wrong_token_not_connected(consul, microd):
     wait_for(lambda: m.status()["registry"]["last_error"], 3)
     assert not m.status()["registry"]["connected"]
     assert "403" in m.status()["registry"]["last_error"]
+
+
+def untag(t):
+    """A go-micro tag's text: "c-" hex(zlib) or the old plain "c="."""
+    if t[1] == "=":
+        return t[2:]
+    return zlib.decompress(bytes.fromhex(t[2:])).decode()
+
+
+def register_ctl(m, svc, ttl):
+    m.ctl("register", "--ttl", ttl, "-", input=json.dumps(svc))
+
+
+class Heartbeat:
+    """Register svc again and again, as a go-micro client does."""
+
+    def __init__(self, m, svc, ttl):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(m, svc, ttl),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, m, svc, ttl):
+        while not self.stop.is_set():
+            register_ctl(m, svc, ttl)
+            self.stop.wait(0.5)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def put(s, path, body):
+    return http("PUT", "http://127.0.0.1:%d%s" % (s.port, path),
+                json.dumps(body).encode())
+
+
+# -- the stand-in keeps to Consul's documented behaviour ------------------
+
+@pytest.mark.parametrize("meta", [
+    {"app.kubernetes.io/name": "x"}, {"consul-x": "1"}, {"k" * 129: "v"},
+    {"k": "v" * 513}, {"k%d" % i: "v" for i in range(65)}])
+def test_standin_refuses_meta_as_consul(consul, meta):
+    s = consul()
+    st, _, body = put(s, "/v1/agent/service/register",
+                      {"ID": "a", "Name": "a", "Meta": meta})
+    assert st == 400 and b"Invalid Service Meta" in body
+    assert "a" not in s.services
+    st, _, _ = put(s, "/v1/agent/service/register",
+                   {"ID": "a", "Name": "a", "Meta": {"ok_key-1": "v"}})
+    assert st == 200
+
+
+def test_standin_reaps_after_deregister_critical(consul):
+    s = consul()
+    s.register(gomicro_registration("r", "r-1", 1, ttl="1s"))
+    s.services["r-1"]["Check"]["DeregisterCriticalServiceAfter"] = "1s"
+    s.register(s.services["r-1"])
+    wait_for(lambda: "r-1" not in s.services, 4, what="reaped")
+    assert "service:r-1" not in s.checks
+
+
+def test_standin_reregistration_keeps_check_status(consul):
+    s = consul()
+    body = gomicro_registration("k", "k-1", 1, ttl="30s")
+    s.register(body)
+    assert s.pass_check("service:k-1")
+    s.register(body)
+    assert s.check_status("service:k-1") == "passing"
+
+
+def test_standin_backlog(consul):
+    assert consul().server.request_queue_size >= 1024
+
+
+def test_standin_slow_reader_stalls_only_itself(consul):
+    s = consul()
+    for i in range(40):     # one answer of some 20 MB
+        s.register({"ID": "big-%d" % i, "Name": "big", "Port": 1,
+                    "Tags": ["x" * 500000]})
+    slow = socket.create_connection(("127.0.0.1", s.port))
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(b"GET /v1/health/service/big HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        slow.recv(1)        # its writer is now blocked on a full socket
+        st, _, _ = http("GET", "http://127.0.0.1:%d/v1/catalog/services"
+                        % s.port, timeout=3)
+        assert st == 200
+    finally:
+        slow.close()
+
+
+# -- the plugin -------------------------------------------------------------
+
+def test_gomicro_metadata_tags_merged(consul, microd):
+    """go-micro's encodeMetadata writes one t- tag per key."""
+    s = consul()
+    m = start(microd, s)
+    body = gomicro_registration("go.micro.srv.md", "g-1", 9100)
+    body["Tags"] += [tag("t", json.dumps({"transport": "http"})),
+                     tag("t", json.dumps({"broker": "http"}))]
+    s.register(body)
+    wait_for(lambda: node_ids(m, "go.micro.srv.md") == {"g-1"}, 3)
+    md = m.ctl_json("service", "go.micro.srv.md")[0]["nodes"][0]["metadata"]
+    assert md == {"protocol": "mucp", "transport": "http", "broker": "http"}
+
+
+def test_foreign_and_old_tags(consul, microd):
+    """A tag that does not decode is skipped, not its node; the old plain
+    "=" forms are read as go-micro reads them."""
+    s = consul()
+    m = start(microd, s)
+    s.register({"ID": "shop-1", "Name": "shop", "Address": "127.0.0.1",
+                "Port": 9200, "Tags": ["e-commerce", "v-2", "t-zz"]})
+    s.register({"ID": "old-1", "Name": "go.micro.srv.old",
+                "Address": "127.0.0.1", "Port": 9201,
+                "Tags": ["v=1.2.0", 't={"protocol":"mucp"}',
+                         'e={"name":"Old.Call"}']})
+    wait_for(lambda: node_ids(m, "shop") == {"shop-1"}, 3)
+    wait_for(lambda: node_ids(m, "go.micro.srv.old") == {"old-1"}, 3)
+    old = m.ctl_json("service", "go.micro.srv.old")[0]
+    assert old["version"] == "1.2.0"
+    assert [e["name"] for e in old["endpoints"]] == ["Old.Call"]
+    assert old["nodes"][0]["metadata"] == {"protocol": "mucp"}
+
+
+def test_register_no_meta_and_deregister_ttl(consul, microd):
+    """Metadata Consul would refuse as Meta travels in the t- tag only,
+    and DeregisterCriticalServiceAfter is go-micro's TTL + 5 s."""
+    s = consul()
+    m = start(microd, s)
+    md = {"app.kubernetes.io/name": "x", "protocol": "mucp"}
+    svc = {"name": "go.micro.srv.meta", "version": "1",
+           "nodes": [{"id": "meta-1", "address": "127.0.0.1:7001",
+                      "metadata": md}]}
+    register_ctl(m, svc, "5m")
+    reg = wait_for(lambda: s.services.get("meta-1"), 3)
+    assert "Meta" not in reg
+    ts = [json.loads(untag(t)) for t in reg["Tags"] if t.startswith("t-")]
+    assert {k: v for t in ts for k, v in t.items()} == md
+    assert reg["Check"]["DeregisterCriticalServiceAfter"] == "305000ms"
+
+
+def test_hung_catalog_query_times_out(consul, microd):
+    """An agent that stops answering: disconnected within the request
+    timeout, connected again once it answers."""
+    s = consul()
+    m = start(microd, s)
+    for i in range(3):
+        s.register(gomicro_registration("go.micro.srv.h", "h-%d" % i, 1))
+    blocking = "/v1/catalog/services?index=%d&" % s.index
+    wait_for(lambda: any(p.startswith(blocking) for _, p in s.requests), 3)
+    s.stall_if = lambda method, path: (
+        path.startswith("/v1/catalog/services") and "index=" not in path)
+    s.forget_index()        # backwards: the loop starts a plain query
+    wait_for(lambda: not m.status()["registry"]["connected"], 12,
+             what="disconnected")
+    assert m.status()["registry"]["last_error"]
+    s.stall_if = lambda method, path: False
+    wait_for(lambda: m.status()["registry"]["connected"], 12,
+             what="connected again")
+
+
+def test_hung_ttl_pass_retried(consul, microd):
+    """One TTL pass never answered does not stop the later ones."""
+    s = consul()
+    m = start(microd, s)
+    stalled = []
+
+    def stall_once(method, path):
+        if method == "PUT" and "/check/pass/" in path and not stalled:
+            stalled.append(len(s.requests))
+            return True
+        return False
+    svc = {"name": "go.micro.srv.hp", "version": "1",
+           "nodes": [{"id": "hp-1", "address": "127.0.0.1:7002"}]}
+    beat = Heartbeat(m, svc, "4s")
+    try:
+        wait_for(lambda: s.check_status("service:hp-1") == "passing", 3)
+        s.stall_if = stall_once
+        wait_for(lambda: stalled, 4, what="a pass stalled")
+
+        def passed_again():
+            later = s.requests[stalled[0]:]
+            return (any("/check/pass/" in p for _, p in later) and
+                    s.check_status("service:hp-1") == "passing")
+        wait_for(passed_again, 15, what="passes after the stalled one")
+    finally:
+        beat.close()
+
+
+CONSUL_CONNS_MAX = 64       # plugins/consul.h
+
+
+def test_many_services_bounded_connections(consul, microd):
+    """Hundreds of service names share a few connections to the agent,
+    also when a reconnection restarts every watch."""
+    s = consul()
+    n = 300
+    for i in range(n):
+        s.register({"ID": "n%d" % i, "Name": "svc%d" % i, "Port": 1000 + i,
+                    "Address": "127.0.0.1"})
+    m = start(microd, s)
+    wait_for(lambda: m.status()["registry"]["services"] >= n, 20,
+             what="every service listed")
+    assert s.max_conns <= CONSUL_CONNS_MAX
+    s.fail_if = lambda method, path: (
+        500 if path.startswith("/v1/catalog/services") else None)
+    s.register({"ID": "wake", "Name": "wake", "Port": 1})
+    wait_for(lambda: not m.status()["registry"]["connected"], 5)
+    s.fail_if = lambda method, path: None
+    wait_for(lambda: m.status()["registry"]["connected"], 5)
+    s.deregister("n%d" % (n - 1))
+    wait_for(lambda: node_ids(m, "svc%d" % (n - 1)) == set(), 20,
+             what="a change seen through the shared connections")
+    assert s.max_conns <= CONSUL_CONNS_MAX
+
+
+def test_stop_with_silent_agent_is_bounded(consul, microd):
+    """Deregistrations at stop run together under one deadline."""
+    s = consul()
+    m = start(microd, s)
+    n = 20
+    svc = {"name": "go.micro.srv.many", "version": "1",
+           "nodes": [{"id": "k-%d" % i, "address": "127.0.0.1:%d" % (
+               7100 + i)} for i in range(n)]}
+    register_ctl(m, svc, "60s")
+    wait_for(lambda: all(s.check_status("service:k-%d" % i) == "passing"
+                         for i in range(n)), 5)
+    s.stall_if = lambda method, path: "/service/deregister/" in path
+    t0 = time.monotonic()
+    m.stop()
+    took = time.monotonic() - t0
+    assert m.proc.returncode == 0
+    assert took < 4, "stop took %.1f s" % took
+    assert "not deregistered" in m.read_log()

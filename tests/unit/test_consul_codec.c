@@ -1,7 +1,8 @@
 /*
  * go-micro's Consul encoding and Consul's answers (plugins/consul-codec.c):
  * tags round-trip, health entries become Services per version with
- * critical nodes dropped, index rules, and hostile JSON refused.
+ * critical nodes dropped, go-micro's tag forms read as its decoders read
+ * them, index rules, and hostile JSON refused.
  */
 #include "config.h"
 
@@ -35,11 +36,16 @@ static void
 test_tag_hostile(void **state)
 {
 	const char	*bad[] = { "v-", "v-7", "v-zz", "v-789c0000",
-			    "v789c", "v-789cXX", "x-789c" };
+			    "v789c", "v-789cXX", "x-789c", "x=1" };
+	char		*text;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_null(consul_tag_decode(bad[i], 'v'));
+	/* go-micro's old plain form */
+	text = consul_tag_decode("v=1.2.0", 'v');
+	assert_string_equal(text, "1.2.0");
+	free(text);
 }
 
 struct reg {
@@ -85,11 +91,25 @@ test_register_body(void **state)
 	    "CheckID")), "service:g-1");
 	assert_string_equal(json_string_value(json_object_get(check, "TTL")),
 	    "15000ms");
+	/* go-micro's getDeregisterTTL: at least 1m5s */
+	assert_string_equal(json_string_value(json_object_get(check,
+	    "DeregisterCriticalServiceAfter")), "65000ms");
+	/* metadata only in the t- tag: Consul refuses many keys as Meta */
+	assert_null(json_object_get(r.body, "Meta"));
 	tags = json_object_get(r.body, "Tags");
 	assert_int_equal(json_array_size(tags), 3);	/* t-, e-, v- */
 	v = consul_tag_decode(json_string_value(json_array_get(tags, 2)), 'v');
 	assert_string_equal(v, "1.2");
 	free(v);
+	free(r.id);
+	json_decref(r.body);
+
+	/* past a minute: TTL + 5 s */
+	assert_int_equal(consul_register_each(svc, 300000, collect, &r,
+	    &cause), 0);
+	check = json_object_get(r.body, "Check");
+	assert_string_equal(json_string_value(json_object_get(check,
+	    "DeregisterCriticalServiceAfter")), "305000ms");
 	free(r.id);
 	json_decref(r.body);
 
@@ -139,8 +159,10 @@ test_health(void **state)
 {
 	char		*body = health_answer(), *cause;
 	json_t		*out, *s1, *s2, *n;
+	size_t		 skipped;
 
-	out = consul_parse_health(body, strlen(body), "greeter", &cause);
+	out = consul_parse_health(body, strlen(body), "greeter", &skipped,
+	    &cause);
 	assert_non_null(out);
 	assert_int_equal(json_array_size(out), 2);	/* 1.0 and 2.0 */
 	s1 = json_array_get(out, 0);
@@ -173,19 +195,110 @@ test_health_hostile(void **state)
 	    "{\"Service\":{\"ID\":\"y\",\"Tags\":[\"e-789c\"],\"Address\":"
 	    "\"h\"}}]";
 	char		*cause;
-	json_t		*out;
-	size_t		 i;
+	json_t		*out, *nodes;
+	size_t		 i, skipped;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_null(consul_parse_health(bad[i], strlen(bad[i]), "s",
-		    &cause));
+		    &skipped, &cause));
 		free(cause);
 	}
-	/* well-formed JSON, nonsense entries: skipped, not fatal */
-	out = consul_parse_health(odd, strlen(odd), "s", &cause);
+	/*
+	 * well-formed JSON, nonsense entries: skipped, not fatal; nodes
+	 * whose tags do not decode keep their node, not the tags
+	 */
+	out = consul_parse_health(odd, strlen(odd), "s", &skipped, &cause);
 	assert_non_null(out);
-	assert_int_equal(json_array_size(out), 0);
+	assert_int_equal(json_array_size(out), 1);
+	nodes = json_object_get(json_array_get(out, 0), "nodes");
+	assert_int_equal(json_array_size(nodes), 2);
+	assert_int_equal(skipped, 2);
 	json_decref(out);
+}
+
+/* The Service of one entry tagged tags (a JSON array's text). */
+static json_t *
+one_entry(const char *tags, size_t *skipped)
+{
+	char		*body, *cause;
+	json_t		*out, *svc;
+
+	asprintf(&body, "[{\"Node\":{\"Address\":\"10.0.0.1\"},\"Service\":"
+	    "{\"ID\":\"a\",\"Service\":\"s\",\"Tags\":%s,\"Port\":1}}]",
+	    tags);
+	out = consul_parse_health(body, strlen(body), "s", skipped, &cause);
+	free(body);
+	assert_non_null(out);
+	assert_int_equal(json_array_size(out), 1);
+	svc = json_incref(json_array_get(out, 0));
+	json_decref(out);
+	return svc;
+}
+
+static const char *
+node_meta(const json_t *svc, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(
+	    json_array_get(json_object_get(svc, "nodes"), 0), "metadata"),
+	    key));
+}
+
+/* go-micro's encodeMetadata writes one t- tag per key: all are kept. */
+static void
+test_metadata_tags_merged(void **state)
+{
+	char	*t1 = consul_tag_encode('t', "{\"protocol\":\"mucp\"}");
+	char	*t2 = consul_tag_encode('t', "{\"transport\":\"http\"}");
+	char	*tags;
+	json_t	*svc;
+	size_t	 skipped;
+
+	asprintf(&tags, "[\"%s\",\"%s\"]", t1, t2);
+	svc = one_entry(tags, &skipped);
+	assert_string_equal(node_meta(svc, "protocol"), "mucp");
+	assert_string_equal(node_meta(svc, "transport"), "http");
+	assert_int_equal(skipped, 0);
+	json_decref(svc);
+	free(tags);
+	free(t1);
+	free(t2);
+}
+
+/*
+ * Tags go-micro cannot decode are skipped, not the node; the old plain
+ * "=" forms are read; per kind only the first format seen counts.
+ */
+static void
+test_tags_foreign_and_old(void **state)
+{
+	char		*ep = consul_tag_encode('e', "{\"name\":\"New.Call\"}");
+	char		*tags;
+	json_t		*svc, *eps;
+	size_t		 skipped;
+
+	svc = one_entry("[\"e-commerce\",\"v-2\",\"t-zz\",\"primary\"]",
+	    &skipped);
+	assert_string_equal(json_string_value(json_object_get(svc, "version")),
+	    "");
+	assert_int_equal(json_array_size(json_object_get(svc, "nodes")), 1);
+	assert_int_equal(skipped, 3);
+	json_decref(svc);
+
+	asprintf(&tags, "[\"v=1.2.0\",\"t={\\\"protocol\\\":\\\"mucp\\\"}\","
+	    "\"e={\\\"name\\\":\\\"Old.Call\\\"}\",\"%s\",\"t=[1]\"]", ep);
+	svc = one_entry(tags, &skipped);
+	assert_string_equal(json_string_value(json_object_get(svc, "version")),
+	    "1.2.0");
+	assert_string_equal(node_meta(svc, "protocol"), "mucp");
+	eps = json_object_get(svc, "endpoints");
+	/* e= came first: the e- copy (go-micro once wrote both) is not read */
+	assert_int_equal(json_array_size(eps), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    eps, 0), "name")), "Old.Call");
+	assert_int_equal(skipped, 1);	/* t=[1]: not a map */
+	json_decref(svc);
+	free(tags);
+	free(ep);
 }
 
 static void
@@ -231,6 +344,8 @@ main(void)
 		cmocka_unit_test(test_register_body),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_health_hostile),
+		cmocka_unit_test(test_metadata_tags_merged),
+		cmocka_unit_test(test_tags_foreign_and_old),
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_index_rules),
 	};

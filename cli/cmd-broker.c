@@ -16,7 +16,8 @@ cmd_broker_address(struct cmd_ctx *ctx, char *buf, size_t len)
 	return cmd_listener(ctx, roles, buf, len);
 }
 
-int
+/* A name the broker would refuse is the command line's fault. */
+enum cmd_status
 cmd_broker_target(const char *path, const char *topic, const char *queue,
     char *buf, size_t len)
 {
@@ -26,9 +27,11 @@ cmd_broker_target(const char *path, const char *topic, const char *queue,
 	if (!broker_name_valid(topic) ||
 	    (queue != NULL && !broker_name_valid(queue))) {
 		cmd_error("bad topic or queue name (1-255 of A-Za-z0-9._:/-)");
-		return -1;
+		return CMD_USAGE;
 	}
 	n = snprintf(buf, len, "%s?topic=%s%s%s", path, topic,
 	    queue != NULL ? "&queue=" : "", queue != NULL ? queue : "");
-	return n >= 0 && (size_t)n < len ? 0 : -1;
+	if (n < 0 || (size_t)n >= len)
+		return cmd_error("topic and queue too long");
+	return CMD_OK;
 }

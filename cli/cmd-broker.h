@@ -7,12 +7,15 @@
 
 #include <stddef.h>
 
-struct cmd_ctx;
+#include "cmd.h"
 
 /* The broker listener "host:port"; -1 after printing why not. */
 int	 cmd_broker_address(struct cmd_ctx *, char *, size_t);
-/* "/<path>?topic=T[&queue=Q]"; -1 after printing why not. */
-int	 cmd_broker_target(const char *, const char *, const char *, char *,
-	    size_t);
+/*
+ * "/<path>?topic=T[&queue=Q]": CMD_OK, or after printing why not the exit
+ * status (CMD_USAGE for a name that is not valid).
+ */
+enum cmd_status	 cmd_broker_target(const char *, const char *, const char *,
+		    char *, size_t);
 
 #endif

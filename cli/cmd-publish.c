@@ -91,12 +91,14 @@ cmd_publish_exec(struct cmd_ctx *ctx)
 	struct http_client	*client;
 	struct http_creq	*creq;
 	struct evbuffer		*msg;
+	enum cmd_status		 rv;
 	char			 addr[256], target[600];
 	const char		*cause;
 
-	if (cmd_broker_target("/pub", ctx->argv[0], NULL, target,
-	    sizeof(target)) == -1 || cmd_broker_address(ctx, addr,
-	    sizeof(addr)) == -1)
+	if ((rv = cmd_broker_target("/pub", ctx->argv[0], NULL, target,
+	    sizeof(target))) != CMD_OK)
+		return rv;
+	if (cmd_broker_address(ctx, addr, sizeof(addr)) == -1)
 		return CMD_ERROR;
 	if ((p.base = base = event_base_new()) == NULL ||
 	    (msg = evbuffer_new()) == NULL)

@@ -126,7 +126,7 @@ cmd_send_text(struct cmd_ctx *ctx, const char *cmd, const char *text,
 	json_decref(reply);
 	name = json_string_value(json_object_get(svc, "name"));
 	version = json_string_value(json_object_get(svc, "version"));
-	printf("%sed %s%s%s\n", cmd, name != NULL ? name : "service",
+	output_line("%sed %s%s%s", cmd, name != NULL ? name : "service",
 	    version != NULL && *version != '\0' ? " " : "",
 	    version != NULL ? version : "");
 	return CMD_OK;

@@ -111,11 +111,11 @@ cmd_service_print(const json_t *svc)
 	const json_t	*md = json_object_get(svc, "metadata");
 	char		*s;
 
-	printf("service %s version %s\n", cmd_service_str(svc, "name"),
+	output_line("service %s version %s", cmd_service_str(svc, "name"),
 	    cmd_service_str(svc, "version"));
 	if (json_object_size(md) > 0) {
 		s = cmd_service_metadata(md);
-		printf("metadata %s\n", s);
+		output_line("metadata %s", s);
 		free(s);
 	}
 	printf("\n");

@@ -4,10 +4,11 @@
  */
 #include "config.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 
 #include "cmd.h"
 #include "output.h"
+#include "util.h"
 
 static enum cmd_status	cmd_status_exec(struct cmd_ctx *);
 
@@ -19,28 +20,43 @@ const struct cmd_entry cmd_status_entry = {
 	.exec = cmd_status_exec,
 };
 
+/* Append ", role addr" (or " word") pieces of microd's to a line. */
+static void
+cmd_status_append(char **line, const char *sep, const msgpack_object *a,
+    const msgpack_object *b)
+{
+	char	*more;
+
+	xasprintf(&more, "%s%s%.*s%s%.*s", *line, sep, (int)a->via.str.size,
+	    a->via.str.ptr, b != NULL ? " " : "",
+	    b != NULL ? (int)b->via.str.size : 0, b != NULL ? b->via.str.ptr :
+	    "");
+	free(*line);
+	*line = more;
+}
+
 static void
 cmd_status_listeners(const msgpack_object *map)
 {
 	const msgpack_object_kv	*kv;
+	char			*line;
 	uint32_t		 i;
 
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP ||
 	    map->via.map.size == 0) {
-		printf("listeners:  none\n");
+		output_line("listeners:  none");
 		return;
 	}
-	printf("listeners:  ");
+	line = xstrdup("listeners:  ");
 	for (i = 0; i < map->via.map.size; i++) {
 		kv = &map->via.map.ptr[i];
 		if (kv->key.type != MSGPACK_OBJECT_STR ||
 		    kv->val.type != MSGPACK_OBJECT_STR)
 			continue;
-		printf("%s%.*s %.*s", i > 0 ? ", " : "",
-		    (int)kv->key.via.str.size, kv->key.via.str.ptr,
-		    (int)kv->val.via.str.size, kv->val.via.str.ptr);
+		cmd_status_append(&line, i > 0 ? ", " : "", &kv->key, &kv->val);
 	}
-	printf("\n");
+	output_line("%s", line);
+	free(line);
 }
 
 /* The "crashloop" array of "role/id" strings, when not empty. */
@@ -48,18 +64,20 @@ static void
 cmd_status_crashloop(const msgpack_object *list)
 {
 	const msgpack_object	*o;
+	char			*line;
 	uint32_t		 i;
 
 	if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY ||
 	    list->via.array.size == 0)
 		return;
-	printf("crash loop:");
+	line = xstrdup("crash loop:");
 	for (i = 0; i < list->via.array.size; i++) {
 		o = &list->via.array.ptr[i];
 		if (o->type == MSGPACK_OBJECT_STR)
-			printf(" %.*s", (int)o->via.str.size, o->via.str.ptr);
+			cmd_status_append(&line, " ", o, NULL);
 	}
-	printf("\n");
+	output_line("%s", line);
+	free(line);
 }
 
 static void
@@ -70,7 +88,7 @@ cmd_status_registry(const msgpack_object *reg)
 	char			 err[1024];
 
 	connected = ctl_map_get(reg, "connected");
-	printf("registry:   %s, %s, revision %s, %s services, %s nodes\n",
+	output_line("registry:   %s, %s, revision %s, %s services, %s nodes",
 	    output_field(reg, "backend", b1, sizeof(b1)),
 	    connected != NULL && connected->type == MSGPACK_OBJECT_BOOLEAN &&
 	    connected->via.boolean ? "connected" : "disconnected",
@@ -79,7 +97,7 @@ cmd_status_registry(const msgpack_object *reg)
 	    output_field(reg, "nodes", b4, sizeof(b4)));
 	output_field(reg, "last_error", err, sizeof(err));
 	if (*err != '-')
-		printf("registry error: %s\n", err);
+		output_line("registry error: %s", err);
 }
 
 static void
@@ -87,21 +105,22 @@ cmd_status_print(const msgpack_object *st)
 {
 	char	 b1[64], b2[64], b3[64], b4[64], path[1024];
 
-	printf("microd %s, pid %s, up %s (since %s)\n",
+	output_line("microd %s, pid %s, up %s (since %s)",
 	    output_field(st, "version", b1, sizeof(b1)),
 	    output_field(st, "pid", b2, sizeof(b2)),
 	    output_duration(output_field_int(st, "uptime"), b3, sizeof(b3)),
 	    output_time(output_field_int(st, "started"), b4, sizeof(b4)));
-	printf("config:     %s (generation %s)\n",
+	output_line("config:     %s (generation %s)",
 	    output_field(st, "config", path, sizeof(path)),
 	    output_field(st, "generation", b1, sizeof(b1)));
 	cmd_status_listeners(ctl_map_get(st, "listeners"));
-	printf("workers:    %s\n", output_field(st, "workers", b1, sizeof(b1)));
+	output_line("workers:    %s", output_field(st, "workers", b1,
+	    sizeof(b1)));
 	cmd_status_crashloop(ctl_map_get(st, "crashloop"));
 	cmd_status_registry(ctl_map_get(st, "registry"));
 	output_field(st, "reload_error", path, sizeof(path));
 	if (*path != '-')
-		printf("last reload failed: %s\n", path);
+		output_line("last reload failed: %s", path);
 }
 
 static enum cmd_status

@@ -128,14 +128,16 @@ cmd_subscribe_exec(struct cmd_ctx *ctx)
 	struct cmd_subscribe	 s;
 	struct http_client	*client;
 	struct http_creq	*creq;
+	enum cmd_status		 rv;
 	char			 addr[256], target[600];
 	const char		*cause;
 
 	memset(&s, 0, sizeof(s));
 	s.json = ctx->opts->json;
-	if (cmd_broker_target("/sub", ctx->argv[0], ctx->opts->queue,
-	    target, sizeof(target)) == -1 ||
-	    cmd_broker_address(ctx, addr, sizeof(addr)) == -1)
+	if ((rv = cmd_broker_target("/sub", ctx->argv[0], ctx->opts->queue,
+	    target, sizeof(target))) != CMD_OK)
+		return rv;
+	if (cmd_broker_address(ctx, addr, sizeof(addr)) == -1)
 		return CMD_ERROR;
 	if ((s.base = event_base_new()) == NULL)
 		return cmd_error("event_base_new failed");

@@ -58,7 +58,7 @@ cmd_version_exec(struct cmd_ctx *ctx)
 	    CTL_PROTO_VERSION);
 	if (!reached)
 		return CMD_ERROR;
-	printf("microd %s (protocol %s)\n",
+	output_line("microd %s (protocol %s)",
 	    output_field(data, "version", v, sizeof(v)),
 	    output_field(data, "protocol", p, sizeof(p)));
 	return CMD_OK;

@@ -9,18 +9,24 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "log.h"
+#include "termtext.h"
 #include "util.h"
 
 enum cmd_status
 cmd_error(const char *fmt, ...)
 {
 	va_list	 ap;
+	char	*s;
 
-	fputs("microctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatal("vasprintf");
 	va_end(ap);
-	fputc('\n', stderr);
+	/* A service's or the broker's answer may be in it. */
+	termtext_fit(s, -1, s, strlen(s) + 1);
+	fprintf(stderr, "microctl: %s\n", s);
+	free(s);
 	return CMD_ERROR;
 }
 

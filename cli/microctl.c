@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,25 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 	}
 }
 
-/* The option getopt stopped at: the bad letter of "-jx", or "--long". */
+#define MICROCTL_SHORT	"hjs:"
+
+/*
+ * The option getopt stopped at: the bad letter of "-jx" or "-xj", or the
+ * "--long" word. Inside a cluster optind has not moved past the word yet,
+ * so argv[optind - 1] is the word before: trust optopt for short options.
+ * A letter that is one of ours, or none, means a long word was wrong.
+ */
 static const char *
-microctl_badopt(char **argv, char *buf, size_t len)
+microctl_badopt(int ch, char **argv, char *buf, size_t len)
 {
 	const char	*arg = argv[optind - 1];
+	int		 letter = optopt > 0 && optopt < 256 &&
+			    strncmp(arg, "--", 2) != 0;
 
-	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0) {
+	if (ch == '?')
+		letter = optopt > 0 && optopt < 256 &&
+		    strchr(MICROCTL_SHORT, optopt) == NULL;
+	if (letter) {
 		snprintf(buf, len, "-%c", optopt);
 		return buf;
 	}
@@ -156,10 +169,10 @@ microctl_options(struct cmd_opts *opts, int argc, char **argv, int inorder)
 
 	optind = 0;	/* glibc: start over, argv may be a new array */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, inorder ? "+:hjs:" : ":hjs:",
-	    microctl_longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, inorder ? "+:" MICROCTL_SHORT :
+	    ":" MICROCTL_SHORT, microctl_longopts, NULL)) != -1) {
 		if (microctl_option(opts, ch,
-		    microctl_badopt(argv, buf, sizeof(buf))) == -1)
+		    microctl_badopt(ch, argv, buf, sizeof(buf))) == -1)
 			return -1;
 	}
 	return optind;
@@ -243,15 +256,30 @@ microctl_run(struct cmd_ctx *ctx)
 	return rv;
 }
 
+/*
+ * argv[0] is the first command word and argv[first..] the words that are
+ * not options: make them one run, the rest of a command named by an
+ * alias ("list services") being among them, options or not in between.
+ */
+static char **
+microctl_words(int argc, char **argv, int first, int *nwords)
+{
+	argv[first - 1] = argv[0];
+	*nwords = argc - first + 1;
+	return argv + first - 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cmd_opts		 opts;
 	struct cmd_ctx		 ctx;
 	size_t			 words;
-	int			 n;
+	int			 n, bad;
 
 	log_init("microctl", LOG_LEVEL_WARN);
+	/* Widths of UTF-8 names in the tables; numbers stay "C". */
+	setlocale(LC_CTYPE, "");
 	memset(&opts, 0, sizeof(opts));
 	memset(&ctx, 0, sizeof(ctx));
 	if ((n = microctl_options(&opts, argc, argv, 1)) == -1) {
@@ -260,22 +288,27 @@ main(int argc, char **argv)
 	}
 	argc -= n;
 	argv += n;
-	if (argc == 0 || (ctx.entry = microctl_find(argc, argv, &words)) ==
-	    NULL) {
-		if (argc > 0)
+	if (argc == 0) {
+		microctl_usage(stderr);
+		return CMD_USAGE;
+	}
+	/* The first command word stands in for argv[0]. */
+	bad = (n = microctl_options(&opts, argc, argv, 0)) == -1;
+	/* After a bad option the words are as far as getopt got. */
+	argv = microctl_words(argc, argv, bad ? optind : n, &argc);
+	ctx.entry = microctl_find(argc, argv, &words);
+	if (bad && ctx.entry != NULL)
+		return cmd_usage(ctx.entry);
+	if (ctx.entry == NULL) {
+		if (!bad)
 			cmd_error("unknown command '%s'", argv[0]);
 		microctl_usage(stderr);
 		return CMD_USAGE;
 	}
-	/* The last command word stands in for argv[0] of the second pass. */
-	argc -= words - 1;
-	argv += words - 1;
-	if ((n = microctl_options(&opts, argc, argv, 0)) == -1)
-		return cmd_usage(ctx.entry);
 	if (opts.socket == NULL)
 		opts.socket = ctlclient_default_path();
 	ctx.opts = &opts;
-	ctx.argc = argc - n;
-	ctx.argv = argv + n;
+	ctx.argc = argc - (int)words;
+	ctx.argv = argv + words;
 	return microctl_run(&ctx);
 }

@@ -12,13 +12,15 @@
 #include "log.h"
 #include "mpjson.h"
 #include "output.h"
+#include "termtext.h"
 #include "util.h"
 
 struct output_table {
 	size_t	  ncols;
 	size_t	  ncells;
-	char	**cells;	/* row after row, headers first */
-	size_t	 *width;
+	char	**cells;	/* row after row, headers first, printable */
+	int	 *cols;		/* each cell's display width */
+	int	 *width;	/* each column's */
 };
 
 enum cmd_status
@@ -133,6 +135,33 @@ output_table_new(size_t ncols, const char *const *headers)
 	return t;
 }
 
+/* A string as the terminal may show it (see termtext_fit()), allocated. */
+static char *
+output_printable(const char *s, int *cols)
+{
+	char	*out = xmalloc(strlen(s) + 1);
+
+	*cols = termtext_fit(s, -1, out, strlen(s) + 1);
+	return out;
+}
+
+void
+output_line(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s, *p;
+	int	 cols;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	p = output_printable(s, &cols);
+	printf("%s\n", p);
+	free(p);
+	free(s);
+}
+
 void
 output_table_cell(struct output_table *t, const char *fmt, ...)
 {
@@ -145,9 +174,12 @@ output_table_cell(struct output_table *t, const char *fmt, ...)
 		fatal("vasprintf");
 	va_end(ap);
 	t->cells = xrealloc(t->cells, (t->ncells + 1) * sizeof(*t->cells));
-	t->cells[t->ncells++] = s;
-	if (strlen(s) > t->width[col])
-		t->width[col] = strlen(s);
+	t->cols = xrealloc(t->cols, (t->ncells + 1) * sizeof(*t->cols));
+	t->cells[t->ncells] = output_printable(s, &t->cols[t->ncells]);
+	if (t->cols[t->ncells] > t->width[col])
+		t->width[col] = t->cols[t->ncells];
+	t->ncells++;
+	free(s);
 }
 
 void
@@ -160,10 +192,12 @@ output_table_print(struct output_table *t)
 		if (col == t->ncols - 1 || i == t->ncells - 1)
 			printf("%s\n", t->cells[i]);
 		else
-			printf("%-*s  ", (int)t->width[col], t->cells[i]);
+			printf("%s%*s  ", t->cells[i],
+			    t->width[col] - t->cols[i], "");
 		free(t->cells[i]);
 	}
 	free(t->cells);
+	free(t->cols);
 	free(t->width);
 	free(t);
 }

@@ -26,6 +26,14 @@ const char	*output_duration(int64_t, char *, size_t);
 /* Unix seconds as local "YYYY-MM-DD HH:MM:SS". */
 const char	*output_time(int64_t, char *, size_t);
 
+/*
+ * Text for people: one line, and table cells. Control characters of the
+ * data are shown as '?' (tui/table.h's termtext_fit()), so nothing a
+ * registration holds can drive the terminal; widths are display columns.
+ */
+void		 output_line(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 /* Columns are as wide as their widest cell; the last is not padded. */
 struct output_table;
 struct output_table *output_table_new(size_t, const char *const *);

@@ -1,8 +1,10 @@
-# ctl: control-protocol codec and client, msgpack<->JSON, microctl.
+# ctl: control-protocol codec and client, msgpack<->JSON, terminal text,
+# microctl.
 # See doc/control-protocol.md.
 
 libmicro_a_SOURCES += lib/ctlproto.c lib/ctlproto.h \
-	lib/ctlclient.c lib/ctlclient.h lib/mpjson.c lib/mpjson.h
+	lib/ctlclient.c lib/ctlclient.h lib/mpjson.c lib/mpjson.h \
+	lib/termtext.c lib/termtext.h
 
 cli_microctl_SOURCES += cli/microctl.c cli/cmd.h cli/cmd.c cli/output.c \
 	cli/output.h cli/cmd-status.c cli/cmd-workers.c cli/cmd-reload.c \

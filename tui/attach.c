@@ -234,6 +234,8 @@ attach_free(struct top *t)
 	panel_free(&t->panels[TOP_SERVICES]);
 	json_decref(t->detail);
 	t->detail = NULL;
+	free(t->detail_name);
+	t->detail_name = NULL;
 }
 
 int
@@ -347,17 +349,36 @@ attach_on_restart(const struct ctl_msg *msg, void *arg)
 	t->dirty = 1;
 }
 
+/* Is the process asked about still that worker, as the stats last said? */
+static int
+attach_still_there(const struct top *t, const struct model_worker *want)
+{
+	const struct model_worker	*w;
+	size_t				 i;
+
+	for (i = 0; i < t->model.nworkers; i++) {
+		w = &t->model.workers[i];
+		if (strcmp(w->role, want->role) == 0 && w->id == want->id &&
+		    w->pid == want->pid)
+			return 1;
+	}
+	return 0;
+}
+
 void
 attach_restart(struct top *t)
 {
-	const struct model_worker	*w;
+	const struct model_worker	*w = &t->restart;
 	struct ctl_frame		 f;
-	long				 i;
 
-	if (t->req == NULL ||
-	    (i = panel_selected(&t->panels[TOP_WORKERS])) == -1)
+	if (t->req == NULL)
 		return;
-	w = &t->model.workers[i];
+	if (!attach_still_there(t, w)) {
+		snprintf(t->message, sizeof(t->message), "worker %s/%lld "
+		    "(pid %lld) is gone: nothing restarted", w->role,
+		    (long long)w->id, (long long)w->pid);
+		return;
+	}
 	conn_begin(t->req, &f, "restart", 1);
 	ctl_pack_str(&f.pk, "args");
 	msgpack_pack_map(&f.pk, 2);

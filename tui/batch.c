@@ -65,12 +65,17 @@ batch_run(struct top *t)
 {
 	uint64_t	 deadline = util_now_ms() + BATCH_TIMEOUT_MS;
 
-	while (attach_up(t) && !batch_ready(t) && !t->quit &&
+	while (attach_up(t) && !batch_ready(t) && !top_signalled &&
 	    util_now_ms() < deadline)
 		attach_poll(t, -1);
+	/* Interrupted is interrupted, even with a snapshot ready to print. */
+	if (top_signalled) {
+		fprintf(stderr, "micro-top: interrupted\n");
+		return 1;
+	}
 	if (!batch_ready(t)) {
 		fprintf(stderr, "micro-top: %s\n", t->down[0] ? t->down :
-		    t->quit ? "interrupted" : "microd did not answer in time");
+		    "microd did not answer in time");
 		return 1;
 	}
 	batch_print(t);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tui/format.h"
+#include "termtext.h"
 #include "tui/table.h"
 #include "tui/top.h"
 #include "util.h"
@@ -45,7 +46,7 @@ detail_emit(struct detail_walk *w, const struct table_col *cols,
 	if (cols != NULL)
 		table_line(cols, ncols, cells, w->width, w->out, w->len);
 	else
-		snprintf(w->out, w->len, "%.*s", w->width, cells[0]);
+		termtext_fit(cells[0], w->width, w->out, w->len);
 }
 
 static void

@@ -9,6 +9,8 @@
 
 #include "tui/format.h"
 #include "tui/screen.h"
+#include "termtext.h"
+#include "tui/table.h"
 #include "tui/top.h"
 #include "util.h"
 
@@ -124,8 +126,7 @@ draw_header(const struct top *t, int line, char *out, size_t len, int width)
 		draw_header_registry(t, out, len);
 	else if (draw_alert(t, out, len) == NULL)
 		out[0] = '\0';
-	if (width >= 0 && strlen(out) > (size_t)width)
-		out[width] = '\0';
+	termtext_fit(out, width, out, len);
 }
 
 static enum screen_style

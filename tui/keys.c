@@ -7,6 +7,7 @@
 #include <curses.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui/top.h"
@@ -124,8 +125,8 @@ keys_detail(struct top *t)
 
 	if ((i = keys_selected(t, TOP_SERVICES, "service")) == -1)
 		return;
-	snprintf(t->detail_name, sizeof(t->detail_name), "%s",
-	    t->model.services[i].name);
+	free(t->detail_name);
+	t->detail_name = xstrdup(t->model.services[i].name);
 	json_decref(t->detail);
 	t->detail = NULL;
 	t->detail_first = 0;
@@ -165,6 +166,10 @@ keys_reload(struct top *t)
 	keys_ask(t, attach_reload, "Reload microd's configuration?");
 }
 
+/*
+ * The worker asked about is the one restarted: the selection may have
+ * moved to another by the time the answer comes.
+ */
 static void
 keys_restart(struct top *t)
 {
@@ -175,6 +180,7 @@ keys_restart(struct top *t)
 	if ((i = keys_selected(t, TOP_WORKERS, "worker")) == -1)
 		return;
 	w = &t->model.workers[i];
+	t->restart = *w;
 	snprintf(q, sizeof(q), "Restart worker %s/%lld (pid %lld)?", w->role,
 	    (long long)w->id, (long long)w->pid);
 	keys_ask(t, attach_restart, q);

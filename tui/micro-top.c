@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <curses.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,14 @@
 #include "tui/screen.h"
 #include "tui/top.h"
 
-static volatile sig_atomic_t	top_signalled;
+volatile sig_atomic_t	top_signalled;
 
+/* -h asks for it (stdout, 0); a bad command line gets it (stderr, 2). */
 static void __attribute__((noreturn))
-top_usage(void)
+top_usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: micro-top [-bhV] [-s socket]\n");
-	exit(2);
+	fprintf(f, "usage: micro-top [-bhV] [-s socket]\n");
+	exit(status);
 }
 
 static void
@@ -96,15 +98,28 @@ main(int argc, char *argv[])
 		case 's':
 			socket = optarg;
 			break;
+		case 'h':
+			top_usage(stdout, 0);
 		case 'V':
 			printf("micro-top %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			top_usage();
+			top_usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		top_usage();
+		top_usage(stderr, 2);
+	/*
+	 * Keys are read from stdin: at end of file or from a pipe it would
+	 * be readable forever and never give a key.
+	 */
+	if (!batch && !isatty(STDIN_FILENO)) {
+		fprintf(stderr, "micro-top: standard input is not a terminal "
+		    "(-b prints a snapshot without one)\n");
+		return 1;
+	}
+	/* Names are UTF-8: ncursesw and the column widths need the locale. */
+	setlocale(LC_CTYPE, "");
 	top_signals();
 	/* fatal() exits: the terminal must come back even then. */
 	atexit(screen_end);

@@ -65,6 +65,16 @@ model_bool(const msgpack_object *map, const char *key)
 	return o->via.boolean;
 }
 
+static void
+model_free_services(struct model_service *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(s[i].name);
+	free(s);
+}
+
 void
 model_init(struct model *m)
 {
@@ -78,7 +88,7 @@ model_clear(struct model *m)
 	char	 host[sizeof(m->st.host)];
 
 	free(m->workers);
-	free(m->services);
+	model_free_services(m->services, m->nservices);
 	memset(m, 0, sizeof(*m));
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "-");
@@ -202,16 +212,28 @@ model_totals(struct model *m)
 	}
 }
 
-static struct model_service *
-model_find_service(struct model_service *s, size_t n, const char *name)
+/* bsearch: a msgpack string against a row's name, as strcmp orders. */
+static int
+model_name_cmp(const void *key, const void *row)
 {
-	size_t	 i;
+	const msgpack_object_str	*k = key;
+	const char			*name = ((const struct model_service *)
+					    row)->name;
+	size_t				 len = strlen(name);
+	int				 c;
 
-	for (i = 0; i < n; i++) {
-		if (strcmp(s[i].name, name) == 0)
-			return &s[i];
-	}
-	return NULL;
+	c = memcmp(k->ptr, name, k->size < len ? k->size : len);
+	return c != 0 ? c : (k->size > len) - (k->size < len);
+}
+
+/* The row of a name: a binary search, as there may be thousands. */
+static struct model_service *
+model_find_service(const struct model *m, const msgpack_object *name)
+{
+	if (name == NULL || name->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return bsearch(&name->via.str, m->services, m->nservices,
+	    sizeof(*m->services), model_name_cmp);
 }
 
 /* Optional per-service counters: {"name","requests","p99_ms","healthy"}. */
@@ -221,7 +243,6 @@ model_service_stats(struct model *m, const msgpack_object *list,
 {
 	const msgpack_object	*o;
 	struct model_service	*s;
-	char			 name[sizeof(s->name)];
 	int64_t			 requests;
 	uint32_t		 i;
 
@@ -229,9 +250,8 @@ model_service_stats(struct model *m, const msgpack_object *list,
 		return;
 	for (i = 0; i < list->via.array.size; i++) {
 		o = &list->via.array.ptr[i];
-		model_str(o, "name", name, sizeof(name));
-		if ((s = model_find_service(m->services, m->nservices,
-		    name)) == NULL)
+		if ((s = model_find_service(m, ctl_map_get(o, "name"))) ==
+		    NULL)
 			continue;
 		requests = model_int(o, "requests");
 		s->req_rate = model_rate(requests, s->requests, secs);
@@ -289,39 +309,97 @@ model_add_version(struct model_service *s, const char *version)
 	    at ? "," : "", version);
 }
 
+/* A Service object (one version) of a services reply, for sorting. */
+struct model_entry {
+	const char	*name;
+	const json_t	*svc;
+	size_t		 index;		/* in the reply: versions keep it */
+};
+
 static int
-model_service_cmp(const void *a, const void *b)
+model_entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct model_service *)a)->name,
-	    ((const struct model_service *)b)->name);
+	const struct model_entry	*x = a, *y = b;
+	int				 c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-/* One Service object (one version): merge it into its name's row. */
-static void
-model_add_service(struct model *m, size_t *n, const json_t *svc)
+/* The Service objects with a name, sorted by it; *n of them. */
+static struct model_entry *
+model_entries(const json_t *root, size_t *n)
 {
-	struct model_service	*s;
+	struct model_entry	*e;
+	const json_t		*svc;
 	const char		*name;
+	size_t			 i;
 
-	if ((name = json_string_value(json_object_get(svc, "name"))) == NULL)
-		return;
-	if ((s = model_find_service(m->services, *n, name)) == NULL) {
-		s = &m->services[(*n)++];
+	e = xcalloc(json_array_size(root) + 1, sizeof(*e));
+	*n = 0;
+	json_array_foreach(root, i, svc) {
+		if ((name = json_string_value(json_object_get(svc, "name"))) ==
+		    NULL)
+			continue;
+		e[*n] = (struct model_entry){ name, svc, i };
+		(*n)++;
+	}
+	qsort(e, *n, sizeof(*e), model_entry_cmp);
+	return e;
+}
+
+/* One version: merged into the last row when it has the same name. */
+static void
+model_add_service(struct model *m, const struct model_entry *e)
+{
+	struct model_service	*s = NULL;
+
+	if (m->nservices > 0)
+		s = &m->services[m->nservices - 1];
+	if (s == NULL || strcmp(s->name, e->name) != 0) {
+		s = &m->services[m->nservices++];
 		memset(s, 0, sizeof(*s));
-		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->name = xstrdup(e->name);
 		s->healthy = s->requests = -1;
 		s->req_rate = s->p99_ms = NAN;
 	}
-	model_add_version(s, json_string_value(json_object_get(svc,
+	model_add_version(s, json_string_value(json_object_get(e->svc,
 	    "version")) ?: "");
-	s->nodes += json_array_size(json_object_get(svc, "nodes"));
+	s->nodes += json_array_size(json_object_get(e->svc, "nodes"));
+}
+
+/*
+ * Counters arrive with the stats: keep them across the new list. Both
+ * lists are sorted by name, so one merge pass pairs them.
+ */
+static void
+model_carry_counters(struct model_service *s, size_t n,
+    const struct model_service *old, size_t nold)
+{
+	size_t	 i = 0, j = 0;
+	int	 c;
+
+	while (i < n && j < nold) {
+		if ((c = strcmp(s[i].name, old[j].name)) < 0) {
+			i++;
+			continue;
+		}
+		if (c == 0) {
+			s[i].healthy = old[j].healthy;
+			s[i].requests = old[j].requests;
+			s[i].req_rate = old[j].req_rate;
+			s[i].p99_ms = old[j].p99_ms;
+			i++;
+		}
+		j++;
+	}
 }
 
 int
 model_apply_services(struct model *m, const char *text, const char **cause)
 {
-	struct model_service	*old = m->services, *o;
-	size_t			 nold = m->nservices, i, n = 0;
+	struct model_service	*old = m->services;
+	struct model_entry	*entries;
+	size_t			 nold = m->nservices, i, n;
 	json_t			*root;
 
 	if ((root = json_loads(text, 0, NULL)) == NULL ||
@@ -330,23 +408,15 @@ model_apply_services(struct model *m, const char *text, const char **cause)
 		*cause = "services: not a JSON array";
 		return -1;
 	}
-	m->services = xcalloc(json_array_size(root) + 1, sizeof(*m->services));
-	for (i = 0; i < json_array_size(root); i++)
-		model_add_service(m, &n, json_array_get(root, i));
+	entries = model_entries(root, &n);
+	m->services = xcalloc(n + 1, sizeof(*m->services));
+	m->nservices = 0;
+	for (i = 0; i < n; i++)
+		model_add_service(m, &entries[i]);
+	free(entries);
 	json_decref(root);
-	/* Counters arrive with the stats: keep them across the new list. */
-	for (i = 0; i < n; i++) {
-		if ((o = model_find_service(old, nold,
-		    m->services[i].name)) == NULL)
-			continue;
-		m->services[i].healthy = o->healthy;
-		m->services[i].requests = o->requests;
-		m->services[i].req_rate = o->req_rate;
-		m->services[i].p99_ms = o->p99_ms;
-	}
-	free(old);
-	m->nservices = n;
-	qsort(m->services, n, sizeof(*m->services), model_service_cmp);
+	model_carry_counters(m->services, m->nservices, old, nold);
+	model_free_services(old, nold);
 	m->have_services = 1;
 	return 0;
 }

@@ -36,7 +36,7 @@ struct model_worker {
 };
 
 struct model_service {
-	char		 name[128];
+	char		*name;			/* whole, cut only when drawn */
 	char		 versions[64];		/* "1.0.0,2.0.0" */
 	int64_t		 nodes, healthy;
 	int64_t		 requests;		/* through this host */
@@ -47,7 +47,7 @@ struct model {
 	struct model_status	 st;
 	struct model_worker	*workers;
 	size_t			 nworkers;
-	struct model_service	*services;
+	struct model_service	*services;	/* sorted by name */
 	size_t			 nservices;
 	int			 have_services;
 	uint64_t		 stats_ms;	/* monotonic, last sample */

@@ -25,7 +25,7 @@ panel_free(struct panel *p)
 static int
 panel_matches(const struct panel *p, const struct model *m, size_t i)
 {
-	char	 text[256];
+	char	 text[PANEL_IDENT_LEN];
 
 	if (p->filter[0] == '\0')
 		return 1;

@@ -14,7 +14,8 @@
 #define PANEL_COLS_MAX	12
 #define PANEL_CELL_LEN	256
 #define PANEL_FILTER_LEN	64
-#define PANEL_IDENT_LEN	160
+/* Holds a service name as long as microd's registry takes (SHM_NAME_MAX). */
+#define PANEL_IDENT_LEN	1040
 
 enum panel_tone {
 	PANEL_TONE_NONE,

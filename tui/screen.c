@@ -3,6 +3,10 @@
 #include <curses.h>
 
 #include "tui/screen.h"
+#include "termtext.h"
+#include "tui/table.h"
+
+#define SCREEN_LINE_LEN	4096
 
 static int	screen_active;
 static attr_t	screen_attrs[SCREEN_NSTYLES];
@@ -89,15 +93,18 @@ screen_clear(void)
 	erase();
 }
 
+/* Whatever the text holds, only printable characters reach the screen. */
 void
 screen_put(int y, enum screen_style style, const char *text)
 {
+	char	 line[SCREEN_LINE_LEN];
 	int	 cy, cx;
 
 	if (y < 0 || y >= LINES)
 		return;
+	termtext_fit(text, COLS, line, sizeof(line));
 	attrset(screen_attrs[style]);
-	mvaddnstr(y, 0, text, COLS);
+	mvaddstr(y, 0, line);
 	getyx(stdscr, cy, cx);
 	if (cy == y && (style == SCREEN_TITLE || style == SCREEN_SELECTED))
 		hline(' ', COLS - cx);

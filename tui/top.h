@@ -6,6 +6,7 @@
 #ifndef MICRO_TUI_TOP_H
 #define MICRO_TUI_TOP_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -59,7 +60,7 @@ struct top {
 	enum top_panel	 focus;
 	enum top_view	 view;
 
-	char		 detail_name[128];
+	char		*detail_name;		/* whole */
 	json_t		*detail;		/* array of Service objects */
 	size_t		 detail_first;		/* scroll */
 
@@ -67,11 +68,15 @@ struct top {
 	char		 input[PANEL_FILTER_LEN];
 	char		 question[TOP_MESSAGE_LEN];
 	top_action	 confirmed;
+	struct model_worker	 restart;	/* what K asked about */
 	char		 message[TOP_MESSAGE_LEN];	/* last action's result */
 
 	int		 quit;
 	int		 dirty;
 };
+
+/* micro-top.c: the signal that asks micro-top to leave, or 0. */
+extern volatile sig_atomic_t	top_signalled;
 
 /* attach.c */
 void		 attach_init(struct top *, const char *);
@@ -85,6 +90,7 @@ int		 attach_poll(struct top *, int);
 int		 attach_up(const struct top *);
 void		 attach_request_detail(struct top *);
 void		 attach_reload(struct top *);
+/* Restart t->restart, unless that process is no longer its worker. */
 void		 attach_restart(struct top *);
 
 /* keys.c */

@@ -2,10 +2,12 @@
 commands through a sidecar with --proxy-address (same output as over the
 control socket)."""
 import json
+import os
+import subprocess
 
 import pytest
 
-from conftest import wait_for
+from conftest import MICROCTL, wait_for
 from gwnodes import FakeNode, closed_address, register, slow
 
 NAME = "go.micro.srv.ctltest"
@@ -217,3 +219,73 @@ def test_proxy_unreachable_and_timeout_option(m):
         assert m.ctl(*args, check=False).returncode == 2, args
     r = m.ctl("--proxy-address", sidecar(m), "--timeout", "5s", "services")
     assert r.stdout.split() == ["NAME", "VERSIONS", "NODES"]
+
+
+def ctl(m, *args, env=None):
+    """microctl with extra environment (a locale)."""
+    return subprocess.run([MICROCTL, "-s", m.socket] + list(args),
+                          capture_output=True, text=True, timeout=20,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_control_characters_shown_as_question_marks(m):
+    value = "a\u001b]0;T\u0007\nX"
+    register(m, {"name": "esc.test", "version": "1.0.0",
+                 "metadata": {"k": value},
+                 "nodes": [{"id": "n1", "address": "127.0.0.1:9",
+                            "metadata": {"k": value}}]})
+    out = m.ctl("service", "esc.test").stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "metadata k=a?]0;T??X\n" in out
+    assert out.splitlines()[4].split() == ["n1", "127.0.0.1:9",
+                                           "k=a?]0;T??X"]
+    # --json is the registry's data, unchanged.
+    svc = json.loads(m.ctl("--json", "service", "esc.test").stdout)[0]
+    assert svc["metadata"]["k"] == value
+    assert svc["nodes"][0]["metadata"]["k"] == value
+
+
+def test_utf8_columns(m):
+    for name in ("go.micro.café", "go.micro.cafe"):
+        register(m, {"name": name, "version": "1.0.0",
+                     "nodes": [{"id": name + "-1",
+                                "address": "127.0.0.1:9"}]})
+    r = ctl(m, "services", env={"LANG": "C.UTF-8", "LC_ALL": ""})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [l.split()[0] for l in lines] == ["NAME", "go.micro.cafe",
+                                             "go.micro.café"]
+    assert len({l.index(l.split()[1]) for l in lines}) == 1, lines
+
+
+def test_option_in_a_cluster_named(m):
+    r = m.ctl("--json", "-xj", "status", check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("microctl: unknown option '-x'\n"), r.stderr
+    r = m.ctl("status", "--bogus", check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("microctl: unknown option '--bogus'\n")
+
+
+def test_options_between_alias_words(m):
+    register(m, {"name": NAME, "version": "1.0.0",
+                 "nodes": [{"id": "a-1", "address": "127.0.0.1:9"}]})
+    for args in (["list", "--json", "services"],
+                 ["--json", "list", "services"],
+                 ["list", "services", "--json"]):
+        r = m.ctl(*args)
+        assert [s["name"] for s in json.loads(r.stdout)] == [NAME], args
+    r = m.ctl("get", "-j", "service", NAME)
+    assert json.loads(r.stdout)[0]["nodes"][0]["id"] == "a-1"
+    r = m.ctl("list", "--bogus", "services", check=False)
+    assert r.returncode == 2 and "usage: microctl" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["publish", "bad topic", "x"],
+                                  ["subscribe", "bad topic"],
+                                  ["subscribe", "--queue", "bad q", "t"]])
+def test_bad_topic_is_a_usage_error(m, args):
+    r = m.ctl(*args, check=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == ("microctl: bad topic or queue name "
+                        "(1-255 of A-Za-z0-9._:/-)\n")

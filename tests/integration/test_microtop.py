@@ -444,3 +444,140 @@ def test_batch_shows_healthy(two_nodes):
                        text=True, timeout=20)
     assert r.returncode == 0, r.stderr
     assert row(r.stdout, HEALTH)[2] == "1/2"
+
+
+def test_restart_asks_about_one_worker(microd, tmux):
+    m = microd(workers={"api": 2})
+    t = tmux()
+    start_top(t, m)
+    api1 = [w for w in m.running("api") if w["id"] == 1][0]
+    t.wait(lambda s: (worker_row(s, "api", 1) or [0, 0, ""])[2] ==
+           str(api1["pid"]), what="api/1")
+    t.type("j")     # from api/0, the first row, to api/1
+    t.type("K")
+    t.wait_text("Restart worker api/1 (pid %d)? [y/N]" % api1["pid"])
+    # While the question is up, a reload takes api/1 away.
+    m.write_conf(workers={"api": 1})
+    m.ctl("reload")
+    t.wait(lambda s: worker_row(s, "api", 1) is None and
+           "[y/N]" in s, timeout=20, what="api/1 gone, still asking")
+    wait_for(lambda: len(m.running()) == 5, what="workers settled")
+    before = {(w["role"], w["id"]): (w["pid"], w["restarts"])
+              for w in m.workers_list()}
+    t.type("y")
+    screen = t.wait_text("api/1 (pid %d) is gone: nothing restarted" %
+                         api1["pid"])
+    assert "restarted 1 worker" not in screen
+    after = {(w["role"], w["id"]): (w["pid"], w["restarts"])
+             for w in m.workers_list()}
+    assert after == before
+
+
+def long_service(name, node):
+    return json.dumps({"name": name, "version": "1.0.0",
+                       "nodes": [{"id": node,
+                                  "address": "127.0.0.1:9090"}]})
+
+
+def test_long_names_kept_whole(microd, tmux):
+    # 200 bytes each, alike in their first 199.
+    base = "go.micro.srv." + "x" * 186
+    m = microd()
+    m.ctl("register", "-", input=long_service(base + "a", "node-a"))
+    m.ctl("register", "-", input=long_service(base + "b", "node-b"))
+    r = subprocess.run([MICROTOP, "-b", "-s", m.socket], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert len([l for l in r.stdout.splitlines()
+                if l.startswith(base[:60])]) == 2, r.stdout
+    t = tmux()
+    start_top(t, m)
+    t.wait_text("Services (2)")
+    t.keys("Tab")
+    t.keys("End")
+    t.keys("Enter")
+    screen = t.wait(lambda s: "node-b" in s or "not registered" in s,
+                    what="detail of the second service")
+    assert "node-b" in screen and "node-a" not in screen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_batch_stops_on_signal(microd, sig):
+    m = microd()
+    p = subprocess.Popen([MICROTOP, "-b", "-s", m.socket],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+
+    def caught():
+        # The handler is in place once the signal's bit is in SigCgt.
+        with open("/proc/%d/status" % p.pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) & (1 << (sig - 1))
+    try:
+        wait_for(caught, what="micro-top's signal handlers")
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=5)
+    finally:
+        p.kill()
+        p.wait()
+    assert (p.returncode, out, err) == (1, "", "micro-top: interrupted\n")
+
+
+def test_interactive_needs_a_terminal(microd):
+    m = microd()
+    r = subprocess.run([MICROTOP, "-s", m.socket], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, TERM="xterm-256color"))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == ("micro-top: standard input is not a terminal "
+                        "(-b prints a snapshot without one)\n")
+
+
+def test_help_and_usage():
+    r = subprocess.run([MICROTOP, "-h"], capture_output=True, text=True,
+                       timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        0, "usage: micro-top [-bhV] [-s socket]\n", "")
+    r = subprocess.run([MICROTOP, "-x"], capture_output=True, text=True,
+                       timeout=10)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.endswith("usage: micro-top [-bhV] [-s socket]\n")
+
+
+def test_control_characters_not_drawn(microd, tmux):
+    m = microd()
+    m.ctl("register", "-", input=json.dumps({
+        "name": "esc.test", "version": "1.0.0",
+        "metadata": {"k": "a\u001b]0;T\u0007\nX"},
+        "nodes": [{"id": "n1", "address": "127.0.0.1:9",
+                   "metadata": {"k": "b\u001b[2J\rY"}}]}))
+    t = tmux()
+    start_top(t, m)
+    t.wait_text("esc.test")
+    t.keys("Tab")
+    t.keys("Enter")
+    # Each control character is one '?', on the line it belongs to.
+    screen = t.wait(lambda s: "metadata: k=a?]0;T??X" in s and
+                    "k=b?[2J?Y" in s, what="metadata with ? for controls")
+    assert "T\u0007" not in screen
+
+
+def test_utf8_names(microd, tmux):
+    m = microd()
+    for name in ("go.micro.café", "go.micro.cafe"):
+        m.ctl("register", "-", input=service_json(name))
+    t = tmux()
+    t.type("LANG=C.UTF-8 %s -s %s; echo micro-top-exited-$?" % (
+        MICROTOP, m.socket))
+    t.keys("Enter")
+    t.wait(lambda s: "go.micro.café" in s and "go.micro.cafe" in s,
+           what="the UTF-8 name intact")
+    # Columns are counted in characters shown, not bytes.
+    r = subprocess.run([MICROTOP, "-b", "-s", m.socket], capture_output=True,
+                       text=True, timeout=20,
+                       env=dict(os.environ, LANG="C.UTF-8", LC_ALL=""))
+    assert r.returncode == 0, r.stderr
+    rows = [l for l in r.stdout.splitlines() if l.startswith("go.micro.caf")]
+    assert len(rows) == 2 and rows[0].index("1.0.0") == \
+        rows[1].index("1.0.0"), rows

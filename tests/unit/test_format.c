@@ -1,16 +1,19 @@
 /* micro-top's number formats and column layout (tui/format.c, table.c). */
 #include "config.h"
 
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "tui/format.h"
+#include "termtext.h"
 #include "tui/table.h"
 
 #define CHECK(fn, v, want) do {					\
@@ -111,6 +114,48 @@ test_table_layout(void **state)
 	assert_string_equal(out, "api");
 }
 
+/* Registry data as the terminal may show it (lib/termtext.c). */
+static void
+test_termtext_fit(void **state)
+{
+	char	 out[64];
+
+	assert_int_equal(termtext_fit("a\x1b]0;T\x07\nX\x7f", -1, out,
+	    sizeof(out)), 10);
+	assert_string_equal(out, "a?]0;T??X?");
+	assert_int_equal(termtext_fit("abcdef", 4, out, sizeof(out)), 4);
+	assert_string_equal(out, "abcd");
+	/* In place, as table_line and microctl's cmd_error use it. */
+	snprintf(out, sizeof(out), "x\ry");
+	termtext_fit(out, -1, out, sizeof(out));
+	assert_string_equal(out, "x?y");
+	assert_int_equal(termtext_fit("abcdef", -1, out, 4), 3);
+	assert_string_equal(out, "abc");
+}
+
+static void
+test_table_utf8(void **state)
+{
+	const char	*cells[] = { "caf\xc3\xa9", "1", "running" };
+	char		 out[128];
+
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		skip();
+	/* Two bytes, one column: padded by what shows. */
+	table_line(test_cols, 3, cells, 30, out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9                 1 running");
+	assert_int_equal(termtext_fit("caf\xc3\xa9", 4, out, sizeof(out)), 4);
+	/* A cut or broken sequence and a C1 control (CSI) are not shown. */
+	assert_int_equal(termtext_fit("a\xc3", -1, out, sizeof(out)), 2);
+	assert_string_equal(out, "a?");
+	termtext_fit("a\xc2\x9b" "2J", -1, out, sizeof(out));
+	assert_string_equal(out, "a?2J");
+	/* A wide character that does not fit is left out whole. */
+	assert_int_equal(termtext_fit("a\xe6\x97\xa5", 2, out, sizeof(out)), 1);
+	assert_string_equal(out, "a");
+	setlocale(LC_CTYPE, "C");
+}
+
 int
 main(void)
 {
@@ -121,6 +166,8 @@ main(void)
 		cmocka_unit_test(test_latency),
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_table_layout),
+		cmocka_unit_test(test_termtext_fit),
+		cmocka_unit_test(test_table_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,4 +30,4 @@ tests_stress_shm_stress_LDADD = $(MICRO_LIBS)
 # Built by `make bench-programs`, run by bench/registry/run.sh (not a test).
 EXTRA_PROGRAMS += bench/registry/shm_bench
 bench_targets += bench/registry/shm_bench
-bench_registry_shm_bench_LDADD = $(MICRO_LIBS) -lpthread
+bench_registry_shm_bench_LDADD = $(MICRO_LIBS) -lpthread -lm

@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_SECONDS per mode (default 4), BENCH_ROUNDS (default
  * 8), BENCH_READERS (default 2, one per core here), BENCH_CHURN writer
- * updates/s (default 10000).
+ * updates/s (default 10000), BENCH_KEYS which services are looked up:
+ * uniform (default, the cache's worst case) or zipf (s = 0.99, as YCSB).
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +44,8 @@
 #define BENCH_SAMPLES		(2 * 1024 * 1024)	/* per mode */
 #define BENCH_CHUNK		1024	/* samples a reader reserves at once */
 #define BENCH_BATCH		1024
+#define BENCH_KEYS		(1 << 18)	/* lookup sequence, repeated */
+#define BENCH_ZIPF_S		0.99		/* YCSB's skew */
 
 /*
  * glibc's default rwlock prefers readers: with a reader per core it
@@ -81,6 +85,7 @@ static struct shm		*bench_shm;
 static struct bench_shared	*bench_sh;
 static char			 bench_names[BENCH_SERVICES][48];
 static size_t			 bench_lens[BENCH_SERVICES];
+static uint32_t			 bench_keys[BENCH_KEYS];	/* service indexes */
 
 /* The lock a mode reads and writes under; NULL for the shm registry. */
 static pthread_rwlock_t *
@@ -271,6 +276,7 @@ bench_reader(enum bench_mode mode, unsigned slot, uint64_t slice_ns)
 	uint32_t		*s = malloc(BENCH_SAMPLES * sizeof(*s));
 	uint64_t		 rs = (uint64_t)getpid() * 2654435761U | 1;
 	uint64_t		 t0, t1, end, n = 0, misses = 0, bns = 0, nb = 0;
+	uint32_t		 j = (uint32_t)bench_rand(&rs);
 	uint64_t		 overhead = bench_sh->overhead;
 	char			 addr[SHM_FIELD_MAX + 1] = "";
 	unsigned		 k;
@@ -278,7 +284,7 @@ bench_reader(enum bench_mode mode, unsigned slot, uint64_t slice_ns)
 	memset(s, 0, BENCH_SAMPLES * sizeof(*s));	/* no page faults later */
 	end = bench_ns() + slice_ns / 2;
 	while (bench_ns() < end && n < BENCH_SAMPLES) {
-		k = (unsigned)(bench_rand(&rs) % BENCH_SERVICES);
+		k = bench_keys[j++ % BENCH_KEYS];
 		t0 = bench_ns();
 		misses += !bench_op(mode, slot, k, &rs, addr);
 		t1 = bench_ns();
@@ -287,8 +293,8 @@ bench_reader(enum bench_mode mode, unsigned slot, uint64_t slice_ns)
 	end += slice_ns / 2;
 	while ((t0 = bench_ns()) < end) {
 		for (k = 0; k < BENCH_BATCH; k++) {
-			misses += !bench_op(mode, slot, (unsigned)(bench_rand(&rs) %
-			    BENCH_SERVICES), &rs, addr);
+			misses += !bench_op(mode, slot,
+			    bench_keys[j++ % BENCH_KEYS], &rs, addr);
 		}
 		bns += bench_ns() - t0;
 		nb++;
@@ -299,6 +305,58 @@ bench_reader(enum bench_mode mode, unsigned slot, uint64_t slice_ns)
 	__atomic_fetch_add(&p->ops, n + nb * BENCH_BATCH, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&p->misses, misses, __ATOMIC_RELAXED);
 	free(s);
+}
+
+/* Rank r (from 0) of a Zipf distribution, by binary search of its CDF. */
+static unsigned
+bench_zipf_rank(const double *cdf, double u)
+{
+	unsigned	 lo = 0, hi = BENCH_SERVICES - 1, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (cdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The services looked up, in order: uniform, or Zipf-skewed as gateway
+ * traffic is (a few services take most calls), with ranks given to
+ * services in random order so the hot ones are not neighbours in memory.
+ */
+static void
+bench_keys_fill(int zipf)
+{
+	static double	 cdf[BENCH_SERVICES];
+	static uint32_t	 rank_to_service[BENCH_SERVICES];
+	uint64_t	 rs = 0x2545f4914f6cdd1dULL;
+	double		 sum = 0, u;
+	unsigned	 i, k, t;
+
+	for (i = 0; i < BENCH_SERVICES; i++) {
+		sum += 1.0 / pow(i + 1, BENCH_ZIPF_S);
+		cdf[i] = sum;
+		rank_to_service[i] = i;
+	}
+	for (i = BENCH_SERVICES - 1; i > 0; i--) {
+		k = (unsigned)(bench_rand(&rs) % (i + 1));
+		t = rank_to_service[i];
+		rank_to_service[i] = rank_to_service[k];
+		rank_to_service[k] = t;
+	}
+	for (i = 0; i < BENCH_KEYS; i++) {
+		if (!zipf) {
+			bench_keys[i] = (uint32_t)(bench_rand(&rs) %
+			    BENCH_SERVICES);
+			continue;
+		}
+		u = (double)(bench_rand(&rs) >> 11) / 9007199254740992.0 * sum;
+		bench_keys[i] = rank_to_service[bench_zipf_rank(cdf, u)];
+	}
 }
 
 static void
@@ -398,16 +456,16 @@ bench_figures(struct bench_pool *p, struct bench_figures *f)
 }
 
 static void
-bench_report(unsigned readers, unsigned rounds)
+bench_report(const char *keys, unsigned readers, unsigned rounds)
 {
 	struct bench_figures	 f[BENCH_MODES];
 	struct bench_pool	*p;
 	unsigned		 m;
 
 	printf("registry lookup + random node select, %d services x %d nodes,"
-	    " %u reader processes, writer churning, %u alternating rounds,"
-	    " clock pair %" PRIu64 " ns subtracted\n", BENCH_SERVICES,
-	    BENCH_NODES, readers, rounds, bench_sh->overhead);
+	    " %s keys, %u reader processes, writer churning, %u alternating"
+	    " rounds, clock pair %" PRIu64 " ns subtracted\n", BENCH_SERVICES,
+	    BENCH_NODES, keys, readers, rounds, bench_sh->overhead);
 	printf("%-12s %10s %10s %10s %12s %10s\n", "mode", "median ns",
 	    "p99 ns", "mean ns", "lookups", "updates/s");
 	for (m = 0; m < BENCH_MODES; m++) {
@@ -441,6 +499,7 @@ bench_env(const char *name, unsigned def, unsigned max)
 int
 main(void)
 {
+	const char	*keys;
 	unsigned	 seconds, rounds, readers, churn, m, i;
 	uint64_t	 slice_ns;
 	pid_t		 writer;
@@ -450,8 +509,14 @@ main(void)
 	rounds = bench_env("BENCH_ROUNDS", 8, 1000);
 	readers = bench_env("BENCH_READERS", 2, BENCH_READERS_MAX);
 	churn = bench_env("BENCH_CHURN", 10000, 1000000);
+	keys = getenv("BENCH_KEYS") != NULL ? getenv("BENCH_KEYS") : "uniform";
+	if (strcmp(keys, "uniform") != 0 && strcmp(keys, "zipf") != 0) {
+		fprintf(stderr, "BENCH_KEYS: uniform or zipf, not %s\n", keys);
+		return 2;
+	}
 	slice_ns = seconds * 1000000000ULL / rounds;
 	bench_init();
+	bench_keys_fill(strcmp(keys, "zipf") == 0);
 	bench_sh->overhead = bench_clock_overhead();
 	if ((writer = bench_fork()) == 0)
 		bench_writer(churn);
@@ -463,6 +528,6 @@ main(void)
 	}
 	__atomic_store_n(&bench_sh->mode, -1, __ATOMIC_RELEASE);
 	waitpid(writer, &status, 0);
-	bench_report(readers, rounds);
+	bench_report(keys, readers, rounds);
 	return rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 }

@@ -230,7 +230,8 @@ model_name_cmp(const void *key, const void *row)
 static struct model_service *
 model_find_service(const struct model *m, const msgpack_object *name)
 {
-	if (name == NULL || name->type != MSGPACK_OBJECT_STR)
+	if (name == NULL || name->type != MSGPACK_OBJECT_STR ||
+	    m->nservices == 0)
 		return NULL;
 	return bsearch(&name->via.str, m->services, m->nservices,
 	    sizeof(*m->services), model_name_cmp);

@@ -343,9 +343,9 @@ def test_many_services_bounded_connections(consul, microd):
     s.fail_if = lambda method, path: (
         500 if path.startswith("/v1/catalog/services") else None)
     s.register({"ID": "wake", "Name": "wake", "Port": 1})
-    wait_for(lambda: not m.status()["registry"]["connected"], 5)
+    wait_for(lambda: not m.status()["registry"]["connected"], 20)
     s.fail_if = lambda method, path: None
-    wait_for(lambda: m.status()["registry"]["connected"], 5)
+    wait_for(lambda: m.status()["registry"]["connected"], 20)
     s.deregister("n%d" % (n - 1))
     wait_for(lambda: node_ids(m, "svc%d" % (n - 1)) == set(), 20,
              what="a change seen through the shared connections")
@@ -368,5 +368,6 @@ def test_stop_with_silent_agent_is_bounded(consul, microd):
     m.stop()
     took = time.monotonic() - t0
     assert m.proc.returncode == 0
-    assert took < 4, "stop took %.1f s" % took
+    # One 2 s deadline for all (one after another: 1 s each, 20 s).
+    assert took < 8, "stop took %.1f s" % took
     assert "not deregistered" in m.read_log()

@@ -190,3 +190,28 @@ http_client_strerror(enum http_client_error err)
 	return text[err];
 }
 
+int
+http_url_split(const char *url, char *addr, size_t addrlen,
+    const char **target, const char **cause)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	const char		*host, *slash;
+
+	if (strncmp(url, "http://", 7) != 0) {
+		*cause = "not an http:// URL";
+		return -1;
+	}
+	host = url + 7;
+	slash = host + strcspn(host, "/?#");
+	if (slash == host || (size_t)(slash - host) >= addrlen) {
+		*cause = "no host:port, or one too long";
+		return -1;
+	}
+	memcpy(addr, host, slash - host);
+	addr[slash - host] = '\0';
+	if (util_parse_addr(addr, &ss, &sslen, cause) == -1)
+		return -1;
+	*target = *slash == '/' ? slash : "/";
+	return 0;
+}

@@ -283,6 +283,14 @@ typedef void	(*http_creq_writable_cb)(struct http_creq *, void *);
 typedef void	(*http_creq_upgrade_cb)(struct http_creq *, struct stream *,
 		    void *);
 
+/*
+ * "http://HOST:PORT/PATH?QUERY": the address to connect to and the
+ * request target ("/" when there is no path). HOST must be numeric, as
+ * every address microd connects to (no DNS on an event loop). Returns -1
+ * with *cause if url is not that.
+ */
+int		 http_url_split(const char *url, char *addr, size_t addrlen,
+		    const char **target, const char **cause);
 /* cfg may be NULL; zero fields take the defaults above. */
 struct http_client	*http_client_new(struct event_base *,
 		    const struct http_client_config *);

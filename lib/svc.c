@@ -422,6 +422,33 @@ svc_parse(const char *text, size_t len, int flags, char **cause)
 	return s;
 }
 
+char *
+svc_app_json(const char *name, const char *address, char **cause)
+{
+	json_t		*o;
+	struct svc	*s;
+	char		*id, *text;
+
+	xasprintf(&id, "%s-%s", name, address);
+	o = json_pack("{s:s, s:[{s:s, s:s, s:{}}]}", "name", name, "nodes",
+	    "id", id, "address", address, "metadata");
+	free(id);
+	if (o == NULL) {	/* not UTF-8 */
+		svc_fail(cause, "app_name or app_address is not UTF-8 text");
+		return NULL;
+	}
+	if ((text = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	json_decref(o);
+	if ((s = svc_parse(text, strlen(text), SVC_NEED_NODES, cause)) ==
+	    NULL) {
+		free(text);
+		return NULL;
+	}
+	svc_free(s);
+	return text;
+}
+
 struct svc *
 svc_new(const char *name, const char *version, json_t *metadata,
     json_t *endpoints)

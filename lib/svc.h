@@ -66,6 +66,12 @@ json_t		*svc_to_json(const struct svc *);
 char		*svc_dump(const struct svc *);
 struct svc_node	*svc_find_node(const struct svc *, const char *);
 int		 svc_valid_name(const char *);
+/*
+ * The Service JSON of one app node (id "name-address"), as the sidecar
+ * registers a [sidecar] app: allocated, or NULL and *cause if name or
+ * address would be refused.
+ */
+char		*svc_app_json(const char *, const char *, char **);
 
 /*
  * Register: the version of in replaces its metadata and endpoints, each of

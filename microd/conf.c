@@ -16,7 +16,9 @@
 #include <ini.h>
 
 #include "broker/ring.h"
+#include "http.h"
 #include "microd/conf.h"
+#include "svc.h"
 #include "util.h"
 
 /* Every duration: 30 days, far from overflowing a deadline. */
@@ -505,6 +507,31 @@ config_load_env(struct config_parse *p)
 	}
 }
 
+/* The app the sidecar health-checks and registers, if any. */
+static void
+config_validate_sidecar_app(struct config_parse *p, const struct config *c)
+{
+	char		 addr[CONFIG_STR_MAX], *json, *why;
+	const char	*target, *cause;
+
+	if (c->sidecar_app_name[0] == '\0')
+		return;
+	if (c->sidecar_healthcheck_interval_ms == 0)
+		config_error(p, 0, "[sidecar] healthcheck_interval must not be 0");
+	if (c->sidecar_healthcheck_url[0] != '\0' &&
+	    http_url_split(c->sidecar_healthcheck_url, addr, sizeof(addr),
+	    &target, &cause) == -1)
+		config_error(p, 0, "[sidecar] healthcheck_url %s: %s (it must be "
+		    "http://HOST:PORT/PATH, HOST numeric or localhost)",
+		    c->sidecar_healthcheck_url, cause);
+	if ((json = svc_app_json(c->sidecar_app_name, c->sidecar_app_address,
+	    &why)) == NULL) {
+		config_error(p, 0, "[sidecar] app_name, app_address: %s", why);
+		free(why);
+	}
+	free(json);
+}
+
 /* Cross-key rules that no single key can check. */
 static void
 config_validate(struct config_parse *p)
@@ -534,6 +561,7 @@ config_validate(struct config_parse *p)
 	    c->registry_address[0] == '\0')
 		config_error(p, 0, "[registry] backend %s needs address",
 		    c->registry_backend);
+	config_validate_sidecar_app(p, c);
 }
 
 int

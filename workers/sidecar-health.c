@@ -35,52 +35,6 @@ struct sidecar_health {
 
 static struct sidecar_health	*sidecar_health;
 
-/* "http://host:port/path" -> addr "host:port" and target "/path". */
-static int
-sidecar_health_url(struct sidecar_health *h, const char *url)
-{
-	const char	*p, *slash;
-
-	if (strncmp(url, "http://", 7) != 0)
-		return -1;
-	p = url + 7;
-	slash = p + strcspn(p, "/");
-	if (slash == p || (size_t)(slash - p) >= sizeof(h->addr))
-		return -1;
-	memcpy(h->addr, p, slash - p);
-	h->addr[slash - p] = '\0';
-	h->target = xstrdup(*slash != '\0' ? slash : "/");
-	return 0;
-}
-
-static char *
-sidecar_health_service(const struct config *conf, const char **cause)
-{
-	json_t	*o;
-	char	*id, *text, *why = NULL;
-	struct svc *svc;
-
-	xasprintf(&id, "%s-%s", conf->sidecar_app_name,
-	    conf->sidecar_app_address);
-	o = json_pack("{s:s, s:[{s:s, s:s, s:{}}]}", "name",
-	    conf->sidecar_app_name, "nodes", "id", id, "address",
-	    conf->sidecar_app_address, "metadata");
-	free(id);
-	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL)
-		fatalx("%s: out of memory", __func__);
-	json_decref(o);
-	if ((svc = svc_parse(text, strlen(text), SVC_NEED_NODES, &why)) ==
-	    NULL) {
-		log_warnx("sidecar app: %s", why);
-		free(why);
-		free(text);
-		*cause = "bad app_name or app_address";
-		return NULL;
-	}
-	svc_free(svc);
-	return text;
-}
-
 static void
 sidecar_health_changed(struct worker *w, const struct ctl_msg *reply,
     void *arg)
@@ -176,20 +130,32 @@ sidecar_health_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	sidecar_health_check(arg);
 }
 
-/* NULL when the [sidecar] app settings are usable, else why not. */
-static const char *
+/*
+ * The [sidecar] app settings, checked when the configuration was loaded
+ * (config_validate): failing here would be a bug, and then the app goes
+ * unregistered rather than the sidecar down.
+ */
+static int
 sidecar_health_configure(struct sidecar_health *h, const struct config *conf)
 {
-	const char	*cause;
+	const char	*cause, *target;
+	char		*why;
 
-	if (conf->sidecar_healthcheck_interval_ms == 0)
-		return "healthcheck_interval must not be 0";
-	if (conf->sidecar_healthcheck_url[0] != '\0' &&
-	    sidecar_health_url(h, conf->sidecar_healthcheck_url) == -1)
-		return "healthcheck_url must be http://HOST:PORT/PATH";
-	if ((h->json = sidecar_health_service(conf, &cause)) == NULL)
-		return cause;
-	return NULL;
+	if (conf->sidecar_healthcheck_url[0] != '\0') {
+		if (http_url_split(conf->sidecar_healthcheck_url, h->addr,
+		    sizeof(h->addr), &target, &cause) == -1) {
+			log_warnx("sidecar healthcheck_url: %s", cause);
+			return -1;
+		}
+		h->target = xstrdup(target);
+	}
+	if ((h->json = svc_app_json(conf->sidecar_app_name,
+	    conf->sidecar_app_address, &why)) == NULL) {
+		log_warnx("sidecar app: %s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -199,17 +165,15 @@ sidecar_health_init(struct worker *w)
 	struct sidecar_health	*h;
 	struct http_client_config hc;
 	struct timeval		 tv;
-	const char		*cause;
 
 	if (conf->sidecar_app_name[0] == '\0' || w->id != 0)
 		return 0;
 	h = xcalloc(1, sizeof(*h));
 	h->w = w;
-	if ((cause = sidecar_health_configure(h, conf)) != NULL) {
-		log_warnx("sidecar: %s", cause);
+	if (sidecar_health_configure(h, conf) == -1) {
 		free(h->target);
 		free(h);
-		return -1;
+		return 0;
 	}
 	memset(&hc, 0, sizeof(hc));
 	hc.max_idle = 1;

@@ -1,8 +1,9 @@
 """The sidecar's app health check: registered while the app's URL answers
 200, deregistered when it does not, registered again when it recovers."""
 import json
+import subprocess
 
-from conftest import http, wait_for
+from conftest import MICROD, http, wait_for
 from gwnodes import FakeNode, node_ids
 
 
@@ -47,3 +48,36 @@ def test_health_check_unreachable_app(microd):
     app.close()
     wait_for(lambda: not node_ids(m, "go.micro.srv.gone"),
              what="deregistered once the app is gone")
+
+
+def test_bad_app_settings_refused_by_the_config_check(tmp_path):
+    """Refused by microd -t (and so at start and on reload), where they
+    used to pass and then stop the sidecar worker for good."""
+    bad = {
+        "https": "app_address = 127.0.0.1:9\n"
+                 "healthcheck_url = https://127.0.0.1:9/\n",
+        "dns": "app_address = 127.0.0.1:9\n"
+               "healthcheck_url = http://app.example:9/health\n",
+        "address": "app_address = nope\n",
+        "interval": "app_address = 127.0.0.1:9\nhealthcheck_interval = 0\n",
+    }
+    for name, extra in bad.items():
+        conf = tmp_path / (name + ".conf")
+        conf.write_text("[sidecar]\napp_name = go.micro.srv.app\n" + extra)
+        r = subprocess.run([MICROD, "-t", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1, (name, r.stderr)
+        assert "[sidecar]" in r.stderr, (name, r.stderr)
+    bad_name = tmp_path / "name.conf"
+    bad_name.write_text("[sidecar]\napp_name = a/b\n"
+                        "app_address = 127.0.0.1:9\n")
+    r = subprocess.run([MICROD, "-t", "-c", str(bad_name)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "app_name" in r.stderr, r.stderr
+    good = tmp_path / "good.conf"
+    good.write_text("[sidecar]\napp_name = go.micro.srv.app\n"
+                    "app_address = 127.0.0.1:9\n"
+                    "healthcheck_url = http://localhost:9/health?x=1\n")
+    r = subprocess.run([MICROD, "-t", "-c", str(good)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr

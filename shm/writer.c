@@ -132,17 +132,24 @@ shm_writer_check(const char *name, size_t len, const struct shm_node_in *nodes,
 }
 
 /*
- * Whether a record of size bytes may be added: leaving 4 * max_record of
- * the arena never live is what lets the cleaner always make progress.
+ * Whether a record of size bytes may be added, replacing one of replaced
+ * bytes (0: none). Leaving 4 * max_record of the arena never live when a
+ * record is allocated is what lets the cleaner always make progress. A
+ * replacement is live beside the record it replaces until published, so
+ * admission keeps one max_record more and counts the net growth: a put
+ * that does not grow the registry (a TTL refresh, a node dropped) is
+ * accepted however full the arena is.
  */
 static int
-shm_writer_room(struct shm_writer *w, size_t size, const char **cause)
+shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
+    const char **cause)
 {
 	struct shm_hdr	*h = w->hdr;
 
 	if (size > h->max_record)
 		*cause = "record larger than the shm maximum";
-	else if (LOAD(&h->bytes_live) + size + 4 * h->max_record > h->arena_size)
+	else if (LOAD(&h->bytes_live) - replaced + size + 5 * h->max_record >
+	    h->arena_size)
 		*cause = "shm arena full";
 	else
 		return 0;
@@ -206,21 +213,23 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
     size_t json_len, const char **cause)
 {
 	struct shm_rec	*rec;
-	uint64_t	 deadline;
-	size_t		 size;
+	uint64_t	 deadline, b;
+	size_t		 size, replaced = 0;
 
 	if (shm_writer_check(name, len, nodes, nnodes, json, json_len,
 	    cause) == -1)
 		return -1;
-	if (shm_index_find(w->shm, LOAD(&w->hdr->index_active),
-	    shm_hash(name, len), name, len, NULL) == 0 &&
-	    LOAD(&w->hdr->services) >= w->hdr->max_services) {
+	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active),
+	    shm_hash(name, len), name, len, NULL);
+	if (b == 0 && LOAD(&w->hdr->services) >= w->hdr->max_services) {
 		*cause = "shm index full (max services)";
 		shm_writer_full(w, *cause);
 		return -1;
 	}
+	if (b != 0)
+		replaced = shm_rec_at(w->shm, SHM_BUCKET_REF(b))->size;
 	size = shm_rec_service_size(len, nodes, nnodes, json_len);
-	if (shm_writer_room(w, size, cause) == -1)
+	if (shm_writer_room(w, size, replaced, cause) == -1)
 		return -1;
 	deadline = util_now_ms() + SHM_WRITER_WAIT_MS;
 	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record, deadline,
@@ -262,7 +271,8 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
 	size_t		 size = shm_rec_body_size(sizeof(*sync));
 	uint64_t	 oref;
 
-	if (shm_writer_room(w, size, cause) == -1)
+	old = shm_rec_at(w->shm, LOAD(&w->hdr->sync_ref));
+	if (shm_writer_room(w, size, old != NULL ? old->size : 0, cause) == -1)
 		return -1;
 	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record,
 	    util_now_ms() + SHM_WRITER_WAIT_MS, cause)) == NULL)

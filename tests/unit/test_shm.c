@@ -452,6 +452,18 @@ test_full_segment(void **state)
 		snprintf(name, sizeof(name), "svc-%d", i);
 		assert_int_equal(check_service(f->shm, name, i, 4), 0);
 	}
+	/* A put that does not grow the registry still goes through: a TTL
+	 * refresh (the same size) and a node dropped (smaller). */
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		assert_int_equal(put_service(f->w, name, i, 4, 1000, &cause), 0);
+	}
+	assert_int_equal(put_service(f->w, "svc-1", 1, 3, 1000, &cause), 0);
+	assert_int_equal(check_service(f->shm, "svc-1", 1, 3), 0);
+	/* Growing one is refused like a new service. */
+	assert_int_equal(put_service(f->w, "svc-3", 3, 4, 8000, &cause), -1);
+	assert_string_equal(cause, "shm arena full");
+	assert_int_equal(check_service(f->shm, "svc-3", 3, 4), 0);
 	/* Deleting makes room again. */
 	for (i = 0; i < n; i += 2) {
 		snprintf(name, sizeof(name), "svc-%d", i);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
+#include "shm/registry.h"
 #include "shm/shm.h"
 #include "util.h"
 #include "workers/worker.h"
@@ -482,6 +483,8 @@ proc_exited(struct proc *p, int status)
 
 	proc_log_exit(p, status);
 	shm_slot_clear(master->shm, p->slot);
+	if (was_registry)
+		shm_writer_reaped(master->shm, p->pid);
 	chan_close(p);
 	if (p->kill_timer != NULL)
 		evtimer_del(p->kill_timer);

@@ -66,6 +66,12 @@ struct shm_service {
 struct shm_writer *shm_writer_open(struct shm *, const char **cause);
 void		 shm_writer_close(struct shm_writer *);
 /*
+ * The master, once it reaped process pid: if that was the writer, the
+ * segment has none now. A dead writer's pid could otherwise be reused by
+ * an unrelated process and lock every successor out.
+ */
+void		 shm_writer_reaped(struct shm *, pid_t);
+/*
  * Insert or replace a service. Returns -1 with *cause on bad input, a
  * full segment or index (logged and counted in shm_stats.full_errors), or
  * a reader that did not leave within the bounded wait.

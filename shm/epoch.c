@@ -94,15 +94,34 @@ shm_epoch_safe(struct shm_writer *w, uint64_t retired)
  * one that is still there after a few yields has been descheduled: sleep,
  * backing off, rather than take the CPU it needs to leave.
  */
+/*
+ * The read that made the last wait time out is still the oldest one: a
+ * reader stopped or hung inside it. Failing at once spares every put of a
+ * batch (an expiry pass, a retry) the whole wait.
+ */
+static int
+shm_epoch_still_stalled(struct shm_writer *w)
+{
+	return w->stall_epoch != 0 && LOAD(&shm_slot_at(w->shm,
+	    w->stalled_slot)->epoch) == w->stall_epoch;
+}
+
 int
 shm_epoch_wait(struct shm_writer *w, uint64_t retired, uint64_t deadline)
 {
 	struct timespec	 ts = { 0, 20 * 1000 };
 	unsigned	 tries = 0;
 
+	w->stall_fresh = 0;
 	while (!shm_epoch_safe(w, retired)) {
-		if (util_now_ms() >= deadline)
+		if (shm_epoch_still_stalled(w))
 			return -1;
+		if (util_now_ms() >= deadline) {
+			w->stall_epoch = LOAD(&shm_slot_at(w->shm,
+			    w->stalled_slot)->epoch);
+			w->stall_fresh = 1;
+			return -1;
+		}
 		if (++tries < 4)
 			sched_yield();
 		else {
@@ -111,5 +130,6 @@ shm_epoch_wait(struct shm_writer *w, uint64_t retired, uint64_t deadline)
 				ts.tv_nsec *= 2;
 		}
 	}
+	w->stall_epoch = 0;
 	return 0;
 }

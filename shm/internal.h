@@ -39,6 +39,8 @@ struct shm_writer {
 	uint64_t	 seq;
 	uint64_t	 used[2];	/* non-empty buckets in each index */
 	unsigned	 stalled_slot;	/* reader that made the last wait fail */
+	uint64_t	 stall_epoch;	/* its epoch then; 0: no stall */
+	int		 stall_fresh;	/* the last failed wait timed out */
 	int		 full;		/* last put failed for space: log once */
 };
 

@@ -68,6 +68,15 @@ shm_writer_close(struct shm_writer *w)
 }
 
 void
+shm_writer_reaped(struct shm *shm, pid_t pid)
+{
+	int32_t	 old = (int32_t)pid;
+
+	__atomic_compare_exchange_n(&shm->hdr->writer_pid, &old, 0, 0,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+void
 shm_writer_heartbeat(struct shm_writer *w)
 {
 	STORE(&w->hdr->heartbeat_ms, util_wall_ms());
@@ -91,8 +100,11 @@ shm_writer_stalled(struct shm_writer *w)
 	struct shm_slot_info	 info;
 
 	BUMP(&w->hdr->wait_errors, 1);
+	if (!w->stall_fresh)	/* the same stall: said once */
+		return;
 	shm_slot_info(w->shm, w->stalled_slot, &info);
-	log_warnx("shm: reader in slot %u (pid %ld) stayed in a read over %d ms",
+	log_warnx("shm: reader in slot %u (pid %ld) stayed in a read over %d "
+	    "ms; puts that need its memory fail until it leaves",
 	    w->stalled_slot, (long)info.pid, SHM_WRITER_WAIT_MS);
 }
 

@@ -516,11 +516,15 @@ test_reader_pins_record(void **state)
 		rc = put_service(f->w, "pinned", seq, 3, 500, &cause);
 	assert_int_equal(rc, -1);
 	assert_string_equal(cause, "a reader did not leave the registry in time");
+	assert_true(f->w->stall_fresh);
+	/* The same read still holds: the next put fails without waiting. */
+	assert_int_equal(put_service(f->w, "pinned", seq, 3, 500, &cause), -1);
+	assert_false(f->w->stall_fresh);
 	assert_int_equal(shm_service_check(&sv), 0);
 	assert_int_equal(sv.seq, 1);
 	shm_read_end(f->shm);
 	shm_stats(f->shm, &st);
-	assert_int_equal(st.wait_errors, 1);
+	assert_int_equal(st.wait_errors, 2);
 	assert_int_equal(put_service(f->w, "pinned", seq, 3, 500, &cause), 0);
 	fixture_free(f);
 }
@@ -568,6 +572,28 @@ test_second_writer_refused(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+	fixture_free(f);
+}
+
+/*
+ * A dead writer's pid taken by a live process (pid 1 here) locks every
+ * successor out until the master, having reaped the writer, releases it.
+ */
+static void
+test_reaped_writer_released(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	const char	*cause = NULL;
+
+	shm_writer_close(f->w);
+	f->w = NULL;
+	STORE(&f->shm->hdr->writer_pid, 1);
+	assert_null(shm_writer_open(f->shm, &cause));
+	assert_string_equal(cause, "another shm writer is alive");
+	shm_writer_reaped(f->shm, 2);	/* not the writer: nothing changes */
+	assert_null(shm_writer_open(f->shm, &cause));
+	shm_writer_reaped(f->shm, 1);
+	assert_non_null(f->w = shm_writer_open(f->shm, &cause));
 	fixture_free(f);
 }
 
@@ -639,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_index_rebuild),
 		cmocka_unit_test(test_wrap_around),
 		cmocka_unit_test(test_full_segment),
+		cmocka_unit_test(test_reaped_writer_released),
 		cmocka_unit_test(test_max_services),
 		cmocka_unit_test(test_reader_pins_record),
 		cmocka_unit_test(test_dead_reader),

@@ -20,7 +20,8 @@ shm_read_begin(struct shm *shm, unsigned slot)
 {
 	struct shm_slot	*s = shm_slot_at(shm, slot);
 
-	STORE(&s->epoch, __atomic_load_n(&shm->hdr->epoch, __ATOMIC_SEQ_CST));
+	STORE_REL(&s->epoch, __atomic_load_n(&shm->hdr->epoch,
+	    __ATOMIC_SEQ_CST));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	shm->reading = s;
 }

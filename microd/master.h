@@ -28,7 +28,8 @@ enum proc_state {
 	PROC_RUNNING,		/* said "ready" */
 	PROC_DRAINING,		/* told to stop, finishing its requests */
 	PROC_BACKOFF,		/* exited, waiting to be respawned */
-	PROC_WAITING,		/* waiting for its predecessor to exit */
+	PROC_WAITING,		/* registry: for its predecessor to exit;
+				   others, at start: for the registry's load */
 	PROC_STOPPED,		/* exited for good (status 2, or stopping) */
 };
 

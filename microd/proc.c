@@ -35,10 +35,20 @@ static const char *proc_state_names[] = {
 	[PROC_STOPPED] = "stopped",
 };
 
+/*
+ * At start the segment is empty until the registry worker has loaded the
+ * database: the other workers wait for that (their listeners queue
+ * connections meanwhile), but not longer than this, so a registry worker
+ * that cannot start does not keep the gateway down.
+ */
+#define PROC_LOAD_WAIT_MS	10000
+
 static void	proc_spawn(struct proc *);
 static void	proc_schedule(struct proc *, uint64_t);
 static void	proc_drain(struct proc *);
 static int	proc_registry_busy(void);
+
+static struct event	*proc_load_timer;
 
 const char *
 proc_state_name(const struct proc *p)
@@ -232,11 +242,48 @@ proc_start_waiting(void)
 	if (proc_registry_busy())
 		return;
 	TAILQ_FOREACH(p, &master->procs, entry) {
-		if (p->state == PROC_WAITING) {
+		if (p->role == ROLE_REGISTRY && p->state == PROC_WAITING) {
 			proc_spawn(p);
 			return;
 		}
 	}
+}
+
+/* The registry is loaded (or will not be soon): start everyone else. */
+static void
+proc_release_readers(void)
+{
+	struct proc	*p;
+
+	if (proc_load_timer != NULL)
+		evtimer_del(proc_load_timer);
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role != ROLE_REGISTRY && p->state == PROC_WAITING)
+			proc_spawn(p);
+	}
+}
+
+static void
+proc_load_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	if (master->stopping)
+		return;
+	log_warnx("registry worker not ready after %d ms: starting the other "
+	    "workers with what shm holds", PROC_LOAD_WAIT_MS);
+	proc_release_readers();
+}
+
+/* Hold the workers that read shm until the registry worker is ready. */
+static void
+proc_hold_readers(void)
+{
+	struct timeval	 tv = { PROC_LOAD_WAIT_MS / 1000,
+			    (PROC_LOAD_WAIT_MS % 1000) * 1000 };
+
+	if (proc_load_timer == NULL)
+		proc_load_timer = evtimer_new(master->base,
+		    proc_load_timeout_cb, NULL);
+	evtimer_add(proc_load_timer, &tv);
 }
 
 static int
@@ -281,14 +328,19 @@ proc_start_registry(void)
 		proc_spawn(p);
 }
 
-/* Start every worker of the current generation. */
+/*
+ * Start every worker of the current generation. The first one starts on
+ * an empty segment: its readers wait for the registry worker's load, so
+ * a restarted microd answers from the stored registry at once, never
+ * "not found" for what is stored. A reload's readers find shm filled.
+ */
 void
 proc_start_generation(void)
 {
 	const struct config	*conf = master->conf;
 	struct proc		*p;
 	unsigned		 i;
-	int			 r;
+	int			 r, hold = master->generation == 1;
 
 	proc_start_registry();
 	for (r = 0; r < ROLE_COUNT; r++) {
@@ -296,9 +348,14 @@ proc_start_generation(void)
 			continue;
 		for (i = 0; i < conf->roles[r].workers; i++) {
 			p = proc_new(r, i);
-			proc_spawn(p);
+			if (hold)
+				p->state = PROC_WAITING;
+			else
+				proc_spawn(p);
 		}
 	}
+	if (hold)
+		proc_hold_readers();
 }
 
 static void
@@ -402,6 +459,8 @@ proc_ready(struct proc *p)
 	shm_slot_set_state(master->shm, p->slot, SHM_SLOT_READY);
 	proc_name(p, name, sizeof(name));
 	log_debug("%s: ready", name);
+	if (p->role == ROLE_REGISTRY)
+		proc_release_readers();
 	master_check_ready();
 }
 
@@ -541,4 +600,7 @@ proc_free_all(void)
 		}
 		proc_free(p);
 	}
+	if (proc_load_timer != NULL)
+		event_free(proc_load_timer);
+	proc_load_timer = NULL;
 }

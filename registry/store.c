@@ -292,7 +292,10 @@ store_read_version(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
 	if (s->nnodes == 0)
 		svc_free(s);
 	else {
-		out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+		if (out->n == out->cap) {	/* doubling: loads are large */
+			out->cap = out->cap != 0 ? 2 * out->cap : 64;
+			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
+		}
 		out->v[out->n++] = s;
 	}
 	return 0;

@@ -18,6 +18,7 @@ struct svc_set;
 struct store_loaded {
 	struct svc	**v;
 	size_t		  n;
+	size_t		  cap;		/* of v */
 	size_t		  expired;	/* nodes dropped at load */
 };
 

@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import sqlite3
 import time
 import urllib.request
 
@@ -231,6 +232,41 @@ def test_registry_worker_down_answers_503(microd):
     wait_for(lambda: m.running("registry"), what="registry back")
     wait_for(lambda: post(m, service(name="go.micro.srv.up"))[0] == 200,
              what="registration accepted again")
+
+
+def multiply_stored_service(db, name, copies):
+    """copies more services like name in a stopped microd's database."""
+    con = sqlite3.connect(db)
+    numbers = ("(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+               "FROM c WHERE i < %d) SELECT i FROM c) n" % copies)
+    con.execute("INSERT INTO version SELECT service || '-' || n.i, version, "
+                "metadata, endpoints FROM version, %s WHERE service = ?"
+                % numbers, (name,))
+    con.execute("INSERT INTO node SELECT service || '-' || n.i, version, "
+                "seq, id || '-' || n.i, address, metadata, expires, remote "
+                "FROM node, %s WHERE service = ?" % numbers, (name,))
+    con.commit()
+    con.close()
+
+
+def test_restart_answers_from_a_large_store_at_once(microd):
+    """The other workers start once the registry worker has loaded the
+    database into shm: the first answer after a restart is the stored
+    service, never a 404 for what is stored (it used to be for a while)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.big"), ttl="1h")[0] == 200
+    m.stop()
+    multiply_stored_service(str(m.dir / "state" / "registry.db"),
+                            "go.micro.srv.big", 20000)
+    m.start(wait=False)
+    port = wait_for(lambda: int(m.status()["listeners"]["sidecar"]
+                                .rsplit(":", 1)[1]), 30, what="listeners")
+    # The connection waits in the listen queue until a sidecar serves it.
+    status, _, body = http("GET", "http://127.0.0.1:%d/registry?service="
+                           "go.micro.srv.big-20000" % port, timeout=60)
+    assert status == 200, body
+    assert json.loads(body)[0]["nodes"][0]["id"].endswith("-20000")
+    m.wait_ready()
 
 
 def test_corrupt_database_moved_aside(microd):

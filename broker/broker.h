@@ -74,6 +74,13 @@ void		 broker_serve_ws(struct http_request *, int);
  * count); more are refused with 503. 0, the default, is no limit.
  */
 void		 broker_sessions_limit(unsigned);
+/*
+ * Draining: every session is closed with 1001 (going away) after what is
+ * queued for it, new ones are refused with 503, and done is called once
+ * the last one has closed (each has two seconds for its close handshake).
+ */
+void		 broker_sessions_end(void (*done)(void));
+unsigned	 broker_sessions_open(void);
 void		 broker_serve_post(struct http_request *);
 void		 broker_serve_stats(struct http_request *);
 

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,7 @@
 #define SESSION_CLOSE_RETRY	1013	/* RFC 6455 §7.4.2: try again later */
 
 struct session {
+	LIST_ENTRY(session)	 entry;
 	struct ws		*ws;
 	struct broker_sub	*sub;		/* NULL: publishes only */
 	char			*topic;
@@ -31,7 +34,9 @@ struct session {
 	int			 modes;
 };
 
+static LIST_HEAD(, session) sessions = LIST_HEAD_INITIALIZER(sessions);
 static unsigned	 session_count, session_max;
+static void	(*sessions_ended)(void);	/* draining: then told */
 
 void
 broker_sessions_limit(unsigned max)
@@ -81,12 +86,36 @@ session_overflow(struct ws *ws, void *arg)
 static void
 session_free(struct session *s)
 {
+	LIST_REMOVE(s, entry);
 	session_count--;
 	if (s->sub != NULL)
 		broker_unsubscribe(s->sub);
 	free(s->topic);
 	free(s->ctype);
 	free(s);
+	if (session_count == 0 && sessions_ended != NULL)
+		sessions_ended();
+}
+
+void
+broker_sessions_end(void (*done)(void))
+{
+	struct session	*s, *next;
+
+	sessions_ended = done;
+	/* A close may end its session at once: step before it. */
+	for (s = LIST_FIRST(&sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		if (s->ws != NULL)
+			ws_close_after_queued(s->ws, WS_CLOSE_GOING_AWAY,
+			    "server going away");
+	}
+}
+
+unsigned
+broker_sessions_open(void)
+{
+	return session_count;
 }
 
 static void
@@ -156,6 +185,11 @@ broker_serve_ws(struct http_request *req, int modes)
 	char			*queue;
 	const char		*cause;
 
+	if (sessions_ended != NULL) {
+		http_reply_error(req, 503, "go.micro.broker",
+		    "server going away");
+		return;
+	}
 	if (session_max != 0 && session_count >= session_max) {
 		log_warnx("broker: refusing a websocket: %u open, the "
 		    "listener's max_connections", session_count);
@@ -170,6 +204,7 @@ broker_serve_ws(struct http_request *req, int modes)
 		free(s);
 		return;
 	}
+	LIST_INSERT_HEAD(&sessions, s, entry);
 	session_count++;		/* from here on session_free counts */
 	if (!(modes & BROKER_WS_SUB))
 		queue = NULL;

@@ -541,10 +541,17 @@ ws_send(struct ws *ws, int binary, const void *data, size_t len)
 void
 ws_close(struct ws *ws, uint16_t code, const char *reason)
 {
+	/* A close must not wait behind a slow peer's backlog. */
+	if (!ws->close_sent && !ws->ending)
+		ws_out_drop_unsent(&ws->out);
+	ws_close_after_queued(ws, code, reason);
+}
+
+void
+ws_close_after_queued(struct ws *ws, uint16_t code, const char *reason)
+{
 	if (ws->close_sent || ws->ending)
 		return;
-	/* A close must not wait behind a slow peer's backlog. */
-	ws_out_drop_unsent(&ws->out);
 	ws_send_close(ws, code, reason);
 }
 

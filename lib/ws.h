@@ -104,6 +104,11 @@ int		 ws_send(struct ws *, int, const void *, size_t);
  * within two seconds.
  */
 void		 ws_close(struct ws *, uint16_t, const char *);
+/*
+ * The same, after the messages already queued (a server going away lets
+ * them leave first); the two seconds start now all the same.
+ */
+void		 ws_close_after_queued(struct ws *, uint16_t, const char *);
 /* The peer's address, "host:port". */
 const char	*ws_peer(const struct ws *);
 

@@ -36,6 +36,18 @@ broker_worker_detach(struct worker *w)
 }
 
 void
+broker_worker_drain(struct worker *w)
+{
+	broker_sessions_end(worker_drain_check);
+}
+
+int
+broker_worker_busy(struct worker *w)
+{
+	return broker_sessions_open() > 0;
+}
+
+void
 broker_worker_sidecar(struct worker *w, struct http_request *req)
 {
 	broker_serve_ws(req, BROKER_WS_SUB | BROKER_WS_PUB);
@@ -79,5 +91,7 @@ const struct role role_broker = {
 	.listens = 1,
 	.init = broker_worker_attach,
 	.shutdown = broker_worker_detach,
+	.drain = broker_worker_drain,
+	.busy = broker_worker_busy,
 	.routes = broker_routes,
 };

@@ -50,5 +50,7 @@ const struct role role_sidecar = {
 	.listens = 1,
 	.init = sidecar_init,
 	.shutdown = sidecar_shutdown,
+	.drain = broker_worker_drain,
+	.busy = broker_worker_busy,
 	.routes = sidecar_routes,
 };

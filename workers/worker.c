@@ -121,10 +121,22 @@ worker_exit(int status)
 	_exit(status);
 }
 
+void
+worker_drain_check(void)
+{
+	struct worker	*w = &worker_self;
+
+	if (!w->draining || (w->http != NULL && !w->http_drained) ||
+	    (w->role->busy != NULL && w->role->busy(w)))
+		return;
+	event_base_loopexit(w->base, NULL);
+}
+
 static void
 worker_drained(void *arg)
 {
-	event_base_loopexit(worker_self.base, NULL);
+	worker_self.http_drained = 1;
+	worker_drain_check();
 }
 
 static void
@@ -133,12 +145,13 @@ worker_term_cb(evutil_socket_t sig, short ev, void *arg)
 	struct worker	*w = arg;
 
 	log_debug("draining");
+	w->draining = 1;
 	if (w->role->drain != NULL)
 		w->role->drain(w);
 	if (w->http != NULL)
 		worker_http_drain(w, worker_drained);
 	else
-		event_base_loopexit(w->base, NULL);
+		worker_drain_check();
 }
 
 uint32_t

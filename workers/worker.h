@@ -46,8 +46,13 @@ struct role {
 	/* 0; -1: bad configuration (exit 2, not respawned); WORKER_RETRY. */
 	int			(*init)(struct worker *);	/* may be NULL */
 	void			(*shutdown)(struct worker *);	/* may be NULL */
-	/* SIGTERM: end what would hold a graceful drain up (streams). */
+	/*
+	 * SIGTERM: end what would hold a graceful drain up (streams). The
+	 * worker exits once its HTTP server has drained and busy (if set)
+	 * returns 0; the role calls worker_drain_check() when that changes.
+	 */
 	void			(*drain)(struct worker *);	/* may be NULL */
+	int			(*busy)(struct worker *);	/* may be NULL */
 	const struct worker_cmd	*cmds;		/* NULL-terminated or NULL */
 	const struct worker_route *routes;	/* NULL-terminated or NULL */
 	/*
@@ -73,6 +78,8 @@ struct worker {
 	void			*role_data;	/* the role's own state */
 	uint32_t		 next_id;
 	struct worker_pending	*pending;	/* requests awaiting a reply */
+	int			 draining;	/* SIGTERM came */
+	int			 http_drained;
 };
 
 typedef void (*worker_reply_cb)(struct worker *, const struct ctl_msg *,
@@ -89,6 +96,8 @@ uint32_t worker_request_begin(struct worker *, struct ctl_frame *,
 void	 worker_request_send(struct worker *, struct ctl_frame *, uint32_t,
 	    worker_reply_cb, void *);
 void	 worker_request_cancel(struct worker *, uint32_t);
+/* Draining: exit now if nothing holds the drain up any more. */
+void	 worker_drain_check(void);
 
 /* Send a finished frame (a reply to a master's request) to the master. */
 void	 worker_send(struct worker *, struct ctl_frame *);

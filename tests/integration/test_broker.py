@@ -484,3 +484,35 @@ def test_max_connections_bounds_websockets(microd):
     finally:
         for s, _ in subs:
             s.close()
+
+
+def close_code(exc):
+    """The code of the close frame the server sent (websockets 10+)."""
+    rcvd = getattr(exc, "rcvd", None)
+    return rcvd.code if rcvd is not None else exc.code
+
+
+def test_restart_says_going_away(microd):
+    """A worker that drains (restart, reload, stop) closes its websocket
+    clients with 1001 after what it queued for them, not a bare TCP close
+    (1006 at the client)."""
+    m = microd()
+
+    async def go():
+        sub = await websockets.connect(ws_url(m, "/sub?topic=bye"))
+        side = await websockets.connect(
+            "ws://127.0.0.1:%d/broker?topic=bye" % m.ports["sidecar"])
+        assert post(m, "bye", b"last")[0] == 202
+        for ws in (sub, side):
+            assert body_of(await ws.recv())[1] == b"last"
+        m.ctl("restart", "broker")
+        m.ctl("restart", "sidecar")
+        for ws in (sub, side):
+            try:
+                await ws.recv()
+                raise AssertionError("no close")
+            except websockets.ConnectionClosed as e:
+                assert close_code(e) == 1001, e
+    run(go())
+    wait_for(lambda: len(m.running("broker")) == 1 and
+             len(m.running("sidecar")) == 1, what="both back")

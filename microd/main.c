@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
@@ -31,11 +32,14 @@
 
 struct master	*master;
 
+#define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
+
+/* -h asked for it: stdout, success. Anything else is a usage error. */
 static __attribute__((noreturn)) void
-usage(void)
+usage(int asked)
 {
-	fprintf(stderr, "usage: microd [-dtv] [-c file]\n");
-	exit(2);
+	fputs(MICROD_USAGE, asked ? stdout : stderr);
+	exit(asked ? 0 : 2);
 }
 
 static void
@@ -85,16 +89,61 @@ master_socket_dir(const char *sock)
 		fatal("mkdir %s", dir);
 }
 
+/*
+ * The registry's sqlite files may have been created by root (a first run
+ * without [microd] user, or systemd's StateDirectory= chowning the tree
+ * back); the dropped registry worker could not open them. Only a regular
+ * file with a single link is handed over, opened without following a
+ * symlink, so nothing outside the state dir can be given away; anything
+ * else is left alone for the worker to report.
+ */
+static void
+master_chown_state_file(const char *dir, const char *name, uid_t uid,
+    gid_t gid)
+{
+	char		 path[CONFIG_STR_MAX + 32];
+	struct stat	 st;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			log_warn("open %s", path);
+		return;
+	}
+	if (fstat(fd, &st) == -1)
+		fatal("fstat %s", path);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		log_warnx("%s: not a plain file, not handing it over", path);
+	else if ((st.st_uid != uid || st.st_gid != gid) &&
+	    fchown(fd, uid, gid) == -1)
+		fatal("chown %s", path);
+	close(fd);
+}
+
 /* Workers drop to [microd] user; what they write must be theirs. */
 static void
 master_prepare_user(const struct config *conf)
 {
+	static const char *const files[] = {
+		"registry.db", "registry.db-wal", "registry.db-shm"
+	};
 	struct passwd	*pw;
+	size_t		 i;
 
 	if (geteuid() != 0 || conf->user[0] == '\0')
 		return;
 	if ((pw = getpwnam(conf->user)) == NULL)
 		fatalx("unknown user %s", conf->user);
+	/*
+	 * Files first: under systemd the master has no CAP_DAC_OVERRIDE and
+	 * could not search a 0750 directory it no longer owns.
+	 */
+	for (i = 0; i < nitems(files); i++)
+		master_chown_state_file(conf->state_dir, files[i], pw->pw_uid,
+		    pw->pw_gid);
 	if (chown(conf->state_dir, pw->pw_uid, pw->pw_gid) == -1)
 		fatal("chown %s", conf->state_dir);
 	if (chown(conf->socket, 0, pw->pw_gid) == -1)
@@ -396,7 +445,7 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, debug = 0, explicit = 0;
 
 	log_init("microd", LOG_LEVEL_INFO);
-	while ((ch = getopt(argc, argv, "c:dtv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dhtv")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -405,6 +454,8 @@ main(int argc, char *argv[])
 		case 'd':
 			debug = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 't':
 			test = 1;
 			break;
@@ -412,11 +463,11 @@ main(int argc, char *argv[])
 			printf("microd %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(0);
 
 	master = &m;
 	TAILQ_INIT(&m.procs);

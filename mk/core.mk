@@ -23,18 +23,63 @@ microd_microd_SOURCES += \
 libmicro_a_SOURCES += shm/services-json.c shm/services-json.h \
 	lib/procstat.c lib/procstat.h
 
+# microd.conf is installed only when absent, so `make install` never
+# overwrites an edited one; `make uninstall` removes it only while it is
+# still the shipped file (README.md, microd(8)).
 microdconfdir = $(sysconfdir)/microd
-dist_microdconf_DATA = etc/microd.conf
+EXTRA_DIST += etc/microd.conf
+
+install-data-local: install-microd-conf
+uninstall-local: uninstall-microd-conf
+
+install-microd-conf:
+	@$(NORMAL_INSTALL)
+	$(MKDIR_P) '$(DESTDIR)$(microdconfdir)'
+	@f='$(DESTDIR)$(microdconfdir)/microd.conf'; \
+	if test -f "$$f"; then \
+		echo " keeping $$f (the shipped one is etc/microd.conf)"; \
+	else \
+		echo " $(INSTALL_DATA) $(srcdir)/etc/microd.conf '$$f'"; \
+		$(INSTALL_DATA) $(srcdir)/etc/microd.conf "$$f" || exit 1; \
+	fi
+
+uninstall-microd-conf:
+	@$(NORMAL_UNINSTALL)
+	@f='$(DESTDIR)$(microdconfdir)/microd.conf'; \
+	if test -f "$$f" && cmp -s "$$f" $(srcdir)/etc/microd.conf; then \
+		echo " rm -f '$$f'"; rm -f "$$f"; \
+	elif test -f "$$f"; then \
+		echo " keeping $$f: it was edited"; \
+	fi
+
+.PHONY: install-microd-conf uninstall-microd-conf
+
+# The unit and microd(8) name the installed paths. They depend on
+# Makefile, which config.status rewrites, so configuring another
+# --prefix regenerates them.
 systemdunitdir = $(systemdsystemunitdir)
 systemdunit_DATA = contrib/systemd/microd.service
-CLEANFILES += contrib/systemd/microd.service
+man_MANS += man/microd.8
+CLEANFILES += contrib/systemd/microd.service man/microd.8
+EXTRA_DIST += man/microd.8.in
 
-contrib/systemd/microd.service: $(srcdir)/contrib/systemd/microd.service.in
+microd_edit = sed -e 's|@sbindir[@]|$(sbindir)|g' \
+	-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	-e 's|@localstatedir[@]|$(localstatedir)|g' \
+	-e 's|@runstatedir[@]|$(runstatedir)|g'
+
+contrib/systemd/microd.service: $(srcdir)/contrib/systemd/microd.service.in \
+    Makefile
 	$(AM_V_GEN)$(MKDIR_P) contrib/systemd && \
-	sed -e 's|@sbindir[@]|$(sbindir)|g' \
-	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	    $(srcdir)/contrib/systemd/microd.service.in > $@
-dist_man_MANS += man/microd.8 man/microd.conf.5
+	$(microd_edit) $(srcdir)/contrib/systemd/microd.service.in > $@.tmp && \
+	mv $@.tmp $@
+
+man/microd.8: $(srcdir)/man/microd.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && \
+	$(microd_edit) $(srcdir)/man/microd.8.in > $@.tmp && \
+	mv $@.tmp $@
+
+dist_man_MANS += man/microd.conf.5
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_conf tests/unit/test_backoff

@@ -5,7 +5,9 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh" "${MICROD_DEPS:-build}"
 cd "$top"
-[ -x configure ] && [ configure -nt configure.ac ] || ./autogen.sh
+if [ ! -x configure ] || [ -n "$(find configure.ac -newer configure)" ]; then
+	./autogen.sh
+fi
 mkdir -p _build
 cd _build
 if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then

@@ -20,17 +20,28 @@ stop() {
 	done
 }
 
+# A failure after something started stops it again (the EXIT trap); the
+# logs stay in $run/.
+fail() {
+	echo "quickstart: $1 (logs in $run/); the end of $2.log:" >&2
+	tail -n 20 "$run/$2.log" >&2 || true
+	exit 1
+}
+
 if [ "${1:-}" = stop ]; then
 	stop
 	echo "stopped"
 	exit 0
 fi
 
-"$top/scripts/build.sh"
+# curl polls the greeter below and is what the README asks it with.
+MICROD_DEPS=quickstart "$top/scripts/build.sh"
 make -C "$build" -j"$(nproc)" examples/greeter/greeter-srv \
 	examples/greeter/greeter-api >/dev/null
 stop
 mkdir -p "$run"
+trap stop EXIT
+trap 'exit 130' INT TERM
 cat > "$run/microd.conf" <<CONF
 [microd]
 socket = $run/microd.sock
@@ -44,10 +55,7 @@ echo $! > "$run/microd.pid"
 i=0
 until "$build/cli/microctl" -s "$run/microd.sock" status >/dev/null 2>&1; do
 	i=$((i + 1))
-	if [ $i -gt 100 ]; then
-		echo "microd did not start; see $run/microd.log" >&2
-		exit 1
-	fi
+	[ $i -le 100 ] || fail "microd did not start" microd
 	sleep 0.1
 done
 for p in greeter-srv greeter-api; do
@@ -58,12 +66,10 @@ i=0
 until curl -sf 'http://127.0.0.1:8080/greeter/say/hello?name=John' \
     >/dev/null 2>&1; do
 	i=$((i + 1))
-	if [ $i -gt 100 ]; then
-		echo "the greeter does not answer; see $run/*.log" >&2
-		exit 1
-	fi
+	[ $i -le 100 ] || fail "the greeter does not answer" greeter-api
 	sleep 0.1
 done
+trap - EXIT INT TERM
 cat <<MSG
 microd is running with the greeter example (logs in $run/):
 

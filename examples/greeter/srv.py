@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """go.micro.srv.greeter in Python, standard library only.
 
-Say.Hello {"name": "John"} -> {"msg": "Hello John"} over mucp (POST / with
+Say.Hello {"name":"John"} -> {"msg":"Hello John"} over mucp (POST / with
 the raw JSON body and the endpoint in the Micro-Endpoint header). The
 service registers itself through a microd sidecar (POST /registry with a
 TTL), renews the registration periodically, and deregisters on exit.
@@ -44,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as microd's client pools
 
     def reply(self, code, obj):
-        body = json.dumps(obj).encode()
+        body = json.dumps(obj, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

@@ -1,13 +1,37 @@
-"""The systemd unit, journald priorities and privilege drop."""
+"""The systemd unit, installation, journald priorities and privilege
+drop."""
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BUILDDIR, MICROD, SRCDIR, http, wait_for
+import conftest
+from conftest import BUILDDIR, MICROCTL, MICROD, SRCDIR, http, wait_for
+
+
+def make(*targets, **kw):
+    """Run make in the build directory (cheap targets only)."""
+    r = subprocess.run(["make", "-s", "-C", BUILDDIR] + list(targets),
+                       capture_output=True, text=True, timeout=120, **kw)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def config_h(name):
+    with open(os.path.join(BUILDDIR, "config.h")) as f:
+        m = re.search(r'^#define %s "(.*)"$' % name, f.read(), re.M)
+    assert m, "%s not in config.h" % name
+    return m.group(1)
+
+
+def configure_args():
+    with open(os.path.join(BUILDDIR, "config.status")) as f:
+        m = re.search(r"^ac_cs_config='(.*)'$", f.read(), re.M)
+    return m.group(1) if m else ""
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path):
@@ -20,11 +44,14 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
         "@sysconfdir@", str(tmp_path))
     assert "@" not in unit
     (tmp_path / "microd.service").write_text(unit)
-    # verify also checks that the Documentation= man pages exist.
-    for page, sec in (("microd.8", "8"), ("microd.conf.5", "5")):
+    # verify also checks that the Documentation= man pages exist;
+    # microd.8 is generated from microd.8.in.
+    make("man/microd.8")
+    for page, sec in ((os.path.join(BUILDDIR, "man", "microd.8"), "8"),
+                      (os.path.join(SRCDIR, "man", "microd.conf.5"), "5")):
         d = tmp_path / "man" / ("man" + sec)
         d.mkdir(parents=True, exist_ok=True)
-        shutil.copy(os.path.join(SRCDIR, "man", page), d)
+        shutil.copy(page, d)
     env = dict(os.environ, MANPATH=str(tmp_path / "man"))
     r = subprocess.run(["systemd-analyze", "verify",
                         str(tmp_path / "microd.service")],
@@ -34,6 +61,81 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
                 "RuntimeDirectory=", "StateDirectory=",
                 "ProtectSystem=strict", "NoNewPrivileges=yes"):
         assert key in unit
+    # The environment beats microd.conf: setting MICRO_MICROD_SOCKET or
+    # _STATE_DIR here would silently override the admin's socket=/state_dir=.
+    assert "MICRO_" not in "".join(
+        l for l in unit.splitlines() if l.startswith("Environment"))
+
+
+def test_default_paths_match_the_unit():
+    """microd, microctl, the unit and microd(8) agree on /run and /var for
+    any prefix (configure's FHS defaults)."""
+    args = configure_args()
+    run, state = config_h("RUNSTATEDIR"), config_h("LOCALSTATEDIR")
+    if "--runstatedir" not in args:
+        assert run == "/run"
+    if "--localstatedir" not in args:
+        assert state == "/var"
+    sock = run + "/microd/microd.sock"
+    env = {k: v for k, v in os.environ.items() if k != "MICROD_SOCKET"}
+    r = subprocess.run([MICROCTL, "status"], capture_output=True,
+                       text=True, env=env, timeout=20)
+    if r.returncode != 0:   # no microd on this host: the error names it
+        assert sock in r.stderr, r.stderr
+    make("contrib/systemd/microd.service", "man/microd.8")
+    with open(os.path.join(BUILDDIR, "contrib/systemd/microd.service")) as f:
+        unit = f.read()
+    conf = config_h("SYSCONFDIR") + "/microd/microd.conf"
+    assert "ExecStart=%s -c %s\n" % (
+        re.search(r"^ExecStart=(\S+)", unit, re.M).group(1), conf) in unit
+    with open(os.path.join(BUILDDIR, "man/microd.8")) as f:
+        page = f.read()
+    assert "@" not in re.sub(r"\\&@|@@", "", page)
+    for path in (conf, sock, state + "/lib/microd/registry.db"):
+        assert path in page
+
+
+def test_install_keeps_an_edited_config(tmp_path):
+    """make install installs microd.conf only when absent; make uninstall
+    removes it only while unchanged."""
+    conf = tmp_path / config_h("SYSCONFDIR").lstrip("/") / "microd/microd.conf"
+    dest = "DESTDIR=%s" % tmp_path
+    make("install-data-local", dest)
+    with open(os.path.join(SRCDIR, "etc/microd.conf")) as f:
+        shipped = f.read()
+    assert conf.read_text() == shipped
+    conf.write_text(shipped + "[api]\nlisten = 127.0.0.1:9999\n")
+    make("install-data-local", dest)
+    assert "9999" in conf.read_text()
+    make("uninstall-local", dest)
+    assert "9999" in conf.read_text()
+    conf.write_text(shipped)
+    make("uninstall-local", dest)
+    assert not conf.exists()
+
+
+def test_shipped_config_keys_are_all_valid(tmp_path):
+    """Every key etc/microd.conf shows, uncommented, passes microd -t."""
+    with open(os.path.join(SRCDIR, "etc/microd.conf")) as f:
+        text = f.read()
+    text = re.sub(r"^#([a-z_]+ =)", r"\1", text, flags=re.M)
+    for key in ("username", "password", "token", "tls_ca", "tls_cert",
+                "tls_key"):
+        assert re.search(r"^%s =" % key, text, re.M), key
+    (tmp_path / "microd.conf").write_text(text)
+    r = subprocess.run([MICROD, "-t", "-c", str(tmp_path / "microd.conf")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+
+
+def test_usage():
+    r = subprocess.run([MICROD, "-h"], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 0 and r.stdout.startswith("usage: microd")
+    for bad in (["-x"], ["stray"]):
+        r = subprocess.run([MICROD] + bad, capture_output=True, text=True,
+                           timeout=20)
+        assert r.returncode == 2 and "usage: microd" in r.stderr
 
 
 def test_journald_priority_prefixes(microd):
@@ -43,16 +145,20 @@ def test_journald_priority_prefixes(microd):
     assert any(l.startswith("<6>") for l in lines)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
-def test_workers_drop_to_configured_user(microd):
-    nobody = pwd.getpwnam("nobody")
-    m = microd(extra="[microd]\nuser = nobody\n", start=False)
-    # The dropped workers must reach their state dir: pytest makes its
-    # temp dirs private to root.
+def open_to_others(m):
+    """The dropped workers must reach their state dir: pytest makes its
+    temp dirs private to root."""
     d = m.dir
     while str(d) != "/tmp" and d != d.parent:
         os.chmod(d, 0o755)
         d = d.parent
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_workers_drop_to_configured_user(microd):
+    nobody = pwd.getpwnam("nobody")
+    m = microd(extra="[microd]\nuser = nobody\n", start=False)
+    open_to_others(m)
     m.start()
     for w in m.workers_list():
         with open("/proc/%d/status" % w["pid"]) as f:
@@ -67,6 +173,51 @@ def test_workers_drop_to_configured_user(microd):
                            json.dumps(svc).encode())
     assert status == 200, body
     assert os.stat(m.dir / "state").st_uid == nobody.pw_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+@pytest.mark.parametrize("caps", ["root", "unit"])
+def test_user_takes_over_registry_files_root_created(microd, tmp_path,
+                                                     monkeypatch, caps):
+    """A first run as root (or systemd's StateDirectory= chown) leaves
+    registry.db, -wal and -shm owned by root; with user = set the dropped
+    registry worker must still open them, not crash-loop. "unit" runs
+    microd without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH, as the unit's
+    CapabilityBoundingSet= does."""
+    if caps == "unit":
+        if shutil.which("setpriv") is None:
+            pytest.fail("setpriv missing (util-linux)")
+        wrap = tmp_path / "microd-unit-caps"
+        wrap.write_text("#!/bin/sh\nexec setpriv --bounding-set="
+                        "-dac_override,-dac_read_search %s \"$@\"\n" % MICROD)
+        wrap.chmod(0o755)
+        monkeypatch.setattr(conftest, "MICROD", str(wrap))
+    nobody = pwd.getpwnam("nobody")
+    m = microd(start=False)
+    open_to_others(m)
+    m.start()
+    svc = {"name": "go.micro.srv.rootmade", "version": "1",
+           "nodes": [{"id": "r-1", "address": "127.0.0.1:1"}]}
+    status, _, body = http("POST", m.url("sidecar", "/registry?ttl=1h"),
+                           json.dumps(svc).encode())
+    assert status == 200, body
+    # SIGKILL leaves the -wal and -shm files behind, as a crash would.
+    m.kill_all()
+    state = m.dir / "state"
+    files = [state / n for n in ("registry.db", "registry.db-wal",
+                                 "registry.db-shm")]
+    for f in files:
+        assert f.exists() and os.stat(f).st_uid == 0, f
+    m.extra = "[microd]\nuser = nobody\n"
+    m.write_conf()
+    m.start()
+    for f in files:
+        if f.exists():
+            assert os.stat(f).st_uid == nobody.pw_uid, f
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert "go.micro.srv.rootmade" in names
+    reg = [w for w in m.workers_list() if w["role"] == "registry"]
+    assert reg and all(w["restarts"] == 0 for w in reg), reg
 
 
 def test_worker_counters_move(microd):

@@ -27,7 +27,7 @@ struct svc_node {
 	json_t		*metadata;	/* object of strings */
 
 	/* Kept by the registry core; not part of the JSON form. */
-	uint64_t	 expires;	/* wall-clock ms, 0: never */
+	uint64_t	 expires;	/* util_now_ms() deadline, 0: never */
 	/* 0: registered here; else the backend relist it was last seen in */
 	uint64_t	 relist;
 };

@@ -203,6 +203,36 @@ registry_backend_del(struct registry_core *rc, const struct svc_set *old,
 	}
 }
 
+/*
+ * Node deadlines are on the monotonic clock in memory, so a wall clock
+ * stepped back (NTP at boot) keeps no dead node alive, and on the wall
+ * clock in the file, so that they mean the same after a restart or a
+ * reboot. The offset from one to the other, as of now.
+ */
+static uint64_t
+registry_wall_offset(void)
+{
+	return util_wall_ms() - util_now_ms();
+}
+
+/* Stored (wall clock) deadlines to ours; the past ones were dropped. */
+static void
+registry_loaded_deadlines(struct store_loaded *loaded)
+{
+	uint64_t	 offset = registry_wall_offset(), now = util_now_ms();
+	struct svc_node	*n;
+	size_t		 i, j;
+
+	for (i = 0; i < loaded->n; i++) {
+		for (j = 0; j < loaded->v[i]->nnodes; j++) {
+			n = &loaded->v[i]->nodes[j];
+			if (n->expires != 0)
+				n->expires = n->expires > offset + now ?
+				    n->expires - offset : now;
+		}
+	}
+}
+
 static int
 registry_commit_fail(struct registry_core *rc, struct registry_entry *e,
     struct svc_set *next)
@@ -223,13 +253,15 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 {
 	char	*why;
 
-	if (store_put(rc->store, e->name, next, &why) == -1) {
+	if (store_put(rc->store, e->name, next, registry_wall_offset(),
+	    &why) == -1) {
 		xasprintf(cause, "registry database: %s", why);
 		free(why);
 		return registry_commit_fail(rc, e, next);
 	}
 	if (registry_publish(rc, e->name, next, cause) == -1) {
-		if (store_put(rc->store, e->name, &e->set, &why) == -1) {
+		if (store_put(rc->store, e->name, &e->set,
+		    registry_wall_offset(), &why) == -1) {
 			log_warnx("%s: cannot undo database "
 			    "change: %s", e->name, why);
 			free(why);
@@ -307,7 +339,7 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 			continue;
 		log_warnx("%s: %s", why, cause);
 		free(cause);
-		retry = util_wall_ms() + REGISTRY_RETRY_MS;
+		retry = util_now_ms() + REGISTRY_RETRY_MS;
 		if (w.next == 0 || retry < w.next)
 			w.next = retry;
 	}
@@ -323,7 +355,7 @@ registry_arm(struct registry_core *rc, uint64_t deadline)
 
 	if (deadline == 0 || (rc->expire_at != 0 && rc->expire_at <= deadline))
 		return;
-	now = util_wall_ms();
+	now = util_now_ms();
 	at = deadline;
 	if (at < rc->last_scan + REGISTRY_EXPIRE_SLACK_MS)
 		at = rc->last_scan + REGISTRY_EXPIRE_SLACK_MS;
@@ -347,7 +379,7 @@ static void
 registry_expire(evutil_socket_t fd, short events, void *arg)
 {
 	struct registry_core	*rc = arg;
-	uint64_t		 now = util_wall_ms(), next;
+	uint64_t		 now = util_now_ms(), next;
 
 	rc->expire_at = 0;
 	rc->last_scan = now;
@@ -403,7 +435,7 @@ registry_core_register(struct registry_core *rc, const char *json,
 	if ((s = svc_parse(json, len, SVC_NEED_NODES, cause)) == NULL)
 		return -1;
 	if (ttl_ms != 0)
-		expires = util_wall_ms() + ttl_ms;
+		expires = util_now_ms() + ttl_ms;
 	for (i = 0; i < s->nnodes; i++)
 		s->nodes[i].expires = expires;
 	if (registry_merge(rc, s, NULL, cause) == -1) {
@@ -658,10 +690,11 @@ static void
 registry_load(struct registry_core *rc, struct store_loaded *loaded)
 {
 	struct registry_entry	*e;
-	uint64_t		 now = util_wall_ms();
+	uint64_t		 now = util_now_ms();
 	char			*cause;
 	size_t			 i;
 
+	registry_loaded_deadlines(loaded);
 	for (i = 0; i < loaded->n; i++) {
 		e = registry_get(rc, loaded->v[i]->name);
 		if (svc_set_merge(&e->set, loaded->v[i], &cause) == -1) {
@@ -711,7 +744,7 @@ registry_announce_visit(const void *nodep, VISIT which, void *arg)
 {
 	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
 	struct registry_core	*rc = arg;
-	uint64_t		 now = util_wall_ms();
+	uint64_t		 now = util_now_ms();
 	size_t			 i, j;
 
 	if (which != postorder && which != leaf)

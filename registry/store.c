@@ -459,7 +459,8 @@ store_bind_json(sqlite3_stmt *stmt, int col, const json_t *v)
 }
 
 static int
-store_put_version(struct store *st, const struct svc *s, char **cause)
+store_put_version(struct store *st, const struct svc *s, uint64_t wall_offset,
+    char **cause)
 {
 	sqlite3_stmt	*vs = st->stmt[STMT_PUT_VERSION];
 	sqlite3_stmt	*ns = st->stmt[STMT_PUT_NODE];
@@ -479,7 +480,8 @@ store_put_version(struct store *st, const struct svc *s, char **cause)
 		sqlite3_bind_text(ns, 5, s->nodes[i].address, -1,
 		    SQLITE_STATIC);
 		store_bind_json(ns, 6, s->nodes[i].metadata);
-		sqlite3_bind_int64(ns, 7, (sqlite3_int64)s->nodes[i].expires);
+		sqlite3_bind_int64(ns, 7, (sqlite3_int64)(s->nodes[i].expires != 0 ?
+		    s->nodes[i].expires + wall_offset : 0));
 		sqlite3_bind_int(ns, 8, s->nodes[i].relist != 0);
 		if (store_step(st, STMT_PUT_NODE, cause) == -1)
 			return -1;
@@ -489,7 +491,7 @@ store_put_version(struct store *st, const struct svc *s, char **cause)
 
 static int
 store_put_tx(struct store *st, const char *name, const struct svc_set *set,
-    char **cause)
+    uint64_t wall_offset, char **cause)
 {
 	size_t	 i;
 
@@ -502,7 +504,7 @@ store_put_tx(struct store *st, const char *name, const struct svc_set *set,
 	if (store_step(st, STMT_DEL_VERSIONS, cause) == -1)
 		return -1;
 	for (i = 0; i < set->n; i++) {
-		if (store_put_version(st, set->v[i], cause) == -1)
+		if (store_put_version(st, set->v[i], wall_offset, cause) == -1)
 			return -1;
 	}
 	return store_step(st, STMT_COMMIT, cause);
@@ -510,13 +512,13 @@ store_put_tx(struct store *st, const char *name, const struct svc_set *set,
 
 int
 store_put(struct store *st, const char *name, const struct svc_set *set,
-    char **cause)
+    uint64_t wall_offset, char **cause)
 {
 	char	*ignored = NULL;
 
 	if (store_step(st, STMT_BEGIN, cause) == -1)
 		return -1;
-	if (store_put_tx(st, name, set, cause) == 0)
+	if (store_put_tx(st, name, set, wall_offset, cause) == 0)
 		return 0;
 	if (sqlite3_get_autocommit(st->db) == 0 &&
 	    store_step(st, STMT_ROLLBACK, &ignored) == -1) {

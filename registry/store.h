@@ -38,10 +38,12 @@ void		 store_loaded_free(struct store_loaded *);
 
 /*
  * Replace everything stored under one service name by the versions of the
- * set (none: the name is deleted), in one transaction. Returns -1 with
- * *cause and the database unchanged on failure.
+ * set (none: the name is deleted), in one transaction. Node deadlines are
+ * stored plus wall_offset: the caller's clock to the wall clock, which
+ * the file keeps (store_open's now and the deadlines it returns are wall
+ * clock). Returns -1 with *cause and the database unchanged on failure.
  */
 int		 store_put(struct store *, const char *, const struct svc_set *,
-		    char **);
+		    uint64_t, char **);
 
 #endif

@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 import urllib.request
 
@@ -280,3 +281,29 @@ def test_corrupt_database_moved_aside(microd):
     assert any(p.name.startswith("registry.db.corrupt")
                for p in state.iterdir())
     assert "corrupt" in m.read_log().lower()
+
+
+def test_wall_clock_step_back_keeps_no_dead_node(microd, tmp_path):
+    """TTL deadlines run on the monotonic clock: after the wall clock
+    steps back an hour (NTP at boot), a 2 s node still goes within its TTL
+    (it used to stay an hour), and one stepped forward expires nothing
+    early."""
+    shim = tmp_path / "clockshim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim),
+                    os.path.join(os.path.dirname(__file__), "clockshim.c"),
+                    "-ldl"], check=True)
+    shift = tmp_path / "shift"
+    shift.write_text("0")
+    m = microd(env={"LD_PRELOAD": str(shim),
+                    "MICROD_TEST_CLOCK_SHIFT": str(shift)})
+    assert post(m, service(name="go.micro.srv.long"), ttl="60s")[0] == 200
+    assert post(m, service(name="go.micro.srv.short"), ttl="2s")[0] == 200
+    shift.write_text(str(-3600 * 1000))
+    wait_for(lambda: get_service(m, "go.micro.srv.short")[0] == 404, 10,
+             what="the 2 s node gone after a step back")
+    shift.write_text(str(120 * 1000))
+    assert post(m, service(name="go.micro.srv.other"), ttl="2s")[0] == 200
+    wait_for(lambda: get_service(m, "go.micro.srv.other")[0] == 404, 10,
+             what="the next expiry pass")
+    assert get_service(m, "go.micro.srv.long")[0] == 200
+

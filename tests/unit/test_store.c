@@ -81,7 +81,7 @@ put(struct store *st, const char *name, struct svc *a, struct svc *b)
 		assert_int_equal(svc_set_merge(&set, a, &cause), 0);
 	if (b != NULL)
 		assert_int_equal(svc_set_merge(&set, b, &cause), 0);
-	if (store_put(st, name, &set, &cause) == -1)
+	if (store_put(st, name, &set, 0, &cause) == -1)
 		fail_msg("store_put: %s", cause);
 	svc_set_clear(&set);
 	svc_free(a);

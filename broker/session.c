@@ -22,6 +22,12 @@
 #include "ws.h"
 
 #define SESSION_QUEUE_BYTES	(8 * 1024 * 1024)
+/*
+ * Every session of a process together: 4096 slow subscribers at 8 MiB
+ * each would be 32 GiB. Past it, the subscriber a message does not fit is
+ * cut, as when its own queue is full.
+ */
+#define SESSION_QUEUE_ALL_BYTES	(256 * 1024 * 1024)
 #define SESSION_PING_MS		30000
 #define SESSION_CLOSE_RETRY	1013	/* RFC 6455 §7.4.2: try again later */
 
@@ -144,6 +150,8 @@ session_limits(struct ws_limits *l)
 	/* Room for the queue, but never less than two of the largest. */
 	l->max_queue_bytes = SESSION_QUEUE_BYTES > 2 * one ?
 	    SESSION_QUEUE_BYTES : 2 * one;
+	l->max_queue_all = SESSION_QUEUE_ALL_BYTES > 2 * l->max_queue_bytes ?
+	    SESSION_QUEUE_ALL_BYTES : 2 * l->max_queue_bytes;
 	l->ping_ms = SESSION_PING_MS;
 }
 

@@ -12,6 +12,9 @@
 
 #define WS_OUT_FRAMES_MIN	16
 
+/* Unsent bytes of every queue of the process. */
+static size_t	 ws_out_all;
+
 void
 ws_out_init(struct ws_out *o, const void *data, size_t len)
 {
@@ -22,13 +25,21 @@ ws_out_init(struct ws_out *o, const void *data, size_t len)
 		memcpy(ws_out_space(o, len), data, len);
 	o->len = len;
 	o->total = o->base = len;
+	ws_out_all += len;
 }
 
 void
 ws_out_free(struct ws_out *o)
 {
+	ws_out_all -= ws_out_pending(o);
 	free(o->buf);
 	free(o->frames);
+}
+
+size_t
+ws_out_pending_all(void)
+{
+	return ws_out_all;
 }
 
 uint8_t *
@@ -75,6 +86,7 @@ ws_out_commit(struct ws_out *o, size_t n)
 {
 	o->len += n;
 	o->total += n;
+	ws_out_all += n;
 	ws_out_push(o, o->total);
 }
 
@@ -115,6 +127,7 @@ ws_out_send(struct ws_out *o, int fd)
 	if (n == -1)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	o->off += (size_t)n;
+	ws_out_all -= (size_t)n;
 	if (o->off < o->len)
 		return 0;
 	o->off = o->len = 0;
@@ -143,6 +156,7 @@ ws_out_drop_unsent(struct ws_out *o)
 		return;
 	sent = o->total - ws_out_pending(o);
 	cut = o->base < sent ? o->frames[o->first] : o->base;
+	ws_out_all -= (size_t)(o->total - cut);
 	o->len = o->off + (size_t)(cut - sent);
 	o->total = o->base = cut;
 	o->nframes = 0;

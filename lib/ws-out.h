@@ -37,6 +37,8 @@ uint8_t		*ws_out_space(struct ws_out *, size_t);
 void		 ws_out_commit(struct ws_out *, size_t);
 /* Unsent bytes, and unsent frames. */
 size_t		 ws_out_pending(const struct ws_out *);
+/* Unsent bytes of every queue in this process together. */
+size_t		 ws_out_pending_all(void);
 size_t		 ws_out_frames(struct ws_out *);
 /* Send what the socket takes: 0, or -1 with errno (not EAGAIN). */
 int		 ws_out_send(struct ws_out *, int);

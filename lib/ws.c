@@ -125,7 +125,9 @@ static int
 ws_queue_full(struct ws *ws, size_t len)
 {
 	return ws_out_frames(&ws->out) + 1 > ws->limits.max_queue_msgs ||
-	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes;
+	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes ||
+	    (ws->limits.max_queue_all != 0 &&
+	    ws_out_pending_all() + len > ws->limits.max_queue_all);
 }
 
 /* The close handshake has WS_CLOSE_WAIT_MS to finish. */

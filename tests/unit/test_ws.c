@@ -235,16 +235,18 @@ test_out_queue(void **state)
 {
 	struct ws_out	 o;
 	static char	 got[5 + 3 * OUT_FRAME];
-	size_t		 sent, have = 0;
+	size_t		 sent, have = 0, all = ws_out_pending_all();
 	ssize_t		 n;
 	int		 sv[2], small = 4096, i;
 
 	ws_out_init(&o, NULL, 0);
 	out_frames(&o, 2);
 	assert_int_equal(ws_out_frames(&o), 2);
+	assert_int_equal(ws_out_pending_all(), all + 2 * OUT_FRAME);
 	ws_out_drop_unsent(&o);
 	assert_int_equal(ws_out_pending(&o), 0);
 	assert_int_equal(ws_out_frames(&o), 0);
+	assert_int_equal(ws_out_pending_all(), all);
 	ws_out_free(&o);
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
@@ -261,6 +263,7 @@ test_out_queue(void **state)
 	ws_out_drop_unsent(&o);
 	assert_int_equal(ws_out_frames(&o), 0);
 	assert_int_equal(ws_out_pending(&o), 5 + OUT_FRAME - sent);
+	assert_int_equal(ws_out_pending_all(), all + ws_out_pending(&o));
 	/* What arrives: the greeting and exactly the first frame. */
 	for (i = 0; i < 100000 && ws_out_pending(&o) > 0; i++) {
 		assert_int_equal(ws_out_send(&o, sv[0]), 0);
@@ -283,6 +286,7 @@ test_out_queue(void **state)
 	assert_non_null(o.buf);
 	assert_int_equal(ws_out_pending(&o), OUT_FRAME);
 	ws_out_free(&o);
+	assert_int_equal(ws_out_pending_all(), all);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -297,6 +301,7 @@ struct wt {
 	int			 server_closed;
 	uint16_t		 server_code;
 	int			 overflows;
+	int			 bound_all;	/* the process bound, not its own */
 	struct ws		*client_ws;
 	int			 client_open;
 	int			 client_closed;
@@ -359,6 +364,10 @@ server_handle(struct http_request *req, void *arg)
 				    .max_queue_bytes = 1000 };
 	const char		*cause;
 
+	if (t->bound_all) {
+		l.max_queue_bytes = 100000;
+		l.max_queue_all = ws_out_pending_all() + 1000;
+	}
 	if (ws_upgrade_check(req, NULL, &cause) == 0)
 		t->server_ws = ws_accept(req, &l, &server_cbs, t, &cause);
 }
@@ -498,6 +507,20 @@ test_overflow(void **state)
 	assert_int_equal(t->client_code, WS_CLOSE_POLICY);
 	/* The close overtakes what was still queued (see ws_close). */
 	assert_int_equal(t->nmsgs, 0);
+}
+
+/* The same with room in its own queue, none in the process's. */
+static void
+test_overflow_all(void **state)
+{
+	struct wt	*t = *state;
+
+	t->bound_all = 1;
+	wt_connect(t);
+	ws_send(t->client_ws, 0, "flood", 5);
+	ht_pump(t->base, 3000, &t->client_closed);
+	assert_int_equal(t->overflows, 1);
+	assert_int_equal(t->client_code, WS_CLOSE_POLICY);
 }
 
 /* Raw bytes: a client frame without mask violates RFC 6455 §5.1. */
@@ -657,6 +680,8 @@ main(void)
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_message_too_big,
 		    wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_all, wt_setup,
+		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow, wt_setup,
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frame,

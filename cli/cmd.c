@@ -10,7 +10,7 @@
 
 #include "cmd.h"
 #include "log.h"
-#include "termtext.h"
+#include "output.h"
 #include "util.h"
 
 enum cmd_status
@@ -19,12 +19,10 @@ cmd_error(const char *fmt, ...)
 	va_list	 ap;
 	char	*s;
 
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		fatal("vasprintf");
-	va_end(ap);
 	/* A service's or the broker's answer may be in it. */
-	termtext_fit(s, -1, s, strlen(s) + 1);
+	va_start(ap, fmt);
+	s = output_vtext(NULL, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "microctl: %s\n", s);
 	free(s);
 	return CMD_ERROR;

@@ -135,30 +135,30 @@ output_table_new(size_t ncols, const char *const *headers)
 	return t;
 }
 
-/* A string as the terminal may show it (see termtext_fit()), allocated. */
-static char *
-output_printable(const char *s, int *cols)
+char *
+output_vtext(int *cols, const char *fmt, va_list ap)
 {
-	char	*out = xmalloc(strlen(s) + 1);
+	char	*s;
+	int	 n;
 
-	*cols = termtext_fit(s, -1, out, strlen(s) + 1);
-	return out;
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatal("vasprintf");
+	n = termtext_fit(s, -1, s, strlen(s) + 1);
+	if (cols != NULL)
+		*cols = n;
+	return s;
 }
 
 void
 output_line(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*s, *p;
-	int	 cols;
+	char	*s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		fatal("vasprintf");
+	s = output_vtext(NULL, fmt, ap);
 	va_end(ap);
-	p = output_printable(s, &cols);
-	printf("%s\n", p);
-	free(p);
+	printf("%s\n", s);
 	free(s);
 }
 
@@ -166,20 +166,16 @@ void
 output_table_cell(struct output_table *t, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*s;
 	size_t	 col = t->ncells % t->ncols;
 
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		fatal("vasprintf");
-	va_end(ap);
 	t->cells = xrealloc(t->cells, (t->ncells + 1) * sizeof(*t->cells));
 	t->cols = xrealloc(t->cols, (t->ncells + 1) * sizeof(*t->cols));
-	t->cells[t->ncells] = output_printable(s, &t->cols[t->ncells]);
+	va_start(ap, fmt);
+	t->cells[t->ncells] = output_vtext(&t->cols[t->ncells], fmt, ap);
+	va_end(ap);
 	if (t->cols[t->ncells] > t->width[col])
 		t->width[col] = t->cols[t->ncells];
 	t->ncells++;
-	free(s);
 }
 
 void

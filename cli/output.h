@@ -5,6 +5,7 @@
 #ifndef MICRO_OUTPUT_H
 #define MICRO_OUTPUT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,11 +29,14 @@ const char	*output_time(int64_t, char *, size_t);
 
 /*
  * Text for people: one line, and table cells. Control characters of the
- * data are shown as '?' (tui/table.h's termtext_fit()), so nothing a
- * registration holds can drive the terminal; widths are display columns.
+ * data are shown as '?' (lib/termtext.c), so nothing a registration
+ * holds can drive the terminal; widths are display columns.
  */
 void		 output_line(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+/* Formatted and made printable, allocated; cols (or NULL) its width. */
+char		*output_vtext(int *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
 
 /* Columns are as wide as their widest cell; the last is not padded. */
 struct output_table;

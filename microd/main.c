@@ -28,8 +28,6 @@
 #include "shm/svcstats.h"
 #include "util.h"
 
-#define MASTER_SLOTS	(1 + 2 * ROLE_COUNT * CONFIG_WORKERS_MAX)
-
 struct master	*master;
 
 #define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
@@ -411,6 +409,7 @@ master_teardown(struct event *evs[4])
 	int	 r;
 
 	control_close();
+	readwatch_stop();
 	for (r = 0; r < 4; r++)
 		event_free(evs[r]);
 	for (r = 0; r < ROLE_COUNT; r++)
@@ -487,6 +486,7 @@ main(int argc, char *argv[])
 	m.started_ms = util_now_ms();
 	m.started_wall_ms = util_wall_ms();
 	master_setup();
+	readwatch_start();
 	notify_init(m.base);
 	master_signals(sigs);
 	m.generation = 1;

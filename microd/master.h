@@ -23,6 +23,9 @@ struct event;
 struct event_base;
 struct shm;
 
+/* The master's own slot and two generations of every worker. */
+#define MASTER_SLOTS	(1 + 2 * ROLE_COUNT * CONFIG_WORKERS_MAX)
+
 enum proc_state {
 	PROC_STARTING,		/* forked, not serving yet */
 	PROC_RUNNING,		/* said "ready" */
@@ -121,6 +124,10 @@ void	 status_pack_workers(msgpack_packer *);
 int	 control_open(const char *, const char **);
 void	 control_close(void);
 void	 control_push_stats(void);
+
+/* readwatch.c: kills a worker stuck in a registry read that blocks updates */
+void	 readwatch_start(void);
+void	 readwatch_stop(void);
 
 /* main.c */
 int	 master_reload(char *, size_t);

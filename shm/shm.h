@@ -106,6 +106,12 @@ void		 shm_slot_clear(struct shm *, unsigned);
 /* Fields are read one by one: a snapshot may mix two updates. */
 void		 shm_slot_info(const struct shm *, unsigned,
 		    struct shm_slot_info *);
+/*
+ * The epoch the slot's process entered its current read at, 0 outside a
+ * read. One that stays below shm_stats' epoch has not left since the
+ * writer moved on (the master's read watchdog).
+ */
+uint64_t	 shm_slot_read_epoch(const struct shm *, unsigned);
 /* The worker's own counters (it is their only writer, lib/counters.h). */
 struct micro_counters *shm_slot_counters(struct shm *, unsigned);
 

@@ -79,6 +79,12 @@ shm_slot_info(const struct shm *shm, unsigned i, struct shm_slot_info *info)
 	info->started_ms = LOAD(&s->started_ms);
 }
 
+uint64_t
+shm_slot_read_epoch(const struct shm *shm, unsigned i)
+{
+	return LOAD_ACQ(&shm_slot_at(shm, i)->epoch);
+}
+
 struct micro_counters *
 shm_slot_counters(struct shm *shm, unsigned i)
 {

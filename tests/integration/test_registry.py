@@ -1,11 +1,15 @@
 """The registry: sidecar and microctl paths, persistence, TTL, bad input."""
 import json
 import os
+import random
 import signal
 import sqlite3
+import struct
 import subprocess
+import threading
 import time
 import urllib.request
+from http.client import HTTPConnection
 
 from conftest import http, pid_alive, wait_for
 
@@ -310,3 +314,103 @@ def test_wall_clock_step_back_keeps_no_dead_node(microd, tmp_path):
              what="the next expiry pass")
     assert get_service(m, "go.micro.srv.long")[0] == 200
 
+
+
+def shm_read_epochs(master_pid):
+    """{pid: epoch} of the shm slots, read from the master's segment as
+    doc/shm-layout.md draws it: header nslots u32 @24, slot_size u32 @28,
+    slots_off u64 @32; slot epoch u64 @0 (0: not in a read), pid i32 @8."""
+    fds = "/proc/%d/fd" % master_pid
+    for fd in os.listdir(fds):
+        path = os.path.join(fds, fd)
+        if os.readlink(path).startswith("/memfd:microd-shm"):
+            with open(path, "rb") as f:
+                head = f.read(64)
+                assert head[:8] == b"MICROSHM", head[:8]
+                nslots, size = struct.unpack_from("<II", head, 24)
+                f.seek(struct.unpack_from("<Q", head, 32)[0])
+                slots = f.read(nslots * size)
+            pairs = (struct.unpack_from("<Qi", slots, i * size)
+                     for i in range(nslots))
+            return {pid: epoch for epoch, pid in pairs if pid}
+    raise AssertionError("no microd-shm segment among the master's fds")
+
+
+def keep_busy(url, stop):
+    """Ask url again and again on one keep-alive connection until stop."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    while not stop.is_set():
+        conn = HTTPConnection(host, int(port), timeout=60)
+        try:
+            while not stop.is_set():
+                conn.request("GET", "/" + url.split("/", 3)[3])
+                conn.getresponse().read()
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+def stop_inside_a_read(m, pid, busy_url):
+    """SIGSTOP pid while it is inside a registry read, keeping it busy with
+    requests for busy_url that read the whole registry. Returns the epoch
+    the read holds."""
+    stop = threading.Event()
+    clients = [threading.Thread(target=keep_busy, args=(busy_url, stop))
+               for _ in range(3)]
+    for c in clients:
+        c.start()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            os.kill(pid, signal.SIGSTOP)
+            epoch = shm_read_epochs(m.proc.pid).get(pid, 0)
+            if epoch:
+                return epoch
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(random.uniform(0.001, 0.005))   # let it run a while
+        raise AssertionError("never caught pid %d inside a read" % pid)
+    finally:
+        stop.set()
+
+
+def test_worker_stuck_in_a_read_is_killed_once_it_blocks_updates(microd):
+    """A worker that stays inside a registry read (here: stopped) makes
+    the writer refuse the updates that need the memory it may still see.
+    The master's read watchdog kills it once it does that harm; the
+    restarted worker and the registry go on, with nothing lost."""
+    m = microd(extra="[microd]\nshm_size = 1M\n")
+    assert post(m, service(name="go.micro.srv.many"), ttl="1h")[0] == 200
+    m.stop()
+    multiply_stored_service(str(m.dir / "state" / "registry.db"),
+                            "go.micro.srv.many", 400)
+    m.start()
+    web = m.running("web")[0]["pid"]
+    # /apps reads every service's name and shows none of these.
+    stop_inside_a_read(m, web, m.url("web", "/apps"))
+    try:
+        # Harmless while no update needs its memory: left alone past the
+        # watchdog's 5 s (and a sample more).
+        time.sleep(6.5)
+        assert pid_alive(web)
+        big = {"pad": "x" * 4000}
+        for i in range(2000):   # 40 big ones fit the arena, live
+            svc = service(name="go.micro.srv.many-%d" % (i % 40 + 1),
+                          metadata=big)
+            post(m, svc, ttl="1h")
+            if m.status()["registry"]["wait_errors"] > 0:
+                break
+        assert m.status()["registry"]["wait_errors"] > 0, \
+            "the stopped reader never blocked an update"
+        wait_for(lambda: not pid_alive(web), 20, what="stuck worker killed")
+    finally:
+        if pid_alive(web):
+            os.kill(web, signal.SIGCONT)
+    assert "web/0 (pid %d) stayed in one registry read" % web in \
+        m.read_log()
+    wait_for(lambda: m.running("web"), 15, what="web restarted")
+    new = service(name="go.micro.srv.after", metadata=big)
+    wait_for(lambda: post(m, new, ttl="1h")[0] == 200, 15,
+             what="updates accepted again")
+    assert json.loads(get_service(m, "go.micro.srv.after")[2])[0][
+        "metadata"] == big

@@ -86,6 +86,14 @@ http_creq_on_head(http_parser *p)
 		return -1;	/* not a status: a bad response */
 	if (r->status / 100 == 1 && r->status != 101)
 		return 0;	/* interim: its message completes at once */
+	/*
+	 * The body is passed on dechunked, without the hop-by-hop
+	 * Transfer-Encoding: another coding (gzip, chunked) would reach the
+	 * client undeclared. Refused as nginx does its upstreams'.
+	 */
+	if (http_headers_has_other_token(r->rsp_headers, "Transfer-Encoding",
+	    "chunked"))
+		return -1;
 	r->head_done = 1;
 	http_parser_pause(p, 1);
 	return strcmp(r->method, "HEAD") == 0;	/* 1: no body */

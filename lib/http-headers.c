@@ -148,37 +148,65 @@ http_headers_count_of(const struct http_headers *h, const char *name)
 	return n;
 }
 
-/* Is token one of the comma-separated items of list (no case)? */
-static int
-http_headers_list_has(const char *list, const char *token)
+/*
+ * The next comma-separated item of a list at *p, trimmed; its length in
+ * *n. Returns NULL past the last item.
+ */
+static const char *
+http_headers_list_next(const char **p, size_t *n)
 {
-	size_t		 len = strlen(token), n;
-	const char	*p = list;
+	const char	*item;
 
-	while (*p != '\0') {
-		p += strspn(p, " \t,");
-		n = strcspn(p, ",");
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == len && strncasecmp(p, token, len) == 0)
-			return 1;
-		p += strcspn(p, ",");
+	*p += strspn(*p, " \t,");
+	if (**p == '\0')
+		return NULL;
+	item = *p;
+	*n = strcspn(item, ",");
+	*p += *n;
+	while (*n > 0 && (item[*n - 1] == ' ' || item[*n - 1] == '\t'))
+		(*n)--;
+	return item;
+}
+
+static int
+http_headers_item_is(const char *item, size_t n, const char *token)
+{
+	return n == strlen(token) && strncasecmp(item, token, n) == 0;
+}
+
+/*
+ * Count the items of every name header that are token (want 1) or are not
+ * (want 0), no case.
+ */
+static size_t
+http_headers_count_items(const struct http_headers *h, const char *name,
+    const char *token, int want)
+{
+	const char	*p, *item;
+	size_t		 i, n, count = 0, len = strlen(name);
+
+	for (i = 0; i < h->n; i++) {
+		if (!http_header_is(&h->v[i], name, len))
+			continue;
+		p = h->v[i].value;
+		while ((item = http_headers_list_next(&p, &n)) != NULL)
+			count += http_headers_item_is(item, n, token) == want;
 	}
-	return 0;
+	return count;
 }
 
 int
 http_headers_has_token(const struct http_headers *h, const char *name,
     const char *token)
 {
-	size_t	 i, len = strlen(name);
+	return http_headers_count_items(h, name, token, 1) > 0;
+}
 
-	for (i = 0; i < h->n; i++) {
-		if (http_header_is(&h->v[i], name, len) &&
-		    http_headers_list_has(h->v[i].value, token))
-			return 1;
-	}
-	return 0;
+int
+http_headers_has_other_token(const struct http_headers *h, const char *name,
+    const char *token)
+{
+	return http_headers_count_items(h, name, token, 0) > 0;
 }
 
 size_t

@@ -240,6 +240,12 @@ http_conn_head(struct http_conn *conn)
 		http_conn_fail(conn, 400);
 		return;
 	}
+	/* RFC 9112 6.1: a transfer coding we do not decode (gzip). */
+	if (http_headers_has_other_token(req->headers, "Transfer-Encoding",
+	    "chunked")) {
+		http_conn_fail(conn, 501);
+		return;
+	}
 	req->head = p->method == HTTP_HEAD;
 	req->keepalive = http_should_keep_alive(p) && !p->upgrade;
 	conn->expect = req->minor >= 1 && http_conn_body_expected(p) &&

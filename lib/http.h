@@ -65,6 +65,9 @@ size_t		 http_headers_count_of(const struct http_headers *,
 /* 1 if a comma-separated header of that name lists token (no case). */
 int		 http_headers_has_token(const struct http_headers *,
 		    const char *, const char *);
+/* 1 if such a header lists anything other than token. */
+int		 http_headers_has_other_token(const struct http_headers *,
+		    const char *, const char *);
 /* Append "name: value\r\n" to a buffer, in one piece. */
 void		 http_header_line(struct evbuffer *, const char *,
 		    const char *);

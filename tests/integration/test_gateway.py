@@ -441,6 +441,8 @@ def test_proxy_bad_backends(gw, nodes):
                     b"\r\na\r\n0123456789\r\n",
         "spacename": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
         "nocontent": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "gzipped": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked"
+                   b"\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     }
     for name, answer in answers.items():
         node = RawNode(answer)
@@ -450,6 +452,8 @@ def test_proxy_bad_backends(gw, nodes):
     status, _, body = get(m, "/zero/x")
     assert status == 502 and error(body)["code"] == 502
     assert get(m, "/spacename/x")[0] == 502
+    # Dechunked, a gzip transfer coding would reach the client undeclared.
+    assert get(m, "/gzipped/x")[0] == 502
     # A 204 never carries Content-Length (RFC 9110 8.6), whatever the node
     # said.
     got = raw_exchange(m, b"GET /nocontent/x HTTP/1.1\r\nHost: x\r\n"

@@ -570,6 +570,37 @@ test_host_required(void **state)
 	}
 }
 
+/* RFC 9112 6.1: 501 for a transfer coding the server does not decode. */
+static void
+test_transfer_coding_unknown(void **state)
+{
+	static const char *codings[] = {
+		"gzip, chunked",
+		"chunked\r\nTransfer-Encoding: chunked, chunked",
+		"x, chunked",
+	};
+	struct ht	*t = *state;
+	char		 req[256], *r;
+	size_t		 i;
+	int		 fd, eof;
+
+	for (i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
+		snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: x\r\n"
+		    "Transfer-Encoding: %s\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		    codings[i]);
+		fd = ht_connect(t->port);
+		r = ht_ask(t, fd, req, NULL, &eof);
+		assert_non_null(strstr(r, i == 1 ? "HTTP/1.1 400 " :
+		    "HTTP/1.1 501 "));
+		close(fd);
+	}
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:"
+	    " Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "ok", &eof);
+	assert_non_null(strstr(r, " 200 OK\r\n"));
+	close(fd);
+}
+
 static const char *hostile[] = {
 	"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
 	"GET\r\n\r\n",
@@ -704,6 +735,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_error_json, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_coding_unknown,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_required, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),

@@ -409,7 +409,7 @@ master_teardown(struct event *evs[4])
 	int	 r;
 
 	control_close();
-	readwatch_stop();
+	watchdog_stop();
 	for (r = 0; r < 4; r++)
 		event_free(evs[r]);
 	for (r = 0; r < ROLE_COUNT; r++)
@@ -486,7 +486,7 @@ main(int argc, char *argv[])
 	m.started_ms = util_now_ms();
 	m.started_wall_ms = util_wall_ms();
 	master_setup();
-	readwatch_start();
+	watchdog_start();
 	notify_init(m.base);
 	master_signals(sigs);
 	m.generation = 1;

@@ -125,9 +125,9 @@ int	 control_open(const char *, const char **);
 void	 control_close(void);
 void	 control_push_stats(void);
 
-/* readwatch.c: kills a worker stuck in a registry read that blocks updates */
-void	 readwatch_start(void);
-void	 readwatch_stop(void);
+/* watchdog.c: kills a worker whose event loop hangs */
+void	 watchdog_start(void);
+void	 watchdog_stop(void);
 
 /* main.c */
 int	 master_reload(char *, size_t);

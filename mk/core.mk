@@ -11,7 +11,7 @@ microd_microd_SOURCES += \
 	microd/control.c microd/control.h \
 	microd/ctlcmd.c \
 	microd/status.c \
-	microd/readwatch.c \
+	microd/watchdog.c \
 	microd/notify.c microd/notify.h \
 	workers/worker.c workers/worker.h \
 	workers/worker-http.c workers/worker-http.h \

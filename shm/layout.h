@@ -80,6 +80,7 @@ struct shm_slot {
 	uint32_t	 restarts;
 	uint64_t	 started_ms;
 	struct micro_counters counters;	/* the worker */
+	uint64_t	 beat_ms;	/* the worker: its loop's last turn */
 };
 
 /*

@@ -19,7 +19,7 @@
 struct micro_counters;
 struct shm;
 
-#define SHM_LAYOUT_VERSION	1
+#define SHM_LAYOUT_VERSION	2
 #define SHM_SLOTS_DEFAULT	128
 #define SHM_SYNC_NAME_MAX	32
 #define SHM_SYNC_ERROR_MAX	192
@@ -107,11 +107,11 @@ void		 shm_slot_clear(struct shm *, unsigned);
 void		 shm_slot_info(const struct shm *, unsigned,
 		    struct shm_slot_info *);
 /*
- * The epoch the slot's process entered its current read at, 0 outside a
- * read. One that stays below shm_stats' epoch has not left since the
- * writer moved on (the master's read watchdog).
+ * The worker's beat: its event loop stores the monotonic time once a
+ * second; 0 until the first. The master's watchdog reads it.
  */
-uint64_t	 shm_slot_read_epoch(const struct shm *, unsigned);
+void		 shm_slot_beat(struct shm *, unsigned, uint64_t now_ms);
+uint64_t	 shm_slot_beat_ms(const struct shm *, unsigned);
 /* The worker's own counters (it is their only writer, lib/counters.h). */
 struct micro_counters *shm_slot_counters(struct shm *, unsigned);
 

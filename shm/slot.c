@@ -25,6 +25,7 @@ shm_slot_claim(struct shm *shm, const struct shm_slot_info *info,
 		for (k = 0; k < sizeof(s->counters) / sizeof(*counter); k++)
 			STORE(&counter[k], 0);
 		STORE(&s->epoch, 0);
+		STORE(&s->beat_ms, 0);
 		STORE(&s->role, info->role);
 		STORE(&s->id, info->id);
 		STORE(&s->generation, info->generation);
@@ -79,10 +80,16 @@ shm_slot_info(const struct shm *shm, unsigned i, struct shm_slot_info *info)
 	info->started_ms = LOAD(&s->started_ms);
 }
 
-uint64_t
-shm_slot_read_epoch(const struct shm *shm, unsigned i)
+void
+shm_slot_beat(struct shm *shm, unsigned i, uint64_t now_ms)
 {
-	return LOAD_ACQ(&shm_slot_at(shm, i)->epoch);
+	STORE(&shm_slot_at(shm, i)->beat_ms, now_ms);
+}
+
+uint64_t
+shm_slot_beat_ms(const struct shm *shm, unsigned i)
+{
+	return LOAD(&shm_slot_at(shm, i)->beat_ms);
 }
 
 struct micro_counters *

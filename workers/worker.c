@@ -37,7 +37,11 @@ struct worker_pending {
 };
 
 static struct worker	 worker_self;
+/* How often a worker's loop stores its beat (shm_slot_beat). */
+#define WORKER_BEAT_MS	1000
+
 static struct event	*worker_term_ev;
+static struct event	*worker_beat_ev;
 
 /*
  * Shed the master's event loop. Its epoll instance is shared with the
@@ -328,6 +332,26 @@ worker_setup(struct worker *w, const struct worker_spec *spec)
 	evsignal_add(worker_term_ev, NULL);
 }
 
+/* The master's watchdog reads the beat: a loop that stops beating hangs. */
+static void
+worker_beat_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct worker	*w = arg;
+
+	shm_slot_beat(w->shm, w->slot_index, util_now_ms());
+}
+
+static void
+worker_beat_start(struct worker *w)
+{
+	struct timeval	 tv = { WORKER_BEAT_MS / 1000, 0 };
+
+	worker_beat_ev = event_new(w->base, -1, EV_PERSIST, worker_beat_cb, w);
+	if (worker_beat_ev == NULL || event_add(worker_beat_ev, &tv) == -1)
+		fatalx("worker beat timer");
+	worker_beat_cb(-1, 0, w);
+}
+
 void
 worker_main(const struct worker_spec *spec)
 {
@@ -343,6 +367,7 @@ worker_main(const struct worker_spec *spec)
 		_exit(rc == WORKER_RETRY ? 1 : 2);
 	if (w->listen_fd != -1 && worker_http_start(w) == -1)
 		_exit(2);
+	worker_beat_start(w);
 	worker_say_ready(w);
 	event_base_dispatch(w->base);
 	worker_exit(0);

@@ -374,11 +374,11 @@ def stop_inside_a_read(m, pid, busy_url):
         stop.set()
 
 
-def test_worker_stuck_in_a_read_is_killed_once_it_blocks_updates(microd):
+def test_worker_stuck_in_a_read_is_killed_and_updates_resume(microd):
     """A worker that stays inside a registry read (here: stopped) makes
     the writer refuse the updates that need the memory it may still see.
-    The master's read watchdog kills it once it does that harm; the
-    restarted worker and the registry go on, with nothing lost."""
+    Its loop does not turn either: the master's watchdog kills it, which
+    releases the read; the registry takes updates again."""
     m = microd(extra="[microd]\nshm_size = 1M\n")
     assert post(m, service(name="go.micro.srv.many"), ttl="1h")[0] == 200
     m.stop()
@@ -389,10 +389,6 @@ def test_worker_stuck_in_a_read_is_killed_once_it_blocks_updates(microd):
     # /apps reads every service's name and shows none of these.
     stop_inside_a_read(m, web, m.url("web", "/apps"))
     try:
-        # Harmless while no update needs its memory: left alone past the
-        # watchdog's 5 s (and a sample more).
-        time.sleep(6.5)
-        assert pid_alive(web)
         big = {"pad": "x" * 4000}
         for i in range(2000):   # 40 big ones fit the arena, live
             svc = service(name="go.micro.srv.many-%d" % (i % 40 + 1),
@@ -406,8 +402,8 @@ def test_worker_stuck_in_a_read_is_killed_once_it_blocks_updates(microd):
     finally:
         if pid_alive(web):
             os.kill(web, signal.SIGCONT)
-    assert "web/0 (pid %d) stayed in one registry read" % web in \
-        m.read_log()
+    assert "web/0 (pid %d) stopped turning its event loop: killing it" % \
+        web in m.read_log()
     wait_for(lambda: m.running("web"), 15, what="web restarted")
     new = service(name="go.micro.srv.after", metadata=big)
     wait_for(lambda: post(m, new, ttl="1h")[0] == 200, 15,

@@ -37,6 +37,13 @@
 #define STRESS_NAMES		200
 #define STRESS_READERS		3
 #define STRESS_MAX_NODES	6
+/*
+ * Puts a phase may lose to a reader that stayed in a read past the
+ * writer's bound (500 ms): the writer must refuse them when a reader is
+ * descheduled that long, which an overloaded machine does. Any other
+ * refusal fails the phase, and so do more of these.
+ */
+#define STRESS_STALLS_MAX	2
 
 enum stress_role { STRESS_WRITER, STRESS_READER };
 
@@ -331,6 +338,7 @@ stress_phase(const char *label, unsigned seconds, int kill_readers,
 	struct stress_totals	 t = { 0 };
 	struct shm_stats	 before, after;
 	uint64_t		 end, rs = 0x2545f4914f6cdd1dULL, next_writer_kill;
+	uint64_t		 stalls;
 	int			 i, ok;
 
 	shm_stats(stress_shm, &before);
@@ -357,14 +365,16 @@ stress_phase(const char *label, unsigned seconds, int kill_readers,
 		stress_reap(&readers[i], STRESS_READER, &t);
 	}
 	shm_stats(stress_shm, &after);
-	ok = t.bad == 0 && t.write_errors == 0 && !t.writer_failed &&
+	stalls = after.wait_errors - before.wait_errors;
+	ok = t.bad == 0 && t.write_errors == stalls &&
+	    stalls <= STRESS_STALLS_MAX && !t.writer_failed &&
 	    t.reads > 1000 && t.writes > 1000 &&
-	    after.wait_errors == before.wait_errors &&
 	    after.full_errors == before.full_errors;
 	printf("%-12s %s: %" PRIu64 " reads, %" PRIu64 " bad, %" PRIu64
-	    " writes, %" PRIu64 " write errors, writer starts %" PRIu64
-	    ", moved %" PRIu64 ", services %" PRIu64 "\n", label,
-	    ok ? "ok" : "FAILED", t.reads, t.bad, t.writes, t.write_errors,
+	    " writes, %" PRIu64 " write errors (%" PRIu64 " reader stalls),"
+	    " writer starts %" PRIu64 ", moved %" PRIu64 ", services %"
+	    PRIu64 "\n", label, ok ? "ok" : "FAILED", t.reads, t.bad,
+	    t.writes, t.write_errors, stalls,
 	    after.writer_starts - before.writer_starts,
 	    after.moved - before.moved, after.services);
 	return ok ? 0 : -1;

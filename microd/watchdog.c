@@ -1,0 +1,135 @@
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "microd/master.h"
+#include "shm/shm.h"
+#include "util.h"
+
+/*
+ * The worker watchdog. A worker's event loop stores a beat in its shm slot
+ * once a second (workers/worker.c). Once a second the master samples the
+ * running workers' beats, and kills (SIGKILL) a worker whose beat stayed
+ * the same for WATCHDOG_HANG_TICKS samples: its loop is stuck (an endless
+ * loop, a blocking call, SIGSTOP), so the connections it accepted wait for
+ * nothing, and if it stopped inside a registry read, the registry writer
+ * cannot reuse the memory that read may see and refuses the updates that
+ * need it. Reaping the worker clears its slot, which releases the read,
+ * and respawns it, as after any crash.
+ *
+ * Samples are counted, not timed: when the master itself was held up (a
+ * paused VM, an overloaded host) the counts start over, so the workers get
+ * their turn to beat first. A worker under a debugger (TracerPid) is not
+ * killed; that is logged once.
+ */
+#define WATCHDOG_TICK_MS	1000
+#define WATCHDOG_LATE_MS	(3 * WATCHDOG_TICK_MS)	/* the master was held */
+#define WATCHDOG_HANG_TICKS	10
+
+struct watchdog_slot {
+	pid_t		 pid;		/* the process the samples are of */
+	uint64_t	 beat_ms;	/* its beat then */
+	unsigned	 ticks;		/* samples with that same beat */
+	int		 acted;		/* killed, or said it is traced */
+};
+
+static struct watchdog_slot	 watchdog_slots[MASTER_SLOTS];
+static struct event		*watchdog_timer;
+static uint64_t			 watchdog_last_ms;
+
+/* TracerPid in /proc/pid/status: 0 when nothing traces it. */
+static int
+watchdog_traced(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 tracer = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "TracerPid: %ld", &tracer) == 1)
+			break;
+	}
+	fclose(f);
+	return tracer != 0;
+}
+
+static void
+watchdog_kill(struct proc *p, struct watchdog_slot *ws)
+{
+	const char	*role = config_role_name(p->role);
+
+	ws->acted = 1;
+	if (watchdog_traced(p->pid)) {
+		log_warnx("%s/%u (pid %ld) stopped turning its event loop, but "
+		    "it is being traced: left alone", role, p->id,
+		    (long)p->pid);
+		return;
+	}
+	log_warnx("%s/%u (pid %ld) stopped turning its event loop: killing it",
+	    role, p->id, (long)p->pid);
+	if (kill(p->pid, SIGKILL) == -1)
+		log_warn("kill %ld", (long)p->pid);
+}
+
+static void
+watchdog_sample(struct proc *p)
+{
+	struct watchdog_slot	*ws = &watchdog_slots[p->slot];
+	uint64_t		 beat = shm_slot_beat_ms(master->shm, p->slot);
+
+	if (ws->pid != p->pid || beat == 0 || beat != ws->beat_ms) {
+		memset(ws, 0, sizeof(*ws));
+		ws->pid = p->pid;
+		ws->beat_ms = beat;
+		return;
+	}
+	if (++ws->ticks >= WATCHDOG_HANG_TICKS && !ws->acted)
+		watchdog_kill(p, ws);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proc	*p;
+	uint64_t	 now = util_now_ms(), last = watchdog_last_ms;
+
+	watchdog_last_ms = now;
+	if (now - last > WATCHDOG_LATE_MS) {
+		memset(watchdog_slots, 0, sizeof(watchdog_slots));
+		return;
+	}
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->state == PROC_RUNNING && p->slot < MASTER_SLOTS)
+			watchdog_sample(p);
+	}
+}
+
+void
+watchdog_start(void)
+{
+	struct timeval	 tv = { WATCHDOG_TICK_MS / 1000, 0 };
+
+	watchdog_last_ms = util_now_ms();
+	watchdog_timer = event_new(master->base, -1, EV_PERSIST, watchdog_cb,
+	    NULL);
+	if (watchdog_timer == NULL || event_add(watchdog_timer, &tv) == -1)
+		fatalx("watchdog timer");
+}
+
+void
+watchdog_stop(void)
+{
+	if (watchdog_timer != NULL)
+		event_free(watchdog_timer);
+	watchdog_timer = NULL;
+}

@@ -61,6 +61,30 @@ assets_etag(const struct web_asset *a, char *buf, size_t len)
 	snprintf(buf, len, "\"%016llx\"", (unsigned long long)h);
 }
 
+/*
+ * If-None-Match (RFC 9110 13.1.2): "*" or a list of entity tags, compared
+ * weakly (a W/ prefix does not count). Caches merge tags into lists.
+ */
+static int
+assets_etag_matches(const char *header, const char *etag)
+{
+	const char	*p = header, *end;
+	size_t		 len = strlen(etag);
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (*p != '"' || (end = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(end + 1 - p) == len && strncmp(p, etag, len) == 0)
+			return 1;
+		p = end + 1;
+	}
+}
+
 void
 web_assets_serve(struct worker *w, struct http_request *req)
 {
@@ -81,7 +105,7 @@ web_assets_serve(struct worker *w, struct http_request *req)
 	http_headers_set(h, "Cache-Control", "no-cache");
 	http_headers_set(h, "X-Content-Type-Options", "nosniff");
 	match = http_request_header(req, "If-None-Match");
-	if (match != NULL && strcmp(match, etag) == 0)
+	if (match != NULL && assets_etag_matches(match, etag))
 		http_reply(req, 304, NULL, NULL, 0);
 	else
 		http_reply(req, 200, assets_type(a->name), a->data, a->len);

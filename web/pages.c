@@ -82,7 +82,8 @@ web_pages_services(struct worker *w, struct http_request *req)
 	    "Name</th><th scope=\"col\">Versions</th><th scope=\"col\" "
 	    "class=\"num\">Nodes</th></tr></thead>\n<tbody>\n");
 	for (i = 0; i < ss.n; i++) {
-		if (q != NULL && strstr(ss.v[i].name, q) == NULL)
+		/* As app.js filters while typing: Enter must not change it. */
+		if (q != NULL && strcasestr(ss.v[i].name, q) == NULL)
 			continue;
 		pages_service_row(out, &ss.v[i]);
 		shown++;

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -24,9 +25,46 @@ web_state(struct worker *w)
 	return w->role_data;
 }
 
+/*
+ * A browser says where a request comes from: Sec-Fetch-Site, or in older
+ * ones Origin (compared with Host). Programs send neither and pass. The
+ * same rule as Go's http.CrossOriginProtection.
+ */
+static int
+web_same_origin(const struct http_request *req)
+{
+	const char	*site = http_request_header(req, "Sec-Fetch-Site");
+	const char	*origin = http_request_header(req, "Origin");
+	const char	*host = http_request_header(req, "Host");
+	const char	*authority;
+
+	if (site != NULL)
+		return strcmp(site, "same-origin") == 0 ||
+		    strcmp(site, "none") == 0;
+	if (origin == NULL)
+		return 1;
+	if ((authority = strstr(origin, "://")) == NULL || host == NULL)
+		return 0;
+	return strcasecmp(authority + 3, host) == 0;
+}
+
+/*
+ * The call form's POST /rpc. Another site's page must not call services
+ * (or any address) through an operator's browser, and a node's answer is
+ * data: whatever its Content-Type, it never runs as a page of this origin.
+ */
 static void
 web_rpc(struct worker *w, struct http_request *req)
 {
+	struct http_headers	*h = http_reply_headers(req);
+
+	if (!web_same_origin(req)) {
+		http_reply_error(req, 403, WEB_ID, "cross-origin call refused");
+		return;
+	}
+	http_headers_set(h, "Content-Security-Policy",
+	    "sandbox; default-src 'none'; frame-ancestors 'none'");
+	http_headers_set(h, "X-Content-Type-Options", "nosniff");
 	gateway_rpc(web_state(w)->rpc, req);
 }
 
@@ -48,16 +86,39 @@ web_head(struct http_request *req, void *arg)
 	proxy_request(web_state(w)->proxy, req, 1);
 }
 
+/*
+ * The table's last row takes every request the head handler left to the
+ * dashboard that no other row took. Only GET or HEAD "/" is the home
+ * page; the rest asked a dashboard path for a method it does not take
+ * (GET /rpc, HEAD /events, POST /).
+ */
+static void
+web_home(struct worker *w, struct http_request *req)
+{
+	const char	*method = http_request_method(req);
+
+	if (strcmp(http_request_path(req), "/") != 0 ||
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+		http_reply_error(req, 405, WEB_ID, "method not allowed");
+		return;
+	}
+	web_pages_services(w, req);
+}
+
+/* HEAD is GET without the body (RFC 9110 9.3.2): the HTTP layer drops it. */
+#define WEB_GET(path, handle)	\
+	{ "GET", path, handle }, { "HEAD", path, handle }
+
 static const struct worker_route web_routes[] = {
-	{ "GET", "/registry", web_registry },
-	{ "GET", "/call", web_call_page },
+	WEB_GET("/registry", web_registry),
+	WEB_GET("/call", web_call_page),
 	{ "POST", "/rpc", web_rpc },
-	{ "GET", "/workers", web_pages_workers },
-	{ "GET", "/apps", web_pages_apps },
-	{ "GET", "/metrics", web_metrics },
-	{ "GET", "/events", web_live_events },
-	{ "GET", "/assets/", web_assets_serve },
-	{ "GET", "/", web_pages_services },	/* only "/": web_head */
+	WEB_GET("/workers", web_pages_workers),
+	WEB_GET("/apps", web_pages_apps),
+	WEB_GET("/metrics", web_metrics),
+	{ "GET", "/events", web_live_events },	/* a HEAD would never end */
+	WEB_GET("/assets/", web_assets_serve),
+	{ NULL, "/", web_home },		/* the rest: web_head */
 	{ NULL, NULL, NULL },
 };
 

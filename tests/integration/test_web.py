@@ -3,6 +3,7 @@
 and a real headless chromium driven through the DevTools protocol."""
 import asyncio
 import base64
+import http.client as httpclient
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import math
@@ -146,6 +147,146 @@ def test_markup_in_registry_data_is_text(microd):
         assert status == 200, path
         assert XSS.encode() not in body, path
         assert escaped in body, path
+
+
+
+def test_filter_ignores_case_like_app_js(microd):
+    # app.js filters rows case-insensitively while typing; Enter submits
+    # the same query to the server, which must show the same rows.
+    m = start(microd)
+    register(m, service("go.micro.srv.Greeter"))
+    register(m, service("go.micro.srv.other"))
+    for q in ("greeter", "GREETER", "Srv.G"):
+        status, _, body = web(m, "/?q=" + q)
+        assert status == 200
+        assert b">go.micro.srv.Greeter</a>" in body, q
+        assert b">go.micro.srv.other</a>" not in body, q
+        assert b"1 of 2 services" in body, q
+
+
+def test_head_answers_like_get(microd):
+    # RFC 9110: a server that answers GET answers HEAD: same status and
+    # headers, no body (the connection stays usable after it).
+    m = start(microd)
+    register(m, service("go.micro.srv.greeter"))
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"], timeout=10)
+    try:
+        for path in ("/", "/registry", "/registry?service=go.micro.srv."
+                     "greeter", "/call", "/apps", "/workers", "/metrics",
+                     "/assets/app.js"):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            get_body = r.read()
+            assert r.status == 200, path
+            conn.request("HEAD", path)
+            h = conn.getresponse()
+            assert h.status == 200, path
+            assert h.read() == b"", path
+            assert h.getheader("Content-Type") == r.getheader(
+                "Content-Type"), path
+            if path.startswith(("/assets/", "/registry")):
+                assert int(h.getheader("Content-Length")) == \
+                    len(get_body), path
+        # The feed would never end; /rpc is POST only: not the home page.
+        for method, path in (("HEAD", "/events"), ("GET", "/rpc"),
+                             ("HEAD", "/rpc"), ("POST", "/"),
+                             ("DELETE", "/registry")):
+            conn.request(method, path)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 405, (method, path)
+    finally:
+        conn.close()
+
+
+def test_asset_etag_weak_list_and_star(microd):
+    # If-None-Match is a list compared weakly, or "*" (RFC 9110 13.1.2):
+    # caches in front of the dashboard send those forms.
+    m = start(microd)
+    status, h, _ = web(m, "/assets/app.js")
+    etag = h["ETag"]
+    assert status == 200 and re.match(r'"[^"]+"\Z', etag)
+    for inm in (etag, "W/" + etag, '"other", ' + etag,
+                'W/"x",W/' + etag, "*"):
+        status, h304, body = web(m, "/assets/app.js",
+                                 {"If-None-Match": inm})
+        assert (status, body) == (304, b""), inm
+        assert h304["ETag"] == etag, inm
+    for inm in ('"other"', "W/\"other\", \"" + etag[1:-1] + "x\"",
+                etag[1:-1], ""):
+        assert web(m, "/assets/app.js", {"If-None-Match": inm})[0] == \
+            200, inm
+
+
+class HostileNode(BaseHTTPRequestHandler):
+    """A node that answers every call with a page that runs script, and
+    serves GET /attack: another site's page with a form aimed at the
+    dashboard's /rpc (the dashboard's address in ?target=)."""
+
+    def do_POST(self):
+        self.server.calls += 1
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.reply("text/html", "<!doctype html><p id=pwned>pwned</p>"
+                   "<script>alert('xss from a node')</script>")
+
+    def do_GET(self):
+        target = urllib.parse.parse_qs(
+            urllib.parse.urlsplit(self.path).query)["target"][0]
+        self.reply("text/html", (
+            '<!doctype html><form method="post" action="http://%s/rpc">'
+            '<input name="service" value="go.micro.srv.hostile">'
+            '<input name="method" value="Say.Hello">'
+            '<input name="request" value="{}">'
+            '<input name="address" value="127.0.0.1:%d"></form>') % (
+                target, self.server.server_address[1]))
+
+    def reply(self, ctype, text):
+        out = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hostile():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), HostileNode)
+    srv.calls = 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_rpc_refuses_other_sites_and_reply_is_inert(microd, hostile):
+    m = start(microd)
+    addr = "127.0.0.1:%d" % hostile.server_address[1]
+    form = urllib.parse.urlencode({
+        "service": "go.micro.srv.hostile", "method": "Say.Hello",
+        "request": "{}", "address": addr}).encode()
+    urlenc = {"Content-Type": "application/x-www-form-urlencoded"}
+    # A browser on another site (Sec-Fetch-Site, or Origin in older ones)
+    # may not call anything, at any address, through the dashboard.
+    for hdr in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                {"Sec-Fetch-Site": "cross-site"},
+                {"Sec-Fetch-Site": "same-site"}):
+        status, _, body = web(m, "/rpc", dict(urlenc, **hdr), "POST", form)
+        assert status == 403, hdr
+        assert json.loads(body)["id"] == "go.micro.web"
+    assert hostile.calls == 0
+    # The dashboard's own form, and programs (no such headers), may; the
+    # node's answer is data: whatever its type, it never runs as a page.
+    for hdr in ({"Origin": "http://127.0.0.1:%d" % m.ports["web"]},
+                {"Sec-Fetch-Site": "same-origin"}, {}):
+        status, h, body = web(m, "/rpc", dict(urlenc, **hdr), "POST", form)
+        assert status == 200 and b"pwned" in body, hdr
+        assert "sandbox" in h["Content-Security-Policy"].split(";")[0]
+        assert h["X-Content-Type-Options"] == "nosniff"
+    assert hostile.calls == 3
 
 
 # --- /metrics ---------------------------------------------------------
@@ -644,3 +785,41 @@ def test_browser_dashboard(microd, browser, greeter, tmp_path):
     for name in ("services", "service", "workers", "apps", "call"):
         assert os.path.getsize(str(tmp_path / "screenshots" /
                                    (name + ".png"))) > 1000
+
+
+def test_browser_rpc_replies_never_run(microd, browser, hostile):
+    # A node answering with a scripted page, reached through POST /rpc in a
+    # real browser: from another site's form (refused), and from the
+    # dashboard's own call form posted without JavaScript (shown inert).
+    m = start(microd)
+    web_addr = "127.0.0.1:%d" % m.ports["web"]
+    register(m, service("go.micro.srv.hostile", address="127.0.0.1:%d" %
+                        hostile.server_address[1]))
+
+    async def posted(submit):
+        await browser.eval(submit)
+        deadline = time.monotonic() + 10
+        while True:     # the page is navigating: evaluate until it is back
+            try:
+                if await browser.eval("location.pathname === '/rpc' && "
+                                      "document.readyState === 'complete'"):
+                    return await browser.eval("document.body.innerText")
+            except AssertionError:
+                pass
+            assert time.monotonic() < deadline, "no reply page"
+            await asyncio.sleep(0.05)
+
+    async def run():
+        await browser.open()
+        await browser.goto("http://127.0.0.1:%d/attack?target=%s" % (
+            hostile.server_address[1], web_addr))
+        text = await posted("document.forms[0].submit()")
+        assert "cross-origin call refused" in text
+        assert hostile.calls == 0
+        await browser.goto(m.url("web", "/call?service=go.micro.srv.hostile"))
+        text = await posted("document.getElementById('call').submit()")
+        assert "pwned" in text and hostile.calls == 1
+        assert browser.dialogs == []
+        await browser.close()
+
+    asyncio.run(run())

@@ -97,9 +97,18 @@ gateway_forwarded_headers(struct http_request *req)
 	return h;
 }
 
+/*
+ * A call's result is data, whatever Content-Type the node gave it: it
+ * never runs as a page of the gateway's (or the dashboard's) origin.
+ */
 void
 gateway_reply(struct http_request *req, const struct rpc_response *rsp)
 {
+	struct http_headers	*h = http_reply_headers(req);
+
+	http_headers_set(h, "Content-Security-Policy",
+	    "sandbox; default-src 'none'; frame-ancestors 'none'");
+	http_headers_set(h, "X-Content-Type-Options", "nosniff");
 	http_reply_buffer(req, rsp->status, rsp->content_type, rsp->body);
 }
 
@@ -393,6 +402,7 @@ gateway_rpc(struct rpc_client *c, struct http_request *req)
 	size_t			 len;
 
 	if (strcmp(http_request_method(req), "POST") != 0) {
+		http_headers_set(http_reply_headers(req), "Allow", "POST");
 		http_reply_error(req, 405, GATEWAY_RPC_ID, "Method not allowed");
 		return;
 	}

@@ -50,21 +50,16 @@ web_same_origin(const struct http_request *req)
 
 /*
  * The call form's POST /rpc. Another site's page must not call services
- * (or any address) through an operator's browser, and a node's answer is
- * data: whatever its Content-Type, it never runs as a page of this origin.
+ * (or any address) through an operator's browser; the answer is marked
+ * as data by gateway_reply.
  */
 static void
 web_rpc(struct worker *w, struct http_request *req)
 {
-	struct http_headers	*h = http_reply_headers(req);
-
 	if (!web_same_origin(req)) {
 		http_reply_error(req, 403, WEB_ID, "cross-origin call refused");
 		return;
 	}
-	http_headers_set(h, "Content-Security-Policy",
-	    "sandbox; default-src 'none'; frame-ancestors 'none'");
-	http_headers_set(h, "X-Content-Type-Options", "nosniff");
 	gateway_rpc(web_state(w)->rpc, req);
 }
 
@@ -96,13 +91,15 @@ static void
 web_home(struct worker *w, struct http_request *req)
 {
 	const char	*method = http_request_method(req);
+	int		 home = strcmp(http_request_path(req), "/") == 0;
 
-	if (strcmp(http_request_path(req), "/") != 0 ||
-	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
-		http_reply_error(req, 405, WEB_ID, "method not allowed");
+	if (home && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+		web_pages_services(w, req);
 		return;
 	}
-	web_pages_services(w, req);
+	if (home)	/* the catch-all row has no method to list */
+		http_headers_set(http_reply_headers(req), "Allow", "GET, HEAD");
+	worker_http_reply_405(w, req);
 }
 
 /* HEAD is GET without the body (RFC 9110 9.3.2): the HTTP layer drops it. */

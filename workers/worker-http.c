@@ -84,6 +84,37 @@ worker_http_owns(const struct worker_route *table, const char *path)
 	return 0;
 }
 
+/* The methods table has for exactly path, as a 405's Allow lists them. */
+static void
+worker_route_allow(const struct worker_route *table, const char *path,
+    char *allow, size_t len)
+{
+	const struct worker_route *r;
+	size_t			 used;
+
+	for (r = table; r != NULL && r->path != NULL; r++) {
+		if (r->method == NULL || strcmp(r->path, path) != 0 ||
+		    strstr(allow, r->method) != NULL)
+			continue;
+		used = strlen(allow);
+		snprintf(allow + used, len - used, "%s%s",
+		    used != 0 ? ", " : "", r->method);
+	}
+}
+
+void
+worker_http_reply_405(struct worker *w, struct http_request *req)
+{
+	const char	*path = http_request_path(req);
+	char		 allow[128] = "";
+
+	worker_route_allow(worker_http_common, path, allow, sizeof(allow));
+	worker_route_allow(w->role->routes, path, allow, sizeof(allow));
+	if (allow[0] != '\0')
+		http_headers_set(http_reply_headers(req), "Allow", allow);
+	http_reply_error(req, 405, NULL, "method not allowed");
+}
+
 static void
 worker_http_handle(struct http_request *req, void *arg)
 {
@@ -99,7 +130,7 @@ worker_http_handle(struct http_request *req, void *arg)
 	if (r != NULL)
 		r->handle(w, req);
 	else if (known)
-		http_reply_error(req, 405, NULL, "method not allowed");
+		worker_http_reply_405(w, req);
 	else
 		http_reply_error(req, 404, NULL, "not found");
 }

@@ -2,6 +2,7 @@
 #ifndef MICRO_WORKER_HTTP_H
 #define MICRO_WORKER_HTTP_H
 
+struct http_request;
 struct worker;
 
 struct worker_route;
@@ -13,5 +14,10 @@ int	 worker_http_start(struct worker *);
  */
 int	 worker_http_owns(const struct worker_route *, const char *);
 void	 worker_http_drain(struct worker *, void (*)(void *));
+/*
+ * 405 for a path of the worker's routes, with an Allow header listing the
+ * methods the route table has for exactly that path (RFC 9110 15.5.6).
+ */
+void	 worker_http_reply_405(struct worker *, struct http_request *);
 
 #endif

@@ -69,6 +69,9 @@ def test_rpc_form_and_json(gw, nodes):
     status, headers, body = rpc(m, form, {
         "Content-Type": "application/x-www-form-urlencoded"})
     assert (status, json.loads(body)) == (200, HELLO)
+    # A result is data: never a page, whatever type a node gives it.
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"].startswith("sandbox;")
     for req in ({"name": "John"}, '{"name": "John"}'):
         status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
                                   "method": "Say.Hello", "request": req})
@@ -304,8 +307,8 @@ def test_bad_input_never_calls(gw, nodes):
     assert rpc(m, {"service": "go.micro.srv.greeter", "method": "A.B",
                    "address": "not-an-address"})[0] == 400
     assert rpc(m, "not json", {"Content-Type": "application/json"})[0] == 400
-    status, _, body = http("GET", m.url("api", "/rpc"))
-    assert status == 405
+    status, headers, body = http("GET", m.url("api", "/rpc"))
+    assert (status, headers["Allow"]) == (405, "POST")
     assert error(body)["detail"] == "Method not allowed"
     status, _, _ = http("POST", m.url("api", "/greeter/say/hello"),
                         b"x" * 4096)

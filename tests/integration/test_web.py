@@ -188,13 +188,17 @@ def test_head_answers_like_get(microd):
                 assert int(h.getheader("Content-Length")) == \
                     len(get_body), path
         # The feed would never end; /rpc is POST only: not the home page.
-        for method, path in (("HEAD", "/events"), ("GET", "/rpc"),
-                             ("HEAD", "/rpc"), ("POST", "/"),
-                             ("DELETE", "/registry")):
+        # A 405 lists what the path takes (RFC 9110 15.5.6).
+        for method, path, allow in (
+                ("HEAD", "/events", "GET"), ("GET", "/rpc", "POST"),
+                ("HEAD", "/rpc", "POST"), ("POST", "/", "GET, HEAD"),
+                ("DELETE", "/registry", "GET, HEAD"),
+                ("PUT", "/healthz", "GET, HEAD")):
             conn.request(method, path)
             r = conn.getresponse()
             r.read()
             assert r.status == 405, (method, path)
+            assert r.getheader("Allow") == allow, (method, path)
     finally:
         conn.close()
 

@@ -7,12 +7,18 @@
  * batch by the loop, and an eventfd written only when the hand-off turns
  * non-empty. When it is full, cnats' delivery thread waits, and cnats'
  * own per-subscription limits (bounded) take the overflow.
+ *
+ * The other way, cnats' output buffer has no bound (with an event loop it
+ * grows while the server does not read): publishes are refused beyond
+ * BNATS_BACKLOG. A connection cnats closes for good restarts the worker.
  */
 #include "config.h"
 
 #include <sys/eventfd.h>
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +43,11 @@
 #define BNATS_SERVERS		16
 #define BNATS_DEFAULT		"nats://127.0.0.1:4222"
 #define BNATS_RECONNECT_MS	250
+#define BNATS_PING_MS		5000	/* stale after two unanswered */
+#define BNATS_BACKLOG		(8 << 20)	/* bytes waiting for the server */
 
 struct bnats_sub {
-	natsSubscription	*nsub;
+	natsSubscription	*nsub;		/* NULL once complete */
 	bnats_deliver_cb	 deliver;
 	void			*arg;		/* NULL once unsubscribed */
 };
@@ -54,6 +62,7 @@ static struct bnats_item bnats_items[2][BNATS_HANDOFF];
 static struct {
 	int			 prepared;	/* inherited from the master */
 	natsConnection		*nc;
+	atomic_int		 up;		/* connected, as cnats last said */
 	struct event		*ev;
 	int			 efd;
 	pthread_mutex_t		 lock;		/* guards in, n, closing */
@@ -122,7 +131,10 @@ bnats_item(struct bnats_item *it)
 
 	if (it->msg == NULL) {
 		natsSubscription_Destroy(s->nsub);
-		free(s);
+		s->nsub = NULL;
+		/* Closed with the connection: bnats_unsubscribe() frees it. */
+		if (s->arg == NULL)
+			free(s);
 		return;
 	}
 	if (s->arg != NULL)
@@ -152,10 +164,11 @@ bnats_drain_cb(evutil_socket_t fd, short what, void *arg)
 		bnats_item(&items[i]);
 }
 
-/* cnats' threads: log only (log lines are single writes). */
+/* cnats' threads (log lines are single writes). */
 static void
 bnats_disconnected_cb(natsConnection *nc, void *arg)
 {
+	atomic_store(&bnats.up, 0);
 	log_warnx("broker: nats: disconnected, reconnecting");
 }
 
@@ -164,9 +177,38 @@ bnats_connected_cb(natsConnection *nc, void *arg)
 {
 	char	 url[256];
 
+	atomic_store(&bnats.up, 1);
 	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
 		snprintf(url, sizeof(url), "?");
 	log_info("broker: nats: connected to %s", url);
+}
+
+/*
+ * cnats' threads: closed for good, and not by bnats_close(): after a
+ * server's -ERR (e.g. "maximum subscriptions exceeded"), the same
+ * authorization error twice in a row, or a first connect timed out (on
+ * a server that accepted it but never answered). Only a new connection
+ * would serve again: the worker drains and exits, the master starts
+ * another (with its backoff).
+ */
+static void
+bnats_closed_cb(natsConnection *nc, void *arg)
+{
+	const char	*why = NULL;
+	natsStatus	 st;
+	int		 closing;
+
+	atomic_store(&bnats.up, 0);
+	pthread_mutex_lock(&bnats.lock);
+	closing = bnats.closing;
+	pthread_mutex_unlock(&bnats.lock);
+	if (closing)
+		return;
+	st = natsConnection_GetLastError(nc, &why);
+	if (why == NULL || *why == '\0')
+		why = natsStatus_GetText(st);
+	log_warnx("broker: nats: connection closed (%s), restarting", why);
+	kill(getpid(), SIGTERM);
 }
 
 static void
@@ -192,12 +234,15 @@ bnats_options(natsOptions *o, struct event_base *base, const char **servers,
 	    (st = natsOptions_SetMaxReconnect(o, -1)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectWait(o,
 	    BNATS_RECONNECT_MS)) != NATS_OK ||
+	    /* A server gone silent must not take publishes for minutes. */
+	    (st = natsOptions_SetPingInterval(o, BNATS_PING_MS)) != NATS_OK ||
 	    (st = natsOptions_SetRetryOnFailedConnect(o, true,
 	    bnats_connected_cb, NULL)) != NATS_OK ||
 	    (st = natsOptions_SetDisconnectedCB(o, bnats_disconnected_cb,
 	    NULL)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectedCB(o, bnats_connected_cb,
-	    NULL)) != NATS_OK)
+	    NULL)) != NATS_OK ||
+	    (st = natsOptions_SetClosedCB(o, bnats_closed_cb, NULL)) != NATS_OK)
 		return st;
 	return natsOptions_SetErrorHandler(o, bnats_error_cb, NULL);
 }
@@ -297,9 +342,19 @@ bnats_publish(const char *topic, const void *data, size_t len,
 		return -1;
 	}
 
-	/* cnats would buffer while reconnecting: say it is down instead. */
-	if (natsConnection_Status(bnats.nc) != NATS_CONN_STATUS_CONNECTED) {
+	/*
+	 * cnats would buffer while reconnecting: say it is down instead.
+	 * Its reconnect thread holds the connection's lock through each
+	 * attempt (seconds, on a server that accepts but does not answer):
+	 * ask cnats only when its callbacks last said it was connected.
+	 */
+	if (!atomic_load(&bnats.up) ||
+	    natsConnection_Status(bnats.nc) != NATS_CONN_STATUS_CONNECTED) {
 		*cause = "NATS server unreachable";
+		return BROKER_DOWN;
+	}
+	if (natsConnection_Buffered(bnats.nc) >= BNATS_BACKLOG) {
+		*cause = "NATS server not keeping up";
 		return BROKER_DOWN;
 	}
 	if ((st = natsConnection_Publish(bnats.nc, topic, data,
@@ -315,9 +370,14 @@ bnats_unsubscribe(struct bnats_sub *s)
 {
 	natsStatus	 st;
 
-	/* Its last messages are dropped; bnats_complete_cb() frees it. */
 	s->arg = NULL;
-	if ((st = natsSubscription_Unsubscribe(s->nsub)) != NATS_OK)
+	if (s->nsub == NULL) {
+		free(s);
+		return;
+	}
+	/* Its last messages are dropped; bnats_complete_cb() frees it. */
+	if ((st = natsSubscription_Unsubscribe(s->nsub)) != NATS_OK &&
+	    st != NATS_CONNECTION_CLOSED)
 		log_warnx("broker: nats: unsubscribe: %s",
 		    natsStatus_GetText(st));
 }

@@ -25,12 +25,18 @@ void		 bnats_prepare(void);
 /*
  * Connect to address ("nats://host:port[,nats://...]", "" for the
  * local default). An unreachable server is not an error: cnats keeps
- * trying, and publishes fail with BROKER_DOWN meanwhile.
+ * trying, and publishes fail with BROKER_DOWN meanwhile. A connection
+ * cnats closes for good (a server's -ERR, an authorization error twice,
+ * a first connect timed out) makes the worker restart: it sends itself
+ * SIGTERM.
  */
 int		 bnats_open(struct event_base *, const char *, const char **);
 void		 bnats_close(void);
 
-/* 0, -1 (refused, *cause) or BROKER_DOWN (not connected, *cause). */
+/*
+ * 0, -1 (refused, *cause) or BROKER_DOWN (not connected, or the server
+ * not reading what was sent before: *cause).
+ */
 int		 bnats_publish(const char *, const void *, size_t, const char **);
 
 /* queue may be NULL. Survives reconnects (cnats resubscribes). */

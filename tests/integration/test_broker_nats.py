@@ -1,15 +1,22 @@
 """The broker's NATS backend with a real nats-server (doc/broker.md
 "Backends"): two microd instances sharing topics through it, queue groups
-across them, and a NATS restart under live subscribers.
+across them, unsubscribing after the last subscriber, a NATS restart under
+live subscribers, a stalled server, one that closes the connection for
+good, one hung at microd's start or later.
 
 A subscription reaches the NATS server asynchronously, after the
 websocket upgrade: tests publish numbered probes until every subscriber
 has seen one (NATS keeps order per publisher), then the real messages.
 """
 import asyncio
+import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
+import urllib.request
 
 import pytest
 import websockets
@@ -23,17 +30,21 @@ pytestmark = pytest.mark.skipif(NATS_SERVER is None,
 
 
 class Nats:
-    """A nats-server on a free loopback port, restartable on that port."""
+    """A nats-server on a free loopback port, restartable on that port;
+    conf: the text of a configuration file."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, conf=None):
         self.port = free_port()
         self.log = str(tmp / "nats.log")
+        self.args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)]
+        if conf is not None:
+            (tmp / "nats.conf").write_text(conf)
+            self.args += ["-c", str(tmp / "nats.conf")]
         self.proc = None
 
     def start(self):
         self.proc = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            self.args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_for(self.accepting, what="nats-server listening")
 
     def accepting(self):
@@ -61,9 +72,13 @@ def nats(tmp_path):
     n.stop()
 
 
+def nats_conf(nats):
+    return "[broker]\nbackend = nats\naddress = %s\n" % nats.address
+
+
 def two_hosts(microd, nats):
-    extra = "[broker]\nbackend = nats\naddress = %s\n" % nats.address
-    return (microd(extra=extra, name="a"), microd(extra=extra, name="b"))
+    return (microd(extra=nats_conf(nats), name="a"),
+            microd(extra=nats_conf(nats), name="b"))
 
 
 async def next_body(ws, timeout=5):
@@ -195,7 +210,7 @@ def test_topic_that_is_no_nats_subject_refused(microd, nats):
 
 def test_nats_down_at_start_then_up(microd, tmp_path):
     n = Nats(tmp_path)
-    m = microd(extra="[broker]\nbackend = nats\naddress = %s\n" % n.address)
+    m = microd(extra=nats_conf(n))
     try:
         assert post(m, "late", b"x")[0] == 503
         n.start()
@@ -203,3 +218,130 @@ def test_nats_down_at_start_then_up(microd, tmp_path):
                  what="connected once NATS is up")
     finally:
         n.stop()
+
+
+def test_last_subscriber_leaving_unsubscribes(microd, tmp_path):
+    """NATS holds a subscription per topic and per queue group while a
+    local subscriber needs it, none once the last one has left."""
+    monitor = free_port()
+    n = Nats(tmp_path, conf="http_port: %d\n" % monitor)
+    n.start()
+
+    def subjects():
+        url = "http://127.0.0.1:%d/connz?subs=1" % monitor
+        conns = json.loads(urllib.request.urlopen(url, timeout=5).read())
+        return sorted(s for c in conns["connections"]
+                      for s in c.get("subscriptions_list", []))
+    try:
+        m = microd(extra=nats_conf(n))
+
+        async def go():
+            url = ws_url(m, "/sub?topic=jobs&queue=workers")
+            members = [await websockets.connect(url) for _ in range(2)]
+            plain = await websockets.connect(ws_url(m, "/sub?topic=jobs"))
+            await settle(m, "jobs", [plain])
+            assert subjects() == ["jobs", "jobs"]
+            await members[0].close()
+            await plain.close()
+            wait_for(lambda: subjects() == ["jobs"],
+                     what="the plain subscription gone, the group kept")
+            await members[1].close()
+            wait_for(lambda: subjects() == [], what="no subscription left")
+        run(go())
+    finally:
+        n.stop()
+
+
+def test_stalled_server_publishes_refused_not_buffered(microd, nats):
+    """A server that stops reading (TCP backpressure) must not make the
+    worker buffer every publish: past a bounded backlog, 503."""
+    m = microd(extra=nats_conf(nats))
+    body = b"x" * (512 * 1024)
+    os.kill(nats.proc.pid, signal.SIGSTOP)
+    try:
+        answers = [post(m, "big", body) for _ in range(128)]
+    finally:
+        os.kill(nats.proc.pid, signal.SIGCONT)
+    codes = [a[0] for a in answers]
+    assert set(codes) <= {202, 503}
+    # 64 MiB offered; the backlog (8 MiB) and the sockets' buffers hold
+    # part of it, the rest is refused.
+    assert codes.count(202) * len(body) < 48 << 20
+    assert codes[-1] == 503 and b"NATS" in answers[-1][2]
+    wait_for(lambda: post(m, "big", b"x")[0] == 202,
+             what="publishes accepted once NATS reads again")
+
+
+def test_connection_closed_by_server_restarts_worker(microd, tmp_path):
+    """A server -ERR makes cnats close the connection for good (here one
+    SUB beyond max_subscriptions): the worker restarts, its subscribers
+    are told to come back (1001), and its successor serves."""
+    n = Nats(tmp_path, conf="max_subscriptions: 2\n")
+    n.start()
+    try:
+        m = microd(extra=nats_conf(n))
+        old = [w["pid"] for w in m.running("broker")]
+
+        async def go():
+            subs = [await websockets.connect(ws_url(m, "/sub?topic=t%d" % i))
+                    for i in range(3)]
+            for s in subs:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(s.recv(), 10)
+                assert closed.value.rcvd.code == 1001
+
+            def restarted():
+                pids = [w["pid"] for w in m.running("broker")]
+                return (pids and pids != old and
+                        post(m, "t0", b"x")[0] == 202)
+            wait_for(restarted, what="a new broker worker connected")
+            sub = await websockets.connect(ws_url(m, "/sub?topic=t0"))
+            await settle(m, "t0", [sub])
+            await sub.close()
+        run(go())
+        log = m.read_log()
+        assert "maximum subscriptions exceeded" in log
+        assert "exited on signal" not in log
+    finally:
+        n.stop()
+
+
+def test_server_hung_at_start_then_resumes(microd, nats):
+    """A server that accepts but does not answer (stopped) when the
+    worker starts: cnats gives the connection up for good after its
+    connect timeout; the worker restarts and serves once NATS answers."""
+    os.kill(nats.proc.pid, signal.SIGSTOP)
+    try:
+        m = microd(extra=nats_conf(nats), start=False)
+        m.start(wait=False)
+        wait_for(lambda: "broker: nats: %s unreachable" % nats.address
+                 in m.read_log(), what="the first connect timing out")
+    finally:
+        os.kill(nats.proc.pid, signal.SIGCONT)
+    m.wait_ready(timeout=30)
+    wait_for(lambda: post(m, "late", b"x")[0] == 202, timeout=15,
+             what="connected once NATS answers")
+
+
+def test_server_hung_publishes_fail_soon_loop_stays_free(microd, nats):
+    """A server that stops answering without closing (hung, partitioned):
+    the connection is declared stale within seconds, publishes answer
+    503, and cnats' attempts to reconnect to it (each holding the
+    connection's lock until its timeout) do not stall the worker."""
+    m = microd(extra=nats_conf(nats))
+    assert post(m, "t", b"x")[0] == 202
+    os.kill(nats.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: post(m, "t", b"x")[0] == 503, timeout=30,
+                 interval=0.2, what="publishes refused")
+        # Reconnect attempts on the hung server last ~2 s each.
+        slowest, end = 0, time.monotonic() + 3
+        while time.monotonic() < end:
+            t = time.monotonic()
+            assert post(m, "t", b"x")[0] == 503
+            slowest = max(slowest, time.monotonic() - t)
+        assert slowest < 0.5
+    finally:
+        os.kill(nats.proc.pid, signal.SIGCONT)
+    wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
+             what="publishes accepted once NATS answers")

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -26,12 +27,24 @@
 #include "log.h"
 #include "microd/control.h"
 #include "microd/master.h"
+#include "svc.h"
 #include "util.h"
 
 #define CONTROL_MAX_CONNS	64
-#define CONTROL_OUTPUT_MAX	(16U * 1024 * 1024)
 #define CONTROL_WRITE_TIMEOUT	10	/* seconds a peer may not read */
 #define CONTROL_FIRST_TIMEOUT	10	/* seconds to the first request */
+
+/*
+ * What the master buffers for its clients is bounded, whatever they do.
+ * No request needs more than a Service JSON (register): a larger frame
+ * closes the connection before it is read, and an oversize Service JSON
+ * still gets the registry's error. A connection is not read while its
+ * unread replies pass CONTROL_OUTPUT_CONN, or those of all connections
+ * together pass CONTROL_OUTPUT_BUDGET (over by one answer at most).
+ */
+#define CONTROL_REQUEST_MAX	(2 * SVC_JSON_MAX)
+#define CONTROL_OUTPUT_CONN	(256U * 1024)
+#define CONTROL_OUTPUT_BUDGET	(16U * 1024 * 1024)
 
 static struct evconnlistener	*control_listener;
 static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -39,6 +52,8 @@ static TAILQ_HEAD(, control_conn) control_conns =
     TAILQ_HEAD_INITIALIZER(control_conns);
 static unsigned			 control_nconns;
 static struct event		*control_stats_timer;
+
+static void	control_resume_all(void);
 
 static void
 control_conn_free(struct control_conn *c)
@@ -48,6 +63,7 @@ control_conn_free(struct control_conn *c)
 	relay_forget(c->bev);
 	bufferevent_free(c->bev);
 	free(c);
+	control_resume_all();
 }
 
 static void
@@ -59,14 +75,22 @@ control_close_after_flush(struct bufferevent *bev, void *arg)
 		control_conn_free(c);
 }
 
+static void	control_conn_finish(struct control_conn *);
+
 static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct control_conn	*c = arg;
+
 	if (what & BEV_EVENT_TIMEOUT)
 		log_warnx("control: closing a connection that %s",
 		    what & BEV_EVENT_READING ? "sent no request in time" :
 		    "does not read its replies");
-	control_conn_free(arg);
+	/* A peer that only stopped sending still gets its answers. */
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF))
+		control_conn_finish(c);
+	else
+		control_conn_free(c);
 }
 
 /*
@@ -93,7 +117,6 @@ control_conn_finish(struct control_conn *c)
 	/* A peer already gone fails the write: the event callback frees. */
 	bufferevent_setcb(c->bev, NULL, control_close_after_flush,
 	    control_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	control_close_after_flush(c->bev, c);
 }
 
@@ -109,41 +132,104 @@ control_error(struct control_conn *c, uint32_t id, const char *error)
 	relay_send_error(c->bev, id, NULL, error);
 }
 
+static size_t
+control_output(struct control_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* 1 if c's unread replies, or everyone's, leave no room for more. */
+static int
+control_output_full(struct control_conn *c)
+{
+	struct control_conn	*d;
+	size_t			 total = 0;
+
+	if (control_output(c) > CONTROL_OUTPUT_CONN)
+		return 1;
+	TAILQ_FOREACH(d, &control_conns, entry)
+		total += control_output(d);
+	return total > CONTROL_OUTPUT_BUDGET;
+}
+
+/* The whole size the frame at the front of c's input announces, or 0. */
+static size_t
+control_frame_size(struct control_conn *c)
+{
+	uint32_t	 n;
+
+	if (evbuffer_copyout(bufferevent_get_input(c->bev), &n, sizeof(n)) <
+	    (ev_ssize_t)sizeof(n))
+		return 0;
+	return ntohl(n);
+}
+
 /*
  * Replies go out in request order, and a peer that does not read its
  * answers gets no more: while a request waits at the registry, or the
- * output is over its cap, the connection is not read.
+ * output is full, the connection is not read.
  */
 static int
-control_conn_paused(struct control_conn *c)
+control_conn_readable(struct control_conn *c)
 {
-	return c->relays > 0 || evbuffer_get_length(
-	    bufferevent_get_output(c->bev)) > CONTROL_OUTPUT_MAX;
-}
-
-static void	control_read_cb(struct bufferevent *, void *);
-
-static void
-control_conn_resume(struct control_conn *c)
-{
-	if (c->closing || control_conn_paused(c))
-		return;
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_READ);
-	control_read_cb(c->bev, c);
-}
-
-static void
-control_write_cb(struct bufferevent *bev, void *arg)
-{
-	control_conn_resume(arg);
+	return c->relays == 0 && !control_output_full(c);
 }
 
 static void
 control_conn_pause(struct control_conn *c)
 {
+	c->paused = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_setwatermark(c->bev, EV_WRITE, CONTROL_OUTPUT_MAX / 2, 0);
+}
+
+static void
+control_conn_resume(struct control_conn *c)
+{
+	if (!c->paused || c->closing || !control_conn_readable(c))
+		return;
+	c->paused = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	/* From the loop: the caller may be inside another connection. */
+	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Some output went, or a connection closed: room for the paused? */
+static void
+control_resume_all(void)
+{
+	struct control_conn	*c;
+
+	TAILQ_FOREACH(c, &control_conns, entry)
+		control_conn_resume(c);
+}
+
+/*
+ * ctl_frame_pull, refusing a frame larger than any request needs, and a
+ * first request still not whole after CONTROL_FIRST_TIMEOUT: the read
+ * timeout only catches a peer that sends nothing at all.
+ */
+static int
+control_pull(struct control_conn *c, struct ctl_msg *msg, const char **cause)
+{
+	int	 rc;
+
+	if (control_frame_size(c) > CONTROL_REQUEST_MAX) {
+		*cause = "request too large";
+		return -1;
+	}
+	rc = ctl_frame_pull(bufferevent_get_input(c->bev), msg, cause);
+	if (rc == 0 && !c->requested &&
+	    util_now_ms() - c->accepted > CONTROL_FIRST_TIMEOUT * 1000) {
+		*cause = "sent no request in time";
+		rc = -1;
+	}
+	return rc;
+}
+
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	control_resume_all();
 }
 
 static void
@@ -177,12 +263,11 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	int			 rc = 0;
 
 	while (!c->closing) {
-		if (control_conn_paused(c)) {
+		if (!control_conn_readable(c)) {
 			control_conn_pause(c);
 			return;
 		}
-		if ((rc = ctl_frame_pull(bufferevent_get_input(bev), &msg,
-		    &cause)) != 1)
+		if ((rc = control_pull(c, &msg, &cause)) != 1)
 			break;
 		c->streaming = 0;	/* any request ends a stream */
 		if (!c->requested) {
@@ -241,20 +326,44 @@ control_peer_allowed(int fd)
 	    control_in_group(cred.uid, cred.gid, sb.st_gid);
 }
 
+/*
+ * Close a connection refused. It is logged at most once a second, with
+ * how many were refused since the last message: a client connecting in
+ * a loop must not fill the log.
+ */
+static void
+control_refuse(int fd, const char *why)
+{
+	static uint64_t	 logged;
+	static unsigned	 refused;
+	uint64_t	 now = util_now_ms();
+
+	close(fd);
+	refused++;
+	if (now - logged < 1000)
+		return;
+	log_warnx("control: refused %u connection%s (latest: %s)", refused,
+	    refused == 1 ? "" : "s", why);
+	logged = now;
+	refused = 0;
+}
+
 static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct control_conn	*c;
 
-	if (!control_peer_allowed(fd) || control_nconns >= CONTROL_MAX_CONNS) {
-		log_warnx("control: refusing a connection (%s)",
-		    control_nconns >= CONTROL_MAX_CONNS ? "too many" :
-		    "peer not allowed");
-		close(fd);
+	if (control_nconns >= CONTROL_MAX_CONNS) {
+		control_refuse(fd, "too many");
+		return;
+	}
+	if (!control_peer_allowed(fd)) {
+		control_refuse(fd, "peer not allowed");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->accepted = util_now_ms();
 	c->bev = bufferevent_socket_new(master->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -370,8 +479,7 @@ control_push_stats(void)
 		if (!c->streaming || c->closing)
 			continue;
 		/* A reader that does not keep up is skipped, not buffered. */
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-		    CONTROL_OUTPUT_MAX)
+		if (control_output_full(c))
 			continue;
 		ctlcmd_push_stats(c);
 	}
@@ -382,6 +490,8 @@ control_close(void)
 {
 	struct control_conn	*c;
 
+	TAILQ_FOREACH(c, &control_conns, entry)
+		c->closing = 1;		/* none is resumed as others go */
 	while ((c = TAILQ_FIRST(&control_conns)) != NULL)
 		control_conn_free(c);
 	if (control_stats_timer != NULL)

@@ -16,8 +16,10 @@ struct control_conn {
 	int			 streaming;	/* a stats stream is open */
 	uint32_t		 stream_id;
 	unsigned		 relays;	/* requests at the registry */
+	uint64_t		 accepted;	/* util_now_ms() */
 	int			 requested;	/* a whole request came */
 	int			 closing;
+	int			 paused;	/* not read for now */
 };
 
 void	 control_send(struct control_conn *, struct ctl_frame *);

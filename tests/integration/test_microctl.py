@@ -3,12 +3,17 @@ commands through a sidecar with --proxy-address (same output as over the
 control socket)."""
 import json
 import os
+import select
+import socket
+import struct
 import subprocess
+import time
 
 import pytest
 
 from conftest import MICROCTL, wait_for
 from gwnodes import FakeNode, closed_address, register, slow
+from test_master import frame
 
 NAME = "go.micro.srv.ctltest"
 JSON = {"Content-Type": "application/json"}
@@ -289,3 +294,227 @@ def test_bad_topic_is_a_usage_error(m, args):
     assert r.returncode == 2, r.stderr
     assert r.stderr == ("microctl: bad topic or queue name "
                         "(1-255 of A-Za-z0-9._:/-)\n")
+
+
+MIB = 1024 * 1024
+
+
+def peak_rss(pid):
+    """A process's peak resident size so far (VmHWM), in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def flood(m, data, seconds=3, conns=60):
+    """conns clients each send what they can of data for a few seconds,
+    and read nothing. Returns their sockets, still open."""
+    socks = []
+    for _ in range(conns):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(m.socket)
+        s.setblocking(False)
+        socks.append(s)
+    sent = dict.fromkeys(socks, 0)
+    deadline = time.monotonic() + seconds
+    while sent and time.monotonic() < deadline:
+        for s in select.select([], list(sent), [], 0.1)[1]:
+            try:
+                sent[s] += s.send(data[sent[s]:sent[s] + 65536])
+            except BlockingIOError:
+                continue
+            except ConnectionError:  # closed by microd
+                sent[s] = len(data)
+            if sent[s] == len(data):
+                del sent[s]
+    return socks
+
+
+@pytest.mark.parametrize("what", ["big frames", "unread replies"])
+def test_control_clients_cannot_make_the_master_buffer_much(microd, what):
+    """Many clients sending most of a 4 MiB frame, or requests whose
+    replies they never read: the master holds a bounded total, and
+    still answers others."""
+    # An ASan build would keep what it frees in quarantine, resident.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                  "quarantine_size_mb=0"]))
+    m = microd(workers={"web": 0, "broker": 0}, env={"ASAN_OPTIONS": asan})
+    pid, before = m.proc.pid, peak_rss(m.proc.pid)
+    if what == "big frames":
+        data = struct.pack(">I", 4 * MIB) + b"\0" * (4 * MIB - 65536)
+    else:
+        data = frame({"v": 1, "id": 1, "cmd": "status"}) * 20000
+    socks = flood(m, data)
+    try:
+        assert m.status()["workers"] >= 3
+        grown = peak_rss(pid) - before
+        assert grown < 32 * MIB, "master grew by %d MiB" % (grown >> 20)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def big_service(name, size):
+    """A Service whose JSON is size bytes."""
+    nodes = [{"id": "%s-%d" % (name, i), "address": "127.0.0.1:%d" % (i + 1),
+              "metadata": {"pad": "x" * 200}} for i in range(size // 300)]
+    svc = {"name": name, "version": "1.0.0", "nodes": nodes}
+    nodes[0]["metadata"]["pad"] += "x" * (size - len(json.dumps(svc)))
+    return json.dumps(svc)
+
+
+def test_control_requests_are_no_larger_than_a_service(m):
+    # The largest Service the registry takes still comes in...
+    svc = big_service("go.micro.srv.big", 64 * 1024)
+    assert len(svc) == 64 * 1024
+    m.ctl("register", "-", input=svc)
+    assert "go.micro.srv.big-0 " in m.ctl("service",
+                                         "go.micro.srv.big").stdout
+    # ... and microctl says a larger one is too large before sending it,
+    r = m.ctl("register", "-", input=big_service("go.micro.srv.big", 100000),
+              check=False)
+    assert r.returncode == 1
+    assert r.stderr == "microctl: stdin: larger than 65536 bytes\n"
+    # but a frame longer than any request closes the connection at
+    # once, before its bytes come.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    s.settimeout(5)
+    try:
+        s.sendall(struct.pack(">I", 256 * 1024) + b"\x84")
+        assert s.recv(4096) == b""
+    finally:
+        s.close()
+    assert "request too large" in m.read_log()
+    assert m.status()["workers"] >= 3
+
+
+def payloads(s, count=None):
+    """Read frames until count of them came, or microd closed; their
+    payloads."""
+    data, out = b"", []
+    while count is None or len(out) < count:
+        n = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else None
+        if n is not None and len(data) >= 4 + n:
+            out.append(data[4:4 + n])
+            data = data[4 + n:]
+            continue
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return out
+
+
+def reply_ids(s):
+    """Read replies until microd closes; the id of each, in order."""
+    ids = []
+    for p in payloads(s):
+        i = p.index(b"\xa2id") + 3
+        width = {0xcc: 1, 0xcd: 2, 0xce: 4}.get(p[i], 0)
+        ids.append(int.from_bytes(p[i + 1:i + 1 + width], "big")
+                   if width else p[i])
+    return ids
+
+
+def test_half_closed_client_gets_every_reply(m):
+    """A client that sends its requests and shuts down its side (as
+    socat does at the end of its input) still reads every answer, even
+    more than its socket holds and one relayed to the registry."""
+    svc = json.dumps({"name": "go.micro.srv.half", "version": "1",
+                      "nodes": [{"id": "h-1", "address": "127.0.0.1:1"}]})
+    reqs = [frame({"v": 1, "id": i, "cmd": "status"}) for i in range(300)]
+    reqs.append(frame({"v": 1, "id": 300, "cmd": "register",
+                       "args": {"json": svc}}))
+    reqs.append(frame({"v": 1, "id": 301, "cmd": "version"}))
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    s.settimeout(20)
+    try:
+        s.sendall(b"".join(reqs))
+        s.shutdown(socket.SHUT_WR)
+        assert reply_ids(s) == list(range(302))
+    finally:
+        s.close()
+    assert "h-1" in m.ctl("service", "go.micro.srv.half").stdout
+
+
+def test_first_request_sent_byte_by_byte_too_slowly_is_closed(m):
+    """A request trickling in a byte at a time must still be whole within
+    10 s of connecting, or a few such clients hold every place."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    s.settimeout(0.5)
+    start = time.monotonic()
+    closed = False
+    try:
+        for b in struct.pack(">I", 100) + b"\x84" * 100:
+            s.send(bytes([b]))
+            try:
+                closed = s.recv(1) == b""
+            except socket.timeout:  # the pace of the trickle
+                pass
+            if closed or time.monotonic() - start > 25:
+                break
+    except (BrokenPipeError, ConnectionError):
+        closed = True
+    finally:
+        s.close()
+    assert closed, "still open after %.1f s" % (time.monotonic() - start)
+    assert 10 <= time.monotonic() - start < 20
+    assert "sent no request in time" in m.read_log()
+
+
+@pytest.mark.parametrize("req,error", [
+    ({"cmd": "restart", "args": {"role": 5}}, b"restart needs a role"),
+    ({"cmd": "restart", "args": {"role": "api", "id": "x"}},
+     b"bad worker id"),
+    ({"cmd": "service", "args": {"name": 7}}, b"service needs a name"),
+    ({"cmd": "register", "args": {"json": 7}}, b'needs a "json" string'),
+    ({"cmd": "register", "args": {"json": "{}", "ttl_ms": "x"}},
+     b"ttl_ms must be a number"),
+    ({"cmd": "deregister", "args": {}}, b'needs a "json" string'),
+    ({"cmd": "nope"}, b"unknown command"),
+    ({"ok": True}, b"not a request"),
+])
+def test_wrong_types_get_an_error_and_the_connection_goes_on(m, req, error):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(m.socket)
+    s.settimeout(10)
+    try:
+        s.sendall(frame(dict({"v": 1, "id": 1}, **req)) +
+                  frame({"v": 1, "id": 2, "cmd": "version"}))
+        bad, good = payloads(s, 2)
+    finally:
+        s.close()
+    assert b"\xa2ok\xc2" in bad and error in bad, bad
+    assert b"\xa2id\x02\xa2ok\xc3" in good, good
+
+
+def test_refused_connections_do_not_flood_the_log(m):
+    """Past the 64 places, a client connecting in a loop is refused each
+    time, but logged at most once a second."""
+    held = []
+    try:
+        for i in range(64):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(m.socket)
+            s.settimeout(10)
+            held.append(s)
+        # All 64 taken: a request on the last one is answered.
+        held[-1].sendall(frame({"v": 1, "id": 1, "cmd": "version"}))
+        assert payloads(held[-1], 1)
+        for _ in range(500):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(m.socket)
+            s.settimeout(10)
+            assert s.recv(1) == b""  # refused: closed at once
+            s.close()
+    finally:
+        for s in held:
+            s.close()
+    lines = [l for l in m.read_log().splitlines() if "control: refus" in l]
+    assert 1 <= len(lines) <= 3, lines[:5]
+    assert "(latest: too many)" in lines[0]

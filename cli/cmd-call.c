@@ -35,7 +35,7 @@ cmd_call_request(const struct cmd_ctx *ctx, json_t **request)
 	size_t		 len = strlen(arg);
 
 	if (strcmp(arg, "-") == 0 && (arg = text = cmd_read_input("-",
-	    &len)) == NULL)
+	    CMD_INPUT_MAX, &len)) == NULL)
 		return CMD_ERROR;
 	*request = json_loadb(arg, len, 0, &error);
 	free(text);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mpjson.h"
 #include "output.h"
+#include "svc.h"
 #include "util.h"
 
 /* Parse enough to refuse what is not a Service; microd checks the rest. */
@@ -141,7 +142,8 @@ cmd_send_service(struct cmd_ctx *ctx, const char *cmd)
 	char		*text;
 	size_t		 len;
 
-	if ((text = cmd_read_input(path, &len)) == NULL)
+	/* No more than the registry takes (nor the control socket). */
+	if ((text = cmd_read_input(path, SVC_JSON_MAX, &len)) == NULL)
 		return CMD_ERROR;
 	if ((svc = cmd_parse_service(strcmp(path, "-") == 0 ? "stdin" : path,
 	    text, len)) == NULL) {

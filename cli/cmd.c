@@ -126,7 +126,7 @@ cmd_listener(struct cmd_ctx *ctx, const char *const *roles, char *buf,
 }
 
 char *
-cmd_read_input(const char *path, size_t *len)
+cmd_read_input(const char *path, size_t max, size_t *len)
 {
 	const char	*name = strcmp(path, "-") == 0 ? "stdin" : path;
 	FILE		*f = stdin;
@@ -137,14 +137,13 @@ cmd_read_input(const char *path, size_t *len)
 		cmd_error("%s: %s", name, strerror(errno));
 		return NULL;
 	}
-	buf = xmalloc(CMD_INPUT_MAX + 1);
-	n = fread(buf, 1, CMD_INPUT_MAX + 1, f);
-	if (ferror(f) || n > CMD_INPUT_MAX) {
+	buf = xmalloc(max + 1);
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
 		if (ferror(f))
 			cmd_error("%s: read error", name);
 		else
-			cmd_error("%s: larger than %u bytes", name,
-			    CMD_INPUT_MAX);
+			cmd_error("%s: larger than %zu bytes", name, max);
 		free(buf);
 		buf = NULL;
 	} else

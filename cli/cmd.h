@@ -101,10 +101,11 @@ int		 cmd_listener(struct cmd_ctx *, const char *const *, char *,
 		    size_t);
 /*
  * The whole of a file or, for "-", stdin (name it "stdin" in messages), at
- * most CMD_INPUT_MAX bytes and NUL-terminated; NULL after printing why.
+ * most max bytes (CMD_INPUT_MAX for a call's request, SVC_JSON_MAX for a
+ * Service) and NUL-terminated; NULL after printing why.
  */
 #define CMD_INPUT_MAX	(CTL_FRAME_MAX - 256)
-char		*cmd_read_input(const char *, size_t *);
+char		*cmd_read_input(const char *, size_t, size_t *);
 
 /* Read a register/deregister Service file (or "-") and send it. */
 enum cmd_status	 cmd_send_service(struct cmd_ctx *, const char *);

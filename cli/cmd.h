@@ -104,7 +104,7 @@ int		 cmd_listener(struct cmd_ctx *, const char *const *, char *,
  * most max bytes (CMD_INPUT_MAX for a call's request, SVC_JSON_MAX for a
  * Service) and NUL-terminated; NULL after printing why.
  */
-#define CMD_INPUT_MAX	(CTL_FRAME_MAX - 256)
+#define CMD_INPUT_MAX	(4U * 1024 * 1024)	/* the api's max_body_size */
 char		*cmd_read_input(const char *, size_t, size_t *);
 
 /* Read a register/deregister Service file (or "-") and send it. */

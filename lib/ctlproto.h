@@ -17,7 +17,12 @@
 #include <msgpack.h>
 
 #define CTL_PROTO_VERSION	1
-#define CTL_FRAME_MAX		(4U * 1024 * 1024)	/* payload bytes */
+/*
+ * Payload bytes of a frame: room for the registry of a large host (the
+ * services answer is ~400 bytes a service). Requests on the control
+ * socket are held to far less (microd/control.c).
+ */
+#define CTL_FRAME_MAX		(64U * 1024 * 1024)
 /* An error reply's "code": the same request may succeed a moment later. */
 #define CTL_CODE_UNAVAILABLE	"unavailable"
 

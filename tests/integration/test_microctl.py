@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from conftest import MICROCTL, wait_for
+from conftest import MICROCTL, MICROTOP, wait_for
 from gwnodes import FakeNode, closed_address, register, slow
 from test_master import frame
+from test_registry import multiply_stored_service, post, service
 
 NAME = "go.micro.srv.ctltest"
 JSON = {"Content-Type": "application/json"}
@@ -518,3 +519,21 @@ def test_refused_connections_do_not_flood_the_log(m):
     lines = [l for l in m.read_log().splitlines() if "control: refus" in l]
     assert 1 <= len(lines) <= 3, lines[:5]
     assert "(latest: too many)" in lines[0]
+
+
+def test_services_of_a_large_host_fit_one_answer(microd):
+    """15 000 services: the services answer (about 6 MB) is one frame, so
+    microctl and micro-top list them all (they used to get "larger than a
+    control frame", and micro-top -b never printed)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.big"), ttl="1h")[0] == 200
+    m.stop()
+    multiply_stored_service(str(m.dir / "state" / "registry.db"),
+                            "go.micro.srv.big", 15000)
+    m.start()
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert len(names) == 15001 and "go.micro.srv.big-15000" in names
+    r = subprocess.run([MICROTOP, "-b", "-s", m.socket], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "go.micro.srv.big-15000" in r.stdout

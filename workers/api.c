@@ -210,9 +210,9 @@ api_head(struct http_request *req, void *arg)
 }
 
 const struct worker_route api_routes[] = {
-	{ NULL, "/rpc", api_rpc },
-	{ NULL, "/", api_path },
-	{ NULL, NULL, NULL },
+	{ NULL, "/rpc", api_rpc, 0 },
+	{ NULL, "/", api_path, 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 static const struct api_handler *

@@ -78,11 +78,11 @@ broker_route_stats(struct worker *w, struct http_request *req)
 }
 
 static const struct worker_route broker_routes[] = {
-	{ "GET", "/sub", broker_route_sub },
-	{ "GET", "/pub", broker_route_pub_ws },
-	{ "POST", "/pub", broker_route_pub_post },
-	{ "GET", "/stats", broker_route_stats },
-	{ NULL, NULL, NULL },
+	{ "GET", "/sub", broker_route_sub, WORKER_ROUTE_NO_HEAD },
+	{ "GET", "/pub", broker_route_pub_ws, WORKER_ROUTE_NO_HEAD },
+	{ "POST", "/pub", broker_route_pub_post, 0 },
+	{ "GET", "/stats", broker_route_stats, 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 const struct role role_broker = {

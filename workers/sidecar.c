@@ -14,13 +14,13 @@
 #include "workers/sidecar-rpc.h"
 
 static const struct worker_route sidecar_routes[] = {
-	{ "GET", "/registry", sidecar_registry_get },
-	{ "POST", "/registry", sidecar_registry_post },
-	{ "DELETE", "/registry", sidecar_registry_delete },
-	{ "GET", "/broker", broker_worker_sidecar },
-	{ NULL, "/rpc", sidecar_rpc },
-	{ "POST", "/", sidecar_rpc_path },	/* last: a catch-all */
-	{ NULL, NULL, NULL },
+	{ "GET", "/registry", sidecar_registry_get, 0 },
+	{ "POST", "/registry", sidecar_registry_post, 0 },
+	{ "DELETE", "/registry", sidecar_registry_delete, 0 },
+	{ "GET", "/broker", broker_worker_sidecar, WORKER_ROUTE_NO_HEAD },
+	{ NULL, "/rpc", sidecar_rpc, 0 },
+	{ "POST", "/", sidecar_rpc_path, 0 },	/* last: a catch-all */
+	{ NULL, NULL, NULL, 0 },
 };
 
 /* Apps publish and subscribe through the same shared rings as brokers. */

@@ -102,21 +102,17 @@ web_home(struct worker *w, struct http_request *req)
 	worker_http_reply_405(w, req);
 }
 
-/* HEAD is GET without the body (RFC 9110 9.3.2): the HTTP layer drops it. */
-#define WEB_GET(path, handle)	\
-	{ "GET", path, handle }, { "HEAD", path, handle }
-
 static const struct worker_route web_routes[] = {
-	WEB_GET("/registry", web_registry),
-	WEB_GET("/call", web_call_page),
-	{ "POST", "/rpc", web_rpc },
-	WEB_GET("/workers", web_pages_workers),
-	WEB_GET("/apps", web_pages_apps),
-	WEB_GET("/metrics", web_metrics),
-	{ "GET", "/events", web_live_events },	/* a HEAD would never end */
-	WEB_GET("/assets/", web_assets_serve),
-	{ NULL, "/", web_home },		/* the rest: web_head */
-	{ NULL, NULL, NULL },
+	{ "GET", "/registry", web_registry, 0 },
+	{ "GET", "/call", web_call_page, 0 },
+	{ "POST", "/rpc", web_rpc, 0 },
+	{ "GET", "/workers", web_pages_workers, 0 },
+	{ "GET", "/apps", web_pages_apps, 0 },
+	{ "GET", "/metrics", web_metrics, 0 },
+	{ "GET", "/events", web_live_events, WORKER_ROUTE_NO_HEAD },
+	{ "GET", "/assets/", web_assets_serve, 0 },
+	{ NULL, "/", web_home, 0 },		/* the rest: web_head */
+	{ NULL, NULL, NULL, 0 },
 };
 
 static int

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "shm/shm.h"
+#include "util.h"
 #include "workers/worker-http.h"
 #include "workers/worker.h"
 
@@ -34,9 +35,8 @@ worker_http_healthz(struct worker *w, struct http_request *req)
 }
 
 static const struct worker_route worker_http_common[] = {
-	{ "GET", "/healthz", worker_http_healthz },
-	{ "HEAD", "/healthz", worker_http_healthz },
-	{ NULL, NULL, NULL },
+	{ "GET", "/healthz", worker_http_healthz, 0 },
+	{ NULL, NULL, NULL, 0 },
 };
 
 static int
@@ -51,6 +51,16 @@ worker_route_match(const struct worker_route *r, const char *path)
 	return strcmp(path, r->path) == 0;
 }
 
+/* Does r take method (HEAD where it takes GET)? */
+static int
+worker_route_takes(const struct worker_route *r, const char *method)
+{
+	if (r->method == NULL || strcmp(r->method, method) == 0)
+		return 1;
+	return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0 &&
+	    !(r->flags & WORKER_ROUTE_NO_HEAD);
+}
+
 static const struct worker_route *
 worker_route_find(const struct worker_route *table, const char *method,
     const char *path, int *path_known)
@@ -63,7 +73,7 @@ worker_route_find(const struct worker_route *table, const char *method,
 		/* 405 is for a resource that exists: exact paths only. */
 		if (r->path[strlen(r->path) - 1] != '/')
 			*path_known = 1;
-		if (r->method == NULL || strcmp(r->method, method) == 0)
+		if (worker_route_takes(r, method))
 			return r;
 	}
 	return NULL;
@@ -84,21 +94,38 @@ worker_http_owns(const struct worker_route *table, const char *path)
 	return 0;
 }
 
-/* The methods table has for exactly path, as a 405's Allow lists them. */
+static void
+worker_allow_add(char *allow, size_t len, const char *method)
+{
+	size_t	 used = strlen(allow);
+
+	snprintf(allow + used, len - used, "%s%s", used != 0 ? ", " : "",
+	    method);
+}
+
+/*
+ * The methods the routes matching path take, as a 405's Allow lists them;
+ * a bare catch-all ("/") names none.
+ */
 static void
 worker_route_allow(const struct worker_route *table, const char *path,
     char *allow, size_t len)
 {
 	const struct worker_route *r;
-	size_t			 used;
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"
+	};
+	size_t			 i;
 
-	for (r = table; r != NULL && r->path != NULL; r++) {
-		if (r->method == NULL || strcmp(r->path, path) != 0 ||
-		    strstr(allow, r->method) != NULL)
-			continue;
-		used = strlen(allow);
-		snprintf(allow + used, len - used, "%s%s",
-		    used != 0 ? ", " : "", r->method);
+	for (i = 0; i < nitems(methods); i++) {
+		for (r = table; r != NULL && r->path != NULL; r++) {
+			if (r->method != NULL && strcmp(r->path, "/") != 0 &&
+			    worker_route_match(r, path) &&
+			    worker_route_takes(r, methods[i])) {
+				worker_allow_add(allow, len, methods[i]);
+				break;
+			}
+		}
 	}
 }
 
@@ -109,7 +136,8 @@ worker_http_reply_405(struct worker *w, struct http_request *req)
 	char		 allow[128] = "";
 
 	worker_route_allow(worker_http_common, path, allow, sizeof(allow));
-	worker_route_allow(w->role->routes, path, allow, sizeof(allow));
+	if (allow[0] == '\0')
+		worker_route_allow(w->role->routes, path, allow, sizeof(allow));
 	if (allow[0] != '\0')
 		http_headers_set(http_reply_headers(req), "Allow", allow);
 	http_reply_error(req, 405, NULL, "method not allowed");

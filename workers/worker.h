@@ -28,12 +28,19 @@ struct worker_cmd {
 	void		(*handle)(struct worker *, const struct ctl_msg *);
 };
 
-/* An HTTP route: exact path, or prefix when path ends with '/'. */
+/*
+ * An HTTP route: exact path, or prefix when path ends with '/'. A GET
+ * route takes HEAD too (RFC 9110 9.1: the HTTP layer drops the body),
+ * unless its reply never ends (a stream): WORKER_ROUTE_NO_HEAD.
+ */
 struct worker_route {
 	const char	*method;	/* NULL: any method */
 	const char	*path;
 	void		(*handle)(struct worker *, struct http_request *);
+	int		 flags;
 };
+
+#define WORKER_ROUTE_NO_HEAD	0x1
 
 /* A role's init failed for a passing reason: respawn with backoff. */
 #define WORKER_RETRY	(-2)

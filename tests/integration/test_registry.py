@@ -413,3 +413,25 @@ def test_worker_stuck_in_a_read_is_killed_and_updates_resume(microd):
              what="updates accepted again")
     assert json.loads(get_service(m, "go.micro.srv.after")[2])[0][
         "metadata"] == big
+
+
+def test_sidecar_head_and_allow(microd):
+    """HEAD wherever GET answers, but not on the websocket route; a 405
+    lists what the path takes (RFC 9110 9.1, 15.5.6)."""
+    m = microd()
+    assert post(m, service())[0] == 200
+    conn = HTTPConnection("127.0.0.1", m.ports["sidecar"], timeout=10)
+    try:
+        for method, path, status, allow in (
+                ("HEAD", "/registry", 200, None),
+                ("HEAD", "/broker?topic=t", 405, "GET"),
+                ("PUT", "/registry", 405, "GET, HEAD, POST, DELETE"),
+                ("HEAD", "/healthz", 200, None)):
+            conn.request(method, path)
+            r = conn.getresponse()
+            body = r.read()
+            assert method != "HEAD" or body == b"", (method, path)
+            assert r.status == status, (method, path)
+            assert r.getheader("Allow") == allow, (method, path)
+    finally:
+        conn.close()

@@ -193,6 +193,7 @@ def test_head_answers_like_get(microd):
                 ("HEAD", "/events", "GET"), ("GET", "/rpc", "POST"),
                 ("HEAD", "/rpc", "POST"), ("POST", "/", "GET, HEAD"),
                 ("DELETE", "/registry", "GET, HEAD"),
+                ("POST", "/assets/app.js", "GET, HEAD"),
                 ("PUT", "/healthz", "GET, HEAD")):
             conn.request(method, path)
             r = conn.getresponse()

@@ -385,17 +385,21 @@ def test_worker_stuck_in_a_read_is_killed_and_updates_resume(microd):
     multiply_stored_service(str(m.dir / "state" / "registry.db"),
                             "go.micro.srv.many", 400)
     m.start()
+    # Most of the arena live: replacing these needs reclaimed memory
+    # within some 30 puts, well inside the watchdog's 10 s.
+    big = {"pad": "x" * 8000}
+
+    def put_big(i):
+        return post(m, service(name="go.micro.srv.many-%d" % (i % 50 + 1),
+                               metadata=big), ttl="1h")
+    for i in range(50):
+        assert put_big(i)[0] == 200
     web = m.running("web")[0]["pid"]
     # /apps reads every service's name and shows none of these.
     stop_inside_a_read(m, web, m.url("web", "/apps"))
     try:
-        # Quick, before the watchdog's 10 s: 20 big ones fit the arena
-        # live, and their replacements lap it within ~100 puts.
-        big = {"pad": "x" * 8000}
         for i in range(1000):
-            svc = service(name="go.micro.srv.many-%d" % (i % 20 + 1),
-                          metadata=big)
-            status, _, body = post(m, svc, ttl="1h")
+            status, _, body = put_big(i)
             if status != 200:
                 break
         assert status != 200 and b"did not leave" in body, \

@@ -60,11 +60,26 @@ pages_filter_form(struct evbuffer *out, const char *q)
 	    "</button>\n</form>\n");
 }
 
+/* The filter as app.js applies it while typing: trimmed, any case. */
+static const char *
+pages_filter_text(char *q)
+{
+	size_t	 n;
+
+	if (q == NULL)
+		return NULL;
+	q += strspn(q, " \t\r\n");
+	for (n = strlen(q); n > 0 && strchr(" \t\r\n", q[n - 1]) != NULL; n--)
+		q[n - 1] = '\0';
+	return q;
+}
+
 void
 web_pages_services(struct worker *w, struct http_request *req)
 {
 	struct web_services	 ss;
 	struct evbuffer		*out;
+	const char		*filter;
 	char			*q;
 	size_t			 i, shown = 0;
 
@@ -72,18 +87,19 @@ web_pages_services(struct worker *w, struct http_request *req)
 		return;
 	out = evbuffer_new();
 	q = http_request_query_param(req, "q");
+	filter = pages_filter_text(q);
 	web_model_services(w, NULL, &ss);
 	html_page_begin(out, "services", "Services");
 	evbuffer_add_printf(out, "<h1>Services</h1>\n");
-	pages_filter_form(out, q);
+	pages_filter_form(out, filter);
 	evbuffer_add_printf(out, "<div class=\"scroll\" id=\"services-region\""
 	    " data-live=\"services\">\n<table id=\"services\">\n<caption>"
 	    "Registered services</caption>\n<thead><tr><th scope=\"col\">"
 	    "Name</th><th scope=\"col\">Versions</th><th scope=\"col\" "
 	    "class=\"num\">Nodes</th></tr></thead>\n<tbody>\n");
 	for (i = 0; i < ss.n; i++) {
-		/* As app.js filters while typing: Enter must not change it. */
-		if (q != NULL && strcasestr(ss.v[i].name, q) == NULL)
+		/* Enter must not change what app.js showed while typing. */
+		if (filter != NULL && strcasestr(ss.v[i].name, filter) == NULL)
 			continue;
 		pages_service_row(out, &ss.v[i]);
 		shown++;

@@ -156,7 +156,7 @@ def test_filter_ignores_case_like_app_js(microd):
     m = start(microd)
     register(m, service("go.micro.srv.Greeter"))
     register(m, service("go.micro.srv.other"))
-    for q in ("greeter", "GREETER", "Srv.G"):
+    for q in ("greeter", "GREETER", "Srv.G", "+greeter+", "%20Greeter%09"):
         status, _, body = web(m, "/?q=" + q)
         assert status == 200
         assert b">go.micro.srv.Greeter</a>" in body, q

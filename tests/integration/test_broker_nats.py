@@ -340,7 +340,9 @@ def test_server_hung_publishes_fail_soon_loop_stays_free(microd, nats):
             t = time.monotonic()
             assert post(m, "t", b"x")[0] == 503
             slowest = max(slowest, time.monotonic() - t)
-        assert slowest < 0.5
+        # Below the ~2 s a publish waited for the lock, with room for a
+        # busy machine.
+        assert slowest < 1.5
     finally:
         os.kill(nats.proc.pid, signal.SIGCONT)
     wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,

@@ -327,25 +327,38 @@ control_peer_allowed(int fd)
 }
 
 /*
- * Close a connection refused. It is logged at most once a second, with
- * how many were refused since the last message: a client connecting in
- * a loop must not fill the log.
+ * Refused connections are closed at once and logged at most once a
+ * second, with how many there were: a client connecting in a loop must
+ * not fill the log.
  */
+static struct {
+	struct event	*timer;
+	unsigned	 count;
+	const char	*latest;	/* why the last one was refused */
+} control_refused;
+
+static void
+control_refused_log(evutil_socket_t fd, short ev, void *arg)
+{
+	log_warnx("control: refused %u connection%s (latest: %s)",
+	    control_refused.count, control_refused.count == 1 ? "" : "s",
+	    control_refused.latest);
+	control_refused.count = 0;
+}
+
 static void
 control_refuse(int fd, const char *why)
 {
-	static uint64_t	 logged;
-	static unsigned	 refused;
-	uint64_t	 now = util_now_ms();
+	struct timeval	 tv = { 1, 0 };
 
 	close(fd);
-	refused++;
-	if (now - logged < 1000)
-		return;
-	log_warnx("control: refused %u connection%s (latest: %s)", refused,
-	    refused == 1 ? "" : "s", why);
-	logged = now;
-	refused = 0;
+	control_refused.latest = why;
+	if (control_refused.count++ > 0)
+		return;		/* the timer is on its way */
+	if (control_refused.timer == NULL)
+		control_refused.timer = evtimer_new(master->base,
+		    control_refused_log, NULL);
+	evtimer_add(control_refused.timer, &tv);
 }
 
 static void
@@ -497,6 +510,9 @@ control_close(void)
 	if (control_stats_timer != NULL)
 		event_free(control_stats_timer);
 	control_stats_timer = NULL;
+	if (control_refused.timer != NULL)
+		event_free(control_refused.timer);
+	control_refused.timer = NULL;
 	if (control_listener != NULL) {
 		evconnlistener_free(control_listener);
 		unlink(control_path);

@@ -68,6 +68,7 @@ struct shm_hdr {
 	uint64_t	 rebuilds;
 	uint64_t	 moved;
 	uint64_t	 bytes_live;
+	uint64_t	 stalls;
 };
 
 struct shm_slot {

@@ -225,6 +225,7 @@ shm_stats(const struct shm *shm, struct shm_stats *st)
 	head = LOAD(&h->head);
 	st->bytes_used = head >= tail ? head - tail : 0;
 	st->bytes_live = LOAD(&h->bytes_live);
+	st->stalls = LOAD(&h->stalls);
 	st->max_services = h->max_services;
 	st->max_record = h->max_record;
 	st->writer_pid = LOAD(&h->writer_pid);

@@ -53,6 +53,7 @@ struct shm_stats {
 	uint64_t	 deletes;
 	uint64_t	 full_errors;	/* puts refused: segment full */
 	uint64_t	 wait_errors;	/* puts refused: a reader stalled */
+	uint64_t	 stalls;	/* reads that made a put time out */
 	uint64_t	 rebuilds;	/* index rebuilds */
 	uint64_t	 moved;		/* live records copied by the cleaner */
 	uint64_t	 arena_size;

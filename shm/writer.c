@@ -102,6 +102,7 @@ shm_writer_stalled(struct shm_writer *w)
 	BUMP(&w->hdr->wait_errors, 1);
 	if (!w->stall_fresh)	/* the same stall: said once */
 		return;
+	BUMP(&w->hdr->stalls, 1);
 	shm_slot_info(w->shm, w->stalled_slot, &info);
 	log_warnx("shm: reader in slot %u (pid %ld) stayed in a read over %d "
 	    "ms; puts that need its memory fail until it leaves",

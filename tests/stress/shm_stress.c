@@ -38,10 +38,10 @@
 #define STRESS_READERS		3
 #define STRESS_MAX_NODES	6
 /*
- * Puts a phase may lose to a reader that stayed in a read past the
- * writer's bound (500 ms): the writer must refuse them when a reader is
- * descheduled that long, which an overloaded machine does. Any other
- * refusal fails the phase, and so do more of these.
+ * Reads a phase may see outlast the writer's bound (500 ms): a reader
+ * descheduled that long, which an overloaded machine does, makes the
+ * writer refuse the puts that need its memory until it leaves. Puts
+ * refused for any other reason fail the phase, and so do more stalls.
  */
 #define STRESS_STALLS_MAX	2
 
@@ -365,8 +365,10 @@ stress_phase(const char *label, unsigned seconds, int kill_readers,
 		stress_reap(&readers[i], STRESS_READER, &t);
 	}
 	shm_stats(stress_shm, &after);
-	stalls = after.wait_errors - before.wait_errors;
-	ok = t.bad == 0 && t.write_errors == stalls &&
+	/* A writer killed between the two counts leaves write_errors short. */
+	stalls = after.stalls - before.stalls;
+	ok = t.bad == 0 &&
+	    t.write_errors <= after.wait_errors - before.wait_errors &&
 	    stalls <= STRESS_STALLS_MAX && !t.writer_failed &&
 	    t.reads > 1000 && t.writes > 1000 &&
 	    after.full_errors == before.full_errors;

@@ -525,6 +525,7 @@ test_reader_pins_record(void **state)
 	shm_read_end(f->shm);
 	shm_stats(f->shm, &st);
 	assert_int_equal(st.wait_errors, 2);
+	assert_int_equal(st.stalls, 1);		/* one read, two refusals */
 	assert_int_equal(put_service(f->w, "pinned", seq, 3, 500, &cause), 0);
 	fixture_free(f);
 }

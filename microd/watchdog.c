@@ -27,7 +27,16 @@
  * Samples are counted, not timed: when the master itself was held up (a
  * paused VM, an overloaded host) the counts start over, so the workers get
  * their turn to beat first. A worker under a debugger (TracerPid) is not
- * killed; that is logged once.
+ * killed while traced; that is logged once, and its count starts over, so
+ * one the debugger leaves stuck (detached, still stopped) is killed after
+ * a full count more.
+ *
+ * The registry worker is the shm writer, and one callback of its may
+ * legitimately run longer than the count: an expiry pass or a backend
+ * listing over tens of thousands of services commits and publishes them
+ * one by one without returning to the loop. Every publish bumps the
+ * segment's generation, so while it moves the writer is working, not
+ * stuck: it counts as a beat.
  */
 #define WATCHDOG_TICK_MS	1000
 #define WATCHDOG_LATE_MS	(3 * WATCHDOG_TICK_MS)	/* the master was held */
@@ -36,8 +45,10 @@
 struct watchdog_slot {
 	pid_t		 pid;		/* the process the samples are of */
 	uint64_t	 beat_ms;	/* its beat then */
-	unsigned	 ticks;		/* samples with that same beat */
-	int		 acted;		/* killed, or said it is traced */
+	uint64_t	 progress;	/* its writer progress then */
+	unsigned	 ticks;		/* samples with neither moving */
+	int		 acted;		/* killed */
+	int		 said_traced;	/* logged that a tracer spares it */
 };
 
 static struct watchdog_slot	 watchdog_slots[MASTER_SLOTS];
@@ -68,17 +79,38 @@ watchdog_kill(struct proc *p, struct watchdog_slot *ws)
 {
 	const char	*role = config_role_name(p->role);
 
-	ws->acted = 1;
 	if (watchdog_traced(p->pid)) {
-		log_warnx("%s/%u (pid %ld) stopped turning its event loop, but "
-		    "it is being traced: left alone", role, p->id,
-		    (long)p->pid);
+		if (!ws->said_traced)
+			log_warnx("%s/%u (pid %ld) stopped turning its event "
+			    "loop, but it is being traced: left alone", role,
+			    p->id, (long)p->pid);
+		ws->said_traced = 1;
+		ws->ticks = 0;
 		return;
 	}
+	ws->acted = 1;
 	log_warnx("%s/%u (pid %ld) stopped turning its event loop: killing it",
 	    role, p->id, (long)p->pid);
 	if (kill(p->pid, SIGKILL) == -1)
 		log_warn("kill %ld", (long)p->pid);
+}
+
+/*
+ * The registry worker's publishes: moving while its loop is in one long
+ * callback. Refused puts do not count: a writer retrying them for ever
+ * would look alive. 0 for the other workers.
+ */
+static uint64_t
+watchdog_progress(const struct proc *p)
+{
+	struct shm_stats	 st;
+
+	if (p->role != ROLE_REGISTRY)
+		return 0;
+	shm_stats(master->shm, &st);
+	if (st.writer_pid != p->pid)
+		return 0;
+	return st.generation;
 }
 
 static void
@@ -86,11 +118,14 @@ watchdog_sample(struct proc *p)
 {
 	struct watchdog_slot	*ws = &watchdog_slots[p->slot];
 	uint64_t		 beat = shm_slot_beat_ms(master->shm, p->slot);
+	uint64_t		 progress = watchdog_progress(p);
 
-	if (ws->pid != p->pid || beat == 0 || beat != ws->beat_ms) {
+	if (ws->pid != p->pid || beat == 0 || beat != ws->beat_ms ||
+	    progress != ws->progress) {
 		memset(ws, 0, sizeof(*ws));
 		ws->pid = p->pid;
 		ws->beat_ms = beat;
+		ws->progress = progress;
 		return;
 	}
 	if (++ws->ticks >= WATCHDOG_HANG_TICKS && !ws->acted)

@@ -8,7 +8,10 @@
  * TTLs are wall-clock deadlines (they are persisted and must mean the same
  * after a restart). One timer is armed for the earliest deadline; when it
  * fires the whole registry is scanned once, and scans are at least
- * REGISTRY_EXPIRE_SLACK_MS apart so refreshes cannot make it spin.
+ * REGISTRY_EXPIRE_SLACK_MS apart so refreshes cannot make it spin. A scan
+ * removes expired nodes for REGISTRY_EXPIRE_TURN_MS, then goes on at the
+ * loop's next turn: a mass expiry (a partition, a restart after downtime)
+ * must not keep registrations waiting for seconds.
  */
 #include "config.h"
 
@@ -32,6 +35,7 @@
 #define REGISTRY_EXPIRE_SLACK_MS	100
 #define REGISTRY_HEARTBEAT_MS		1000
 #define REGISTRY_RETRY_MS		1000	/* after a failed expiry */
+#define REGISTRY_EXPIRE_TURN_MS		50	/* of expiry per loop turn */
 
 struct registry_entry {
 	char		*name;
@@ -68,6 +72,8 @@ struct registry_walk {
 	size_t			  n;
 	uint64_t		  next;		/* earliest deadline */
 };
+
+static const struct timeval registry_at_once = { 0, 0 };
 
 static int
 registry_entry_cmp(const void *a, const void *b)
@@ -319,14 +325,16 @@ registry_walk_visit(const void *nodep, VISIT which, void *arg)
 }
 
 /*
- * Prune every entry with nodes pred selects; the tree cannot change under
- * twalk, so entries are picked first and changed after. Returns the
- * earliest deadline of the nodes that stay, or a retry time if a prune
- * failed (a full disk must not leave dead nodes behind for good).
+ * Prune the entries with nodes pred selects, until the monotonic time
+ * until (0: all of them; *more says whether some were left); the tree
+ * cannot change under twalk, so entries are picked first and changed
+ * after. Returns the earliest deadline of the nodes that stay, or a retry
+ * time if a prune failed (a full disk must not leave dead nodes behind for
+ * good; with a deadline, the pass stops there rather than go on at once).
  */
 static uint64_t
 registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
-    const char *why)
+    const char *why, uint64_t until, int *more)
 {
 	struct registry_walk	 w = { .pred = pred, .arg = arg };
 	uint64_t		 retry;
@@ -334,7 +342,12 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 	size_t			 i;
 
 	twalk_r(rc->tree, registry_walk_visit, &w);
+	*more = 0;
 	for (i = 0; i < w.n; i++) {
+		if (until != 0 && util_now_ms() >= until) {
+			*more = 1;
+			break;
+		}
 		if (registry_prune(rc, w.v[i], pred, arg, &cause) == 0)
 			continue;
 		log_warnx("%s: %s", why, cause);
@@ -342,6 +355,8 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 		retry = util_now_ms() + REGISTRY_RETRY_MS;
 		if (w.next == 0 || retry < w.next)
 			w.next = retry;
+		if (until != 0)
+			break;
 	}
 	free(w.v);
 	return w.next;
@@ -375,17 +390,31 @@ registry_is_expired(const struct svc *s, const struct svc_node *n,
 	return n->expires != 0 && n->expires <= *now;
 }
 
+/* Expired nodes out for a turn; the rest at the loop's next turn. */
+static void
+registry_expire_pass(struct registry_core *rc)
+{
+	uint64_t	 now = util_now_ms(), next;
+	int		 more;
+
+	rc->last_scan = now;
+	next = registry_prune_all(rc, registry_is_expired, &now,
+	    "expiring nodes", now + REGISTRY_EXPIRE_TURN_MS, &more);
+	if (!more) {
+		registry_arm(rc, next);
+		return;
+	}
+	evtimer_add(rc->expire_ev, &registry_at_once);
+	rc->expire_at = now;
+}
+
 static void
 registry_expire(evutil_socket_t fd, short events, void *arg)
 {
 	struct registry_core	*rc = arg;
-	uint64_t		 now = util_now_ms(), next;
 
 	rc->expire_at = 0;
-	rc->last_scan = now;
-	next = registry_prune_all(rc, registry_is_expired, &now,
-	    "expiring nodes");
-	registry_arm(rc, next);
+	registry_expire_pass(rc);
 }
 
 static void
@@ -594,9 +623,10 @@ static void
 registry_host_relist_end(void *arg)
 {
 	struct registry_core	*rc = arg;
+	int			 more;
 
 	registry_prune_all(rc, registry_is_stale, &rc->relist,
-	    "backend relist");
+	    "backend relist", 0, &more);
 	registry_host_lag(rc);
 }
 
@@ -690,7 +720,6 @@ static void
 registry_load(struct registry_core *rc, struct store_loaded *loaded)
 {
 	struct registry_entry	*e;
-	uint64_t		 now = util_now_ms();
 	char			*cause;
 	size_t			 i;
 
@@ -704,8 +733,7 @@ registry_load(struct registry_core *rc, struct store_loaded *loaded)
 	}
 	twalk_r(rc->tree, registry_publish_visit, rc);
 	registry_unpublish_stale(rc);
-	registry_arm(rc, registry_prune_all(rc, registry_is_expired, &now,
-	    "expiring nodes"));
+	registry_expire_pass(rc);
 	log_info("%zu service versions loaded, %zu expired nodes "
 	    "dropped", loaded->n, loaded->expired);
 }

@@ -1,7 +1,6 @@
 """The master process: workers, respawn, reload, stop, sd_notify, control."""
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -9,8 +8,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-
-import pytest
 
 from conftest import MICROCTL, MICROD, http, pid_alive, wait_for
 
@@ -406,45 +403,3 @@ def test_reloads_in_a_row_settle_on_the_last(microd):
     assert m.running("registry")[0]["pid"] == registry
     for role in ("api", "web", "sidecar", "broker"):
         assert http("GET", m.url(role, "/healthz"))[0] == 200
-
-
-@pytest.mark.skipif(shutil.which("strace") is None,
-                    reason="strace is not installed")
-def test_worker_whose_loop_hangs_is_killed_unless_traced(microd):
-    """A worker whose event loop stops turning (here: stopped) is killed
-    by the master's watchdog after 10 s without a beat and respawned; one
-    that a debugger traces is left alone, and that is logged."""
-    m = microd(workers={"api": 1, "sidecar": 1})
-    hung = m.running("api")[0]["pid"]
-    traced = m.running("sidecar")[0]["pid"]
-    os.kill(traced, signal.SIGSTOP)
-    tracer = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-p",
-                               str(traced)], stderr=subprocess.PIPE)
-    try:
-        wait_for(lambda: tracer.poll() is not None or
-                 tracer_of(traced) == tracer.pid, 10, what="strace attached")
-        if tracer.poll() is not None:   # no ptrace here (Yama, seccomp)
-            pytest.skip("strace cannot attach: %s" % tracer.stderr.read())
-        os.kill(hung, signal.SIGSTOP)
-        wait_for(lambda: not pid_alive(hung), 40, what="hung worker killed")
-        assert "api/0 (pid %d) stopped turning its event loop: killing " \
-            "it" % hung in m.read_log()
-        wait_for(lambda: [w for w in m.running("api") if w["pid"] != hung],
-                 15, what="api respawned")
-        wait_for(lambda: "sidecar/0 (pid %d) stopped turning its event "
-                 "loop, but it is being traced: left alone" % traced
-                 in m.read_log(), 20, what="traced worker spared")
-        assert pid_alive(traced)
-    finally:
-        tracer.kill()
-        tracer.wait()
-        os.kill(traced, signal.SIGCONT)
-    assert http("GET", m.url("sidecar", "/healthz"))[0] == 200
-
-
-def tracer_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("TracerPid:"):
-                return int(line.split()[1])
-    return 0

@@ -1,0 +1,185 @@
+"""The master's worker watchdog (microd/watchdog.c): what it must not kill,
+and what it must not leave alone."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import http, pid_alive, wait_for
+from etcdfix import ETCD, Etcd, service as etcd_service
+from test_etcd import PLUGIN_ENV, PREFIX, conf as etcd_conf, gateway_put
+from test_registry import multiply_stored_service, post, service
+
+# Every COMMIT of the registry database takes SLOW_COMMIT_MS longer: a
+# slow disk, without needing 100 000 services to make a long pass.
+SLOW_COMMIT_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+int
+sqlite3_step(sqlite3_stmt *stmt)
+{
+	static int (*real)(sqlite3_stmt *);
+	static const char *(*sql)(sqlite3_stmt *);
+	const char *ms = getenv("SLOW_COMMIT_MS"), *text;
+	struct timespec ts;
+
+	if (real == NULL) {
+		real = (int (*)(sqlite3_stmt *))dlsym(RTLD_NEXT,
+		    "sqlite3_step");
+		sql = (const char *(*)(sqlite3_stmt *))dlsym(RTLD_NEXT,
+		    "sqlite3_sql");
+	}
+	if (ms != NULL && sql != NULL && (text = sql(stmt)) != NULL &&
+	    strcmp(text, "COMMIT") == 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = atol(ms) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return real(stmt);
+}
+"""
+
+
+def slow_commit_env(tmp_path, ms):
+    """Environment that makes every COMMIT of microd's sqlite ms longer."""
+    src = tmp_path / "slowcommit.c"
+    src.write_text(SLOW_COMMIT_C)
+    shim = tmp_path / "slowcommit.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src),
+                    "-ldl"], check=True)
+    # An ASan build wants its runtime first: the shim is plain C.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                  "verify_asan_link_order=0"]))
+    return {"LD_PRELOAD": str(shim), "ASAN_OPTIONS": asan,
+            "SLOW_COMMIT_MS": str(ms)}
+
+
+def test_mass_expiry_lets_registrations_through(microd, tmp_path):
+    """1 400 services expiring together take 14 s to remove here (a commit
+    of 10 ms each; 90 000 services take as long on a plain disk). The pass
+    goes on in turns of 50 ms: a registration meanwhile is answered while
+    the pass goes on (it used to wait for the end), and the registry
+    worker, beating between turns, is not taken for hung (it used to be
+    killed in the middle)."""
+    m = microd(env=slow_commit_env(tmp_path, 10))
+    assert post(m, service(name="go.micro.srv.many"), ttl="1h")[0] == 200
+    m.stop()
+    db = str(m.dir / "state" / "registry.db")
+    multiply_stored_service(db, "go.micro.srv.many", 1400)
+    con = sqlite3.connect(db)
+    # All of them expire together, a few seconds after the start.
+    con.execute("UPDATE node SET expires = ?",
+                (int(time.time() * 1000) + 5000,))
+    con.commit()
+    con.close()
+    m.start()
+    registry = m.running("registry")[0]["pid"]
+    assert m.status()["registry"]["services"] == 1401
+    wait_for(lambda: m.status()["registry"]["services"] < 1401, 15,
+             what="the expiry pass started")
+    started = time.monotonic()
+    assert post(m, service(name="go.micro.srv.during"), ttl="1h")[0] == 200
+    assert m.status()["registry"]["services"] > 100, "answered at the end"
+    wait_for(lambda: m.status()["registry"]["services"] == 1 or
+             not pid_alive(registry), 40, interval=0.1,
+             what="the expiry pass done")
+    assert "stopped turning its event loop" not in m.read_log()
+    assert pid_alive(registry), "the registry worker was killed"
+    # Else the pass did not outlast the watchdog: nothing was shown.
+    assert time.monotonic() - started > 11
+    assert m.running("registry")[0]["pid"] == registry
+    assert post(m, service(name="go.micro.srv.after"))[0] == 200
+
+
+@pytest.mark.skipif(shutil.which("strace") is None,
+                    reason="strace is not installed")
+def test_hung_worker_killed_unless_traced_until_the_tracer_leaves(microd):
+    """A worker whose event loop stops turning (here: stopped) is killed
+    after 10 samples without a beat and respawned. One that a debugger
+    traces is left alone, which is logged; once the tracer detaches and
+    leaves it stopped, it is as stuck as any and killed (it used to be
+    left alone for good)."""
+    m = microd(workers={"api": 1, "sidecar": 1})
+    hung = m.running("api")[0]["pid"]
+    traced = m.running("sidecar")[0]["pid"]
+    os.kill(traced, signal.SIGSTOP)
+    tracer = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-p",
+                               str(traced)], stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: tracer.poll() is not None or
+                 tracer_of(traced) == tracer.pid, 10, what="strace attached")
+        if tracer.poll() is not None:   # no ptrace here (Yama, seccomp)
+            pytest.skip("strace cannot attach: %s" % tracer.stderr.read())
+        os.kill(hung, signal.SIGSTOP)
+        wait_for(lambda: not pid_alive(hung), 40, what="hung worker killed")
+        assert "api/0 (pid %d) stopped turning its event loop: killing " \
+            "it" % hung in m.read_log()
+        wait_for(lambda: [w for w in m.running("api") if w["pid"] != hung],
+                 15, what="api respawned")
+        wait_for(lambda: "sidecar/0 (pid %d) stopped turning its event "
+                 "loop, but it is being traced: left alone" % traced
+                 in m.read_log(), 20, what="traced worker spared")
+        assert pid_alive(traced)
+        tracer.kill()
+        tracer.wait()
+        # Detached, the worker stays in its group stop: still hung.
+        wait_for(lambda: not pid_alive(traced), 20, what="the worker killed")
+        wait_for(lambda: [w for w in m.running("sidecar")
+                          if w["pid"] != traced], 15,
+                 what="sidecar respawned")
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        if pid_alive(traced):
+            os.kill(traced, signal.SIGCONT)
+    assert http("GET", m.url("sidecar", "/healthz"))[0] == 200
+
+
+def tracer_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.skipif(not os.path.exists(ETCD),
+                    reason="etcd-server is not installed")
+def test_registry_worker_applying_a_long_listing_is_not_killed(
+        microd, tmp_path):
+    """A page of the etcd listing (500 keys) is applied in one callback
+    of the registry worker: 12 s at 25 ms a commit (a slow disk). It
+    publishes all along, so the watchdog takes it for working, not hung
+    (killed, it would list again on restart and be killed again)."""
+    e = Etcd(tmp_path)
+    try:
+        for i in range(500):
+            gateway_put(e, PREFIX + "go.micro.srv.l%03d/l-%d" % (i, i),
+                        json.dumps(etcd_service("go.micro.srv.l%03d" % i,
+                                                "l-%d" % i, 9000)).encode())
+        env = dict(slow_commit_env(tmp_path, 25), **PLUGIN_ENV)
+        m = microd(extra=etcd_conf(e.address()), env=env,
+                   workers={"web": 0, "broker": 0})
+        registry = m.running("registry")[0]["pid"]
+        started = time.monotonic()
+        wait_for(lambda: m.status()["registry"]["services"] == 500 or
+                 not pid_alive(registry), 60, interval=0.2,
+                 what="the listing applied")
+        assert "stopped turning its event loop" not in m.read_log()
+        assert pid_alive(registry), "the registry worker was killed"
+        # Else no callback outlasted the watchdog: nothing was shown.
+        assert time.monotonic() - started > 11
+    finally:
+        e.close()

@@ -11,7 +11,8 @@
 #include "tui/top.h"
 #include "util.h"
 
-#define BATCH_TIMEOUT_MS	5000
+/* Two samples of a large registry (15 000 services: 6 MB each) take time. */
+#define BATCH_TIMEOUT_MS	15000
 #define BATCH_WIDTH		120	/* when stdout is not a terminal */
 
 static int

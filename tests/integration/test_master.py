@@ -283,7 +283,10 @@ def test_many_short_clients_do_not_lock_out_the_socket(microd):
     for _ in range(100):
         s = socket.socket(socket.AF_UNIX)
         s.connect(m.socket)
-        s.sendall(frame({"v": 2, "id": 1, "cmd": "status"}))
+        try:
+            s.sendall(frame({"v": 2, "id": 1, "cmd": "status"}))
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # refused: 64 of them were still open
         s.close()
     st = wait_for(lambda: m.status(), what="status after 100 clients")
     assert st["workers"] >= 5

@@ -36,10 +36,10 @@ struct worker_pending {
 	void			*arg;
 };
 
-static struct worker	 worker_self;
 /* How often a worker's loop stores its beat (shm_slot_beat). */
 #define WORKER_BEAT_MS	1000
 
+static struct worker	 worker_self;
 static struct event	*worker_term_ev;
 static struct event	*worker_beat_ev;
 

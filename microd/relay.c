@@ -4,7 +4,9 @@
  * forwarded request gets a fresh id on the registry channel; the reply is
  * sent back to whoever asked under their own id. If the asker goes away
  * first the reply is dropped; if the registry worker dies, every asker gets
- * an error at once instead of waiting forever.
+ * an error at once instead of waiting forever. One that the registry worker
+ * leaves unanswered for RELAY_TIMEOUT_MS (stopped, or busy in one long
+ * callback) gets an error then; a late reply is dropped.
  */
 #include "config.h"
 
@@ -14,14 +16,19 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "ctlproto.h"
 #include "log.h"
 #include "microd/master.h"
 #include "util.h"
 
+/* go-micro's default request timeout; the watchdog kills a hung worker later */
+#define RELAY_TIMEOUT_MS	5000
+
 struct relay_pending {
 	TAILQ_ENTRY(relay_pending) entry;
+	struct event		*timer;		/* RELAY_TIMEOUT_MS */
 	uint32_t		 id;		/* on the registry channel */
 	struct bufferevent	*from;		/* NULL once the asker left */
 	uint32_t		 from_id;
@@ -54,6 +61,39 @@ relay_send_error(struct bufferevent *to, uint32_t id, const char *code,
 	relay_send(to, &f);
 }
 
+static void
+relay_done(struct relay_pending *rp)
+{
+	TAILQ_REMOVE(&relay_pending, rp, entry);
+	event_free(rp->timer);
+	free(rp);
+}
+
+/* Answer the asker with an error it may retry on. */
+static void
+relay_fail(struct relay_pending *rp, const char *why)
+{
+	if (rp->from != NULL)
+		relay_send_error(rp->from, rp->from_id, CTL_CODE_UNAVAILABLE,
+		    why);
+	if (rp->answered != NULL)
+		rp->answered(rp->arg);
+	relay_done(rp);
+}
+
+static void
+relay_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct relay_pending	*rp = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("registry worker did not answer request %u in %d ms: "
+	    "failing it", rp->id, RELAY_TIMEOUT_MS);
+	relay_fail(rp, "registry worker did not answer in time (the change "
+	    "may still be applied)");
+}
+
 int
 relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
     relay_answered_cb answered, void *arg, const char **cause)
@@ -61,6 +101,8 @@ relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
 	struct proc		*reg = proc_registry();
 	struct relay_pending	*rp;
 	struct ctl_frame	 f;
+	struct timeval		 tv = { RELAY_TIMEOUT_MS / 1000,
+				    RELAY_TIMEOUT_MS % 1000 * 1000 };
 
 	if (reg == NULL || reg->chan == NULL) {
 		*cause = "registry worker is not running";
@@ -78,6 +120,8 @@ relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
 		msgpack_pack_object(&f.pk, *req->args);
 	}
 	relay_send(reg->chan, &f);
+	rp->timer = evtimer_new(master->base, relay_timeout, rp);
+	evtimer_add(rp->timer, &tv);
 	TAILQ_INSERT_TAIL(&relay_pending, rp, entry);
 	return 0;
 }
@@ -115,12 +159,12 @@ relay_reply(const struct ctl_msg *reply)
 			break;
 	}
 	if (rp == NULL) {
-		log_debug("registry reply to unknown request %u", reply->id);
+		log_info("registry reply to request %u came after it was "
+		    "failed: dropped", reply->id);
 		return;
 	}
-	TAILQ_REMOVE(&relay_pending, rp, entry);
 	relay_answer(rp, reply);
-	free(rp);
+	relay_done(rp);
 }
 
 void
@@ -141,13 +185,6 @@ relay_fail_all(const char *why)
 {
 	struct relay_pending	*rp;
 
-	while ((rp = TAILQ_FIRST(&relay_pending)) != NULL) {
-		TAILQ_REMOVE(&relay_pending, rp, entry);
-		if (rp->from != NULL)
-			relay_send_error(rp->from, rp->from_id,
-			    CTL_CODE_UNAVAILABLE, why);
-		if (rp->answered != NULL)
-			rp->answered(rp->arg);
-		free(rp);
-	}
+	while ((rp = TAILQ_FIRST(&relay_pending)) != NULL)
+		relay_fail(rp, why);
 }

@@ -406,3 +406,36 @@ def test_reloads_in_a_row_settle_on_the_last(microd):
     assert m.running("registry")[0]["pid"] == registry
     for role in ("api", "web", "sidecar", "broker"):
         assert http("GET", m.url(role, "/healthz"))[0] == 200
+
+
+def test_a_relayed_request_the_registry_worker_leaves_unanswered_fails(
+        microd, tmp_path):
+    """A register relayed to a stopped registry worker is failed after the
+    relay's 5 s, with a retryable error, before the watchdog's ~10 s kill;
+    the registry worker, let go, still applies it, and its late reply is
+    dropped."""
+    from test_registry import post, service
+    m = microd(workers={"sidecar": 1})
+    registry = m.running("registry")[0]["pid"]
+    svc_file = tmp_path / "svc.json"
+    svc_file.write_text(json.dumps(service("relay.ctl")))
+    os.kill(registry, signal.SIGSTOP)
+    try:
+        ctl = subprocess.Popen(
+            [MICROCTL, "register", str(svc_file)], text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(m.env, MICROD_SOCKET=m.socket))
+        status, _, body = post(m, service("relay.http"))
+        _, err = ctl.communicate(timeout=30)
+    finally:
+        os.kill(registry, signal.SIGCONT)
+    assert status == 503
+    assert "did not answer in time" in json.loads(body)["detail"]
+    assert ctl.returncode == 1
+    assert "did not answer in time" in err
+    assert "registry worker did not answer request" in m.read_log()
+    wait_for(lambda: m.status()["registry"]["services"] == 2, 20,
+             what="both registrations applied late")
+    wait_for(lambda: m.read_log().count("came after it was failed") == 2,
+             10, what="the late replies dropped")
+    assert pid_alive(registry)

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <sys/eventfd.h>
+#include <sys/random.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -42,7 +43,8 @@
 #define BNATS_HANDOFF		4096	/* messages on their way to the loop */
 #define BNATS_SERVERS		16
 #define BNATS_DEFAULT		"nats://127.0.0.1:4222"
-#define BNATS_RECONNECT_MS	250
+#define BNATS_RECONNECT_MS	250	/* first pause; doubled each round */
+#define BNATS_RECONNECT_MAX_MS	4000
 #define BNATS_PING_MS		5000	/* stale after two unanswered */
 #define BNATS_BACKLOG		(8 << 20)	/* bytes waiting for the server */
 
@@ -211,6 +213,26 @@ bnats_closed_cb(natsConnection *nc, void *arg)
 	kill(getpid(), SIGTERM);
 }
 
+/*
+ * cnats' reconnect thread, after each round through the servers that
+ * failed: pause BNATS_RECONNECT_MS, doubled each round up to
+ * BNATS_RECONNECT_MAX_MS, less up to half at random, so the hosts of a
+ * cluster do not all knock at once on a server coming back.
+ */
+static int64_t
+bnats_reconnect_delay(natsConnection *nc, int attempts, void *arg)
+{
+	int64_t		 delay = BNATS_RECONNECT_MS;
+	uint32_t	 r = 0;
+
+	while (--attempts > 0 && delay < BNATS_RECONNECT_MAX_MS)
+		delay *= 2;
+	if (delay > BNATS_RECONNECT_MAX_MS)
+		delay = BNATS_RECONNECT_MAX_MS;
+	(void)getrandom(&r, sizeof(r), GRND_NONBLOCK);
+	return delay - (int64_t)(r % (uint32_t)(delay / 2 + 1));
+}
+
 static void
 bnats_error_cb(natsConnection *nc, natsSubscription *sub, natsStatus err,
     void *arg)
@@ -232,8 +254,8 @@ bnats_options(natsOptions *o, struct event_base *base, const char **servers,
 	    (st = natsOptions_UseGlobalMessageDelivery(o, true)) != NATS_OK ||
 	    /* Forever: subscriptions live as long as the worker. */
 	    (st = natsOptions_SetMaxReconnect(o, -1)) != NATS_OK ||
-	    (st = natsOptions_SetReconnectWait(o,
-	    BNATS_RECONNECT_MS)) != NATS_OK ||
+	    (st = natsOptions_SetCustomReconnectDelay(o,
+	    bnats_reconnect_delay, NULL)) != NATS_OK ||
 	    /* A server gone silent must not take publishes for minutes. */
 	    (st = natsOptions_SetPingInterval(o, BNATS_PING_MS)) != NATS_OK ||
 	    (st = natsOptions_SetRetryOnFailedConnect(o, true,

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -214,10 +215,54 @@ def test_nats_down_at_start_then_up(microd, tmp_path):
     try:
         assert post(m, "late", b"x")[0] == 503
         n.start()
-        wait_for(lambda: post(m, "late", b"x")[0] == 202,
-                 what="connected once NATS is up")
+        wait_for(lambda: post(m, "late", b"x")[0] == 202, timeout=20,
+                 what="connected once NATS is up (retries back off to 4 s)")
     finally:
         n.stop()
+
+
+class DeadServer:
+    """A loopback port that accepts connections and closes them at once,
+    as a server going down behind a TCP proxy does: the time of each
+    attempt."""
+
+    def __init__(self, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.times = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.times.append(time.monotonic())
+            conn.close()
+
+
+def test_reconnects_back_off(microd, nats):
+    """Once the server is gone, cnats' rounds are paced 250 ms, then
+    doubled each round up to 4 s (less up to half, at random): five
+    attempts of one process span at least 125 + 250 + 500 + 1000 ms,
+    where a fixed 250 ms pause knocked five times within about 1.4 s.
+    Two processes connect (the broker and the sidecar worker), so of
+    ten attempts one made five. Neither restarts."""
+    m = microd(extra=nats_conf(nats), workers={"broker": 1, "sidecar": 1})
+    assert post(m, "t", b"x")[0] == 202
+    nats.stop()
+    dead = DeadServer(nats.port)
+    try:
+        wait_for(lambda: len(dead.times) >= 10, timeout=30,
+                 what="ten reconnect attempts")
+        assert dead.times[9] - dead.times[0] >= 1.8
+        assert post(m, "t", b"x")[0] == 503
+    finally:
+        dead.sock.close()
+    assert "restarting" not in m.read_log()
 
 
 def test_last_subscriber_leaving_unsubscribes(microd, tmp_path):

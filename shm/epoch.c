@@ -90,12 +90,6 @@ shm_epoch_safe(struct shm_writer *w, uint64_t retired)
 }
 
 /*
- * Wait until a record retired at the given epoch is free, up to deadline
- * (CLOCK_MONOTONIC ms). A reader is in a read for a lookup and a copy, so
- * one that is still there after a few yields has been descheduled: sleep,
- * backing off, rather than take the CPU it needs to leave.
- */
-/*
  * The read that made the last wait time out is still the oldest one: a
  * reader stopped or hung inside it. Failing at once spares every put of a
  * batch (an expiry pass, a retry) the whole wait.
@@ -107,6 +101,12 @@ shm_epoch_still_stalled(struct shm_writer *w)
 	    w->stalled_slot)->epoch) == w->stall_epoch;
 }
 
+/*
+ * Wait until a record retired at the given epoch is free, up to deadline
+ * (CLOCK_MONOTONIC ms). A reader is in a read for a lookup and a copy, so
+ * one that is still there after a few yields has been descheduled: sleep,
+ * backing off, rather than take the CPU it needs to leave.
+ */
 int
 shm_epoch_wait(struct shm_writer *w, uint64_t retired, uint64_t deadline)
 {

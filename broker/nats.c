@@ -10,7 +10,8 @@
  *
  * The other way, cnats' output buffer has no bound (with an event loop it
  * grows while the server does not read): publishes are refused beyond
- * BNATS_BACKLOG. A connection cnats closes for good restarts the worker.
+ * BNATS_BACKLOG. A connection cnats closes for good restarts the worker,
+ * unless it never connected: then it is opened again, after a pause.
  */
 #include "config.h"
 
@@ -65,14 +66,21 @@ static struct {
 	int			 prepared;	/* inherited from the master */
 	natsConnection		*nc;
 	atomic_int		 up;		/* connected, as cnats last said */
+	atomic_int		 ever_up;	/* connected at least once */
 	struct event		*ev;
 	int			 efd;
-	pthread_mutex_t		 lock;		/* guards in, n, closing */
+	struct event_base	*base;
+	char			*address;	/* as configured */
+	struct event		*reopen_ev;	/* after a pause, connect anew */
+	int			 reopens;	/* in a row, never connected */
+	unsigned		 live;		/* subscriptions the broker holds */
+	pthread_mutex_t		 lock;		/* guards in, n, closing, reopen */
 	pthread_cond_t		 room;
 	struct bnats_item	*in;		/* cnats fills */
 	struct bnats_item	*out;		/* the loop empties */
 	size_t			 n;
 	int			 closing;
+	int			 reopen;	/* closed before it ever connected */
 } bnats = {
 	.efd = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -81,6 +89,8 @@ static struct {
 	.out = bnats_items[1],
 };
 
+static void	bnats_reopen_later(void);
+
 void
 bnats_prepare(void)
 {
@@ -88,11 +98,19 @@ bnats_prepare(void)
 	bnats.prepared = 1;
 }
 
+static void
+bnats_wake(void)
+{
+	uint64_t	 one = 1;
+
+	if (write(bnats.efd, &one, sizeof(one)) == -1)
+		log_warn("broker: nats: wake");
+}
+
 /* cnats' threads: queue for the loop, waking it if it may be asleep. */
 static void
 bnats_push(struct bnats_sub *sub, natsMsg *msg)
 {
-	uint64_t	 one = 1;
 	int		 wake;
 
 	pthread_mutex_lock(&bnats.lock);
@@ -108,8 +126,8 @@ bnats_push(struct bnats_sub *sub, natsMsg *msg)
 	bnats.in[bnats.n].msg = msg;
 	bnats.n++;
 	pthread_mutex_unlock(&bnats.lock);
-	if (wake && write(bnats.efd, &one, sizeof(one)) == -1)
-		log_warn("broker: nats: wake");
+	if (wake)
+		bnats_wake();
 }
 
 static void
@@ -151,6 +169,7 @@ bnats_drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct bnats_item	*items;
 	uint64_t		 v;
 	size_t			 i, n;
+	int			 reopen;
 
 	if (read(fd, &v, sizeof(v)) == -1)
 		return;		/* spurious: nothing was signalled */
@@ -160,10 +179,14 @@ bnats_drain_cb(evutil_socket_t fd, short what, void *arg)
 	bnats.in = bnats.out;
 	bnats.out = items;
 	bnats.n = 0;
+	reopen = bnats.reopen;
+	bnats.reopen = 0;
 	pthread_cond_signal(&bnats.room);
 	pthread_mutex_unlock(&bnats.lock);
 	for (i = 0; i < n; i++)
 		bnats_item(&items[i]);
+	if (reopen)
+		bnats_reopen_later();
 }
 
 /* cnats' threads (log lines are single writes). */
@@ -180,6 +203,7 @@ bnats_connected_cb(natsConnection *nc, void *arg)
 	char	 url[256];
 
 	atomic_store(&bnats.up, 1);
+	atomic_store(&bnats.ever_up, 1);
 	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
 		snprintf(url, sizeof(url), "?");
 	log_info("broker: nats: connected to %s", url);
@@ -188,16 +212,26 @@ bnats_connected_cb(natsConnection *nc, void *arg)
 /*
  * cnats' threads: closed for good, and not by bnats_close(): after a
  * server's -ERR (e.g. "maximum subscriptions exceeded"), the same
- * authorization error twice in a row, or a first connect timed out (on
- * a server that accepted it but never answered). Only a new connection
- * would serve again: the worker drains and exits, the master starts
- * another (with its backoff).
+ * authorization error twice in a row, or a first connect that reached a
+ * server which did not complete the handshake (timed out, or closed the
+ * connection, as a TCP proxy without a backend does): cnats then gives
+ * up at once. Only a new connection would serve again. One that never
+ * connected is opened again by the loop; otherwise the worker drains and
+ * exits, and the master starts another (with its backoff).
  */
-static void
-bnats_closed_cb(natsConnection *nc, void *arg)
+static const char *
+bnats_last_error(natsConnection *nc)
 {
 	const char	*why = NULL;
 	natsStatus	 st;
+
+	st = natsConnection_GetLastError(nc, &why);
+	return why != NULL && *why != '\0' ? why : natsStatus_GetText(st);
+}
+
+static void
+bnats_closed_cb(natsConnection *nc, void *arg)
+{
 	int		 closing;
 
 	atomic_store(&bnats.up, 0);
@@ -206,10 +240,15 @@ bnats_closed_cb(natsConnection *nc, void *arg)
 	pthread_mutex_unlock(&bnats.lock);
 	if (closing)
 		return;
-	st = natsConnection_GetLastError(nc, &why);
-	if (why == NULL || *why == '\0')
-		why = natsStatus_GetText(st);
-	log_warnx("broker: nats: connection closed (%s), restarting", why);
+	if (!atomic_load(&bnats.ever_up)) {
+		pthread_mutex_lock(&bnats.lock);
+		bnats.reopen = 1;
+		pthread_mutex_unlock(&bnats.lock);
+		bnats_wake();
+		return;
+	}
+	log_warnx("broker: nats: connection closed (%s), restarting",
+	    bnats_last_error(nc));
 	kill(getpid(), SIGTERM);
 }
 
@@ -270,10 +309,10 @@ bnats_options(natsOptions *o, struct event_base *base, const char **servers,
 }
 
 static natsStatus
-bnats_connect(struct event_base *base, const char *address)
+bnats_connect(void)
 {
 	natsOptions	*o;
-	const char	*servers[BNATS_SERVERS];
+	const char	*servers[BNATS_SERVERS], *address = bnats.address;
 	char		*list, *p, *s;
 	int		 n = 0;
 	natsStatus	 st;
@@ -285,17 +324,61 @@ bnats_connect(struct event_base *base, const char *address)
 		if (*s != '\0')
 			servers[n++] = s;
 	if ((st = natsOptions_Create(&o)) == NATS_OK) {
-		if ((st = bnats_options(o, base, servers, n)) == NATS_OK)
+		if ((st = bnats_options(o, bnats.base, servers, n)) == NATS_OK)
 			st = natsConnection_Connect(&bnats.nc, o);
 		natsOptions_Destroy(o);
 	}
 	free(list);
 	if (st == NATS_NOT_YET_CONNECTED) {
-		log_warnx("broker: nats: %s unreachable, retrying", address);
+		if (bnats.reopens == 0)
+			log_warnx("broker: nats: %s unreachable, retrying",
+			    address);
 		st = NATS_OK;
 	} else if (st == NATS_OK)
 		bnats_connected_cb(bnats.nc, NULL);
 	return st;
+}
+
+static void
+bnats_reopen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	natsStatus	 st;
+
+	if ((st = bnats_connect()) != NATS_OK) {
+		log_warnx("broker: nats: %s, restarting", natsStatus_GetText(st));
+		kill(getpid(), SIGTERM);
+	}
+}
+
+/*
+ * The loop, for a connection closed before it ever connected: open a new
+ * one after the pause a reconnect round would take, logging the first
+ * time only. Subscriptions made on the old one are not carried over: with
+ * any held, restart the worker.
+ */
+static void
+bnats_reopen_later(void)
+{
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	if (bnats.live > 0) {
+		log_warnx("broker: nats: connection closed (%s) with %u "
+		    "subscriptions, restarting", bnats_last_error(bnats.nc),
+		    bnats.live);
+		kill(getpid(), SIGTERM);
+		return;
+	}
+	if (bnats.reopens == 0)
+		log_warnx("broker: nats: no server completed the handshake "
+		    "(%s), retrying with a new connection",
+		    bnats_last_error(bnats.nc));
+	natsConnection_Destroy(bnats.nc);
+	bnats.nc = NULL;
+	ms = bnats_reconnect_delay(NULL, ++bnats.reopens, NULL);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = ms % 1000 * 1000;
+	evtimer_add(bnats.reopen_ev, &tv);
 }
 
 int
@@ -314,7 +397,10 @@ bnats_open(struct event_base *base, const char *address, const char **cause)
 	bnats.ev = event_new(base, bnats.efd, EV_READ | EV_PERSIST,
 	    bnats_drain_cb, NULL);
 	event_add(bnats.ev, NULL);
-	if ((st = bnats_connect(base, address)) != NATS_OK) {
+	bnats.reopen_ev = evtimer_new(base, bnats_reopen_cb, NULL);
+	bnats.base = base;
+	bnats.address = xstrdup(address);
+	if ((st = bnats_connect()) != NATS_OK) {
 		*cause = natsStatus_GetText(st);
 		bnats_close();
 		return -1;
@@ -337,6 +423,12 @@ bnats_close(void)
 		event_free(bnats.ev);
 		bnats.ev = NULL;
 	}
+	if (bnats.reopen_ev != NULL) {
+		event_free(bnats.reopen_ev);
+		bnats.reopen_ev = NULL;
+	}
+	free(bnats.address);
+	bnats.address = NULL;
 	if (bnats.efd != -1) {
 		close(bnats.efd);
 		bnats.efd = -1;
@@ -370,7 +462,7 @@ bnats_publish(const char *topic, const void *data, size_t len,
 	 * attempt (seconds, on a server that accepts but does not answer):
 	 * ask cnats only when its callbacks last said it was connected.
 	 */
-	if (!atomic_load(&bnats.up) ||
+	if (bnats.nc == NULL || !atomic_load(&bnats.up) ||
 	    natsConnection_Status(bnats.nc) != NATS_CONN_STATUS_CONNECTED) {
 		*cause = "NATS server unreachable";
 		return BROKER_DOWN;
@@ -393,6 +485,7 @@ bnats_unsubscribe(struct bnats_sub *s)
 	natsStatus	 st;
 
 	s->arg = NULL;
+	bnats.live--;
 	if (s->nsub == NULL) {
 		free(s);
 		return;
@@ -408,9 +501,14 @@ struct bnats_sub *
 bnats_subscribe(const char *topic, const char *queue, bnats_deliver_cb cb,
     void *arg, const char **cause)
 {
-	struct bnats_sub	*s = xcalloc(1, sizeof(*s));
+	struct bnats_sub	*s;
 	natsStatus		 st;
 
+	if (bnats.nc == NULL) {
+		*cause = "NATS server unreachable";
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
 	s->deliver = cb;
 	s->arg = arg;
 	if (queue != NULL)
@@ -424,6 +522,7 @@ bnats_subscribe(const char *topic, const char *queue, bnats_deliver_cb cb,
 		free(s);
 		return NULL;
 	}
+	bnats.live++;
 	if ((st = natsSubscription_SetOnCompleteCB(s->nsub, bnats_complete_cb,
 	    s)) != NATS_OK) {
 		/* Closed already: its callbacks may still run, so s stays. */

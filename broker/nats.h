@@ -26,9 +26,9 @@ void		 bnats_prepare(void);
  * Connect to address ("nats://host:port[,nats://...]", "" for the
  * local default). An unreachable server is not an error: cnats keeps
  * trying, and publishes fail with BROKER_DOWN meanwhile. A connection
- * cnats closes for good (a server's -ERR, an authorization error twice,
- * a first connect timed out) makes the worker restart: it sends itself
- * SIGTERM.
+ * cnats closes for good (a server's -ERR, an authorization error twice)
+ * makes the worker restart: it sends itself SIGTERM. One closed before it
+ * ever connected (the first handshake failed) is replaced, after a pause.
  */
 int		 bnats_open(struct event_base *, const char *, const char **);
 void		 bnats_close(void);

@@ -34,8 +34,8 @@ class Nats:
     """A nats-server on a free loopback port, restartable on that port;
     conf: the text of a configuration file."""
 
-    def __init__(self, tmp, conf=None):
-        self.port = free_port()
+    def __init__(self, tmp, conf=None, port=None):
+        self.port = port or free_port()
         self.log = str(tmp / "nats.log")
         self.args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)]
         if conf is not None:
@@ -226,11 +226,12 @@ class DeadServer:
     as a server going down behind a TCP proxy does: the time of each
     attempt."""
 
-    def __init__(self, port):
+    def __init__(self, port=0):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
         self.times = []
         threading.Thread(target=self.serve, daemon=True).start()
 
@@ -263,6 +264,36 @@ def test_reconnects_back_off(microd, nats):
     finally:
         dead.sock.close()
     assert "restarting" not in m.read_log()
+
+
+def test_handshake_failing_at_start_retried_in_process(microd, tmp_path):
+    """A first connect that reaches a port which closes at once (a TCP
+    proxy with no server behind it) makes cnats give the connection up
+    for good. The workers open a new one after each pause instead of
+    restarting (which took the sidecar down with them), log it once, and
+    connect once a server answers there."""
+    dead = DeadServer()
+    m = microd(extra="[broker]\nbackend = nats\naddress = "
+               "nats://127.0.0.1:%d\n" % dead.port,
+               workers={"broker": 1, "sidecar": 1})
+    pids = sorted(w["pid"] for w in m.running())
+    try:
+        wait_for(lambda: len(dead.times) >= 8, timeout=30,
+                 what="eight connection attempts")
+        assert post(m, "t", b"x")[0] == 503
+    finally:
+        dead.sock.close()
+    log = m.read_log()
+    assert "restarting" not in log
+    assert 1 <= log.count("no server completed the handshake") <= 2
+    n = Nats(tmp_path, port=dead.port)
+    n.start()
+    try:
+        wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
+                 what="connected once NATS answers")
+    finally:
+        n.stop()
+    assert sorted(w["pid"] for w in m.running()) == pids
 
 
 def test_last_subscriber_leaving_unsubscribes(microd, tmp_path):
@@ -354,7 +385,8 @@ def test_connection_closed_by_server_restarts_worker(microd, tmp_path):
 def test_server_hung_at_start_then_resumes(microd, nats):
     """A server that accepts but does not answer (stopped) when the
     worker starts: cnats gives the connection up for good after its
-    connect timeout; the worker restarts and serves once NATS answers."""
+    connect timeout; the worker opens another and serves once NATS
+    answers."""
     os.kill(nats.proc.pid, signal.SIGSTOP)
     try:
         m = microd(extra=nats_conf(nats), start=False)

@@ -140,6 +140,12 @@ rpc_client_selector(struct rpc_client *c)
 	return c->sel;
 }
 
+unsigned
+rpc_client_attempts(const struct rpc_client *c)
+{
+	return c->cfg.attempts;
+}
+
 int
 rpc_timeout_parse(const char *s, unsigned *ms)
 {

@@ -88,6 +88,8 @@ void		 rpc_client_free(struct rpc_client *);
 /* The client's HTTP pools, for the proxies to share. */
 struct http_client	*rpc_client_http(struct rpc_client *);
 struct selector		*rpc_client_selector(struct rpc_client *);
+/* Nodes a call may try (the proxies keep to it too). */
+unsigned	 rpc_client_attempts(const struct rpc_client *);
 
 /* Copy the nodes of service; -1 if it is not registered. */
 int		 rpc_client_lookup(struct rpc_client *, const char *,

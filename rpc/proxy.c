@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +44,7 @@ struct proxy_req {
 	struct rpc_nodes	 nodes;
 	uint8_t			*tried;
 	ssize_t			 cur;
+	unsigned		 attempts;	/* nodes sent to */
 	struct evbuffer		*body;		/* buffered mode: a copy */
 	int			 streaming;	/* the body streams */
 	int			 has_body;
@@ -56,6 +58,11 @@ struct proxy_req {
 static const char *proxy_hop[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
 	"Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+};
+
+/* RFC 9110 9.2.2: methods a node may be sent twice. */
+static const char *proxy_idempotent_methods[] = {
+	"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
 };
 
 static int	proxy_send(struct proxy_req *);
@@ -207,14 +214,49 @@ proxy_body_cb(struct http_creq *creq, struct evbuffer *buf, void *arg)
 		http_creq_pause(creq, 1);
 }
 
-/* A node that never answered may be swapped for another. */
+static int
+proxy_idempotent(const char *method)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(proxy_idempotent_methods); i++)
+		if (strcmp(method, proxy_idempotent_methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A node that never answered may be swapped for another, if the body can
+ * be sent again: always when the request never reached it, and after a
+ * connection lost on the way only if sending it twice is harmless (a
+ * POST the node may have run is not run again elsewhere, as nginx does).
+ */
 static int
 proxy_retryable(const struct proxy_req *pr, enum http_client_error err)
 {
-	return pr->reply_status == 0 && (!pr->has_body || !pr->streaming) &&
-	    (err == HTTP_CLIENT_CONNECT_REFUSED ||
-	    err == HTTP_CLIENT_CONNECT_FAILED ||
-	    err == HTTP_CLIENT_CONNECT_TIMEOUT || err == HTTP_CLIENT_RESET);
+	if (pr->reply_status != 0 || (pr->has_body && pr->streaming))
+		return 0;
+	switch (err) {
+	case HTTP_CLIENT_CONNECT_REFUSED:
+	case HTTP_CLIENT_CONNECT_FAILED:
+	case HTTP_CLIENT_CONNECT_TIMEOUT:
+		return 1;
+	case HTTP_CLIENT_RESET:
+		return proxy_idempotent(http_request_method(pr->req));
+	default:
+		return 0;
+	}
+}
+
+/* Every node it may try failed with err. */
+static void
+proxy_exhausted(struct proxy_req *pr, enum http_client_error err)
+{
+	char	 detail[128];
+
+	snprintf(detail, sizeof(detail), "no node answering: %s",
+	    http_client_strerror(err));
+	proxy_fail(pr, 503, detail);
 }
 
 static void
@@ -237,7 +279,7 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 		    pr->reply_status >= 500);
 	} else if (proxy_retryable(pr, err)) {
 		if (proxy_send(pr) == -1)
-			proxy_fail(pr, 503, "no node answering");
+			proxy_exhausted(pr, err);
 	} else if (err == HTTP_CLIENT_TIMEOUT)
 		proxy_fail(pr, 504, "request timeout");
 	else
@@ -381,7 +423,10 @@ proxy_upgrade_cb(struct http_creq *creq, struct stream *node, void *arg)
 	proxy_req_done(pr, 0);
 }
 
-/* Start the request on a node not tried yet; -1 if none is left. */
+/*
+ * Start the request on a node not tried yet; -1 if none is left or the
+ * request has been sent to as many nodes as a call may try.
+ */
 static int
 proxy_send(struct proxy_req *pr)
 {
@@ -390,6 +435,8 @@ proxy_send(struct proxy_req *pr)
 	const char		*cause;
 	ssize_t			 i;
 
+	if (pr->attempts >= rpc_client_attempts(pr->p->rpc))
+		return -1;
 	for (;;) {
 		i = selector_pick(rpc_client_selector(pr->p->rpc), pr->service,
 		    pr->nodes.v, pr->nodes.n, NULL, pr->tried, util_now_ms());
@@ -427,6 +474,7 @@ proxy_send(struct proxy_req *pr)
 		    evbuffer_get_length(pr->body));
 	selector_start(rpc_client_selector(pr->p->rpc), pr->service,
 	    &pr->nodes.v[i], util_now_ms());
+	pr->attempts++;
 	http_creq_start(pr->creq);
 	return 0;
 }

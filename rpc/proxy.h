@@ -3,8 +3,10 @@
  * web (DESIGN.md §4): /NAME/... goes to a node of NAMESPACE.NAME with the
  * path unchanged (api) or its first segment stripped (web); bodies stream
  * both ways with flow control, websocket upgrades are passed through (the
- * two connections spliced), X-Forwarded-For is appended. A bodyless
- * request refused by a node is retried on another.
+ * two connections spliced), X-Forwarded-For is appended. A request no
+ * node answered is retried on another, up to the RPC client's attempts,
+ * if its body can be sent again and it cannot run twice (it never
+ * reached the node, or its method is idempotent).
  */
 #ifndef MICRO_RPC_PROXY_H
 #define MICRO_RPC_PROXY_H

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import http, wait_for
 from gwnodes import (FakeNode, RawNode, c_api, c_srv, closed_address,
-                     py_srv, register, slow)
+                     node_ids, py_srv, register, slow)
 
 HELLO = {"msg": "Hello John"}
 
@@ -372,6 +372,17 @@ def test_cors_answer_is_the_gateways_alone(gw, nodes):
         m.stop()
 
 
+def test_cors_answers_vary_on_origin(gw):
+    """Whether the gateway answers CORS depends on Origin, so every answer
+    says so: else a cache hands an answer without CORS headers (no
+    Origin, or one not allowed) to an allowed origin, or the reverse."""
+    m = gw("[api]\ncors = http://a.example\n")
+    for origin in (None, "http://evil.example", "http://a.example"):
+        _, headers, _ = get(m, "/greeter/say/hello",
+                            {"Origin": origin} if origin else {})
+        assert "Origin" in headers.get("Vary", ""), (origin, headers)
+
+
 def test_cors_off_by_default(gw):
     m = gw()
     _, headers, _ = get(m, "/greeter/say/hello", {"Origin": "http://a"})
@@ -473,6 +484,39 @@ def test_proxy_bad_backends(gw, nodes):
         assert got.endswith(b"0123456789") or \
             got.endswith(b"0123456789\r\n"), got
     assert m.running("api")[0]["pid"] == api
+
+
+def test_proxy_retries_only_what_cannot_run_twice(gw, nodes):
+    """A node that drops the connection after reading a request may have
+    run it: a POST is not sent again to another node, a GET is, to as
+    many nodes as an RPC call tries (3); a refused POST never reached
+    its node and is."""
+    m = gw("[api]\nhandler = proxy\n")
+    drops = [RawNode(b"") for _ in range(5)]
+    nodes.extend(drops)
+    for i, node in enumerate(drops):
+        svc = node.service("go.micro.api.drop")
+        svc["nodes"][0]["id"] += str(i)
+        register(m, svc)
+    wait_for(lambda: len(node_ids(m, "go.micro.api.drop")) == 5,
+             what="five nodes registered")
+    status, _, body = http("POST", m.url("api", "/drop/pay"), b"once")
+    assert status == 502, body
+    assert sum(n.requests for n in drops) == 1
+    status, _, body = get(m, "/drop/x")
+    assert status == 503, body
+    assert error(body)["detail"] == \
+        "no node answering: connection lost before the response"
+    assert sum(n.requests for n in drops) == 1 + 3
+    live = FakeNode()
+    nodes.append(live)
+    register(m, live.service("go.micro.api.half", protocol=None))
+    register(m, {"name": "go.micro.api.half", "version": "1.0.0", "nodes": [
+        {"id": "half-dead", "address": closed_address(), "metadata": {}}]})
+    wait_for(lambda: len(node_ids(m, "go.micro.api.half")) == 2,
+             what="two nodes registered")
+    for _ in range(6):
+        assert http("POST", m.url("api", "/half/x"), b"p")[0] == 200
 
 
 def test_proxy_streams_as_long_as_bytes_move(gw, nodes):

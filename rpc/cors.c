@@ -81,14 +81,20 @@ cors_apply(const struct cors *c, struct http_request *req)
 	struct http_headers	*h;
 	const char		*origin, *want;
 
-	if (c == NULL ||
-	    (origin = http_request_header(req, "Origin")) == NULL ||
-	    !cors_allowed(c, origin))
+	if (c == NULL)
 		return 0;
 	h = http_reply_headers(req);
+	/*
+	 * Every answer depends on Origin, those without CORS headers too: a
+	 * cache keyed on the URL alone would hand one origin's answer to
+	 * another (Fetch, "CORS protocol and HTTP caches").
+	 */
+	http_headers_add(h, "Vary", "Origin");
+	if ((origin = http_request_header(req, "Origin")) == NULL ||
+	    !cors_allowed(c, origin))
+		return 0;
 	http_headers_set(h, "Access-Control-Allow-Origin", origin);
 	http_headers_set(h, "Access-Control-Allow-Credentials", "true");
-	http_headers_add(h, "Vary", "Origin");
 	if (strcmp(http_request_method(req), "OPTIONS") != 0 ||
 	    http_request_header(req, "Access-Control-Request-Method") == NULL)
 		return 0;

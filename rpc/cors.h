@@ -15,8 +15,9 @@ struct http_request;
 struct cors	*cors_new(const char *list);
 void		 cors_free(struct cors *);
 /*
- * Add the CORS headers to req's reply when its Origin is allowed. Returns
- * 1 if req was a preflight and has been answered (req is gone), else 0.
+ * Add Vary: Origin to req's reply, and the CORS headers when its Origin
+ * is allowed. Returns 1 if req was a preflight and has been answered
+ * (req is gone), else 0.
  */
 int		 cors_apply(const struct cors *, struct http_request *);
 /*

@@ -225,31 +225,65 @@ store_column_json(sqlite3_stmt *stmt, int col)
 	return v;
 }
 
-/* One version row and its live nodes as Service JSON, for svc_from_json. */
+/*
+ * One node row into nodes (as Service JSON) and expiry ([expires, remote]).
+ * Text that is not UTF-8 or a deadline that is not a number does not
+ * validate: -1, rather than a node silently left out.
+ */
+static int
+store_node_row(sqlite3_stmt *ns, json_t *nodes, json_t *expiry)
+{
+	json_t	*node;
+
+	if (sqlite3_column_type(ns, 3) != SQLITE_INTEGER ||
+	    sqlite3_column_type(ns, 4) != SQLITE_INTEGER)
+		return -1;
+	if ((node = json_pack("{s:s?, s:s?, s:o}",
+	    "id", (const char *)sqlite3_column_text(ns, 0),
+	    "address", (const char *)sqlite3_column_text(ns, 1),
+	    "metadata", store_column_json(ns, 2))) == NULL)
+		return -1;
+	json_array_append_new(nodes, node);
+	json_array_append_new(expiry, json_pack("[I, I]",
+	    (json_int_t)sqlite3_column_int64(ns, 3),
+	    (json_int_t)sqlite3_column_int64(ns, 4)));
+	return 0;
+}
+
+/*
+ * One version row and its live nodes as Service JSON, for svc_from_json,
+ * or NULL with *cause.
+ */
 static json_t *
 store_row_json(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
-    json_t *expiry)
+    json_t *expiry, char **cause)
 {
-	json_t	*nodes;
+	json_t	*nodes, *row;
+	int	 rc;
 
 	nodes = json_array();
 	sqlite3_reset(ns);
 	sqlite3_bind_value(ns, 1, sqlite3_column_value(vs, 0));
 	sqlite3_bind_value(ns, 2, sqlite3_column_value(vs, 1));
-	while (sqlite3_step(ns) == SQLITE_ROW) {
-		json_array_append_new(nodes, json_pack("{s:s?, s:s?, s:o}",
-		    "id", (const char *)sqlite3_column_text(ns, 0),
-		    "address", (const char *)sqlite3_column_text(ns, 1),
-		    "metadata", store_column_json(ns, 2)));
-		json_array_append_new(expiry, json_pack("[I, I]",
-		    (json_int_t)sqlite3_column_int64(ns, 3),
-		    (json_int_t)sqlite3_column_int64(ns, 4)));
+	while ((rc = sqlite3_step(ns)) == SQLITE_ROW) {
+		if (store_node_row(ns, nodes, expiry) == -1) {
+			json_decref(nodes);
+			store_corrupt(st, cause, "a node row is not valid");
+			return NULL;
+		}
 	}
-	return json_pack("{s:s?, s:s?, s:o, s:o, s:o}",
+	if (rc != SQLITE_DONE) {
+		json_decref(nodes);
+		store_fail(st, "read", cause);
+		return NULL;
+	}
+	if ((row = json_pack("{s:s?, s:s?, s:o, s:o, s:o}",
 	    "name", (const char *)sqlite3_column_text(vs, 0),
 	    "version", (const char *)sqlite3_column_text(vs, 1),
 	    "metadata", store_column_json(vs, 2),
-	    "endpoints", store_column_json(vs, 3), "nodes", nodes);
+	    "endpoints", store_column_json(vs, 3), "nodes", nodes)) == NULL)
+		store_corrupt(st, cause, "a version row is not valid");
+	return row;
 }
 
 /* Stored nodes carry expires and remote, which the JSON form has not. */
@@ -275,9 +309,9 @@ store_read_version(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
 	char		*why;
 
 	expiry = json_array();
-	if ((row = store_row_json(st, vs, ns, expiry)) == NULL) {
+	if ((row = store_row_json(st, vs, ns, expiry, cause)) == NULL) {
 		json_decref(expiry);
-		return store_corrupt(st, cause, "a version row is not valid");
+		return -1;
 	}
 	s = svc_from_json(row, 0, &why);
 	json_decref(row);

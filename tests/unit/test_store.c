@@ -304,6 +304,43 @@ test_bad_rows_and_schema(void **state)
 	store_close(st);
 }
 
+/*
+ * Node rows sqlite reads back but that do not validate: text that is not
+ * UTF-8, a deadline that is not a number. They used to be left out (the
+ * node gone without a word) or read as "never expires".
+ */
+static void
+test_bad_node_cells(void **state)
+{
+	static const char *const damage[] = {
+		"UPDATE node SET id = CAST(X'61FF62' AS TEXT) "
+		    "WHERE id = 'ok-1'",
+		"UPDATE node SET expires = 'soon' WHERE id = 'ok-1'",
+		"UPDATE node SET remote = 'yes' WHERE id = 'ok-2'",
+	};
+	struct fixture		*f = *state;
+	struct store_loaded	 l;
+	struct store		*st;
+	sqlite3			*db;
+	size_t			 i;
+
+	for (i = 0; i < nitems(damage); i++) {
+		put(st = open_ok(f, NOW, &l), "ok", make_svc("ok", "1",
+		    NOW + 5000), NULL);
+		store_close(st);
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, damage[i], NULL, NULL, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_changes(db), 1);
+		sqlite3_close(db);
+		usleep(2000);	/* a distinct name for each file moved aside */
+		st = open_ok(f, NOW, &l);
+		assert_int_equal(l.n, 0);
+		assert_int_equal(count_aside(f), (int)i + 1);
+		store_close(st);
+	}
+}
+
 /* Not the file's fault: fail with the reason, move nothing. */
 static void
 test_unopenable(void **state)
@@ -334,6 +371,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_pages, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_rows_and_schema, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_node_cells, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unopenable, setup,
 		    teardown),

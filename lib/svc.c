@@ -36,6 +36,19 @@ svc_fail(char **cause, const char *fmt, ...)
 	return NULL;
 }
 
+/*
+ * A control character at s: C0, DEL or C1 (U+0080..U+009F, in UTF-8 0xc2
+ * then 0x80..0x9f; a terminal may take U+009B for an escape sequence).
+ */
+static int
+svc_is_control(const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+
+	return u[0] < 0x20 || u[0] == 0x7f ||
+	    (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f);
+}
+
 int
 svc_valid_name(const char *s)
 {
@@ -47,8 +60,7 @@ svc_valid_name(const char *s)
 	 * characters. Markup is fine: every output escapes.
 	 */
 	for (n = 0; s[n] != '\0'; n++) {
-		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f ||
-		    s[n] == '/' || s[n] == '\\')
+		if (svc_is_control(s + n) || s[n] == '/' || s[n] == '\\')
 			return 0;
 	}
 	return n > 0 && n <= SVC_NAME_MAX;
@@ -61,7 +73,7 @@ svc_valid_id(const char *s)
 	size_t	 n;
 
 	for (n = 0; s[n] != '\0'; n++) {
-		if ((unsigned char)s[n] <= ' ' || s[n] == '/' || s[n] == 0x7f)
+		if (svc_is_control(s + n) || s[n] == ' ' || s[n] == '/')
 			return 0;
 	}
 	return n > 0 && n <= SVC_NAME_MAX;
@@ -73,7 +85,7 @@ svc_valid_version(const char *s)
 	size_t	 n;
 
 	for (n = 0; s[n] != '\0'; n++) {
-		if ((unsigned char)s[n] < ' ' || s[n] == 0x7f)
+		if (svc_is_control(s + n))
 			return 0;
 	}
 	return n <= SVC_NAME_MAX;
@@ -313,8 +325,8 @@ svc_node_parse(struct svc *s, const json_t *v, size_t idx, int flags,
 		return -1;
 	}
 	if (!svc_valid_id(id)) {
-		svc_fail(cause, "node %zu id has a blank, '/' or is too long",
-		    idx);
+		svc_fail(cause, "node %zu id has a blank, a control character, "
+		    "'/' or is too long", idx);
 		return -1;
 	}
 	if (svc_find_node(s, id) != NULL) {
@@ -376,7 +388,8 @@ svc_head_parse(const json_t *root, char **cause)
 	if (svc_string(root, "version", &version) == -1 ||
 	    !svc_valid_version(version))
 		return svc_fail(cause, "service version must be a string of "
-		    "at most %d printable characters", SVC_NAME_MAX);
+		    "at most %d bytes without control characters",
+		    SVC_NAME_MAX);
 	if ((md = svc_string_map(json_object_get(root, "metadata"), "service",
 	    cause)) == NULL)
 		return NULL;

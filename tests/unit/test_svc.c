@@ -206,6 +206,31 @@ test_parse_bad(void **state)
 	free(big);
 }
 
+/*
+ * C1 controls (U+0080..U+009F) are control characters too: U+009B is a
+ * terminal's CSI. Other non-ASCII text stays welcome.
+ */
+static void
+test_c1_controls(void **state)
+{
+	struct svc	*s;
+	char		*cause = NULL;
+	const char	*ok = "{\"name\":\"gr\\u00fc\\u00dfe \\u00a0\","
+	    "\"version\":\"\\u00e9\",\"nodes\":[{\"id\":\"\\u00c2\\u00bf\","
+	    "\"address\":\"h:1\"}]}";
+
+	parse_bad("{\"name\":\"a\\u0085b\"}", 0, "service name");
+	parse_bad("{\"name\":\"a\\u009b31m\"}", 0, "service name");
+	parse_bad("{\"name\":\"a\",\"version\":\"1\\u0080\"}", 0,
+	    "service version");
+	parse_bad("{\"name\":\"a\",\"nodes\":[{\"id\":\"i\\u009f\","
+	    "\"address\":\"h:1\"}]}", 0, "node 0 id");
+	s = svc_parse(ok, strlen(ok), SVC_NEED_NODES, &cause);
+	if (s == NULL)
+		fail_msg("%s", cause);
+	svc_free(s);
+}
+
 /* A request value nested 16 deep is taken, 17 is not (doc/registry.md). */
 static void
 test_value_depth(void **state)
@@ -380,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_parse_2016_port),
 		cmocka_unit_test(test_parse_ids_only),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_c1_controls),
 		cmocka_unit_test(test_value_depth),
 		cmocka_unit_test(test_too_many_nodes),
 		cmocka_unit_test(test_merge_remove),

@@ -14,6 +14,13 @@ backend_local_open(const struct registry_host *host, const char **cause)
 {
 	const struct registry_sync	 sync = { 1, 0, NULL };
 
+	/*
+	 * This store knows no other host: its full listing is empty. It
+	 * sweeps the nodes another backend taught the file before a switch
+	 * to local, which no relist or TTL would ever remove otherwise.
+	 */
+	host->relist_begin(host->core);
+	host->relist_end(host->core);
 	host->sync(host->core, &sync);
 	return host->core;
 }

@@ -145,6 +145,9 @@ def test_bad_input_is_400_and_changes_nothing(microd):
         json.dumps(service(nodes=[{"id": "x",
                                    "address": "1.2.3.4:99999"}])).encode(),
         json.dumps(service(metadata={"k": "v" * 70000})).encode(),
+        # C1 controls (U+0085 NEL, U+009B CSI) are control characters too.
+        json.dumps(service(name="go.micro.srv.a\u0085b")).encode(),
+        json.dumps(service(version="1\u009b31m")).encode(),
     ]
     for body in bad:
         status, _, reply = post(m, body)
@@ -439,3 +442,48 @@ def test_sidecar_head_and_allow(microd):
             assert r.getheader("Allow") == allow, (method, path)
     finally:
         conn.close()
+
+
+def stop_and_edit_store(m, sql, args=()):
+    """Run one statement on a stopped microd's database."""
+    m.stop()
+    con = sqlite3.connect(str(m.dir / "state" / "registry.db"))
+    assert con.execute(sql, args).rowcount == 1
+    con.commit()
+    con.close()
+
+
+def test_stored_node_that_does_not_validate_moves_the_file_aside(microd):
+    """A node row sqlite reads but that is not UTF-8 text makes the file
+    corrupt, like any row that does not validate: it used to be left out
+    without a word (and the next node took its deadline)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.pair", nodes=[
+        {"id": "pair-1", "address": "127.0.0.1:9091"},
+        {"id": "pair-2", "address": "127.0.0.1:9092"}]), ttl="1h")[0] == 200
+    stop_and_edit_store(m, "UPDATE node SET id = CAST(X'70FF31' AS TEXT) "
+                        "WHERE id = 'pair-1'")
+    m.start()
+    assert get_service(m, "go.micro.srv.pair")[0] == 404
+    state = m.dir / "state"
+    assert any(p.name.startswith("registry.db.corrupt")
+               for p in state.iterdir())
+    assert "is corrupt: a node row is not valid" in m.read_log()
+
+
+def test_nodes_learned_from_a_former_backend_go_with_local(microd):
+    """Nodes a store taught the file (remote = 1) before the backend was
+    switched to local have no TTL and no store left to relist them: the
+    local backend sweeps them at start (they used to stay for ever)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.learned"), ttl="0")[0] == 200
+    assert post(m, service(name="go.micro.srv.mine"), ttl="0")[0] == 200
+    stop_and_edit_store(m, "UPDATE node SET remote = 1 WHERE service = ?",
+                        ("go.micro.srv.learned",))
+    m.start()
+    assert get_service(m, "go.micro.srv.learned")[0] == 404
+    assert get_service(m, "go.micro.srv.mine")[0] == 200
+    m.stop()
+    con = sqlite3.connect(str(m.dir / "state" / "registry.db"))
+    assert con.execute("SELECT count(*) FROM node").fetchone() == (1,)
+    con.close()

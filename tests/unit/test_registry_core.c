@@ -430,6 +430,34 @@ test_backend_version_move(void **state)
 	fake_put_json = fake_del_json = NULL;
 }
 
+/*
+ * Nodes a store taught the file (a former etcd or Consul backend) go when
+ * microd comes back with the local backend: nothing would relist them
+ * and they have no TTL. The nodes registered here stay.
+ */
+static void
+test_local_sweeps_learned_nodes(void **state)
+{
+	struct fixture	*f = *state;
+
+	registry_core_close(f->rc);
+	f->rc = core_open_backend(f, &fake_backend, 30000);
+	reg(f, GREETER, 0);
+	host_update("{\"name\":\"learned\",\"nodes\":[{\"id\":\"r1\","
+	    "\"address\":\"h:5\"}]}");
+	assert_int_equal(lookup(f, "learned", NULL), 1);
+	registry_core_close(f->rc);
+
+	f->rc = core_open(f, 30000);
+	assert_int_equal(lookup(f, "learned", NULL), -1);
+	assert_int_equal(lookup(f, "go.micro.srv.greeter", NULL), 2);
+	registry_core_close(f->rc);
+	f->rc = core_open(f, 30000);	/* gone from the file too */
+	assert_int_equal(lookup(f, "learned", NULL), -1);
+	free(fake_put_json);
+	fake_put_json = NULL;
+}
+
 /* The database refuses (locked): the request fails, nothing changes. */
 static void
 test_database_failure(void **state)
@@ -519,6 +547,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_version_move, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_local_sweeps_learned_nodes,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_database_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shm_failure_undone, setup,

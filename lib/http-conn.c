@@ -106,7 +106,8 @@ http_conn_idle(struct http_conn *conn, unsigned int ms)
 
 /*
  * Answer a request the parser glue rejected (400, 408, 413, 431) and
- * close. A request a handler owns cannot be answered by us: it is dropped.
+ * close. A handler that owns the request (its body streams) is told it
+ * is gone; once its reply has started, the connection can only be cut.
  */
 void
 http_conn_fail(struct http_conn *conn, int status)
@@ -114,7 +115,7 @@ http_conn_fail(struct http_conn *conn, int status)
 	struct evbuffer	*out = stream_output(conn->stream);
 	char		 date[64];
 
-	if (conn->req != NULL && conn->req->owned) {
+	if (conn->req != NULL && conn->req->started) {
 		http_conn_free(conn);
 		return;
 	}

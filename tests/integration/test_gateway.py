@@ -486,6 +486,23 @@ def test_proxy_bad_backends(gw, nodes):
     assert m.running("api")[0]["pid"] == api
 
 
+def test_proxy_bad_request_body_answered_before_the_reply(gw, nodes):
+    """A streamed body that turns out malformed after the proxy took the
+    request (a bad chunk size, a doubled chunked coding) is answered 400
+    while no reply has started: it used to be a close without a word."""
+    m = gw("[api]\nhandler = proxy\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.echo"))
+    for coding, body in ((b"chunked", b"zz\r\nab\r\n"),
+                         (b"chunked, chunked", b"2\r\nab\r\n0\r\n\r\n")):
+        got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
+                           b"Transfer-Encoding: " + coding + b"\r\n\r\n" +
+                           body)
+        assert got.startswith(b"HTTP/1.1 400 "), (coding, got)
+    assert http("POST", m.url("api", "/echo/x"), b"fine")[0] == 200
+
+
 def test_proxy_retries_only_what_cannot_run_twice(gw, nodes):
     """A node that drops the connection after reading a request may have
     run it: a POST is not sent again to another node, a GET is, to as

@@ -37,6 +37,8 @@ struct broker_sub {
 	struct broker_queue	*queue;		/* NULL: gets every message */
 	broker_deliver_cb	 deliver;
 	void			*arg;
+	int			 gone;		/* unsubscribed while delivering */
+	struct broker_sub	*next_gone;
 };
 TAILQ_HEAD(broker_subs, broker_sub);
 
@@ -68,6 +70,8 @@ static struct {
 	char			*envelope;	/* of the message at hand */
 	size_t			 envelope_len;
 	size_t			 envelope_cap;
+	int			 delivering;	/* walking the lists below */
+	struct broker_sub	*gone;		/* freed once done walking */
 } broker;
 
 static void	broker_nats_topic(void *, const void *, size_t);
@@ -203,7 +207,7 @@ static void
 broker_leave(struct broker_queue *q, struct broker_sub *s)
 {
 	TAILQ_REMOVE(&q->members, s, entry);
-	if (q->group != NULL)
+	if (q->group != NULL && !s->gone)
 		bring_group_count(broker.ring, q->group, -1);
 	if (!TAILQ_EMPTY(&q->members))
 		return;
@@ -257,8 +261,8 @@ broker_subscribe(const char *topic, const char *queue, broker_deliver_cb cb,
 	return s;
 }
 
-void
-broker_unsubscribe(struct broker_sub *s)
+static void
+broker_sub_free(struct broker_sub *s)
 {
 	struct broker_queue	*q = s->queue;
 	struct broker_topic	*t = s->topic;
@@ -271,6 +275,47 @@ broker_unsubscribe(struct broker_sub *s)
 	}
 	free(s);
 	broker_topic_gc(t);
+}
+
+/*
+ * Unsubscribed from a deliver callback (a subscriber cut for being slow):
+ * the lists being walked stay as they are until the message has been
+ * handed out, but s gets nothing more and its queue group stops sending
+ * this process copies for it now.
+ */
+static void
+broker_sub_retire(struct broker_sub *s)
+{
+	struct broker_queue	*q = s->queue;
+
+	if (s->gone)
+		return;
+	if (q != NULL && q->group != NULL)
+		bring_group_count(broker.ring, q->group, -1);
+	s->gone = 1;
+	s->next_gone = broker.gone;
+	broker.gone = s;
+}
+
+void
+broker_unsubscribe(struct broker_sub *s)
+{
+	if (broker.delivering)
+		broker_sub_retire(s);
+	else
+		broker_sub_free(s);
+}
+
+static void
+broker_delivering(int on)
+{
+	struct broker_sub	*s;
+
+	broker.delivering = on;
+	while (!on && (s = broker.gone) != NULL) {
+		broker.gone = s->next_gone;
+		broker_sub_free(s);
+	}
 }
 
 static char *
@@ -322,7 +367,7 @@ broker_deliver_queue(struct broker_queue *q, const void *env, size_t len)
 	while ((s = TAILQ_FIRST(&q->members)) != NULL) {
 		TAILQ_REMOVE(&q->members, s, entry);
 		TAILQ_INSERT_TAIL(&q->members, s, entry);
-		if (s->deliver(env, len, s->arg) == 0) {
+		if (!s->gone && s->deliver(env, len, s->arg) == 0) {
 			bring_count(broker.ring, BRING_DELIVERED, 1);
 			return;
 		}
@@ -339,7 +384,7 @@ broker_deliver_subs(struct broker_topic *t, const void *env, size_t len)
 	uint64_t		 n = 0;
 
 	TAILQ_FOREACH(s, &t->subs, entry)
-		if (s->deliver(env, len, s->arg) == 0)
+		if (!s->gone && s->deliver(env, len, s->arg) == 0)
 			n++;
 	bring_count(broker.ring, BRING_DELIVERED, n);
 }
@@ -356,6 +401,7 @@ broker_deliver(const struct bring_msg *m)
 	unsigned		 self = bring_self(broker.ring);
 	size_t			 ours = bring_msg_targets_of(m, self);
 
+	broker_delivering(1);
 	if ((t = broker_topic_find(m->topic, m->topic_len)) != NULL) {
 		broker_envelope(m->topic, m->topic_len, m->ctype, m->ctype_len,
 		    m->body, m->body_len);
@@ -368,6 +414,7 @@ broker_deliver(const struct bring_msg *m)
 			ours--;
 		}
 	}
+	broker_delivering(0);
 	if (ours != 0)
 		bring_count(broker.ring, BRING_UNROUTED, ours);
 }
@@ -398,7 +445,9 @@ broker_nats_topic(void *arg, const void *data, size_t len)
 	struct broker_topic	*t = arg;
 
 	broker_nats_envelope(t->name, &data, &len);
+	broker_delivering(1);
 	broker_deliver_subs(t, data, len);
+	broker_delivering(0);
 }
 
 static void
@@ -407,7 +456,9 @@ broker_nats_queue(void *arg, const void *data, size_t len)
 	struct broker_queue	*q = arg;
 
 	broker_nats_envelope(q->topic->name, &data, &len);
+	broker_delivering(1);
 	broker_deliver_queue(q, data, len);
+	broker_delivering(0);
 }
 
 void

@@ -53,6 +53,11 @@ typedef int	(*broker_deliver_cb)(const void *, size_t, void *);
 /* queue may be NULL. NULL and *cause if the group table is full. */
 struct broker_sub *broker_subscribe(const char *, const char *,
 		    broker_deliver_cb, void *, const char **);
+/*
+ * No more messages for it, nor queue group copies for it to this
+ * process. Also from inside its deliver callback (a subscriber cut for
+ * being slow): it is then freed once the message has been handed out.
+ */
 void		 broker_unsubscribe(struct broker_sub *);
 /* A subscriber was cut for being too slow (counted in /stats). */
 void		 broker_count_dropped(void);

@@ -51,6 +51,11 @@ struct bring_rec {
 	uint32_t	 body_len;
 };
 
+/* A record's bytes beyond its body, at most: header, targets, names. */
+#define BRING_REC_OVERHEAD	(sizeof(struct bring_rec) + BRING_GROUPS * \
+				    sizeof(struct bring_target) + \
+				    BRING_NAME_MAX + BRING_CTYPE_MAX + 7)
+
 struct bring_group {
 	_Atomic uint64_t	 qhash;		/* 0: free */
 	_Atomic uint64_t	 ticket;
@@ -137,8 +142,7 @@ bring_create(size_t max_message, const char **cause)
 		return -1;
 	}
 	/* Two of the largest records fit, so a reader can always catch up. */
-	while (ring_size < 2 * (max_message + BRING_NAME_MAX +
-	    BRING_CTYPE_MAX + 1024))
+	while (ring_size / 2 < max_message + BRING_REC_OVERHEAD)
 		ring_size *= 2;
 	off = (sizeof(*h) + 4095) & ~(size_t)4095;
 	size = off + BRING_MAX_RINGS * ring_size;
@@ -491,7 +495,7 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	rec.ctype_len = (uint16_t)strlen(ctype);
 	rec.body_len = (uint32_t)len;
 	if (rec.topic_len > BRING_NAME_MAX || rec.ctype_len >
-	    BRING_CTYPE_MAX || len > h->ring_size / 2 - 2048) {
+	    BRING_CTYPE_MAX || len > h->ring_size / 2 - BRING_REC_OVERHEAD) {
 		*cause = "message too large";
 		return -1;
 	}

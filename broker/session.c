@@ -58,6 +58,27 @@ session_deliver(const void *env, size_t len, void *arg)
 	return ws_send(s->ws, 0, env, len);
 }
 
+/*
+ * Out of the topic, and out of its queue group across every process:
+ * publishers stop choosing us for a session that takes no more messages.
+ */
+static void
+session_unsubscribe(struct session *s)
+{
+	if (s->sub == NULL)
+		return;
+	broker_unsubscribe(s->sub);
+	s->sub = NULL;
+}
+
+/* A close may wait seconds for the peer: leave the topic now. */
+static void
+session_close(struct session *s, uint16_t code, const char *reason)
+{
+	session_unsubscribe(s);
+	ws_close(s->ws, code, reason);
+}
+
 static void
 session_message(struct ws *ws, int binary, const void *data, size_t len,
     void *arg)
@@ -73,7 +94,7 @@ session_message(struct ws *ws, int binary, const void *data, size_t len,
 	if ((r = broker_publish(s->topic, ctype, data, len, &cause)) != 0) {
 		log_warnx("broker: %s: publish on %s: %s", ws_peer(ws),
 		    s->topic, cause);
-		ws_close(ws, r == BROKER_DOWN ? SESSION_CLOSE_RETRY : 1011,
+		session_close(s, r == BROKER_DOWN ? SESSION_CLOSE_RETRY : 1011,
 		    cause);
 	}
 }
@@ -86,7 +107,7 @@ session_overflow(struct ws *ws, void *arg)
 	broker_count_dropped();
 	log_info("broker: %s: subscriber to %s too slow, dropped",
 	    ws_peer(ws), s->topic);
-	ws_close(ws, WS_CLOSE_POLICY, "subscriber too slow");
+	session_close(s, WS_CLOSE_POLICY, "subscriber too slow");
 }
 
 static void
@@ -94,8 +115,7 @@ session_free(struct session *s)
 {
 	LIST_REMOVE(s, entry);
 	session_count--;
-	if (s->sub != NULL)
-		broker_unsubscribe(s->sub);
+	session_unsubscribe(s);
 	free(s->topic);
 	free(s->ctype);
 	free(s);
@@ -106,12 +126,12 @@ session_free(struct session *s)
 void
 broker_sessions_end(void (*done)(void))
 {
-	struct session	*s, *next;
+	struct session	*s;
 
 	sessions_ended = done;
-	/* A close may end its session at once: step before it. */
-	for (s = LIST_FIRST(&sessions); s != NULL; s = next) {
-		next = LIST_NEXT(s, entry);
+	LIST_FOREACH(s, &sessions, entry) {
+		/* Its close may take seconds: no new messages meanwhile. */
+		session_unsubscribe(s);
 		if (s->ws != NULL)
 			ws_close_after_queued(s->ws, WS_CLOSE_GOING_AWAY,
 			    "server going away");

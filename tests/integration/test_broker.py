@@ -516,3 +516,110 @@ def test_restart_says_going_away(microd):
     run(go())
     wait_for(lambda: len(m.running("broker")) == 1 and
              len(m.running("sidecar")) == 1, what="both back")
+
+
+def test_max_message_fits_the_ring(microd):
+    """Every message up to max_message is accepted, whatever max_message
+    is: the shared ring is sized for the largest record."""
+    limit = 1047000     # just under the size that doubles the ring
+    m = microd("[broker]\nmax_message = %d\n" % limit)
+    body = os.urandom(limit)
+
+    async def go():
+        async with websockets.connect(ws_url(m, "/sub?topic=edge"),
+                                      max_size=None) as sub:
+            status, _, detail = post(m, "edge", body,
+                                     "application/octet-stream")
+            assert status == 202, detail
+            assert body_of(await sub.recv())[1] == body
+    run(go())
+
+
+def raw_upgrade(port, path):
+    """A websocket that never reads on its own: returns the socket once
+    the 101 has arrived."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        assert chunk, "closed during the upgrade: %r" % head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+async def recv_bodies(ws, n, skip=None):
+    """Up to n bodies other than skip: fewer if 5 s pass without one."""
+    got = []
+    while len(got) < n:
+        try:
+            frame = await asyncio.wait_for(ws.recv(), 5)
+        except asyncio.TimeoutError:
+            break
+        body = body_of(frame)[1]
+        if body != skip:
+            got.append(body)
+    return got
+
+
+def test_draining_member_leaves_its_queue_group_at_once(microd):
+    """A worker told to stop takes its queue members out of their groups
+    when it starts closing them: the group's messages go to the members
+    that stay, even while a member is slow to answer the close."""
+    m = microd()
+
+    async def go():
+        async with websockets.connect(
+                ws_url(m, "/sub?topic=jobs&queue=w")) as stays:
+            # On the sidecar: another process, which is about to drain.
+            leaving = raw_upgrade(m.ports["sidecar"],
+                                  "/broker?topic=jobs&queue=w")
+            m.ctl("restart", "sidecar")
+            data = b""
+            while not data.startswith(b"\x88"):     # its 1001 close
+                chunk = leaving.recv(64)
+                assert chunk, "closed without a close frame"
+                data += chunk
+            # It never answers: the old sidecar waits two seconds for it.
+            for i in range(20):
+                assert post(m, "jobs", b"j%d" % i)[0] == 202
+            assert await recv_bodies(stays, 20) == \
+                [b"j%d" % i for i in range(20)]
+            leaving.close()
+    run(go())
+
+
+def test_slow_member_leaves_its_queue_group_when_cut(microd):
+    """A queue member cut for being slow takes no more of its group's
+    messages, even while its close goes unanswered: the members that stay
+    get them all."""
+    m = microd("[broker]\nqueue_size = 8\n")
+    flood = b"f" * (64 * 1024)
+
+    async def go():
+        async with websockets.connect(
+                ws_url(m, "/sub?topic=jobs&queue=w"), max_size=None,
+                max_queue=None) as stays:
+            slow = raw_upgrade(m.ports["sidecar"],
+                               "/broker?topic=jobs&queue=w")
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+            def publish():
+                # Off the loop, so that the member that stays reads.
+                for i in range(2000):
+                    assert post(m, "jobs", flood)[0] == 202
+                    if i % 10 == 9 and stats(m)["dropped_subscribers"]:
+                        break
+                assert stats(m)["dropped_subscribers"] == 1
+                for i in range(20):
+                    assert post(m, "jobs", b"j%d" % i)[0] == 202
+            await asyncio.to_thread(publish)
+            assert await recv_bodies(stays, 20, skip=flood) == \
+                [b"j%d" % i for i in range(20)]
+            slow.close()
+    run(go(), 60)

@@ -2,7 +2,7 @@
  * broker/ring.c and broker/broker.c in one process: rings attached twice
  * stand for two processes. Round trip, laps without torn reads, wakeups,
  * queue group targets, then the core's fan-out, queue exclusivity and
- * spread, and a refusing member.
+ * spread, a refusing member, and one leaving from its own callback.
  */
 #include "config.h"
 
@@ -159,9 +159,12 @@ test_ring_group_targets(void **state)
 
 /* Core tests: subscribers are counters of what they were handed. */
 struct fake_sub {
-	int		 got;
-	int		 refuse;
-	char		 last[512];
+	int			 got;
+	int			 calls;
+	int			 refuse;
+	int			 leave;		/* unsubscribes, as if cut */
+	struct broker_sub	*self;
+	char			 last[512];
 };
 
 static int
@@ -169,7 +172,10 @@ fake_deliver(const void *env, size_t len, void *arg)
 {
 	struct fake_sub	*f = arg;
 
-	if (f->refuse)
+	f->calls++;
+	if (f->leave)
+		broker_unsubscribe(f->self);
+	if (f->refuse || f->leave)
 		return -1;
 	f->got++;
 	snprintf(f->last, sizeof(f->last), "%.*s", (int)len,
@@ -330,6 +336,45 @@ test_core_unrouted_counted(void **state)
 	assert_int_equal(core_stat("unrouted") - before, 5);
 }
 
+/*
+ * A subscriber cut from inside its deliver callback (too slow) gets
+ * nothing more, the others get everything, and its queue group stops
+ * counting it at once, exactly once.
+ */
+static void
+test_core_unsubscribe_while_delivering(void **state)
+{
+	struct fake_sub		 plain[2] = { 0 }, member[2] = { 0 };
+	struct bring		*b;
+	struct bring_msg	 m;
+	const char		*cause;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		assert_non_null(plain[i].self = broker_subscribe("cut", NULL,
+		    fake_deliver, &plain[i], &cause));
+		assert_non_null(member[i].self = broker_subscribe("cut", "g",
+		    fake_deliver, &member[i], &cause));
+	}
+	plain[0].leave = member[0].leave = 1;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(broker_publish("cut", "text/plain", "m", 1,
+		    &cause), 0);
+	broker_run();
+	assert_int_equal(plain[0].calls, 1);
+	assert_int_equal(member[0].calls, 1);
+	assert_int_equal(plain[1].got, 3);
+	assert_int_equal(member[1].got, 3);
+	broker_unsubscribe(plain[1].self);
+	broker_unsubscribe(member[1].self);
+	/* No member left anywhere: another process routes no copy here. */
+	assert_non_null(b = bring_attach(&cause));
+	assert_int_equal(bring_publish(b, "cut", "x/y", "m", 1, &cause), 0);
+	assert_int_equal(bring_next(b, &m), 1);
+	assert_int_equal(m.ntargets, 0);
+	bring_detach(b);
+}
+
 static void
 test_core_limits(void **state)
 {
@@ -363,6 +408,9 @@ main(void)
 		    core_setup, core_teardown),
 		cmocka_unit_test_setup_teardown(test_core_unrouted_counted,
 		    core_setup, core_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_core_unsubscribe_while_delivering, core_setup,
+		    core_teardown),
 		cmocka_unit_test_setup_teardown(test_core_limits,
 		    core_setup, core_teardown),
 	};

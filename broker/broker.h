@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The id of the error JSON the broker's HTTP answers carry. */
+#define BROKER_ID	"go.micro.broker"
+
 struct config;
 struct event_base;
 struct http_request;

@@ -183,7 +183,7 @@ session_params(struct http_request *req, char **topic, char **queue,
 	const char	*ct = http_request_header(req, "Content-Type");
 	const char	*bad = NULL;
 
-	if (http_request_query_check(req, "go.micro.broker") == -1)
+	if (http_request_query_check(req, BROKER_ID) == -1)
 		return -1;
 	*topic = http_request_query_param(req, "topic");
 	if (queue != NULL)
@@ -197,7 +197,7 @@ session_params(struct http_request *req, char **topic, char **queue,
 		bad = "bad Content-Type";
 	if (bad == NULL)
 		return 0;
-	http_reply_error(req, 400, "go.micro.broker", bad);
+	http_reply_error(req, 400, BROKER_ID, bad);
 	free(*topic);
 	if (queue != NULL)
 		free(*queue);
@@ -214,14 +214,14 @@ broker_serve_ws(struct http_request *req, int modes)
 	const char		*cause;
 
 	if (sessions_ended != NULL) {
-		http_reply_error(req, 503, "go.micro.broker",
+		http_reply_error(req, 503, BROKER_ID,
 		    "server going away");
 		return;
 	}
 	if (session_max != 0 && session_count >= session_max) {
 		log_warnx("broker: refusing a websocket: %u open, the "
 		    "listener's max_connections", session_count);
-		http_reply_error(req, 503, "go.micro.broker",
+		http_reply_error(req, 503, BROKER_ID,
 		    "too many websocket connections");
 		return;
 	}
@@ -237,7 +237,7 @@ broker_serve_ws(struct http_request *req, int modes)
 	if (!(modes & BROKER_WS_SUB))
 		queue = NULL;
 	/* Before subscribing: a refused request must take no queue group. */
-	if (ws_upgrade_check(req, "go.micro.broker", &cause) == -1) {
+	if (ws_upgrade_check(req, BROKER_ID, &cause) == -1) {
 		log_debug("broker: refused websocket: %s", cause);
 		free(queue);
 		session_free(s);
@@ -245,7 +245,7 @@ broker_serve_ws(struct http_request *req, int modes)
 	}
 	if ((modes & BROKER_WS_SUB) && (s->sub = broker_subscribe(s->topic,
 	    queue, session_deliver, s, &cause)) == NULL) {
-		http_reply_error(req, 503, "go.micro.broker", cause);
+		http_reply_error(req, 503, BROKER_ID, cause);
 		free(queue);
 		session_free(s);
 		return;
@@ -272,13 +272,13 @@ broker_serve_post(struct http_request *req)
 	if (session_params(req, &topic, NULL, &ctype) == -1)
 		return;
 	if (len > broker_config()->broker_max_message)
-		http_reply_error(req, 413, "go.micro.broker",
+		http_reply_error(req, 413, BROKER_ID,
 		    "message larger than [broker] max_message");
 	else if ((r = broker_publish(topic, ctype != NULL ? ctype :
 	    "application/octet-stream", evbuffer_pullup(body, -1), len,
 	    &cause)) != 0)
 		http_reply_error(req, r == BROKER_DOWN ? 503 : 500,
-		    "go.micro.broker", cause);
+		    BROKER_ID, cause);
 	else
 		http_reply(req, 202, "application/json", accepted,
 		    sizeof(accepted) - 1);

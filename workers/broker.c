@@ -89,6 +89,7 @@ const struct role role_broker = {
 	.name = "broker",
 	.id = ROLE_BROKER,
 	.listens = 1,
+	.error_id = BROKER_ID,
 	.init = broker_worker_attach,
 	.shutdown = broker_worker_detach,
 	.drain = broker_worker_drain,

@@ -24,6 +24,7 @@ static const struct role role_api = {
 	.name = "api",
 	.id = ROLE_API,
 	.listens = 1,
+	.error_id = "go.micro.api",
 	.init = api_role_init,
 	.shutdown = api_role_shutdown,
 	.routes = api_routes,

@@ -20,7 +20,6 @@
 #include "workers/sidecar-registry.h"
 #include "workers/worker.h"
 
-#define SIDECAR_ID	"go.micro.sidecar"
 
 struct sidecar_change {
 	struct worker		*w;

@@ -10,7 +10,6 @@
 #include "workers/sidecar-rpc.h"
 #include "workers/worker.h"
 
-#define SIDECAR_ID	"go.micro.sidecar"
 
 /* One worker process serves one role: its client lives here. */
 static struct rpc_client	*sidecar_rpc_client;

@@ -48,6 +48,7 @@ const struct role role_sidecar = {
 	.name = "sidecar",
 	.id = ROLE_SIDECAR,
 	.listens = 1,
+	.error_id = SIDECAR_ID,
 	.init = sidecar_init,
 	.shutdown = sidecar_shutdown,
 	.drain = broker_worker_drain,

@@ -160,6 +160,7 @@ const struct role role_web = {
 	.name = "web",
 	.id = ROLE_WEB,
 	.listens = 1,
+	.error_id = WEB_ID,
 	.init = web_init,
 	.shutdown = web_shutdown,
 	.drain = web_drain,

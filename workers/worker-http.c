@@ -140,7 +140,7 @@ worker_http_reply_405(struct worker *w, struct http_request *req)
 		worker_route_allow(w->role->routes, path, allow, sizeof(allow));
 	if (allow[0] != '\0')
 		http_headers_set(http_reply_headers(req), "Allow", allow);
-	http_reply_error(req, 405, NULL, "method not allowed");
+	http_reply_error(req, 405, w->role->error_id, "method not allowed");
 }
 
 static void
@@ -160,7 +160,7 @@ worker_http_handle(struct http_request *req, void *arg)
 	else if (known)
 		worker_http_reply_405(w, req);
 	else
-		http_reply_error(req, 404, NULL, "not found");
+		http_reply_error(req, 404, w->role->error_id, "not found");
 }
 
 int

@@ -50,6 +50,8 @@ struct role {
 	const char		*name;
 	enum role_id		 id;
 	int			 listens;	/* has a listener */
+	/* The id of the error JSON its own answers carry (404, 405...). */
+	const char		*error_id;
 	/* 0; -1: bad configuration (exit 2, not respawned); WORKER_RETRY. */
 	int			(*init)(struct worker *);	/* may be NULL */
 	void			(*shutdown)(struct worker *);	/* may be NULL */
@@ -113,6 +115,7 @@ void	 worker_send(struct worker *, struct ctl_frame *);
 extern const struct role *const roles[ROLE_COUNT];
 extern const struct role role_web;
 extern const struct role role_sidecar;
+#define SIDECAR_ID	"go.micro.sidecar"
 extern const struct role role_broker;
 
 /* What the master hands a freshly forked worker. */

@@ -439,3 +439,15 @@ def test_a_relayed_request_the_registry_worker_leaves_unanswered_fails(
     wait_for(lambda: m.read_log().count("came after it was failed") == 2,
              10, what="the late replies dropped")
     assert pid_alive(registry)
+
+
+def test_each_listener_answers_its_own_errors_under_its_id(microd):
+    """A listener's own 404 and 405 carry its role's error id, as its
+    handlers' errors do (the broker and sidecar answered as go.micro.api)."""
+    m = microd()
+    for role in ("web", "sidecar", "broker"):
+        want = "go.micro." + role
+        status, _, body = http("GET", m.url(role, "/no/such/thing"))
+        assert status == 404 and json.loads(body)["id"] == want, body
+        status, _, body = http("PUT", m.url(role, "/healthz"), b"")
+        assert status == 405 and json.loads(body)["id"] == want, body

@@ -376,10 +376,10 @@ ctl_frame_reply(struct ctl_frame *f, uint32_t id, size_t nfields)
 }
 
 int
-ctl_reply_unavailable(const struct ctl_msg *msg)
+ctl_reply_code(const struct ctl_msg *msg, const char *code)
 {
 	return msg->is_reply && !msg->ok && msg->code != NULL &&
-	    strcmp(msg->code, CTL_CODE_UNAVAILABLE) == 0;
+	    strcmp(msg->code, code) == 0;
 }
 
 void
@@ -388,7 +388,7 @@ ctl_frame_error(struct ctl_frame *f, uint32_t id, const char *error)
 	ctl_frame_error_code(f, id, NULL, error);
 }
 
-/* code: NULL, or CTL_CODE_* when retrying may help. */
+/* code: NULL, or CTL_CODE_*. */
 void
 ctl_frame_error_code(struct ctl_frame *f, uint32_t id, const char *code,
     const char *error)

@@ -23,8 +23,10 @@
  * socket are held to far less (microd/control.c).
  */
 #define CTL_FRAME_MAX		(64U * 1024 * 1024)
-/* An error reply's "code": the same request may succeed a moment later. */
+/* An error reply's "code": the same request may succeed a moment later, */
 #define CTL_CODE_UNAVAILABLE	"unavailable"
+/* or it never will: the request itself is at fault. */
+#define CTL_CODE_INVALID	"invalid"
 
 struct evbuffer;
 
@@ -57,8 +59,8 @@ int	 ctl_frame_pull(struct evbuffer *, struct ctl_msg *, const char **);
 int	 ctl_frame_parse(const void *, size_t, struct ctl_msg *, size_t *,
 	    const char **);
 void	 ctl_msg_free(struct ctl_msg *);
-/* A failed reply with code CTL_CODE_UNAVAILABLE: worth retrying. */
-int	 ctl_reply_unavailable(const struct ctl_msg *);
+/* A failed reply with that code (CTL_CODE_*). */
+int	 ctl_reply_code(const struct ctl_msg *, const char *);
 
 /* Building a frame: begin, pack nfields key/value pairs, end. */
 struct ctl_frame {

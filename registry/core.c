@@ -428,6 +428,8 @@ registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 /*
  * Merge in into e's versions: register, or an update from the backend.
  * The nodes drop selects (given in) go first, in the same commit.
+ * REGISTRY_REFUSED if in does not fit (too many nodes), -1 if the commit
+ * failed.
  */
 static int
 registry_merge(struct registry_core *rc, const struct svc *in,
@@ -441,7 +443,7 @@ registry_merge(struct registry_core *rc, const struct svc *in,
 		svc_set_prune(&next, drop, (void *)in);
 	if (svc_set_merge(&next, in, cause) == -1) {
 		registry_commit_fail(rc, e, &next);
-		return -1;
+		return REGISTRY_REFUSED;
 	}
 	return registry_commit(rc, e, &next, cause);
 }
@@ -454,22 +456,23 @@ registry_core_register(struct registry_core *rc, const char *json,
 	uint64_t	 expires = 0;
 	char		*text;
 	size_t		 i;
+	int		 rv;
 
 	if (ttl_ms == REGISTRY_TTL_DEFAULT)
 		ttl_ms = rc->default_ttl_ms;
 	if (ttl_ms > REGISTRY_TTL_MAX_MS) {
 		xasprintf(cause, "ttl is longer than a year; use 0 for none");
-		return -1;
+		return REGISTRY_REFUSED;
 	}
 	if ((s = svc_parse(json, len, SVC_NEED_NODES, cause)) == NULL)
-		return -1;
+		return REGISTRY_REFUSED;
 	if (ttl_ms != 0)
 		expires = util_now_ms() + ttl_ms;
 	for (i = 0; i < s->nnodes; i++)
 		s->nodes[i].expires = expires;
-	if (registry_merge(rc, s, NULL, cause) == -1) {
+	if ((rv = registry_merge(rc, s, NULL, cause)) != 0) {
 		svc_free(s);
-		return -1;
+		return rv;
 	}
 	registry_arm(rc, expires);
 	if (rc->backend->put != NULL) {
@@ -491,7 +494,7 @@ registry_core_deregister(struct registry_core *rc, const char *json,
 	int			 rv = 0;
 
 	if ((s = svc_parse(json, len, SVC_IDS_ONLY, cause)) == NULL)
-		return -1;
+		return REGISTRY_REFUSED;
 	/* go-micro: deregistering what is not there is not an error. */
 	if ((e = registry_find(rc, s->name)) != NULL) {
 		svc_set_copy(&next, &e->set);
@@ -570,7 +573,7 @@ registry_host_update(void *arg, const char *json, size_t len)
 		else
 			s->nodes[i].relist = rc->relist;
 	}
-	if (registry_merge(rc, s, registry_is_moved_remote, &cause) == -1) {
+	if (registry_merge(rc, s, registry_is_moved_remote, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
 	} else

@@ -60,12 +60,14 @@ registry_role_shutdown(struct worker *w)
 }
 
 static void
-registry_reply(struct worker *w, const struct ctl_msg *msg, char *cause)
+registry_reply(struct worker *w, const struct ctl_msg *msg, int rv,
+    char *cause)
 {
 	struct ctl_frame	 f;
 
 	if (cause != NULL) {
-		ctl_frame_error(&f, msg->id, cause);
+		ctl_frame_error_code(&f, msg->id, rv == REGISTRY_REFUSED ?
+		    CTL_CODE_INVALID : NULL, cause);
 		free(cause);
 	} else {
 		ctl_frame_reply(&f, msg->id, 1);
@@ -96,6 +98,7 @@ registry_cmd_register(struct worker *w, const struct ctl_msg *msg)
 	uint64_t		 ttl_ms = REGISTRY_TTL_DEFAULT;
 	int64_t			 v;
 	char			*cause = NULL;
+	int			 rv = REGISTRY_REFUSED;
 
 	if ((json = registry_arg_json(msg, &cause)) == NULL)
 		goto done;
@@ -108,10 +111,10 @@ registry_cmd_register(struct worker *w, const struct ctl_msg *msg)
 		}
 		ttl_ms = (uint64_t)v;
 	}
-	registry_core_register(w->role_data, json->via.str.ptr,
+	rv = registry_core_register(w->role_data, json->via.str.ptr,
 	    json->via.str.size, ttl_ms, &cause);
 done:
-	registry_reply(w, msg, cause);
+	registry_reply(w, msg, rv, cause);
 }
 
 static void
@@ -119,11 +122,12 @@ registry_cmd_deregister(struct worker *w, const struct ctl_msg *msg)
 {
 	const msgpack_object	*json;
 	char			*cause = NULL;
+	int			 rv = REGISTRY_REFUSED;
 
 	if ((json = registry_arg_json(msg, &cause)) != NULL)
-		registry_core_deregister(w->role_data, json->via.str.ptr,
+		rv = registry_core_deregister(w->role_data, json->via.str.ptr,
 		    json->via.str.size, &cause);
-	registry_reply(w, msg, cause);
+	registry_reply(w, msg, rv, cause);
 }
 
 const struct worker_cmd registry_role_cmds[] = {

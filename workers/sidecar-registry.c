@@ -69,8 +69,10 @@ sidecar_change_done(struct worker *w, const struct ctl_msg *reply,
 	if (reply == NULL)
 		http_reply_error(sc->req, 503, SIDECAR_ID,
 		    "registry unavailable");
-	else if (ctl_reply_unavailable(reply))
+	else if (ctl_reply_code(reply, CTL_CODE_UNAVAILABLE))
 		http_reply_error(sc->req, 503, SIDECAR_ID, reply->error);
+	else if (ctl_reply_code(reply, CTL_CODE_INVALID))
+		http_reply_error(sc->req, 400, SIDECAR_ID, reply->error);
 	else if (!reply->ok)
 		http_reply_error(sc->req, 500, SIDECAR_ID, reply->error);
 	else

@@ -130,6 +130,28 @@ def test_2016_port_form_and_nulls_accepted(microd):
     assert got[0]["endpoints"] == [] and got[0]["metadata"] == {}
 
 
+def test_a_version_past_1024_nodes_by_merging_is_400(microd, tmp_path):
+    """Only the registry worker sees that merging would pass the 1024
+    nodes of a version: the request's fault, so 400 through the sidecar
+    (it was 500) and a refusal through microctl, and nothing changed."""
+    m = microd()
+
+    def nodes(first, n):
+        return [{"id": "n%d" % i, "address": "10.0.0.1:%d" % (1 + i),
+                 "metadata": {}} for i in range(first, first + n)]
+    for first in range(0, 1024, 256):
+        assert post(m, service(nodes=nodes(first, 256)))[0] == 200
+    before = http("GET", m.url("sidecar", "/registry"))[2]
+    status, _, reply = post(m, service(nodes=nodes(1024, 1)))
+    assert status == 400, reply
+    assert "more than 1024 nodes" in json.loads(reply)["detail"]
+    one_more = tmp_path / "one.json"
+    one_more.write_text(json.dumps(service(nodes=nodes(1025, 1))))
+    r = m.ctl("register", str(one_more), check=False)
+    assert r.returncode == 1 and "more than 1024 nodes" in r.stderr
+    assert http("GET", m.url("sidecar", "/registry"))[2] == before
+
+
 def test_bad_input_is_400_and_changes_nothing(microd):
     m = microd()
     assert post(m, service(name="go.micro.srv.keep"))[0] == 200

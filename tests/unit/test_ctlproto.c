@@ -173,7 +173,7 @@ test_error_roundtrip(void **state)
 	assert_string_equal(msg.error, "service not found");
 	assert_null(msg.data);
 	assert_null(msg.code);
-	assert_false(ctl_reply_unavailable(&msg));
+	assert_false(ctl_reply_code(&msg, CTL_CODE_UNAVAILABLE));
 	ctl_msg_free(&msg);
 	free(w.p);
 }
@@ -194,7 +194,8 @@ test_error_code_roundtrip(void **state)
 	assert_false(msg.ok);
 	assert_string_equal(msg.error, "registry worker is not running");
 	assert_string_equal(msg.code, "unavailable");
-	assert_true(ctl_reply_unavailable(&msg));
+	assert_true(ctl_reply_code(&msg, CTL_CODE_UNAVAILABLE));
+	assert_false(ctl_reply_code(&msg, CTL_CODE_INVALID));
 	ctl_msg_free(&msg);
 	free(w.p);
 }

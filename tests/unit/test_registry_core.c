@@ -156,7 +156,7 @@ reg(struct fixture *f, const char *json, uint64_t ttl_ms)
 	char	*cause = NULL;
 
 	if (registry_core_register(f->rc, json, strlen(json), ttl_ms,
-	    &cause) == -1)
+	    &cause) != 0)
 		fail_msg("register: %s", cause);
 }
 
@@ -165,7 +165,7 @@ dereg(struct fixture *f, const char *json)
 {
 	char	*cause = NULL;
 
-	if (registry_core_deregister(f->rc, json, strlen(json), &cause) == -1)
+	if (registry_core_deregister(f->rc, json, strlen(json), &cause) != 0)
 		fail_msg("deregister: %s", cause);
 }
 
@@ -233,14 +233,15 @@ test_bad_input_changes_nothing(void **state)
 	for (i = 0; i < nitems(bad); i++) {
 		cause = NULL;
 		assert_int_equal(registry_core_register(f->rc, bad[i],
-		    strlen(bad[i]), 0, &cause), -1);
+		    strlen(bad[i]), 0, &cause), REGISTRY_REFUSED);
 		assert_non_null(cause);
 		assert_null(strchr(cause, '\n'));
 		free(cause);
 	}
 	cause = NULL;
 	assert_int_equal(registry_core_register(f->rc, GREETER,
-	    strlen(GREETER), REGISTRY_TTL_MAX_MS + 1, &cause), -1);
+	    strlen(GREETER), REGISTRY_TTL_MAX_MS + 1, &cause),
+	    REGISTRY_REFUSED);
 	free(cause);
 	assert_int_equal(lookup(f, "go.micro.srv.greeter", &after), 2);
 	assert_string_equal(before, after);
@@ -490,6 +491,46 @@ test_database_failure(void **state)
 	free(after);
 }
 
+/* A version's nodes: SVC_NODES_MAX, the first one ids n<first>. */
+static char *
+full_version(int first)
+{
+	json_t	*root, *nodes;
+	char	*json, id[32];
+	int	 i;
+
+	nodes = json_array();
+	for (i = first; i < first + SVC_NODES_MAX; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		json_array_append_new(nodes, json_pack("{s:s, s:s}", "id", id,
+		    "address", "10.0.0.1:1"));
+	}
+	root = json_pack("{s:s, s:s, s:o}", "name", "go.micro.srv.full",
+	    "version", "1", "nodes", nodes);
+	json = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return json;
+}
+
+/* Merging past SVC_NODES_MAX is the request's fault, and changes nothing. */
+static void
+test_merge_past_node_limit_refused(void **state)
+{
+	struct fixture	*f = *state;
+	char		*json, *cause = NULL;
+
+	json = full_version(0);
+	reg(f, json, 0);
+	free(json);
+	json = full_version(1);
+	assert_int_equal(registry_core_register(f->rc, json, strlen(json), 0,
+	    &cause), REGISTRY_REFUSED);
+	assert_non_null(strstr(cause, "more than"));
+	free(cause);
+	free(json);
+	assert_int_equal(lookup(f, "go.micro.srv.full", NULL), SVC_NODES_MAX);
+}
+
 /* shm refuses (too many nodes in one record): the database is undone. */
 static void
 test_shm_failure_undone(void **state)
@@ -551,6 +592,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_database_failure, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_merge_past_node_limit_refused,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shm_failure_undone, setup,
 		    teardown),
 	};

@@ -113,7 +113,8 @@ void
 http_conn_fail(struct http_conn *conn, int status)
 {
 	struct evbuffer	*out = stream_output(conn->stream);
-	char		 date[64];
+	const char	*text = http_status_text(status);
+	char		 date[64], *body;
 
 	if (conn->req != NULL && conn->req->started) {
 		http_conn_free(conn);
@@ -124,14 +125,14 @@ http_conn_fail(struct http_conn *conn, int status)
 		COUNTER_ADD(conn->srv->counters, requests, 1);
 		COUNTER_ADD(conn->srv->counters, errors, 1);
 	}
-	log_debug("http: %s: %d %s", conn->peer, status,
-	    http_status_text(status));
+	log_debug("http: %s: %d %s", conn->peer, status, text);
 	http_date(date, sizeof(date));
+	body = http_error_json(conn->srv->error_id, status, text);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s\n", status, http_status_text(status),
-	    date, strlen(http_status_text(status)) + 1,
-	    http_status_text(status));
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", status, text, date, strlen(body),
+	    body);
+	free(body);
 	http_conn_linger(conn);
 }
 

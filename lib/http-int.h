@@ -42,6 +42,7 @@ struct http_server {
 	http_handler_cb		 head_handler;
 	void			*arg;
 	struct micro_counters	*counters;
+	const char		*error_id;	/* of the layer's own errors */
 	TAILQ_HEAD(http_conns, http_conn)	 conns;
 	size_t			 nconns;
 	int			 full;		/* listener off: max_connections */

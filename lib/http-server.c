@@ -157,6 +157,12 @@ http_server_set_counters(struct http_server *srv, struct micro_counters *c)
 	srv->counters = c;
 }
 
+void
+http_server_set_error_id(struct http_server *srv, const char *id)
+{
+	srv->error_id = id;
+}
+
 size_t
 http_server_connections(const struct http_server *srv)
 {

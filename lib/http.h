@@ -144,6 +144,11 @@ void		 http_server_set_head_handler(struct http_server *,
 /* Counters to bump (may live in shm); NULL for none. */
 void		 http_server_set_counters(struct http_server *,
 		    struct micro_counters *);
+/*
+ * The id of the error JSON the layer's own answers carry (400, 408, 413,
+ * 431, 501); id must outlive the server. Default: as http_reply_error.
+ */
+void		 http_server_set_error_id(struct http_server *, const char *);
 size_t		 http_server_connections(const struct http_server *);
 /*
  * Graceful stop: stop accepting, close idle connections now, answer the

@@ -183,6 +183,7 @@ worker_http_start(struct worker *w)
 		return -1;
 	}
 	http_server_set_counters(w->http, w->counters);
+	http_server_set_error_id(w->http, w->role->error_id);
 	if (w->role->head_handler != NULL)
 		http_server_set_head_handler(w->http, w->role->head_handler);
 	return 0;

@@ -310,11 +310,15 @@ def test_bad_input_never_calls(gw, nodes):
     status, headers, body = http("GET", m.url("api", "/rpc"))
     assert (status, headers["Allow"]) == (405, "POST")
     assert error(body)["detail"] == "Method not allowed"
-    status, _, _ = http("POST", m.url("api", "/greeter/say/hello"),
-                        b"x" * 4096)
+    # The HTTP layer's own refusals carry the error JSON too.
+    status, _, body = http("POST", m.url("api", "/greeter/say/hello"),
+                           b"x" * 4096)
     assert status == 413
-    status, _, _ = get(m, "/greeter/say/hello", {"X-Big": "y" * 4096})
-    assert status == 431
+    assert error(body) == {"id": "go.micro.api", "code": 413,
+                           "detail": "Request Entity Too Large",
+                           "status": "Request Entity Too Large"}
+    status, _, body = get(m, "/greeter/say/hello", {"X-Big": "y" * 4096})
+    assert status == 431 and error(body)["code"] == 431
     assert node.requests == []
 
 

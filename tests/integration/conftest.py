@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,19 @@ MICROCTL = os.path.join(BUILDDIR, "cli", "microctl")
 MICROTOP = os.path.join(BUILDDIR, "tui", "micro-top")
 
 ROLES = ("api", "web", "sidecar", "broker")
+
+
+def accept_loop(sock, handle):
+    """From a thread, call handle(conn) for each connection the
+    listening sock accepts, until sock is closed."""
+    def loop():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            handle(conn)
+    threading.Thread(target=loop, daemon=True).start()
 
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):

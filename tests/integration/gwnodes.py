@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import BUILDDIR, SRCDIR, http, wait_for
+from conftest import BUILDDIR, SRCDIR, accept_loop, http, wait_for
 
 GREETER_SRV = os.path.join(BUILDDIR, "examples", "greeter", "greeter-srv")
 GREETER_API = os.path.join(BUILDDIR, "examples", "greeter", "greeter-api")
@@ -182,24 +182,19 @@ class RawNode:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self.loop, daemon=True).start()
+        accept_loop(self.sock, self.serve)
 
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with c:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    data = c.recv(65536)
-                    if not data:
-                        break
-                    head += data
-                if b"\r\n\r\n" in head:
-                    self.requests += 1
-                    self.send(c)
+    def serve(self, c):
+        with c:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = c.recv(65536)
+                if not data:
+                    break
+                head += data
+            if b"\r\n\r\n" in head:
+                self.requests += 1
+                self.send(c)
 
     def send(self, c):
         pieces = self.answer if isinstance(self.answer, list) else [

@@ -15,14 +15,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.request
 
 import pytest
 import websockets
 
-from conftest import free_port, wait_for
+from conftest import accept_loop, free_port, wait_for
 from test_broker import body_of, post, run, ws_url
 
 NATS_SERVER = shutil.which("nats-server")
@@ -233,16 +232,11 @@ class DeadServer:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.times = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        accept_loop(self.sock, self.seen)
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.times.append(time.monotonic())
-            conn.close()
+    def seen(self, conn):
+        self.times.append(time.monotonic())
+        conn.close()
 
 
 def test_reconnects_back_off(microd, nats):

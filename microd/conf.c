@@ -5,6 +5,12 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +29,14 @@
 
 /* Every duration: 30 days, far from overflowing a deadline. */
 #define CONFIG_DURATION_MAX	(720ULL * 3600 * 1000)
+#define CONFIG_SHM_MIN		(1ULL << 20)
+#define CONFIG_SHM_MAX		(1ULL << 32)
+#define CONFIG_HEADER_MAX	(1ULL << 20)
+#define CONFIG_BODY_MAX		(1ULL << 30)
+#define CONFIG_CONNECTIONS_MAX	(1ULL << 20)
+#define CONFIG_MESSAGE_MAX	(1ULL << 30)
+#define CONFIG_QUEUE_MAX	(1ULL << 30)
+#define CONFIG_SOCKET_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 enum config_type {
 	CT_STR,
@@ -40,67 +54,80 @@ struct config_key {
 	enum config_type type;
 	size_t		 offset;	/* into struct config or config_listen */
 	const char	*choices;	/* CT_STR: "a|b|c", or NULL */
-	uint64_t	 max;		/* CT_UINT/CT_SIZE upper bound, 0 = none */
+	uint64_t	 min;		/* numbers; durations in ms */
+	uint64_t	 max;
 };
 
 #define C(f)	offsetof(struct config, f)
 #define L(f)	offsetof(struct config_listen, f)
 
+/* A key without a range, and the ranges of durations. */
+#define NONE		0, 0
+#define ANY_TIME	0, CONFIG_DURATION_MAX
+#define SOME_TIME	1, CONFIG_DURATION_MAX
+
 static const struct config_key config_keys[] = {
-	{ "microd", "socket", CT_STR, C(socket), NULL, 0 },
-	{ "microd", "state_dir", CT_STR, C(state_dir), NULL, 0 },
-	{ "microd", "user", CT_STR, C(user), NULL, 0 },
-	{ "microd", "log_level", CT_LOGLEVEL, C(log_level), NULL, 0 },
-	{ "microd", "shm_size", CT_SIZE, C(shm_size), NULL, 1ULL << 32 },
+	{ "microd", "socket", CT_STR, C(socket), NULL, NONE },
+	{ "microd", "state_dir", CT_STR, C(state_dir), NULL, NONE },
+	{ "microd", "user", CT_STR, C(user), NULL, NONE },
+	{ "microd", "log_level", CT_LOGLEVEL, C(log_level), NULL, NONE },
+	{ "microd", "shm_size", CT_SIZE, C(shm_size), NULL, CONFIG_SHM_MIN,
+	    CONFIG_SHM_MAX },
 	{ "microd", "shutdown_timeout", CT_DURATION, C(shutdown_timeout_ms),
-	    NULL, 0 },
+	    NULL, ANY_TIME },
 
 	{ "registry", "backend", CT_STR, C(registry_backend),
-	    "local|etcd|consul", 0 },
-	{ "registry", "address", CT_STR, C(registry_address), NULL, 0 },
-	{ "registry", "prefix", CT_STR, C(registry_prefix), NULL, 0 },
-	{ "registry", "ttl", CT_DURATION, C(registry_ttl_ms), NULL, 0 },
-	{ "registry", "username", CT_STR, C(registry_username), NULL, 0 },
-	{ "registry", "password", CT_STR, C(registry_password), NULL, 0 },
-	{ "registry", "token", CT_STR, C(registry_token), NULL, 0 },
-	{ "registry", "tls_ca", CT_STR, C(registry_tls_ca), NULL, 0 },
-	{ "registry", "tls_cert", CT_STR, C(registry_tls_cert), NULL, 0 },
-	{ "registry", "tls_key", CT_STR, C(registry_tls_key), NULL, 0 },
+	    "local|etcd|consul", NONE },
+	{ "registry", "address", CT_STR, C(registry_address), NULL, NONE },
+	{ "registry", "prefix", CT_STR, C(registry_prefix), NULL, NONE },
+	{ "registry", "ttl", CT_DURATION, C(registry_ttl_ms), NULL, ANY_TIME },
+	{ "registry", "username", CT_STR, C(registry_username), NULL, NONE },
+	{ "registry", "password", CT_STR, C(registry_password), NULL, NONE },
+	{ "registry", "token", CT_STR, C(registry_token), NULL, NONE },
+	{ "registry", "tls_ca", CT_STR, C(registry_tls_ca), NULL, NONE },
+	{ "registry", "tls_cert", CT_STR, C(registry_tls_cert), NULL, NONE },
+	{ "registry", "tls_key", CT_STR, C(registry_tls_key), NULL, NONE },
 
-	{ NULL, "listen", CT_ADDR, L(listen), NULL, 0 },
-	{ NULL, "workers", CT_UINT, L(workers), NULL, CONFIG_WORKERS_MAX },
-	{ NULL, "read_timeout", CT_DURATION, L(read_timeout_ms), NULL, 0 },
-	{ NULL, "idle_timeout", CT_DURATION, L(idle_timeout_ms), NULL, 0 },
-	{ NULL, "max_header_size", CT_SIZE, L(max_header_size), NULL,
-	    1U << 20 },
-	{ NULL, "max_body_size", CT_SIZE, L(max_body_size), NULL, 1ULL << 30 },
-	{ NULL, "max_connections", CT_UINT, L(max_connections), NULL,
-	    1U << 20 },
-	{ NULL, "namespace", CT_STR, L(namespace), NULL, 0 },
+	/* The HTTP layer would read 0 as its own default: refused here. */
+	{ NULL, "listen", CT_ADDR, L(listen), NULL, NONE },
+	{ NULL, "workers", CT_UINT, L(workers), NULL, 0, CONFIG_WORKERS_MAX },
+	{ NULL, "read_timeout", CT_DURATION, L(read_timeout_ms), NULL,
+	    SOME_TIME },
+	{ NULL, "idle_timeout", CT_DURATION, L(idle_timeout_ms), NULL,
+	    SOME_TIME },
+	{ NULL, "max_header_size", CT_SIZE, L(max_header_size), NULL, 1,
+	    CONFIG_HEADER_MAX },
+	{ NULL, "max_body_size", CT_SIZE, L(max_body_size), NULL, 1,
+	    CONFIG_BODY_MAX },
+	{ NULL, "max_connections", CT_UINT, L(max_connections), NULL, 1,
+	    CONFIG_CONNECTIONS_MAX },
+	{ NULL, "namespace", CT_STR, L(namespace), NULL, NONE },
 
-	{ "api", "handler", CT_STR, C(api_handler), "api|rpc|proxy", 0 },
-	{ "api", "rpc", CT_BOOL, C(api_rpc), NULL, 0 },
-	{ "api", "cors", CT_STR, C(api_cors), NULL, 0 },
+	{ "api", "handler", CT_STR, C(api_handler), "api|rpc|proxy", NONE },
+	{ "api", "rpc", CT_BOOL, C(api_rpc), NULL, NONE },
+	{ "api", "cors", CT_STR, C(api_cors), NULL, NONE },
 	{ "api", "selector", CT_STR, C(api_selector),
-	    "random|roundrobin|leastconn", 0 },
+	    "random|roundrobin|leastconn", NONE },
 	{ "api", "request_timeout", CT_DURATION, C(api_request_timeout_ms),
-	    NULL, 0 },
+	    NULL, SOME_TIME },
 	{ "api", "connect_timeout", CT_DURATION, C(api_connect_timeout_ms),
-	    NULL, 0 },
+	    NULL, SOME_TIME },
 
-	{ "sidecar", "app_name", CT_STR, C(sidecar_app_name), NULL, 0 },
-	{ "sidecar", "app_address", CT_STR, C(sidecar_app_address), NULL, 0 },
+	{ "sidecar", "app_name", CT_STR, C(sidecar_app_name), NULL, NONE },
+	{ "sidecar", "app_address", CT_STR, C(sidecar_app_address), NULL,
+	    NONE },
 	{ "sidecar", "healthcheck_url", CT_STR, C(sidecar_healthcheck_url),
-	    NULL, 0 },
+	    NULL, NONE },
 	{ "sidecar", "healthcheck_interval", CT_DURATION,
-	    C(sidecar_healthcheck_interval_ms), NULL, 0 },
+	    C(sidecar_healthcheck_interval_ms), NULL, ANY_TIME },
 
-	{ "broker", "backend", CT_STR, C(broker_backend), "builtin|nats", 0 },
-	{ "broker", "address", CT_STR, C(broker_address), NULL, 0 },
-	{ "broker", "max_message", CT_SIZE, C(broker_max_message), NULL,
-	    1ULL << 30 },
-	{ "broker", "queue_size", CT_SIZE, C(broker_queue_size), NULL,
-	    1ULL << 30 },
+	{ "broker", "backend", CT_STR, C(broker_backend), "builtin|nats",
+	    NONE },
+	{ "broker", "address", CT_STR, C(broker_address), NULL, NONE },
+	{ "broker", "max_message", CT_SIZE, C(broker_max_message), NULL, 1,
+	    CONFIG_MESSAGE_MAX },
+	{ "broker", "queue_size", CT_SIZE, C(broker_queue_size), NULL, 1,
+	    CONFIG_QUEUE_MAX },
 };
 
 /* Micro's own spellings, kept for people coming from micro. */
@@ -276,11 +303,84 @@ config_parse_bool(const char *s, int *out)
 	return -1;
 }
 
-/* Store value into the field at dst; return an error text or NULL. */
-static const char *
-config_store(const struct config_key *k, void *dst, const char *value)
+/* A bound as it would be written in the file: 720h, 1M, 32. */
+static void
+config_format_bound(enum config_type type, uint64_t v, char *buf,
+    size_t len)
+{
+	static const struct util_unit durations[] = {
+		{ "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
+	};
+	static const struct util_unit sizes[] = {
+		{ "G", 1ULL << 30 }, { "M", 1ULL << 20 }, { "K", 1ULL << 10 },
+		{ "", 1 },
+	};
+	const struct util_unit	*u = type == CT_DURATION ? durations : sizes;
+	size_t			 i = 0;
+
+	if (type == CT_UINT) {
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+		return;
+	}
+	while (v % u[i].mult != 0)	/* the last unit is 1 */
+		i++;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(v / u[i].mult),
+	    u[i].suffix);
+}
+
+/* The number from value, inside the key's range; -1 with why filled. */
+static int
+config_number(const struct config_key *k, const char *value, uint64_t *v,
+    char *why, size_t len)
+{
+	char	 bound[32];
+	int	 parsed;
+
+	if (k->type == CT_DURATION)
+		parsed = util_parse_duration_ms(value, v);
+	else
+		parsed = util_parse_size(value, v);
+	if (parsed == -1 || (k->type == CT_UINT &&
+	    !isdigit((unsigned char)value[strlen(value) - 1]))) {
+		snprintf(why, len, "%s", k->type == CT_DURATION ?
+		    "not a duration (e.g. 500ms, 30s, 5m)" : "not a number");
+		return -1;
+	}
+	if (*v < k->min) {
+		config_format_bound(k->type, k->min, bound, sizeof(bound));
+		snprintf(why, len, "value too small (at least %s)", bound);
+		return -1;
+	}
+	if (*v > k->max) {
+		config_format_bound(k->type, k->max, bound, sizeof(bound));
+		snprintf(why, len, "value too large (at most %s)", bound);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_store_number(const struct config_key *k, void *dst, const char *value,
+    char *why, size_t len)
 {
 	uint64_t	 v;
+
+	if (config_number(k, value, &v, why, len) == -1)
+		return -1;
+	if (k->type == CT_UINT)
+		*(unsigned *)dst = (unsigned)v;
+	else if (k->type == CT_SIZE)
+		*(size_t *)dst = (size_t)v;
+	else
+		*(uint64_t *)dst = v;
+	return 0;
+}
+
+/* Store value into the field at dst; return an error text or NULL. */
+static const char *
+config_store(const struct config_key *k, void *dst, const char *value,
+    char *why, size_t len)
+{
 	const char	*cause;
 	struct sockaddr_storage ss;
 	socklen_t	 sslen;
@@ -302,24 +402,9 @@ config_store(const struct config_key *k, void *dst, const char *value)
 		return NULL;
 	case CT_UINT:
 	case CT_SIZE:
-		if (util_parse_size(value, &v) == -1 ||
-		    (k->type == CT_UINT && !isdigit((unsigned char)
-		    value[strlen(value) - 1])))
-			return "not a number";
-		if (k->max != 0 && v > k->max)
-			return "value too large";
-		if (k->type == CT_UINT)
-			*(unsigned *)dst = (unsigned)v;
-		else
-			*(size_t *)dst = (size_t)v;
-		return NULL;
 	case CT_DURATION:
-		if (util_parse_duration_ms(value, &v) == -1)
-			return "not a duration (e.g. 500ms, 30s, 5m)";
-		if (v > CONFIG_DURATION_MAX)
-			return "value too large (at most 720h)";
-		*(uint64_t *)dst = v;
-		return NULL;
+		return config_store_number(k, dst, value, why, len) == -1 ?
+		    why : NULL;
 	case CT_BOOL:
 		if (config_parse_bool(value, dst) == -1)
 			return "not a boolean (on|off)";
@@ -366,6 +451,7 @@ config_set(struct config_parse *p, int line, const char *section,
 {
 	const struct config_key	*k;
 	const char		*err;
+	char			 why[128];
 	void			*base;
 
 	if ((k = config_find(p->conf, section, name, &base)) == NULL) {
@@ -373,7 +459,8 @@ config_set(struct config_parse *p, int line, const char *section,
 		    section);
 		return -1;
 	}
-	if ((err = config_store(k, (char *)base + k->offset, value)) != NULL) {
+	if ((err = config_store(k, (char *)base + k->offset, value, why,
+	    sizeof(why))) != NULL) {
 		config_error(p, line, "[%s] %s = %s: %s", section, name, value,
 		    err);
 		return -1;
@@ -392,7 +479,6 @@ config_check_section(struct config_parse *p, const char *line)
 	const char	*end;
 	char		 name[64];
 
-	line += strspn(line, " \t");
 	if (*line != '[' || (end = strchr(line, ']')) == NULL)
 		return;
 	snprintf(name, sizeof(name), "%.*s", (int)(end - line - 1), line + 1);
@@ -400,29 +486,66 @@ config_check_section(struct config_parse *p, const char *line)
 		config_error(p, p->line, "unknown section [%s]", name);
 }
 
+enum config_line {
+	CONFIG_LINE_OK,
+	CONFIG_LINE_EOF,
+	CONFIG_LINE_LONG,
+	CONFIG_LINE_NUL,
+};
+
+/* One line without its newline into buf, NUL-terminated, as much as fits. */
+static enum config_line
+config_read_line(FILE *f, char *buf, size_t size)
+{
+	enum config_line	 rv = CONFIG_LINE_OK;
+	size_t			 len = 0;
+	int			 ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			rv = CONFIG_LINE_NUL;
+		else if (len + 1 < size)
+			buf[len++] = ch;
+		else if (rv == CONFIG_LINE_OK)
+			rv = CONFIG_LINE_LONG;
+	}
+	buf[len] = '\0';
+	if (ch == EOF && len == 0 && rv == CONFIG_LINE_OK)
+		return CONFIG_LINE_EOF;
+	return rv;
+}
+
 /*
  * Debian's inih hands handlers no line number; it reads one line per call
- * of this reader, so counting here gives the line of the key at hand. A
- * line longer than its buffer would reach inih as two lines (the rest of
- * a comment read as a key): it is an error, and skipped whole.
+ * of this reader, so counting here gives the line of the key at hand.
+ * inih would misread a line longer than its buffer (the rest coming as a
+ * second line) or one holding a NUL byte (the rest unseen): such a line is
+ * an error and reaches inih empty. Leading blanks go, so an indented key is
+ * a key and not inih's continuation of the value before.
  */
 static char *
 config_ini_reader(char *buf, int size, void *arg)
 {
 	struct config_parse	*p = arg;
-	int			 ch;
+	size_t			 blanks;
 
 	p->line++;
-	if (fgets(buf, size, p->f) == NULL)
+	switch (config_read_line(p->f, buf, size)) {
+	case CONFIG_LINE_EOF:
 		return NULL;
-	if (strchr(buf, '\n') == NULL && (ch = getc(p->f)) != EOF &&
-	    ch != '\n') {
+	case CONFIG_LINE_LONG:
 		config_error(p, p->line, "line longer than %d bytes", size - 1);
-		while ((ch = getc(p->f)) != EOF && ch != '\n')
-			;
 		buf[0] = '\0';
 		return buf;
+	case CONFIG_LINE_NUL:
+		config_error(p, p->line, "NUL byte in line");
+		buf[0] = '\0';
+		return buf;
+	case CONFIG_LINE_OK:
+		break;
 	}
+	blanks = strspn(buf, " \t");
+	memmove(buf, buf + blanks, strlen(buf + blanks) + 1);
 	config_check_section(p, buf);
 	return buf;
 }
@@ -457,8 +580,9 @@ config_load_file(struct config_parse *p, const char *path, int explicit)
 	p->f = f;
 	rc = ini_parse_stream(config_ini_reader, p, config_ini_handler, p);
 	fclose(f);
-	if (rc > 0 && p->errors == 0)
-		config_error(p, rc, "syntax error");
+	if (rc > 0)	/* inih gives the first such line only */
+		config_error(p, rc, "syntax error (want [section] or "
+		    "key = value)");
 	else if (rc < 0)
 		config_error(p, 0, "cannot parse");
 }
@@ -532,6 +656,52 @@ config_validate_sidecar_app(struct config_parse *p, const struct config *c)
 	free(json);
 }
 
+/* Whether a and b, both parsed by util_parse_addr, could not both bind. */
+static int
+config_addr_clash(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)a;
+	const struct sockaddr_in	*b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a;
+	const struct sockaddr_in6	*b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY));
+	return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
+}
+
+/* Two running roles on one port would only fail when microd binds. */
+static void
+config_validate_listeners(struct config_parse *p, const struct config *c)
+{
+	struct sockaddr_storage	 ss[ROLE_COUNT];
+	socklen_t		 len;
+	const char		*cause;
+	int			 r, o, bound[ROLE_COUNT] = { 0 };
+
+	for (r = ROLE_API; r < ROLE_COUNT; r++) {
+		bound[r] = c->roles[r].workers > 0 &&
+		    util_parse_addr(c->roles[r].listen, &ss[r], &len,
+		    &cause) == 0;
+		for (o = ROLE_API; bound[r] && o < r; o++) {
+			if (bound[o] && config_addr_clash(&ss[o], &ss[r]))
+				config_error(p, 0, "[%s] listen %s and [%s] "
+				    "listen %s share a port",
+				    config_role_names[o], c->roles[o].listen,
+				    config_role_names[r], c->roles[r].listen);
+		}
+	}
+}
+
 /* Cross-key rules that no single key can check. */
 static void
 config_validate(struct config_parse *p)
@@ -551,12 +721,14 @@ config_validate(struct config_parse *p)
 		if (c->roles[r].workers > 0 && c->roles[r].listen[0] == '\0')
 			config_error(p, 0, "[%s] needs listen", config_role_names[r]);
 	}
+	config_validate_listeners(p, c);
 	if (c->socket[0] == '\0')
 		config_error(p, 0, "[microd] socket must be set");
+	if (strlen(c->socket) >= CONFIG_SOCKET_PATH_MAX)
+		config_error(p, 0, "[microd] socket: path longer than %zu "
+		    "bytes", CONFIG_SOCKET_PATH_MAX - 1);
 	if (c->state_dir[0] == '\0')
 		config_error(p, 0, "[microd] state_dir must be set");
-	if (c->shm_size < 1024 * 1024)
-		config_error(p, 0, "[microd] shm_size must be at least 1M");
 	if (strcmp(c->registry_backend, "local") != 0 &&
 	    c->registry_address[0] == '\0')
 		config_error(p, 0, "[registry] backend %s needs address",

@@ -16,7 +16,7 @@
 static char	 errs[4096];
 
 static const char *
-write_conf(const char *text)
+write_conf(const char *text, size_t len)
 {
 	static char	 path[64];
 	FILE		*f;
@@ -26,20 +26,27 @@ write_conf(const char *text)
 	fd = mkstemp(path);
 	assert_true(fd != -1);
 	f = fdopen(fd, "w");
-	fputs(text, f);
+	fwrite(text, 1, len, f);
 	fclose(f);
 	return path;
 }
 
+/* A file of len bytes, NUL bytes included. */
 static int
-load(struct config *c, const char *text)
+load_bytes(struct config *c, const char *text, size_t len)
 {
-	const char	*path = write_conf(text);
+	const char	*path = write_conf(text, len);
 	int		 rc;
 
 	rc = config_load(c, path, 1, errs, sizeof(errs));
 	unlink(path);
 	return rc;
+}
+
+static int
+load(struct config *c, const char *text)
+{
+	return load_bytes(c, text, strlen(text));
 }
 
 static void
@@ -145,6 +152,114 @@ test_long_lines(void **state)
 	assert_non_null(strstr(errs, ":3: unknown key 'nope'"));
 }
 
+/* Every number has a range, and the message gives the bound. */
+static void
+test_ranges(void **state)
+{
+	assert_bad("[api]\nworkers = 99\n", "too large (at most 32)");
+	assert_bad("[api]\nmax_body_size = 2G\n", "too large (at most 1G)");
+	assert_bad("[api]\nmax_header_size = 2M\n", "at most 1M");
+	assert_bad("[broker]\nqueue_size = 99999999999999999999\n",
+	    "not a number");
+	assert_bad("[api]\nworkers = 0x10\n", "not a number");
+	assert_bad("[api]\nmax_connections = 1e9\n", "not a number");
+	assert_bad("[api]\nread_timeout = -1\n", "not a duration");
+	assert_bad("[api]\nread_timeout = 99999999999h\n",
+	    "too large (at most 720h)");
+	assert_bad("[api]\nidle_timeout = 5s junk\n", "not a duration");
+	assert_bad("[microd]\nshm_size = 10K\n", "too small (at least 1M)");
+	assert_bad("[microd]\nshm_size = 5G\n", "too large (at most 4G)");
+}
+
+/* The HTTP layer and the broker read 0 as "default" or "none": refused. */
+static void
+test_zero_refused_where_meaningless(void **state)
+{
+	static const char *const keys[] = {
+		"[api]\nmax_connections = 0\n", "[api]\nmax_header_size = 0\n",
+		"[api]\nmax_body_size = 0\n", "[web]\nread_timeout = 0\n",
+		"[web]\nidle_timeout = 0ms\n", "[api]\nrequest_timeout = 0\n",
+		"[api]\nconnect_timeout = 0s\n", "[broker]\nmax_message = 0\n",
+		"[broker]\nqueue_size = 0\n",
+	};
+	struct config	 c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_bad(keys[i], ":2:");
+	assert_bad("[api]\nread_timeout = 0\n", "too small (at least 1ms)");
+	assert_int_equal(load(&c, "[api]\nworkers = 0\n[registry]\nttl = 0\n"
+	    "[microd]\nshutdown_timeout = 0\n"), 0);
+}
+
+/* An indented key is a key, not inih's continuation of the one before. */
+static void
+test_indented_keys(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c, "  [api]\ncors = http://a\n"
+	    "    workers = 0\n\tmax_connections = 7\n"), 0);
+	assert_string_equal(c.api_cors, "http://a");
+	assert_int_equal(c.roles[ROLE_API].workers, 0);
+	assert_int_equal(c.roles[ROLE_API].max_connections, 7);
+	/* What was a continuation is now a line of its own, and wrong. */
+	assert_bad("[api]\ncors = http://a,\n    http://b\n", ":3: unknown key");
+}
+
+/* A NUL byte is its line's error; the next line is read as ever. */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "[api]\nwork\0ers = 2\nworkers = 99\n";
+	struct config	 c;
+
+	assert_int_equal(load_bytes(&c, text, sizeof(text) - 1), -1);
+	if (strstr(errs, ":2: NUL byte") == NULL ||
+	    strstr(errs, ":3: [api] workers = 99") == NULL ||
+	    strstr(errs, "longer") != NULL)
+		fail_msg("unexpected: %s", errs);
+}
+
+/* A syntax error is reported with the other errors, not instead. */
+static void
+test_syntax_error_among_others(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c, "[api]\nworkers = many\njunk here\n"), -1);
+	assert_non_null(strstr(errs, ":2: [api] workers = many"));
+	assert_non_null(strstr(errs, ":3: syntax error"));
+	/* The last line needs no newline. */
+	assert_int_equal(load(&c, "[api]\nworkers = 3"), 0);
+	assert_int_equal(c.roles[ROLE_API].workers, 3);
+}
+
+/* What would only fail when microd binds is refused by the check. */
+static void
+test_unbindable(void **state)
+{
+	struct config	 c;
+	char		 text[512], path[200];
+
+	assert_bad("[api]\nlisten = 127.0.0.1:8500\n[web]\n"
+	    "listen = 0.0.0.0:8500\n", "[api] listen 127.0.0.1:8500 and [web] "
+	    "listen 0.0.0.0:8500 share a port");
+	assert_bad("[sidecar]\nlisten = [::1]:8500\n[broker]\n"
+	    "listen = [::]:8500\n", "share a port");
+	/* Port 0, another address, a role that does not run: all fine. */
+	assert_int_equal(load(&c, "[api]\nlisten = 127.0.0.1:0\n[web]\n"
+	    "listen = 127.0.0.1:0\n[sidecar]\nlisten = 127.0.0.2:8500\n"
+	    "[broker]\nlisten = 127.0.0.1:8500\n[api]\nworkers = 0\n"
+	    "listen = 127.0.0.1:8500\n"), 0);
+	memset(path, 'x', sizeof(path) - 1);
+	path[sizeof(path) - 1] = '\0';
+	snprintf(text, sizeof(text), "[microd]\nsocket = /%.107s\n", path);
+	assert_bad(text, "socket: path longer than 107 bytes");
+	snprintf(text, sizeof(text), "[microd]\nsocket = /%.106s\n", path);
+	assert_int_equal(load(&c, text), 0);
+}
+
 static void
 test_all_errors_reported(void **state)
 {
@@ -187,6 +302,12 @@ main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_env_overrides),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_zero_refused_where_meaningless),
+		cmocka_unit_test(test_indented_keys),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_syntax_error_among_others),
+		cmocka_unit_test(test_unbindable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

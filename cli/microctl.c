@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -243,6 +244,17 @@ microctl_check(const struct cmd_ctx *ctx)
 	return CMD_OK;
 }
 
+/* Output lost (a full disk, a closed pipe with SIGPIPE ignored) fails. */
+static enum cmd_status
+microctl_flush(enum cmd_status rv)
+{
+	if (fflush(stdout) == EOF)
+		return cmd_error("cannot write output: %s", strerror(errno));
+	if (ferror(stdout))
+		return cmd_error("cannot write output");
+	return rv;
+}
+
 static enum cmd_status
 microctl_run(struct cmd_ctx *ctx)
 {
@@ -253,7 +265,7 @@ microctl_run(struct cmd_ctx *ctx)
 	rv = ctx->entry->exec(ctx);
 	ctl_msg_free(&ctx->reply);
 	ctlclient_free(ctx->client);
-	return rv;
+	return microctl_flush(rv);
 }
 
 /*

@@ -4,8 +4,11 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <sys/ioctl.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tui/top.h"
@@ -55,6 +58,20 @@ batch_print(struct top *t)
 	batch_panel(t, TOP_SERVICES, width);
 }
 
+/* A snapshot that did not reach its reader is a failure, said so. */
+static int
+batch_flush(void)
+{
+	if (fflush(stdout) == EOF)
+		fprintf(stderr, "micro-top: cannot write output: %s\n",
+		    strerror(errno));
+	else if (ferror(stdout))
+		fprintf(stderr, "micro-top: cannot write output\n");
+	else
+		return 0;
+	return 1;
+}
+
 static int
 batch_ready(const struct top *t)
 {
@@ -80,5 +97,5 @@ batch_run(struct top *t)
 		return 1;
 	}
 	batch_print(t);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return batch_flush();
 }

@@ -269,7 +269,9 @@ draw_screen(struct top *t)
 	int	 i, y, rows = screen_rows(), cols = screen_cols(), x;
 
 	screen_clear();
-	y = draw_header_lines(t);
+	/* On a very short terminal the bottom line is not the header's. */
+	if ((y = draw_header_lines(t)) > rows - 1)
+		y = rows - 1 > 0 ? rows - 1 : 0;
 	for (i = 0; i < y; i++) {
 		draw_header(t, i, line, sizeof(line), cols);
 		screen_put(i, i == 2 ? SCREEN_BAD : SCREEN_NORMAL, line);

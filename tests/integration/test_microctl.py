@@ -545,3 +545,37 @@ def test_services_of_a_large_host_fit_one_answer(microd):
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "go.micro.srv.big-11000" in r.stdout
+
+
+@pytest.mark.parametrize("args", [("status",), ("--json", "workers"),
+                                  ("services",)])
+def test_output_lost_is_an_error(m, args):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([MICROCTL, "-s", m.socket] + list(args),
+                           stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=20)
+    assert r.returncode == 1
+    assert "microctl: cannot write output" in r.stderr
+
+
+def test_subscribe_ends_when_nobody_reads(microd):
+    """With SIGPIPE ignored (inherited from Python), a subscriber whose
+    reader has gone exits 1 at the next message instead of running on."""
+    m = microd(workers={"web": 0, "api": 0})
+    p = subprocess.Popen([MICROCTL, "-s", m.socket, "subscribe", "gone"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         restore_signals=False)
+    try:
+        p.stdout.close()
+
+        def exited():
+            m.ctl("publish", "gone", "hello")
+            return p.poll() is not None
+        wait_for(exited, 20, interval=0.1, what="subscriber exited")
+        assert p.returncode == 1
+        assert b"cannot write output" in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stderr.close()

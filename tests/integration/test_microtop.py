@@ -267,6 +267,35 @@ def test_batch_snapshot(microd):
     assert "\x1b" not in r.stdout   # plain text, no terminal codes
 
 
+def test_batch_output_lost_is_an_error(microd):
+    m = microd()
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([MICROTOP, "-b", "-s", m.socket], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "micro-top: cannot write output" in r.stderr
+
+
+FOOTER = ("q quit  ? help  Tab panel  / filter  s sort  Enter detail  "
+          "r reload  K restart")
+
+
+def test_short_terminal_keeps_header_and_footer_apart(microd, tmux):
+    """Two lines: the header's first and the footer, which the header's
+    second (longer) line does not show through."""
+    m = microd()
+    t = tmux()
+    start_top(t, m)
+    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t.resize(200, 2)
+    t.wait(lambda s: s.rstrip("\n").splitlines() == [
+        s.splitlines()[0], FOOTER] and s.startswith("microd "),
+        what="header line and footer")
+    t.resize(200, 1)
+    t.wait(lambda s: s.rstrip("\n").splitlines() == [FOOTER],
+           what="footer only")
+
+
 def test_batch_without_microd(tmp_path):
     sock = str(tmp_path / "none.sock")
     r = subprocess.run([MICROTOP, "-b", "-s", sock], capture_output=True,

@@ -17,6 +17,14 @@
 #define ETCD_ENDPOINTS_MAX	16
 #define ETCD_DEFAULT_ADDRESS	"127.0.0.1:2379"
 #define ETCD_REVOKE_TIMEOUT_MS	1000L
+#define ETCD_CONNECT_MS		2000L
+/*
+ * The total time of a request that is not a watch: a member answers from
+ * memory in milliseconds, or in a second or two under a large page of
+ * keys; one silent for longer has stalled (or hides behind a network that
+ * drops packets) and the next endpoint is tried.
+ */
+#define ETCD_REQUEST_MS		5000L
 
 struct etcd_client {
 	struct curlev		*cev;
@@ -100,7 +108,7 @@ etcd_client_setup(struct etcd_client *c, CURL *easy,
 		curl_easy_setopt(easy, CURLOPT_SSLCERT, c->conf->tls_cert);
 	if (c->conf->tls_key[0] != '\0')
 		curl_easy_setopt(easy, CURLOPT_SSLKEY, c->conf->tls_key);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ETCD_CONNECT_MS);
 	if (c->token != NULL) {
 		xasprintf(&line, "Authorization: %s", c->token);
 		*headers = curl_slist_append(*headers, line);
@@ -108,9 +116,10 @@ etcd_client_setup(struct etcd_client *c, CURL *easy,
 	}
 }
 
-struct curlev_xfer *
-etcd_client_post(struct etcd_client *c, const char *path, char *body,
-    curlev_done_cb done, void *arg, const char **cause)
+static struct curlev_xfer *
+etcd_client_start(struct etcd_client *c, const char *path, char *body,
+    long timeout_ms, curlev_data_cb data, curlev_done_cb done, void *arg,
+    const char **cause)
 {
 	struct curlev_xfer	*x;
 	char			*url;
@@ -119,10 +128,27 @@ etcd_client_post(struct etcd_client *c, const char *path, char *body,
 	x = curlev_xfer_new(c->cev, "POST", url, body, done, arg);
 	free(url);
 	free(body);
+	x->data = data;
 	etcd_client_setup(c, x->easy, &x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (curlev_start(x, cause) == -1)
 		return NULL;
 	return x;
+}
+
+struct curlev_xfer *
+etcd_client_post(struct etcd_client *c, const char *path, char *body,
+    curlev_done_cb done, void *arg, const char **cause)
+{
+	return etcd_client_start(c, path, body, ETCD_REQUEST_MS, NULL, done,
+	    arg, cause);
+}
+
+struct curlev_xfer *
+etcd_client_stream(struct etcd_client *c, const char *path, char *body,
+    curlev_data_cb data, curlev_done_cb done, void *arg, const char **cause)
+{
+	return etcd_client_start(c, path, body, 0, data, done, arg, cause);
 }
 
 void

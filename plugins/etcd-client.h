@@ -18,12 +18,19 @@ struct etcd_client *etcd_client_new(struct event_base *,
 void		 etcd_client_free(struct etcd_client *);
 
 /*
- * POST body (consumed) to path ("/v3/kv/range") on the current endpoint.
- * The transfer is started; NULL if libcurl refused it (logged by the
- * caller through *cause).
+ * POST body (consumed) to path ("/v3/kv/range") on the current endpoint,
+ * ended if not answered within ETCD_REQUEST_MS. The transfer is started;
+ * NULL if libcurl refused it (logged by the caller through *cause).
  */
 struct curlev_xfer *etcd_client_post(struct etcd_client *, const char *,
 		    char *, curlev_done_cb, void *, const char **);
+/*
+ * The same for an answer that streams for as long as it is wanted (a
+ * watch): no total timeout, the body is handed to data as it arrives.
+ */
+struct curlev_xfer *etcd_client_stream(struct etcd_client *, const char *,
+		    char *, curlev_data_cb, curlev_done_cb, void *,
+		    const char **);
 /* The current endpoint failed: use the next one from now on. */
 void		 etcd_client_failover(struct etcd_client *);
 const char	*etcd_client_endpoint(const struct etcd_client *);

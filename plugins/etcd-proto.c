@@ -164,6 +164,13 @@ etcd_req_watch(const char *prefix, int64_t start)
 }
 
 char *
+etcd_req_probe(const char *prefix)
+{
+	return etcd_dump(json_pack("{s:o,s:b}", "key",
+	    etcd_b64_json(prefix, strlen(prefix)), "count_only", 1));
+}
+
+char *
 etcd_req_put(const char *key, const char *value, int64_t lease)
 {
 	json_t	*req = json_object();

@@ -65,6 +65,8 @@ char	*etcd_b64_decode(const char *, size_t *);
 char	*etcd_req_range(const char *, const char *, size_t, int64_t,
 	    int64_t);
 char	*etcd_req_watch(const char *, int64_t);
+/* A linearizable read of no data: is the member there, with a leader? */
+char	*etcd_req_probe(const char *);
 char	*etcd_req_put(const char *, const char *, int64_t);
 char	*etcd_req_delete(const char *);
 char	*etcd_req_grant(int64_t);

@@ -25,6 +25,8 @@ struct etcd {
 	struct event		*retry;
 	struct event		*resync;	/* connected: write ours again */
 	struct event		*refresh;	/* write what is dirty */
+	struct event		*probe_tick;	/* while a watch runs */
+	struct curlev_xfer	*probe;
 	uint64_t		 backoff_ms;
 	int			 connected;
 	int			 relist;	/* list before watching */

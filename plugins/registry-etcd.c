@@ -23,6 +23,13 @@
 #define ETCD_DEFAULT_PREFIX	"/micro/registry/"
 #define ETCD_BACKOFF_MIN_MS	100
 #define ETCD_BACKOFF_MAX_MS	2000
+/*
+ * A watch is silent while nothing changes, and just as silent when its
+ * member has stalled, lost its quorum or sits behind a network dropping
+ * packets: a linearizable read of nothing this often, bounded by the
+ * request timeout, tells them apart.
+ */
+#define ETCD_PROBE_MS		5000
 
 static void	etcd_connect(struct etcd *);
 
@@ -260,12 +267,48 @@ etcd_watch_data(struct curlev_xfer *x, const char *p, size_t len)
 }
 
 static void
+etcd_probe_stop(struct etcd *e)
+{
+	event_del(e->probe_tick);
+	curlev_cancel(e->probe);
+	e->probe = NULL;
+}
+
+/* The member behind the watch did not answer: give up both. */
+static void
+etcd_probe_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd	*e = x->arg;
+
+	e->probe = NULL;
+	if (etcd_answer_ok(e, x, rv, status, "not answering"))
+		return;
+	etcd_probe_stop(e);
+	curlev_cancel(e->sync);
+	e->sync = NULL;
+}
+
+static void
+etcd_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd	*e = arg;
+	const char	*cause;
+
+	if (e->probe != NULL)		/* ended by the request timeout */
+		return;
+	if ((e->probe = etcd_client_post(e->client, "/v3/kv/range",
+	    etcd_req_probe(e->prefix), etcd_probe_done, e, &cause)) == NULL)
+		etcd_log(e, LOG_LEVEL_WARN, "probe: %s", cause);
+}
+
+static void
 etcd_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
 	struct etcd	*e = x->arg;
 	char		*why;
 
 	e->sync = NULL;
+	etcd_probe_stop(e);
 	if (e->relist) {		/* compacted: list at once */
 		etcd_lines_clear(&e->lines);
 		etcd_connect(e);
@@ -282,16 +325,18 @@ etcd_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 static void
 etcd_watch(struct etcd *e)
 {
+	struct timeval	 tv = { ETCD_PROBE_MS / 1000,
+			    (ETCD_PROBE_MS % 1000) * 1000 };
 	const char	*cause;
 
-	e->sync = etcd_client_post(e->client, "/v3/watch",
-	    etcd_req_watch(e->prefix, e->revision + 1), etcd_watch_done, e,
-	    &cause);
+	e->sync = etcd_client_stream(e->client, "/v3/watch",
+	    etcd_req_watch(e->prefix, e->revision + 1), etcd_watch_data,
+	    etcd_watch_done, e, &cause);
 	if (e->sync == NULL) {
 		etcd_fail(e, "watch: %s", cause);
 		return;
 	}
-	e->sync->data = etcd_watch_data;
+	evtimer_add(e->probe_tick, &tv);
 }
 
 static void	etcd_range_done(struct curlev_xfer *, CURLcode, long);
@@ -434,6 +479,7 @@ etcd_close(void *arg)
 	event_free(e->retry);
 	event_free(e->resync);
 	event_free(e->refresh);
+	event_free(e->probe_tick);
 	etcd_lines_clear(&e->lines);
 	free(e->prefix);
 	free(e->error);
@@ -476,7 +522,8 @@ etcd_open(const struct registry_host *host, const char **cause)
 	if ((e->retry = evtimer_new(host->base, etcd_retry, e)) == NULL ||
 	    (e->resync = event_new(host->base, -1, 0, etcd_resync, e)) ==
 	    NULL || (e->refresh = event_new(host->base, -1, 0, etcd_refresh,
-	    e)) == NULL)
+	    e)) == NULL || (e->probe_tick = event_new(host->base, -1,
+	    EV_PERSIST, etcd_probe, e)) == NULL)
 		fatalx("evtimer_new");
 	etcd_publish(e);
 	etcd_connect(e);

@@ -2,7 +2,9 @@
 
 Each member gets free loopback ports (etcd cannot bind port 0) and a
 private data dir. `TcpCut` is a loopback TCP forwarder a test can cut and
-restore, to take etcd away from microd without stopping etcd itself.
+restore, to take etcd away from microd without stopping etcd itself, or
+freeze: connections stay open and nothing gets through, as behind a
+stalled member or a network that drops packets.
 """
 import base64
 import json
@@ -125,6 +127,7 @@ class TcpCut:
         self.lsock.listen(16)
         self.port = self.lsock.getsockname()[1]
         self.open = True
+        self.frozen = False
         self.conns = []
         self.lock = threading.Lock()
         threading.Thread(target=self.accept, daemon=True).start()
@@ -138,6 +141,10 @@ class TcpCut:
             if not self.open:
                 c.close()
                 continue
+            if self.frozen:     # accepted, never answered
+                with self.lock:
+                    self.conns.append(c)
+                continue
             try:
                 u = socket.create_connection(("127.0.0.1", self.target))
             except OSError:
@@ -149,14 +156,14 @@ class TcpCut:
                 threading.Thread(target=self.pipe, args=(a, b),
                                  daemon=True).start()
 
-    @staticmethod
-    def pipe(a, b):
+    def pipe(self, a, b):
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
-                b.sendall(data)
+                if not self.frozen:
+                    b.sendall(data)
         except OSError:
             pass
         for s in (a, b):
@@ -175,8 +182,13 @@ class TcpCut:
                     pass
             self.conns = []
 
+    def freeze(self):
+        """Keep every connection open, pass nothing, answer no one."""
+        self.frozen = True
+
     def restore(self):
         self.open = True
+        self.frozen = False
 
     def close(self):
         self.cut()

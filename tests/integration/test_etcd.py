@@ -256,6 +256,55 @@ def test_three_members_one_killed(etcd, microd):
              what="registration written through another member")
 
 
+def test_silent_endpoint_fails_over(etcd, microd):
+    """An endpoint that accepts and never answers is given up after the
+    request timeout: the next one is used."""
+    e = etcd()
+    silent = TcpCut(e.members[0]["client"])
+    silent.freeze()
+    try:
+        m = start(microd, "127.0.0.1:%d,%s" % (silent.port, e.address()))
+        put(e, service("go.micro.srv.s", "s-1", 7016))
+        wait_for(lambda: node_ids(m, "go.micro.srv.s") == {"s-1"}, 20,
+                 what="listed through the second endpoint")
+        assert registry_status(m)["connected"]
+    finally:
+        silent.close()
+
+
+def test_endpoint_frozen_while_watching_fails_over(etcd, microd):
+    """A watch on an endpoint gone silent (open connection, no answer)
+    is noticed, with or without registrations to keep alive: the plugin
+    moves to the next endpoint, sees changes and keeps its lease."""
+    e = etcd()
+    first = TcpCut(e.members[0]["client"])
+    try:
+        m = start(microd, "127.0.0.1:%d,%s" % (first.port, e.address()),
+                  ttl="5s")
+        put(e, service("go.micro.srv.f", "f-1", 7017))
+        wait_for(lambda: node_ids(m, "go.micro.srv.f") == {"f-1"}, 5)
+        first.freeze()
+        put(e, service("go.micro.srv.f", "f-2", 7018))
+        wait_for(lambda: node_ids(m, "go.micro.srv.f") == {"f-1", "f-2"},
+                 20, what="change seen through the second endpoint")
+        mine = service("go.micro.srv.mine", "mine-1", 7019)
+        register(m, mine, ttl="4s")
+        key = PREFIX + "go.micro.srv.mine/mine-1"
+        wait_for(lambda: key in e.kvs(), 10, what="registration written")
+        lease = e.kvs()[key][1]
+        # Heartbeats as a client sends them: the lease is kept alive past
+        # its TTL through the endpoint that answers.
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            register(m, mine, ttl="4s")
+            assert key in e.kvs(), "lease lapsed"
+            time.sleep(0.5)
+        assert e.kvs()[key][1] == lease
+        assert "not answering" in m.read_log()
+    finally:
+        first.close()
+
+
 def kvs_via(e, member):
     out = e.ctl("get", "--prefix", PREFIX, "--keys-only", member=member)
     return out.split()

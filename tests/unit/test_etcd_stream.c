@@ -123,6 +123,24 @@ test_req_watch_int64_strings(void **state)
 	json_decref(j);
 }
 
+/* The liveness probe reads one key, counts it, carries no value back. */
+static void
+test_req_probe(void **state)
+{
+	json_t	*j;
+	char	*s;
+
+	s = etcd_req_probe("/p/");
+	j = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "key")),
+	    "L3Av");
+	assert_null(json_object_get(j, "range_end"));
+	assert_true(json_is_true(json_object_get(j, "count_only")));
+	assert_null(json_object_get(j, "serializable"));
+	free(s);
+	json_decref(j);
+}
+
 struct lines {
 	char	*got[8];
 	int	 n;
@@ -445,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_b64_hostile),
 		cmocka_unit_test(test_req_range_end),
 		cmocka_unit_test(test_req_watch_int64_strings),
+		cmocka_unit_test(test_req_probe),
 		cmocka_unit_test(test_lines_chunking),
 		cmocka_unit_test(test_lines_too_long),
 		cmocka_unit_test(test_watch_events),

@@ -456,7 +456,8 @@ consul_health_entry(json_t *out, const char *name, const json_t *entry,
     size_t *skipped)
 {
 	const json_t		*sv = json_object_get(entry, "Service");
-	const char		*id, *addr = consul_entry_address(entry);
+	const char		*id, *service;
+	const char		*addr = consul_entry_address(entry);
 	struct consul_tags	 t;
 	json_t			*svc, *node;
 	char			*hostport;
@@ -464,7 +465,10 @@ consul_health_entry(json_t *out, const char *name, const json_t *entry,
 
 	id = json_string_value(json_object_get(sv, "ID"));
 	port = json_integer_value(json_object_get(sv, "Port"));
+	service = json_string_value(json_object_get(sv, "Service"));
+	/* Consul looks names up ignoring case: "Greeter" is another service */
 	if (id == NULL || addr == NULL ||
+	    (service != NULL && strcmp(service, name) != 0) ||
 	    consul_critical(json_object_get(entry, "Checks")))
 		return;
 	consul_tags_decode(&t, json_object_get(sv, "Tags"));

@@ -39,9 +39,10 @@ int	 consul_ids_each(const char *, void (*)(const char *, void *), void *,
 json_t	*consul_parse_catalog(const char *, size_t, char **);
 /*
  * /v1/health/service/<name>: the go-micro Services it describes, one per
- * version (a JSON array, new ref). Entries with a critical check are
- * dropped. A tag that does not decode is skipped, not its node, and
- * counted in *skipped; "t" tags are merged, "Meta" read only without one.
+ * version (a JSON array, new ref). Entries with a critical check, or of
+ * another name (Consul matches it ignoring case), are dropped. A tag that
+ * does not decode is skipped, not its node, and counted in *skipped; "t"
+ * tags are merged, "Meta" read only without one.
  */
 json_t	*consul_parse_health(const char *, size_t, const char *, size_t *,
 	    char **);

@@ -66,6 +66,18 @@ consul_local_register(struct consul_local *l)
 		    consul_local_done, l);
 }
 
+/* The TTL check go-micro names "service:<id>". */
+static char *
+consul_local_check_path(const char *id)
+{
+	char	*check, *path;
+
+	xasprintf(&check, "service:%s", id);
+	path = consul_path("/v1/agent/check/pass/", check);
+	free(check);
+	return path;
+}
+
 static void
 consul_local_pass(evutil_socket_t fd, short what, void *arg)
 {
@@ -79,7 +91,7 @@ consul_local_pass(evutil_socket_t fd, short what, void *arg)
 		consul_local_register(l);
 		return;
 	}
-	xasprintf(&path, "/v1/agent/check/pass/service:%s", l->id);
+	path = consul_local_check_path(l->id);
 	l->xfer = consul_request(l->c, "PUT", path, NULL, CONSUL_REQUEST_MS,
 	    consul_local_done, l);
 	free(path);
@@ -168,10 +180,7 @@ consul_local_free_one(struct consul_local *l)
 static char *
 consul_local_deregister_path(const char *id)
 {
-	char	*path;
-
-	xasprintf(&path, "/v1/agent/service/deregister/%s", id);
-	return path;
+	return consul_path("/v1/agent/service/deregister/", id);
 }
 
 static void

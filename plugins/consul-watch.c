@@ -121,17 +121,11 @@ static void
 consul_watch_start(struct consul_watch *w)
 {
 	struct timeval		 retry = { 1, 0 };
-	char			*name, *base, *path;
+	char			*base, *path;
 	unsigned		 wait_s = CONSUL_WAIT_S;
 	long			 timeout_ms;
-	CURL			*easy;
 
-	if ((easy = curl_easy_init()) == NULL ||
-	    (name = curl_easy_escape(easy, w->name, 0)) == NULL)
-		fatalx("curl_easy_escape");
-	curl_easy_cleanup(easy);
-	xasprintf(&base, "/v1/health/service/%s", name);
-	curl_free(name);
+	base = consul_path("/v1/health/service/", w->name);
 	if (!TAILQ_EMPTY(&w->c->watch_queue))
 		wait_s = CONSUL_WAIT_SHARED_S;
 	path = consul_query_path(base, w->index, wait_s, &timeout_ms);

@@ -98,6 +98,11 @@ struct curlev_xfer *consul_request(struct consul *, const char *,
  */
 size_t	 consul_put_all_now(struct consul *, char **, size_t);
 /*
+ * base followed by part, percent-encoded (a service name, a node id: any
+ * '#', '?', '%' or '/' in it is data), allocated.
+ */
+char	*consul_path(const char *, const char *);
+/*
  * path with ?index=&wait= for a blocking query after index (as is for
  * index 0), allocated, and the total timeout it deserves in *timeout_ms.
  */

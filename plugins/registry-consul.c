@@ -113,6 +113,22 @@ consul_put_all_now(struct consul *c, char **paths, size_t n)
 }
 
 char *
+consul_path(const char *base, const char *part)
+{
+	CURL	*easy;
+	char	*escaped, *path;
+
+	/* libcurl before 7.82 wants a handle here, though it uses none */
+	if ((easy = curl_easy_init()) == NULL ||
+	    (escaped = curl_easy_escape(easy, part, 0)) == NULL)
+		fatalx("curl_easy_escape");
+	curl_easy_cleanup(easy);
+	xasprintf(&path, "%s%s", base, escaped);
+	curl_free(escaped);
+	return path;
+}
+
+char *
 consul_query_path(const char *path, uint64_t index, unsigned wait_s,
     long *timeout_ms)
 {

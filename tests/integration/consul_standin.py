@@ -10,7 +10,8 @@ examples in the documentation (only the fields shown there).
 
 Where Consul's documented behaviour matters to a client, it follows it:
 service Meta is validated as Consul validates it (400 otherwise); a
-re-registration keeps the status of a check it already has; a service
+re-registration keeps the status of a check it already has; a health
+query matches the service name ignoring case, as Consul's does; a service
 whose check stays critical past DeregisterCriticalServiceAfter is reaped
 (the duration given is honoured as is, with none of Consul's one-minute
 minimum or 30 s reaper period, so tests can see it).
@@ -208,7 +209,9 @@ class Standin:
     def health(self, name):
         out = []
         for sid, s in self.services.items():
-            if s["Name"] != name:
+            # Consul matches the name ignoring case (only the catalog's
+            # list tells "Redis" from "redis": hashicorp/consul#5707)
+            if s["Name"].lower() != name.lower():
                 continue
             checks = [{"Node": "standin", "CheckID": "serfHealth",
                        "Name": "Serf Health Status", "Status": "passing"}]
@@ -220,7 +223,7 @@ class Standin:
                 "Node": {"ID": "40e4a748-2192-161a-0510-9bf59fe950b5",
                          "Node": "standin", "Address": "127.0.0.1",
                          "Datacenter": "dc1"},
-                "Service": {"ID": sid, "Service": name,
+                "Service": {"ID": sid, "Service": s["Name"],
                             "Tags": s.get("Tags") or [],
                             "Address": s.get("Address", ""),
                             "Meta": s.get("Meta"),

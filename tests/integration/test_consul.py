@@ -277,6 +277,38 @@ def test_register_no_meta_and_deregister_ttl(consul, microd):
     assert reg["Check"]["DeregisterCriticalServiceAfter"] == "305000ms"
 
 
+def test_node_id_with_url_characters(consul, microd):
+    """Node ids are data in the agent's URLs: '#', '?' and '%' are
+    escaped, so each node's own TTL check is passed and it is seen."""
+    s = consul()
+    m = start(microd, s)
+    ids = {"pct-%41", "hash#1", "query?x=1"}
+    for i, nid in enumerate(sorted(ids)):
+        register_ctl(m, {"name": "go.micro.srv.odd%d" % i, "version": "1",
+                         "nodes": [{"id": nid,
+                                    "address": "127.0.0.1:7001"}]}, "30s")
+    wait_for(lambda: all(s.check_status("service:" + nid) == "passing"
+                         for nid in ids), 5, what="checks passed")
+    assert set(s.services) == ids
+    m.stop()
+    assert s.services == {}
+
+
+def test_health_names_differing_in_case_kept_apart(consul, microd):
+    """Consul answers /v1/health/service/<name> for every name equal
+    ignoring case; each node belongs to the name it registered."""
+    s = consul()
+    m = start(microd, s)
+    s.register(gomicro_registration("go.micro.srv.Case", "upper-1", 9101))
+    s.register(gomicro_registration("go.micro.srv.case", "lower-1", 9102))
+    wait_for(lambda: node_ids(m, "go.micro.srv.Case") == {"upper-1"} and
+             node_ids(m, "go.micro.srv.case") == {"lower-1"}, 3,
+             what="each name with its own node")
+    s.deregister("lower-1")
+    wait_for(lambda: node_ids(m, "go.micro.srv.case") == set(), 3)
+    assert node_ids(m, "go.micro.srv.Case") == {"upper-1"}
+
+
 def test_hung_catalog_query_times_out(consul, microd):
     """An agent that stops answering: disconnected within the request
     timeout, connected again once it answers."""

@@ -216,6 +216,33 @@ test_health_hostile(void **state)
 	json_decref(out);
 }
 
+/*
+ * Consul answers /v1/health/service/greeter with "Greeter" too (names are
+ * looked up ignoring case): only the name asked for is ours.
+ */
+static void
+test_health_other_name(void **state)
+{
+	const char	*body = "["
+	    "{\"Node\":{\"Address\":\"h\"},\"Service\":{\"ID\":\"up\","
+	    "\"Service\":\"Greeter\",\"Port\":1}},"
+	    "{\"Node\":{\"Address\":\"h\"},\"Service\":{\"ID\":\"low\","
+	    "\"Service\":\"greeter\",\"Port\":2}}]";
+	json_t		*out, *nodes;
+	char		*cause;
+	size_t		 skipped;
+
+	out = consul_parse_health(body, strlen(body), "greeter", &skipped,
+	    &cause);
+	assert_non_null(out);
+	assert_int_equal(json_array_size(out), 1);
+	nodes = json_object_get(json_array_get(out, 0), "nodes");
+	assert_int_equal(json_array_size(nodes), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(nodes, 0), "id")), "low");
+	json_decref(out);
+}
+
 /* The Service of one entry tagged tags (a JSON array's text). */
 static json_t *
 one_entry(const char *tags, size_t *skipped)
@@ -344,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_register_body),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_health_hostile),
+		cmocka_unit_test(test_health_other_name),
 		cmocka_unit_test(test_metadata_tags_merged),
 		cmocka_unit_test(test_tags_foreign_and_old),
 		cmocka_unit_test(test_catalog),

@@ -133,7 +133,7 @@ gateway_cancel(struct http_request *req, void *arg)
 
 void
 gateway_call(struct rpc_client *c, struct http_request *req,
-    struct rpc_request *r, gateway_reply_cb reply)
+    struct rpc_request *r, const char *error_id, gateway_reply_cb reply)
 {
 	struct gateway_ctx	*ctx;
 	struct http_headers	*md;
@@ -143,7 +143,7 @@ gateway_call(struct rpc_client *c, struct http_request *req,
 	r->caller_timeout = 0;
 	if ((t = http_request_header(req, "Timeout")) != NULL) {
 		if (rpc_timeout_parse(t, &r->timeout_ms) == -1) {
-			http_reply_error(req, 400, GATEWAY_RPC_ID,
+			http_reply_error(req, 400, error_id,
 			    "bad Timeout header (use e.g. 5s or 500ms)");
 			return;
 		}
@@ -431,7 +431,7 @@ gateway_rpc(struct rpc_client *c, struct http_request *req)
 	r.accept = gateway_accept(req, RPC_CT_JSON);
 	r.body = a.request;
 	r.len = strlen(a.request);
-	gateway_call(c, req, &r, NULL);
+	gateway_call(c, req, &r, GATEWAY_RPC_ID, NULL);
 	gateway_args_free(&a);
 }
 
@@ -464,6 +464,6 @@ gateway_body_call(struct rpc_client *c, struct http_request *req,
 		r.len = 2;
 	}
 	r.accept = gateway_accept(req, rpc_ctype(r.content_type));
-	gateway_call(c, req, &r, NULL);
+	gateway_call(c, req, &r, GATEWAY_RPC_ID, NULL);
 	free(text);
 }

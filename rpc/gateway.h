@@ -25,10 +25,11 @@ typedef void	(*gateway_reply_cb)(struct http_request *,
 
 /*
  * Call r for req; r->metadata, timeout_ms and caller_timeout are filled
- * here. reply NULL means gateway_reply.
+ * here, a bad Timeout header answered as error_id. reply NULL means
+ * gateway_reply.
  */
 void	 gateway_call(struct rpc_client *, struct http_request *,
-	    struct rpc_request *, gateway_reply_cb);
+	    struct rpc_request *, const char *, gateway_reply_cb);
 void	 gateway_reply(struct http_request *, const struct rpc_response *);
 
 /*

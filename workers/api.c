@@ -142,7 +142,7 @@ api_handle_api(struct api *a, struct http_request *req)
 	r.accept = RPC_CT_JSON;
 	r.body = text;
 	r.len = len;
-	gateway_call(a->rpc, req, &r, api_reply_api);
+	gateway_call(a->rpc, req, &r, API_ID, api_reply_api);
 	free(text);
 }
 

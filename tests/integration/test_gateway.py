@@ -270,7 +270,10 @@ def test_error_statuses(gw, nodes):
     assert status == 408, body
     status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
                           {"Timeout": "soon"})
-    assert status == 400
+    assert status == 400 and error(body)["id"] == "go.micro.rpc"
+    # Through the api handler, its own id.
+    status, _, body = get(m, "/slow/x", {"Timeout": "soon"})
+    assert status == 400 and error(body)["id"] == "go.micro.api", body
 
 
 def test_service_error_code(gw, nodes):

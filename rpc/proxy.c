@@ -526,6 +526,10 @@ proxy_strip_base(struct proxy_req *pr, const char **cause)
 static int
 proxy_route(struct proxy_req *pr, const char **cause)
 {
+	if (route_has_dot_segment(http_request_path(pr->req))) {
+		*cause = "dot segment in path";
+		return -1;
+	}
 	if (pr->p->flags & PROXY_STRIP_BASE)
 		return proxy_strip_base(pr, cause);
 	proxy_set_target(pr, http_request_path(pr->req));

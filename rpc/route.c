@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rpc/route.h"
+#include "util.h"
 
 struct route_segs {
 	const char	*p[ROUTE_SEGMENT_MAX];
@@ -165,6 +166,45 @@ route_from_path(const char *ns, const char *path, struct route *r,
 		return -1;
 	}
 	return 0;
+}
+
+/* The byte at *p, percent-decoded if written %XX; *p moves past it. */
+static int
+route_path_byte(const char **p)
+{
+	const char	*s = *p;
+	int		 hi, lo;
+
+	if (s[0] == '%' && (hi = util_hexval(s[1])) >= 0 &&
+	    (lo = util_hexval(s[2])) >= 0) {
+		*p += 3;
+		return hi << 4 | lo;
+	}
+	*p += 1;
+	return (unsigned char)s[0];
+}
+
+/* The end of the path closes the last segment. */
+int
+route_has_dot_segment(const char *path)
+{
+	size_t	 len = 0, dots = 0;
+	int	 c, end;
+
+	for (;;) {
+		end = *path == '\0';
+		c = end ? '/' : route_path_byte(&path);
+		if (c != '/' && c != '\\') {
+			len++;
+			dots += c == '.';
+			continue;
+		}
+		if (len > 0 && len <= 2 && dots == len)
+			return 1;
+		if (end)
+			return 0;
+		len = dots = 0;
+	}
 }
 
 int

@@ -37,6 +37,14 @@ int	 route_from_path(const char *ns, const char *path, struct route *,
 int	 route_proxy_service(const char *ns, const char *path, char *, size_t,
 	    const char **cause);
 
+/*
+ * 1 if the path holds a "." or ".." segment, dots or separators written
+ * plainly or percent-encoded; a backslash separates too (nodes on Windows
+ * split on it). Browsers resolve dot segments before they send, so such a
+ * path was crafted to reach above /NAME/ on a node: the proxies refuse it.
+ */
+int	 route_has_dot_segment(const char *);
+
 /* 1 if the name matches ^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$. */
 int	 route_valid_proxy_name(const char *, size_t);
 

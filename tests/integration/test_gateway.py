@@ -510,6 +510,22 @@ def test_proxy_bad_request_body_answered_before_the_reply(gw, nodes):
     assert http("POST", m.url("api", "/echo/x"), b"fine")[0] == 200
 
 
+def test_proxy_refuses_dot_segments(gw, nodes):
+    """/echo/../x means /x, not a path of echo: never proxied to echo
+    (the web proxy refuses the same, rpc/route.c)."""
+    m = gw("[api]\nhandler = proxy\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.echo"))
+    for path in (b"/echo/../x", b"/echo/%2e%2e/x", b"/echo/./x"):
+        got = raw_exchange(m, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
+                           b"Connection: close\r\n\r\n")
+        assert got.startswith(b"HTTP/1.1 400 "), (path, got)
+        assert b"dot segment in path" in got
+    assert node.requests == []
+    assert get(m, "/echo/a..b")[0] == 200
+
+
 def test_proxy_retries_only_what_cannot_run_twice(gw, nodes):
     """A node that drops the connection after reading a request may have
     run it: a POST is not sent again to another node, a GET is, to as

@@ -42,6 +42,38 @@ def test_http_app_prefix_stripped_base_path_set(microd, nodes):
     assert http("GET", m.url("web", "/bad%2Fname/x"))[0] == 400
 
 
+def test_dot_segments_never_reach_the_app(microd, nodes):
+    # Browsers resolve "." and ".." before sending; a path that still has
+    # one (plain, percent-encoded, or split by an encoded slash or a
+    # backslash) would climb above /shop/ on the node: refused.
+    m = microd()
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "text/plain"},
+                                  b"ok"))
+    nodes.append(node)
+    register(m, node.service("go.micro.web.shop", protocol=None))
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"],
+                                      timeout=10)
+
+    def get(path):
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        return r.status
+
+    for path in ("/shop/../registry", "/shop/..", "/shop/.", "/shop/./x",
+                 "/shop/%2e%2e/%2E%2E/etc/passwd", "/shop/.%2e/x",
+                 "/shop/a/..%2f..%2fx", "/shop/a%5c..%5cx",
+                 "/shop/%2e?q=1", "/registry/../shop/x"):
+        assert get(path) == 400, path
+    assert node.requests == []
+    # Dots inside a name are no dot segments; encoded slashes pass as sent.
+    for path in ("/shop/...", "/shop/.well-known/x", "/shop/a..b/c.",
+                 "/shop/a%2Fb"):
+        assert get(path) == 200, path
+        assert node.requests[-1][1] == path[len("/shop"):], path
+    conn.close()
+
+
 def test_large_body_streams_both_ways(microd, nodes):
     # The body is larger than max_body_size: only a streamed proxy passes it.
     m = microd(extra="[web]\nmax_body_size = 1M\n")

@@ -117,6 +117,26 @@ test_route_proxy(void **state)
 	assert_int_equal(route_valid_proxy_name("a_c", 3), 0);
 }
 
+static void
+test_route_dot_segments(void **state)
+{
+	static const char *dotted[] = {
+		"/a/..", "/a/../b", "/a/./b", "/..", "/a/%2e%2e/b", "/a/%2E./b",
+		"/a%2f..%2fb", "/a/..\\b", "/a\\.\\b",
+	};
+	static const char *plain[] = {
+		"/", "/a/b", "/a/.../b", "/a/.well-known", "/a/a..b", "/a%2fb",
+		"/a/%2", "/a/%zz",
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dotted) / sizeof(*dotted); i++)
+		assert_true(route_has_dot_segment(dotted[i]));
+	for (i = 0; i < sizeof(plain) / sizeof(*plain); i++)
+		assert_false(route_has_dot_segment(plain[i]));
+}
+
 int
 main(void)
 {
@@ -125,6 +145,7 @@ main(void)
 		cmocka_unit_test(test_route_camel),
 		cmocka_unit_test(test_route_rejects),
 		cmocka_unit_test(test_route_proxy),
+		cmocka_unit_test(test_route_dot_segments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "microd/conf.h"
+#include "rpc/route.h"
 #include "util.h"
 #include "web/html.h"
 #include "web/model.h"
@@ -162,20 +163,30 @@ web_pages_workers(struct worker *w, struct http_request *req)
 	web_model_slots_free(&ws);
 }
 
-/* An app is reached through the proxy at /<name without namespace>/. */
+/*
+ * An app is reached through the proxy at /<name without namespace>/; a
+ * name the proxy refuses (rpc/route.h) is listed, not linked.
+ */
 static void
 pages_app_item(struct evbuffer *out, const struct web_service *s,
     size_t nslen)
 {
 	const char	*short_name = s->name + nslen;
+	int		 reachable;
 
 	if (*short_name == '\0')
 		return;
-	evbuffer_add_printf(out, "<li><a href=\"/");
-	html_url(out, short_name);
-	evbuffer_add_printf(out, "/\">");
+	reachable = route_valid_proxy_name(short_name, strlen(short_name));
+	evbuffer_add_printf(out, "<li>");
+	if (reachable) {
+		evbuffer_add_printf(out, "<a href=\"/");
+		html_url(out, short_name);
+		evbuffer_add_printf(out, "/\">");
+	}
 	html_text(out, short_name);
-	evbuffer_add_printf(out, "</a> <span class=\"meta\">");
+	evbuffer_add_printf(out, "%s <span class=\"meta\">", reachable ?
+	    "</a>" : " (not served: a proxied name is letters, digits and "
+	    "inner dashes)");
 	html_text(out, s->name);
 	evbuffer_add_printf(out, " · %zu node%s · ", s->nnodes,
 	    s->nnodes == 1 ? "" : "s");

@@ -131,6 +131,24 @@ def test_pages_render_every_list(microd):
     assert not re.search(rb'(src|href)="(https?:)?//', body)
 
 
+def test_apps_links_only_names_the_proxy_serves(microd):
+    # /NAME/ takes letters, digits and inner dashes (rpc/route.h): a web
+    # app named otherwise is listed, but a link to it would only be a 400.
+    m = start(microd)
+    for name in ("go.micro.web.Shop-2", "go.micro.web.foo.bar",
+                 "go.micro.web.my_app"):
+        register(m, service(name))
+    status, _, body = web(m, "/apps")
+    assert status == 200
+    region = body.split(b'id="apps-region"', 1)[1]
+    links = re.findall(rb'href="([^"]*)"', region.split(b"</main>")[0])
+    assert links == [b"/Shop-2/"]
+    assert b"foo.bar (not served" in region
+    assert b"my_app (not served" in region
+    for link in links:
+        assert web(m, link.decode())[0] != 400
+
+
 def test_markup_in_registry_data_is_text(microd):
     m = start(microd)
     # A service named with markup, and markup in every free-text field.

@@ -225,7 +225,9 @@ master_reload_fail(struct config *next, const char *err, char *out,
 	snprintf(out, outlen, "%s", master->reload_error);
 	master_print_errors(err);
 	log_warnx("reload refused, keeping generation %u", master->generation);
-	notify_send("STATUS=reload refused: %s", master->reload_error);
+	/* sd_notify(3) reads a datagram line by line: the first error only. */
+	notify_send("STATUS=reload refused: %.*s",
+	    (int)strcspn(master->reload_error, "\n"), master->reload_error);
 	return -1;
 }
 

@@ -142,45 +142,67 @@ proc_claim_slot(struct proc *p)
 	return 0;
 }
 
+/*
+ * A start that failed for want of a resource (shm slot, descriptors,
+ * processes) is retried with the backoff of a quick exit: soon after the
+ * shortage passes, never spun, and reported as a crash loop if it lasts.
+ */
 static void
-proc_spawn(struct proc *p)
+proc_retry_later(struct proc *p)
+{
+	uint64_t	 delay = backoff_next(&p->backoff, 0);
+
+	proc_schedule(p, delay > BACKOFF_BASE_MS ? delay : BACKOFF_BASE_MS);
+}
+
+/* Fork the worker; the master keeps *chan_fd, its end of the channel. */
+static pid_t
+proc_fork(struct proc *p, const char *name, int *chan_fd)
 {
 	sigset_t	 all, old;
 	int		 sv[2];
 	pid_t		 pid, self = getpid();
-	char		 name[64];
 
-	proc_name(p, name, sizeof(name));
-	if (proc_claim_slot(p) == -1) {
-		log_warnx("%s: no free shm slot", name);
-		proc_schedule(p, BACKOFF_MAX_MS);
-		return;
-	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("%s: socketpair", name);
-		shm_slot_clear(master->shm, p->slot);
-		proc_schedule(p, BACKOFF_MAX_MS);
-		return;
+		return -1;
 	}
 	/* No signal may run a master handler in the child before it resets. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	switch (pid = fork()) {
-	case -1:
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		log_warn("%s: fork", name);
-		close(sv[0]);
-		close(sv[1]);
-		shm_slot_clear(master->shm, p->slot);
-		proc_schedule(p, BACKOFF_MAX_MS);
-		return;
-	case 0:
+	if ((pid = fork()) == 0) {
 		close(sv[0]);
 		proc_child(p, sv[1], self);
 		/* NOTREACHED */
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		log_warn("%s: fork", name);
+		close(sv[0]);
+	} else
+		*chan_fd = sv[0];
 	close(sv[1]);
+	return pid;
+}
+
+static void
+proc_spawn(struct proc *p)
+{
+	int		 chan_fd;
+	pid_t		 pid;
+	char		 name[64];
+
+	proc_name(p, name, sizeof(name));
+	if (proc_claim_slot(p) == -1) {
+		log_warnx("%s: no free shm slot", name);
+		proc_retry_later(p);
+		return;
+	}
+	if ((pid = proc_fork(p, name, &chan_fd)) == -1) {
+		shm_slot_clear(master->shm, p->slot);
+		proc_retry_later(p);
+		return;
+	}
 	if (p->role == ROLE_REGISTRY) {
 		if (p->conf == NULL)
 			p->conf = xmalloc(sizeof(*p->conf));
@@ -191,7 +213,7 @@ proc_spawn(struct proc *p)
 	p->started_ms = util_now_ms();
 	p->started_wall_ms = util_wall_ms();
 	p->restart_asked = 0;
-	chan_open(p, sv[0]);
+	chan_open(p, chan_fd);
 	shm_slot_set_pid(master->shm, p->slot, pid);
 	log_debug("%s: started pid %d (generation %u)", name, (int)pid,
 	    p->generation);
@@ -204,6 +226,10 @@ proc_respawn_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (master->stopping || p->state != PROC_BACKOFF)
 		return;
+	if (p->generation != master->generation) {
+		proc_free(p);		/* superseded: see proc_exited() */
+		return;
+	}
 	if (p->role == ROLE_REGISTRY && proc_registry_busy())
 		p->state = PROC_WAITING;	/* never two writers */
 	else
@@ -550,15 +576,15 @@ proc_exited(struct proc *p, int status)
 	p->pid = 0;
 	if (was_registry)
 		relay_fail_all("registry worker exited");
-	/* A restart asked before a reload does not outlive its generation. */
-	if (p->state == PROC_DRAINING && (p->restart_asked == 0 ||
-	    p->generation != master->generation)) {
-		if (p->generation != master->generation || master->stopping)
-			proc_free(p);
-		else
-			p->state = PROC_STOPPED;
-	} else if (master->stopping)
-		p->state = PROC_STOPPED;
+	/*
+	 * A worker of an older generation has no successor, whether it was
+	 * drained, asked to restart, or died while the new generation was
+	 * starting: that generation runs the role's workers now (as many
+	 * as the new configuration says, on its listener), and respawning
+	 * it would run the new configuration under the old generation.
+	 */
+	if (p->generation != master->generation || master->stopping)
+		proc_free(p);
 	else
 		proc_after_exit(p, status, lived_ms);
 	if (was_registry)

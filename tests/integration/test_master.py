@@ -451,3 +451,79 @@ def test_each_listener_answers_its_own_errors_under_its_id(microd):
         assert status == 404 and json.loads(body)["id"] == want, body
         status, _, body = http("PUT", m.url(role, "/healthz"), b"")
         assert status == 405 and json.loads(body)["id"] == want, body
+
+
+def test_worker_of_a_superseded_generation_is_not_respawned(microd):
+    """An old-generation worker that dies while its successor generation
+    is starting stays dead: it came back in the old generation, running
+    the new configuration (here: an api worker on no listener at all)."""
+    m = microd(workers={"api": 1})
+    old = m.running("api")[0]["pid"]
+    registry = m.running("registry")[0]["pid"]
+    os.kill(registry, signal.SIGSTOP)   # generation 2 waits for its exit
+    try:
+        m.write_conf(workers={"api": 0},
+                     extra=m.extra + "\n[registry]\nttl = 42s\n")
+        m.ctl("reload")
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: "api/0: pid %d exited on signal 9" % old in
+                 m.read_log(), what="the killed api worker reaped")
+        assert [w for w in m.workers_list() if w["role"] == "api"] == []
+        assert "api" not in m.status()["listeners"]
+    finally:
+        os.kill(registry, signal.SIGCONT)
+    wait_for(lambda: all(w["generation"] == 2 and w["state"] == "running"
+                         for w in m.workers_list()), timeout=20,
+             what="generation 2 serving")
+
+
+def test_respawn_retried_soon_after_descriptors_run_out(microd):
+    """A worker that cannot be started for want of descriptors is tried
+    again with the quick-exit backoff, not only 30 s later."""
+    import resource
+    m = microd(workers={"api": 1})
+    old = m.running("api")[0]["pid"]
+    fddir = "/proc/%d/fd" % m.proc.pid
+
+    def nfds():
+        return len(os.listdir(fddir))
+    limit = max(int(f) for f in os.listdir(fddir)) + 4
+    resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    fill = []
+    try:
+        # Take every free descriptor with idle control connections, so
+        # that the api channel's one leaves too few for a socketpair.
+        for _ in range(limit - nfds()):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(m.socket)
+            fill.append(s)
+        wait_for(lambda: nfds() == limit, what="descriptors all taken")
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: "api/0: socketpair: Too many open files" in
+                 m.read_log(), what="the respawn failing")
+    finally:
+        for s in fill:
+            s.close()
+    wait_for(lambda: nfds() < limit - 2, what="descriptors given back")
+    wait_for(lambda: [w for w in m.running("api") if w["pid"] != old],
+             timeout=10, what="api worker respawned")
+
+
+def test_refused_reload_status_is_one_notify_line(microd, tmp_path):
+    """sd_notify reads the datagram line by line: a refusal listing two
+    errors sent the second as a bogus assignment of its own."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    m = microd(env={"NOTIFY_SOCKET": path})
+    while b"READY=1" not in sock.recv(4096):
+        pass
+    m.write_conf(text="[api]\nworkers = lots\nbogus = 1\n")
+    assert m.ctl("reload", check=False).returncode == 1
+    msg = sock.recv(4096)
+    while not msg.startswith(b"STATUS=reload refused"):
+        msg = sock.recv(4096)
+    assert b"\n" not in msg and b"workers = lots" in msg, msg
+    assert "unknown key 'bogus'" in m.status()["reload_error"]
+    sock.close()

@@ -18,8 +18,8 @@
 
 /* How long a closing connection drains what the client still sends. */
 #define HTTP_LINGER_MS		2000
-/* How long a draining server waits for the first request of a connection
- * it accepted just before it stopped accepting. */
+/* How long a draining server waits for the next request of an idle
+ * connection (answered with Connection: close) before closing it. */
 #define HTTP_DRAIN_GRACE_MS	2000
 
 struct evconnlistener;

@@ -183,15 +183,13 @@ http_server_drain(struct http_server *srv, http_drain_cb cb, void *arg)
 		if (conn->state != HTTP_CONN_IDLE || conn->req != NULL)
 			continue;
 		/*
-		 * Idle between keep-alive requests: close. Accepted but not
-		 * heard from yet: its client is sending its first request
-		 * now, and closing would reset it; answer that one request
-		 * (with Connection: close) if it comes soon.
+		 * Idle, between keep-alive requests or not heard from yet:
+		 * its client may be sending a request now, and closing would
+		 * lose it (a keep-alive client cannot tell that close from a
+		 * request answered by nothing). Answer one more request, with
+		 * Connection: close, if it comes within the grace.
 		 */
-		if (conn->served > 0)
-			http_conn_free(conn);
-		else
-			http_conn_arm(conn, HTTP_DRAIN_GRACE_MS);
+		http_conn_arm(conn, HTTP_DRAIN_GRACE_MS);
 	}
 	http_server_conn_gone(srv);
 }

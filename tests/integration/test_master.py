@@ -7,28 +7,46 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
 
 from conftest import MICROCTL, MICROD, http, pid_alive, wait_for
 
 
 class HealthLoop:
-    """Hammer GET /healthz from a thread; count failures of any kind."""
+    """Hammer GET /healthz from a thread; count failures of any kind.
+    keepalive: one persistent connection (reopened only when the server
+    says Connection: close), as load balancers and clients keep them."""
 
-    def __init__(self, url):
+    def __init__(self, url, keepalive=False):
         self.url, self.ok, self.failures = url, 0, []
+        self.keepalive = keepalive
         self.stop_flag = threading.Event()
         self.t = threading.Thread(target=self.run, daemon=True)
 
+    def get_once(self):
+        with urllib.request.urlopen(self.url, timeout=5) as r:
+            assert r.status == 200
+            r.read()
+
     def run(self):
+        u = urllib.parse.urlsplit(self.url)
+        conn = HTTPConnection(u.hostname, u.port, timeout=5)
         while not self.stop_flag.is_set():
             try:
-                with urllib.request.urlopen(self.url, timeout=5) as r:
+                if self.keepalive:
+                    conn.request("GET", u.path)
+                    r = conn.getresponse()
                     assert r.status == 200
                     r.read()
+                else:
+                    self.get_once()
                 self.ok += 1
             except Exception as e:  # refused, reset, timeout, bad status
                 self.failures.append(repr(e))
+                conn.close()
+        conn.close()
 
     def __enter__(self):
         self.t.start()
@@ -527,3 +545,29 @@ def test_refused_reload_status_is_one_notify_line(microd, tmp_path):
     assert b"\n" not in msg and b"workers = lots" in msg, msg
     assert "unknown key 'bogus'" in m.status()["reload_error"]
     sock.close()
+
+
+def test_reloads_under_keepalive_load_fail_nothing(microd):
+    """Clients on persistent connections through repeated reloads: an
+    old worker answers each one's next request with Connection: close
+    instead of closing the connection under it (which the client would
+    see as a reset or a request answered by nothing)."""
+    m = microd(workers={"api": 2})
+    loops = [HealthLoop(m.url("api", "/healthz"), keepalive=True)
+             for _ in range(4)]
+    for loop in loops:
+        loop.__enter__()
+    try:
+        for gen in range(2, 8):
+            m.signal(signal.SIGHUP)
+            wait_for(lambda: m.status()["generation"] == gen and all(
+                w["generation"] == gen for w in m.workers_list()
+                if w["role"] == "api"), timeout=20,
+                what="generation %d alone" % gen)
+        n = sum(loop.ok for loop in loops)
+        wait_for(lambda: sum(loop.ok for loop in loops) > n + 40,
+                 what="requests after the last reload")
+    finally:
+        for loop in loops:
+            loop.__exit__()
+    assert [f for loop in loops for f in loop.failures] == []

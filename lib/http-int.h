@@ -13,6 +13,7 @@
 
 #include <http_parser.h>
 
+#include "accept-pause.h"
 #include "http.h"
 #include "stream.h"
 
@@ -46,8 +47,7 @@ struct http_server {
 	TAILQ_HEAD(http_conns, http_conn)	 conns;
 	size_t			 nconns;
 	int			 full;		/* listener off: max_connections */
-	int			 accept_paused;	/* listener off: out of fds */
-	struct event		*accept_ev;	/* ends the pause */
+	struct accept_pause	 pause;		/* listener off: out of fds */
 	int			 draining;
 	http_drain_cb		 drain_cb;
 	void			*drain_arg;

@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,9 +10,6 @@
 #include "http-int.h"
 #include "log.h"
 #include "util.h"
-
-/* How long accepting stops when the process is out of descriptors. */
-#define HTTP_ACCEPT_PAUSE_MS	500
 
 static void
 http_server_drained(evutil_socket_t fd, short events, void *arg)
@@ -30,7 +26,7 @@ http_server_conn_gone(struct http_server *srv)
 	if (srv->full && !srv->draining &&
 	    srv->nconns < srv->limits.max_connections) {
 		srv->full = 0;
-		if (!srv->accept_paused)
+		if (!srv->pause.paused)
 			evconnlistener_enable(srv->listener);
 	}
 	if (srv->draining && srv->nconns == 0 && srv->drain_cb != NULL)
@@ -54,38 +50,21 @@ http_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 }
 
-static void
-http_server_accept_resume(evutil_socket_t fd, short what, void *arg)
+/* The pause for want of descriptors is over: listen, unless full. */
+static int
+http_server_may_accept(void *arg)
 {
 	struct http_server	*srv = arg;
 
-	srv->accept_paused = 0;
-	if (!srv->full && !srv->draining)
-		evconnlistener_enable(srv->listener);
+	return !srv->full && !srv->draining;
 }
 
-/*
- * Out of descriptors (or kernel memory) the listening socket stays
- * readable: accepting again at once would spin and flood the log. Pause
- * instead, as nginx does; siblings sharing the socket take the load.
- */
 static void
 http_server_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct http_server	*srv = arg;
-	struct timeval		 tv = { 0, HTTP_ACCEPT_PAUSE_MS * 1000 };
-	int			 err = EVUTIL_SOCKET_ERROR();
 
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
-	    err != ENOMEM) {
-		log_debug("http: accept: %s", strerror(err));
-		return;
-	}
-	log_warnx("http: accept: %s; not accepting for %d ms",
-	    strerror(err), HTTP_ACCEPT_PAUSE_MS);
-	srv->accept_paused = 1;
-	evconnlistener_disable(srv->listener);
-	evtimer_add(srv->accept_ev, &tv);
+	accept_pause_error(&srv->pause);
 }
 
 static void
@@ -127,19 +106,19 @@ http_server_new(struct event_base *base, int fd,
 	srv->arg = arg;
 	TAILQ_INIT(&srv->conns);
 	if ((srv->drain_ev = event_new(base, -1, 0, http_server_drained,
-	    srv)) == NULL || (srv->accept_ev = evtimer_new(base,
-	    http_server_accept_resume, srv)) == NULL)
+	    srv)) == NULL)
 		fatalx("event_new");
 	/* backlog 0: the master already called listen(2). */
 	srv->listener = evconnlistener_new(base, http_server_accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (srv->listener == NULL) {
 		event_free(srv->drain_ev);
-		event_free(srv->accept_ev);
 		free(srv);
 		*cause = "cannot listen on the socket";
 		return NULL;
 	}
+	accept_pause_init(&srv->pause, base, srv->listener, "http",
+	    http_server_may_accept, srv);
 	evconnlistener_set_error_cb(srv->listener,
 	    http_server_accept_error_cb);
 	return srv;
@@ -207,7 +186,7 @@ http_server_free(struct http_server *srv)
 	}
 	evconnlistener_free(srv->listener);
 	event_free(srv->drain_ev);
-	event_free(srv->accept_ev);
+	accept_pause_clear(&srv->pause);
 	free(srv);
 }
 

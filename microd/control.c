@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "accept-pause.h"
 #include "ctlproto.h"
 #include "log.h"
 #include "microd/control.h"
@@ -47,6 +48,7 @@
 #define CONTROL_OUTPUT_BUDGET	(16U * 1024 * 1024)
 
 static struct evconnlistener	*control_listener;
+static struct accept_pause	 control_pause;
 static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static TAILQ_HEAD(, control_conn) control_conns =
     TAILQ_HEAD_INITIALIZER(control_conns);
@@ -362,6 +364,12 @@ control_refuse(int fd, const char *why)
 }
 
 static void
+control_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	accept_pause_error(&control_pause);
+}
+
+static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
@@ -458,6 +466,9 @@ control_open(const char *path, const char **cause)
 		unlink(path);
 		return -1;
 	}
+	accept_pause_init(&control_pause, master->base, control_listener,
+	    "control", NULL, NULL);
+	evconnlistener_set_error_cb(control_listener, control_accept_error_cb);
 	snprintf(control_path, sizeof(control_path), "%s", path);
 	return 0;
 }
@@ -515,6 +526,7 @@ control_close(void)
 	control_refused.timer = NULL;
 	if (control_listener != NULL) {
 		evconnlistener_free(control_listener);
+		accept_pause_clear(&control_pause);
 		unlink(control_path);
 	}
 	control_listener = NULL;

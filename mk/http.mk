@@ -3,7 +3,8 @@ libmicro_a_SOURCES += lib/http.h lib/http-int.h lib/http-headers.c \
 	lib/http-query.c lib/http-server.c lib/http-conn.c lib/http-parse.c \
 	lib/http-request.c lib/http-response.c lib/http-client.c \
 	lib/http-creq.c lib/http-creq-parse.c \
-	lib/stream.h lib/stream.c lib/utf8.c lib/utf8.h
+	lib/stream.h lib/stream.c lib/utf8.c lib/utf8.h \
+	lib/accept-pause.c lib/accept-pause.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http_server tests/unit/test_http_client \

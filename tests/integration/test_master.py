@@ -571,3 +571,39 @@ def test_reloads_under_keepalive_load_fail_nothing(microd):
         for loop in loops:
             loop.__exit__()
     assert [f for loop in loops for f in loop.failures] == []
+
+
+def test_control_socket_out_of_descriptors_pauses_not_spins(microd):
+    """With every descriptor of the master taken, a control connection
+    waiting to be accepted made accept(2) fail at once, forever: the
+    master spun, logging millions of lines. It pauses accepting instead,
+    and takes the connection once descriptors are back."""
+    import resource
+    m = microd(workers={"api": 1})
+    fddir = "/proc/%d/fd" % m.proc.pid
+
+    def nfds():
+        return len(os.listdir(fddir))
+    limit = max(int(f) for f in os.listdir(fddir)) + 4
+    soft, hard = resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE,
+                                  (limit, resource.prlimit(
+                                      m.proc.pid, resource.RLIMIT_NOFILE)[1]))
+    fill = []
+    try:
+        for _ in range(limit - nfds()):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(m.socket)
+            fill.append(s)
+        wait_for(lambda: nfds() == limit, what="descriptors all taken")
+        late = socket.socket(socket.AF_UNIX)
+        late.connect(m.socket)      # queued: the master cannot accept it
+        wait_for(lambda: m.read_log().count(
+            "control: accept: Too many open files; not accepting") >= 2,
+            what="accepting paused, twice")
+        assert m.read_log().count("accept") < 50
+    finally:
+        for s in fill:
+            s.close()
+    resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert m.status()["generation"] == 1
+    late.close()

@@ -59,12 +59,16 @@ worker_shed_master_loop(struct event_base *base)
 	event_base_free(base);
 }
 
-/* Undo the master's signal handling before anything can run. */
+/*
+ * Undo the master's signal handling before anything can run. SIGTERM
+ * stays blocked until worker_setup() handles it: one sent while the worker
+ * starts (a reload, a restart) drains it then rather than kill it.
+ */
 static void
 worker_reset_signals(void)
 {
 	static const int dfl[] = { SIGCHLD, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2 };
-	sigset_t	 none;
+	sigset_t	 term;
 	size_t		 i;
 
 	for (i = 0; i < nitems(dfl); i++)
@@ -72,8 +76,9 @@ worker_reset_signals(void)
 	/* ^C reaches the whole process group: the master decides. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_SETMASK, &term, NULL);
 }
 
 /* Close every descriptor the worker does not own (the master's loop,
@@ -295,6 +300,18 @@ worker_say_ready(struct worker *w)
 }
 
 static void
+worker_handle_term(struct worker *w)
+{
+	sigset_t	 term;
+
+	worker_term_ev = evsignal_new(w->base, SIGTERM, worker_term_cb, w);
+	evsignal_add(worker_term_ev, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+}
+
+static void
 worker_setup(struct worker *w, const struct worker_spec *spec)
 {
 	char	 name[64];
@@ -328,8 +345,7 @@ worker_setup(struct worker *w, const struct worker_spec *spec)
 	bufferevent_setcb(w->parent, worker_chan_read_cb, NULL,
 	    worker_chan_event_cb, w);
 	bufferevent_enable(w->parent, EV_READ);
-	worker_term_ev = evsignal_new(w->base, SIGTERM, worker_term_cb, w);
-	evsignal_add(worker_term_ev, NULL);
+	worker_handle_term(w);
 }
 
 /* The master's watchdog reads the beat: a loop that stops beating hangs. */

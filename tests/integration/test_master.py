@@ -607,3 +607,15 @@ def test_control_socket_out_of_descriptors_pauses_not_spins(microd):
     resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
     assert m.status()["generation"] == 1
     late.close()
+
+
+def test_sigterm_while_workers_start_drains_them(microd):
+    """SIGTERM right after SIGHUP reaches workers of the new generation
+    while they start: each drains and exits 0 once it handles signals,
+    none dies on the signal (logged as a crash)."""
+    for _ in range(3):
+        m = microd(workers={"api": 2, "web": 1, "sidecar": 1, "broker": 1})
+        m.signal(signal.SIGHUP)
+        m.signal(signal.SIGTERM)
+        assert m.proc.wait(timeout=30) == 0
+        assert "exited on signal" not in m.read_log()

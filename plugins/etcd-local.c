@@ -36,12 +36,19 @@ struct etcd_local {
 	char			*key;
 	char			*value;
 	struct etcd_lease	*lease;
+	/*
+	 * The lease the key is leaving. Revoking it deletes the key while
+	 * the key is still on it: it is let go once the put on the new
+	 * lease is stored, so watchers never see the node vanish.
+	 */
+	struct etcd_lease	*leaving;
 	int			 dirty;		/* store may not have value */
 	struct curlev_xfer	*xfer;		/* put */
 	struct etcd_local	*next;
 };
 
 static void	etcd_lease_tick(evutil_socket_t, short, void *);
+static void	etcd_lease_unref(struct etcd_lease *);
 
 /* The answer to a request nobody waits for: only worth a log line. */
 static void
@@ -82,6 +89,10 @@ etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
 		etcd_local_logged(x, rv, status);
 		l->dirty = 1;	/* the next lease tick tries again */
 		return;
+	}
+	if (l->leaving != NULL && !l->dirty) {
+		etcd_lease_unref(l->leaving);
+		l->leaving = NULL;
 	}
 	if (l->dirty)
 		etcd_local_flush(l);
@@ -257,7 +268,10 @@ etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 			free(value);
 			return;
 		}
-		etcd_lease_unref(l->lease);
+		if (l->lease == ls || l->leaving != NULL)
+			etcd_lease_unref(l->lease);
+		else
+			l->leaving = l->lease;
 		free(l->value);
 	}
 	l->value = value;
@@ -305,6 +319,8 @@ etcd_local_remove(struct etcd_local **pp)
 	if (e->connected)
 		etcd_local_post(e, "/v3/kv/deleterange", etcd_req_delete(l->key));
 	etcd_lease_unref(l->lease);
+	if (l->leaving != NULL)
+		etcd_lease_unref(l->leaving);
 	free(l->key);
 	free(l->value);
 	free(l);

@@ -152,6 +152,35 @@ def test_register_writes_key_with_lease_clean_stop_deletes(etcd, microd):
     assert key not in e.kvs()
 
 
+def test_ttl_change_moves_the_key_without_deleting_it(etcd, microd):
+    """A new TTL puts the key on another lease. The old lease, revoked,
+    deletes what is still on it: it is let go only after the put on the
+    new one, so the key is never deleted (its create_revision stays) and
+    watchers never see the node go."""
+    e = etcd()
+    m = start(microd, e.address())
+    svc = service("go.micro.srv.move", "move-1", 7003)
+    key = PREFIX + "go.micro.srv.move/move-1"
+
+    def created():
+        out = json.loads(e.ctl("get", key, "-w", "json"))
+        return [(int(kv["create_revision"]), int(kv.get("lease", 0)))
+                for kv in out.get("kvs", [])]
+    register(m, svc, "60s")
+    [(born, lease)] = wait_for(created, what="key written")
+    for ttl in ("90s", "60s", "90s", "60s", "90s"):
+        old = lease
+        register(m, svc, ttl)
+        [(again, lease)] = wait_for(
+            lambda: [c for c in created() if c[1] != old],
+            what="key on the %s lease" % ttl)
+        assert again == born, "the key was deleted and put again"
+        wait_for(lambda: e.ctl("lease", "timetolive", "%x" % old,
+                               check=False).find("remaining") < 0,
+                 what="old lease revoked")
+    assert "deleted in etcd" not in m.read_log()
+
+
 def test_lease_kept_alive_then_expires_after_sigkill(etcd, microd):
     e = etcd()
     m = start(microd, e.address())

@@ -6,11 +6,11 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 
 #include "http.h"
 #include "log.h"
@@ -20,6 +20,19 @@
 #include "workers/worker.h"
 
 #define HEALTH_TTL_INTERVALS	3
+#define HEALTH_WHY_MAX		64	/* "HTTP 503" and the like */
+
+/*
+ * What the registry was last asked to hold for the app. Unknown at start
+ * (a worker before this one, or a microd before this one, may have left
+ * the app registered) and after a request that was not applied: the next
+ * check then sends its request whatever the answer.
+ */
+enum sidecar_health_state {
+	HEALTH_UNKNOWN,
+	HEALTH_REGISTERED,
+	HEALTH_DEREGISTERED,
+};
 
 struct sidecar_health {
 	struct worker		*w;
@@ -30,7 +43,7 @@ struct sidecar_health {
 	char			*target;	/* path?query of the URL */
 	char			*json;		/* the app's Service JSON */
 	uint32_t		 pending;	/* (de)registration in flight */
-	int			 registered;
+	enum sidecar_health_state state;
 };
 
 static struct sidecar_health	*sidecar_health;
@@ -42,19 +55,17 @@ sidecar_health_changed(struct worker *w, const struct ctl_msg *reply,
 	struct sidecar_health	*h = arg;
 
 	h->pending = 0;
-	/*
-	 * Not applied: undo what h->registered promised (it holds the intent
-	 * of the last request, the only one not cancelled), so the next
-	 * check sends it again.
-	 */
 	if (reply == NULL || !reply->ok) {
 		log_warnx("sidecar app %s: %s", w->conf->sidecar_app_name,
 		    reply ? reply->error : "master unreachable");
-		h->registered = !h->registered;
+		h->state = HEALTH_UNKNOWN;
 	}
 }
 
-/* Ask the registry worker, through the master, to (de)register. */
+/*
+ * Ask the registry worker, through the master, to (de)register. Only the
+ * last request matters: one still unanswered is forgotten.
+ */
 static void
 sidecar_health_send(struct sidecar_health *h, const char *cmd)
 {
@@ -72,22 +83,58 @@ sidecar_health_send(struct sidecar_health *h, const char *cmd)
 	worker_request_send(w, &f, h->pending, sidecar_health_changed, h);
 }
 
+/*
+ * A check's outcome: why it failed, NULL if the app is healthy. Healthy
+ * renews the registration each time; unhealthy deregisters once, and
+ * says why.
+ */
 static void
-sidecar_health_result(struct sidecar_health *h, int healthy)
+sidecar_health_result(struct sidecar_health *h, const char *why)
 {
 	const char	*name = h->w->conf->sidecar_app_name;
 
-	if (healthy) {
-		if (!h->registered)
+	if (why == NULL) {
+		if (h->state != HEALTH_REGISTERED)
 			log_info("sidecar app %s healthy: registering", name);
+		h->state = HEALTH_REGISTERED;
 		sidecar_health_send(h, "register");
-	} else if (h->registered) {
-		log_warnx("sidecar app %s unhealthy: deregistering", name);
+	} else if (h->state != HEALTH_DEREGISTERED) {
+		log_warnx("sidecar app %s unhealthy (%s): deregistering",
+		    name, why);
+		h->state = HEALTH_DEREGISTERED;
 		sidecar_health_send(h, "deregister");
 	}
-	h->registered = healthy;
 }
 
+static void
+sidecar_health_status(struct sidecar_health *h, int status)
+{
+	char	 why[HEALTH_WHY_MAX];
+
+	if (status == 200) {
+		sidecar_health_result(h, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "HTTP %d", status);
+	sidecar_health_result(h, why);
+}
+
+/* The status is the answer: a body, however large or slow, is not read. */
+static void
+sidecar_health_head(struct http_creq *creq, void *arg)
+{
+	struct sidecar_health	*h = arg;
+	int			 status = http_creq_status(creq);
+
+	h->creq = NULL;
+	http_creq_cancel(creq);
+	sidecar_health_status(h, status);
+}
+
+/*
+ * The request failed before its head came (had it ended instead, as
+ * http.h allows, its status would count).
+ */
 static void
 sidecar_health_done(struct http_creq *creq, enum http_client_error err,
     void *arg)
@@ -96,23 +143,31 @@ sidecar_health_done(struct http_creq *creq, enum http_client_error err,
 
 	h->creq = NULL;
 	if (err != HTTP_CLIENT_OK)
-		log_debug("sidecar health check: %s",
-		    http_client_strerror(err));
-	sidecar_health_result(h, err == HTTP_CLIENT_OK &&
-	    http_creq_status(creq) == 200);
+		sidecar_health_result(h, http_client_strerror(err));
+	else
+		sidecar_health_status(h, http_creq_status(creq));
 }
 
+/*
+ * A check has one interval in all: a streamed request's own timeout
+ * bounds each silence only, and an app trickling its answer is as
+ * unhealthy as one that does not answer.
+ */
 static void
 sidecar_health_check(struct sidecar_health *h)
 {
 	const char	*cause;
 
 	if (h->target == NULL) {
-		sidecar_health_result(h, 1);
+		sidecar_health_result(h, NULL);
 		return;
 	}
-	if (h->creq != NULL)
-		return;
+	if (h->creq != NULL) {
+		http_creq_cancel(h->creq);
+		h->creq = NULL;
+		sidecar_health_result(h,
+		    "no answer within healthcheck_interval");
+	}
 	h->creq = http_creq_new(h->http, "GET", h->addr, h->target, &cause);
 	if (h->creq == NULL) {
 		log_warnx("sidecar healthcheck_url: %s", cause);
@@ -121,6 +176,7 @@ sidecar_health_check(struct sidecar_health *h)
 	/* A fresh connection each time: the check is of the listener too. */
 	http_headers_set(http_creq_headers(h->creq), "Connection", "close");
 	http_creq_set_done_cb(h->creq, sidecar_health_done, h);
+	http_creq_set_stream_cbs(h->creq, sidecar_health_head, NULL);
 	http_creq_start(h->creq);
 }
 

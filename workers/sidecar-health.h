@@ -3,8 +3,10 @@
  * healthcheck_url, healthcheck_interval): GET the URL every interval; while
  * it answers 200 the app is registered (and re-registered each time, with a
  * TTL of three intervals, so a dead sidecar lets it expire); on anything
- * else it is deregistered. Only the first sidecar worker checks, so the
- * app is registered once however many workers run.
+ * else, or no status line within the interval, it is deregistered, from
+ * the first check on (a worker before this one may have registered it).
+ * Only the status counts: the body is not read. Only the first sidecar
+ * worker checks, so the app is registered once however many workers run.
  */
 #ifndef MICRO_SIDECAR_HEALTH_H
 #define MICRO_SIDECAR_HEALTH_H

@@ -1,10 +1,65 @@
 """The sidecar's app health check: registered while the app's URL answers
 200, deregistered when it does not, registered again when it recovers."""
 import json
+import os
+import signal
+import socket
 import subprocess
+import threading
+import time
 
-from conftest import MICROD, http, wait_for
+from conftest import MICROD, accept_loop, http, wait_for
 from gwnodes import FakeNode, node_ids
+
+
+def app_conf(address, path="/health", interval="200ms"):
+    return ("[sidecar]\napp_name = go.micro.srv.app\napp_address = %s\n"
+            "healthcheck_url = http://%s%s\nhealthcheck_interval = %s\n"
+            % (address, address, path, interval))
+
+
+class StreamingApp:
+    """An app whose health answer is written by answer(conn), one thread
+    per connection: heads or bodies that take their time."""
+
+    def __init__(self, answer):
+        self.answer, self.checks = answer, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        accept_loop(self.sock, lambda c: threading.Thread(
+            target=self.serve, args=(c,), daemon=True).start())
+
+    def serve(self, c):
+        with c:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = c.recv(4096)
+                if not data:
+                    return
+                head += data
+            self.checks += 1
+            try:
+                self.answer(c)
+            except OSError:
+                pass    # the sidecar hung up: what the tests look at
+
+    def close(self):
+        self.sock.close()
+
+
+def body_never_ends(c):
+    """200 at once, then a body of a megabyte that never comes."""
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nok")
+    c.recv(1)     # until the sidecar hangs up
+
+
+def trickled_head(c):
+    """A 200 whose head takes longer than the interval, byte by byte."""
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+        c.sendall(bytes([byte]))
+        time.sleep(0.1)
 
 
 def test_health_check_registers_and_deregisters(microd):
@@ -81,3 +136,66 @@ def test_bad_app_settings_refused_by_the_config_check(tmp_path):
     r = subprocess.run([MICROD, "-t", "-c", str(good)],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
+
+
+def test_respawned_worker_deregisters_an_unhealthy_app(microd):
+    """A sidecar worker starts not knowing what the registry holds: a
+    worker before it (or a microd before it) may have registered the app.
+    Its first unhealthy check deregisters it rather than leave it to the
+    TTL (three intervals: 90 s here), and the log says why."""
+    state = {"status": 200}
+    app = FakeNode(lambda h, b: (state["status"], {}, b"ok"))
+    try:
+        m = microd(app_conf(app.address, interval="30s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        state["status"] = 503
+        os.kill(m.running("sidecar")[0]["pid"], signal.SIGKILL)
+        wait_for(lambda: not node_ids(m, "go.micro.srv.app"), timeout=20,
+                 what="deregistered by the respawned worker")
+        wait_for(lambda: "sidecar app go.micro.srv.app unhealthy (HTTP 503): "
+                 "deregistering" in m.read_log(), what="the reason logged")
+    finally:
+        app.close()
+
+
+def test_unreachable_app_logged_from_the_first_check(microd):
+    m = microd(app_conf("127.0.0.1:1", path="/"),
+               workers={"web": 0, "broker": 0})
+    wait_for(lambda: "sidecar app go.micro.srv.app unhealthy (connection "
+             "refused): deregistering" in m.read_log(),
+             what="the app's state logged")
+    assert not node_ids(m, "go.micro.srv.app")
+
+
+def test_health_check_takes_the_status_not_the_body(microd):
+    """go-micro's sidecar looks at the status only: a 200 whose body is
+    large or slow (a page, a stream) is healthy, and is not buffered."""
+    app = StreamingApp(body_never_ends)
+    try:
+        m = microd(app_conf(app.address), workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        checks = app.checks
+        wait_for(lambda: app.checks >= checks + 3, what="more checks")
+        assert node_ids(m, "go.micro.srv.app")
+        assert "unhealthy" not in m.read_log()
+    finally:
+        app.close()
+
+
+def test_health_check_bounded_by_the_interval(microd):
+    """The status line must come within the interval, however the bytes
+    trickle (a streamed request's timeout bounds each silence only)."""
+    mode = {"answer": body_never_ends}
+    app = StreamingApp(lambda c: mode["answer"](c))
+    try:
+        m = microd(app_conf(app.address, interval="300ms"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        mode["answer"] = trickled_head
+        wait_for(lambda: not node_ids(m, "go.micro.srv.app"),
+                 what="deregistered")
+        assert ("unhealthy (no answer within healthcheck_interval)"
+                in m.read_log())
+    finally:
+        app.close()

@@ -14,7 +14,7 @@
 #include <event2/event.h>
 
 #include "counters.h"
-#include "http.h"
+#include "http-int.h"	/* HTTP_DRAIN_GRACE_MS */
 #include "http_test.h"
 #include "stream.h"
 
@@ -454,23 +454,33 @@ test_drained(void *arg)
 	t->drained++;
 }
 
+/*
+ * Draining: a request in flight ends with Connection: close; an idle
+ * keep-alive connection has its next request answered the same way (its
+ * client may be sending it now), or is closed after the grace.
+ */
 static void
 test_drain(void **state)
 {
 	struct ht	*t = *state;
 	char		*r;
-	int		 idle, busy, eof;
+	int		 idle, quiet, busy, eof;
 
 	idle = ht_connect(t->port);
+	quiet = ht_connect(t->port);
 	busy = ht_connect(t->port);
 	r = ht_ask(t, idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
+	r = ht_ask(t, quiet, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	ht_send(busy, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
 	ht_pump(t->base, 1000, &t->ndeferred);
 	assert_int_equal(t->ndeferred, 1);
 
 	http_server_drain(t->srv, test_drained, t);
-	r = ht_ask(t, idle, NULL, NULL, &eof);
+	r = ht_ask(t, idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
+	    &eof);
 	assert_true(eof);
+	assert_non_null(strstr(r, "200 OK"));
+	assert_non_null(strstr(r, "Connection: close\r\n"));
 	assert_int_equal(t->drained, 0);
 	http_reply(t->deferred[0], 200, "text/plain", "bye", 3);
 	r = ht_ask(t, busy, NULL, NULL, &eof);
@@ -478,9 +488,14 @@ test_drain(void **state)
 	assert_non_null(strstr(r, "Connection: close\r\n"));
 	assert_non_null(strstr(r, "bye"));
 	close(busy);
+	close(idle);
+	ht_read(t->base, quiet, t->buf, sizeof(t->buf), NULL,
+	    HTTP_DRAIN_GRACE_MS + 2000, &eof);
+	assert_true(eof);
+	assert_string_equal(t->buf, "");
+	close(quiet);
 	ht_pump(t->base, 1000, &t->drained);
 	assert_int_equal(t->drained, 1);
-	close(idle);
 }
 
 static void

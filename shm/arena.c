@@ -21,30 +21,31 @@
 static struct shm_rec *
 shm_arena_at(const struct shm *shm, uint64_t pos)
 {
-	return (struct shm_rec *)(shm->base + shm->hdr->arena_off +
-	    pos % shm->hdr->arena_size);
+	return (struct shm_rec *)(shm->base + shm->layout.arena_off +
+	    pos % shm->layout.arena_size);
 }
 
 uint64_t
 shm_arena_ref(const struct shm *shm, const struct shm_rec *rec)
 {
 	return SHM_REF((const unsigned char *)rec - shm->base -
-	    shm->hdr->arena_off);
+	    shm->layout.arena_off);
 }
 
 static uint64_t
 shm_arena_free(const struct shm_writer *w)
 {
-	return w->hdr->arena_size - (LOAD(&w->hdr->head) - LOAD(&w->hdr->tail));
+	return w->layout->arena_size -
+	    (LOAD(&w->hdr->head) - LOAD(&w->hdr->tail));
 }
 
 /* Bytes a pad would take if n bytes were placed at head now. */
 static uint64_t
 shm_arena_pad(const struct shm_writer *w, size_t n)
 {
-	uint64_t	 left;
+	uint64_t	 size = w->layout->arena_size, left;
 
-	left = w->hdr->arena_size - LOAD(&w->hdr->head) % w->hdr->arena_size;
+	left = size - LOAD(&w->hdr->head) % size;
 	return left >= n ? 0 : left;
 }
 
@@ -135,7 +136,7 @@ shm_arena_clean(struct shm_writer *w, uint64_t deadline, const char **cause)
 			return 0;
 		}
 		if (shm_arena_fits(w, rec->size,
-		    tail < w->clean ? w->hdr->max_record : 0)) {
+		    tail < w->clean ? w->layout->max_record : 0)) {
 			w->clean += rec->size;
 			shm_arena_move(w, rec);
 			return 0;
@@ -173,11 +174,11 @@ static int
 shm_arena_valid(const struct shm_writer *w, uint64_t pos,
     const struct shm_rec *rec)
 {
-	uint64_t	 phys = pos % w->hdr->arena_size;
+	uint64_t	 phys = pos % w->layout->arena_size;
 
 	return rec->magic == SHM_REC_MAGIC && rec->size >= SHM_REC_ALIGN &&
 	    rec->size % SHM_REC_ALIGN == 0 &&
-	    phys + rec->size <= w->hdr->arena_size &&
+	    phys + rec->size <= w->layout->arena_size &&
 	    pos + rec->size <= LOAD(&w->hdr->head);
 }
 

@@ -67,7 +67,7 @@ shm_epoch_scan(struct shm_writer *w, uint64_t retired)
 	if ((min = LOAD(&w->hdr->epoch)) <= retired)
 		min = __atomic_add_fetch(&w->hdr->epoch, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (i = 0; i < w->hdr->nslots; i++) {
+	for (i = 0; i < w->layout->nslots; i++) {
 		s = shm_slot_at(w->shm, i);
 		e = LOAD_ACQ(&s->epoch);
 		if (e == 0 || e >= min)

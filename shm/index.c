@@ -19,21 +19,21 @@ shm_index_find(const struct shm *shm, uint64_t which, uint32_t hash,
 	uint64_t		*ix = shm_index_at(shm, which), mask, b, n;
 	uint64_t		 i;
 
-	mask = shm->hdr->index_cap - 1;
+	mask = shm->layout.index_cap - 1;
 	for (i = hash & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
 		b = LOAD_ACQ(&ix[i]);
 		if (b == 0)
 			return 0;
 		if (b == SHM_TOMBSTONE || SHM_BUCKET_HASH(b) != hash)
 			continue;
-		rec = shm_rec_at(shm, SHM_BUCKET_REF(b));
-		if (rec == NULL)
+		if ((rec = shm_rec_ptr(shm, SHM_BUCKET_REF(b))) == NULL)
 			continue;
 		/* Name, node table and addresses: fetch them in parallel. */
 		__builtin_prefetch((const char *)rec + 64);
 		__builtin_prefetch((const char *)rec + 128);
 		__builtin_prefetch((const char *)rec + 192);
-		if (shm_rec_is(rec, name, len)) {
+		if (shm_rec_fits(shm, rec) && shm_rec_is(rec, name, len) &&
+		    shm_rec_service_readable(rec)) {
 			if (where != NULL)
 				*where = &ix[i];
 			return b;
@@ -47,7 +47,7 @@ shm_index_count(const struct shm *shm, uint64_t which)
 {
 	uint64_t	*ix = shm_index_at(shm, which), i, n = 0;
 
-	for (i = 0; i < shm->hdr->index_cap; i++) {
+	for (i = 0; i < shm->layout.index_cap; i++) {
 		if (LOAD(&ix[i]) != 0)
 			n++;
 	}
@@ -60,7 +60,7 @@ shm_index_slot(struct shm *shm, uint64_t which, uint32_t hash)
 {
 	uint64_t	*ix = shm_index_at(shm, which), mask, b, i;
 
-	mask = shm->hdr->index_cap - 1;
+	mask = shm->layout.index_cap - 1;
 	for (i = hash & mask;; i = (i + 1) & mask) {
 		b = LOAD(&ix[i]);
 		if (b == 0 || b == SHM_TOMBSTONE)
@@ -87,8 +87,8 @@ shm_index_rebuild(struct shm_writer *w, uint64_t deadline, const char **cause)
 	}
 	src = shm_index_at(shm, from);
 	dst = shm_index_at(shm, to);
-	memset(dst, 0, shm->hdr->index_cap * sizeof(*dst));
-	for (i = 0; i < shm->hdr->index_cap; i++) {
+	memset(dst, 0, shm->layout.index_cap * sizeof(*dst));
+	for (i = 0; i < shm->layout.index_cap; i++) {
 		b = LOAD(&src[i]);
 		if (b == 0 || b == SHM_TOMBSTONE)
 			continue;
@@ -109,7 +109,7 @@ shm_index_insert(struct shm_writer *w, uint32_t hash, uint64_t ref,
 	uint64_t	 which, *slot;
 
 	which = LOAD(&w->hdr->index_active);
-	if ((w->used[which] + 1) * 4 > w->hdr->index_cap * 3) {
+	if ((w->used[which] + 1) * 4 > w->layout->index_cap * 3) {
 		if (shm_index_rebuild(w, deadline, cause) == -1)
 			return -1;
 		which = LOAD(&w->hdr->index_active);

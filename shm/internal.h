@@ -21,12 +21,19 @@
 /* A single-writer counter: no read-modify-write needed. */
 #define BUMP(p, n)	STORE((p), LOAD(p) + (n))
 
-/* Process-local: each process has its own copy of this handle. */
+/*
+ * Process-local: each process has its own copy of this handle. The
+ * segment's geometry is copied into it once checked (shm_create,
+ * shm_attach) and never read from the segment again: every offset taken
+ * from shared memory is bounded by this copy, so stray bytes in the
+ * segment cannot send a reader outside it.
+ */
 struct shm {
 	unsigned char	*base;
 	size_t		 size;
 	int		 fd;
 	struct shm_hdr	*hdr;
+	struct shm_hdr	 layout;	/* the fields fixed at creation */
 	struct shm_slot	*reading;	/* our slot while in a read */
 };
 
@@ -34,6 +41,7 @@ struct shm {
 struct shm_writer {
 	struct shm	*shm;
 	struct shm_hdr	*hdr;
+	const struct shm_hdr *layout;	/* &shm->layout */
 	uint64_t	 clean;		/* cleaner cursor, tail <= clean <= head */
 	uint64_t	 safe;		/* records retired before this are free */
 	uint64_t	 seq;
@@ -57,25 +65,48 @@ struct shm_writer {
 static inline struct shm_slot *
 shm_slot_at(const struct shm *shm, unsigned i)
 {
-	return (struct shm_slot *)(shm->base + shm->hdr->slots_off +
+	return (struct shm_slot *)(shm->base + shm->layout.slots_off +
 	    (size_t)i * SHM_SLOT_SIZE);
 }
 
+/* which is index_active as loaded: only its low bit counts. */
 static inline uint64_t *
 shm_index_at(const struct shm *shm, uint64_t which)
 {
-	return (uint64_t *)(shm->base + shm->hdr->index_off[which]);
+	return (uint64_t *)(shm->base + shm->layout.index_off[which & 1]);
 }
 
-/* A record by reference, or NULL if the reference is out of the arena. */
+/*
+ * Where a reference points, or NULL if outside the arena. The record is
+ * not read: a lookup prefetches its lines before it waits for the first.
+ */
+static inline struct shm_rec *
+shm_rec_ptr(const struct shm *shm, uint64_t ref)
+{
+	if (ref == 0 || ref > shm->layout.arena_size / SHM_REC_ALIGN)
+		return NULL;
+	return (struct shm_rec *)(shm->base + shm->layout.arena_off +
+	    SHM_REF_OFF(ref));
+}
+
+/* Whether the record's size keeps it inside the arena. */
+static inline int
+shm_rec_fits(const struct shm *shm, const struct shm_rec *rec)
+{
+	uint64_t	 off = (const unsigned char *)rec -
+			    (shm->base + shm->layout.arena_off);
+
+	return rec->size >= SHM_REC_ALIGN &&
+	    rec->size <= shm->layout.arena_size - off;
+}
+
+/* A record by reference, or NULL unless it lies inside the arena. */
 static inline struct shm_rec *
 shm_rec_at(const struct shm *shm, uint64_t ref)
 {
-	uint64_t	 off = SHM_REF_OFF(ref);
+	struct shm_rec	*rec = shm_rec_ptr(shm, ref);
 
-	if (ref == 0 || off + sizeof(struct shm_rec) > shm->hdr->arena_size)
-		return NULL;
-	return (struct shm_rec *)(shm->base + shm->hdr->arena_off + off);
+	return rec != NULL && shm_rec_fits(shm, rec) ? rec : NULL;
 }
 
 /*
@@ -115,6 +146,7 @@ void		 shm_rec_fill(struct shm_rec *, size_t, enum shm_rec_kind,
 size_t		 shm_rec_body_size(size_t);
 void		 shm_rec_seal(struct shm_rec *, uint64_t);
 int		 shm_rec_is(const struct shm_rec *, const char *, size_t);
+int		 shm_rec_service_readable(const struct shm_rec *);
 
 /* index.c */
 uint64_t	 shm_index_find(const struct shm *, uint64_t, uint32_t,

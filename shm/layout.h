@@ -29,7 +29,11 @@ enum shm_rec_kind {
 };
 
 struct shm_hdr {
-	/* Fixed at creation. */
+	/*
+	 * Fixed at creation. header_size .. max_record are what shm_plan
+	 * derives from size, nslots and max_services: shm_attach compares
+	 * them as one block.
+	 */
 	char		 magic[8];
 	uint32_t	 layout_version;
 	uint32_t	 header_size;

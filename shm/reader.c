@@ -34,15 +34,28 @@ shm_lookup(struct shm *shm, const char *name, size_t len,
 	return 0;
 }
 
+/*
+ * A string of the record, or "" if its offset is outside it (stray
+ * bytes). Its end is not searched for: that would read the lines of the
+ * ids and versions on a lookup that wants an address only. Every string
+ * the writer stores ends with a NUL inside the record.
+ */
+static const char *
+shm_service_string(const struct shm_service *sv, uint32_t off)
+{
+	const struct shm_rec	*rec = sv->rec;
+
+	return off < rec->size ? (const char *)rec + off : "";
+}
+
 void
 shm_service_node(const struct shm_service *sv, size_t i, struct shm_node *n)
 {
-	const char			*base = sv->rec;
 	const struct shm_rec_node	*rn = shm_rec_nodes(sv->rec) + i;
 
-	n->id = base + rn->id_off;
-	n->address = base + rn->address_off;
-	n->version = base + rn->version_off;
+	n->id = shm_service_string(sv, rn->id_off);
+	n->address = shm_service_string(sv, rn->address_off);
+	n->version = shm_service_string(sv, rn->version_off);
 	n->flags = rn->flags;
 }
 
@@ -66,11 +79,12 @@ shm_foreach(struct shm *shm, int (*cb)(const struct shm_service *, void *),
 	int			 rc;
 
 	ix = shm_index_at(shm, LOAD_ACQ(&shm->hdr->index_active));
-	for (i = 0; i < shm->hdr->index_cap; i++) {
+	for (i = 0; i < shm->layout.index_cap; i++) {
 		b = LOAD_ACQ(&ix[i]);
 		if (b == 0 || b == SHM_TOMBSTONE)
 			continue;
-		if ((rec = shm_rec_at(shm, SHM_BUCKET_REF(b))) == NULL)
+		rec = shm_rec_at(shm, SHM_BUCKET_REF(b));
+		if (rec == NULL || !shm_rec_service_readable(rec))
 			continue;
 		shm_service_view(rec, &sv);
 		if ((rc = cb(&sv, arg)) != 0)
@@ -135,7 +149,8 @@ shm_read_sync(struct shm *shm, struct shm_sync *sync)
 	const struct shm_rec	*rec;
 
 	rec = shm_rec_at(shm, LOAD_ACQ(&shm->hdr->sync_ref));
-	if (rec == NULL) {
+	if (rec == NULL || rec->kind != SHM_REC_SYNC ||
+	    rec->size < shm_rec_body_size(sizeof(*sync))) {
 		memset(sync, 0, sizeof(*sync));
 		return;
 	}

@@ -146,8 +146,30 @@ shm_rec_seal(struct shm_rec *rec, uint64_t seq)
 	rec->sum = shm_rec_sum(rec);
 }
 
+/* rec is in the arena (shm_rec_at): so is the name compared. */
 int
 shm_rec_is(const struct shm_rec *rec, const char *name, size_t len)
 {
-	return rec->name_len == len && memcmp(shm_rec_name(rec), name, len) == 0;
+	return rec->name_len == len && sizeof(*rec) + len < rec->size &&
+	    memcmp(shm_rec_name(rec), name, len) == 0;
+}
+
+/*
+ * Whether a service record reached through shared memory may be handed to
+ * a reader: its name ends where it says, its node table and JSON lie
+ * inside it. Only the header's lines are read (the lookup's hot path);
+ * node strings are bounded where they are read (shm_service_node).
+ */
+int
+shm_rec_service_readable(const struct shm_rec *rec)
+{
+	uint64_t	 table_end;
+
+	if (rec->magic != SHM_REC_MAGIC || rec->kind != SHM_REC_SERVICE ||
+	    shm_rec_name(rec)[rec->name_len] != '\0')
+		return 0;
+	table_end = shm_rec_nodes_off(rec->name_len) +
+	    (uint64_t)rec->nnodes * sizeof(struct shm_rec_node);
+	return table_end <= rec->json_off &&
+	    (uint64_t)rec->json_off + rec->json_len < rec->size;
 }

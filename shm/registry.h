@@ -52,7 +52,7 @@ struct shm_service {
 	const char	*name;		/* NUL-terminated */
 	size_t		 name_len;
 	size_t		 nnodes;
-	const char	*json;		/* NUL-terminated */
+	const char	*json;		/* json_len bytes: use the length */
 	size_t		 json_len;
 	uint64_t	 seq;		/* writer sequence: changes on update */
 	const void	*rec;		/* the record, opaque */

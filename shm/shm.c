@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,12 +126,25 @@ shm_create(size_t size, unsigned nslots, size_t max_services,
 	plan.created_ms = util_wall_ms();
 	plan.epoch = 1;
 	memcpy(shm->hdr, &plan, sizeof(plan));
+	shm->layout = plan;
 	return shm;
 }
 
+/* The header fields shm_plan derives from size, slots and max services. */
+#define SHM_GEOMETRY_START	offsetof(struct shm_hdr, header_size)
+#define SHM_GEOMETRY_END	offsetof(struct shm_hdr, created_ms)
+
+/*
+ * Check a segment made elsewhere: its geometry must be exactly what this
+ * binary would lay out for the same size, slots and max services, so that
+ * no offset in it points outside the mapping. Fills plan with it.
+ */
 static int
-shm_check(const struct shm_hdr *hdr, size_t size, const char **cause)
+shm_check(const struct shm_hdr *hdr, size_t size, struct shm_hdr *plan,
+    const char **cause)
 {
+	const char	*why;
+
 	if (memcmp(hdr->magic, SHM_MAGIC, sizeof(hdr->magic)) != 0) {
 		*cause = "not a microd segment (bad magic)";
 		return -1;
@@ -139,9 +153,11 @@ shm_check(const struct shm_hdr *hdr, size_t size, const char **cause)
 		*cause = "segment layout version not supported";
 		return -1;
 	}
-	if (hdr->size != size || hdr->arena_off + hdr->arena_size > size ||
-	    hdr->slot_size != SHM_SLOT_SIZE || hdr->index_cap == 0 ||
-	    (hdr->index_cap & (hdr->index_cap - 1)) != 0) {
+	memset(plan, 0, sizeof(*plan));
+	if (shm_plan(plan, size, hdr->nslots, hdr->max_services, &why) == -1 ||
+	    memcmp((const char *)hdr + SHM_GEOMETRY_START,
+	    (const char *)plan + SHM_GEOMETRY_START,
+	    SHM_GEOMETRY_END - SHM_GEOMETRY_START) != 0) {
 		*cause = "segment header inconsistent";
 		return -1;
 	}
@@ -164,7 +180,7 @@ shm_attach(int fd, const char **cause)
 	}
 	if ((shm = shm_map(fd, (size_t)st.st_size, cause)) == NULL)
 		return NULL;
-	if (shm_check(shm->hdr, shm->size, cause) == -1) {
+	if (shm_check(shm->hdr, shm->size, &shm->layout, cause) == -1) {
 		munmap(shm->base, shm->size);
 		free(shm);
 		return NULL;
@@ -195,7 +211,7 @@ shm_size(const struct shm *shm)
 unsigned
 shm_nslots(const struct shm *shm)
 {
-	return shm->hdr->nslots;
+	return shm->layout.nslots;
 }
 
 uint64_t

@@ -17,7 +17,7 @@ shm_slot_claim(struct shm *shm, const struct shm_slot_info *info,
 	unsigned	 i;
 	size_t		 k;
 
-	for (i = 0; i < shm->hdr->nslots; i++) {
+	for (i = 0; i < shm->layout.nslots; i++) {
 		s = shm_slot_at(shm, i);
 		if (LOAD(&s->state) != SHM_SLOT_FREE)
 			continue;

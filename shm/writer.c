@@ -41,6 +41,7 @@ shm_writer_open(struct shm *shm, const char **cause)
 	w = xcalloc(1, sizeof(*w));
 	w->shm = shm;
 	w->hdr = h;
+	w->layout = &shm->layout;
 	if (shm_arena_recover(w, cause) == -1) {
 		STORE(&h->writer_pid, 0);
 		free(w);
@@ -234,7 +235,7 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
 		return -1;
 	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active),
 	    shm_hash(name, len), name, len, NULL);
-	if (b == 0 && LOAD(&w->hdr->services) >= w->hdr->max_services) {
+	if (b == 0 && LOAD(&w->hdr->services) >= w->layout->max_services) {
 		*cause = "shm index full (max services)";
 		shm_writer_full(w, *cause);
 		return -1;
@@ -245,8 +246,8 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
 	if (shm_writer_room(w, size, replaced, cause) == -1)
 		return -1;
 	deadline = util_now_ms() + SHM_WRITER_WAIT_MS;
-	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record, deadline,
-	    cause)) == NULL)
+	if ((rec = shm_arena_alloc(w, size, 2 * w->layout->max_record,
+	    deadline, cause)) == NULL)
 		return -1;
 	shm_rec_service_fill(rec, size, name, len, nodes, nnodes, json,
 	    json_len);
@@ -287,7 +288,7 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
 	old = shm_rec_at(w->shm, LOAD(&w->hdr->sync_ref));
 	if (shm_writer_room(w, size, old != NULL ? old->size : 0, cause) == -1)
 		return -1;
-	if ((rec = shm_arena_alloc(w, size, 2 * w->hdr->max_record,
+	if ((rec = shm_arena_alloc(w, size, 2 * w->layout->max_record,
 	    util_now_ms() + SHM_WRITER_WAIT_MS, cause)) == NULL)
 		return -1;
 	shm_rec_fill(rec, size, SHM_REC_SYNC, sync, sizeof(*sync));

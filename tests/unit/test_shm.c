@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -150,6 +151,39 @@ test_attach(void **state)
 	assert_null(shm_attach(fd, &cause));
 	assert_string_equal(cause, "not a microd segment (bad magic)");
 	close(fd);
+	fixture_free(f);
+}
+
+/*
+ * A header whose geometry is not what this binary lays out for the same
+ * size, slots and max services would send readers outside the mapping:
+ * refused, whichever field is off.
+ */
+static void
+test_attach_bad_geometry(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	struct shm_hdr	*h = f->shm->hdr, saved = *h;
+	const char	*cause = NULL;
+	uint64_t	*fields[] = { &h->arena_size, &h->arena_off,
+			    &h->index_off[1], &h->index_cap, &h->max_record,
+			    &h->slots_off };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		*fields[i] = i % 2 ? MB : 0;
+		assert_null(shm_attach(dup(shm_fd(f->shm)), &cause));
+		assert_string_equal(cause, "segment header inconsistent");
+		*h = saved;
+	}
+	h->nslots = 100000;
+	assert_null(shm_attach(dup(shm_fd(f->shm)), &cause));
+	assert_string_equal(cause, "segment header inconsistent");
+	*h = saved;
+	h->layout_version++;
+	assert_null(shm_attach(dup(shm_fd(f->shm)), &cause));
+	assert_string_equal(cause, "segment layout version not supported");
+	*h = saved;
 	fixture_free(f);
 }
 
@@ -495,6 +529,239 @@ test_max_services(void **state)
 	fixture_free(f);
 }
 
+static struct shm_rec *
+rec_of(struct shm *shm, const char *name, uint64_t **where)
+{
+	uint64_t	 b;
+
+	b = shm_index_find(shm, LOAD(&shm->hdr->index_active),
+	    shm_hash(name, strlen(name)), name, strlen(name), where);
+	assert_true(b != 0);
+	return shm_rec_at(shm, SHM_BUCKET_REF(b));
+}
+
+static int
+lookup(struct shm *shm, const char *name)
+{
+	struct shm_service	 sv;
+	int			 rc;
+
+	shm_read_begin(shm, READER);
+	rc = shm_lookup(shm, name, strlen(name), &sv);
+	shm_read_end(shm);
+	return rc;
+}
+
+/*
+ * Stray bytes in the segment: a reader bounds every offset it takes from
+ * shared memory by the record or the arena, and rejects what does not fit
+ * rather than follow it.
+ */
+static void
+test_corrupt_offsets(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_hdr		*h = f->shm->hdr;
+	struct shm_service	 sv;
+	struct shm_node		 n;
+	struct shm_sync		 sync;
+	struct shm_rec		*rec, *last;
+	struct count		 c = { 0, 0 };
+	const char		*cause = NULL;
+	uint64_t		*where, saved;
+	unsigned char		*end;
+
+	assert_int_equal(put_service(f->w, "ok", 1, 2, 0, &cause), 0);
+	assert_int_equal(put_service(f->w, "bad", 1, 2, 0, &cause), 0);
+	rec = rec_of(f->shm, "bad", &where);
+
+	/* JSON, then the name, said to run past the record. */
+	rec->json_off = UINT32_MAX - 8;
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	rec->json_off = rec->size - 1;
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	rec->json_off = rec->size - 8;
+	rec->json_len = 8;
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	shm_rec_service_fill(rec, rec->size, "bad", 3, NULL, 0, "[]", 2);
+	rec->name_len = UINT32_MAX;
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	shm_rec_service_fill(rec, rec->size, "bad", 3, NULL, 0, "[]", 2);
+	rec->nnodes = UINT16_MAX;
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	/* No NUL at the end: its strings could run out of it. */
+	((char *)rec)[rec->size - 1] = 'x';
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_foreach(f->shm, count_cb, &c), 0);
+	shm_read_end(f->shm);
+	assert_int_equal(c.n, 1);
+
+	/* A node offset out of the record reads as an empty string. */
+	assert_int_equal(put_service(f->w, "bad", 2, 2, 0, &cause), 0);
+	rec = rec_of(f->shm, "bad", &where);
+	((struct shm_rec_node *)shm_rec_nodes(rec))[1].id_off = UINT32_MAX;
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "bad", 3, &sv), 0);
+	shm_service_node(&sv, 1, &n);
+	assert_string_equal(n.id, "");
+	shm_read_end(f->shm);
+
+	/* A bucket sending the reader to the arena's last 64 bytes, where a
+	 * record header says it is larger than what is left. */
+	last = (struct shm_rec *)(f->shm->base + h->arena_off +
+	    h->arena_size - SHM_REC_ALIGN);
+	*last = *rec;
+	last->size = 4096;
+	saved = *where;
+	*where = SHM_BUCKET(rec->hash, h->arena_size / SHM_REC_ALIGN);
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	*where = SHM_BUCKET(rec->hash, h->arena_size / SHM_REC_ALIGN + 1);
+	assert_int_equal(lookup(f->shm, "bad"), -1);
+	*where = saved;
+
+	/* Only the low bit of index_active counts. */
+	STORE(&h->index_active, LOAD(&h->index_active) + 2);
+	assert_int_equal(lookup(f->shm, "ok"), 0);
+	STORE(&h->index_active, LOAD(&h->index_active) - 2);
+
+	/* sync_ref to a service record, or to the arena's end. */
+	STORE(&h->sync_ref, SHM_BUCKET_REF(saved));
+	shm_read_begin(f->shm, READER);
+	shm_read_sync(f->shm, &sync);
+	shm_read_end(f->shm);
+	assert_string_equal(sync.backend, "");
+	last->kind = SHM_REC_SYNC;
+	end = (unsigned char *)last + SHM_REC_ALIGN;
+	assert_true(end == f->shm->base + h->arena_off + h->arena_size);
+	STORE(&h->sync_ref, h->arena_size / SHM_REC_ALIGN);
+	shm_read_begin(f->shm, READER);
+	shm_read_sync(f->shm, &sync);
+	shm_read_end(f->shm);
+	assert_string_equal(sync.backend, "");
+	fixture_free(f);
+}
+
+static uint64_t
+fuzz_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int
+fuzz_read_cb(const struct shm_service *sv, void *arg)
+{
+	struct shm_node	 n;
+	size_t		*len = arg, i;
+
+	*len += strlen(sv->name) + strlen(sv->json);
+	for (i = 0; i < sv->nnodes; i++) {
+		shm_service_node(sv, i, &n);
+		*len += strlen(n.id) + strlen(n.address) + strlen(n.version);
+	}
+	return 0;
+}
+
+/* Every read there is, every string followed to its end. */
+static void
+fuzz_read_all(struct shm *shm, uint64_t *rs)
+{
+	struct shm_service	 sv;
+	struct shm_sync		 sync;
+	char			 name[32];
+	size_t			 len = 0;
+	unsigned		 i;
+
+	shm_read_begin(shm, READER);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "svc-%u", i);
+		if (shm_lookup(shm, name, strlen(name), &sv) == 0) {
+			fuzz_read_cb(&sv, &len);
+			shm_select_random(&sv, "2.0.0", rs);
+		}
+	}
+	shm_foreach(shm, fuzz_read_cb, &len);
+	shm_read_sync(shm, &sync);
+	shm_read_end(shm);
+}
+
+/* Random bytes over the index, the records or the reader-read header. */
+static void
+fuzz_corrupt(struct shm *shm, uint64_t *rs)
+{
+	struct shm_hdr	*h = shm->hdr;
+	uint64_t	*ix = shm_index_at(shm, h->index_active), r, i;
+	int		 k;
+
+	for (k = 0; k < 4; k++) {
+		r = fuzz_rand(rs);
+		i = (r >> 8) % h->index_cap;
+		switch (r % 4) {
+		case 0:
+			ix[i] = (ix[i] & ~0xffffffffULL) |
+			    (r >> 32) % (h->arena_size / SHM_REC_ALIGN + 4);
+			break;
+		case 1:
+			h->index_active = r >> 40;
+			h->sync_ref = (r >> 8) % (h->arena_size /
+			    SHM_REC_ALIGN + 4);
+			break;
+		default:
+			shm->base[h->index_off[0] + (r >> 8) % (MB -
+			    h->index_off[0])] = (unsigned char)(r >> 56);
+			break;
+		}
+	}
+}
+
+/*
+ * Many runs of random corruption, each read in a child (a second at most)
+ * from a copy of the same healthy segment: no read crashes or hangs.
+ */
+static void
+test_corrupt_fuzz(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_sync		 sync = { .backend = "etcd" };
+	unsigned char		*healthy;
+	const char		*cause = NULL;
+	char			 name[32];
+	uint64_t		 rs = 0x9e3779b97f4a7c15ULL;
+	unsigned		 i, crashed = 0;
+	pid_t			 pid;
+	int			 status;
+
+	assert_int_equal(shm_writer_set_sync(f->w, &sync, &cause), 0);
+	for (i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "svc-%u", i % 40);
+		assert_int_equal(put_service(f->w, name, i, i % 6, i * 7 % 900,
+		    &cause), 0);
+	}
+	healthy = malloc(MB);
+	memcpy(healthy, f->shm->base, MB);
+	for (i = 0; i < 1000; i++) {
+		fuzz_rand(&rs);
+		if ((pid = fork()) == 0) {
+			/* Die of a fault, not in cmocka's handler. */
+			signal(SIGSEGV, SIG_DFL);
+			signal(SIGBUS, SIG_DFL);
+			alarm(1);
+			fuzz_corrupt(f->shm, &rs);
+			fuzz_read_all(f->shm, &rs);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		crashed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		memcpy(f->shm->base, healthy, MB);
+	}
+	assert_int_equal(crashed, 0);
+	free(healthy);
+	fixture_free(f);
+}
+
 /*
  * A reader holding a view pins its record: the writer cannot reuse it, so
  * puts that need the space fail (bounded wait) and the view stays intact.
@@ -657,6 +924,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_bad_figures),
 		cmocka_unit_test(test_attach),
+		cmocka_unit_test(test_attach_bad_geometry),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_put_lookup_replace_delete),
 		cmocka_unit_test(test_bad_input),
@@ -672,6 +940,8 @@ main(void)
 		cmocka_unit_test(test_dead_reader),
 		cmocka_unit_test(test_second_writer_refused),
 		cmocka_unit_test(test_writer_recovery),
+		cmocka_unit_test(test_corrupt_offsets),
+		cmocka_unit_test(test_corrupt_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * The master's side of the worker channels: ctlproto frames on a
  * socketpair per worker. Workers say "ready", ask for registry changes
- * (relayed to the registry worker) and the registry worker answers them.
+ * (relayed to the registry worker) and the registry worker answers them;
+ * on a reload the master tells older sidecar workers the new app.
  */
 #include "config.h"
 
@@ -99,6 +100,34 @@ chan_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	/* EOF: the worker is gone or going; SIGCHLD does the rest. */
 	chan_close(p);
+}
+
+/*
+ * On a reload, tell the older generations' sidecar workers which app the
+ * new configuration checks (an empty name: none, as without sidecar
+ * workers). One that checks another app deregisters it at once: the new
+ * generation will not, not knowing it, and its TTL is three intervals.
+ */
+void
+chan_send_sidecar_app(void)
+{
+	const struct config	*conf = master->conf;
+	int			 on = conf->roles[ROLE_SIDECAR].workers > 0;
+	struct ctl_frame	 f;
+	struct proc		*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role != ROLE_SIDECAR || p->chan == NULL ||
+		    p->generation == master->generation)
+			continue;
+		ctl_frame_request(&f, 0, "app", 1);
+		ctl_pack_str(&f.pk, "args");
+		msgpack_pack_map(&f.pk, 2);
+		ctl_pack_kv_str(&f.pk, "name", on ? conf->sidecar_app_name : "");
+		ctl_pack_kv_str(&f.pk, "address",
+		    on ? conf->sidecar_app_address : "");
+		relay_send(p->chan, &f);
+	}
 }
 
 void

@@ -265,6 +265,7 @@ master_reload(char *err, size_t errlen)
 	log_setlevel(next->log_level);
 	master->generation++;
 	master->ready_sent = 0;
+	chan_send_sidecar_app();
 	proc_start_generation();
 	/*
 	 * A generation that never got all its workers ready is superseded

@@ -103,6 +103,7 @@ const char *proc_state_name(const struct proc *);
 /* chan.c: the master's side of the worker channels */
 void	 chan_open(struct proc *, int);
 void	 chan_close(struct proc *);
+void	 chan_send_sidecar_app(void);
 
 /* relay.c: requests forwarded to the registry worker */
 typedef void (*relay_answered_cb)(void *);

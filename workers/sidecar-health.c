@@ -21,6 +21,7 @@
 
 #define HEALTH_TTL_INTERVALS	3
 #define HEALTH_WHY_MAX		64	/* "HTTP 503" and the like */
+#define HEALTH_RETRY_MS		1000	/* a retired app's failed deregistration */
 
 /*
  * What the registry was last asked to hold for the app. Unknown at start
@@ -44,6 +45,7 @@ struct sidecar_health {
 	char			*json;		/* the app's Service JSON */
 	uint32_t		 pending;	/* (de)registration in flight */
 	enum sidecar_health_state state;
+	int			 retired;	/* a reload dropped the app */
 };
 
 static struct sidecar_health	*sidecar_health;
@@ -60,6 +62,8 @@ sidecar_health_changed(struct worker *w, const struct ctl_msg *reply,
 		    reply ? reply->error : "master unreachable");
 		h->state = HEALTH_UNKNOWN;
 	}
+	if (h->retired)
+		worker_drain_check();
 }
 
 /*
@@ -180,10 +184,44 @@ sidecar_health_check(struct sidecar_health *h)
 	http_creq_start(h->creq);
 }
 
+/* A retired app is not checked: its deregistration is retried until done. */
 static void
 sidecar_health_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	sidecar_health_check(arg);
+	struct sidecar_health	*h = arg;
+
+	if (!h->retired)
+		sidecar_health_check(h);
+	else if (h->pending != 0)
+		return;
+	else if (h->state == HEALTH_UNKNOWN) {
+		h->state = HEALTH_DEREGISTERED;
+		sidecar_health_send(h, "deregister");
+	} else
+		event_del(h->timer);
+}
+
+/*
+ * Stop checking the app and deregister it; the timer now retries that
+ * (the registry worker may be restarting in the same reload), and the
+ * worker's drain waits for it (sidecar_health_busy).
+ */
+static void
+sidecar_health_retire(struct sidecar_health *h)
+{
+	struct timeval	 tv = { HEALTH_RETRY_MS / 1000,
+			    HEALTH_RETRY_MS % 1000 * 1000 };
+
+	log_info("sidecar app %s is no longer in the configuration: "
+	    "deregistering", h->w->conf->sidecar_app_name);
+	h->retired = 1;
+	if (h->creq != NULL) {
+		http_creq_cancel(h->creq);
+		h->creq = NULL;
+	}
+	h->state = HEALTH_DEREGISTERED;
+	sidecar_health_send(h, "deregister");
+	evtimer_add(h->timer, &tv);
 }
 
 /*
@@ -245,6 +283,34 @@ sidecar_health_init(struct worker *w)
 	sidecar_health = h;
 	sidecar_health_check(h);
 	return 0;
+}
+
+void
+sidecar_health_app(struct worker *w, const struct ctl_msg *msg)
+{
+	struct sidecar_health	*h = sidecar_health;
+	char			 name[CONFIG_STR_MAX], address[CONFIG_STR_MAX];
+
+	if (h == NULL || h->retired)
+		return;
+	if (ctl_obj_str(ctl_map_get(msg->args, "name"), name,
+	    sizeof(name)) == -1 || ctl_obj_str(ctl_map_get(msg->args,
+	    "address"), address, sizeof(address)) == -1) {
+		log_warnx("%s: bad app from the master", __func__);
+		return;
+	}
+	if (strcmp(name, w->conf->sidecar_app_name) != 0 ||
+	    strcmp(address, w->conf->sidecar_app_address) != 0)
+		sidecar_health_retire(h);
+}
+
+int
+sidecar_health_busy(struct worker *w)
+{
+	struct sidecar_health	*h = sidecar_health;
+
+	return h != NULL && h->retired &&
+	    (h->pending != 0 || h->state == HEALTH_UNKNOWN);
 }
 
 void

@@ -23,6 +23,12 @@ static const struct worker_route sidecar_routes[] = {
 	{ NULL, NULL, NULL, 0 },
 };
 
+/* The master's messages. */
+static const struct worker_cmd sidecar_cmds[] = {
+	{ "app", sidecar_health_app },
+	{ NULL, NULL },
+};
+
 /* Apps publish and subscribe through the same shared rings as brokers. */
 static int
 sidecar_init(struct worker *w)
@@ -34,6 +40,12 @@ sidecar_init(struct worker *w)
 	if (sidecar_rpc_init(w) == -1)
 		return -1;
 	return sidecar_health_init(w);
+}
+
+static int
+sidecar_busy(struct worker *w)
+{
+	return broker_worker_busy(w) || sidecar_health_busy(w);
 }
 
 static void
@@ -52,6 +64,7 @@ const struct role role_sidecar = {
 	.init = sidecar_init,
 	.shutdown = sidecar_shutdown,
 	.drain = broker_worker_drain,
-	.busy = broker_worker_busy,
+	.busy = sidecar_busy,
+	.cmds = sidecar_cmds,
 	.routes = sidecar_routes,
 };

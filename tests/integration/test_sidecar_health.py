@@ -199,3 +199,71 @@ def test_health_check_bounded_by_the_interval(microd):
                 in m.read_log())
     finally:
         app.close()
+
+
+def reload_to(m, extra, generation):
+    """Reload with another [sidecar] section; wait for the old generation
+    to be gone."""
+    m.write_conf(extra=extra)
+    m.ctl("reload")
+    wait_for(lambda: m.status()["generation"] == generation and all(
+        w["generation"] == generation for w in m.workers_list()),
+        timeout=20, what="generation %d alone" % generation)
+
+
+def test_reload_to_another_address_deregisters_the_old_node(microd):
+    """A reload that moves the app deregisters its old node at once: the
+    new generation does not know it, and its TTL (three intervals: 3 min
+    here) would have the gateway route to it meanwhile. A reload that
+    keeps the app keeps its node."""
+    old, new = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(old.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        reload_to(m, app_conf(old.address, path="/ping", interval="60s"), 2)
+        assert node_ids(m, "go.micro.srv.app") == [
+            "go.micro.srv.app-" + old.address]
+        assert "no longer in the configuration" not in m.read_log()
+        reload_to(m, app_conf(new.address, interval="60s"), 3)
+        wait_for(lambda: node_ids(m, "go.micro.srv.app") == [
+            "go.micro.srv.app-" + new.address],
+            what="old node gone, new one registered")
+        assert ("sidecar app go.micro.srv.app is no longer in the "
+                "configuration: deregistering" in m.read_log())
+    finally:
+        old.close()
+        new.close()
+
+
+def test_reload_without_the_app_deregisters_it(microd):
+    app = FakeNode()
+    try:
+        m = microd(app_conf(app.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        m.write_conf(extra="")
+        m.ctl("reload")
+        wait_for(lambda: not node_ids(m, "go.micro.srv.app"),
+                 what="app deregistered")
+    finally:
+        app.close()
+
+
+def test_app_moved_while_the_registry_worker_restarts(microd):
+    """The same reload restarts the registry worker, which refuses
+    requests meanwhile: the old node's deregistration is retried until
+    the new one takes it rather than be lost."""
+    old, new = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(old.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
+        m.write_conf(extra=app_conf(new.address, interval="60s") +
+                     "\n[registry]\nttl = 42s\n")
+        m.ctl("reload")
+        wait_for(lambda: "go.micro.srv.app-" + old.address not in node_ids(
+            m, "go.micro.srv.app"), timeout=20, what="old node gone")
+    finally:
+        old.close()
+        new.close()

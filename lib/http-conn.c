@@ -221,6 +221,7 @@ http_conn_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	switch (conn->state) {
 	case HTTP_CONN_HEAD:
 	case HTTP_CONN_BODY:
+	case HTTP_CONN_STREAM:	/* the owner is told; cut once it replies */
 		log_debug("http: %s: request timed out", conn->peer);
 		http_conn_fail(conn, 408);
 		break;

@@ -510,6 +510,18 @@ def test_proxy_bad_request_body_answered_before_the_reply(gw, nodes):
     assert http("POST", m.url("api", "/echo/x"), b"fine")[0] == 200
 
 
+def test_proxy_streamed_body_gone_quiet_is_408(gw, nodes):
+    """A streamed body that stops for read_timeout is answered 408 while
+    the node has not answered (it was a close without a word)."""
+    m = gw("[api]\nhandler = proxy\nread_timeout = 1s\n")
+    node = RawNode([(5, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")])
+    nodes.append(node)
+    register(m, node.service("go.micro.api.echo"))
+    got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n")
+    assert got.startswith(b"HTTP/1.1 408 "), got
+
+
 def test_proxy_refuses_dot_segments(gw, nodes):
     """/echo/../x means /x, not a path of echo: never proxied to echo
     (the web proxy refuses the same, rpc/route.c)."""

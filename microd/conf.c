@@ -656,6 +656,19 @@ config_validate_sidecar_app(struct config_parse *p, const struct config *c)
 	free(json);
 }
 
+/*
+ * An IPv6 wildcard and an IPv4 address on one port: microd leaves
+ * IPV6_V6ONLY at Linux's default (off), so [::] takes every IPv4 address
+ * too.
+ */
+static int
+config_addr_clash_mixed(const struct sockaddr_in6 *v6,
+    const struct sockaddr_in *v4)
+{
+	return v6->sin6_port != 0 && v6->sin6_port == v4->sin_port &&
+	    IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+}
+
 /* Whether a and b, both parsed by util_parse_addr, could not both bind. */
 static int
 config_addr_clash(const struct sockaddr_storage *a,
@@ -667,7 +680,9 @@ config_addr_clash(const struct sockaddr_storage *a,
 	const struct sockaddr_in6	*b6 = (const void *)b;
 
 	if (a->ss_family != b->ss_family)
-		return 0;
+		return a->ss_family == AF_INET6 ?
+		    config_addr_clash_mixed(a6, b4) :
+		    config_addr_clash_mixed(b6, a4);
 	if (a->ss_family == AF_INET)
 		return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
 		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||

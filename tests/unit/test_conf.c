@@ -247,10 +247,17 @@ test_unbindable(void **state)
 	    "listen 0.0.0.0:8500 share a port");
 	assert_bad("[sidecar]\nlisten = [::1]:8500\n[broker]\n"
 	    "listen = [::]:8500\n", "share a port");
+	/* [::] takes IPv4 too (IPV6_V6ONLY left off). */
+	assert_bad("[api]\nlisten = 127.0.0.1:8500\n[web]\n"
+	    "listen = [::]:8500\n", "share a port");
+	assert_bad("[api]\nlisten = [::]:8500\n[web]\n"
+	    "listen = 0.0.0.0:8500\n", "share a port");
 	/* Port 0, another address, a role that does not run: all fine. */
 	assert_int_equal(load(&c, "[api]\nlisten = 127.0.0.1:0\n[web]\n"
 	    "listen = 127.0.0.1:0\n[sidecar]\nlisten = 127.0.0.2:8500\n"
 	    "[broker]\nlisten = 127.0.0.1:8500\n[api]\nworkers = 0\n"
+	    "listen = 127.0.0.1:8500\n"), 0);
+	assert_int_equal(load(&c, "[api]\nlisten = [::1]:8500\n[web]\n"
 	    "listen = 127.0.0.1:8500\n"), 0);
 	memset(path, 'x', sizeof(path) - 1);
 	path[sizeof(path) - 1] = '\0';

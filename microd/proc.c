@@ -142,6 +142,22 @@ proc_claim_slot(struct proc *p)
 	return 0;
 }
 
+/* The wait before the next start, a crash loop reported as such. */
+static uint64_t
+proc_backoff(struct proc *p, uint64_t lived_ms)
+{
+	uint64_t	 delay = backoff_next(&p->backoff, lived_ms);
+	char		 name[64];
+
+	if (backoff_crashlooping(&p->backoff)) {
+		proc_name(p, name, sizeof(name));
+		log_warnx("%s: crash loop (%u quick failures in a row), next "
+		    "start in %llu ms", name, p->backoff.failures,
+		    (unsigned long long)delay);
+	}
+	return delay;
+}
+
 /*
  * A start that failed for want of a resource (shm slot, descriptors,
  * processes) is retried with the backoff of a quick exit: soon after the
@@ -150,7 +166,7 @@ proc_claim_slot(struct proc *p)
 static void
 proc_retry_later(struct proc *p)
 {
-	uint64_t	 delay = backoff_next(&p->backoff, 0);
+	uint64_t	 delay = proc_backoff(p, 0);
 
 	proc_schedule(p, delay > BACKOFF_BASE_MS ? delay : BACKOFF_BASE_MS);
 }
@@ -549,11 +565,7 @@ proc_after_exit(struct proc *p, int status, uint64_t lived_ms)
 		proc_spawn(p);
 		return;
 	}
-	delay = backoff_next(&p->backoff, lived_ms);
-	if (backoff_crashlooping(&p->backoff))
-		log_warnx("%s: crash loop (%u quick exits in a row), next "
-		    "start in %llu ms", name, p->backoff.failures,
-		    (unsigned long long)delay);
+	delay = proc_backoff(p, lived_ms);
 	if (delay == 0)
 		proc_spawn(p);
 	else

@@ -184,26 +184,32 @@ route_path_byte(const char **p)
 	return (unsigned char)s[0];
 }
 
-/* The end of the path closes the last segment. */
+/*
+ * The end of the path closes the last segment. A ';' starts a segment's
+ * parameters: "..;x" is ".." to Tomcat, Jetty and Spring.
+ */
 int
 route_has_dot_segment(const char *path)
 {
 	size_t	 len = 0, dots = 0;
-	int	 c, end;
+	int	 c, end, params = 0;
 
 	for (;;) {
 		end = *path == '\0';
 		c = end ? '/' : route_path_byte(&path);
 		if (c != '/' && c != '\\') {
-			len++;
-			dots += c == '.';
+			params |= c == ';';
+			if (!params) {
+				len++;
+				dots += c == '.';
+			}
 			continue;
 		}
 		if (len > 0 && len <= 2 && dots == len)
 			return 1;
 		if (end)
 			return 0;
-		len = dots = 0;
+		len = dots = params = 0;
 	}
 }
 

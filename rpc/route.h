@@ -39,8 +39,8 @@ int	 route_proxy_service(const char *ns, const char *path, char *, size_t,
 
 /*
  * 1 if the path holds a "." or ".." segment, dots or separators written
- * plainly or percent-encoded; a backslash separates too (nodes on Windows
- * split on it). Browsers resolve dot segments before they send, so such a
+ * plainly or percent-encoded, parameters (";...") aside; a backslash
+ * separates too (nodes on Windows split on it). Browsers resolve dot segments before they send, so such a
  * path was crafted to reach above /NAME/ on a node: the proxies refuse it.
  */
 int	 route_has_dot_segment(const char *);

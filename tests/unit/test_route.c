@@ -122,11 +122,12 @@ test_route_dot_segments(void **state)
 {
 	static const char *dotted[] = {
 		"/a/..", "/a/../b", "/a/./b", "/..", "/a/%2e%2e/b", "/a/%2E./b",
-		"/a%2f..%2fb", "/a/..\\b", "/a\\.\\b",
+		"/a%2f..%2fb", "/a/..\\b", "/a\\.\\b", "/a/..;/b",
+		"/a/%2e%2e;x=1/b", "/a/.%3b",
 	};
 	static const char *plain[] = {
 		"/", "/a/b", "/a/.../b", "/a/.well-known", "/a/a..b", "/a%2fb",
-		"/a/%2", "/a/%zz",
+		"/a/%2", "/a/%zz", "/a/x;../b", "/a/;../b",
 	};
 	size_t	 i;
 

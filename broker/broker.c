@@ -70,7 +70,7 @@ static struct {
 	char			*envelope;	/* of the message at hand */
 	size_t			 envelope_len;
 	size_t			 envelope_cap;
-	int			 delivering;	/* walking the lists below */
+	unsigned		 delivering;	/* walks of the lists below */
 	struct broker_sub	*gone;		/* freed once done walking */
 } broker;
 
@@ -306,13 +306,19 @@ broker_unsubscribe(struct broker_sub *s)
 		broker_sub_free(s);
 }
 
+/* Around a walk of the lists; the retired are freed after the last. */
 static void
 broker_delivering(int on)
 {
 	struct broker_sub	*s;
 
-	broker.delivering = on;
-	while (!on && (s = broker.gone) != NULL) {
+	if (on) {
+		broker.delivering++;
+		return;
+	}
+	if (--broker.delivering > 0)
+		return;
+	while ((s = broker.gone) != NULL) {
 		broker.gone = s->next_gone;
 		broker_sub_free(s);
 	}

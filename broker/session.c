@@ -129,6 +129,7 @@ broker_sessions_end(void (*done)(void))
 	struct session	*s;
 
 	sessions_ended = done;
+	/* A close never ends a session from inside the call (lib/ws.h). */
 	LIST_FOREACH(s, &sessions, entry) {
 		/* Its close may take seconds: no new messages meanwhile. */
 		session_unsubscribe(s);

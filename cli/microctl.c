@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -248,10 +247,10 @@ microctl_check(const struct cmd_ctx *ctx)
 static enum cmd_status
 microctl_flush(enum cmd_status rv)
 {
-	if (fflush(stdout) == EOF)
-		return cmd_error("cannot write output: %s", strerror(errno));
-	if (ferror(stdout))
-		return cmd_error("cannot write output");
+	const char	*why;
+
+	if ((why = util_stdout_lost()) != NULL)
+		return cmd_error("cannot write output: %s", why);
 	return rv;
 }
 

@@ -286,3 +286,11 @@ util_set_cloexec(int fd, int on)
 	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
 	return fcntl(fd, F_SETFD, flags);
 }
+
+const char *
+util_stdout_lost(void)
+{
+	if (fflush(stdout) == EOF)
+		return strerror(errno);
+	return ferror(stdout) ? "write error" : NULL;
+}

@@ -54,6 +54,11 @@ int	 util_parse_addr(const char *, struct sockaddr_storage *, socklen_t *,
 char	*util_format_addr(const struct sockaddr *, char *, size_t);
 
 int	 util_set_nonblock(int);
+/*
+ * Flush stdout: NULL if everything written reached it, else why not (a
+ * full disk, a reader gone with SIGPIPE ignored), static text.
+ */
+const char *util_stdout_lost(void);
 int	 util_set_cloexec(int, int);
 
 #endif

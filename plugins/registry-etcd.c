@@ -294,7 +294,7 @@ etcd_probe(evutil_socket_t fd, short what, void *arg)
 	struct etcd	*e = arg;
 	const char	*cause;
 
-	if (e->probe != NULL)		/* ended by the request timeout */
+	if (e->probe != NULL)	/* still out: its own 5 s timeout ends it */
 		return;
 	if ((e->probe = etcd_client_post(e->client, "/v3/kv/range",
 	    etcd_req_probe(e->prefix), etcd_probe_done, e, &cause)) == NULL)

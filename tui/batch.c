@@ -6,9 +6,7 @@
 
 #include <sys/ioctl.h>
 
-#include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "tui/top.h"
@@ -62,13 +60,11 @@ batch_print(struct top *t)
 static int
 batch_flush(void)
 {
-	if (fflush(stdout) == EOF)
-		fprintf(stderr, "micro-top: cannot write output: %s\n",
-		    strerror(errno));
-	else if (ferror(stdout))
-		fprintf(stderr, "micro-top: cannot write output\n");
-	else
+	const char	*why;
+
+	if ((why = util_stdout_lost()) == NULL)
 		return 0;
+	fprintf(stderr, "micro-top: cannot write output: %s\n", why);
 	return 1;
 }
 

@@ -20,7 +20,6 @@
 #include "workers/sidecar-registry.h"
 #include "workers/worker.h"
 
-
 struct sidecar_change {
 	struct worker		*w;
 	struct http_request	*req;

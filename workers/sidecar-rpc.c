@@ -10,7 +10,6 @@
 #include "workers/sidecar-rpc.h"
 #include "workers/worker.h"
 
-
 /* One worker process serves one role: its client lives here. */
 static struct rpc_client	*sidecar_rpc_client;
 

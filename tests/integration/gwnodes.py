@@ -174,15 +174,18 @@ class RawNode:
     """A node that answers every request with the same raw bytes, then
     closes: for backends that break HTTP (bad status, cut bodies). The
     answer may also be a list of (seconds to wait, bytes) pieces: a node
-    that trickles."""
+    that trickles; or answer(conn), writing it. threaded: a thread per
+    connection, for answers that take their time."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, threaded=False):
         self.answer, self.requests = answer, 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        accept_loop(self.sock, self.serve)
+        accept_loop(self.sock, self.serve if not threaded else (
+            lambda c: threading.Thread(target=self.serve, args=(c,),
+                                       daemon=True).start()))
 
     def serve(self, c):
         with c:
@@ -200,11 +203,14 @@ class RawNode:
         pieces = self.answer if isinstance(self.answer, list) else [
             (0, self.answer)]
         try:
+            if callable(self.answer):
+                self.answer(c)
+                return
             for wait, data in pieces:
                 time.sleep(wait)
                 c.sendall(data)
         except OSError:
-            pass    # the proxy gave up on us: what the test looks at
+            pass    # the peer gave up on us: what the test looks at
 
     def service(self, name):
         return {"name": name, "version": "1",

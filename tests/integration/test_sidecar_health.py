@@ -3,50 +3,17 @@
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 
-from conftest import MICROD, accept_loop, http, wait_for
-from gwnodes import FakeNode, node_ids
+from conftest import MICROD, http, wait_for
+from gwnodes import FakeNode, RawNode, node_ids
 
 
 def app_conf(address, path="/health", interval="200ms"):
     return ("[sidecar]\napp_name = go.micro.srv.app\napp_address = %s\n"
             "healthcheck_url = http://%s%s\nhealthcheck_interval = %s\n"
             % (address, address, path, interval))
-
-
-class StreamingApp:
-    """An app whose health answer is written by answer(conn), one thread
-    per connection: heads or bodies that take their time."""
-
-    def __init__(self, answer):
-        self.answer, self.checks = answer, 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        accept_loop(self.sock, lambda c: threading.Thread(
-            target=self.serve, args=(c,), daemon=True).start())
-
-    def serve(self, c):
-        with c:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = c.recv(4096)
-                if not data:
-                    return
-                head += data
-            self.checks += 1
-            try:
-                self.answer(c)
-            except OSError:
-                pass    # the sidecar hung up: what the tests look at
-
-    def close(self):
-        self.sock.close()
 
 
 def body_never_ends(c):
@@ -171,12 +138,12 @@ def test_unreachable_app_logged_from_the_first_check(microd):
 def test_health_check_takes_the_status_not_the_body(microd):
     """go-micro's sidecar looks at the status only: a 200 whose body is
     large or slow (a page, a stream) is healthy, and is not buffered."""
-    app = StreamingApp(body_never_ends)
+    app = RawNode(body_never_ends, threaded=True)
     try:
         m = microd(app_conf(app.address), workers={"web": 0, "broker": 0})
         wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
-        checks = app.checks
-        wait_for(lambda: app.checks >= checks + 3, what="more checks")
+        checks = app.requests
+        wait_for(lambda: app.requests >= checks + 3, what="more checks")
         assert node_ids(m, "go.micro.srv.app")
         assert "unhealthy" not in m.read_log()
     finally:
@@ -187,7 +154,7 @@ def test_health_check_bounded_by_the_interval(microd):
     """The status line must come within the interval, however the bytes
     trickle (a streamed request's timeout bounds each silence only)."""
     mode = {"answer": body_never_ends}
-    app = StreamingApp(lambda c: mode["answer"](c))
+    app = RawNode(lambda c: mode["answer"](c), threaded=True)
     try:
         m = microd(app_conf(app.address, interval="300ms"),
                    workers={"web": 0, "broker": 0})

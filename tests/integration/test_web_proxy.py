@@ -21,12 +21,18 @@ def nodes():
         n.close()
 
 
-def test_http_app_prefix_stripped_base_path_set(microd, nodes):
+def shop(microd, nodes, says):
+    """microd with a web app go.micro.web.shop answering says."""
     m = microd()
     node = FakeNode(lambda h, b: (200, {"Content-Type": "text/plain"},
-                                  b"app says hi"))
+                                  says))
     nodes.append(node)
     register(m, node.service("go.micro.web.shop", protocol=None))
+    return m, node
+
+
+def test_http_app_prefix_stripped_base_path_set(microd, nodes):
+    m, node = shop(microd, nodes, b"app says hi")
     status, _, body = http("GET", m.url("web", "/shop/cart/items?id=7"))
     assert (status, body) == (200, b"app says hi")
     method, path, headers, _ = node.requests[-1]
@@ -46,11 +52,7 @@ def test_dot_segments_never_reach_the_app(microd, nodes):
     # Browsers resolve "." and ".." before sending; a path that still has
     # one (plain, percent-encoded, or split by an encoded slash or a
     # backslash) would climb above /shop/ on the node: refused.
-    m = microd()
-    node = FakeNode(lambda h, b: (200, {"Content-Type": "text/plain"},
-                                  b"ok"))
-    nodes.append(node)
-    register(m, node.service("go.micro.web.shop", protocol=None))
+    m, node = shop(microd, nodes, b"ok")
     conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"],
                                       timeout=10)
 

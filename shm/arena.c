@@ -194,17 +194,58 @@ shm_arena_referenced(const struct shm_writer *w, const struct shm_rec *rec)
 	return b != 0 && SHM_BUCKET_REF(b) == ref;
 }
 
+/* What a walk of the arena found live. */
+struct shm_recount {
+	uint64_t	 bytes, services, nodes, syncs;
+};
+
+/*
+ * One record of the walk: a live one is counted, any other retired now,
+ * since a reader may still hold it. -1 if no writer left it this way.
+ */
+static int
+shm_arena_recount(struct shm_writer *w, uint64_t pos, struct shm_rec *rec,
+    struct shm_recount *n, const char **cause)
+{
+	if (!shm_arena_valid(w, pos, rec)) {
+		*cause = "shm arena record corrupt";
+		return -1;
+	}
+	if (rec->kind == SHM_REC_PAD)
+		return 0;
+	if (!shm_arena_referenced(w, rec)) {
+		if (rec->retired == 0)
+			shm_epoch_retire(w, rec);
+		return 0;
+	}
+	if (shm_rec_sum(rec) != rec->sum) {
+		*cause = "shm record checksum mismatch";
+		return -1;
+	}
+	rec->retired = 0;
+	n->bytes += rec->size;
+	if (rec->kind == SHM_REC_SERVICE) {
+		n->services++;
+		n->nodes += rec->nnodes;
+	} else
+		n->syncs++;
+	return 0;
+}
+
 /*
  * After a writer was killed: what the index (and sync_ref) points to is
- * live, everything else is retired now, since a reader may still hold it.
- * Recount what the statistics say is live.
+ * live, everything else is retired. Recount what the statistics say is
+ * live. A segment that no writer left (a record out of place, a live one
+ * whose checksum fails, a reference that leads to no live record) is
+ * corrupt: -1.
  */
 int
 shm_arena_recover(struct shm_writer *w, const char **cause)
 {
-	struct shm_hdr	*h = w->hdr;
-	struct shm_rec	*rec;
-	uint64_t	 pos, live = 0, services = 0, nodes = 0;
+	struct shm_hdr		*h = w->hdr;
+	struct shm_recount	 n = { 0 };
+	struct shm_rec		*rec;
+	uint64_t		 pos, buckets;
 
 	if (LOAD(&h->head) - LOAD(&h->tail) > h->arena_size) {
 		*cause = "shm arena positions corrupt";
@@ -212,27 +253,38 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 	}
 	for (pos = LOAD(&h->tail); pos < LOAD(&h->head); pos += rec->size) {
 		rec = shm_arena_at(w->shm, pos);
-		if (!shm_arena_valid(w, pos, rec)) {
-			*cause = "shm arena record corrupt";
+		if (shm_arena_recount(w, pos, rec, &n, cause) == -1)
 			return -1;
-		}
-		if (rec->kind == SHM_REC_PAD)
-			continue;
-		if (!shm_arena_referenced(w, rec)) {
-			if (rec->retired == 0)
-				shm_epoch_retire(w, rec);
-			continue;
-		}
-		rec->retired = 0;
-		live += rec->size;
-		if (rec->kind == SHM_REC_SERVICE) {
-			services++;
-			nodes += rec->nnodes;
-		}
+	}
+	shm_index_count(w->shm, LOAD(&h->index_active), &buckets);
+	if (buckets != n.services) {
+		*cause = "shm index leads to no record";
+		return -1;
+	}
+	if (n.syncs != (LOAD(&h->sync_ref) != 0)) {
+		*cause = "shm sync_ref leads to no record";
+		return -1;
 	}
 	w->clean = LOAD(&h->tail);
-	STORE(&h->bytes_live, live);
-	STORE(&h->services, services);
-	STORE(&h->nodes, nodes);
+	STORE(&h->bytes_live, n.bytes);
+	STORE(&h->services, n.services);
+	STORE(&h->nodes, n.nodes);
 	return 0;
+}
+
+/*
+ * Forget every record: the indexes are cleared and the readers have left
+ * (shm_writer_open). Positions start again from 0.
+ */
+void
+shm_arena_reset(struct shm_writer *w)
+{
+	struct shm_hdr	*h = w->hdr;
+
+	STORE_REL(&h->head, 0);
+	STORE_REL(&h->tail, 0);
+	w->clean = 0;
+	STORE(&h->bytes_live, 0);
+	STORE(&h->services, 0);
+	STORE(&h->nodes, 0);
 }

@@ -42,16 +42,34 @@ shm_index_find(const struct shm *shm, uint64_t which, uint32_t hash,
 	return 0;
 }
 
+/* Buckets in use (tombstones too); *live: those that reference a record. */
 uint64_t
-shm_index_count(const struct shm *shm, uint64_t which)
+shm_index_count(const struct shm *shm, uint64_t which, uint64_t *live)
 {
-	uint64_t	*ix = shm_index_at(shm, which), i, n = 0;
+	uint64_t	*ix = shm_index_at(shm, which), i, b, n = 0;
 
+	*live = 0;
 	for (i = 0; i < shm->layout.index_cap; i++) {
-		if (LOAD(&ix[i]) != 0)
-			n++;
+		if ((b = LOAD(&ix[i])) == 0)
+			continue;
+		n++;
+		if (b != SHM_TOMBSTONE)
+			(*live)++;
 	}
 	return n;
+}
+
+/*
+ * Empty an index in place. Each bucket is one atomic store, so a reader
+ * probing meanwhile finds the old record (still intact) or nothing.
+ */
+void
+shm_index_clear(struct shm *shm, uint64_t which)
+{
+	uint64_t	*ix = shm_index_at(shm, which), i;
+
+	for (i = 0; i < shm->layout.index_cap; i++)
+		STORE_REL(&ix[i], 0);
 }
 
 /* Place a bucket in an index known not to hold its name. */

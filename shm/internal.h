@@ -153,7 +153,8 @@ uint64_t	 shm_index_find(const struct shm *, uint64_t, uint32_t,
 		    const char *, size_t, uint64_t **);
 int		 shm_index_insert(struct shm_writer *, uint32_t, uint64_t,
 		    uint64_t, const char **);
-uint64_t	 shm_index_count(const struct shm *, uint64_t);
+uint64_t	 shm_index_count(const struct shm *, uint64_t, uint64_t *);
+void		 shm_index_clear(struct shm *, uint64_t);
 
 /* epoch.c */
 int		 shm_pid_dead(pid_t);
@@ -167,6 +168,7 @@ struct shm_rec	*shm_arena_alloc(struct shm_writer *, size_t, size_t,
 		    uint64_t, const char **);
 void		 shm_arena_commit(struct shm_writer *, struct shm_rec *);
 int		 shm_arena_recover(struct shm_writer *, const char **);
+void		 shm_arena_reset(struct shm_writer *);
 
 /* writer.c */
 void		 shm_writer_full(struct shm_writer *, const char *);

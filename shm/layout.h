@@ -73,6 +73,7 @@ struct shm_hdr {
 	uint64_t	 moved;
 	uint64_t	 bytes_live;
 	uint64_t	 stalls;
+	uint64_t	 resets;
 };
 
 struct shm_slot {

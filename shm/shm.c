@@ -242,6 +242,7 @@ shm_stats(const struct shm *shm, struct shm_stats *st)
 	st->bytes_used = head >= tail ? head - tail : 0;
 	st->bytes_live = LOAD(&h->bytes_live);
 	st->stalls = LOAD(&h->stalls);
+	st->resets = LOAD(&h->resets);
 	st->max_services = h->max_services;
 	st->max_record = h->max_record;
 	st->writer_pid = LOAD(&h->writer_pid);

@@ -19,7 +19,7 @@
 struct micro_counters;
 struct shm;
 
-#define SHM_LAYOUT_VERSION	2
+#define SHM_LAYOUT_VERSION	3
 #define SHM_SLOTS_DEFAULT	128
 #define SHM_SYNC_NAME_MAX	32
 #define SHM_SYNC_ERROR_MAX	192
@@ -64,6 +64,7 @@ struct shm_stats {
 	pid_t		 writer_pid;	/* 0: no writer yet */
 	uint64_t	 writer_heartbeat_ms;	/* wall clock */
 	uint64_t	 writer_starts;	/* writer opens, restarts included */
+	uint64_t	 resets;	/* corrupt caches emptied by a writer */
 };
 
 /* Backend sync state, set by the writer (registry worker). */

@@ -29,12 +29,37 @@ shm_writer_claim(struct shm_hdr *h, const char **cause)
 	return 0;
 }
 
+/*
+ * The segment holds what no writer left there: unpublish everything, wait
+ * until no reader can hold a record, and start from an empty registry,
+ * which the registry worker then fills from registry.db.
+ */
+static int
+shm_writer_reset(struct shm_writer *w, const char *why, const char **cause)
+{
+	struct shm_hdr	*h = w->hdr;
+
+	log_warnx("%s: the registry cache is emptied and reloaded", why);
+	STORE_REL(&h->sync_ref, 0);
+	shm_index_clear(w->shm, 0);
+	shm_index_clear(w->shm, 1);
+	if (shm_epoch_wait(w, LOAD(&h->epoch),
+	    util_now_ms() + SHM_WRITER_WAIT_MS) == -1) {
+		*cause = "a reader did not leave the registry in time";
+		return -1;
+	}
+	shm_arena_reset(w);
+	BUMP(&h->resets, 1);
+	return 0;
+}
+
 struct shm_writer *
 shm_writer_open(struct shm *shm, const char **cause)
 {
 	struct shm_writer	*w;
 	struct shm_hdr		*h = shm->hdr;
-	uint64_t		 active;
+	const char		*why;
+	uint64_t		 active, live;
 
 	if (shm_writer_claim(h, cause) == -1)
 		return NULL;
@@ -42,14 +67,17 @@ shm_writer_open(struct shm *shm, const char **cause)
 	w->shm = shm;
 	w->hdr = h;
 	w->layout = &shm->layout;
-	if (shm_arena_recover(w, cause) == -1) {
+	if (shm_arena_recover(w, &why) == -1 &&
+	    shm_writer_reset(w, why, cause) == -1) {
 		STORE(&h->writer_pid, 0);
 		free(w);
 		return NULL;
 	}
+	/* Readers look at the low bit alone; the writer indexes with it. */
+	active = LOAD(&h->index_active) & 1;
+	STORE_REL(&h->index_active, active);
 	/* A predecessor may have been rebuilding into the inactive index. */
-	active = LOAD(&h->index_active);
-	w->used[active] = shm_index_count(shm, active);
+	w->used[active] = shm_index_count(shm, active, &live);
 	STORE(&h->index_retired, LOAD(&h->epoch));
 	w->seq = LOAD(&h->generation);
 	BUMP(&h->writer_starts, 1);

@@ -206,6 +206,9 @@ metrics_registry(struct worker *w, struct evbuffer *out)
 	    (unsigned long long)st.wait_errors);
 	metrics_value(out, "microd_registry_writer_starts_total", "counter",
 	    "Times a registry writer opened the segment.", st.writer_starts);
+	metrics_value(out, "microd_registry_resets_total", "counter",
+	    "Times a registry writer found the cache corrupt and emptied it.",
+	    st.resets);
 	metrics_value(out, "microd_shm_arena_bytes", "gauge",
 	    "Size of the registry arena.", st.arena_size);
 	metrics_value(out, "microd_shm_arena_used_bytes", "gauge",

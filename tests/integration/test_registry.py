@@ -341,24 +341,64 @@ def test_wall_clock_step_back_keeps_no_dead_node(microd, tmp_path):
 
 
 
-def shm_read_epochs(master_pid):
-    """{pid: epoch} of the shm slots, read from the master's segment as
-    doc/shm-layout.md draws it: header nslots u32 @24, slot_size u32 @28,
-    slots_off u64 @32; slot epoch u64 @0 (0: not in a read), pid i32 @8."""
+def shm_segment(master_pid):
+    """The path that opens the master's registry segment (its memfd)."""
     fds = "/proc/%d/fd" % master_pid
     for fd in os.listdir(fds):
         path = os.path.join(fds, fd)
         if os.readlink(path).startswith("/memfd:microd-shm"):
-            with open(path, "rb") as f:
-                head = f.read(64)
-                assert head[:8] == b"MICROSHM", head[:8]
-                nslots, size = struct.unpack_from("<II", head, 24)
-                f.seek(struct.unpack_from("<Q", head, 32)[0])
-                slots = f.read(nslots * size)
-            pairs = (struct.unpack_from("<Qi", slots, i * size)
-                     for i in range(nslots))
-            return {pid: epoch for epoch, pid in pairs if pid}
+            return path
     raise AssertionError("no microd-shm segment among the master's fds")
+
+
+def shm_read_epochs(master_pid):
+    """{pid: epoch} of the shm slots, read from the master's segment as
+    doc/shm-layout.md draws it: header nslots u32 @24, slot_size u32 @28,
+    slots_off u64 @32; slot epoch u64 @0 (0: not in a read), pid i32 @8."""
+    with open(shm_segment(master_pid), "rb") as f:
+        head = f.read(64)
+        assert head[:8] == b"MICROSHM", head[:8]
+        nslots, size = struct.unpack_from("<II", head, 24)
+        f.seek(struct.unpack_from("<Q", head, 32)[0])
+        slots = f.read(nslots * size)
+    pairs = (struct.unpack_from("<Qi", slots, i * size)
+             for i in range(nslots))
+    return {pid: epoch for epoch, pid in pairs if pid}
+
+
+def test_stray_bytes_in_a_record_reload_it_from_the_database(microd):
+    """A live record's header overwritten behind the writer's back: the
+    next registry worker empties the cache and loads registry.db into it,
+    once, instead of failing to start again and again. Record layout as
+    doc/shm-layout.md draws it: magic "MREC" @8, name @48; arena_off u64
+    @64 in the header, records 64-byte aligned in the arena."""
+    m = microd()
+    name = "go.micro.srv.stray"
+    assert post(m, service(name=name, metadata={"mark": "A"}))[0] == 200
+    with open(shm_segment(m.proc.pid), "r+b") as f:
+        data = f.read()
+        rec = data.index(name.encode() + b"\0") - 48
+        arena_off = struct.unpack_from("<Q", data, 64)[0]
+        assert (rec - arena_off) % 64 == 0 and data[rec + 8:rec + 12] == \
+            b"MREC", data[rec:rec + 64]
+        f.seek(rec + 8)
+        f.write(b"XXXX")
+    reg = m.running("registry")[0]
+    os.kill(reg["pid"], signal.SIGKILL)
+    wait_for(lambda: [w for w in m.running("registry")
+                      if w["pid"] != reg["pid"]], what="new registry")
+    wait_for(lambda: get_service(m, name)[0] == 200, what="the stored copy")
+    assert json.loads(get_service(m, name)[2])[0]["metadata"] == {"mark": "A"}
+    log = m.read_log()
+    assert log.count("shm arena record corrupt: the registry cache "
+                     "is emptied and reloaded") == 1, log
+    assert post(m, service(name="go.micro.srv.after"))[0] == 200
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert names == {name, "go.micro.srv.after"}
+    assert [w["restarts"] for w in m.running("registry")] == [1]
+    assert m.status()["registry"]["resets"] == 1
+    metrics = http("GET", m.url("web", "/metrics"))[2].decode()
+    assert "\nmicrod_registry_resets_total 1\n" in metrics, metrics
 
 
 def keep_busy(url, stop):

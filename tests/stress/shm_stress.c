@@ -371,7 +371,8 @@ stress_phase(const char *label, unsigned seconds, int kill_readers,
 	    t.write_errors <= after.wait_errors - before.wait_errors &&
 	    stalls <= STRESS_STALLS_MAX && !t.writer_failed &&
 	    t.reads > 1000 && t.writes > 1000 &&
-	    after.full_errors == before.full_errors;
+	    after.full_errors == before.full_errors &&
+	    after.resets == before.resets;
 	printf("%-12s %s: %" PRIu64 " reads, %" PRIu64 " bad, %" PRIu64
 	    " writes, %" PRIu64 " write errors (%" PRIu64 " reader stalls),"
 	    " writer starts %" PRIu64 ", moved %" PRIu64 ", services %"

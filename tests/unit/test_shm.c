@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "counters.h"
+#include "log.h"
 #include "shm/internal.h"
 #include "shm/registry.h"
 #include "shm/shm.h"
@@ -717,22 +718,15 @@ fuzz_corrupt(struct shm *shm, uint64_t *rs)
 	}
 }
 
-/*
- * Many runs of random corruption, each read in a child (a second at most)
- * from a copy of the same healthy segment: no read crashes or hangs.
- */
-static void
-test_corrupt_fuzz(void **state)
+/* The sync state and 40 services of all sizes, rewritten ten times. */
+static struct fixture *
+fuzz_fixture(void)
 {
-	struct fixture		*f = fixture_new(MB, 64);
-	struct shm_sync		 sync = { .backend = "etcd" };
-	unsigned char		*healthy;
-	const char		*cause = NULL;
-	char			 name[32];
-	uint64_t		 rs = 0x9e3779b97f4a7c15ULL;
-	unsigned		 i, crashed = 0;
-	pid_t			 pid;
-	int			 status;
+	struct fixture	*f = fixture_new(MB, 64);
+	struct shm_sync	 sync = { .backend = "etcd" };
+	const char	*cause = NULL;
+	char		 name[32];
+	unsigned	 i;
 
 	assert_int_equal(shm_writer_set_sync(f->w, &sync, &cause), 0);
 	for (i = 0; i < 400; i++) {
@@ -740,25 +734,240 @@ test_corrupt_fuzz(void **state)
 		assert_int_equal(put_service(f->w, name, i, i % 6, i * 7 % 900,
 		    &cause), 0);
 	}
-	healthy = malloc(MB);
+	return f;
+}
+
+/*
+ * Runs child(f, rs) again and again, each time in a child process on a
+ * copy of the same segment (restored after it), with rs advanced. A run
+ * fails if the child faults, outlasts its alarm, or exits non-zero;
+ * returns how many failed.
+ */
+static unsigned
+fuzz_runs(struct fixture *f, unsigned runs, uint64_t rs, unsigned seconds,
+    int (*child)(struct fixture *, uint64_t *))
+{
+	unsigned char	*healthy = malloc(MB);
+	unsigned	 i, failed = 0;
+	pid_t		 pid;
+	int		 status;
+
 	memcpy(healthy, f->shm->base, MB);
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < runs; i++) {
 		fuzz_rand(&rs);
 		if ((pid = fork()) == 0) {
 			/* Die of a fault, not in cmocka's handler. */
 			signal(SIGSEGV, SIG_DFL);
 			signal(SIGBUS, SIG_DFL);
-			alarm(1);
-			fuzz_corrupt(f->shm, &rs);
-			fuzz_read_all(f->shm, &rs);
-			_exit(0);
+			alarm(seconds);
+			_exit(child(f, &rs));
 		}
 		assert_int_equal(waitpid(pid, &status, 0), pid);
-		crashed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 		memcpy(f->shm->base, healthy, MB);
 	}
-	assert_int_equal(crashed, 0);
 	free(healthy);
+	return failed;
+}
+
+static int
+fuzz_reader(struct fixture *f, uint64_t *rs)
+{
+	fuzz_corrupt(f->shm, rs);
+	fuzz_read_all(f->shm, rs);
+	return 0;
+}
+
+/*
+ * Many runs of random corruption, each read in a child (a second at most)
+ * from a copy of the same healthy segment: no read crashes or hangs.
+ */
+static void
+test_corrupt_fuzz(void **state)
+{
+	struct fixture	*f = fuzz_fixture();
+
+	assert_int_equal(fuzz_runs(f, 1000, 0x9e3779b97f4a7c15ULL, 1,
+	    fuzz_reader), 0);
+	fixture_free(f);
+}
+
+/* The writer is killed and a successor opens the segment. */
+static void
+writer_restart(struct fixture *f)
+{
+	const char	*cause = NULL;
+
+	free(f->w);
+	STORE(&f->shm->hdr->writer_pid, 0);
+	f->w = shm_writer_open(f->shm, &cause);
+	assert_non_null(f->w);
+}
+
+static void
+populate(struct fixture *f)
+{
+	struct shm_sync	 sync = { .backend = "etcd" };
+	const char	*cause = NULL;
+
+	assert_int_equal(shm_writer_set_sync(f->w, &sync, &cause), 0);
+	assert_int_equal(put_service(f->w, "a", 1, 2, 0, &cause), 0);
+	assert_int_equal(put_service(f->w, "b", 1, 3, 100, &cause), 0);
+	assert_int_equal(put_service(f->w, "a", 2, 2, 0, &cause), 0);
+}
+
+/* Emptied, and a registry that works again. */
+static void
+assert_reset(struct fixture *f)
+{
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.resets, 1);
+	assert_int_equal(st.services, 0);
+	assert_int_equal(st.nodes, 0);
+	assert_int_equal(st.bytes_live, 0);
+	assert_int_equal(lookup(f->shm, "a"), -1);
+	assert_int_equal(lookup(f->shm, "b"), -1);
+	assert_int_equal(put_service(f->w, "b", 7, 2, 0, &cause), 0);
+	assert_int_equal(check_service(f->shm, "b", 7, 2), 0);
+}
+
+/*
+ * What no killed writer leaves behind makes its successor empty the
+ * registry (the registry worker reloads it) instead of refusing to start.
+ */
+static void
+test_corrupt_segment_reset(void **state)
+{
+	struct fixture	*f;
+	struct shm_hdr	*h;
+	struct shm_rec	*rec;
+	uint64_t	*where, *ix;
+	struct shm_stats st;
+	int		 c;
+
+	for (c = 0; c < 6; c++) {
+		f = fixture_new(MB, 64);
+		h = f->shm->hdr;
+		populate(f);
+		rec = rec_of(f->shm, "b", &where);
+		ix = shm_index_at(f->shm, LOAD(&h->index_active));
+		switch (c) {
+		case 0:		/* no corruption: kept */
+			writer_restart(f);
+			shm_stats(f->shm, &st);
+			assert_int_equal(st.services, 2);
+			assert_int_equal(st.resets, 0);
+			assert_int_equal(check_service(f->shm, "a", 2, 2), 0);
+			fixture_free(f);
+			continue;
+		case 1:
+			rec->magic = 0;
+			break;
+		case 2:		/* a byte of the JSON */
+			((char *)rec)[rec->json_off + 3] ^= 0x20;
+			break;
+		case 3:		/* a bucket that leads nowhere live */
+			ix[(where - ix + 7) % h->index_cap] = SHM_BUCKET(1, 3);
+			break;
+		case 4:
+			STORE(&h->sync_ref, SHM_BUCKET_REF(*where));
+			break;
+		case 5:
+			STORE(&h->tail, LOAD(&h->head) - h->arena_size - 64);
+			break;
+		}
+		writer_restart(f);
+		assert_reset(f);
+		fixture_free(f);
+	}
+}
+
+/* A reader still in a read when the segment is emptied: wait, then fail. */
+static void
+test_corrupt_reset_waits_for_readers(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	const char	*cause = NULL;
+
+	populate(f);
+	rec_of(f->shm, "b", NULL)->magic = 0;
+	free(f->w);
+	STORE(&f->shm->hdr->writer_pid, 0);
+	shm_read_begin(f->shm, READER);
+	assert_null(f->w = shm_writer_open(f->shm, &cause));
+	assert_string_equal(cause, "a reader did not leave the registry in time");
+	assert_int_equal(LOAD(&f->shm->hdr->writer_pid), 0);
+	shm_read_end(f->shm);
+	writer_restart(f);
+	assert_reset(f);
+	fixture_free(f);
+}
+
+/* fuzz_corrupt, and the writer's own header fields too. */
+static void
+fuzz_corrupt_writer(struct shm *shm, uint64_t *rs)
+{
+	struct shm_hdr	*h = shm->hdr;
+	uint64_t	 r = fuzz_rand(rs);
+
+	fuzz_corrupt(shm, rs);
+	switch (r % 8) {
+	case 0:
+		h->head ^= r >> 48;
+		break;
+	case 1:
+		h->tail ^= r >> 48;
+		break;
+	case 2:
+		h->bytes_live = r >> 8;
+		h->services = r >> 16;
+		h->nodes = r >> 24;
+		break;
+	case 3:
+		h->index_retired = r >> 8;
+		break;
+	}
+}
+
+/* Corrupt, restart the writer, churn, read back what it wrote last. */
+static int
+fuzz_writer(struct fixture *f, uint64_t *rs)
+{
+	const char	*cause = NULL;
+	char		 name[32];
+	unsigned	 j;
+	int		 bad = 0;
+
+	log_setlevel(LOG_LEVEL_ERR);	/* a reset a run */
+	fuzz_corrupt_writer(f->shm, rs);
+	writer_restart(f);
+	for (j = 0; j < 200; j++) {
+		snprintf(name, sizeof(name), "svc-%u", j % 40);
+		bad |= put_service(f->w, name, j, j % 6, j * 5 % 900,
+		    &cause) != 0;
+	}
+	for (j = 160; j < 200; j++) {
+		snprintf(name, sizeof(name), "svc-%u", j % 40);
+		bad |= check_service(f->shm, name, j, j % 6) != 0;
+	}
+	return bad;
+}
+
+/*
+ * Random corruption, then a writer killed and restarted: the successor
+ * opens (emptying what it cannot trust), churns, and every service it
+ * wrote last reads back intact.
+ */
+static void
+test_corrupt_fuzz_writer(void **state)
+{
+	struct fixture	*f = fuzz_fixture();
+
+	assert_int_equal(fuzz_runs(f, 300, 0x2545f4914f6cdd1dULL, 5,
+	    fuzz_writer), 0);
 	fixture_free(f);
 }
 
@@ -942,6 +1151,9 @@ main(void)
 		cmocka_unit_test(test_writer_recovery),
 		cmocka_unit_test(test_corrupt_offsets),
 		cmocka_unit_test(test_corrupt_fuzz),
+		cmocka_unit_test(test_corrupt_segment_reset),
+		cmocka_unit_test(test_corrupt_reset_waits_for_readers),
+		cmocka_unit_test(test_corrupt_fuzz_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

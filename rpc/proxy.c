@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ struct proxy {
 	char			*ns;
 	char			*id;
 	int			 flags;
+	uint64_t		 idle_timeout_ms;	/* a silent splice closes */
 };
 
 struct proxy_req {
@@ -68,12 +71,14 @@ static const char *proxy_idempotent_methods[] = {
 static int	proxy_send(struct proxy_req *);
 
 struct proxy *
-proxy_new(struct rpc_client *rpc, const char *ns, const char *id, int flags)
+proxy_new(struct rpc_client *rpc, const char *ns, const char *id, int flags,
+    uint64_t idle_timeout_ms)
 {
 	struct proxy	*p = xcalloc(1, sizeof(*p));
 
 	p->rpc = rpc;
 	p->flags = flags;
+	p->idle_timeout_ms = idle_timeout_ms;
 	p->ns = xstrdup(ns);
 	p->id = xstrdup(id);
 	return p;
@@ -314,9 +319,19 @@ proxy_req_body_cb(struct http_request *req, struct evbuffer *buf, int done,
 		http_request_pause_body(req, 1);
 }
 
-/* Websocket: after the 101, bytes flow both ways until either closes. */
+/*
+ * Websocket: after the 101, bytes flow both ways until either closes, or
+ * none has moved either way for idle_ms. The idle timer is not pushed
+ * back on every read: reads only note the time, and the timer, when it
+ * fires, sleeps again for what is left. A side that takes nothing of
+ * what is queued for it is bounded by its write timeout instead.
+ */
 struct proxy_splice {
 	struct stream	*side[2];
+	struct event	*idle_ev;
+	uint64_t	 idle_ms;
+	uint64_t	 active_ms;	/* when a byte last moved */
+	char		*service;
 	int		 closing;
 };
 
@@ -325,7 +340,17 @@ proxy_splice_free(struct proxy_splice *sp)
 {
 	stream_free(sp->side[0]);
 	stream_free(sp->side[1]);
+	event_free(sp->idle_ev);
+	free(sp->service);
 	free(sp);
+}
+
+static void
+proxy_splice_idle(struct proxy_splice *sp)
+{
+	log_debug("proxy %s: websocket idle for %llu ms, closed", sp->service,
+	    (unsigned long long)sp->idle_ms);
+	proxy_splice_free(sp);
 }
 
 static struct stream *
@@ -334,12 +359,55 @@ proxy_splice_other(struct proxy_splice *sp, struct stream *s)
 	return sp->side[0] == s ? sp->side[1] : sp->side[0];
 }
 
+static struct timeval
+proxy_timeval(uint64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+static void
+proxy_splice_arm(struct proxy_splice *sp, uint64_t ms)
+{
+	struct timeval	 tv = proxy_timeval(ms);
+
+	evtimer_add(sp->idle_ev, &tv);
+}
+
+static int
+proxy_splice_writing(struct proxy_splice *sp)
+{
+	return evbuffer_get_length(stream_output(sp->side[0])) > 0 ||
+	    evbuffer_get_length(stream_output(sp->side[1])) > 0;
+}
+
+static void
+proxy_splice_idle_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct proxy_splice	*sp = arg;
+	uint64_t		 now = util_now_ms(), quiet;
+
+	/* Bytes still going out: the write timeout watches those. */
+	if (proxy_splice_writing(sp))
+		sp->active_ms = now;
+	quiet = now - sp->active_ms;
+	if (quiet >= sp->idle_ms) {
+		proxy_splice_idle(sp);
+		return;
+	}
+	proxy_splice_arm(sp, sp->idle_ms - quiet);
+}
+
 static void
 proxy_splice_read_cb(struct stream *s, void *arg)
 {
 	struct proxy_splice	*sp = arg;
 	struct evbuffer		*out = stream_output(proxy_splice_other(sp, s));
 
+	sp->active_ms = util_now_ms();
 	evbuffer_add_buffer(out, stream_input(s));
 	if (evbuffer_get_length(out) > PROXY_HIGH_WATER)
 		stream_disable(s, STREAM_READ);
@@ -355,6 +423,7 @@ proxy_splice_write_cb(struct stream *s, void *arg)
 		proxy_splice_free(sp);
 		return;
 	}
+	sp->active_ms = util_now_ms();
 	stream_enable(proxy_splice_other(sp, s), STREAM_READ);
 }
 
@@ -364,6 +433,10 @@ proxy_splice_event_cb(struct stream *s, short what, void *arg)
 	struct proxy_splice	*sp = arg;
 	struct stream		*other = proxy_splice_other(sp, s);
 
+	if (what & STREAM_TIMEOUT) {
+		proxy_splice_idle(sp);
+		return;
+	}
 	if (!(what & (STREAM_EOF | STREAM_ERROR)))
 		return;
 	/* Deliver what the closing side sent before closing. */
@@ -379,16 +452,26 @@ proxy_splice_event_cb(struct stream *s, short what, void *arg)
 }
 
 static void
-proxy_splice(struct stream *a, struct stream *b)
+proxy_splice(struct proxy_req *pr, struct stream *client, struct stream *node)
 {
 	struct proxy_splice	*sp = xcalloc(1, sizeof(*sp));
+	struct timeval		 write_timeout;
 	size_t			 i;
 
-	sp->side[0] = a;
-	sp->side[1] = b;
+	sp->side[0] = client;
+	sp->side[1] = node;
+	sp->service = xstrdup(pr->service);
+	sp->idle_ms = pr->p->idle_timeout_ms;
+	sp->active_ms = util_now_ms();
+	if ((sp->idle_ev = evtimer_new(stream_base(client),
+	    proxy_splice_idle_cb, sp)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	proxy_splice_arm(sp, sp->idle_ms);
+	write_timeout = proxy_timeval(sp->idle_ms);
 	for (i = 0; i < 2; i++) {
 		stream_setcb(sp->side[i], proxy_splice_read_cb,
 		    proxy_splice_write_cb, proxy_splice_event_cb, sp);
+		stream_set_write_timeout(sp->side[i], &write_timeout);
 		stream_enable(sp->side[i], STREAM_READ | STREAM_WRITE);
 	}
 	/* Bytes that came with the heads. */
@@ -419,7 +502,7 @@ proxy_upgrade_cb(struct http_creq *creq, struct stream *node, void *arg)
 	    &value); i++)
 		http_header_line(out, name, value);
 	evbuffer_add(out, "\r\n", 2);
-	proxy_splice(client, node);
+	proxy_splice(pr, client, node);
 	proxy_req_done(pr, 0);
 }
 

@@ -11,6 +11,8 @@
 #ifndef MICRO_RPC_PROXY_H
 #define MICRO_RPC_PROXY_H
 
+#include <stdint.h>
+
 struct http_request;
 struct proxy;
 struct rpc_client;
@@ -21,9 +23,14 @@ struct rpc_client;
  */
 #define PROXY_STRIP_BASE	0x1
 
-/* Errors are answered with the error JSON of id (e.g. "go.micro.api"). */
+/*
+ * Errors are answered with the error JSON of id (e.g. "go.micro.api"). A
+ * websocket through the proxy is closed, both ways, once no byte has
+ * moved either way for idle_timeout_ms (the role's idle_timeout), or a
+ * side has taken nothing of what is queued for it for that long.
+ */
 struct proxy	*proxy_new(struct rpc_client *, const char *ns,
-		    const char *id, int flags);
+		    const char *id, int flags, uint64_t idle_timeout_ms);
 void		 proxy_free(struct proxy *);
 /*
  * Proxy req. From a head handler (streaming 1) the body streams to the

@@ -248,7 +248,8 @@ api_role_init(struct worker *w)
 	a->rpc = rpc_client_new(w->base, w->shm, w->slot_index, &cfg);
 	a->cors = cors_new(w->conf->api_cors);
 	if (strcmp(a->handler->name, "proxy") == 0)
-		a->proxy = proxy_new(a->rpc, a->ns, API_ID, 0);
+		a->proxy = proxy_new(a->rpc, a->ns, API_ID, 0,
+		    w->conf->roles[ROLE_API].idle_timeout_ms);
 	w->role_data = a;
 	return 0;
 }

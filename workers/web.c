@@ -130,7 +130,8 @@ web_init(struct worker *w)
 	}
 	web->rpc = rpc_client_new(w->base, w->shm, w->slot_index, &rc);
 	web->proxy = proxy_new(web->rpc, w->conf->roles[ROLE_WEB].namespace,
-	    "go.micro.web", PROXY_STRIP_BASE);
+	    "go.micro.web", PROXY_STRIP_BASE,
+	    w->conf->roles[ROLE_WEB].idle_timeout_ms);
 	if (web_live_init(w) == -1) {
 		log_warnx("web: cannot set up the live feed");
 		return -1;

@@ -2,7 +2,9 @@
 mucp and JSON-RPC nodes, failover, timeouts, error statuses, metadata,
 CORS and bad input."""
 import json
+import select
 import socket
+import threading
 import time
 
 import pytest
@@ -417,11 +419,9 @@ def test_proxy_handler(gw, nodes):
     assert node.requests and len(node.requests) == 2
 
 
-def test_proxy_websocket_upgrade(gw, nodes):
-    m = gw("[api]\nhandler = proxy\n")
-    node = FakeNode()
-    nodes.append(node)
-    register(m, node.service("go.micro.api.ws", protocol=None))
+def ws_upgrade(m):
+    """A websocket through the api proxy to go.micro.api.ws, once the 101
+    is in (the node echoes upper-cased)."""
     s = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=5)
     s.sendall(b"GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
               b"Connection: Upgrade\r\nSec-WebSocket-Key: a2V5\r\n"
@@ -430,11 +430,73 @@ def test_proxy_websocket_upgrade(gw, nodes):
     while b"\r\n\r\n" not in head:
         head += s.recv(4096)
     assert head.startswith(b"HTTP/1.1 101"), head
-    s.sendall(b"hello through")
+    return s
+
+
+def ws_echo(s, data):
+    s.sendall(data)
     got = b""
-    while len(got) < len(b"HELLO THROUGH"):
-        got += s.recv(4096)
-    assert got == b"HELLO THROUGH"
+    while len(got) < len(data):
+        more = s.recv(4096)
+        assert more, "closed"
+        got += more
+    assert got == data.upper()
+
+
+def proxy_ws_node(gw, nodes, extra=""):
+    m = gw("[api]\nhandler = proxy\n" + extra)
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.api.ws", protocol=None))
+    return m
+
+
+def test_proxy_websocket_upgrade(gw, nodes):
+    s = ws_upgrade(proxy_ws_node(gw, nodes))
+    ws_echo(s, b"hello through")
+    s.close()
+
+
+def test_proxy_websocket_idle_closed(gw, nodes):
+    # idle_timeout bounds a websocket with no byte either way; one that
+    # talks every 0.3 s outlives it many times over.
+    m = proxy_ws_node(gw, nodes, "idle_timeout = 1s\n")
+    silent, chatty = ws_upgrade(m), ws_upgrade(m)
+    start = time.monotonic()
+    closed_after = None
+    while closed_after is None or time.monotonic() - start < 4:
+        assert time.monotonic() - start < 20, "silent websocket still open"
+        ws_echo(chatty, b"tick")
+        time.sleep(0.3)     # the pace of the chat, not a wait
+        if closed_after is None and select.select([silent], [], [], 0)[0]:
+            assert silent.recv(4096) == b""
+            closed_after = time.monotonic() - start
+    assert closed_after >= 0.8, closed_after
+    ws_echo(chatty, b"still here")
+    silent.close()
+    chatty.close()
+
+
+def test_proxy_websocket_unread_closed(gw, nodes):
+    # The client reads nothing of what the node keeps sending: once the
+    # proxy holds its share, nothing moves, and idle_timeout ends it
+    # rather than leave it stuck.
+    cut = threading.Event()
+
+    def flood(c):
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        try:
+            while True:
+                c.sendall(b"x" * 65536)
+        except OSError:
+            cut.set()
+    node = RawNode(flood, threaded=True)
+    nodes.append(node)
+    m = gw("[api]\nhandler = proxy\nidle_timeout = 1s\n")
+    register(m, node.service("go.micro.api.ws"))
+    s = ws_upgrade(m)
+    assert cut.wait(20), "the node still sends into a stuck websocket"
     s.close()
 
 

@@ -101,6 +101,7 @@ class EchoApp:
 
     def __init__(self):
         self.paths = []
+        self.ended = []     # paths of the websockets closed
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
         threading.Thread(target=self.run, args=(ready,), daemon=True).start()
@@ -108,9 +109,13 @@ class EchoApp:
 
     async def handler(self, ws, path):
         self.paths.append(path)
-        await ws.send("hello from the app")
-        async for msg in ws:
-            await ws.send(msg.upper() if isinstance(msg, str) else msg[::-1])
+        try:
+            await ws.send("hello from the app")
+            async for msg in ws:
+                await ws.send(msg.upper() if isinstance(msg, str)
+                              else msg[::-1])
+        finally:
+            self.ended.append(path)
 
     def run(self, ready):
         asyncio.set_event_loop(self.loop)
@@ -128,28 +133,71 @@ class EchoApp:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def test_websocket_app_both_ways(microd):
-    m = microd()
-    app = EchoApp()
-    try:
-        register(m, {"name": "go.micro.web.chat", "version": "1",
-                     "nodes": [{"id": "chat-1",
-                                "address": "127.0.0.1:%d" % app.port}]})
+@pytest.fixture
+def chat(microd):
+    """microd(extra) with go.micro.web.chat, an EchoApp: (microd, app)."""
+    apps = []
 
-        async def talk():
-            url = "ws://127.0.0.1:%d/chat/room/1" % m.ports["web"]
-            async with websockets.connect(url, max_size=2 ** 22) as ws:
-                first = await asyncio.wait_for(ws.recv(), 10)
-                await ws.send("ping one")
-                a = await asyncio.wait_for(ws.recv(), 10)
-                big = bytes(range(256)) * 4096          # 1 MiB binary
-                await ws.send(big)
-                b = await asyncio.wait_for(ws.recv(), 10)
-                return first, a, b == big[::-1]
-        first, a, big_ok = asyncio.run(talk())
-        assert first == "hello from the app"
-        assert a == "PING ONE"
-        assert big_ok
-        assert app.paths == ["/room/1"]
-    finally:
+    def make(extra=""):
+        m = microd(extra=extra)
+        apps.append(EchoApp())
+        register(m, {"name": "go.micro.web.chat", "version": "1",
+                     "nodes": [{"id": "chat-1", "address": "127.0.0.1:%d"
+                                % apps[-1].port}]})
+        return m, apps[-1]
+    yield make
+    for app in apps:
         app.close()
+
+
+def chat_url(m, path):
+    return "ws://127.0.0.1:%d/chat%s" % (m.ports["web"], path)
+
+
+def test_websocket_app_both_ways(chat):
+    m, app = chat()
+
+    async def talk():
+        async with websockets.connect(chat_url(m, "/room/1"),
+                                      max_size=2 ** 22) as ws:
+            first = await asyncio.wait_for(ws.recv(), 10)
+            await ws.send("ping one")
+            a = await asyncio.wait_for(ws.recv(), 10)
+            big = bytes(range(256)) * 4096          # 1 MiB binary
+            await ws.send(big)
+            b = await asyncio.wait_for(ws.recv(), 10)
+            return first, a, b == big[::-1]
+    first, a, big_ok = asyncio.run(talk())
+    assert first == "hello from the app"
+    assert a == "PING ONE"
+    assert big_ok
+    assert app.paths == ["/room/1"]
+
+
+def test_websocket_idle_closed_both_ways(chat):
+    # idle_timeout bounds a websocket with no byte either way: microd
+    # closes the browser's side and the app's. One that talks every 0.3 s
+    # outlives it many times over.
+    m, app = chat("[web]\nidle_timeout = 1s\n")
+
+    async def talk():
+        async with websockets.connect(chat_url(m, "/silent"),
+                                      ping_interval=None) as silent, \
+                websockets.connect(chat_url(m, "/chatty"),
+                                   ping_interval=None) as chatty:
+            for ws in (silent, chatty):
+                await asyncio.wait_for(ws.recv(), 10)
+            clock = asyncio.get_running_loop().time
+            start, closed_after = clock(), None
+            while not app.ended or clock() - start < 4:
+                assert clock() - start < 20, "silent websocket still open"
+                await chatty.send("tick")
+                assert await asyncio.wait_for(chatty.recv(), 5) == "TICK"
+                await asyncio.sleep(0.3)    # the pace of the chat
+                if closed_after is None and silent.closed:
+                    closed_after = clock() - start
+            assert app.ended == ["/silent"]
+            assert silent.closed and closed_after >= 0.8, closed_after
+            await chatty.send("still here")
+            assert await asyncio.wait_for(chatty.recv(), 5) == "STILL HERE"
+    asyncio.run(talk())

@@ -108,8 +108,7 @@ http_client_pool_put(struct http_client *c, const char *addr,
 	if (cc->timer == NULL && (cc->timer = evtimer_new(c->base,
 	    http_cconn_idle_timeout_cb, cc)) == NULL)
 		fatalx("evtimer_new");
-	tv.tv_sec = c->cfg.idle_timeout_ms / 1000;
-	tv.tv_usec = (c->cfg.idle_timeout_ms % 1000) * 1000;
+	tv = util_timeval(c->cfg.idle_timeout_ms);
 	evtimer_add(cc->timer, &tv);
 }
 

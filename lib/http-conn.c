@@ -44,10 +44,8 @@ http_conn_leave(struct http_conn *conn)
 void
 http_conn_arm(struct http_conn *conn, unsigned int ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = util_timeval(ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(conn->timer, &tv);
 }
 
@@ -264,8 +262,7 @@ http_conn_new(struct http_server *srv, int fd, struct sockaddr *sa)
 	/* A handler holding a request must not make us buffer a flood. */
 	stream_set_read_max(conn->stream,
 	    srv->limits.max_header_size + 16384);
-	tv.tv_sec = srv->limits.send_timeout_ms / 1000;
-	tv.tv_usec = (srv->limits.send_timeout_ms % 1000) * 1000;
+	tv = util_timeval(srv->limits.send_timeout_ms);
 	stream_set_write_timeout(conn->stream, &tv);
 	stream_enable(conn->stream, STREAM_READ | STREAM_WRITE);
 	http_conn_idle(conn, srv->limits.read_timeout_ms);

@@ -119,10 +119,8 @@ http_creq_kick_cb(evutil_socket_t fd, short events, void *arg)
 static void
 http_creq_arm(struct http_creq *r, uint64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = util_timeval(ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(r->timer, &tv);
 }
 

@@ -111,6 +111,16 @@ util_wall_ms(void)
 	return util_clock_ms(CLOCK_REALTIME);
 }
 
+struct timeval
+util_timeval(uint64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
 int
 util_parse_units(const char *s, const struct util_unit *units, size_t n,
     uint64_t *out)

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,8 @@ uint64_t	 util_fnv1a(uint64_t, const void *, size_t);
 
 uint64_t	 util_now_ms(void);	/* CLOCK_MONOTONIC */
 uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
+/* A duration in ms as the timeval libevent takes. */
+struct timeval	 util_timeval(uint64_t);
 
 /* A number with a unit suffix from a table ("" for none). */
 struct util_unit {

@@ -466,8 +466,7 @@ ws_start_ping(struct ws *ws)
 
 	ws->ping_ev = event_new(event_get_base(ws->end_ev), -1, EV_PERSIST,
 	    ws_ping_cb, ws);
-	tv.tv_sec = ws->limits.ping_ms / 1000;
-	tv.tv_usec = (ws->limits.ping_ms % 1000) * 1000;
+	tv = util_timeval(ws->limits.ping_ms);
 	event_add(ws->ping_ev, &tv);
 }
 

@@ -132,8 +132,7 @@ curlev_timer_cb(CURLM *multi, long ms, void *arg)
 
 	if (ms < 0)
 		return evtimer_del(cev->timer);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = util_timeval((uint64_t)ms);
 	return evtimer_add(cev->timer, &tv);
 }
 

@@ -374,9 +374,7 @@ registry_arm(struct registry_core *rc, uint64_t deadline)
 	at = deadline;
 	if (at < rc->last_scan + REGISTRY_EXPIRE_SLACK_MS)
 		at = rc->last_scan + REGISTRY_EXPIRE_SLACK_MS;
-	at = at > now ? at - now : 0;
-	tv.tv_sec = at / 1000;
-	tv.tv_usec = (at % 1000) * 1000;
+	tv = util_timeval(at > now ? at - now : 0);
 	evtimer_add(rc->expire_ev, &tv);
 	rc->expire_at = deadline;
 }

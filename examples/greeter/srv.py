@@ -8,17 +8,12 @@ TTL), renews the registration periodically, and deregisters on exit.
 
 usage: srv.py [--listen HOST:PORT] [--sidecar HOST:PORT]
 """
-import argparse
-import json
-import signal
 import sys
-import threading
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from greeter_sidecar import Handler, loads, serve
 
 NAME = "go.micro.srv.greeter"
-TTL = "30s"
-RENEW_SECONDS = 10
 
 
 def say_hello(req):
@@ -35,36 +30,17 @@ def health(req):
 ENDPOINTS = {"Say.Hello": say_hello, "Debug.Health": health}
 
 
-def error_json(code, detail):
-    status = {400: "Bad Request", 404: "Not Found"}.get(code, "Error")
-    return {"id": NAME, "code": code, "detail": detail, "status": status}
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as microd's client pools
-
-    def reply(self, code, obj):
-        body = json.dumps(obj, separators=(",", ":")).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class SrvHandler(Handler):
     def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n)
+        raw = self.body()
         fn = ENDPOINTS.get(self.headers.get("Micro-Endpoint", ""))
         if fn is None:
-            self.reply(404, error_json(404, "unknown endpoint"))
+            self.reply_error(404, NAME, "unknown endpoint")
             return
         try:
-            self.reply(200, fn(json.loads(raw or b"{}")))
+            self.reply(200, fn(loads(raw or b"{}")))
         except ValueError as e:
-            self.reply(400, error_json(400, str(e)))
-
-    def log_message(self, fmt, *args):
-        pass
+            self.reply_error(400, NAME, str(e))
 
 
 def service(address):
@@ -82,50 +58,8 @@ def service(address):
     }
 
 
-def registry(sidecar, method, svc):
-    url = "http://%s/registry" % sidecar
-    if method == "POST":
-        url += "?ttl=" + TTL
-    req = urllib.request.Request(url, data=json.dumps(svc).encode(),
-                                 method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        r.read()
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--listen", default="127.0.0.1:0")
-    ap.add_argument("--sidecar", default="127.0.0.1:8081")
-    args = ap.parse_args()
-    host, port = args.listen.rsplit(":", 1)
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    server.daemon_threads = True
-    address = "%s:%d" % server.server_address[:2]
-    print("listening on %s" % address, flush=True)
-    svc = service(address)
-    stop = threading.Event()
-
-    def renew():
-        while not stop.is_set():
-            try:
-                registry(args.sidecar, "POST", svc)
-            except OSError as e:
-                print("register: %s" % e, file=sys.stderr, flush=True)
-            stop.wait(RENEW_SECONDS)
-
-    def shutdown(signum, frame):
-        stop.set()
-        threading.Thread(target=server.shutdown).start()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    threading.Thread(target=renew, daemon=True).start()
-    server.serve_forever()
-    try:
-        registry(args.sidecar, "DELETE", svc)
-    except OSError:
-        pass
+    serve(SrvHandler, service)
 
 
 if __name__ == "__main__":

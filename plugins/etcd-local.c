@@ -35,15 +35,19 @@ struct etcd_local {
 	struct etcd		*e;
 	char			*key;
 	char			*value;
-	struct etcd_lease	*lease;
+	struct etcd_lease	*lease;		/* the key belongs on it */
 	/*
-	 * The lease the key is leaving. Revoking it deletes the key while
-	 * the key is still on it: it is let go once the put on the new
-	 * lease is stored, so watchers never see the node vanish.
+	 * The leases the key may still be on, one reference each. Revoking
+	 * a lease deletes the keys on it, so each is let go only once a put
+	 * that moved the key to another lease is stored, and never the one
+	 * the last stored put used: watchers never see the node vanish,
+	 * however fast its TTL changes.
 	 */
-	struct etcd_lease	*leaving;
+	struct etcd_lease	**leaving;
+	size_t			 nleaving;
 	int			 dirty;		/* store may not have value */
 	struct curlev_xfer	*xfer;		/* put */
+	struct etcd_lease	*putting;	/* the lease xfer puts it on */
 	struct etcd_local	*next;
 };
 
@@ -78,6 +82,38 @@ etcd_local_post(struct etcd *e, const char *path, char *body)
 
 static void	etcd_local_flush(struct etcd_local *);
 
+/* The key may still be on ls: hold it until a put moves the key off. */
+static void
+etcd_local_leave(struct etcd_local *l, struct etcd_lease *ls)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nleaving; i++) {
+		if (l->leaving[i] == ls) {
+			etcd_lease_unref(ls);
+			return;
+		}
+	}
+	l->leaving = xrealloc(l->leaving,
+	    (l->nleaving + 1) * sizeof(*l->leaving));
+	l->leaving[l->nleaving++] = ls;
+}
+
+/* A put on ls is stored: the key is on ls alone, the others may go. */
+static void
+etcd_local_moved(struct etcd_local *l, struct etcd_lease *ls)
+{
+	size_t	 i, kept = 0;
+
+	for (i = 0; i < l->nleaving; i++) {
+		if (l->leaving[i] == ls && ls != l->lease)
+			l->leaving[kept++] = ls;
+		else
+			etcd_lease_unref(l->leaving[i]);
+	}
+	l->nleaving = kept;
+}
+
 static void
 etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
@@ -90,10 +126,7 @@ etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
 		l->dirty = 1;	/* the next lease tick tries again */
 		return;
 	}
-	if (l->leaving != NULL && !l->dirty) {
-		etcd_lease_unref(l->leaving);
-		l->leaving = NULL;
-	}
+	etcd_local_moved(l, l->putting);
 	if (l->dirty)
 		etcd_local_flush(l);
 }
@@ -107,6 +140,7 @@ etcd_local_flush(struct etcd_local *l)
 	if (!e->connected || l->lease->id == 0 || l->xfer != NULL)
 		return;
 	l->dirty = 0;
+	l->putting = l->lease;
 	l->xfer = etcd_client_post(e->client, "/v3/kv/put",
 	    etcd_req_put(l->key, l->value, l->lease->id), etcd_local_put_done,
 	    l, &cause);
@@ -132,14 +166,35 @@ etcd_lease_flush(struct etcd_lease *ls, int all)
 }
 
 static void
-etcd_lease_done(struct curlev_xfer *x, CURLcode rv, long status)
+etcd_lease_free(struct etcd_lease *ls)
 {
-	struct etcd_lease	*ls = x->arg;
-	int64_t			 id, ttl;
-	char			*cause;
-	int			 granted = ls->id == 0;
+	curlev_cancel(ls->xfer);
+	event_free(ls->tick);
+	free(ls);
+}
 
-	ls->xfer = NULL;
+static void
+etcd_lease_drop(struct etcd_lease *ls)
+{
+	struct etcd		*e = ls->e;
+	struct etcd_lease	**pp;
+
+	for (pp = &e->leases; *pp != ls; pp = &(*pp)->next)
+		;
+	*pp = ls->next;
+	if (ls->id != 0 && e->connected)
+		etcd_local_post(e, "/v3/lease/revoke", etcd_req_lease(ls->id));
+	etcd_lease_free(ls);
+}
+
+static void
+etcd_lease_answer(struct etcd_lease *ls, struct curlev_xfer *x, CURLcode rv,
+    long status)
+{
+	int64_t	 id, ttl;
+	char	*cause;
+	int	 granted = ls->id == 0;
+
 	if (rv != CURLE_OK || status != 200) {
 		x->arg = ls->e;
 		etcd_local_logged(x, rv, status);
@@ -163,6 +218,17 @@ etcd_lease_done(struct curlev_xfer *x, CURLcode rv, long status)
 	}
 	ls->id = id;
 	etcd_lease_flush(ls, granted);
+}
+
+static void
+etcd_lease_done(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct etcd_lease	*ls = x->arg;
+
+	ls->xfer = NULL;
+	etcd_lease_answer(ls, x, rv, status);
+	if (ls->refs == 0)	/* let go while granted: revoke it now */
+		etcd_lease_drop(ls);
 }
 
 static void
@@ -215,28 +281,19 @@ etcd_lease_get(struct etcd *e, uint64_t ttl_ms)
 	return ls;
 }
 
-static void
-etcd_lease_free(struct etcd_lease *ls)
-{
-	curlev_cancel(ls->xfer);
-	event_free(ls->tick);
-	free(ls);
-}
-
+/*
+ * A lease nobody holds is revoked. One still being granted would be
+ * granted all the same, and keep its TTL in etcd: it waits for its ID
+ * (etcd_lease_done), and whoever wants its TTL meanwhile takes it back.
+ */
 static void
 etcd_lease_unref(struct etcd_lease *ls)
 {
-	struct etcd		*e = ls->e;
-	struct etcd_lease	**pp;
-
 	if (--ls->refs > 0)
 		return;
-	for (pp = &e->leases; *pp != ls; pp = &(*pp)->next)
-		;
-	*pp = ls->next;
-	if (ls->id != 0 && e->connected)
-		etcd_local_post(e, "/v3/lease/revoke", etcd_req_lease(ls->id));
-	etcd_lease_free(ls);
+	if (ls->id == 0 && ls->xfer != NULL)
+		return;
+	etcd_lease_drop(ls);
 }
 
 static struct etcd_local **
@@ -268,10 +325,10 @@ etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 			free(value);
 			return;
 		}
-		if (l->lease == ls || l->leaving != NULL)
-			etcd_lease_unref(l->lease);
+		if (l->lease == ls)
+			etcd_lease_unref(ls);
 		else
-			l->leaving = l->lease;
+			etcd_local_leave(l, l->lease);
 		free(l->value);
 	}
 	l->value = value;
@@ -309,6 +366,15 @@ etcd_local_refresh(struct etcd *e)
 }
 
 static void
+etcd_local_free_one(struct etcd_local *l)
+{
+	free(l->leaving);
+	free(l->key);
+	free(l->value);
+	free(l);
+}
+
+static void
 etcd_local_remove(struct etcd_local **pp)
 {
 	struct etcd_local	*l = *pp;
@@ -319,11 +385,9 @@ etcd_local_remove(struct etcd_local **pp)
 	if (e->connected)
 		etcd_local_post(e, "/v3/kv/deleterange", etcd_req_delete(l->key));
 	etcd_lease_unref(l->lease);
-	if (l->leaving != NULL)
-		etcd_lease_unref(l->leaving);
-	free(l->key);
-	free(l->value);
-	free(l);
+	while (l->nleaving > 0)
+		etcd_lease_unref(l->leaving[--l->nleaving]);
+	etcd_local_free_one(l);
 }
 
 /*
@@ -418,9 +482,7 @@ etcd_local_free(struct etcd *e, int revoke)
 	while ((l = e->locals) != NULL) {
 		e->locals = l->next;
 		curlev_cancel(l->xfer);
-		free(l->key);
-		free(l->value);
-		free(l);
+		etcd_local_free_one(l);
 	}
 	while ((ls = e->leases) != NULL) {
 		e->leases = ls->next;

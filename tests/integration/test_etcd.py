@@ -8,13 +8,16 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import threading
 import time
 
 import pytest
 
 from conftest import BUILDDIR, http, wait_for
-from etcdfix import ETCD, Etcd, TcpCut, service
+from etcdfix import ETCD, ETCDCTL, Etcd, TcpCut, service
 from gwnodes import FakeNode
+from gwnodes import register as sidecar_register
 
 PREFIX = "/micro/registry/"
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
@@ -178,6 +181,62 @@ def test_ttl_change_moves_the_key_without_deleting_it(etcd, microd):
         wait_for(lambda: e.ctl("lease", "timetolive", "%x" % old,
                                check=False).find("remaining") < 0,
                  what="old lease revoked")
+    assert "deleted in etcd" not in m.read_log()
+
+
+def watch_lines(e, prefix, rev):
+    """etcdctl watch from rev on: its process and the lines so far."""
+    w = subprocess.Popen([ETCDCTL, "--endpoints", e.address(), "watch",
+                          "--prefix", prefix, "--rev", str(rev)],
+                         stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, ETCDCTL_API="3"))
+    lines = []
+
+    def read():
+        for line in w.stdout:
+            lines.append(line.rstrip("\n"))
+    threading.Thread(target=read, daemon=True).start()
+    return w, lines
+
+
+def lease_ttl(e, lease):
+    out = e.ctl("lease", "timetolive", "%x" % lease, "-w", "json")
+    return int(json.loads(out)["granted-ttl"])
+
+
+def test_ttl_changes_within_a_round_trip_never_delete_the_key(etcd, microd):
+    """TTLs changed back to back, faster than etcd answers, through the
+    sidecar: a lease the key is leaving is revoked only once a put that
+    moved the key off it is stored, never the one the key is on, so
+    watchers see no DELETE; the key ends on the last TTL's lease and the
+    leases it left are revoked."""
+    e = etcd()
+    m = start(microd, e.address())
+    svc = service("go.micro.srv.burst", "burst-1", 7008)
+    key = PREFIX + "go.micro.srv.burst/burst-1"
+    end = "/micro/end-of-burst"     # outside the registry prefix
+    sidecar_register(m, svc, "60s")
+    wait_for(lambda: key in e.kvs(), what="key written")
+    w, lines = watch_lines(e, "/micro/", e.revision() + 1)
+    try:
+        # A round trip lasts a few ms: gaps of 0 to 3 ms between the
+        # changes land them before, inside and after it.
+        for burst in range(20):
+            for ttl in ("61s", "62s", "63s", "64s"):
+                sidecar_register(m, svc, ttl)
+                time.sleep(burst % 4 / 1000)
+        wait_for(lambda: lease_ttl(e, e.kvs()[key][1]) == 64,
+                 what="key on the 64s lease")
+        e.ctl("put", end, "x")
+        wait_for(lambda: end in lines, what="watch caught up")
+    finally:
+        w.kill()
+        w.wait()
+    deleted = [k for t, k in zip(lines, lines[1:]) if t == "DELETE"]
+    assert deleted == [], "the key was deleted"
+    lease = e.kvs()[key][1]
+    wait_for(lambda: e.ctl("lease", "list").split() == [
+        "found", "1", "leases", "%x" % lease], what="the leases left revoked")
     assert "deleted in etcd" not in m.read_log()
 
 

@@ -272,8 +272,7 @@ etcd_lease_get(struct etcd *e, uint64_t ttl_ms)
 	    etcd_lease_tick, ls)) == NULL)
 		fatalx("event_new");
 	tick_ms = ttl_ms / 3 < ETCD_TICK_MIN_MS ? ETCD_TICK_MIN_MS : ttl_ms / 3;
-	tv.tv_sec = tick_ms / 1000;
-	tv.tv_usec = (tick_ms % 1000) * 1000;
+	tv = util_timeval(tick_ms);
 	event_add(ls->tick, &tv);
 	ls->next = e->leases;
 	e->leases = ls;

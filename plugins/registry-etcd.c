@@ -75,8 +75,7 @@ etcd_fail(struct etcd *e, const char *fmt, ...)
 	e->connected = 0;
 	etcd_lines_clear(&e->lines);
 	etcd_publish(e);
-	tv.tv_sec = e->backoff_ms / 1000;
-	tv.tv_usec = (e->backoff_ms % 1000) * 1000;
+	tv = util_timeval(e->backoff_ms);
 	evtimer_add(e->retry, &tv);
 	e->backoff_ms = e->backoff_ms * 2 > ETCD_BACKOFF_MAX_MS ?
 	    ETCD_BACKOFF_MAX_MS : e->backoff_ms * 2;

@@ -197,9 +197,10 @@ child_wait(pid_t pid)
 /* Twice a table, cycled in order: every update replaces an entry. */
 #define SEQ_KEYS	(NODEHEALTH_ENTRIES * 2)
 #define SEQ_WALL	1700000000000ULL
-#define SEQ_MS		3000		/* the reader's time */
+#define SEQ_MS		3000		/* the reader's time, at least */
 #define SEQ_STOPS	200000		/* and most stops */
 #define SEQ_MIN_READS	1000		/* stops that found their key */
+#define SEQ_MAX_MS	60000		/* to find them on a loaded machine */
 
 /* Shared by the reader and the writer, outside the table under test. */
 struct seq_sync {
@@ -309,7 +310,7 @@ seq_read_stopped(pid_t pid, uint64_t base, uint64_t deadline)
 static void
 test_reader_consistent(void **state)
 {
-	uint64_t	 base = seq_evicted(), deadline, last;
+	uint64_t	 base = seq_evicted(), end, deadline, last;
 	size_t		 stops = 0, reads = 0, mixed = 0;
 	pid_t		 pid, parent = getpid();
 	int		 r, status;
@@ -318,11 +319,13 @@ test_reader_consistent(void **state)
 	seq_sync = mmap(NULL, sizeof(*seq_sync), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(seq_sync != MAP_FAILED);
-	deadline = util_now_ms() + SEQ_MS;
+	end = util_now_ms() + SEQ_MS;
+	deadline = util_now_ms() + SEQ_MAX_MS;
 	if ((pid = fork()) == 0)
 		seq_writer(parent, deadline + SEQ_MS);
 	assert_true(pid > 0);
-	while (stops < SEQ_STOPS && util_now_ms() < deadline) {
+	while (stops < SEQ_STOPS &&
+	    (util_now_ms() < end || reads < SEQ_MIN_READS)) {
 		/* A fresh spot each time: the writer moves on in between. */
 		last = seq_evicted();
 		if (!seq_wait(seq_evicted, last, deadline))

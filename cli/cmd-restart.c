@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,25 +21,6 @@ const struct cmd_entry cmd_restart_entry = {
 	.maxargs = 1,
 	.exec = cmd_restart_exec,
 };
-
-/* Split "api/2" into "api" and 2; id is -1 without "/ID". */
-static int
-cmd_restart_parse(char *spec, long long *id)
-{
-	char	*slash, *end;
-
-	*id = -1;
-	if ((slash = strchr(spec, '/')) == NULL)
-		return *spec == '\0' ? -1 : 0;
-	*slash++ = '\0';
-	if (*spec == '\0' || *slash < '0' || *slash > '9')
-		return -1;
-	errno = 0;
-	*id = strtoll(slash, &end, 10);
-	if (errno != 0 || *end != '\0' || *id > UINT32_MAX)
-		return -1;
-	return 0;
-}
 
 static int
 cmd_restart_request(struct cmd_ctx *ctx, const char *role, long long id)
@@ -61,7 +41,7 @@ cmd_restart_exec(struct cmd_ctx *ctx)
 	int		 rv;
 
 	role = xstrdup(ctx->argv[0]);
-	if (cmd_restart_parse(role, &id) == -1) {
+	if (cmd_parse_worker(role, &id) == -1) {
 		free(role);
 		cmd_error("bad worker '%s' (want ROLE or ROLE/ID)",
 		    ctx->argv[0]);

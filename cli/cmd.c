@@ -39,6 +39,24 @@ cmd_usage(const struct cmd_entry *entry)
 	return CMD_USAGE;
 }
 
+int
+cmd_parse_worker(char *spec, long long *id)
+{
+	char	*slash, *end;
+
+	*id = -1;
+	if ((slash = strchr(spec, '/')) == NULL)
+		return *spec == '\0' ? -1 : 0;
+	*slash++ = '\0';
+	if (*spec == '\0' || *slash < '0' || *slash > '9')
+		return -1;
+	errno = 0;
+	*id = strtoll(slash, &end, 10);
+	if (errno != 0 || *end != '\0' || *id > UINT32_MAX)
+		return -1;
+	return 0;
+}
+
 /* One connection serves every request of a command. */
 int
 cmd_begin(struct cmd_ctx *ctx, const char *cmd, size_t nargs)

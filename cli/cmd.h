@@ -27,6 +27,7 @@ enum cmd_status {
 #define CMD_F_TTL	0x2	/* takes --ttl */
 #define CMD_F_QUEUE	0x4	/* takes --queue */
 #define CMD_F_HTTP	0x8	/* always speaks HTTP (takes --timeout) */
+#define CMD_F_LOGS	0x10	/* takes -f, -n and -l */
 
 struct cmd_opts {
 	const char	*socket;
@@ -37,6 +38,9 @@ struct cmd_opts {
 	const char	*queue;		/* --queue: a queue group */
 	int		 has_timeout;
 	uint64_t	 timeout_ms;	/* --timeout: each HTTP request's */
+	int		 follow;	/* -f: logs keeps printing new lines */
+	const char	*lines;		/* -n: checked by the command */
+	const char	*level;		/* -l: checked by the command */
 };
 
 struct cmd_ctx {
@@ -62,6 +66,7 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_call_entry;
 extern const struct cmd_entry cmd_deregister_entry;
 extern const struct cmd_entry cmd_health_entry;
+extern const struct cmd_entry cmd_logs_entry;
 extern const struct cmd_entry cmd_publish_entry;
 extern const struct cmd_entry cmd_subscribe_entry;
 extern const struct cmd_entry cmd_register_entry;
@@ -79,6 +84,12 @@ enum cmd_status	 cmd_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 /* Print the command's usage on stderr; returns CMD_USAGE. */
 enum cmd_status	 cmd_usage(const struct cmd_entry *);
+
+/*
+ * Split a worker "api/2" into "api" (spec, cut at the slash) and 2; *id
+ * is -1 without "/ID". -1 if spec is not ROLE or ROLE/ID.
+ */
+int		 cmd_parse_worker(char *spec, long long *id);
 
 /*
  * Connect and begin a request to microd whose "args" map will hold nargs

@@ -29,6 +29,7 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_reload_entry,
 	&cmd_stop_entry,
 	&cmd_restart_entry,
+	&cmd_logs_entry,
 	&cmd_version_entry,
 	&cmd_publish_entry,
 	&cmd_subscribe_entry,
@@ -42,8 +43,11 @@ enum {
 };
 
 static const struct option microctl_longopts[] = {
+	{ "follow",		no_argument,		NULL, 'f' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "json",		no_argument,		NULL, 'j' },
+	{ "level",		required_argument,	NULL, 'l' },
+	{ "lines",		required_argument,	NULL, 'n' },
 	{ "socket",		required_argument,	NULL, 's' },
 	{ "proxy-address",	required_argument,	NULL, OPT_PROXY_ADDRESS },
 	{ "ttl",		required_argument,	NULL, OPT_TTL },
@@ -87,11 +91,20 @@ static int
 microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 {
 	switch (ch) {
+	case 'f':
+		opts->follow = 1;
+		return 0;
 	case 'h':
 		microctl_usage(stdout);
 		exit(CMD_OK);
 	case 'j':
 		opts->json = 1;
+		return 0;
+	case 'l':
+		opts->level = optarg;
+		return 0;
+	case 'n':
+		opts->lines = optarg;
 		return 0;
 	case 's':
 		opts->socket = optarg;
@@ -132,7 +145,7 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 	}
 }
 
-#define MICROCTL_SHORT	"hjs:"
+#define MICROCTL_SHORT	"fhjl:n:s:"
 
 /*
  * The option getopt stopped at: the bad letter of "-jx" or "-xj", or the
@@ -235,6 +248,11 @@ microctl_check(const struct cmd_ctx *ctx)
 	}
 	if (ctx->opts->queue != NULL && (entry->flags & CMD_F_QUEUE) == 0) {
 		cmd_error("--queue is not supported by '%s'", entry->name);
+		return CMD_USAGE;
+	}
+	if ((ctx->opts->follow || ctx->opts->lines != NULL ||
+	    ctx->opts->level != NULL) && (entry->flags & CMD_F_LOGS) == 0) {
+		cmd_error("-f, -n and -l are only for 'logs'");
 		return CMD_USAGE;
 	}
 	if (ctx->argc < entry->minargs ||

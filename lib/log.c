@@ -20,6 +20,7 @@ static const char	*log_name = "microd";
 static char		 log_proc[32];
 static enum log_level	 log_level = LOG_LEVEL_INFO;
 static int		 log_journal;
+static log_sink_fn	 log_sink;
 
 static const struct {
 	const char	*name;
@@ -57,6 +58,24 @@ log_getlevel(void)
 	return log_level;
 }
 
+const char *
+log_level_name(enum log_level level)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+		if (log_levels[i].level == level)
+			return log_levels[i].name;
+	}
+	return "?";
+}
+
+void
+log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
+
 int
 log_parse_level(const char *s, enum log_level *level)
 {
@@ -76,7 +95,7 @@ log_vwrite(enum log_level level, const char *why, const char *fmt,
     va_list ap)
 {
 	char	 line[LOG_LINE_MAX];
-	int	 n = 0, m;
+	int	 n = 0, m, msg;
 	ssize_t	 w;
 
 	if (level > log_level)
@@ -86,6 +105,7 @@ log_vwrite(enum log_level level, const char *why, const char *fmt,
 	m = snprintf(line + n, sizeof(line) - n, "%s[%d]: %s%s", log_name,
 	    (int)getpid(), log_proc, log_proc[0] ? ": " : "");
 	n += m;
+	msg = n;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = (m < 0 || (size_t)(n + m) >= sizeof(line) - 1) ?
 	    (int)sizeof(line) - 2 : n + m;
@@ -98,6 +118,8 @@ log_vwrite(enum log_level level, const char *why, const char *fmt,
 	do {
 		w = write(STDERR_FILENO, line, n);
 	} while (w == -1 && errno == EINTR);
+	if (log_sink != NULL)
+		log_sink(level, line + msg, n - 1 - msg);
 }
 
 #define LOG_VA(level, why) do {					\

@@ -14,11 +14,20 @@ enum log_level {
 	LOG_LEVEL_DEBUG = 7,
 };
 
+/*
+ * Called after each line reaches stderr with its message alone: no
+ * "<N>", no "name[pid]: proc: " (the sink knows who is logging), no
+ * newline. It must not log.
+ */
+typedef void	(*log_sink_fn)(enum log_level, const char *, size_t);
+
 void	log_init(const char *, enum log_level);
+void	log_set_sink(log_sink_fn);
 void	log_procname(const char *);
 void	log_setlevel(enum log_level);
 enum log_level	log_getlevel(void);
 int	log_parse_level(const char *, enum log_level *);
+const char	*log_level_name(enum log_level);	/* "warn" */
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -57,9 +57,19 @@ static struct event		*control_stats_timer;
 
 static void	control_resume_all(void);
 
+/* Any request ends a stream, and so does the connection's end. */
+static void
+control_stream_end(struct control_conn *c)
+{
+	if (c->stream == CONTROL_STREAM_LOGS)
+		ctllogs_stop(c);
+	c->stream = CONTROL_STREAM_NONE;
+}
+
 static void
 control_conn_free(struct control_conn *c)
 {
+	control_stream_end(c);
 	TAILQ_REMOVE(&control_conns, c, entry);
 	control_nconns--;
 	relay_forget(c->bev);
@@ -114,7 +124,7 @@ static void
 control_conn_finish(struct control_conn *c)
 {
 	c->closing = 1;
-	c->streaming = 0;
+	control_stream_end(c);
 	bufferevent_disable(c->bev, EV_READ);
 	/* A peer already gone fails the write: the event callback frees. */
 	bufferevent_setcb(c->bev, NULL, control_close_after_flush,
@@ -140,8 +150,7 @@ control_output(struct control_conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
-/* 1 if c's unread replies, or everyone's, leave no room for more. */
-static int
+int
 control_output_full(struct control_conn *c)
 {
 	struct control_conn	*d;
@@ -271,7 +280,7 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if ((rc = control_pull(c, &msg, &cause)) != 1)
 			break;
-		c->streaming = 0;	/* any request ends a stream */
+		control_stream_end(c);
 		if (!c->requested) {
 			c->requested = 1;
 			control_set_timeouts(c);
@@ -484,7 +493,7 @@ control_stream_start(struct control_conn *c, uint32_t id)
 {
 	struct timeval	 tv = { 1, 0 };
 
-	c->streaming = 1;
+	c->stream = CONTROL_STREAM_STATS;
 	c->stream_id = id;
 	if (control_stats_timer == NULL) {
 		control_stats_timer = event_new(master->base, -1, EV_PERSIST,
@@ -500,7 +509,7 @@ control_push_stats(void)
 	struct control_conn	*c;
 
 	TAILQ_FOREACH(c, &control_conns, entry) {
-		if (!c->streaming || c->closing)
+		if (c->stream != CONTROL_STREAM_STATS || c->closing)
 			continue;
 		/* A reader that does not keep up is skipped, not buffered. */
 		if (control_output_full(c))

@@ -9,12 +9,20 @@
 struct bufferevent;
 struct ctl_frame;
 struct ctl_msg;
+struct ctllogs;
+
+enum control_stream {
+	CONTROL_STREAM_NONE,
+	CONTROL_STREAM_STATS,
+	CONTROL_STREAM_LOGS,
+};
 
 struct control_conn {
 	TAILQ_ENTRY(control_conn) entry;
 	struct bufferevent	*bev;
-	int			 streaming;	/* a stats stream is open */
+	enum control_stream	 stream;	/* the one open, if any */
 	uint32_t		 stream_id;
+	struct ctllogs		*logs;		/* a logs stream's readers */
 	unsigned		 relays;	/* requests at the registry */
 	uint64_t		 accepted;	/* util_now_ms() */
 	int			 requested;	/* a whole request came */
@@ -25,10 +33,16 @@ struct control_conn {
 void	 control_send(struct control_conn *, struct ctl_frame *);
 void	 control_error(struct control_conn *, uint32_t, const char *);
 void	 control_stream_start(struct control_conn *, uint32_t);
+/* 1 if c's unread replies, or everyone's, leave no room for more. */
+int	 control_output_full(struct control_conn *);
 void	 control_relay(struct control_conn *, const struct ctl_msg *);
 
 /* ctlcmd.c */
 void	 ctlcmd_dispatch(struct control_conn *, const struct ctl_msg *);
 void	 ctlcmd_push_stats(struct control_conn *);
+
+/* ctllogs.c: the logs stream */
+void	 ctllogs_start(struct control_conn *, const struct ctl_msg *);
+void	 ctllogs_stop(struct control_conn *);
 
 #endif

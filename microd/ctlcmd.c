@@ -253,6 +253,7 @@ static const struct ctlcmd ctlcmds[] = {
 	{ "register", control_relay },
 	{ "deregister", control_relay },
 	{ "stats", ctlcmd_stats },
+	{ "logs", ctllogs_start },
 };
 
 void

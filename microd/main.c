@@ -23,6 +23,7 @@
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
+#include "shm/logring.h"
 #include "shm/nodehealth.h"
 #include "shm/shm.h"
 #include "shm/svcstats.h"
@@ -372,6 +373,8 @@ master_open_shm(void)
 		fatalx("service statistics: %s", cause);
 	if (nodehealth_create(MASTER_SLOTS, &cause) == -1)
 		fatalx("node health: %s", cause);
+	if (logring_create(MASTER_SLOTS, &cause) == -1)
+		fatalx("log rings: %s", cause);
 	memset(&self, 0, sizeof(self));
 	self.pid = getpid();
 	self.role = ROLE_COUNT;		/* the master itself */
@@ -380,6 +383,9 @@ master_open_shm(void)
 	if ((slot = shm_slot_claim(master->shm, &self, &cause)) == -1)
 		fatalx("shared memory: %s", cause);
 	master->shm_reader_slot = slot;
+	/* Workers inherit the sink and bind their own slot's ring. */
+	logring_bind(slot, ROLE_COUNT, 0);
+	log_set_sink(logring_write);
 }
 
 static void

@@ -10,6 +10,7 @@ microd_microd_SOURCES += \
 	microd/relay.c \
 	microd/control.c microd/control.h \
 	microd/ctlcmd.c \
+	microd/ctllogs.c \
 	microd/status.c \
 	microd/watchdog.c \
 	microd/notify.c microd/notify.h \

@@ -11,7 +11,7 @@ cli_microctl_SOURCES += cli/microctl.c cli/cmd.h cli/cmd.c cli/output.c \
 	cli/cmd-stop.c cli/cmd-restart.c cli/cmd-version.c \
 	cli/cmd-services.c cli/cmd-service.c cli/cmd-register.c \
 	cli/cmd-deregister.c cli/cmd-registry.c cli/cmd-http.c \
-	cli/cmd-http.h cli/cmd-call.c cli/cmd-health.c
+	cli/cmd-http.h cli/cmd-call.c cli/cmd-health.c cli/cmd-logs.c
 
 dist_man_MANS += man/microctl.1
 

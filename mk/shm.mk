@@ -3,7 +3,8 @@ libmicro_a_SOURCES += shm/shm.h shm/registry.h shm/layout.h shm/internal.h \
 	shm/shm.c shm/slot.c shm/epoch.c shm/record.c shm/index.c \
 	shm/arena.c shm/writer.c shm/reader.c \
 	shm/svcstats.h shm/svcstats.c \
-	shm/nodehealth.h shm/nodehealth.c
+	shm/nodehealth.h shm/nodehealth.c \
+	shm/logring.h shm/logring.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_shm
@@ -20,6 +21,11 @@ check_PROGRAMS += tests/unit/test_nodehealth
 TESTS += tests/unit/test_nodehealth
 tests_unit_test_nodehealth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_nodehealth_LDADD = $(UNIT_LIBS)
+
+check_PROGRAMS += tests/unit/test_logring
+TESTS += tests/unit/test_logring
+tests_unit_test_logring_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_logring_LDADD = $(UNIT_LIBS)
 endif
 
 # Cross-process stress: 3 phases of SHM_STRESS_SECONDS (default 10) each.

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "shm/logring.h"
 #include "shm/shm.h"
 #include "util.h"
 #include "workers/worker.h"
@@ -319,6 +320,7 @@ worker_setup(struct worker *w, const struct worker_spec *spec)
 	snprintf(name, sizeof(name), "%s/%u", config_role_name(spec->role),
 	    spec->id);
 	log_procname(name);
+	logring_bind(spec->slot_index, spec->role, spec->id);
 	snprintf(name, sizeof(name), "microd-%s", config_role_name(spec->role));
 	prctl(PR_SET_NAME, name);
 	worker_close_fds(spec);

@@ -49,6 +49,7 @@ struct proc {
 	uint64_t		 started_ms;	/* monotonic */
 	struct backoff		 backoff;
 	int			 restart_asked;	/* exit is expected: no backoff */
+	int			 retired;	/* a restart replaced it */
 	struct bufferevent	*chan;		/* socketpair to the worker */
 	struct event		*respawn;	/* backoff timer */
 	struct event		*kill_timer;	/* drain deadline */

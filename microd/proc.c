@@ -506,21 +506,46 @@ proc_ready(struct proc *p)
 	master_check_ready();
 }
 
+/*
+ * A gateway's (api, web) drain holds the websockets it proxies until they
+ * end or shutdown_timeout: its successor starts at once on the shared
+ * listener, as a reload's would. The other roles hand state over (the
+ * registry's writer claim, broker rings), so theirs starts at the exit.
+ */
+static void
+proc_restart_running(struct proc *p)
+{
+	struct proc	*next;
+
+	if (p->role != ROLE_API && p->role != ROLE_WEB) {
+		p->restart_asked = 1;
+		proc_drain(p);
+		return;
+	}
+	next = proc_new(p->role, p->id);
+	next->restarts = p->restarts + 1;
+	p->retired = 1;
+	proc_drain(p);
+	proc_spawn(next);
+}
+
 /* Restart the workers of a role (id < 0: all of them) gracefully. */
 int
 proc_restart(enum role_id role, int id)
 {
-	struct proc	*p;
-	int		 n = 0;
+	struct proc	*p, *last = TAILQ_LAST(&master->procs, proc_list);
+	int		 n = 0, done = 0;
 
-	TAILQ_FOREACH(p, &master->procs, entry) {
+	/* Up to the last one before: successors are added at the end. */
+	for (p = TAILQ_FIRST(&master->procs); p != NULL && !done;
+	    p = TAILQ_NEXT(p, entry)) {
+		done = p == last;
 		if (p->role != role || p->generation != master->generation ||
-		    (id >= 0 && p->id != (unsigned)id))
+		    p->retired || (id >= 0 && p->id != (unsigned)id))
 			continue;
-		if (p->pid != 0) {
-			p->restart_asked = 1;
-			proc_drain(p);
-		} else if (p->state == PROC_BACKOFF ||
+		if (p->pid != 0)
+			proc_restart_running(p);
+		else if (p->state == PROC_BACKOFF ||
 		    p->state == PROC_STOPPED) {
 			memset(&p->backoff, 0, sizeof(p->backoff));
 			proc_spawn(p);
@@ -595,7 +620,8 @@ proc_exited(struct proc *p, int status)
 	 * as the new configuration says, on its listener), and respawning
 	 * it would run the new configuration under the old generation.
 	 */
-	if (p->generation != master->generation || master->stopping)
+	if (p->generation != master->generation || master->stopping ||
+	    p->retired)
 		proc_free(p);
 	else
 		proc_after_exit(p, status, lived_ms);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/time.h>
 
 #include <stdio.h>
@@ -29,12 +30,30 @@
 
 #define PROXY_HIGH_WATER	(256 * 1024)
 
+/*
+ * A drain closes the websockets still open this long before
+ * shutdown_timeout (a quarter of it at most), so that the worker leaves
+ * by itself rather than by the master's SIGKILL at that time.
+ */
+#define PROXY_DRAIN_MARGIN_MS	500
+
+struct proxy_splice;
+TAILQ_HEAD(proxy_splices, proxy_splice);
+
 struct proxy {
 	struct rpc_client	*rpc;
 	char			*ns;
 	char			*id;
 	int			 flags;
 	uint64_t		 idle_timeout_ms;	/* a silent splice closes */
+	unsigned		 max_splices;		/* 0: unbounded */
+	unsigned		 nsplices;		/* live */
+	unsigned		 upgrading;		/* waiting for the 101 */
+	struct proxy_splices	 splices;
+	int			 draining;
+	int			 cut;		/* the drain closed them all */
+	void			(*drained)(void);
+	struct event		*drain_ev;	/* closes the splices left */
 };
 
 struct proxy_req {
@@ -54,6 +73,7 @@ struct proxy_req {
 	int			 body_done;	/* all of it went to the node */
 	int			 reply_status;	/* of the head sent, 0 before */
 	int			 counted;	/* it reached the service */
+	int			 upgrade_held;	/* counts in p->upgrading */
 	uint64_t		 started_us;
 };
 
@@ -69,18 +89,21 @@ static const char *proxy_idempotent_methods[] = {
 };
 
 static int	proxy_send(struct proxy_req *);
+static void	proxy_splice_free(struct proxy_splice *);
 
 struct proxy *
 proxy_new(struct rpc_client *rpc, const char *ns, const char *id, int flags,
-    uint64_t idle_timeout_ms)
+    uint64_t idle_timeout_ms, unsigned max_splices)
 {
 	struct proxy	*p = xcalloc(1, sizeof(*p));
 
 	p->rpc = rpc;
 	p->flags = flags;
 	p->idle_timeout_ms = idle_timeout_ms;
+	p->max_splices = max_splices;
 	p->ns = xstrdup(ns);
 	p->id = xstrdup(id);
+	TAILQ_INIT(&p->splices);
 	return p;
 }
 
@@ -89,6 +112,11 @@ proxy_free(struct proxy *p)
 {
 	if (p == NULL)
 		return;
+	p->drained = NULL;
+	while (!TAILQ_EMPTY(&p->splices))
+		proxy_splice_free(TAILQ_FIRST(&p->splices));
+	if (p->drain_ev != NULL)
+		event_free(p->drain_ev);
 	free(p->ns);
 	free(p->id);
 	free(p);
@@ -137,6 +165,8 @@ proxy_is_upgrade(struct http_request *req)
 static void
 proxy_req_free(struct proxy_req *pr)
 {
+	if (pr->upgrade_held)
+		pr->p->upgrading--;
 	rpc_nodes_free(&pr->nodes);
 	if (pr->body != NULL)
 		evbuffer_free(pr->body);
@@ -327,6 +357,8 @@ proxy_req_body_cb(struct http_request *req, struct evbuffer *buf, int done,
  * what is queued for it is bounded by its write timeout instead.
  */
 struct proxy_splice {
+	TAILQ_ENTRY(proxy_splice) entry;
+	struct proxy	*p;
 	struct stream	*side[2];
 	struct event	*idle_ev;
 	uint64_t	 idle_ms;
@@ -335,14 +367,24 @@ struct proxy_splice {
 	int		 closing;
 };
 
+/*
+ * Draining, the last splice to end lets the worker go. The deadline stays
+ * armed: an upgrade still waiting for its 101 may splice again.
+ */
 static void
 proxy_splice_free(struct proxy_splice *sp)
 {
+	struct proxy	*p = sp->p;
+
+	TAILQ_REMOVE(&p->splices, sp, entry);
+	p->nsplices--;
 	stream_free(sp->side[0]);
 	stream_free(sp->side[1]);
 	event_free(sp->idle_ev);
 	free(sp->service);
 	free(sp);
+	if (p->draining && p->nsplices == 0 && p->drained != NULL)
+		p->drained();
 }
 
 static void
@@ -359,20 +401,10 @@ proxy_splice_other(struct proxy_splice *sp, struct stream *s)
 	return sp->side[0] == s ? sp->side[1] : sp->side[0];
 }
 
-static struct timeval
-proxy_timeval(uint64_t ms)
-{
-	struct timeval	 tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return tv;
-}
-
 static void
 proxy_splice_arm(struct proxy_splice *sp, uint64_t ms)
 {
-	struct timeval	 tv = proxy_timeval(ms);
+	struct timeval	 tv = util_timeval(ms);
 
 	evtimer_add(sp->idle_ev, &tv);
 }
@@ -454,10 +486,20 @@ proxy_splice_event_cb(struct stream *s, short what, void *arg)
 static void
 proxy_splice(struct proxy_req *pr, struct stream *client, struct stream *node)
 {
-	struct proxy_splice	*sp = xcalloc(1, sizeof(*sp));
+	struct proxy_splice	*sp;
 	struct timeval		 write_timeout;
 	size_t			 i;
 
+	/* A 101 after the drain's deadline: nothing may hold the exit. */
+	if (pr->p->cut) {
+		stream_free(client);
+		stream_free(node);
+		return;
+	}
+	sp = xcalloc(1, sizeof(*sp));
+	sp->p = pr->p;
+	TAILQ_INSERT_TAIL(&sp->p->splices, sp, entry);
+	sp->p->nsplices++;
 	sp->side[0] = client;
 	sp->side[1] = node;
 	sp->service = xstrdup(pr->service);
@@ -467,7 +509,7 @@ proxy_splice(struct proxy_req *pr, struct stream *client, struct stream *node)
 	    proxy_splice_idle_cb, sp)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	proxy_splice_arm(sp, sp->idle_ms);
-	write_timeout = proxy_timeval(sp->idle_ms);
+	write_timeout = util_timeval(sp->idle_ms);
 	for (i = 0; i < 2; i++) {
 		stream_setcb(sp->side[i], proxy_splice_read_cb,
 		    proxy_splice_write_cb, proxy_splice_event_cb, sp);
@@ -491,6 +533,9 @@ proxy_upgrade_cb(struct http_creq *creq, struct stream *node, void *arg)
 
 	pr->creq = NULL;
 	proxy_node_end(pr, SELECT_OK);
+	/* Its place passes to the splice. */
+	pr->upgrade_held = 0;
+	pr->p->upgrading--;
 	if ((client = http_request_hijack(pr->req)) == NULL) {
 		stream_free(node);
 		proxy_req_free(pr);
@@ -620,6 +665,34 @@ proxy_route(struct proxy_req *pr, const char **cause)
 	    pr->service, sizeof(pr->service), cause);
 }
 
+/*
+ * An upgrade takes one of the max_splices places before any node is
+ * asked, and keeps it while it waits for the 101; a draining worker takes
+ * no new websocket. 1 if req was refused (answered 503).
+ */
+static int
+proxy_upgrade_refused(struct proxy_req *pr)
+{
+	struct proxy	*p = pr->p;
+
+	if (!proxy_is_upgrade(pr->req))
+		return 0;
+	if (p->draining) {
+		proxy_fail(pr, 503, "server going away");
+		return 1;
+	}
+	if (p->max_splices != 0 && p->nsplices + p->upgrading >=
+	    p->max_splices) {
+		log_warnx("proxy: refusing a websocket: %u open, the "
+		    "listener's max_connections", p->nsplices + p->upgrading);
+		proxy_fail(pr, 503, "too many websocket connections");
+		return 1;
+	}
+	pr->upgrade_held = 1;
+	p->upgrading++;
+	return 0;
+}
+
 int
 proxy_wants_stream(struct http_request *req)
 {
@@ -643,6 +716,8 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 	pr->cur = -1;
 	pr->streaming = streaming;
 	pr->started_us = svcstats_clock_us();
+	if (proxy_upgrade_refused(pr))
+		return;
 	if (proxy_route(pr, &cause) == -1) {
 		proxy_fail(pr, 400, cause);
 		return;
@@ -668,4 +743,42 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 	/* Even without a body: it keeps the main handler out of it. */
 	if (streaming)
 		http_request_stream_body(req, proxy_req_body_cb, pr);
+}
+
+unsigned
+proxy_splices(const struct proxy *p)
+{
+	return p->nsplices;
+}
+
+static void
+proxy_drain_deadline_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct proxy	*p = arg;
+
+	p->cut = 1;
+	if (p->nsplices == 0)
+		return;
+	log_warnx("proxy: shutdown_timeout: closing %u websocket%s still open",
+	    p->nsplices, p->nsplices == 1 ? "" : "s");
+	while (!TAILQ_EMPTY(&p->splices))
+		proxy_splice_free(TAILQ_FIRST(&p->splices));
+}
+
+void
+proxy_drain(struct proxy *p, struct event_base *base,
+    uint64_t shutdown_timeout_ms, void (*done)(void))
+{
+	uint64_t	 margin = PROXY_DRAIN_MARGIN_MS;
+	struct timeval	 tv;
+
+	p->draining = 1;
+	p->drained = done;
+	if (margin > shutdown_timeout_ms / 4)
+		margin = shutdown_timeout_ms / 4;
+	tv = util_timeval(shutdown_timeout_ms - margin);
+	if (p->drain_ev == NULL && (p->drain_ev = evtimer_new(base,
+	    proxy_drain_deadline_cb, p)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	evtimer_add(p->drain_ev, &tv);
 }

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+struct event_base;
 struct http_request;
 struct proxy;
 struct rpc_client;
@@ -27,11 +28,27 @@ struct rpc_client;
  * Errors are answered with the error JSON of id (e.g. "go.micro.api"). A
  * websocket through the proxy is closed, both ways, once no byte has
  * moved either way for idle_timeout_ms (the role's idle_timeout), or a
- * side has taken nothing of what is queued for it for that long.
+ * side has taken nothing of what is queued for it for that long. At most
+ * max_splices (the listener's max_connections; 0: no bound) are open or
+ * waiting for their 101 at a time: one more upgrade is answered 503
+ * before any node is asked. An upgraded connection has left the HTTP
+ * server, so this is what bounds them. proxy_free closes those left.
  */
 struct proxy	*proxy_new(struct rpc_client *, const char *ns,
-		    const char *id, int flags, uint64_t idle_timeout_ms);
+		    const char *id, int flags, uint64_t idle_timeout_ms,
+		    unsigned max_splices);
 void		 proxy_free(struct proxy *);
+/* Websockets spliced now: a draining worker is busy while there are any. */
+unsigned	 proxy_splices(const struct proxy *);
+/*
+ * The worker drains: new upgrades are refused (503), the websockets open
+ * run on until they end, and done is called when the last one has. Those
+ * left when shutdown_timeout_ms is about to pass are closed (a line
+ * logged with their number) a little before it, so that the worker exits
+ * by itself ahead of the master's SIGKILL.
+ */
+void		 proxy_drain(struct proxy *, struct event_base *,
+		    uint64_t shutdown_timeout_ms, void (*done)(void));
 /*
  * Proxy req. From a head handler (streaming 1) the body streams to the
  * node as it arrives; from a main handler (0) it is already buffered.

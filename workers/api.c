@@ -249,9 +249,29 @@ api_role_init(struct worker *w)
 	a->cors = cors_new(w->conf->api_cors);
 	if (strcmp(a->handler->name, "proxy") == 0)
 		a->proxy = proxy_new(a->rpc, a->ns, API_ID, 0,
-		    w->conf->roles[ROLE_API].idle_timeout_ms);
+		    w->conf->roles[ROLE_API].idle_timeout_ms,
+		    w->conf->roles[ROLE_API].max_connections);
 	w->role_data = a;
 	return 0;
+}
+
+/* Proxied websockets left the HTTP server: the drain waits for them. */
+void
+api_role_drain(struct worker *w)
+{
+	struct api	*a = w->role_data;
+
+	if (a->proxy != NULL)
+		proxy_drain(a->proxy, w->base, w->conf->shutdown_timeout_ms,
+		    worker_drain_check);
+}
+
+int
+api_role_busy(struct worker *w)
+{
+	struct api	*a = w->role_data;
+
+	return a->proxy != NULL && proxy_splices(a->proxy) > 0;
 }
 
 void

@@ -11,6 +11,8 @@ struct http_request;
 
 int	 api_role_init(struct worker *);
 void	 api_role_shutdown(struct worker *);
+void	 api_role_drain(struct worker *);
+int	 api_role_busy(struct worker *);
 /* The role's head handler: the proxy handler streams from here. */
 void	 api_head(struct http_request *, void *);
 

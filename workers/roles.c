@@ -27,6 +27,8 @@ static const struct role role_api = {
 	.error_id = "go.micro.api",
 	.init = api_role_init,
 	.shutdown = api_role_shutdown,
+	.drain = api_role_drain,
+	.busy = api_role_busy,
 	.routes = api_routes,
 	.head_handler = api_head,
 };

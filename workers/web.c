@@ -131,7 +131,8 @@ web_init(struct worker *w)
 	web->rpc = rpc_client_new(w->base, w->shm, w->slot_index, &rc);
 	web->proxy = proxy_new(web->rpc, w->conf->roles[ROLE_WEB].namespace,
 	    "go.micro.web", PROXY_STRIP_BASE,
-	    w->conf->roles[ROLE_WEB].idle_timeout_ms);
+	    w->conf->roles[ROLE_WEB].idle_timeout_ms,
+	    w->conf->roles[ROLE_WEB].max_connections);
 	if (web_live_init(w) == -1) {
 		log_warnx("web: cannot set up the live feed");
 		return -1;
@@ -151,10 +152,19 @@ web_shutdown(struct worker *w)
 	w->role_data = NULL;
 }
 
+/* The live feed ends now; proxied websockets run on until they end. */
 static void
 web_drain(struct worker *w)
 {
 	web_live_drain(web_state(w)->live);
+	proxy_drain(web_state(w)->proxy, w->base,
+	    w->conf->shutdown_timeout_ms, worker_drain_check);
+}
+
+static int
+web_busy(struct worker *w)
+{
+	return proxy_splices(web_state(w)->proxy) > 0;
 }
 
 const struct role role_web = {
@@ -165,6 +175,7 @@ const struct role role_web = {
 	.init = web_init,
 	.shutdown = web_shutdown,
 	.drain = web_drain,
+	.busy = web_busy,
 	.routes = web_routes,
 	.head_handler = web_head,
 };

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import http, wait_for
+from conftest import http, pid_alive, wait_for
 from gwnodes import (FakeNode, RawNode, c_api, c_srv, closed_address,
                      node_ids, py_srv, register, slow)
 
@@ -498,6 +498,103 @@ def test_proxy_websocket_unread_closed(gw, nodes):
     s = ws_upgrade(m)
     assert cut.wait(20), "the node still sends into a stuck websocket"
     s.close()
+
+
+def ws_try_upgrade(m):
+    """An upgrade through the api proxy: (socket, None) once the 101 is
+    in, or (None, (status, body)) for any other answer."""
+    s = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=5)
+    s.sendall(b"GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: a2V5\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        more = s.recv(4096)
+        assert more, got
+        got += more
+    head, body = got.split(b"\r\n\r\n", 1)
+    if head.startswith(b"HTTP/1.1 101"):
+        return s, None
+    length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+              if line.lower().startswith(b"content-length:")][0]
+    while len(body) < length:
+        body += s.recv(4096)
+    s.close()
+    return None, (int(head.split()[1]), body)
+
+
+def api_pid_draining(m, pid):
+    return [w for w in m.workers_list()
+            if w["pid"] == pid and w["state"] == "draining"]
+
+
+def restart_api_under(m, s):
+    """microctl restart api with the websocket s open: the old worker's
+    pid, once a new one runs."""
+    old = m.running("api")[0]["pid"]
+    m.ctl("restart", "api")
+    ws_echo(s, b"right after the restart")
+    wait_for(lambda: [w for w in m.running("api") if w["pid"] != old],
+             what="a new api worker")
+    return old
+
+
+def test_proxy_websocket_outlives_a_restart(gw, nodes):
+    # A draining worker keeps its websockets (they left its HTTP
+    # connections) until they end, while the new one takes the new ones.
+    m = proxy_ws_node(gw, nodes)
+    s = ws_upgrade(m)
+    old = restart_api_under(m, s)
+    start = time.monotonic()
+    while time.monotonic() - start < 1.5:
+        ws_echo(s, b"still talking")
+        assert pid_alive(old) and api_pid_draining(m, old)
+        time.sleep(0.1)     # the pace of the chat, not a wait
+    assert get(m, "/ws/x")[0] == 200
+    fresh = ws_upgrade(m)
+    ws_echo(fresh, b"on the new worker")
+    ws_echo(s, b"and the old one")
+    s.close()
+    wait_for(lambda: not pid_alive(old), what="the drained worker's exit")
+    ws_echo(fresh, b"the new one stays")
+    fresh.close()
+
+
+def test_proxy_websocket_closed_at_shutdown_timeout(gw, nodes):
+    # A websocket that does not end is closed just before shutdown_timeout
+    # (by the worker, which then exits: the master kills nothing).
+    m = proxy_ws_node(gw, nodes, "[microd]\nshutdown_timeout = 2s\n")
+    s = ws_upgrade(m)
+    start = time.monotonic()
+    old = restart_api_under(m, s)
+    s.settimeout(10)
+    assert s.recv(4096) == b""
+    closed_after = time.monotonic() - start
+    assert 1.0 <= closed_after < 2.5, closed_after
+    wait_for(lambda: not pid_alive(old), what="the drained worker's exit")
+    s.close()
+    log = m.read_log()
+    assert "closing 1 websocket still open" in log, log
+    assert "did not stop in time" not in log, log
+
+
+def test_proxy_websockets_bounded_by_max_connections(gw, nodes):
+    m = proxy_ws_node(gw, nodes, "max_connections = 2\n")
+    first, second = ws_upgrade(m), ws_upgrade(m)
+    asked = len(nodes[0].requests)
+    refused, (status, body) = ws_try_upgrade(m)
+    assert refused is None and status == 503
+    assert error(body) == {"id": "go.micro.api", "code": 503,
+                           "detail": "too many websocket connections",
+                           "status": "Service Unavailable"}
+    assert len(nodes[0].requests) == asked
+    ws_echo(first, b"the two open still talk")
+    first.close()
+    third = wait_for(lambda: ws_try_upgrade(m)[0], what="room again")
+    ws_echo(third, b"in the place of the first")
+    ws_echo(second, b"next to it")
+    third.close()
+    second.close()
 
 
 def raw_exchange(m, request):

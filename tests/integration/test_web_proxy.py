@@ -4,12 +4,13 @@ websockets both ways (python3-websockets on both ends)."""
 import asyncio
 import hashlib
 import http.client as httpclient
+import json
 import threading
 
 import pytest
 import websockets
 
-from conftest import http
+from conftest import http, pid_alive, wait_for
 from gwnodes import FakeNode, register
 
 
@@ -200,4 +201,75 @@ def test_websocket_idle_closed_both_ways(chat):
             assert silent.closed and closed_after >= 0.8, closed_after
             await chatty.send("still here")
             assert await asyncio.wait_for(chatty.recv(), 5) == "STILL HERE"
+    asyncio.run(talk())
+
+
+def test_websocket_app_outlives_a_reload(chat):
+    # The old web worker keeps its websockets while it drains; the new
+    # generation takes the new ones. Closing the last lets the old exit.
+    m, app = chat()
+    old = m.running("web")[0]["pid"]
+
+    async def talk():
+        async with websockets.connect(chat_url(m, "/room/1"),
+                                      ping_interval=None) as ws:
+            await asyncio.wait_for(ws.recv(), 10)
+            m.ctl("reload")
+            wait_for(lambda: [w for w in m.running("web")
+                              if w["pid"] != old], what="a new web worker")
+            clock = asyncio.get_running_loop().time
+            start = clock()
+            while clock() - start < 1.5:
+                await ws.send("tick")
+                assert await asyncio.wait_for(ws.recv(), 5) == "TICK"
+                assert pid_alive(old)
+                await asyncio.sleep(0.1)    # the pace of the chat
+            async with websockets.connect(chat_url(m, "/room/2"),
+                                          ping_interval=None) as fresh:
+                await asyncio.wait_for(fresh.recv(), 10)
+                await fresh.send("new")
+                assert await asyncio.wait_for(fresh.recv(), 5) == "NEW"
+            assert http("GET", m.url("web", "/"))[0] == 200
+            await ws.send("still here")
+            assert await asyncio.wait_for(ws.recv(), 5) == "STILL HERE"
+    asyncio.run(talk())
+    wait_for(lambda: not pid_alive(old), what="the drained worker's exit")
+    wait_for(lambda: sorted(app.ended) == ["/room/1", "/room/2"],
+             what="both closed at the app")
+
+
+def upgrade_status(m):
+    """An upgrade to the chat app: (status, body), the connection closed."""
+    c = httpclient.HTTPConnection("127.0.0.1", m.ports["web"], timeout=10)
+    c.request("GET", "/chat/third", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13"})
+    r = c.getresponse()
+    got = (r.status, r.read() if r.status != 101 else b"")
+    c.close()
+    return got
+
+
+def test_websockets_bounded_by_max_connections(chat):
+    m, app = chat("[web]\nmax_connections = 2\n")
+
+    async def talk():
+        async with websockets.connect(chat_url(m, "/one"),
+                                      ping_interval=None) as one, \
+                websockets.connect(chat_url(m, "/two"),
+                                   ping_interval=None) as two:
+            for ws in (one, two):
+                await asyncio.wait_for(ws.recv(), 10)
+            status, body = upgrade_status(m)
+            assert status == 503, (status, body)
+            assert json.loads(body) == {
+                "id": "go.micro.web", "code": 503,
+                "detail": "too many websocket connections",
+                "status": "Service Unavailable"}
+            assert app.paths == ["/one", "/two"]
+            await one.close()
+            wait_for(lambda: upgrade_status(m)[0] == 101, what="room again")
+            await two.send("two")
+            assert await asyncio.wait_for(two.recv(), 5) == "TWO"
     asyncio.run(talk())

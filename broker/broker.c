@@ -2,9 +2,10 @@
  * The broker core of one process: its local topics and subscribers, and
  * the loop that reads the shared rings and hands each message to them.
  * Each message is turned into the go-micro envelope once per process,
- * whatever the number of local subscribers. With backend = nats the
- * messages come from NATS instead (broker/nats.c): one NATS subscription
- * per local topic and per local queue group, the rings only count.
+ * whatever the number of local subscribers. With a backend (nats, a
+ * plugin: broker/backend.h) the messages come from it instead: one
+ * backend subscription per local topic and per local queue group, the
+ * rings only count.
  */
 #include "config.h"
 
@@ -18,8 +19,8 @@
 #include <event2/event.h>
 
 #include "base64.h"
+#include "broker/backend.h"
 #include "broker/broker.h"
-#include "broker/nats.h"
 #include "broker/ring.h"
 #include "log.h"
 #include "microd/conf.h"
@@ -47,7 +48,7 @@ struct broker_queue {
 	struct broker_topic	*topic;
 	uint64_t		 qhash;
 	struct bring_group	*group;		/* builtin */
-	struct bnats_sub	*nsub;		/* nats */
+	struct broker_backend_sub *bsub;	/* backend */
 	struct broker_subs	 members;	/* head is next in turn */
 };
 
@@ -55,7 +56,7 @@ struct broker_topic {
 	LIST_ENTRY(broker_topic) entry;
 	char			*name;
 	struct broker_subs	 subs;
-	struct bnats_sub	*nsub;		/* nats: for subs */
+	struct broker_backend_sub *bsub;	/* backend: for subs */
 	LIST_HEAD(, broker_queue) queues;
 };
 LIST_HEAD(broker_bucket, broker_topic);
@@ -63,7 +64,11 @@ LIST_HEAD(broker_bucket, broker_topic);
 static struct {
 	const struct config	*conf;
 	struct bring		*ring;
-	int			 nats;		/* backend = nats */
+	/* Loaded by the master (broker_shm_create), inherited. */
+	const struct broker_backend *loaded;
+	char			*load_error;	/* why it was not */
+	const struct broker_backend *be;	/* in use: NULL for builtin */
+	void			*be_state;
 	struct event		*wake_ev;	/* builtin: woken by a writer */
 	struct event		*run_ev;	/* builtin: our own work */
 	struct broker_bucket	 buckets[BROKER_BUCKETS];
@@ -74,20 +79,28 @@ static struct {
 	struct broker_sub	*gone;		/* freed once done walking */
 } broker;
 
-static void	broker_nats_topic(void *, const void *, size_t);
-static void	broker_nats_queue(void *, const void *, size_t);
+static void	broker_bus_topic(void *, const void *, size_t);
+static void	broker_bus_queue(void *, const void *, size_t);
 
 static int
-broker_is_nats(const struct config *conf)
+broker_is_builtin(const struct config *conf)
 {
-	return strcmp(conf->broker_backend, "nats") == 0;
+	return strcmp(conf->broker_backend, "builtin") == 0;
 }
 
+/*
+ * The backend plugin is loaded here, before any worker is forked (it may
+ * start threads libevent must know of). One that does not load makes
+ * the workers using the broker fail with the reason, as the registry
+ * worker does for its plugin; the master and the other roles run on.
+ */
 int
 broker_shm_create(const struct config *conf, const char **cause)
 {
-	if (broker_is_nats(conf))
-		bnats_prepare();
+	if (!broker_is_builtin(conf) && broker.loaded == NULL &&
+	    broker.load_error == NULL)
+		broker.loaded = broker_backend_load(conf->broker_backend,
+		    &broker.load_error);
 	return bring_create(conf->broker_max_message, cause);
 }
 
@@ -177,15 +190,15 @@ broker_queue_get(struct broker_topic *t, const char *queue, const char **cause)
 	TAILQ_INIT(&q->members);
 	/*
 	 * builtin: every member is counted in the shared group (broker_join),
-	 * so the spread is per member. nats: one NATS queue member per
-	 * process; NATS picks the process.
+	 * so the spread is per member. A backend: one member of the bus's
+	 * group per process; the bus picks the process.
 	 */
-	if (broker.nats)
-		q->nsub = bnats_subscribe(t->name, queue, broker_nats_queue, q,
-		    cause);
+	if (broker.be != NULL)
+		q->bsub = broker.be->subscribe(broker.be_state, t->name, queue,
+		    broker_bus_queue, q, cause);
 	else
 		q->group = bring_group_join(broker.ring, t->name, queue, cause);
-	if (q->nsub == NULL && q->group == NULL) {
+	if (q->bsub == NULL && q->group == NULL) {
 		free(q);
 		return NULL;
 	}
@@ -211,29 +224,30 @@ broker_leave(struct broker_queue *q, struct broker_sub *s)
 		bring_group_count(broker.ring, q->group, -1);
 	if (!TAILQ_EMPTY(&q->members))
 		return;
-	if (q->nsub != NULL)
-		bnats_unsubscribe(q->nsub);
+	if (q->bsub != NULL)
+		broker.be->unsubscribe(broker.be_state, q->bsub);
 	LIST_REMOVE(q, entry);
 	free(q);
 }
 
-/* backend = nats: the first plain subscriber of t subscribes it. */
+/* With a backend: the first plain subscriber of t subscribes it. */
 static int
 broker_topic_open(struct broker_topic *t, const char **cause)
 {
-	if (!broker.nats || t->nsub != NULL)
+	if (broker.be == NULL || t->bsub != NULL)
 		return 0;
-	t->nsub = bnats_subscribe(t->name, NULL, broker_nats_topic, t, cause);
-	return t->nsub != NULL ? 0 : -1;
+	t->bsub = broker.be->subscribe(broker.be_state, t->name, NULL,
+	    broker_bus_topic, t, cause);
+	return t->bsub != NULL ? 0 : -1;
 }
 
 static void
 broker_topic_close(struct broker_topic *t)
 {
-	if (t->nsub == NULL || !TAILQ_EMPTY(&t->subs))
+	if (t->bsub == NULL || !TAILQ_EMPTY(&t->subs))
 		return;
-	bnats_unsubscribe(t->nsub);
-	t->nsub = NULL;
+	broker.be->unsubscribe(broker.be_state, t->bsub);
+	t->bsub = NULL;
 }
 
 struct broker_sub *
@@ -426,12 +440,12 @@ broker_deliver(const struct bring_msg *m)
 }
 
 /*
- * A NATS payload as subscribers get it. go-micro's NATS broker (and our
- * own publishes) carry the envelope itself; anything else, e.g. from the
- * nats CLI, is wrapped as an octet-stream body.
+ * A backend's payload as subscribers get it. go-micro's NATS broker (and
+ * our own publishes) carry the envelope itself; anything else, e.g. from
+ * the nats CLI, is wrapped as an octet-stream body.
  */
 static void
-broker_nats_envelope(const char *topic, const void **data, size_t *len)
+broker_bus_envelope(const char *topic, const void **data, size_t *len)
 {
 	static const char	 head[] = "{\"Header\":";
 	static const char	 ctype[] = "application/octet-stream";
@@ -446,22 +460,22 @@ broker_nats_envelope(const char *topic, const void **data, size_t *len)
 }
 
 static void
-broker_nats_topic(void *arg, const void *data, size_t len)
+broker_bus_topic(void *arg, const void *data, size_t len)
 {
 	struct broker_topic	*t = arg;
 
-	broker_nats_envelope(t->name, &data, &len);
+	broker_bus_envelope(t->name, &data, &len);
 	broker_delivering(1);
 	broker_deliver_subs(t, data, len);
 	broker_delivering(0);
 }
 
 static void
-broker_nats_queue(void *arg, const void *data, size_t len)
+broker_bus_queue(void *arg, const void *data, size_t len)
 {
 	struct broker_queue	*q = arg;
 
-	broker_nats_envelope(q->topic->name, &data, &len);
+	broker_bus_envelope(q->topic->name, &data, &len);
 	broker_delivering(1);
 	broker_deliver_queue(q, data, len);
 	broker_delivering(0);
@@ -502,17 +516,18 @@ broker_run_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-broker_publish_nats(const char *topic, const char *ctype, const void *body,
+broker_publish_bus(const char *topic, const char *ctype, const void *body,
     size_t len, const char **cause)
 {
 	int	 r;
 
 	broker_envelope(topic, strlen(topic), ctype, strlen(ctype), body, len);
-	/* Our own subscribers get it back from NATS, like everyone else. */
-	if ((r = bnats_publish(topic, broker.envelope, broker.envelope_len,
-	    cause)) == 0)
+	/* Our own subscribers get it back from the bus, like everyone else. */
+	r = broker.be->publish(broker.be_state, topic, broker.envelope,
+	    broker.envelope_len, cause);
+	if (r == 0)
 		bring_count(broker.ring, BRING_PUBLISHED, 1);
-	return r;
+	return r == BROKER_BACKEND_DOWN ? BROKER_DOWN : r < 0 ? -1 : 0;
 }
 
 int
@@ -523,8 +538,8 @@ broker_publish(const char *topic, const char *ctype, const void *body,
 		*cause = "message larger than [broker] max_message";
 		return -1;
 	}
-	if (broker.nats)
-		return broker_publish_nats(topic, ctype, body, len, cause);
+	if (broker.be != NULL)
+		return broker_publish_bus(topic, ctype, body, len, cause);
 	if (bring_publish(broker.ring, topic, ctype, body, len, cause) == -1)
 		return -1;
 	/* Our own ring is read like the others, from the loop. */
@@ -555,25 +570,47 @@ broker_stats_json(void)
 	return xstrdup(buf);
 }
 
+/*
+ * The backend the master loaded. A reload cannot switch a running microd
+ * from builtin to a backend: it was not loaded before the fork.
+ */
+static int
+broker_bus_open(struct event_base *base, const struct config *conf,
+    const char **cause)
+{
+	if (broker.load_error != NULL) {
+		*cause = broker.load_error;
+		return -1;
+	}
+	if (broker.loaded == NULL) {
+		*cause = "backend = nats takes effect at microd's next start";
+		return -1;
+	}
+	if ((broker.be_state = broker_backend_open(broker.loaded, base,
+	    conf->broker_address, cause)) == NULL)
+		return -1;
+	broker.be = broker.loaded;
+	return 0;
+}
+
 int
 broker_init(struct event_base *base, const struct config *conf,
     const char **cause)
 {
 	size_t	 i;
 
-	/* With NATS too: the ring's counters make /stats. */
+	/* With a backend too: the ring's counters make /stats. */
 	if ((broker.ring = bring_attach(cause)) == NULL)
 		return -1;	/* errno EBUSY: no ring left for now */
 	broker.conf = conf;
-	broker.nats = broker_is_nats(conf);
 	for (i = 0; i < BROKER_BUCKETS; i++)
 		LIST_INIT(&broker.buckets[i]);
-	if (broker.nats) {
-		if (bnats_open(base, conf->broker_address, cause) == 0)
+	if (!broker_is_builtin(conf)) {
+		if (broker_bus_open(base, conf, cause) == 0)
 			return 0;
 		bring_detach(broker.ring);
 		broker.ring = NULL;
-		errno = EINVAL;	/* the address: retrying will not help */
+		errno = EINVAL;	/* plugin, address: retrying will not help */
 		return -1;
 	}
 	broker.wake_ev = event_new(base, bring_wake_fd(broker.ring),
@@ -590,9 +627,12 @@ broker_shutdown(void)
 {
 	if (broker.ring == NULL)
 		return;
-	if (broker.nats)
-		bnats_close();
-	else {
+	if (broker.be != NULL) {
+		if (broker.be->close != NULL)
+			broker.be->close(broker.be_state);
+		broker.be = NULL;
+		broker.be_state = NULL;
+	} else {
 		event_free(broker.wake_ev);
 		event_free(broker.run_ev);
 	}

@@ -1,15 +1,12 @@
-# broker: websockets (lib/ws.c), the shared-memory broker (broker/), its
-# NATS backend (libnats), its role, microctl publish/subscribe. See
-# doc/broker.md.
+# broker: websockets (lib/ws.c), the shared-memory broker (broker/), the
+# loading of its backend plugin (broker-nats.so: mk/plugins.mk), its role,
+# microctl publish/subscribe. See doc/broker.md.
 
 libmicro_a_SOURCES += lib/sha1.c lib/sha1.h lib/base64.c lib/base64.h \
 	lib/ws.c lib/ws.h lib/ws-frame.c lib/ws-frame.h \
 	lib/ws-handshake.c lib/ws-int.h lib/ws-out.c lib/ws-out.h \
 	broker/ring.c broker/ring.h broker/broker.c broker/broker.h \
-	broker/session.c broker/nats.c broker/nats.h
-
-AM_CFLAGS += $(LIBNATS_CFLAGS)
-MICRO_LIBS += $(LIBNATS_LIBS)
+	broker/session.c broker/backend.c broker/backend.h
 
 cli_microctl_SOURCES += cli/cmd-broker.c cli/cmd-broker.h \
 	cli/cmd-publish.c cli/cmd-subscribe.c

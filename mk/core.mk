@@ -23,7 +23,7 @@ microd_microd_SOURCES += \
 	workers/broker.c workers/broker.h
 
 libmicro_a_SOURCES += shm/services-json.c shm/services-json.h \
-	lib/procstat.c lib/procstat.h
+	lib/procstat.c lib/procstat.h lib/plugin.c lib/plugin.h
 
 # microd.conf is installed only when absent, so `make install` never
 # overwrites an edited one; `make uninstall` removes it only while it is

@@ -7,10 +7,15 @@ good, one hung at microd's start or later.
 A subscription reaches the NATS server asynchronously, after the
 websocket upgrade: tests publish numbered probes until every subscriber
 has seen one (NATS keeps order per publisher), then the real messages.
+
+NATS is the plugin plugins/broker-nats.so (doc/plugins.md): MICROD_PLUGIN_DIR
+points microd at the build tree; the last tests give it a directory
+without the plugin, and one holding a stand-in built for another ABI.
 """
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,12 +26,31 @@ import urllib.request
 import pytest
 import websockets
 
-from conftest import accept_loop, free_port, wait_for
+from conftest import BUILDDIR, SRCDIR, accept_loop, free_port, wait_for
 from test_broker import body_of, post, run, ws_url
 
 NATS_SERVER = shutil.which("nats-server")
 pytestmark = pytest.mark.skipif(NATS_SERVER is None,
                                 reason="nats-server not installed")
+
+PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
+# tests/unit/plugin_stub.c built as broker-nats.so for ABI + 1 (make check).
+WRONG_ABI_DIR = os.path.join(BUILDDIR, "tests", "unit", "plugins-abi")
+
+
+def broker_abi():
+    with open(os.path.join(SRCDIR, "broker", "backend.h")) as f:
+        return int(re.search(r"#define BROKER_BACKEND_ABI\s+(\d+)",
+                             f.read()).group(1))
+
+
+@pytest.fixture
+def microd(microd):
+    """conftest's, loading the NATS plugin from the build tree unless env
+    says otherwise."""
+    def make(*args, env=None, **kw):
+        return microd(*args, env=dict(PLUGIN_ENV, **(env or {})), **kw)
+    return make
 
 
 class Nats:
@@ -418,3 +442,57 @@ def test_server_hung_publishes_fail_soon_loop_stays_free(microd, nats):
         os.kill(nats.proc.pid, signal.SIGCONT)
     wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
              what="publishes accepted once NATS answers")
+
+
+def broker_only(microd, extra, plugin_dir):
+    """A microd whose broker worker (the one user of the broker here) is
+    started with plugin_dir as MICROD_PLUGIN_DIR; not waited for."""
+    m = microd(extra=extra, env={"MICROD_PLUGIN_DIR": str(plugin_dir)},
+               workers={"api": 0, "web": 0, "sidecar": 0}, start=False)
+    return m.start(wait=False)
+
+
+def assert_broker_fatal(m, why):
+    """The broker worker exits with why in the log and is not respawned;
+    the master serves on."""
+    wait_for(lambda: "fatal error, not respawning" in m.read_log(),
+             what="the broker worker giving up")
+    log = m.read_log()
+    assert why in log
+    assert m.proc.poll() is None, log
+    assert m.running("broker") == []
+    assert m.status()["listeners"]
+
+
+def test_plugin_missing_broker_worker_fails(microd, tmp_path):
+    """backend = nats without broker-nats.so where plugins are looked
+    for: the broker worker fails at once with the path and dlopen's
+    reason, as the registry worker does for a missing registry plugin."""
+    empty = tmp_path / "no-plugins"
+    empty.mkdir()
+    m = broker_only(microd, "[broker]\nbackend = nats\n", empty)
+    assert_broker_fatal(m, "broker backend nats: %s/broker-nats.so: "
+                        "cannot open shared object file" % empty)
+
+
+def test_plugin_other_abi_refused(microd):
+    """A broker-nats.so built for another ABI is refused before anything
+    of it runs (its open would say "a stub")."""
+    assert os.path.exists(os.path.join(WRONG_ABI_DIR, "broker-nats.so")), \
+        "the stand-in plugin is built by make check"
+    m = broker_only(microd, "[broker]\nbackend = nats\n", WRONG_ABI_DIR)
+    abi = broker_abi()
+    assert_broker_fatal(m, "%s/broker-nats.so is not binary compatible "
+                        "(ABI %d, microd speaks %d)"
+                        % (WRONG_ABI_DIR, abi + 1, abi))
+    assert "a stub" not in m.read_log()
+
+
+def test_builtin_needs_no_plugin(microd, tmp_path):
+    """backend = builtin loads nothing: an empty plugin directory does."""
+    empty = tmp_path / "no-plugins"
+    empty.mkdir()
+    m = microd(env={"MICROD_PLUGIN_DIR": str(empty)},
+               workers={"api": 0, "web": 0, "sidecar": 0})
+    assert post(m, "t", b"x")[0] == 202
+    assert "broker backend" not in m.read_log()

@@ -1,8 +1,14 @@
 /*
- * The NATS backend. cnats reads and writes its socket from our event
- * loop (the libevent adapter), but runs message callbacks on its
- * delivery thread and reconnects from a thread of its own. The broker
- * core is single-threaded, so messages cross to the loop through a
+ * The NATS broker backend, a plugin (broker/backend.h, doc/plugins.md):
+ * one NATS connection per process, driven by the worker's event loop.
+ * Topics are subjects, queue groups NATS queue groups. Messages reach
+ * the callbacks on the loop thread, in order per subscription, never
+ * after bnats_unsubscribe().
+ *
+ * cnats reads and writes its socket from our event loop (the libevent
+ * adapter), but runs message callbacks on its delivery thread and
+ * reconnects from a thread of its own. The broker core is
+ * single-threaded, so messages cross to the loop through a
  * bounded hand-off: a mutex taken once per message by cnats and once per
  * batch by the loop, and an eventfd written only when the hand-off turns
  * non-empty. When it is full, cnats' delivery thread waits, and cnats'
@@ -10,18 +16,21 @@
  *
  * The other way, cnats' output buffer has no bound (with an event loop it
  * grows while the server does not read): publishes are refused beyond
- * BNATS_BACKLOG. A connection cnats closes for good restarts the worker,
- * unless it never connected: then it is opened again, after a pause.
+ * BNATS_BACKLOG. A connection cnats closes for good restarts the worker
+ * (host->restart), unless it never connected: then it is opened again,
+ * after a pause.
  */
 #include "config.h"
 
 #include <sys/eventfd.h>
 #include <sys/random.h>
 
+#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,8 +45,7 @@
 #include <nats/adapters/libevent.h>
 #pragma GCC diagnostic pop
 
-#include "broker/broker.h"
-#include "broker/nats.h"
+#include "broker/backend.h"
 #include "log.h"
 #include "util.h"
 
@@ -49,21 +57,21 @@
 #define BNATS_PING_MS		5000	/* stale after two unanswered */
 #define BNATS_BACKLOG		(8 << 20)	/* bytes waiting for the server */
 
-struct bnats_sub {
+struct broker_backend_sub {
 	natsSubscription	*nsub;		/* NULL once complete */
-	bnats_deliver_cb	 deliver;
+	broker_backend_deliver_cb deliver;
 	void			*arg;		/* NULL once unsubscribed */
 };
 
 struct bnats_item {
-	struct bnats_sub	*sub;
+	struct broker_backend_sub *sub;
 	natsMsg			*msg;		/* NULL: sub completed */
 };
 
 static struct bnats_item bnats_items[2][BNATS_HANDOFF];
 
 static struct {
-	int			 prepared;	/* inherited from the master */
+	const struct broker_host *host;
 	natsConnection		*nc;
 	atomic_int		 up;		/* connected, as cnats last said */
 	atomic_int		 ever_up;	/* connected at least once */
@@ -91,11 +99,28 @@ static struct {
 
 static void	bnats_reopen_later(void);
 
-void
-bnats_prepare(void)
+/* Any thread: the host's log is one write per line. */
+static void __attribute__((format(printf, 2, 3)))
+bnats_log(int level, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	bnats.host->log(bnats.host->core, level, line);
+}
+
+/*
+ * The master, before forking: cnats calls into the workers' event loops
+ * from its threads, so libevent's locks must be on before they are made.
+ */
+static int
+bnats_prepare(const char **cause)
 {
 	natsLibevent_Init();
-	bnats.prepared = 1;
+	return 0;
 }
 
 static void
@@ -104,12 +129,12 @@ bnats_wake(void)
 	uint64_t	 one = 1;
 
 	if (write(bnats.efd, &one, sizeof(one)) == -1)
-		log_warn("broker: nats: wake");
+		bnats_log(LOG_LEVEL_WARN, "nats: wake: %s", strerror(errno));
 }
 
 /* cnats' threads: queue for the loop, waking it if it may be asleep. */
 static void
-bnats_push(struct bnats_sub *sub, natsMsg *msg)
+bnats_push(struct broker_backend_sub *sub, natsMsg *msg)
 {
 	int		 wake;
 
@@ -147,7 +172,7 @@ bnats_complete_cb(void *arg)
 static void
 bnats_item(struct bnats_item *it)
 {
-	struct bnats_sub	*s = it->sub;
+	struct broker_backend_sub	*s = it->sub;
 
 	if (it->msg == NULL) {
 		natsSubscription_Destroy(s->nsub);
@@ -194,7 +219,7 @@ static void
 bnats_disconnected_cb(natsConnection *nc, void *arg)
 {
 	atomic_store(&bnats.up, 0);
-	log_warnx("broker: nats: disconnected, reconnecting");
+	bnats_log(LOG_LEVEL_WARN, "nats: disconnected, reconnecting");
 }
 
 static void
@@ -206,7 +231,7 @@ bnats_connected_cb(natsConnection *nc, void *arg)
 	atomic_store(&bnats.ever_up, 1);
 	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
 		snprintf(url, sizeof(url), "?");
-	log_info("broker: nats: connected to %s", url);
+	bnats_log(LOG_LEVEL_INFO, "nats: connected to %s", url);
 }
 
 /*
@@ -247,9 +272,9 @@ bnats_closed_cb(natsConnection *nc, void *arg)
 		bnats_wake();
 		return;
 	}
-	log_warnx("broker: nats: connection closed (%s), restarting",
+	bnats_log(LOG_LEVEL_WARN, "nats: connection closed (%s), restarting",
 	    bnats_last_error(nc));
-	kill(getpid(), SIGTERM);
+	bnats.host->restart(bnats.host->core);
 }
 
 /*
@@ -276,7 +301,7 @@ static void
 bnats_error_cb(natsConnection *nc, natsSubscription *sub, natsStatus err,
     void *arg)
 {
-	log_warnx("broker: nats: %s", natsStatus_GetText(err));
+	bnats_log(LOG_LEVEL_WARN, "nats: %s", natsStatus_GetText(err));
 }
 
 static natsStatus
@@ -331,7 +356,7 @@ bnats_connect(void)
 	free(list);
 	if (st == NATS_NOT_YET_CONNECTED) {
 		if (bnats.reopens == 0)
-			log_warnx("broker: nats: %s unreachable, retrying",
+			bnats_log(LOG_LEVEL_WARN, "nats: %s unreachable, retrying",
 			    address);
 		st = NATS_OK;
 	} else if (st == NATS_OK)
@@ -345,8 +370,8 @@ bnats_reopen_cb(evutil_socket_t fd, short what, void *arg)
 	natsStatus	 st;
 
 	if ((st = bnats_connect()) != NATS_OK) {
-		log_warnx("broker: nats: %s, restarting", natsStatus_GetText(st));
-		kill(getpid(), SIGTERM);
+		bnats_log(LOG_LEVEL_WARN, "nats: %s, restarting", natsStatus_GetText(st));
+		bnats.host->restart(bnats.host->core);
 	}
 }
 
@@ -363,14 +388,14 @@ bnats_reopen_later(void)
 	int64_t		 ms;
 
 	if (bnats.live > 0) {
-		log_warnx("broker: nats: connection closed (%s) with %u "
+		bnats_log(LOG_LEVEL_WARN, "nats: connection closed (%s) with %u "
 		    "subscriptions, restarting", bnats_last_error(bnats.nc),
 		    bnats.live);
-		kill(getpid(), SIGTERM);
+		bnats.host->restart(bnats.host->core);
 		return;
 	}
 	if (bnats.reopens == 0)
-		log_warnx("broker: nats: no server completed the handshake "
+		bnats_log(LOG_LEVEL_WARN, "nats: no server completed the handshake "
 		    "(%s), retrying with a new connection",
 		    bnats_last_error(bnats.nc));
 	natsConnection_Destroy(bnats.nc);
@@ -381,35 +406,44 @@ bnats_reopen_later(void)
 	evtimer_add(bnats.reopen_ev, &tv);
 }
 
-int
-bnats_open(struct event_base *base, const char *address, const char **cause)
+static void	bnats_close(void *);
+
+/* One connection per process: the state is this file's. */
+static void *
+bnats_open(const struct broker_host *host, const char **cause)
 {
 	natsStatus	 st;
 
-	if (!bnats.prepared) {
-		*cause = "backend = nats takes effect at microd's next start";
-		return -1;
+	if (host->abi != BROKER_BACKEND_ABI) {
+		*cause = "host speaks another backend ABI";
+		return NULL;
+	}
+	if (bnats.host != NULL) {
+		*cause = "nats: opened twice";
+		return NULL;
 	}
 	if ((bnats.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		*cause = "eventfd failed";
-		return -1;
+		return NULL;
 	}
-	bnats.ev = event_new(base, bnats.efd, EV_READ | EV_PERSIST,
+	bnats.host = host;
+	bnats.ev = event_new(host->base, bnats.efd, EV_READ | EV_PERSIST,
 	    bnats_drain_cb, NULL);
 	event_add(bnats.ev, NULL);
-	bnats.reopen_ev = evtimer_new(base, bnats_reopen_cb, NULL);
-	bnats.base = base;
-	bnats.address = xstrdup(address);
+	bnats.reopen_ev = evtimer_new(host->base, bnats_reopen_cb, NULL);
+	bnats.base = host->base;
+	bnats.address = xstrdup(host->address);
 	if ((st = bnats_connect()) != NATS_OK) {
 		*cause = natsStatus_GetText(st);
-		bnats_close();
-		return -1;
+		bnats_close(&bnats);
+		return NULL;
 	}
-	return 0;
+	return &bnats;
 }
 
-void
-bnats_close(void)
+/* The host stays: cnats' threads may still log until the process ends. */
+static void
+bnats_close(void *state)
 {
 	pthread_mutex_lock(&bnats.lock);
 	bnats.closing = 1;
@@ -444,8 +478,8 @@ bnats_subject_valid(const char *s)
 	return s[0] != '.' && s[len - 1] != '.' && strstr(s, "..") == NULL;
 }
 
-int
-bnats_publish(const char *topic, const void *data, size_t len,
+static int
+bnats_publish(void *state, const char *topic, const void *data, size_t len,
     const char **cause)
 {
 	natsStatus	 st;
@@ -465,22 +499,22 @@ bnats_publish(const char *topic, const void *data, size_t len,
 	if (bnats.nc == NULL || !atomic_load(&bnats.up) ||
 	    natsConnection_Status(bnats.nc) != NATS_CONN_STATUS_CONNECTED) {
 		*cause = "NATS server unreachable";
-		return BROKER_DOWN;
+		return BROKER_BACKEND_DOWN;
 	}
 	if (natsConnection_Buffered(bnats.nc) >= BNATS_BACKLOG) {
 		*cause = "NATS server not keeping up";
-		return BROKER_DOWN;
+		return BROKER_BACKEND_DOWN;
 	}
 	if ((st = natsConnection_Publish(bnats.nc, topic, data,
 	    (int)len)) == NATS_OK)
 		return 0;
 	*cause = natsStatus_GetText(st);
 	return st == NATS_CONNECTION_CLOSED || st == NATS_CONNECTION_DISCONNECTED
-	    ? BROKER_DOWN : -1;
+	    ? BROKER_BACKEND_DOWN : -1;
 }
 
-void
-bnats_unsubscribe(struct bnats_sub *s)
+static void
+bnats_unsubscribe(void *state, struct broker_backend_sub *s)
 {
 	natsStatus	 st;
 
@@ -493,16 +527,16 @@ bnats_unsubscribe(struct bnats_sub *s)
 	/* Its last messages are dropped; bnats_complete_cb() frees it. */
 	if ((st = natsSubscription_Unsubscribe(s->nsub)) != NATS_OK &&
 	    st != NATS_CONNECTION_CLOSED)
-		log_warnx("broker: nats: unsubscribe: %s",
+		bnats_log(LOG_LEVEL_WARN, "nats: unsubscribe: %s",
 		    natsStatus_GetText(st));
 }
 
-struct bnats_sub *
-bnats_subscribe(const char *topic, const char *queue, bnats_deliver_cb cb,
-    void *arg, const char **cause)
+static struct broker_backend_sub *
+bnats_subscribe(void *state, const char *topic, const char *queue,
+    broker_backend_deliver_cb cb, void *arg, const char **cause)
 {
-	struct bnats_sub	*s;
-	natsStatus		 st;
+	struct broker_backend_sub	*s;
+	natsStatus			 st;
 
 	if (bnats.nc == NULL) {
 		*cause = "NATS server unreachable";
@@ -527,8 +561,20 @@ bnats_subscribe(const char *topic, const char *queue, bnats_deliver_cb cb,
 	    s)) != NATS_OK) {
 		/* Closed already: its callbacks may still run, so s stays. */
 		*cause = natsStatus_GetText(st);
-		bnats_unsubscribe(s);
+		bnats_unsubscribe(state, s);
 		return NULL;
 	}
 	return s;
 }
+
+__attribute__((visibility("default")))
+const struct broker_backend microd_broker_backend = {
+	.abi = BROKER_BACKEND_ABI,
+	.name = "nats",
+	.prepare = bnats_prepare,
+	.open = bnats_open,
+	.close = bnats_close,
+	.publish = bnats_publish,
+	.subscribe = bnats_subscribe,
+	.unsubscribe = bnats_unsubscribe,
+};

@@ -216,6 +216,14 @@ ctl_decode_kind(struct ctl_msg *msg, size_t *used, const char **cause)
 	return 1;
 }
 
+int
+ctl_msgpack_check(const void *data, size_t len)
+{
+	size_t	 off = 0;
+
+	return ctl_scan(data, len, &off, 0) == 0 && off == len;
+}
+
 /*
  * Decode the payload already copied to the front of msg->strings (len
  * bytes); the rest of that buffer receives the NUL-terminated strings.
@@ -226,12 +234,10 @@ ctl_decode(struct ctl_msg *msg, size_t len, const char **cause)
 	msgpack_object	*root;
 	size_t		 off = 0, used = len;
 
-	if (ctl_scan((unsigned char *)msg->strings, len, &off, 0) == -1 ||
-	    off != len) {
+	if (!ctl_msgpack_check(msg->strings, len)) {
 		*cause = "payload is not exactly one well-formed msgpack object";
 		return -1;
 	}
-	off = 0;
 	if (msgpack_unpack_next(&msg->unp, msg->strings, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len) {
 		*cause = "payload does not decode";

@@ -59,6 +59,13 @@ int	 ctl_frame_pull(struct evbuffer *, struct ctl_msg *, const char **);
 int	 ctl_frame_parse(const void *, size_t, struct ctl_msg *, size_t *,
 	    const char **);
 void	 ctl_msg_free(struct ctl_msg *);
+/*
+ * 1 if the len bytes are exactly one well-formed msgpack object, no
+ * deeper than msgpack-c unpacks, whose element counts the bytes can
+ * hold: only then may msgpack_unpack_next() have them, since it
+ * allocates what the counts claim before it reads the elements.
+ */
+int	 ctl_msgpack_check(const void *, size_t);
 /* A failed reply with that code (CTL_CODE_*). */
 int	 ctl_reply_code(const struct ctl_msg *, const char *);
 

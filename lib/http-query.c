@@ -33,8 +33,10 @@ http_percent_decode(char *s, size_t *len, int plus)
 char *
 http_query_decode(const char *s, size_t len)
 {
-	char	*out = xstrndup(s, len);
+	/* All len bytes: a NUL among them is refused below, not a stop. */
+	char	*out = xmalloc(len + 1);
 
+	memcpy(out, s, len);
 	if (http_percent_decode(out, &len, 1) == -1 ||
 	    memchr(out, '\0', len) != NULL) {
 		free(out);

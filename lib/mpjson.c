@@ -39,14 +39,15 @@ mpjson_object_set(json_t *obj, const msgpack_object_kv *kv, int depth,
 	json_t				*v;
 	char				*key;
 
+	/* As for values, ptr is NULL for "": not for memchr or strndup. */
 	if (kv->key.type != MSGPACK_OBJECT_STR ||
-	    memchr(k->ptr, '\0', k->size) != NULL) {
+	    (k->size > 0 && memchr(k->ptr, '\0', k->size) != NULL)) {
 		*cause = "map key is not a string";
 		return -1;
 	}
 	if ((v = mpjson_value(&kv->val, depth, cause)) == NULL)
 		return -1;
-	key = xstrndup(k->ptr, k->size);
+	key = k->size > 0 ? xstrndup(k->ptr, k->size) : xstrdup("");
 	if (json_object_set_new(obj, key, v) == -1) {
 		free(key);
 		*cause = "map key is not valid UTF-8";

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "ctlproto.h"
 #include "http.h"
 #include "log.h"
 #include "mpjson.h"
@@ -213,7 +214,8 @@ rpc_msgpack_to_json(const char *data, size_t len, struct evbuffer *out,
 	json_t			*v = NULL;
 
 	msgpack_unpacked_init(&unp);
-	if (msgpack_unpack_next(&unp, data, len, &off) !=
+	if (!ctl_msgpack_check(data, len) ||
+	    msgpack_unpack_next(&unp, data, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len)
 		*cause = "body is not one msgpack object";
 	else if ((v = mpjson_from_msgpack(&unp.data, cause)) != NULL)

@@ -215,6 +215,30 @@ test_codec_transcode(void **state)
 	evbuffer_free(out);
 }
 
+/*
+ * Element counts the body cannot hold are refused before msgpack-c
+ * allocates them: 5 bytes must not ask for 4G objects (ASan aborts).
+ */
+static void
+test_codec_msgpack_counts(void **state)
+{
+	static const char *bodies[] = { "\xdd\xff\xff\xff\xff",
+	    "\xdf\x7f\xff\xff\xff", "\x91\xdd\x10\x00\x00\x00" };
+	struct evbuffer	*in = evbuffer_new(), *out = evbuffer_new();
+	const char	*cause = NULL;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		evbuffer_add(in, bodies[i], strlen(bodies[i]));
+		assert_int_equal(rpc_transcode(in, RPC_CT_MSGPACK, out,
+		    RPC_CT_JSON, &cause), -1);
+		assert_string_equal(cause, "body is not one msgpack object");
+		evbuffer_drain(in, strlen(bodies[i]));
+	}
+	evbuffer_free(in);
+	evbuffer_free(out);
+}
+
 int
 main(void)
 {
@@ -225,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_codec_jsonrpc_encode),
 		cmocka_unit_test(test_codec_jsonrpc_decode),
 		cmocka_unit_test(test_codec_transcode),
+		cmocka_unit_test(test_codec_msgpack_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

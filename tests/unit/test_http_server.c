@@ -701,6 +701,19 @@ test_query_decode(void **state)
 	free(v);
 }
 
+/* A form body is bytes: a NUL in one must not end the copy early. */
+static void
+test_query_decode_nul(void **state)
+{
+	char	 form[256];
+
+	memset(form, 'a', sizeof(form));
+	memcpy(form, "a\0", 2);
+	assert_null(http_query_decode(form, sizeof(form)));
+	memcpy(form, "a\0%41", 5);
+	assert_null(http_query_decode(form, 5));
+}
+
 static void
 test_headers(void **state)
 {
@@ -728,6 +741,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_decode),
+		cmocka_unit_test(test_query_decode_nul),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http10, setup, teardown),

@@ -61,6 +61,21 @@ test_roundtrip_values(void **state)
 }
 
 /* The msgpack side keeps types: an integer stays an integer. */
+/* msgpack-c gives "" a NULL pointer: as a key too (UBSan). */
+static void
+test_empty_key(void **state)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_unpacked unp;
+	json_t		*out;
+
+	out = roundtrip("{\"\":\"\",\"a\":{\"\":[]}}", &sb, &unp);
+	assert_non_null(json_object_get(out, ""));
+	json_decref(out);
+	msgpack_unpacked_destroy(&unp);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 test_types(void **state)
 {
@@ -221,6 +236,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_values),
+		cmocka_unit_test(test_empty_key),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_depth_limit_msgpack),

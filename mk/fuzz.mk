@@ -43,23 +43,20 @@ tests_fuzz_fuzz_svc_LDADD = $(MICRO_LIBS)
 tests_fuzz_fuzz_ws_SOURCES = tests/fuzz/fuzz_ws.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_ws_LDADD = $(MICRO_LIBS)
 
-# `make fuzz`: the same harnesses as libFuzzer binaries,
-# fuzz-build/tests/fuzz/libfuzzer_NAME. fuzz-build/ is this tree configured
-# again with clang and coverage instrumentation, so that libFuzzer sees
-# the library code it steers, not just the harness. Not part of check.
-FUZZ_CC = clang
-FUZZ_SANITIZE = -fsanitize=address,undefined
-FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link \
-	$(FUZZ_SANITIZE)
+# --enable-fuzzing (CC=clang): `make` also links the same harnesses as
+# libFuzzer binaries, tests/fuzz/libfuzzer_NAME, the whole tree being
+# instrumented for coverage so that libFuzzer sees the library code it
+# steers. `make fuzz` does that in fuzz-build/ from any build directory.
+if FUZZING
+all-local: fuzz-libfuzzer
+endif
 
 fuzz:
 	$(MKDIR_P) fuzz-build
 	cd fuzz-build && { test -f Makefile || \
-		$(abs_top_srcdir)/configure --quiet CC='$(FUZZ_CC)' \
-		CFLAGS='$(FUZZ_CFLAGS)' LDFLAGS='$(FUZZ_SANITIZE)'; } && \
-		$(MAKE) fuzz-libfuzzer
+		$(abs_top_srcdir)/configure --quiet CC=clang \
+		--enable-fuzzing; } && $(MAKE)
 
-# Run inside fuzz-build/ by `make fuzz`.
 fuzz-libfuzzer: libmicro.a microd/conf.o tests/fuzz/fuzz-loop.o
 	@for t in $(FUZZ_TARGETS); do \
 		echo "  FUZZ     tests/fuzz/libfuzzer_$$t"; \

@@ -8,7 +8,7 @@ plugindir = $(pkglibdir)
 plugin_PROGRAMS = plugins/registry-etcd.so
 
 PLUGIN_CFLAGS = $(AM_CFLAGS) -fPIC -fvisibility=hidden
-PLUGIN_SHARED = -shared -Wl,-z,defs -Wl,--no-undefined
+PLUGIN_SHARED = -shared $(PLUGIN_DEFS)
 PLUGIN_LIBS = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
 
 # What every plugin shares, compiled -fPIC (libmicro.a is not).

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ static struct {
 	pid_t			 pid;		/* the process that bound */
 	uint16_t		 role;
 	uint16_t		 id;
+	int			 writing;	/* a thread holds the ring */
 } logring;
 
 int
@@ -118,6 +120,7 @@ logring_bind(unsigned slot, unsigned role, unsigned id)
 	if (logring.hdr == NULL || slot >= logring.hdr->nslots)
 		return;
 	logring.own = &logring.rings[slot];
+	logring.writing = 0;	/* a thread of the parent may have held it */
 	logring.pid = getpid();
 	logring.role = role;
 	logring.id = id;
@@ -151,7 +154,9 @@ logring_words(size_t len)
 /*
  * Boehm's seqlock writer, the sequence being the line's own number. A
  * forked child inherits the binding of its parent: the pid tells, and a
- * child that has not bound a slot of its own writes nothing.
+ * child that has not bound a slot of its own writes nothing. One process
+ * is one writer, but it may have threads that log (cnats's, in the NATS
+ * plugin): they take the ring in turn, for the time of a 256-byte copy.
  */
 void
 logring_write(enum log_level level, const char *text, size_t len)
@@ -171,6 +176,8 @@ logring_write(enum log_level level, const char *text, size_t len)
 	u.e.id = logring.id;
 	u.e.level = level;
 	u.e.len = logring_cut(text, len, u.e.text);
+	while (__atomic_exchange_n(&logring.writing, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
 	n = r->count;
 	e = &r->entries[n & (LOGRING_ENTRIES - 1)];
 	w = (uint64_t *)e;
@@ -180,6 +187,7 @@ logring_write(enum log_level level, const char *text, size_t len)
 		__atomic_store_n(&w[i], u.w[i], __ATOMIC_RELAXED);
 	__atomic_store_n(&e->seq, 2 * n + 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->count, n + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&logring.writing, 0, __ATOMIC_RELEASE);
 }
 
 unsigned

@@ -1,15 +1,16 @@
 /*
  * Log rings: lines read back with their labels, wrap-around, a long line
  * cut on a UTF-8 boundary, a lapped reader counting what it lost, a
- * forked child that did not bind writing nothing, and a writer in
- * another process writing flat out while the reader checks that every
- * line it accepts is whole.
+ * forked child that did not bind writing nothing, a writer in another
+ * process writing flat out while the reader checks that every line it
+ * accepts is whole, and two threads of one process writing at once.
  */
 #include "config.h"
 
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,8 +29,11 @@
 
 #define TEST_SLOTS	16
 #define TORN_SLOT	9
-#define TORN_MS		3000
+#define TORN_MS		3000	/* the reader's time, at least */
 #define TORN_MIN_LINES	10000	/* lines the reader must have checked */
+#define TORN_MAX_MS	60000	/* to check them on a loaded machine */
+#define THREAD_SLOT	10
+#define THREAD_LINES	50000	/* each of two threads */
 
 /* Every line the reader gets, kept for the test to look at. */
 struct lines {
@@ -302,15 +306,17 @@ static void
 test_writer_flat_out(void **state)
 {
 	struct torn_check	 c = { 0, 0 };
-	uint64_t		 next = 0, lost = 0, deadline;
+	uint64_t		 next = 0, lost = 0, end, deadline;
 	pid_t			 pid, parent = getpid();
 	int			 status;
 
 	if ((pid = fork()) == 0)
 		torn_writer(parent);
 	assert_true(pid > 0);
-	deadline = util_now_ms() + TORN_MS;
-	while (util_now_ms() < deadline)
+	end = util_now_ms() + TORN_MS;
+	deadline = util_now_ms() + TORN_MAX_MS;
+	while ((util_now_ms() < end || c.checked < TORN_MIN_LINES) &&
+	    util_now_ms() < deadline)
 		lost += logring_read(TORN_SLOT, &next, torn_check, &c);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -318,6 +324,81 @@ test_writer_flat_out(void **state)
 	    (unsigned long long)c.checked, (unsigned long long)lost);
 	assert_int_equal(c.torn, 0);
 	assert_true(c.checked >= TORN_MIN_LINES);
+}
+
+/* Line k of thread t, "t k sum payload": checkable on its own. */
+static size_t
+thread_line(unsigned t, unsigned k, char *s, size_t size)
+{
+	char	 payload[LOGRING_TEXT_MAX];
+	size_t	 len = (k * 13 + t * 7) % 150, i;
+
+	for (i = 0; i < len; i++)
+		payload[i] = (t ? 'A' : 'a') + (k + i) % 26;
+	payload[len] = '\0';
+	return (size_t)snprintf(s, size, "%u %u %08x %s", t, k,
+	    (unsigned)util_fnv1a(UTIL_FNV_BASIS, payload, len), payload);
+}
+
+static unsigned	 threads_done;
+
+static void *
+thread_writer(void *arg)
+{
+	char		 s[LOGRING_TEXT_MAX + 1];
+	unsigned	 t = *(unsigned *)arg, k;
+	size_t		 len;
+
+	for (k = 0; k < THREAD_LINES; k++) {
+		len = thread_line(t, k, s, sizeof(s));
+		logring_write(LOG_LEVEL_INFO, s, len);
+	}
+	__atomic_add_fetch(&threads_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void
+thread_check(const struct logring_line *l, void *arg)
+{
+	struct torn_check	*c = arg;
+	char			 want[LOGRING_TEXT_MAX + 1];
+	unsigned		 t, k;
+	size_t			 len;
+
+	c->checked++;
+	if (sscanf(l->text, "%u %u", &t, &k) != 2 || t > 1) {
+		c->torn++;
+		return;
+	}
+	len = thread_line(t, k, want, sizeof(want));
+	if (l->len != len || memcmp(l->text, want, len) != 0)
+		c->torn++;
+}
+
+/*
+ * Threads of one process (the NATS plugin's) log too: every line they
+ * write is counted once and read back whole, none mixed with another.
+ */
+static void
+test_threads_take_turns(void **state)
+{
+	struct torn_check	 c = { 0, 0 };
+	pthread_t		 th[2];
+	unsigned		 id[2] = { 0, 1 }, i;
+	uint64_t		 next = 0;
+
+	logring_bind(THREAD_SLOT, 1, 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_writer,
+		    &id[i]), 0);
+	while (__atomic_load_n(&threads_done, __ATOMIC_ACQUIRE) < 2)
+		logring_read(THREAD_SLOT, &next, thread_check, &c);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	logring_read(THREAD_SLOT, &next, thread_check, &c);
+	assert_int_equal(logring_count(THREAD_SLOT), 2 * THREAD_LINES);
+	assert_int_equal(c.torn, 0);
+	assert_true(c.checked >= LOGRING_ENTRIES);
 }
 
 int
@@ -332,6 +413,7 @@ main(void)
 		cmocka_unit_test(test_lapped_reader),
 		cmocka_unit_test(test_child_unbound),
 		cmocka_unit_test(test_writer_flat_out),
+		cmocka_unit_test(test_threads_take_turns),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -4,11 +4,16 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 #include "util.h"
@@ -19,6 +24,47 @@ plugin_name_valid(const char *name)
 {
 	return *name != '\0' && strspn(name, "abcdefghijklmnopqrstuvwxyz"
 	    "0123456789-") == strlen(name);
+}
+
+/* Whether the file holds every segment its program headers declare. */
+static int
+plugin_segments_whole(int fd, const Elf64_Ehdr *eh, uint64_t size)
+{
+	Elf64_Phdr	 ph;
+	size_t		 i;
+
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff +
+		    i * eh->e_phentsize)) != (ssize_t)sizeof(ph))
+			return 0;
+		if (ph.p_type == PT_LOAD && (ph.p_offset > size ||
+		    ph.p_filesz > size - ph.p_offset))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * dlopen maps a shared object's segments from its file and faults
+ * (SIGBUS) on pages past its end: a plugin cut short (a copy interrupted,
+ * a full disk) would kill the master, which loads the broker's. -1 if
+ * path is such a file; anything else is left to dlopen to judge.
+ */
+static int
+plugin_cut_short(const char *path)
+{
+	Elf64_Ehdr	 eh;
+	struct stat	 st;
+	int		 fd, cut = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if (fstat(fd, &st) == 0 && pread(fd, &eh, sizeof(eh), 0) ==
+	    (ssize_t)sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64)
+		cut = !plugin_segments_whole(fd, &eh, (uint64_t)st.st_size);
+	close(fd);
+	return cut ? -1 : 0;
 }
 
 const void *
@@ -37,6 +83,11 @@ plugin_load(const char *kind, const char *name, const char *symbol,
 	}
 	snprintf(path, sizeof(path), "%s/%s-%s.so",
 	    dir != NULL && *dir != '\0' ? dir : PKGLIBDIR, kind, name);
+	if (plugin_cut_short(path) == -1) {
+		xasprintf(cause, "%s is cut short: its segments run past its "
+		    "end", path);
+		return NULL;
+	}
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		xasprintf(cause, "%s backend %s: %s", kind, name, dlerror());
 		return NULL;

@@ -1,12 +1,15 @@
 /*
  * The plugin loader (lib/plugin.c) and the broker's use of it
  * (broker/backend.c), against the stand-ins built from plugin_stub.c: a
- * good one loads; another ABI, a missing symbol, a missing file and a
- * name that is no plain word are refused with their reason, before
- * anything of the plugin runs.
+ * good one loads; another ABI, a missing symbol, a missing file, a file
+ * cut short and a name that is no plain word are refused with their
+ * reason, before anything of the plugin runs.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -102,6 +106,45 @@ test_refuses_missing_file(void **state)
 	assert_cause(cause, "plugins-ok/broker-nats.so");
 }
 
+/* The good stand-in, cut to its first len bytes in a private directory. */
+static void
+cut_copy(const char *dir, off_t len)
+{
+	char		 from[1024], to[1024], buf[4096];
+	int		 in, out;
+	ssize_t		 n;
+
+	snprintf(from, sizeof(from), "%s/plugins-ok/broker-stub.so",
+	    STUB_DIR);
+	snprintf(to, sizeof(to), "%s/broker-cut.so", dir);
+	assert_true((in = open(from, O_RDONLY)) != -1);
+	assert_true((out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644)) !=
+	    -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, n), n);
+	assert_int_equal(ftruncate(out, len), 0);
+	close(in);
+	close(out);
+}
+
+/* dlopen would fault on the missing pages (SIGBUS), not fail. */
+static void
+test_refuses_file_cut_short(void **state)
+{
+	char	 dir[] = "/tmp/test_plugin.XXXXXX", path[1024];
+	char	*cause = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	cut_copy(dir, 2048);
+	assert_int_equal(setenv("MICROD_PLUGIN_DIR", dir, 1), 0);
+	assert_null(plugin_load("broker", "cut", BROKER_BACKEND_SYMBOL,
+	    BROKER_BACKEND_ABI, &cause));
+	assert_cause(cause, "broker-cut.so is cut short");
+	snprintf(path, sizeof(path), "%s/broker-cut.so", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_refuses_bad_names(void **state)
 {
@@ -126,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_refuses_other_abi),
 		cmocka_unit_test(test_refuses_missing_symbol),
 		cmocka_unit_test(test_refuses_missing_file),
+		cmocka_unit_test(test_refuses_file_cut_short),
 		cmocka_unit_test(test_refuses_bad_names),
 	};
 

@@ -8,6 +8,11 @@
  * (acquire fence) checks that tail has not passed it: if it has, the copy
  * may be torn and is thrown away. This is the seqlock argument, with the
  * sequence replaced by the tail position.
+ *
+ * Stray bytes (doc/broker.md): the geometry is kept in each process, as
+ * bring_create() made it, never read back from the segment; a reader
+ * bounds every position and size it loads before use, so that whatever
+ * the segment holds it reads inside the ring and finishes.
  */
 #include "config.h"
 
@@ -89,6 +94,8 @@ struct bring_hdr {
 /* A process's view: its ring, cursors into every ring, a copy buffer. */
 struct bring {
 	struct bring_hdr	*hdr;
+	uint64_t		 ring_size;	/* private copies of the */
+	uint8_t			*data;		/* geometry: ring 0's data */
 	unsigned		 self;
 	int			 wake_fd;
 	uint64_t		 cursor[BRING_MAX_RINGS];
@@ -99,11 +106,13 @@ struct bring {
 };
 
 static struct bring_hdr	*bring_segment;
+static uint64_t		 bring_ring_size;	/* inherited, not shared */
+static uint64_t		 bring_data_off;
 
 static uint8_t *
-bring_data(struct bring_hdr *h, unsigned r)
+bring_data(const struct bring *b, unsigned r)
 {
-	return (uint8_t *)h + h->data_off + (size_t)r * h->ring_size;
+	return b->data + (size_t)r * b->ring_size;
 }
 
 /* FNV-1a, never 0 (0 marks a free slot). */
@@ -159,6 +168,8 @@ bring_create(size_t max_message, const char **cause)
 	h->data_off = off;
 	if (getrandom(&h->nonce, sizeof(h->nonce), 0) != sizeof(h->nonce))
 		h->nonce = (uint64_t)getpid() << 32 | (uint64_t)util_now_ms();
+	bring_ring_size = ring_size;
+	bring_data_off = off;
 	bring_segment = h;
 	return 0;
 }
@@ -254,8 +265,10 @@ bring_attach(const char **cause)
 	}
 	b = xcalloc(1, sizeof(*b));
 	b->hdr = bring_segment;
+	b->ring_size = bring_ring_size;
+	b->data = (uint8_t *)bring_segment + bring_data_off;
 	b->self = (unsigned)r;
-	b->copy = xmalloc(b->hdr->ring_size);
+	b->copy = xmalloc(b->ring_size);
 	for (i = 0; i < BRING_MAX_RINGS; i++) {
 		b->cursor[i] = atomic_load_explicit(&b->hdr->rings[i].head,
 		    memory_order_acquire);
@@ -425,17 +438,17 @@ bring_targets(struct bring_hdr *h, const char *topic,
 
 /* Move tail until [.., end) fits in the ring; only the writer calls it. */
 static void
-bring_reserve(struct bring_hdr *h, struct bring_ring *ring, uint8_t *data,
+bring_reserve(const struct bring *b, struct bring_ring *ring, uint8_t *data,
     uint64_t end)
 {
 	uint64_t		 tail = atomic_load_explicit(&ring->tail,
 				    memory_order_relaxed);
-	const uint64_t		 mask = h->ring_size - 1;
+	const uint64_t		 mask = b->ring_size - 1;
 	struct bring_rec	 rec;
 
-	if (end - tail <= h->ring_size)
+	if (end - tail <= b->ring_size)
 		return;
-	while (end - tail > h->ring_size) {
+	while (end - tail > b->ring_size) {
 		memcpy(&rec, data + (tail & mask), sizeof(rec));
 		tail += rec.size;
 	}
@@ -485,7 +498,7 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 {
 	struct bring_hdr	*h = b->hdr;
 	struct bring_ring	*ring = &h->rings[b->self];
-	uint8_t			*data = bring_data(h, b->self);
+	uint8_t			*data = bring_data(b, b->self);
 	struct bring_target	 targets[BRING_GROUPS];
 	struct bring_rec	 rec, pad;
 	uint64_t		 head, off;
@@ -495,7 +508,7 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	rec.ctype_len = (uint16_t)strlen(ctype);
 	rec.body_len = (uint32_t)len;
 	if (rec.topic_len > BRING_NAME_MAX || rec.ctype_len >
-	    BRING_CTYPE_MAX || len > h->ring_size / 2 - BRING_REC_OVERHEAD) {
+	    BRING_CTYPE_MAX || len > b->ring_size / 2 - BRING_REC_OVERHEAD) {
 		*cause = "message too large";
 		return -1;
 	}
@@ -503,17 +516,19 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	rec.size = (uint32_t)BRING_ALIGN(sizeof(rec) + rec.ntargets *
 	    sizeof(targets[0]) + rec.topic_len + rec.ctype_len + len);
 	head = atomic_load_explicit(&ring->head, memory_order_relaxed);
-	off = head & (h->ring_size - 1);
-	if (off + rec.size > h->ring_size) {
+	off = head & (b->ring_size - 1);
+	/* Up to the end, or short of it by room for a pad's header. */
+	if (off + rec.size > b->ring_size - sizeof(pad) &&
+	    off + rec.size != b->ring_size) {
 		memset(&pad, 0, sizeof(pad));
-		pad.size = (uint32_t)(h->ring_size - off);
+		pad.size = (uint32_t)(b->ring_size - off);
 		pad.flags = BRING_F_PAD;
-		bring_reserve(h, ring, data, head + pad.size + rec.size);
+		bring_reserve(b, ring, data, head + pad.size + rec.size);
 		memcpy(data + off, &pad, sizeof(pad));
 		head += pad.size;
 		off = 0;
 	} else
-		bring_reserve(h, ring, data, head + rec.size);
+		bring_reserve(b, ring, data, head + rec.size);
 	bring_write_rec(data + off, &rec, targets, topic, ctype, body);
 	atomic_store_explicit(&ring->head, head + rec.size,
 	    memory_order_release);
@@ -549,36 +564,64 @@ bring_parse(const uint8_t *p, struct bring_msg *m)
 	return 0;
 }
 
-/* 1: *m is the record at our cursor; 0: skipped a pad or a lap. */
-static int
-bring_read_one(struct bring *b, unsigned r, struct bring_msg *m)
+/*
+ * Where to read on after the record at cur is lost or bad, past cur: the
+ * tail if it lies between cur and a ring behind the head, else the head.
+ * head is what bring_next saw, never moved back: stray bytes in the
+ * positions cost messages, never a loop.
+ */
+static uint64_t
+bring_resume(const struct bring *b, unsigned r, uint64_t cur, uint64_t head)
 {
 	struct bring_ring	*ring = &b->hdr->rings[r];
-	uint8_t			*data = bring_data(b->hdr, r);
+	uint64_t		 tail, now;
+
+	now = atomic_load_explicit(&ring->head, memory_order_acquire);
+	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	if (now < head)
+		now = head;
+	if (tail > cur && tail <= now && now - tail <= b->ring_size)
+		return tail;
+	return now;
+}
+
+/*
+ * 1: *m is the record at our cursor; 0: skipped a pad or a lap. Every
+ * value read from the segment is bounded first: the record lies in the
+ * ring, before head (cur < head, from bring_next).
+ */
+static int
+bring_read_one(struct bring *b, unsigned r, uint64_t head,
+    struct bring_msg *m)
+{
+	struct bring_ring	*ring = &b->hdr->rings[r];
+	uint8_t			*data = bring_data(b, r);
 	uint64_t		 cur = b->cursor[r], off, tail;
 	struct bring_rec	 rec;
 	int			 ok;
 
-	off = cur & (b->hdr->ring_size - 1);
-	memcpy(&rec, data + off, sizeof(rec));
-	ok = rec.size >= sizeof(rec) && rec.size % 8 == 0 &&
-	    rec.size <= b->hdr->ring_size - off;
+	off = cur & (b->ring_size - 1);
+	ok = head - cur <= b->ring_size && off <= b->ring_size - sizeof(rec);
+	if (ok) {
+		memcpy(&rec, data + off, sizeof(rec));
+		ok = rec.size >= sizeof(rec) && rec.size % 8 == 0 &&
+		    rec.size <= b->ring_size - off && rec.size <= head - cur;
+	}
 	if (ok)
 		memcpy(b->copy, data + off, rec.size);
 	atomic_thread_fence(memory_order_acquire);
 	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-	if (cur < tail) {
+	if (cur < tail || head - cur > b->ring_size) {
 		/* Lapped: what we copied may be torn; resume at the tail. */
 		bring_count(b, BRING_LOST, 1);
-		b->cursor[r] = tail;
+		b->cursor[r] = bring_resume(b, r, cur, head);
 		return 0;
 	}
 	if (!ok || (!(rec.flags & BRING_F_PAD) && bring_parse(b->copy,
 	    m) == -1)) {
 		log_warnx("broker ring %u: bad record at %llu, skipping", r,
 		    (unsigned long long)cur);
-		b->cursor[r] = atomic_load_explicit(&ring->head,
-		    memory_order_acquire);
+		b->cursor[r] = bring_resume(b, r, cur, head);
 		return 0;
 	}
 	b->cursor[r] = cur + rec.size;
@@ -598,7 +641,7 @@ bring_next(struct bring *b, struct bring_msg *m)
 		b->next_ring = (r + 1) % BRING_MAX_RINGS;
 		/* One message per ring per turn: a busy writer starves none. */
 		while (b->cursor[r] < head)
-			if (bring_read_one(b, r, m))
+			if (bring_read_one(b, r, head, m))
 				return 1;
 	}
 	return 0;

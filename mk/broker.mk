@@ -25,3 +25,11 @@ tests_unit_test_ws_LDADD = $(UNIT_LIBS)
 tests_unit_test_broker_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_broker_LDADD = $(UNIT_LIBS)
 endif
+
+# ring.c against stray bytes: compiled into the test (ring.c's layout).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_ring
+TESTS += tests/unit/test_ring
+tests_unit_test_ring_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ring_LDADD = $(UNIT_LIBS)
+endif

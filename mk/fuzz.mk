@@ -3,13 +3,15 @@
 # deterministic mutations (tests/fuzz/driver.c); `make fuzz` builds real
 # libFuzzer binaries with clang in fuzz-build/.
 
-FUZZ_TARGETS = apireq codec conf ctlproto http_client http_server jscan \
-	mpjson route svc ws
+FUZZ_TARGETS = apireq broker_ring codec conf consul_codec ctlproto \
+	etcd_proto http_client http_server jscan mpjson route svc ws
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-loop.c
 FUZZ_DRIVER = tests/fuzz/driver.c $(FUZZ_COMMON)
 
-FUZZ_TESTS = tests/fuzz/fuzz_apireq tests/fuzz/fuzz_codec \
-	tests/fuzz/fuzz_conf tests/fuzz/fuzz_ctlproto \
+FUZZ_TESTS = tests/fuzz/fuzz_apireq tests/fuzz/fuzz_broker_ring \
+	tests/fuzz/fuzz_codec tests/fuzz/fuzz_conf \
+	tests/fuzz/fuzz_consul_codec tests/fuzz/fuzz_ctlproto \
+	tests/fuzz/fuzz_etcd_proto \
 	tests/fuzz/fuzz_http_client tests/fuzz/fuzz_http_server \
 	tests/fuzz/fuzz_jscan tests/fuzz/fuzz_mpjson tests/fuzz/fuzz_route \
 	tests/fuzz/fuzz_svc tests/fuzz/fuzz_ws
@@ -19,13 +21,24 @@ EXTRA_DIST += tests/fuzz/README.md tests/fuzz/corpus
 
 tests_fuzz_fuzz_apireq_SOURCES = tests/fuzz/fuzz_apireq.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_apireq_LDADD = $(MICRO_LIBS)
+# ring.c is compiled into the harness (for the segment's layout); the
+# plugins' parsers are linked from their sources, as the plugins are.
+tests_fuzz_fuzz_broker_ring_SOURCES = tests/fuzz/fuzz_broker_ring.c \
+	$(FUZZ_DRIVER)
+tests_fuzz_fuzz_broker_ring_LDADD = $(MICRO_LIBS)
 tests_fuzz_fuzz_codec_SOURCES = tests/fuzz/fuzz_codec.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_codec_LDADD = $(MICRO_LIBS)
 tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c microd/conf.c \
 	$(FUZZ_DRIVER)
 tests_fuzz_fuzz_conf_LDADD = $(MICRO_LIBS)
+tests_fuzz_fuzz_consul_codec_SOURCES = tests/fuzz/fuzz_consul_codec.c \
+	$(CONSUL_CODEC_SOURCES) $(FUZZ_DRIVER)
+tests_fuzz_fuzz_consul_codec_LDADD = $(MICRO_LIBS)
 tests_fuzz_fuzz_ctlproto_SOURCES = tests/fuzz/fuzz_ctlproto.c $(FUZZ_DRIVER)
 tests_fuzz_fuzz_ctlproto_LDADD = $(MICRO_LIBS)
+tests_fuzz_fuzz_etcd_proto_SOURCES = tests/fuzz/fuzz_etcd_proto.c \
+	$(ETCD_PROTO_SOURCES) $(FUZZ_DRIVER)
+tests_fuzz_fuzz_etcd_proto_LDADD = $(MICRO_LIBS)
 tests_fuzz_fuzz_http_client_SOURCES = tests/fuzz/fuzz_http_client.c \
 	$(FUZZ_DRIVER)
 tests_fuzz_fuzz_http_client_LDADD = $(MICRO_LIBS)
@@ -60,7 +73,12 @@ fuzz:
 fuzz-libfuzzer: libmicro.a microd/conf.o tests/fuzz/fuzz-loop.o
 	@for t in $(FUZZ_TARGETS); do \
 		echo "  FUZZ     tests/fuzz/libfuzzer_$$t"; \
-		extra=; test $$t != conf || extra=microd/conf.o; \
+		case $$t in \
+		conf) extra=microd/conf.o;; \
+		consul_codec) extra=$(srcdir)/plugins/consul-codec.c;; \
+		etcd_proto) extra=$(srcdir)/plugins/etcd-proto.c;; \
+		*) extra=;; \
+		esac; \
 		$(COMPILE) $(LDFLAGS) -fsanitize=fuzzer \
 			-o tests/fuzz/libfuzzer_$$t \
 			$(srcdir)/tests/fuzz/fuzz_$$t.c tests/fuzz/fuzz-loop.o \

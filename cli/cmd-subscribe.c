@@ -1,10 +1,14 @@
 /*
- * subscribe TOPIC [QUEUE]: a websocket to the broker's /sub; prints each
- * message's body on a line of its own, or the envelope with --json. Runs
- * until the broker closes or microctl is interrupted.
+ * subscribe TOPIC [--queue QUEUE]: prints each message's body on a line of
+ * its own, or the envelope with --json. By default the subscribe stream of
+ * the control socket (microd subscribes for us, and says when the broker
+ * interrupted it); with --proxy-address a websocket to that sidecar's
+ * /broker. Runs until the subscription ends or microctl is interrupted.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include "cmd.h"
 #include "cmd-broker.h"
 #include "http.h"
+#include "output.h"
 #include "util.h"
 #include "ws.h"
 
@@ -26,7 +31,7 @@ const struct cmd_entry cmd_subscribe_entry = {
 	.usage = "TOPIC [--queue QUEUE]",
 	.minargs = 1,
 	.maxargs = 1,
-	.flags = CMD_F_QUEUE,
+	.flags = CMD_F_QUEUE | CMD_F_PROXY,
 	.exec = cmd_subscribe_exec,
 };
 
@@ -124,23 +129,22 @@ cmd_subscribe_refused(struct http_creq *creq, enum http_client_error err,
 		    http_creq_status(creq));
 }
 
+/* The sidecar's /broker (go-micro's sidecar websocket). */
 static enum cmd_status
-cmd_subscribe_exec(struct cmd_ctx *ctx)
+cmd_subscribe_ws(struct cmd_ctx *ctx)
 {
 	struct cmd_subscribe	 s;
 	struct http_client	*client;
 	struct http_creq	*creq;
 	enum cmd_status		 rv;
-	char			 addr[256], target[600];
-	const char		*cause;
+	char			 target[600];
+	const char		*addr = ctx->opts->proxy_address, *cause;
 
 	memset(&s, 0, sizeof(s));
 	s.json = ctx->opts->json;
-	if ((rv = cmd_broker_target("/sub", ctx->argv[0], ctx->opts->queue,
+	if ((rv = cmd_broker_target("/broker", ctx->argv[0], ctx->opts->queue,
 	    target, sizeof(target))) != CMD_OK)
 		return rv;
-	if (cmd_broker_address(ctx, addr, sizeof(addr)) == -1)
-		return CMD_ERROR;
 	if ((s.base = event_base_new()) == NULL)
 		return cmd_error("event_base_new failed");
 	client = http_client_new(s.base, NULL);
@@ -157,4 +161,121 @@ cmd_subscribe_exec(struct cmd_ctx *ctx)
 	http_client_free(client);
 	event_base_free(s.base);
 	return s.status;
+}
+
+/* The envelope the broker sends, from the event's header and body. */
+static enum cmd_status
+cmd_subscribe_print_json(const msgpack_object *header,
+    const msgpack_object *body)
+{
+	const msgpack_object_kv	*kv;
+	json_t			*env, *h;
+	char			*b64;
+	uint32_t		 i;
+	int			 rc;
+
+	h = json_object();
+	for (i = 0; header != NULL && header->type == MSGPACK_OBJECT_MAP &&
+	    i < header->via.map.size; i++) {
+		kv = &header->via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR ||
+		    kv->val.type != MSGPACK_OBJECT_STR)
+			continue;
+		json_object_setn_new_nocheck(h, kv->key.via.str.ptr,
+		    kv->key.via.str.size, json_stringn_nocheck(
+		    kv->val.via.str.ptr, kv->val.via.str.size));
+	}
+	b64 = xmalloc(BASE64_LEN(body->via.bin.size) + 1);
+	base64_encode(body->via.bin.ptr, body->via.bin.size, b64);
+	env = json_pack("{s:o,s:s}", "Header", h, "Body", b64);
+	free(b64);
+	rc = env != NULL ? json_dumpf(env, stdout, JSON_COMPACT) : -1;
+	json_decref(env);
+	if (rc == -1)
+		return cmd_error("cannot print JSON");
+	return CMD_OK;
+}
+
+static enum cmd_status
+cmd_subscribe_print(struct cmd_ctx *ctx, const msgpack_object *d)
+{
+	const msgpack_object	*body = ctl_map_get(d, "body");
+	enum cmd_status		 rv = CMD_OK;
+
+	if (body == NULL || body->type != MSGPACK_OBJECT_BIN)
+		return cmd_error("microd sent a message without a body");
+	if (ctx->opts->json)
+		rv = cmd_subscribe_print_json(ctl_map_get(d, "header"), body);
+	else
+		fwrite(body->via.bin.ptr, 1, body->via.bin.size, stdout);
+	putchar('\n');
+	return rv;
+}
+
+/* What is not a message goes to stderr: stdout stays the messages. */
+static enum cmd_status
+cmd_subscribe_event(struct cmd_ctx *ctx, const struct ctl_msg *m, int *down)
+{
+	char	 why[256];
+
+	if (strcmp(m->event, "message") == 0)
+		return cmd_subscribe_print(ctx, m->data);
+	if (strcmp(m->event, "lost") == 0)
+		fprintf(stderr, "microctl: %" PRId64 " messages lost: "
+		    "microctl did not keep up\n",
+		    output_field_int(m->data, "messages"));
+	else if (strcmp(m->event, "interrupted") == 0) {
+		output_field(m->data, "reason", why, sizeof(why));
+		fprintf(stderr, "microctl: subscription interrupted, "
+		    "resubscribing: %s\n", why);
+		*down = 1;
+	} else if (strcmp(m->event, "subscribed") == 0 && *down) {
+		fprintf(stderr, "microctl: subscribed again\n");
+		*down = 0;
+	}
+	return CMD_OK;
+}
+
+/* The control socket's subscribe stream, for as long as microd lasts. */
+static enum cmd_status
+cmd_subscribe_ctl(struct cmd_ctx *ctx)
+{
+	enum cmd_status	 rv;
+	struct ctl_msg	 m;
+	const char	*queue = ctx->opts->queue, *cause;
+	char		 target[600];
+	int		 down = 0;
+
+	if ((rv = cmd_broker_target("/sub", ctx->argv[0], queue, target,
+	    sizeof(target))) != CMD_OK)
+		return rv;
+	if (cmd_begin(ctx, "subscribe", 1 + (queue != NULL)) == -1)
+		return CMD_ERROR;
+	ctl_pack_kv_str(&ctx->frame.pk, "topic", ctx->argv[0]);
+	if (queue != NULL)
+		ctl_pack_kv_str(&ctx->frame.pk, "queue", queue);
+	if (cmd_call(ctx) == -1)
+		return CMD_ERROR;
+	/* A quiet topic is no error: no timeout from now on. */
+	ctlclient_set_timeout(ctx->client, INT_MAX);
+	while (rv == CMD_OK) {
+		memset(&m, 0, sizeof(m));
+		if (ctlclient_recv(ctx->client, &m, &cause) == -1)
+			rv = cmd_error("%s", cause);
+		else if (m.event != NULL)
+			rv = cmd_subscribe_event(ctx, &m, &down);
+		ctl_msg_free(&m);
+		/* Nobody reads any more: microctl_flush() says so. */
+		if (fflush(stdout) == EOF || ferror(stdout))
+			break;
+	}
+	return rv;
+}
+
+static enum cmd_status
+cmd_subscribe_exec(struct cmd_ctx *ctx)
+{
+	if (ctx->opts->proxy_address != NULL)
+		return cmd_subscribe_ws(ctx);
+	return cmd_subscribe_ctl(ctx);
 }

@@ -63,6 +63,8 @@ control_stream_end(struct control_conn *c)
 {
 	if (c->stream == CONTROL_STREAM_LOGS)
 		ctllogs_stop(c);
+	else if (c->stream == CONTROL_STREAM_SUB)
+		ctlsub_stop(c);
 	c->stream = CONTROL_STREAM_NONE;
 }
 
@@ -240,6 +242,10 @@ control_pull(struct control_conn *c, struct ctl_msg *msg, const char **cause)
 static void
 control_write_cb(struct bufferevent *bev, void *arg)
 {
+	struct control_conn	*c = arg;
+
+	if (c->stream == CONTROL_STREAM_SUB)
+		ctlsub_writable(c);
 	control_resume_all();
 }
 

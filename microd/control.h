@@ -10,11 +10,13 @@ struct bufferevent;
 struct ctl_frame;
 struct ctl_msg;
 struct ctllogs;
+struct ctlsub;
 
 enum control_stream {
 	CONTROL_STREAM_NONE,
 	CONTROL_STREAM_STATS,
 	CONTROL_STREAM_LOGS,
+	CONTROL_STREAM_SUB,
 };
 
 struct control_conn {
@@ -23,6 +25,7 @@ struct control_conn {
 	enum control_stream	 stream;	/* the one open, if any */
 	uint32_t		 stream_id;
 	struct ctllogs		*logs;		/* a logs stream's readers */
+	struct ctlsub		*sub;		/* a subscribe stream's */
 	unsigned		 relays;	/* requests at the registry */
 	uint64_t		 accepted;	/* util_now_ms() */
 	int			 requested;	/* a whole request came */
@@ -44,5 +47,11 @@ void	 ctlcmd_push_stats(struct control_conn *);
 /* ctllogs.c: the logs stream */
 void	 ctllogs_start(struct control_conn *, const struct ctl_msg *);
 void	 ctllogs_stop(struct control_conn *);
+
+/* ctlsub.c: the subscribe stream */
+void	 ctlsub_start(struct control_conn *, const struct ctl_msg *);
+/* Some of c's output went: room to say what was lost? */
+void	 ctlsub_writable(struct control_conn *);
+void	 ctlsub_stop(struct control_conn *);
 
 #endif

@@ -254,6 +254,7 @@ static const struct ctlcmd ctlcmds[] = {
 	{ "deregister", control_relay },
 	{ "stats", ctlcmd_stats },
 	{ "logs", ctllogs_start },
+	{ "subscribe", ctlsub_start },
 };
 
 void

@@ -11,6 +11,7 @@ microd_microd_SOURCES += \
 	microd/control.c microd/control.h \
 	microd/ctlcmd.c \
 	microd/ctllogs.c \
+	microd/ctlsub.c \
 	microd/status.c \
 	microd/watchdog.c \
 	microd/notify.c microd/notify.h \

@@ -67,9 +67,12 @@ cmd_logs_parse(struct cmd_ctx *ctx, struct cmd_logs *l)
 		return -1;
 	}
 	l->id = -1;
-	if (ctx->argc == 1 && cmd_parse_worker(l->role =
-	    xstrdup(ctx->argv[0]), &l->id) == -1) {
-		cmd_error("bad process '%s' (want ROLE or ROLE/ID)",
+	if (ctx->argc == 0)
+		return 0;
+	l->role = xstrdup(ctx->argv[0]);
+	if (strcmp(l->role, "master") != 0 &&
+	    cmd_parse_worker(l->role, &l->id) == -1) {
+		cmd_error("bad process '%s' (want master, ROLE or ROLE/ID)",
 		    ctx->argv[0]);
 		return -1;
 	}

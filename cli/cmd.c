@@ -39,6 +39,21 @@ cmd_usage(const struct cmd_entry *entry)
 	return CMD_USAGE;
 }
 
+/* The worker roles the control protocol knows (doc/control-protocol.md). */
+static int
+cmd_role_known(const char *role)
+{
+	static const char *const roles[] = { "registry", "api", "web",
+	    "sidecar", "broker" };
+	size_t	 i;
+
+	for (i = 0; i < nitems(roles); i++) {
+		if (strcmp(role, roles[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 cmd_parse_worker(char *spec, long long *id)
 {
@@ -46,9 +61,9 @@ cmd_parse_worker(char *spec, long long *id)
 
 	*id = -1;
 	if ((slash = strchr(spec, '/')) == NULL)
-		return *spec == '\0' ? -1 : 0;
+		return cmd_role_known(spec) ? 0 : -1;
 	*slash++ = '\0';
-	if (*spec == '\0' || *slash < '0' || *slash > '9')
+	if (!cmd_role_known(spec) || *slash < '0' || *slash > '9')
 		return -1;
 	errno = 0;
 	*id = strtoll(slash, &end, 10);

@@ -87,7 +87,8 @@ enum cmd_status	 cmd_usage(const struct cmd_entry *);
 
 /*
  * Split a worker "api/2" into "api" (spec, cut at the slash) and 2; *id
- * is -1 without "/ID". -1 if spec is not ROLE or ROLE/ID.
+ * is -1 without "/ID". -1 if spec is not ROLE or ROLE/ID, ROLE one of
+ * registry, api, web, sidecar, broker.
  */
 int		 cmd_parse_worker(char *spec, long long *id);
 

@@ -141,9 +141,10 @@ def test_logs_options_elsewhere_and_unknown_role(m):
     for opt in (["-f"], ["-n", "3"], ["-l", "warn"]):
         r = m.ctl("status", *opt, check=False)
         assert r.returncode == 2 and "only for 'logs'" in r.stderr
-    r = m.ctl("logs", "nope", check=False)
-    assert r.returncode == 1
-    assert "role must be" in r.stderr
+    for bad in ("nope", "nope/1", "master/0"):
+        r = m.ctl("logs", bad, check=False)
+        assert r.returncode == 2, bad
+        assert "bad process '%s'" % bad in r.stderr
 
 
 def test_unread_stream_does_not_hold_the_daemon(m):

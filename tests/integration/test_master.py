@@ -234,8 +234,10 @@ def test_restart_role_gives_new_pids(microd):
     assert r.returncode == 0
     wait_for(lambda: len(m.running("api")) == 2 and not (
         {w["pid"] for w in m.running("api")} & old), what="new api pids")
-    r = m.ctl("restart", "nosuchrole", check=False)
-    assert r.returncode == 1
+    for bad in ("nosuchrole", "nosuchrole/1", "master"):
+        r = m.ctl("restart", bad, check=False)
+        assert r.returncode == 2, bad
+        assert "bad worker '%s'" % bad in r.stderr
 
 
 def test_config_check_mode(tmp_path):

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -52,6 +53,28 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
             last = e
         time.sleep(interval)
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+# The control protocol's frames (doc/control-protocol.md): 4-byte
+# big-endian length, then a msgpack map.
+def mp(v):
+    """A tiny msgpack encoder (str, int >= 0, bool, dict) for raw frames."""
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        return b"\xce" + struct.pack(">I", v)
+    if isinstance(v, str):
+        b = v.encode()
+        return b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(v, dict):
+        return (b"\xde" + struct.pack(">H", len(v)) +
+                b"".join(mp(k) + mp(x) for k, x in v.items()))
+    raise TypeError(v)
+
+
+def frame(d):
+    body = mp(d)
+    return struct.pack(">I", len(body)) + body
 
 
 def pid_alive(pid):

@@ -15,20 +15,8 @@ import threading
 
 import websockets
 
-from conftest import MICROCTL, wait_for
-
-
-def mp(v):
-    """A tiny msgpack encoder (str, int >= 0, dict) for requests."""
-    if isinstance(v, int):
-        return b"\xce" + struct.pack(">I", v)
-    if isinstance(v, str):
-        b = v.encode()
-        return b"\xda" + struct.pack(">H", len(b)) + b
-    if isinstance(v, dict):
-        return (b"\xde" + struct.pack(">H", len(v)) +
-                b"".join(mp(k) + mp(x) for k, x in v.items()))
-    raise TypeError(v)
+from conftest import MICROCTL, frame, wait_for
+from test_broker import ctl_settle
 
 
 def unmp(b, i=0):
@@ -90,8 +78,7 @@ class Ctl:
         d = {"v": 1, "id": id, "cmd": cmd}
         if args is not None:
             d["args"] = args
-        body = mp(d)
-        self.s.sendall(struct.pack(">I", len(body)) + body)
+        self.s.sendall(frame(d))
 
     def recv(self):
         while True:
@@ -159,20 +146,9 @@ class Sub:
 
 def settle(m, topic, subs):
     """Publish probes until every subscriber printed one, then drain."""
-    waiting = list(subs)
-    for i in range(100):
-        m.ctl("publish", topic, "probe%d" % i)
-        for s in list(waiting):
-            try:
-                s.line(0.1)
-                waiting.remove(s)
-            except queue.Empty:
-                pass
-        if not waiting:
-            for s in subs:
-                s.drain(0.2)
-            return
-    raise AssertionError("microctl subscribe never got a message")
+    ctl_settle(m, topic, subs)
+    for s in subs:
+        s.drain(0.2)
 
 
 def post(m, topic, body, ctype):

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from http.client import HTTPConnection
 
-from conftest import MICROCTL, MICROD, http, pid_alive, wait_for
+from conftest import MICROCTL, MICROD, frame, http, pid_alive, wait_for
 
 
 class HealthLoop:
@@ -252,26 +252,6 @@ def test_config_check_mode(tmp_path):
                        text=True, timeout=10)
     assert r.returncode == 1
     assert "%s:3: unknown key 'bogus'" % bad in r.stderr
-
-
-def mp(v):
-    """A tiny msgpack encoder (str, int >= 0, bool, dict) for raw frames."""
-    if isinstance(v, bool):
-        return b"\xc3" if v else b"\xc2"
-    if isinstance(v, int):
-        return b"\xce" + struct.pack(">I", v)
-    if isinstance(v, str):
-        b = v.encode()
-        return b"\xda" + struct.pack(">H", len(b)) + b
-    if isinstance(v, dict):
-        return (b"\xde" + struct.pack(">H", len(v)) +
-                b"".join(mp(k) + mp(x) for k, x in v.items()))
-    raise TypeError(v)
-
-
-def frame(d):
-    body = mp(d)
-    return struct.pack(">I", len(body)) + body
 
 
 def test_replies_come_in_request_order(microd):

@@ -13,6 +13,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "util.h"
+#include "ws.h"
 
 /* Turns of the loop a peer's EOF may take to be noticed. */
 #define FUZZ_TURNS_MAX	1000
@@ -81,3 +82,20 @@ fuzz_feed(int fd, const uint8_t *data, size_t size, int (*done)(void *),
 	}
 	return done(arg) ? 0 : -1;
 }
+
+static void
+fuzz_ws_echo_message(struct ws *ws, int binary, const void *p, size_t n,
+    void *arg)
+{
+	ws_send(ws, binary, p, n);
+}
+
+static void
+fuzz_ws_echo_closed(struct ws *ws, uint16_t code, void *arg)
+{
+	(*(int *)arg)--;
+}
+
+const struct ws_callbacks fuzz_ws_echo = { fuzz_ws_echo_message, NULL,
+    fuzz_ws_echo_closed };
+const struct ws_limits fuzz_ws_limits = { 4096, 8, 16384, 0, 0 };

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 struct event_base;
+struct ws_callbacks;
+struct ws_limits;
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 /* Optional: run once before the first input. */
@@ -35,5 +37,12 @@ void	 fuzz_socketpair(int *);
  * peer that has gone.
  */
 int	 fuzz_feed(int, const uint8_t *, size_t, int (*)(void *), void *);
+
+/*
+ * A websocket that echoes every message, with small limits; give it an
+ * int counter as its argument: its close decrements it.
+ */
+extern const struct ws_callbacks	fuzz_ws_echo;
+extern const struct ws_limits		fuzz_ws_limits;
 
 #endif

@@ -37,19 +37,6 @@ static char	 fuzz_addr[64];
 static int	 fuzz_pending;	/* requests and websockets not over */
 
 static void
-fuzz_ws_message(struct ws *ws, int binary, const void *p, size_t n,
-    void *arg)
-{
-	ws_send(ws, binary, p, n);
-}
-
-static void
-fuzz_ws_closed(struct ws *ws, uint16_t code, void *arg)
-{
-	fuzz_pending--;
-}
-
-static void
 fuzz_creq_done(struct http_creq *r, enum http_client_error err, void *arg)
 {
 	const char	*name, *value;
@@ -76,13 +63,10 @@ fuzz_creq_body(struct http_creq *r, struct evbuffer *buf, void *arg)
 static void
 fuzz_creq_upgrade(struct http_creq *r, struct stream *s, void *arg)
 {
-	static const struct ws_callbacks cb = { fuzz_ws_message, NULL,
-					    fuzz_ws_closed };
-	static const struct ws_limits	 limits = { 4096, 8, 16384, 0, 0 };
-	const char			*cause;
+	const char	*cause;
 
-	if (ws_client_open(r, s, FUZZ_WS_KEY, &limits, &cb, NULL,
-	    &cause) == NULL)
+	if (ws_client_open(r, s, FUZZ_WS_KEY, &fuzz_ws_limits, &fuzz_ws_echo,
+	    &fuzz_pending, &cause) == NULL)
 		fuzz_pending--;
 }
 

@@ -30,28 +30,13 @@ static struct http_server	*fuzz_srv;
 static int			 fuzz_ws_open;
 
 static void
-fuzz_ws_message(struct ws *ws, int binary, const void *p, size_t n,
-    void *arg)
-{
-	ws_send(ws, binary, p, n);
-}
-
-static void
-fuzz_ws_closed(struct ws *ws, uint16_t code, void *arg)
-{
-	fuzz_ws_open--;
-}
-
-static void
 fuzz_http_ws(struct http_request *req)
 {
-	static const struct ws_callbacks cb = { fuzz_ws_message, NULL,
-					    fuzz_ws_closed };
-	static const struct ws_limits	 limits = { 4096, 8, 16384, 0, 0 };
-	const char			*cause;
+	const char	*cause;
 
 	if (ws_upgrade_check(req, "fuzz", &cause) == 0 &&
-	    ws_accept(req, &limits, &cb, NULL, &cause) != NULL)
+	    ws_accept(req, &fuzz_ws_limits, &fuzz_ws_echo, &fuzz_ws_open,
+	    &cause) != NULL)
 		fuzz_ws_open++;
 }
 

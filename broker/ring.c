@@ -12,7 +12,10 @@
  * Stray bytes (doc/broker.md): the geometry is kept in each process, as
  * bring_create() made it, never read back from the segment; a reader
  * bounds every position and size it loads before use, so that whatever
- * the segment holds it reads inside the ring and finishes.
+ * the segment holds it reads inside the ring and finishes. The writer
+ * keeps its own ring's head and tail in struct bring and only stores them
+ * to the segment; its tail walks records it wrote, bounded, and drops
+ * the ring's queue at a bad one.
  */
 #include "config.h"
 
@@ -37,6 +40,8 @@
 #define BRING_MIN_SIZE		(1024 * 1024)
 #define BRING_ALIGN(n)		(((n) + 7) & ~(size_t)7)
 #define BRING_F_PAD		0x1
+/* No honest position gets here (2^62 bytes: 14 years at 10 GB/s). */
+#define BRING_POS_MAX		((uint64_t)1 << 62)
 
 const char *const bring_counter_names[BRING_NCOUNTERS] = {
 	[BRING_PUBLISHED] = "published",
@@ -97,6 +102,8 @@ struct bring {
 	uint64_t		 ring_size;	/* private copies of the */
 	uint8_t			*data;		/* geometry: ring 0's data */
 	unsigned		 self;
+	uint64_t		 head;		/* our ring's, ours alone: */
+	uint64_t		 tail;		/* stored, never trusted back */
 	int			 wake_fd;
 	uint64_t		 cursor[BRING_MAX_RINGS];
 	unsigned		 next_ring;	/* where bring_next looks */
@@ -246,6 +253,75 @@ bring_bind(struct bring *b, const char **cause)
 	return 0;
 }
 
+/*
+ * The record at our tail, if it is one we could have written: inside
+ * the ring and before our head. Its size, or 0.
+ */
+static uint32_t
+bring_own_rec(const struct bring *b, const uint8_t *data)
+{
+	uint64_t		 off = b->tail & (b->ring_size - 1);
+	struct bring_rec	 rec;
+
+	if (b->tail >= b->head || off > b->ring_size - sizeof(rec))
+		return 0;
+	memcpy(&rec, data + off, sizeof(rec));
+	if (rec.size < sizeof(rec) || rec.size % 8 != 0 ||
+	    rec.size > b->ring_size - off || rec.size > b->head - b->tail)
+		return 0;
+	return rec.size;
+}
+
+/* Do the records from our tail lead to our head? 0 if they do. */
+static int
+bring_walk(struct bring *b)
+{
+	const uint8_t	*data = bring_data(b, b->self);
+	uint64_t	 tail = b->tail;
+	uint32_t	 size;
+	int		 rc = 0;
+
+	while (b->tail < b->head)
+		if ((size = bring_own_rec(b, data)) == 0) {
+			rc = -1;
+			break;
+		} else
+			b->tail += size;
+	b->tail = tail;
+	return rc;
+}
+
+/*
+ * Take our ring's positions from its previous owner when they are sane
+ * (aligned, room for a pad's header at head, tail at most a ring behind
+ * and records leading from it to head): what it left unread stays
+ * readable. Otherwise start empty at the shared head, aligned and capped.
+ * A head that went back (stray bytes) brings readers back to our tail
+ * (bring_next).
+ */
+static void
+bring_adopt(struct bring *b)
+{
+	struct bring_ring	*ring = &b->hdr->rings[b->self];
+	const uint64_t		 mask = b->ring_size - 1;
+	uint64_t		 head, tail;
+
+	head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	if (head > BRING_POS_MAX)
+		head = BRING_POS_MAX;
+	b->head = BRING_ALIGN(head);
+	if ((b->head & mask) > b->ring_size - sizeof(struct bring_rec))
+		b->head = (b->head | mask) + 1;
+	b->tail = tail;
+	if (b->head != head || tail % 8 != 0 || tail > head ||
+	    head - tail > b->ring_size || bring_walk(b) == -1)
+		b->tail = b->head;
+	atomic_store_explicit(&ring->tail, b->tail, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&ring->head, b->head, memory_order_release);
+}
+
 struct bring *
 bring_attach(const char **cause)
 {
@@ -269,6 +345,7 @@ bring_attach(const char **cause)
 	b->data = (uint8_t *)bring_segment + bring_data_off;
 	b->self = (unsigned)r;
 	b->copy = xmalloc(b->ring_size);
+	bring_adopt(b);
 	for (i = 0; i < BRING_MAX_RINGS; i++) {
 		b->cursor[i] = atomic_load_explicit(&b->hdr->rings[i].head,
 		    memory_order_acquire);
@@ -436,23 +513,32 @@ bring_targets(struct bring_hdr *h, const char *topic,
 	return n;
 }
 
-/* Move tail until [.., end) fits in the ring; only the writer calls it. */
+/*
+ * Move our tail until [.., end) fits in the ring. A record we cannot
+ * have written (stray bytes) ends the walk: the tail jumps to the head,
+ * dropping what is queued (readers count it lost). The shared tail is
+ * stored when it moved or differs from ours (stray bytes again).
+ */
 static void
-bring_reserve(const struct bring *b, struct bring_ring *ring, uint8_t *data,
+bring_reserve(struct bring *b, struct bring_ring *ring, const uint8_t *data,
     uint64_t end)
 {
-	uint64_t		 tail = atomic_load_explicit(&ring->tail,
-				    memory_order_relaxed);
-	const uint64_t		 mask = b->ring_size - 1;
-	struct bring_rec	 rec;
+	uint32_t	 size;
 
-	if (end - tail <= b->ring_size)
-		return;
-	while (end - tail > b->ring_size) {
-		memcpy(&rec, data + (tail & mask), sizeof(rec));
-		tail += rec.size;
+	while (end - b->tail > b->ring_size) {
+		if ((size = bring_own_rec(b, data)) == 0) {
+			log_warnx("broker ring %u: bad record at %llu, "
+			    "dropping the queue", b->self,
+			    (unsigned long long)b->tail);
+			bring_count(b, BRING_LOST, 1);
+			b->tail = b->head;
+			break;
+		}
+		b->tail += size;
 	}
-	atomic_store_explicit(&ring->tail, tail, memory_order_relaxed);
+	if (atomic_load_explicit(&ring->tail, memory_order_relaxed) == b->tail)
+		return;
+	atomic_store_explicit(&ring->tail, b->tail, memory_order_relaxed);
 	/* Readers must see the new tail before any overwritten byte. */
 	atomic_thread_fence(memory_order_release);
 }
@@ -515,7 +601,7 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	rec.ntargets = (uint16_t)bring_targets(h, topic, targets);
 	rec.size = (uint32_t)BRING_ALIGN(sizeof(rec) + rec.ntargets *
 	    sizeof(targets[0]) + rec.topic_len + rec.ctype_len + len);
-	head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	head = b->head;
 	off = head & (b->ring_size - 1);
 	/* Up to the end, or short of it by room for a pad's header. */
 	if (off + rec.size > b->ring_size - sizeof(pad) &&
@@ -530,8 +616,8 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	} else
 		bring_reserve(b, ring, data, head + rec.size);
 	bring_write_rec(data + off, &rec, targets, topic, ctype, body);
-	atomic_store_explicit(&ring->head, head + rec.size,
-	    memory_order_release);
+	b->head = head + rec.size;
+	atomic_store_explicit(&ring->head, b->head, memory_order_release);
 	bring_count(b, BRING_PUBLISHED, 1);
 	bring_wake(b);
 	return 0;
@@ -628,6 +714,23 @@ bring_read_one(struct bring *b, unsigned r, uint64_t head,
 	return !(rec.flags & BRING_F_PAD);
 }
 
+/*
+ * The head went back behind our cursor (stray bytes; a ring taken over
+ * with stray positions): back to its tail if that is sane, else to the
+ * head; else we would wait until the head passes us. Stray bytes in a
+ * live head may thus repeat messages, at most a ring of them.
+ */
+static void
+bring_rewind(struct bring *b, unsigned r, uint64_t head)
+{
+	uint64_t	 tail;
+
+	tail = atomic_load_explicit(&b->hdr->rings[r].tail,
+	    memory_order_relaxed);
+	b->cursor[r] = tail <= head && head - tail <= b->ring_size ? tail :
+	    head;
+}
+
 int
 bring_next(struct bring *b, struct bring_msg *m)
 {
@@ -639,6 +742,8 @@ bring_next(struct bring *b, struct bring_msg *m)
 		head = atomic_load_explicit(&b->hdr->rings[r].head,
 		    memory_order_acquire);
 		b->next_ring = (r + 1) % BRING_MAX_RINGS;
+		if (b->cursor[r] > head)
+			bring_rewind(b, r, head);
 		/* One message per ring per turn: a busy writer starves none. */
 		while (b->cursor[r] < head)
 			if (bring_read_one(b, r, head, m))
@@ -653,7 +758,7 @@ bring_pending(const struct bring *b)
 	unsigned	 r;
 
 	for (r = 0; r < BRING_MAX_RINGS; r++)
-		if (b->cursor[r] < atomic_load_explicit(&b->hdr->rings[r].head,
+		if (b->cursor[r] != atomic_load_explicit(&b->hdr->rings[r].head,
 		    memory_order_acquire))
 			return 1;
 	return 0;
@@ -707,3 +812,47 @@ bring_msg_target(const struct bring_msg *m, uint64_t qhash)
 	}
 	return -1;
 }
+
+#ifdef BRING_TEST_HEAP
+/*
+ * Tests only (test_ring, fuzz_broker_ring): move the segment to the heap
+ * before anyone attaches, so that a byte read or written past the last
+ * ring is past an allocation, where AddressSanitizer sees it.
+ */
+static void
+bring_test_heap(void)
+{
+	struct bring_hdr	*heap;
+
+	heap = xcalloc(1, bring_segment->size);
+	memcpy(heap, bring_segment, sizeof(*heap));
+	munmap(bring_segment, bring_segment->size);
+	bring_segment = heap;
+}
+
+/* Attach on the last ring, holding the free ones before it meanwhile. */
+static struct bring *
+bring_test_attach_last(const char **cause)
+{
+	struct bring	*b;
+	int32_t		 pid, me = getpid();
+	int		 held[BRING_MAX_RINGS - 1] = { 0 };
+	unsigned	 r;
+
+	for (r = 0; r < BRING_MAX_RINGS - 1; r++) {
+		pid = 0;
+		held[r] = atomic_compare_exchange_strong(
+		    &bring_segment->rings[r].owner, &pid, me);
+	}
+	b = bring_attach(cause);
+	for (r = 0; r < BRING_MAX_RINGS - 1; r++)
+		if (held[r])
+			atomic_store(&bring_segment->rings[r].owner, 0);
+	if (b != NULL && b->self != BRING_MAX_RINGS - 1) {
+		*cause = "not on the last ring";
+		bring_detach(b);
+		return NULL;
+	}
+	return b;
+}
+#endif

@@ -4,11 +4,16 @@
  * input is XORed over the segment's header (geometry, the writer's head
  * and tail, another ring's head) and over the records, and a reader
  * reads every ring. It must not crash, read outside the ring or loop:
- * what it hands out lies in its own copy buffer and is bounded.
+ * what it hands out lies in its own copy buffer and is bounded. Then the
+ * writer, as it was or taken over by a new one (data[1]'s top bit),
+ * publishes over its spoilt ring, messages large enough that its tail
+ * walks the spoilt records, and the reader reads again: the writer must
+ * not loop or write outside its ring.
  *
  * The segment is moved to the heap, the writer holding the last ring, so
- * that a read past the ring is past the allocation (AddressSanitizer).
- * ring.c is compiled in, for its layout.
+ * that a read or write past the ring is past the allocation
+ * (AddressSanitizer; bring_test_heap). ring.c is compiled in, for its
+ * layout.
  */
 #include "config.h"
 
@@ -18,14 +23,17 @@
 
 #include "fuzz.h"
 
+#define BRING_TEST_HEAP
 #include "broker/ring.c"
 
 #define FUZZ_RING_WRITER	(BRING_MAX_RINGS - 1)
 #define FUZZ_RING_OTHER		(BRING_MAX_RINGS - 2)
 #define FUZZ_RING_WINDOW	4096	/* data touched at each end */
 #define FUZZ_RING_LAPS		5	/* where positions start */
+#define FUZZ_RING_LARGE		3	/* messages of half a ring, after */
 
 static struct bring	*fuzz_rd, *fuzz_wr;
+static char		*fuzz_large;	/* the largest body */
 static uint8_t		*fuzz_saved;	/* header up to the topics */
 static volatile uint8_t	 fuzz_sink;
 
@@ -85,11 +93,10 @@ fuzz_ring_reset(uint64_t start)
 	unsigned	 r;
 
 	memcpy(bring_segment, fuzz_saved, offsetof(struct bring_hdr, topics));
-	memset(data, 0, FUZZ_RING_WINDOW);
-	memset(data + fuzz_wr->ring_size - FUZZ_RING_WINDOW, 0,
-	    FUZZ_RING_WINDOW);
+	memset(data, 0, fuzz_wr->ring_size);
 	atomic_store(&bring_segment->rings[FUZZ_RING_WRITER].head, start);
 	atomic_store(&bring_segment->rings[FUZZ_RING_WRITER].tail, start);
+	fuzz_wr->head = fuzz_wr->tail = start;
 	for (r = 0; r < BRING_MAX_RINGS; r++)
 		fuzz_rd->cursor[r] = atomic_load(&bring_segment->rings[r].head);
 	fuzz_rd->next_ring = 0;
@@ -98,28 +105,21 @@ fuzz_ring_reset(uint64_t start)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct bring_hdr	*heap;
 	const char		*cause;
-	unsigned		 r;
 
 	log_init("fuzz", LOG_LEVEL_ERR);
 	if (bring_create(0, &cause) == -1)
 		fatalx("bring_create: %s", cause);
-	heap = xcalloc(1, bring_segment->size);
-	memcpy(heap, bring_segment, sizeof(*heap));
-	munmap(bring_segment, bring_segment->size);
-	bring_segment = heap;
+	bring_test_heap();
 	if ((fuzz_rd = bring_attach(&cause)) == NULL)
 		fatalx("bring_attach: %s", cause);
-	for (r = fuzz_rd->self + 1; r < FUZZ_RING_WRITER; r++)
-		atomic_store(&heap->rings[r].owner, getpid());
-	if ((fuzz_wr = bring_attach(&cause)) == NULL ||
-	    fuzz_wr->self != FUZZ_RING_WRITER)
-		fatalx("bring_attach: writer not on the last ring");
-	if (bring_group_join(fuzz_wr, "orders", "billing", &cause) == NULL)
+	if ((fuzz_wr = bring_test_attach_last(&cause)) == NULL)
+		fatalx("bring_attach: %s", cause);
+	if (bring_group_join(fuzz_rd, "orders", "billing", &cause) == NULL)
 		fatalx("bring_group_join: %s", cause);
+	fuzz_large = xcalloc(1, fuzz_wr->ring_size / 2 - BRING_REC_OVERHEAD);
 	fuzz_saved = xmalloc(offsetof(struct bring_hdr, topics));
-	memcpy(fuzz_saved, heap, offsetof(struct bring_hdr, topics));
+	memcpy(fuzz_saved, bring_segment, offsetof(struct bring_hdr, topics));
 	return 0;
 }
 
@@ -145,15 +145,51 @@ fuzz_ring_check(const struct bring_msg *m)
 	fuzz_sink ^= sum;
 }
 
+/* Read every ring: at most every 16 bytes of two rings, plus extra. */
+static void
+fuzz_ring_read(size_t extra)
+{
+	struct bring_msg	 m;
+	size_t			 got, max;
+
+	max = 2 * fuzz_rd->ring_size / sizeof(struct bring_rec) + extra;
+	for (got = 0; bring_next(fuzz_rd, &m); got++) {
+		if (got >= max)
+			fatalx("broker ring: the reader does not stop");
+		fuzz_ring_check(&m);
+	}
+}
+
+/*
+ * The writer, or its successor on the ring, publishes over the spoilt
+ * ring: large messages walk its tail over every record.
+ */
+static void
+fuzz_ring_publish_more(int takeover)
+{
+	const char	*cause;
+	size_t		 i, len = fuzz_wr->ring_size / 2 - BRING_REC_OVERHEAD;
+
+	if (takeover) {
+		bring_detach(fuzz_wr);
+		if ((fuzz_wr = bring_test_attach_last(&cause)) == NULL)
+			fatalx("bring_attach: %s", cause);
+	}
+	for (i = 0; i < FUZZ_RING_LARGE; i++)
+		if (bring_publish(fuzz_wr, "orders", "", fuzz_large,
+		    len - i * 4099 % 4096, &cause) == -1)
+			fatalx("bring_publish: %s", cause);
+	fuzz_ring_read(FUZZ_RING_LARGE);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char	*topics[] = { "orders", "audit", "o" };
-	struct bring_msg	 m;
 	const char		*cause;
 	char			 body[256];
 	uint64_t		 ring_size = fuzz_wr->ring_size, start;
-	size_t			 nmsg, i, n, got, max;
+	size_t			 nmsg, i, n;
 
 	if (size < 2)
 		return 0;
@@ -173,13 +209,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	n = fuzz_ring_xor_header(data + 2, size - 2);
 	fuzz_ring_xor_data(start, data + 2 + n, size - 2 - n);
-
-	/* At most every 16 bytes of the two rings touched, read once. */
-	max = 2 * ring_size / sizeof(struct bring_rec) + nmsg;
-	for (got = 0; bring_next(fuzz_rd, &m); got++) {
-		if (got >= max)
-			fatalx("broker ring: the reader does not stop");
-		fuzz_ring_check(&m);
-	}
+	fuzz_ring_read(nmsg);
+	fuzz_ring_publish_more(data[1] & 0x80);
 	return 0;
 }

@@ -2,8 +2,10 @@
  * broker/ring.c against bytes its writers did not mean (doc/broker.md,
  * "Stray bytes" in doc/shm-layout.md for the rule): a record that leaves
  * no room at the ring's end for a pad's header, geometry and positions
- * overwritten in the segment. ring.c is compiled in, to reach the
- * segment; tests/unit/test_broker.c tests the rings through their API.
+ * overwritten in the segment, stray bytes in a writer's own ring. ring.c
+ * is compiled in, to reach the segment, which it moves to the heap (a
+ * write past the last ring is one past an allocation: AddressSanitizer);
+ * tests/unit/test_broker.c tests the rings through their API.
  */
 #include "config.h"
 
@@ -12,9 +14,11 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#define BRING_TEST_HEAP
 #include "broker/ring.c"
 
 #define TEST_RING_REC	4096		/* a record's size, header included */
@@ -160,6 +164,140 @@ test_ring_stray_positions(void **state)
 	bring_detach(r);
 }
 
+/* Stray bytes over a writer's own ring: its positions, its records. */
+static void
+test_ring_spoil_zero(struct bring_ring *ring, uint8_t *data, uint64_t size)
+{
+	memset(data, 0, size);		/* records of size 0 */
+}
+
+static void
+test_ring_spoil_ones(struct bring_ring *ring, uint8_t *data, uint64_t size)
+{
+	memset(data, 0xff, size);	/* larger than the ring */
+}
+
+static void
+test_ring_spoil_odd(struct bring_ring *ring, uint8_t *data, uint64_t size)
+{
+	uint32_t	 odd = 12;	/* unaligned */
+	uint64_t	 i;
+
+	for (i = 0; i < size; i += 8)
+		memcpy(data + i, &odd, sizeof(odd));
+}
+
+static void
+test_ring_spoil_tail_ahead(struct bring_ring *ring, uint8_t *data,
+    uint64_t size)
+{
+	atomic_store(&ring->tail, atomic_load(&ring->head) +
+	    ((uint64_t)1 << 40));
+}
+
+static void
+test_ring_spoil_tail_odd(struct bring_ring *ring, uint8_t *data,
+    uint64_t size)
+{
+	atomic_store(&ring->tail, atomic_load(&ring->head) - size / 2 - 4);
+}
+
+static void
+test_ring_spoil_head_end(struct bring_ring *ring, uint8_t *data,
+    uint64_t size)
+{
+	/* No room for a pad's header before the ring's end. */
+	atomic_store(&ring->head, (atomic_load(&ring->head) | (size - 1)) - 7);
+	atomic_store(&ring->tail, atomic_load(&ring->head) - size / 2);
+}
+
+static void
+test_ring_spoil_head_max(struct bring_ring *ring, uint8_t *data,
+    uint64_t size)
+{
+	atomic_store(&ring->head, UINT64_MAX - 3);
+}
+
+static void
+test_ring_spoil_head_back(struct bring_ring *ring, uint8_t *data,
+    uint64_t size)
+{
+	atomic_store(&ring->head, 40);
+	atomic_store(&ring->tail, 8);
+}
+
+static void (*const test_ring_spoils[])(struct bring_ring *, uint8_t *,
+    uint64_t) = {
+	test_ring_spoil_zero, test_ring_spoil_ones, test_ring_spoil_odd,
+	test_ring_spoil_tail_ahead, test_ring_spoil_tail_odd,
+	test_ring_spoil_head_end, test_ring_spoil_head_max,
+	test_ring_spoil_head_back,
+};
+
+/* A writer on the last ring, its ring full and read: tail walks. */
+static struct bring *
+test_ring_full_writer(struct bring *r)
+{
+	struct bring	*w;
+	const char	*cause;
+	size_t		 i;
+
+	assert_non_null(w = bring_test_attach_last(&cause));
+	for (i = 0; i < 2 * w->ring_size / TEST_RING_REC; i++)
+		test_ring_publish_sized(w, TEST_RING_REC - 8 * (i % 3));
+	(void)test_ring_drain(r, "a");
+	return w;
+}
+
+/* Messages after the spoil, half a ring, then more than a ring: read. */
+static void
+test_ring_after_spoil(struct bring *r, struct bring *w)
+{
+	size_t	 i, n = w->ring_size / TEST_RING_REC / 2;
+
+	for (i = 0; i < n; i++)
+		test_ring_publish_sized(w, TEST_RING_REC);
+	assert_int_equal(test_ring_drain(r, "a"), n);
+	for (i = 0; i < 3 * n; i++)
+		test_ring_publish_sized(w, TEST_RING_REC - 8 * (i % 5));
+	assert_true(test_ring_drain(r, "a") >= n);
+	test_ring_publish_sized(w, TEST_RING_REC);
+	assert_int_equal(test_ring_drain(r, "a"), 1);
+}
+
+/*
+ * Every spoil on a live writer, then on a ring taken over: the writer
+ * neither loops (alarm) nor writes past its ring (the heap's end), and
+ * readers get what it publishes afterwards.
+ */
+static void
+test_ring_stray_writer(void **state)
+{
+	struct bring	*r, *w;
+	const char	*cause;
+	size_t		 i;
+	int		 takeover;
+
+	alarm(60);
+	assert_non_null(r = bring_attach(&cause));
+	for (takeover = 0; takeover < 2; takeover++)
+		for (i = 0; i < nitems(test_ring_spoils); i++) {
+			w = test_ring_full_writer(r);
+			if (takeover)
+				bring_detach(w);
+			test_ring_spoils[i](&bring_segment->rings[
+			    BRING_MAX_RINGS - 1], bring_data(r,
+			    BRING_MAX_RINGS - 1), r->ring_size);
+			if (takeover)
+				assert_non_null(w =
+				    bring_test_attach_last(&cause));
+			test_ring_after_spoil(r, w);
+			bring_detach(w);
+		}
+	bring_detach(r);
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -168,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_ring_stray_geometry),
 		cmocka_unit_test(test_ring_stray_head),
 		cmocka_unit_test(test_ring_stray_positions),
+		cmocka_unit_test(test_ring_stray_writer),
 	};
 	const char	*cause;
 
@@ -176,5 +315,6 @@ main(void)
 		fprintf(stderr, "bring_create: %s\n", cause);
 		return 1;
 	}
+	bring_test_heap();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ struct gateway_args {
 	char	*request;
 	char	*address;
 	char	*version;
+	const char *wrong;	/* a member of the wrong type, named */
 };
 
 int
@@ -285,6 +286,8 @@ gateway_scan_member(const struct jscan_member *m, void *arg)
 		g->request_len = m->value_len;
 		return 0;
 	}
+	if (m->value[0] != '"' && strncmp(m->value, "null", 4) != 0)
+		return -1;	/* jansson names the member of the wrong type */
 	field = gateway_scan_field(g->a, k);
 	if (*field == NULL && m->value[0] == '"')
 		*field = xstrndup(m->value + 1, m->value_len - 2);
@@ -331,10 +334,15 @@ gateway_args_json(const char *text, size_t len, struct gateway_args *a)
 		else if ((strcasecmp(k, "method") == 0 ||
 		    strcasecmp(k, "endpoint") == 0) && a->endpoint == NULL)
 			a->endpoint = gateway_json_str(v);
-		else if (strcasecmp(k, "address") == 0 && a->address == NULL)
-			a->address = gateway_json_str(v);
-		else if (strcasecmp(k, "version") == 0 && a->version == NULL)
-			a->version = gateway_json_str(v);
+		else if (strcasecmp(k, "address") == 0 && a->address == NULL) {
+			if ((a->address = gateway_json_str(v)) == NULL &&
+			    !json_is_null(v))
+				a->wrong = "invalid address: not a string";
+		} else if (strcasecmp(k, "version") == 0 && a->version == NULL) {
+			if ((a->version = gateway_json_str(v)) == NULL &&
+			    !json_is_null(v))
+				a->wrong = "invalid version: not a string";
+		}
 		else if (strcasecmp(k, "request") == 0)
 			req = v;
 	}
@@ -378,6 +386,8 @@ gateway_args_check(const struct gateway_args *a)
 	socklen_t		 sslen;
 	const char		*cause;
 
+	if (a->wrong != NULL)
+		return a->wrong;
 	if (a->service == NULL || !svc_valid_name(a->service))
 		return "invalid service";
 	if (a->endpoint == NULL || !gateway_valid_endpoint(a->endpoint))

@@ -312,6 +312,17 @@ def test_bad_input_never_calls(gw, nodes):
     assert rpc(m, {"service": "go.micro.srv.greeter", "method": "A.B",
                    "address": "not-an-address"})[0] == 400
     assert rpc(m, "not json", {"Content-Type": "application/json"})[0] == 400
+    # A version or address filter that is not a string is no filter to
+    # drop: the call would go to any node.
+    for key in ("version", "address"):
+        for value in (5, ["x"], {}, True):
+            for role in ("api", "sidecar"):
+                status, _, body = rpc(m, {"service": "go.micro.srv.greeter",
+                                          "method": "A.B", key: value},
+                                      role=role)
+                assert status == 400, (key, value, role, body)
+                assert error(body)["detail"] == \
+                    "invalid %s: not a string" % key
     status, headers, body = http("GET", m.url("api", "/rpc"))
     assert (status, headers["Allow"]) == (405, "POST")
     assert error(body)["detail"] == "Method not allowed"

@@ -142,6 +142,22 @@ static const http_parser_settings http_conn_settings = {
 	.on_message_complete = http_conn_on_complete,
 };
 
+/*
+ * No whitespace or control bytes (RFC 9112 3.2): http-parser lets a tab
+ * and DEL through, and a proxy must not pass them on.
+ */
+static int
+http_conn_target_chars(const char *url, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Split the request target into path and query; -1 if it is not one. */
 static int
 http_conn_target(struct http_conn *conn, struct http_request *req)
@@ -150,7 +166,7 @@ http_conn_target(struct http_conn *conn, struct http_request *req)
 	const char		*url = conn->url;
 	int			 connect = conn->parser.method == HTTP_CONNECT;
 
-	if (url == NULL)
+	if (url == NULL || !http_conn_target_chars(url, conn->urllen))
 		return -1;
 	req->target = xstrdup(url);
 	if (strcmp(url, "*") == 0) {
@@ -244,6 +260,14 @@ http_conn_head(struct http_conn *conn)
 	if (http_headers_has_other_token(req->headers, "Transfer-Encoding",
 	    "chunked")) {
 		http_conn_fail(conn, 501);
+		return;
+	}
+	/* RFC 9110 10.1.1: an expectation other than 100-continue. */
+	if (req->minor >= 1 && http_headers_get(req->headers, "Expect") !=
+	    NULL && (http_headers_has_other_token(req->headers, "Expect",
+	    "100-continue") || !http_headers_has_token(req->headers, "Expect",
+	    "100-continue"))) {
+		http_conn_fail(conn, 417);
 		return;
 	}
 	req->head = p->method == HTTP_HEAD;

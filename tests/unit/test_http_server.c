@@ -308,6 +308,39 @@ test_expect_continue(void **state)
 	close(fd);
 }
 
+/* RFC 9110 10.1.1: an expectation other than 100-continue is a 417. */
+static void
+test_expect_unknown(void **state)
+{
+	static const char *expect[] = { "foo", "100-continue, foo", "" };
+	struct ht	*t = *state;
+	char		 req[256], *r;
+	size_t		 i;
+	int		 fd, eof;
+
+	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Length: 4\r\nExpect: %s\r\n\r\nping",
+		    expect[i]);
+		fd = ht_connect(t->port);
+		r = ht_ask(t, fd, req, NULL, &eof);
+		assert_non_null(strstr(r, "HTTP/1.1 417 "));
+		assert_null(strstr(r, "100 Continue"));
+		close(fd);
+	}
+	/* Case does not matter; HTTP/1.0 clients' expectations are ignored. */
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4"
+	    "\r\nExpect: 100-Continue\r\n\r\n", "\r\n\r\n", &eof);
+	assert_string_equal(r, "HTTP/1.1 100 Continue\r\n\r\n");
+	close(fd);
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "POST /echo HTTP/1.0\r\nContent-Length: 4\r\n"
+	    "Expect: foo\r\n\r\nping", "ping", &eof);
+	assert_non_null(strstr(r, " 200 OK\r\n"));
+	close(fd);
+}
+
 static void
 test_limits(void **state)
 {
@@ -630,6 +663,11 @@ static const char *hostile[] = {
 	"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
 	"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+	/* CTLs in the request-target (RFC 9112 3.2): never passed on. */
+	"GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /a?b=\tc HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /a\fb HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n",
 	"\r\n\r\n\r\n\r\n",
 };
@@ -752,6 +790,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_head_method, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_expect_continue, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_expect_unknown, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),

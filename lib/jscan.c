@@ -12,6 +12,7 @@ struct jscan {
 	const char	*p;
 	const char	*end;
 	int		 depth;
+	int		 any;	/* the text is valid: take all of JSON */
 };
 
 static int	 jscan_value(struct jscan *);
@@ -43,11 +44,12 @@ jscan_string(struct jscan *s, int *escaped)
 			s->p++;
 			return 0;
 		}
-		if (c < 0x20 || c >= 0x80)
+		if (c < 0x20 || (c >= 0x80 && !s->any))
 			return -1;
 		if (c == '\\') {
-			if (++s->p == s->end || strchr("\"\\/bfnrt",
-			    *s->p) == NULL || *s->p == '\0')
+			if (++s->p == s->end || strchr(s->any ?
+			    "\"\\/bfnrtu" : "\"\\/bfnrt", *s->p) == NULL ||
+			    *s->p == '\0')
 				return -1;
 			*escaped = 1;
 		}
@@ -84,10 +86,16 @@ jscan_number(struct jscan *s)
 		if (jscan_digits(s, &n) == -1)
 			return -1;
 	}
+	if (s->any && (jscan_at(s, 'e') || jscan_at(s, 'E'))) {
+		s->p++;
+		if (jscan_at(s, '+') || jscan_at(s, '-'))
+			s->p++;
+		return jscan_digits(s, &n);
+	}
 	if (jscan_at(s, 'e') || jscan_at(s, 'E') ||
 	    (s->p < s->end && *s->p >= '0' && *s->p <= '9'))
 		return -1;
-	return n <= JSCAN_DIGITS_MAX ? 0 : -1;
+	return n <= JSCAN_DIGITS_MAX || s->any ? 0 : -1;
 }
 
 static int
@@ -179,14 +187,29 @@ jscan_value(struct jscan *s)
 	}
 }
 
+static int
+jscan_top(struct jscan *s, jscan_member_cb cb, void *arg)
+{
+	jscan_ws(s);
+	if (!jscan_at(s, '{') || jscan_container(s, '}', cb, arg) == -1)
+		return -1;
+	jscan_ws(s);
+	return s->p == s->end ? 0 : -1;
+}
+
 int
 jscan_object(const char *text, size_t len, jscan_member_cb cb, void *arg)
 {
-	struct jscan	 s = { text, text + len, 0 };
+	struct jscan	 s = { text, text + len, 0, 0 };
 
-	jscan_ws(&s);
-	if (!jscan_at(&s, '{') || jscan_container(&s, '}', cb, arg) == -1)
-		return -1;
-	jscan_ws(&s);
-	return s.p == s.end ? 0 : -1;
+	return jscan_top(&s, cb, arg);
+}
+
+int
+jscan_object_valid(const char *text, size_t len, jscan_member_cb cb,
+    void *arg)
+{
+	struct jscan	 s = { text, text + len, 0, 1 };
+
+	return jscan_top(&s, cb, arg);
 }

@@ -31,5 +31,14 @@ typedef int	(*jscan_member_cb)(const struct jscan_member *, void *);
 
 int	 jscan_object(const char *text, size_t len, jscan_member_cb cb,
 	    void *arg);
+/*
+ * The same for a text a full parser has already accepted (jansson): any
+ * object, with escapes (keys excepted), bytes above 0x7f, exponents and
+ * numbers of any length, each member's value as it lies in the text. For
+ * what a tree would change in passing: a double's digits, an integer
+ * beyond int64.
+ */
+int	 jscan_object_valid(const char *text, size_t len, jscan_member_cb cb,
+	    void *arg);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "ctlproto.h"
 #include "http.h"
+#include "jscan.h"
 #include "log.h"
 #include "mpjson.h"
 #include "rpc/codec.h"
@@ -110,30 +111,44 @@ rpc_error_parse(const char *text, size_t len, const char *fallback_id,
 	json_decref(o);
 }
 
+json_t *
+rpc_json_load(const char *text, size_t len, size_t flags)
+{
+	json_t	*v;
+
+	if ((v = json_loadb(text, len, flags, NULL)) == NULL)
+		v = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, NULL);
+	return v;
+}
+
+/*
+ * The request goes into params as the caller wrote it: a tree would
+ * rewrite its doubles (0.1 as 0.10000000000000001) and refuse integers
+ * beyond int64 (a Go uint64). jansson vouches that it is one JSON value.
+ */
 int
 rpc_jsonrpc_encode(struct evbuffer *out, const char *method,
     const char *req, size_t len, uint64_t id, const char **cause)
 {
-	json_t		*params, *o;
-	json_error_t	 jerr;
-	char		*s;
+	json_t		*v;
+	char		*m;
 
-	params = json_loadb(req, len, JSON_DECODE_ANY, &jerr);
-	if (params == NULL) {
+	if ((v = rpc_json_load(req, len, JSON_DECODE_ANY)) == NULL) {
 		*cause = "request is not JSON";
 		return -1;
 	}
-	o = json_pack("{s:s, s:[o], s:I}", "method", method, "params", params,
-	    "id", (json_int_t)id);
-	if (o == NULL) {
+	json_decref(v);
+	if ((v = json_string(method)) == NULL) {
 		*cause = "method is not UTF-8";
 		return -1;
 	}
-	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+	if ((m = json_dumps(v, JSON_ENCODE_ANY)) == NULL)
 		fatalx("%s: out of memory", __func__);
-	json_decref(o);
-	evbuffer_add(out, s, strlen(s));
-	free(s);
+	json_decref(v);
+	evbuffer_add_printf(out, "{\"method\":%s,\"params\":[", m);
+	evbuffer_add(out, req, len);
+	evbuffer_add_printf(out, "],\"id\":%llu}", (unsigned long long)id);
+	free(m);
 	return 0;
 }
 
@@ -148,6 +163,41 @@ rpc_dump(const json_t *v, struct evbuffer *out)
 	free(s);
 }
 
+/* Where the result lies in a reply, as long as the tree agrees. */
+struct rpc_jsonrpc_reply {
+	const char	*result;
+	size_t		 result_len;
+};
+
+static int
+rpc_jsonrpc_member(const struct jscan_member *m, void *arg)
+{
+	struct rpc_jsonrpc_reply	*r = arg;
+
+	/* A key given twice: the tree keeps the last; let it decide. */
+	if (m->key_len == 6 && memcmp(m->key, "result", 6) == 0) {
+		if (r->result != NULL)
+			return -1;
+		r->result = m->value;
+		r->result_len = m->value_len;
+	}
+	return 0;
+}
+
+/* The result as the service wrote it (see rpc_jsonrpc_encode). */
+static void
+rpc_jsonrpc_result(const char *text, size_t len, const json_t *result,
+    struct evbuffer *out)
+{
+	struct rpc_jsonrpc_reply	 r = { NULL, 0 };
+
+	if (jscan_object_valid(text, len, rpc_jsonrpc_member, &r) == 0 &&
+	    r.result != NULL)
+		evbuffer_add(out, r.result, r.result_len);
+	else
+		rpc_dump(result, out);
+}
+
 int
 rpc_jsonrpc_decode(const char *text, size_t len, struct evbuffer *out,
     struct rpc_error *e)
@@ -155,8 +205,7 @@ rpc_jsonrpc_decode(const char *text, size_t len, struct evbuffer *out,
 	json_t	*o, *err, *result;
 	int	 rc = -1;
 
-	if ((o = json_loadb(text, len, 0, NULL)) == NULL ||
-	    !json_is_object(o)) {
+	if ((o = rpc_json_load(text, len, 0)) == NULL || !json_is_object(o)) {
 		rpc_error_set(e, "go.micro.client", 502,
 		    "bad JSON-RPC reply from the service");
 		json_decref(o);
@@ -176,7 +225,7 @@ rpc_jsonrpc_decode(const char *text, size_t len, struct evbuffer *out,
 		rpc_error_set(e, "go.micro.client", 502,
 		    "JSON-RPC reply has no result");
 	else {
-		rpc_dump(result, out);
+		rpc_jsonrpc_result(text, len, result, out);
 		rc = 0;
 	}
 	json_decref(o);

@@ -55,11 +55,17 @@ void	 rpc_error_parse(const char *, size_t, const char *fallback_id,
  * JSON-RPC (legacy nodes): {"method":M,"params":[REQ],"id":N}. req must be
  * JSON text (-1 and *cause if not).
  */
+/*
+ * A caller's or a node's JSON text as a tree (NULL if it is not JSON). An
+ * integer beyond int64 (a Go uint64) is read as a double rather than
+ * refused; where the value itself travels, it is copied from the text.
+ */
+struct json_t	*rpc_json_load(const char *, size_t, size_t flags);
 int	 rpc_jsonrpc_encode(struct evbuffer *, const char *method,
 	    const char *req, size_t len, uint64_t id, const char **cause);
 /*
- * {"id":N,"result":RSP,"error":null|"text"}: on success append RSP as
- * compact JSON and return 0; otherwise fill err (500 with the server's
+ * {"id":N,"result":RSP,"error":null|"text"}: on success append RSP as the
+ * node wrote it and return 0; otherwise fill err (500 with the server's
  * text, or 502 for a reply that is not an envelope) and return -1.
  */
 int	 rpc_jsonrpc_decode(const char *, size_t, struct evbuffer *,

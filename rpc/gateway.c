@@ -17,6 +17,7 @@
 #include "log.h"
 #include "microd/conf.h"
 #include "rpc/apireq.h"
+#include "rpc/codec.h"
 #include "rpc/gateway.h"
 #include "svc.h"
 #include "util.h"
@@ -210,16 +211,36 @@ gateway_body_text(struct http_request *req, size_t *len)
 	return s;
 }
 
-/* "request" as JSON text: an object as it is, a string holding JSON. */
-static char *
-gateway_request_text(json_t *v)
+/* The last "request" member, as the tree's walk takes the last. */
+static int
+gateway_request_member(const struct jscan_member *m, void *arg)
 {
-	char	*s;
+	struct jscan_member	*last = arg;
+
+	if (m->key_len == 7 && strncasecmp(m->key, "request", 7) == 0)
+		*last = *m;
+	return 0;
+}
+
+/*
+ * "request" as JSON text: a string holding JSON, else the value as it
+ * lies in the body, which the tree would rewrite (a double's digits) or
+ * could not hold (an integer beyond int64).
+ */
+static char *
+gateway_request_text(json_t *v, const char *text, size_t len)
+{
+	struct jscan_member	 m;
+	char			*s;
 
 	if (v == NULL || json_is_null(v))
 		return xstrdup("{}");
 	if (json_is_string(v))
 		return xstrdup(json_string_value(v));
+	memset(&m, 0, sizeof(m));
+	if (jscan_object_valid(text, len, gateway_request_member, &m) == 0 &&
+	    m.value != NULL)
+		return xstrndup(m.value, m.value_len);
 	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	return s;
@@ -324,7 +345,7 @@ gateway_args_json(const char *text, size_t len, struct gateway_args *a)
 	json_t		*o, *v, *req = NULL;
 	const char	*k;
 
-	if ((o = json_loadb(text, len, 0, NULL)) == NULL || !json_is_object(o)) {
+	if ((o = rpc_json_load(text, len, 0)) == NULL || !json_is_object(o)) {
 		json_decref(o);
 		return -1;
 	}
@@ -346,7 +367,7 @@ gateway_args_json(const char *text, size_t len, struct gateway_args *a)
 		else if (strcasecmp(k, "request") == 0)
 			req = v;
 	}
-	a->request = gateway_request_text(req);
+	a->request = gateway_request_text(req, text, len);
 	json_decref(o);
 	return 0;
 }
@@ -395,7 +416,8 @@ gateway_args_check(const struct gateway_args *a)
 	if (a->address != NULL &&
 	    util_parse_addr(a->address, &ss, &sslen, &cause) == -1)
 		return "invalid address";
-	if ((v = json_loads(a->request, JSON_DECODE_ANY, NULL)) == NULL)
+	if ((v = rpc_json_load(a->request, strlen(a->request),
+	    JSON_DECODE_ANY)) == NULL)
 		return "invalid request: not JSON";
 	json_decref(v);
 	return NULL;

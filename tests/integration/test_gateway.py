@@ -107,6 +107,28 @@ def test_legacy_jsonrpc_node(gw, nodes):
     assert error(body)["detail"] == "name required"
 
 
+def test_legacy_jsonrpc_numbers_pass_as_written(gw, nodes):
+    """The request goes into params and the result comes out as written:
+    doubles keep their digits (0.1, not 0.10000000000000001) and an
+    integer beyond int64 (a Go uint64) is no error."""
+    numbers = b'{"p":0.1,"e":1.5e3,"u":18446744073709551615}'
+
+    def jsonrpc(h, body):
+        call = json.loads(body)
+        out = b'{"id":%d,"result":%s,"error":null}' % (
+            call["id"], body[body.index(b"[") + 1:body.rindex(b"]")])
+        return 200, {"Content-Type": "application/json"}, out
+    node = FakeNode(jsonrpc)
+    nodes.append(node)
+    register(m := gw(), node.service("go.micro.srv.num", protocol=None))
+    status, _, body = http("POST", m.url("api", "/rpc"),
+                           b'{"service":"go.micro.srv.num","method":"N.M",'
+                           b'"request":' + numbers + b'}',
+                           {"Content-Type": "application/json"})
+    assert (status, body) == (200, numbers)
+    assert b'"params":[' + numbers + b']' in node.requests[0][3]
+
+
 def test_rpc_handler_body_and_query(gw, nodes):
     m = gw("[api]\nhandler = rpc\nnamespace = go.micro.srv\n")
     nodes.append(c_srv(m))

@@ -120,6 +120,15 @@ test_codec_jsonrpc_encode(void **state)
 	assert_json_eq(s, "{\"method\":\"Say.Hello\","
 	    "\"params\":[{\"name\":\"John\"}],\"id\":7}");
 	free(s);
+	/* Passed on as written: doubles keep their digits, a uint64 fits. */
+	assert_int_equal(rpc_jsonrpc_encode(b, "S.M", "{\"p\":0.1,\"e\":1.5e3,"
+	    "\"u\":18446744073709551615,\"s\":\"J\\u00f6hn\"}", 60, 2, &cause),
+	    0);
+	s = take(b);
+	assert_string_equal(s, "{\"method\":\"S.M\",\"params\":[{\"p\":0.1,"
+	    "\"e\":1.5e3,\"u\":18446744073709551615,\"s\":\"J\\u00f6hn\"}],"
+	    "\"id\":2}");
+	free(s);
 	/* An injection attempt is not JSON, so it is refused. */
 	assert_int_equal(rpc_jsonrpc_encode(b, "Say.Hello",
 	    "1],\"id\":5,\"x\":[2", 16, 1, &cause), -1);
@@ -156,6 +165,19 @@ test_codec_jsonrpc_decode(void **state)
 	    b, &e), -1);
 	assert_int_equal(e.code, 400);
 	assert_string_equal(e.detail, "bad");
+	/* The result as the service wrote it, whatever its numbers. */
+	assert_int_equal(decode("{\"id\":1,\"result\": {\"p\":0.1,\"u\":"
+	    "18446744073709551615,\"x\":[1e-7,\"\\u00e9\\\"\"]} ,\"error\":null}",
+	    b, &e), 0);
+	s = take(b);
+	assert_string_equal(s, "{\"p\":0.1,\"u\":18446744073709551615,"
+	    "\"x\":[1e-7,\"\\u00e9\\\"\"]}");
+	free(s);
+	/* Twice: the last one, as the tree keeps it. */
+	assert_int_equal(decode("{\"result\":1,\"result\":2}", b, &e), 0);
+	s = take(b);
+	assert_string_equal(s, "2");
+	free(s);
 	assert_int_equal(decode("not json", b, &e), -1);
 	assert_int_equal(e.code, 502);
 	assert_int_equal(decode("{\"id\":1}", b, &e), -1);

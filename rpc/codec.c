@@ -242,7 +242,11 @@ rpc_json_to_msgpack(const char *text, size_t len, struct evbuffer *out,
 	int		 rc;
 
 	if ((v = json_loadb(text, len, JSON_DECODE_ANY, NULL)) == NULL) {
-		*cause = "body is not JSON";
+		/* JSON, but the tree cannot hold it as an integer. */
+		v = rpc_json_load(text, len, JSON_DECODE_ANY);
+		*cause = v != NULL ? "an integer beyond int64 has no msgpack "
+		    "form here" : "body is not JSON";
+		json_decref(v);
 		return -1;
 	}
 	msgpack_sbuffer_init(&sb);

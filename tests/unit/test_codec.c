@@ -217,9 +217,15 @@ test_codec_transcode(void **state)
 	evbuffer_add(in, "{bad", 4);
 	assert_int_equal(rpc_transcode(in, RPC_CT_JSON, out, RPC_CT_MSGPACK,
 	    &cause), -1);
-	assert_non_null(cause);
+	assert_string_equal(cause, "body is not JSON");
 	assert_int_equal(evbuffer_get_length(in), 4);
 	evbuffer_drain(in, 4);
+	/* JSON all the same: the refusal says what is wrong. */
+	evbuffer_add(in, "[18446744073709551615]", 22);
+	assert_int_equal(rpc_transcode(in, RPC_CT_JSON, out, RPC_CT_MSGPACK,
+	    &cause), -1);
+	assert_non_null(strstr(cause, "beyond int64"));
+	evbuffer_drain(in, 22);
 	/* bin objects have no JSON form; trailing bytes are refused too. */
 	evbuffer_add(in, "\xc4\x01x", 3);
 	assert_int_equal(rpc_transcode(in, RPC_CT_MSGPACK, out, RPC_CT_JSON,

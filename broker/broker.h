@@ -71,11 +71,12 @@ char		*broker_stats_json(void);
  * Websocket and HTTP endpoints (broker/session.c). broker_serve_ws takes
  * ?topic=T[&queue=Q]: with BROKER_WS_SUB messages arrive as envelopes,
  * with BROKER_WS_PUB each frame the client sends is published; the
- * sidecar's /broker is both. broker_serve_post answers POST ?topic=T.
+ * sidecar's /broker is both; its error JSON carries id (the service
+ * answering). broker_serve_post answers POST ?topic=T.
  */
 #define BROKER_WS_SUB	0x1
 #define BROKER_WS_PUB	0x2
-void		 broker_serve_ws(struct http_request *, int);
+void		 broker_serve_ws(struct http_request *, int, const char *);
 /*
  * At most max websocket sessions in this process (the listener's
  * max_connections: an upgraded connection leaves the HTTP server's

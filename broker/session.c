@@ -50,14 +50,6 @@ broker_sessions_limit(unsigned max)
 	session_max = max;
 }
 
-static int
-session_deliver(const void *env, size_t len, void *arg)
-{
-	struct session	*s = arg;
-
-	return ws_send(s->ws, 0, env, len);
-}
-
 /*
  * Out of the topic, and out of its queue group across every process:
  * publishers stop choosing us for a session that takes no more messages.
@@ -69,6 +61,23 @@ session_unsubscribe(struct session *s)
 		return;
 	broker_unsubscribe(s->sub);
 	s->sub = NULL;
+}
+
+/*
+ * A refusal means it takes no more: it was cut (session_overflow), or
+ * it is closing on its own (the peer's close frame, a protocol error),
+ * a close that may wait seconds behind its backlog. Out of its topic and
+ * queue group now, not when the close completes.
+ */
+static int
+session_deliver(const void *env, size_t len, void *arg)
+{
+	struct session	*s = arg;
+
+	if (ws_send(s->ws, 0, env, len) == 0)
+		return 0;
+	session_unsubscribe(s);
+	return -1;
 }
 
 /* A close may wait seconds for the peer: leave the topic now. */
@@ -176,15 +185,18 @@ session_limits(struct ws_limits *l)
 	l->ping_ms = SESSION_PING_MS;
 }
 
-/* The topic (and queue) of a request; replies 400 and returns -1 if bad. */
+/*
+ * The topic (and queue) of a request; replies 400 as service id and
+ * returns -1 if bad.
+ */
 static int
-session_params(struct http_request *req, char **topic, char **queue,
-    char **ctype)
+session_params(struct http_request *req, const char *id, char **topic,
+    char **queue, char **ctype)
 {
 	const char	*ct = http_request_header(req, "Content-Type");
 	const char	*bad = NULL;
 
-	if (http_request_query_check(req, BROKER_ID) == -1)
+	if (http_request_query_check(req, id) == -1)
 		return -1;
 	*topic = http_request_query_param(req, "topic");
 	if (queue != NULL)
@@ -198,7 +210,7 @@ session_params(struct http_request *req, char **topic, char **queue,
 		bad = "bad Content-Type";
 	if (bad == NULL)
 		return 0;
-	http_reply_error(req, 400, BROKER_ID, bad);
+	http_reply_error(req, 400, id, bad);
 	free(*topic);
 	if (queue != NULL)
 		free(*queue);
@@ -207,7 +219,7 @@ session_params(struct http_request *req, char **topic, char **queue,
 }
 
 void
-broker_serve_ws(struct http_request *req, int modes)
+broker_serve_ws(struct http_request *req, int modes, const char *id)
 {
 	struct session		*s;
 	struct ws_limits	 limits;
@@ -215,21 +227,20 @@ broker_serve_ws(struct http_request *req, int modes)
 	const char		*cause;
 
 	if (sessions_ended != NULL) {
-		http_reply_error(req, 503, BROKER_ID,
-		    "server going away");
+		http_reply_error(req, 503, id, "server going away");
 		return;
 	}
 	if (session_max != 0 && session_count >= session_max) {
 		log_warnx("broker: refusing a websocket: %u open, the "
 		    "listener's max_connections", session_count);
-		http_reply_error(req, 503, BROKER_ID,
+		http_reply_error(req, 503, id,
 		    "too many websocket connections");
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->modes = modes;
-	if (session_params(req, &s->topic, (modes & BROKER_WS_SUB) ? &queue :
-	    NULL, &s->ctype) == -1) {
+	if (session_params(req, id, &s->topic, (modes & BROKER_WS_SUB) ?
+	    &queue : NULL, &s->ctype) == -1) {
 		free(s);
 		return;
 	}
@@ -238,7 +249,7 @@ broker_serve_ws(struct http_request *req, int modes)
 	if (!(modes & BROKER_WS_SUB))
 		queue = NULL;
 	/* Before subscribing: a refused request must take no queue group. */
-	if (ws_upgrade_check(req, BROKER_ID, &cause) == -1) {
+	if (ws_upgrade_check(req, id, &cause) == -1) {
 		log_debug("broker: refused websocket: %s", cause);
 		free(queue);
 		session_free(s);
@@ -246,7 +257,10 @@ broker_serve_ws(struct http_request *req, int modes)
 	}
 	if ((modes & BROKER_WS_SUB) && (s->sub = broker_subscribe(s->topic,
 	    queue, session_deliver, s, &cause)) == NULL) {
-		http_reply_error(req, 503, BROKER_ID, cause);
+		/* The group table outlives us: say why it stays refused. */
+		log_warnx("broker: %s: refusing a subscriber to %s: %s",
+		    http_request_peer(req), s->topic, cause);
+		http_reply_error(req, 503, id, cause);
 		free(queue);
 		session_free(s);
 		return;
@@ -270,7 +284,7 @@ broker_serve_post(struct http_request *req)
 	int		 r;
 	static const char accepted[] = "{\"status\":\"accepted\"}";
 
-	if (session_params(req, &topic, NULL, &ctype) == -1)
+	if (session_params(req, BROKER_ID, &topic, NULL, &ctype) == -1)
 		return;
 	if (len > broker_config()->broker_max_message)
 		http_reply_error(req, 413, BROKER_ID,

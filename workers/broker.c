@@ -50,19 +50,19 @@ broker_worker_busy(struct worker *w)
 void
 broker_worker_sidecar(struct worker *w, struct http_request *req)
 {
-	broker_serve_ws(req, BROKER_WS_SUB | BROKER_WS_PUB);
+	broker_serve_ws(req, BROKER_WS_SUB | BROKER_WS_PUB, SIDECAR_ID);
 }
 
 static void
 broker_route_sub(struct worker *w, struct http_request *req)
 {
-	broker_serve_ws(req, BROKER_WS_SUB);
+	broker_serve_ws(req, BROKER_WS_SUB, BROKER_ID);
 }
 
 static void
 broker_route_pub_ws(struct worker *w, struct http_request *req)
 {
-	broker_serve_ws(req, BROKER_WS_PUB);
+	broker_serve_ws(req, BROKER_WS_PUB, BROKER_ID);
 }
 
 static void

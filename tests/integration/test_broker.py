@@ -535,10 +535,14 @@ def test_max_message_fits_the_ring(microd):
     run(go())
 
 
-def raw_upgrade(port, path):
-    """A websocket that never reads on its own: returns the socket once
-    the 101 has arrived."""
-    s = socket.create_connection(("127.0.0.1", port))
+def raw_upgrade(port, path, rcvbuf=None):
+    """A websocket that never reads on its own (with a receive buffer of
+    rcvbuf bytes, if given): returns the socket once the 101 has
+    arrived."""
+    s = socket.socket()
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
     s.settimeout(10)
     s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
               b"Upgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -1,0 +1,165 @@
+"""The broker under hostile or unlucky clients (doc/broker.md): refusals
+are clear to the client (the error JSON of the service it spoke to) and
+to the operator (a log line that says why); a queue member that stops
+taking messages leaves its group at once, however long its close takes.
+"""
+import asyncio
+import json
+import socket
+import time
+
+import websockets
+
+from conftest import wait_for
+from test_broker import post, raw_upgrade, run, stats
+
+UPGRADE = ("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+WS13 = UPGRADE + "Sec-WebSocket-Version: 13\r\n"
+
+
+def raw_get(port, target, headers=WS13):
+    """GET target with headers as given (urllib would rewrite Connection):
+    (status, body) of an answer that is not a 101."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" %
+               (target, headers)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        assert chunk, "closed: %r" % data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = [int(h.split(b":")[1]) for h in head.split(b"\r\n")
+              if h.lower().startswith(b"content-length:")]
+    assert length, head
+    while len(body) < length[0]:
+        chunk = s.recv(4096)
+        assert chunk, "closed: %r" % data
+        body += chunk
+    s.close()
+    return int(head.split(b" ")[1]), body
+
+
+def error_of(status, body):
+    err = json.loads(body)
+    assert err["code"] == status, err
+    return err["id"], err["detail"]
+
+
+def test_sidecar_broker_errors_carry_the_sidecar_id(microd):
+    """Every other sidecar answer says go.micro.sidecar; so must its
+    /broker, whatever the refusal."""
+    m = microd()
+    side = m.ports["sidecar"]
+    cases = [
+        ("/broker?topic=a%20b", WS13, 400),             # bad topic
+        ("/broker?topic=a&queue=%01", WS13, 400),       # bad queue
+        ("/broker?topic=a%zz", WS13, 400),              # bad escape
+        ("/broker?topic=a", "", 400),                   # not an upgrade
+        ("/broker?topic=a", UPGRADE + "Sec-WebSocket-Version: 8\r\n",
+         426),
+    ]
+    for target, headers, want in cases:
+        status, body = raw_get(side, target, headers)
+        assert status == want, (target, status, body)
+        assert error_of(status, body)[0] == "go.micro.sidecar", (target,
+                                                                  body)
+    # The broker's own listener keeps its id.
+    status, body = raw_get(m.ports["broker"], "/sub?topic=a%20b")
+    assert status == 400
+    assert error_of(status, body)[0] == "go.micro.broker"
+
+
+def test_refused_queue_group_is_logged(microd):
+    """A topic holds 8 queue groups for the segment's lifetime: the ninth
+    is refused with 503, and the log says who was refused and why (it
+    stays refused until microd restarts)."""
+    m = microd()
+
+    async def go():
+        subs = [await websockets.connect(
+            "ws://127.0.0.1:%d/sub?topic=full&queue=g%d" %
+            (m.ports["broker"], i)) for i in range(8)]
+        status, body = raw_get(m.ports["broker"],
+                               "/sub?topic=full&queue=g8")
+        assert status == 503
+        ident, detail = error_of(status, body)
+        assert ident == "go.micro.broker"
+        assert detail == "too many queue groups on this topic"
+        wait_for(lambda: "refusing a subscriber to full: too many queue "
+                 "groups on this topic" in m.read_log(),
+                 what="the refusal logged")
+        for s in subs:
+            await s.close()
+    run(go())
+
+
+async def recv_quiet(ws, quiet=2):
+    """The bodies that arrive until quiet seconds pass without one."""
+    bodies = []
+    while True:
+        try:
+            frame = await asyncio.wait_for(ws.recv(), quiet)
+        except asyncio.TimeoutError:
+            return bodies
+        bodies.append(json.loads(frame)["Body"])
+
+
+def test_member_closing_behind_its_backlog_leaves_its_group(microd):
+    """A queue member that sends its close frame while messages are still
+    queued for it waits up to two seconds for its close to complete (the
+    answer goes out behind its backlog). It takes no more messages
+    meanwhile, so its group must stop picking it at once: the member
+    that stays gets the group's messages, at most the one copy already
+    on its way to the closing member is lost (counted unrouted)."""
+    m = microd()
+    big = b"b" * (64 * 1024)
+
+    async def go():
+        async with websockets.connect(
+                "ws://127.0.0.1:%d/sub?topic=jobs&queue=w" %
+                m.ports["broker"], max_size=None, max_queue=None) as stays:
+            # On the sidecar: another process, whose only member it is.
+            leaving = raw_upgrade(m.ports["sidecar"],
+                                  "/broker?topic=jobs&queue=w", 4096)
+            sync = await websockets.connect(
+                "ws://127.0.0.1:%d/broker?topic=sync" % m.ports["sidecar"])
+
+            def backlog():
+                # Half of them (> the kernel's 4 MiB, < its 8 MiB queue)
+                # queue up for the member that does not read.
+                for _ in range(140):
+                    assert post(m, "jobs", big)[0] == 202
+            await asyncio.to_thread(backlog)
+            assert len(await recv_quiet(stays)) > 0
+            assert stats(m)["dropped_subscribers"] == 0
+            # Its close (1000, masked with a zero key); it reads nothing.
+            leaving.sendall(b"\x88\x82\x00\x00\x00\x00\x03\xe8")
+            # The sidecar has read the close once this comes back.
+            await sync.send("after the close")
+            await sync.recv()
+            before = stats(m)["unrouted"]
+
+            def publish():
+                for i in range(20):
+                    assert post(m, "jobs", b"j%d" % i)[0] == 202
+            await asyncio.to_thread(publish)
+            # Until each of the 20 is received or counted unrouted (what
+            # is left of the backlog may still arrive: not counted).
+            small = []
+            deadline = time.monotonic() + 30
+            while len(small) + stats(m)["unrouted"] - before < 20:
+                left = deadline - time.monotonic()
+                assert left > 0, (small, stats(m)["unrouted"] - before)
+                body = json.loads(await asyncio.wait_for(stays.recv(),
+                                                         left))["Body"]
+                if len(body) < 100:
+                    small.append(body)
+            unrouted = stats(m)["unrouted"] - before
+            assert len(small) >= 19 and len(small) + unrouted == 20, \
+                (len(small), unrouted)
+            leaving.close()
+            await sync.close()
+    run(go(), 60)

@@ -146,6 +146,24 @@ ws_out_trim(struct ws_out *o)
 	o->off = o->len = o->cap = 0;
 }
 
+/*
+ * Down to what is still to go, after a drop: a slow peer's backlog must
+ * not keep its buffer for as long as the close takes.
+ */
+static void
+ws_out_fit(struct ws_out *o)
+{
+	size_t	 n = ws_out_pending(o);
+
+	if (o->cap <= WS_OUT_KEEP || n > o->cap / 2)
+		return;
+	memmove(o->buf, o->buf + o->off, n);
+	o->off = 0;
+	o->len = n;
+	o->cap = n > WS_OUT_KEEP / 2 ? 2 * n : WS_OUT_KEEP;
+	o->buf = xrealloc(o->buf, o->cap);
+}
+
 void
 ws_out_drop_unsent(struct ws_out *o)
 {
@@ -160,4 +178,5 @@ ws_out_drop_unsent(struct ws_out *o)
 	o->len = o->off + (size_t)(cut - sent);
 	o->total = o->base = cut;
 	o->nframes = 0;
+	ws_out_fit(o);
 }

@@ -6,7 +6,7 @@
  * started to leave. The buffer keeps its size between turns (no
  * allocation per write) unless a backlog made it larger than
  * WS_OUT_KEEP; lib/ws.c trims it on every ping tick, so an idle
- * connection holds none.
+ * connection holds none, and a drop shrinks it to what is left to send.
  */
 #ifndef MICRO_WS_OUT_H
 #define MICRO_WS_OUT_H

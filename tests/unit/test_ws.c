@@ -234,7 +234,7 @@ static void
 test_out_queue(void **state)
 {
 	struct ws_out	 o;
-	static char	 got[5 + 3 * OUT_FRAME];
+	static char	 got[5 + 30 * OUT_FRAME];
 	size_t		 sent, have = 0, all = ws_out_pending_all();
 	ssize_t		 n;
 	int		 sv[2], small = 4096, i;
@@ -259,10 +259,14 @@ test_out_queue(void **state)
 	sent = 5 + 3 * OUT_FRAME - ws_out_pending(&o);
 	/* The socket took part of the first frame only. */
 	assert_true(sent > 5 && sent < 5 + OUT_FRAME);
-	assert_int_equal(ws_out_frames(&o), 3);
+	out_frames(&o, 27);	/* a backlog: the buffer grows past 2 MB */
+	assert_int_equal(ws_out_frames(&o), 30);
+	assert_true(o.cap >= 30 * OUT_FRAME);
 	ws_out_drop_unsent(&o);
 	assert_int_equal(ws_out_frames(&o), 0);
 	assert_int_equal(ws_out_pending(&o), 5 + OUT_FRAME - sent);
+	/* Its buffer goes with the backlog, not when the close is done. */
+	assert_true(o.cap <= WS_OUT_KEEP);
 	assert_int_equal(ws_out_pending_all(), all + ws_out_pending(&o));
 	/* What arrives: the greeting and exactly the first frame. */
 	for (i = 0; i < 100000 && ws_out_pending(&o) > 0; i++) {

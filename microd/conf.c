@@ -737,6 +737,12 @@ config_validate(struct config_parse *p)
 			config_error(p, 0, "[%s] needs listen", config_role_names[r]);
 	}
 	config_validate_listeners(p, c);
+	/* POST /pub buffers the body: a message must fit. */
+	if (c->broker_max_message > c->roles[ROLE_BROKER].max_body_size)
+		config_error(p, 0, "[broker] max_message (%zu bytes) is larger "
+		    "than [broker] max_body_size (%zu): a POST /pub of it would "
+		    "be refused", c->broker_max_message,
+		    c->roles[ROLE_BROKER].max_body_size);
 	if (c->socket[0] == '\0')
 		config_error(p, 0, "[microd] socket must be set");
 	if (strlen(c->socket) >= CONFIG_SOCKET_PATH_MAX)

@@ -126,6 +126,8 @@ test_bad_files(void **state)
 	    "at most 720h");
 	assert_bad("[sidecar]\nworkers = 8\n[broker]\nworkers = 9\n",
 	    "at most 16 together");
+	assert_bad("[broker]\nmax_message = 6M\n",
+	    "larger than [broker] max_body_size");
 }
 
 /* A line inih cannot take whole is an error, not two lines. */

@@ -103,7 +103,7 @@ http_conn_idle(struct http_conn *conn, unsigned int ms)
 }
 
 /*
- * Answer a request the parser glue rejected (400, 408, 413, 431) and
+ * Answer a request the parser glue rejected (400, 408, 413, 414, 431) and
  * close. A handler that owns the request (its body streams) is told it
  * is gone; once its reply has started, the connection can only be cut.
  */

@@ -64,6 +64,11 @@ http_conn_on_url(http_parser *p, const char *at, size_t n)
 {
 	struct http_conn	*conn = p->data;
 
+	/* The target alone over the bound of the whole head. */
+	if (conn->urllen + n > conn->srv->limits.max_header_size) {
+		conn->error = 414;
+		return -1;
+	}
 	return http_conn_append(p, &conn->url, &conn->urllen, at, n);
 }
 

@@ -358,6 +358,15 @@ test_limits(void **state)
 	assert_non_null(strstr(r, "Connection: close\r\n"));
 	close(fd);
 
+	/* The request-target alone over the bound: 414 (RFC 9110 15.5.15). */
+	fd = ht_connect(t->port);
+	memset(big, 'a', sizeof(big) - 1);
+	ht_send(fd, "GET /");
+	r = ht_ask(t, fd, big, NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 414 "));
+	close(fd);
+
 	fd = ht_connect(t->port);
 	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Length: 5000\r\n\r\n",
@@ -381,7 +390,7 @@ test_limits(void **state)
 	assert_true(eof);
 	assert_non_null(strstr(r, "HTTP/1.1 413 "));
 	close(fd);
-	assert_int_equal(COUNTER_GET(&t->counters, errors), 3);
+	assert_int_equal(COUNTER_GET(&t->counters, errors), 4);
 }
 
 static void

@@ -49,6 +49,17 @@ svc_is_control(const char *s)
 	    (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f);
 }
 
+/*
+ * "." and ".." become dot segments in the Consul agent's URLs (libcurl
+ * removes them, so such a node is never deregistered) and in go-micro's
+ * path.Join'ed etcd keys.
+ */
+static int
+svc_is_dot_segment(const char *s)
+{
+	return strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
+}
+
 int
 svc_valid_name(const char *s)
 {
@@ -63,10 +74,13 @@ svc_valid_name(const char *s)
 		if (svc_is_control(s + n) || s[n] == '/' || s[n] == '\\')
 			return 0;
 	}
-	return n > 0 && n <= SVC_NAME_MAX;
+	return n > 0 && n <= SVC_NAME_MAX && !svc_is_dot_segment(s);
 }
 
-/* Node ids become etcd key parts and Consul service ids: no '/', no blanks. */
+/*
+ * Node ids become etcd key parts and Consul service ids: no '/', no
+ * blanks, no dot segment.
+ */
 static int
 svc_valid_id(const char *s)
 {
@@ -76,7 +90,7 @@ svc_valid_id(const char *s)
 		if (svc_is_control(s + n) || s[n] == ' ' || s[n] == '/')
 			return 0;
 	}
-	return n > 0 && n <= SVC_NAME_MAX;
+	return n > 0 && n <= SVC_NAME_MAX && !svc_is_dot_segment(s);
 }
 
 static int
@@ -185,6 +199,52 @@ svc_optional_string(const json_t *obj, const char *key)
 	return v == NULL || json_is_null(v) || json_is_string(v);
 }
 
+/* Levels of arrays and objects in v (a scalar has none), up to limit + 1. */
+static int
+svc_json_depth(const json_t *v, int limit)
+{
+	const char	*key;
+	json_t		*elem;
+	size_t		 i;
+	int		 d, max = 0;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return 0;
+	if (limit <= 0)
+		return 1;
+	if (json_is_array(v)) {
+		json_array_foreach((json_t *)v, i, elem) {
+			if ((d = svc_json_depth(elem, limit - 1)) > max)
+				max = d;
+		}
+	} else {
+		json_object_foreach((json_t *)v, key, elem) {
+			if ((d = svc_json_depth(elem, limit - 1)) > max)
+				max = d;
+		}
+	}
+	return max + 1;
+}
+
+/*
+ * Members other than name, type and values are kept, but they count
+ * towards the depth like values do: unbounded, they would make the
+ * canonical output too deep for any JSON parser to read back.
+ */
+static int
+svc_value_members_fit(const json_t *v, int depth)
+{
+	const char	*key;
+	json_t		*member;
+
+	json_object_foreach((json_t *)v, key, member) {
+		if (strcmp(key, "values") != 0 && depth +
+		    svc_json_depth(member, SVC_VALUE_DEPTH) >= SVC_VALUE_DEPTH)
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * An endpoint's request or response (go-micro registry.Value: name, type,
  * values). Kept as given, with every null "values" turned into [], so
@@ -201,7 +261,7 @@ svc_value(const json_t *v, int depth, const char *where, char **cause)
 	if (!json_is_object(v))
 		return svc_fail(cause, "%s is not an object", where);
 	/* depth 0 is the request or response itself: the first level. */
-	if (depth >= SVC_VALUE_DEPTH)
+	if (depth >= SVC_VALUE_DEPTH || !svc_value_members_fit(v, depth))
 		return svc_fail(cause, "%s is nested too deep", where);
 	if (!svc_optional_string(v, "name") || !svc_optional_string(v, "type"))
 		return svc_fail(cause, "%s name or type is not a string",
@@ -326,7 +386,7 @@ svc_node_parse(struct svc *s, const json_t *v, size_t idx, int flags,
 	}
 	if (!svc_valid_id(id)) {
 		svc_fail(cause, "node %zu id has a blank, a control character, "
-		    "'/' or is too long", idx);
+		    "'/', is too long or is \".\" or \"..\"", idx);
 		return -1;
 	}
 	if (svc_find_node(s, id) != NULL) {
@@ -384,7 +444,8 @@ svc_head_parse(const json_t *root, char **cause)
 		return svc_fail(cause, "service has no name");
 	if (!svc_valid_name(name))
 		return svc_fail(cause, "service name must be 1..%d bytes "
-		    "without '/', '\\' or control characters", SVC_NAME_MAX);
+		    "without '/', '\\' or control characters, and not \".\" "
+		    "or \"..\"", SVC_NAME_MAX);
 	if (svc_string(root, "version", &version) == -1 ||
 	    !svc_valid_version(version))
 		return svc_fail(cause, "service version must be a string of "

@@ -424,10 +424,25 @@ registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
+ * shm holds at most SHM_NODES_MAX nodes per name, across its versions: a
+ * change past that is the request's fault (400), like a version past
+ * SVC_NODES_MAX, not a failure of the registry (500, worth a retry).
+ */
+static int
+registry_nodes_fit(const struct svc_set *set, const char *name, char **cause)
+{
+	if (svc_set_nodes(set) <= SHM_NODES_MAX)
+		return 0;
+	xasprintf(cause, "service %s would have more than %d nodes across "
+	    "its versions", name, SHM_NODES_MAX);
+	return -1;
+}
+
+/*
  * Merge in into e's versions: register, or an update from the backend.
  * The nodes drop selects (given in) go first, in the same commit.
- * REGISTRY_REFUSED if in does not fit (too many nodes), -1 if the commit
- * failed.
+ * REGISTRY_REFUSED if in does not fit (too many nodes in the version or
+ * the name), -1 if the commit failed.
  */
 static int
 registry_merge(struct registry_core *rc, const struct svc *in,
@@ -439,7 +454,8 @@ registry_merge(struct registry_core *rc, const struct svc *in,
 	svc_set_copy(&next, &e->set);
 	if (drop != NULL)
 		svc_set_prune(&next, drop, (void *)in);
-	if (svc_set_merge(&next, in, cause) == -1) {
+	if (svc_set_merge(&next, in, cause) == -1 ||
+	    registry_nodes_fit(&next, in->name, cause) == -1) {
 		registry_commit_fail(rc, e, &next);
 		return REGISTRY_REFUSED;
 	}
@@ -469,6 +485,8 @@ registry_core_register(struct registry_core *rc, const char *json,
 	for (i = 0; i < s->nnodes; i++)
 		s->nodes[i].expires = expires;
 	if ((rv = registry_merge(rc, s, NULL, cause)) != 0) {
+		if (rv == -1)
+			log_warnx("registering %s: %s", s->name, *cause);
 		svc_free(s);
 		return rv;
 	}
@@ -498,8 +516,8 @@ registry_core_deregister(struct registry_core *rc, const char *json,
 		svc_set_copy(&next, &e->set);
 		if (svc_set_remove(&next, s) == 0)
 			svc_set_clear(&next);
-		else
-			rv = registry_commit(rc, e, &next, cause);
+		else if ((rv = registry_commit(rc, e, &next, cause)) == -1)
+			log_warnx("deregistering %s: %s", s->name, *cause);
 	}
 	svc_free(s);
 	return rv;

@@ -1,0 +1,122 @@
+"""The registration paths under hostile input and failing storage."""
+import json
+import sqlite3
+
+from conftest import http, wait_for
+from test_registry import get_service, post, service
+
+
+def deep_request(levels):
+    """An endpoint request with a member go-micro does not know, nested
+    levels deep (arrays)."""
+    extra = []
+    for _ in range(levels - 1):
+        extra = [extra]
+    return {"name": "Request", "type": "Request", "extra": extra}
+
+
+def deep_body(name, levels):
+    """Service JSON with deep_request(levels), built as text: Python's own
+    json module recurses too deep for 2000 levels."""
+    svc = service(name=name)
+    svc["endpoints"][0]["request"] = {"name": "Request", "type": "Request",
+                                      "extra": "EXTRA"}
+    return json.dumps(svc).encode().replace(
+        b'"EXTRA"', b"[" * levels + b"]" * levels)
+
+
+def test_value_member_nested_too_deep_is_400(microd):
+    """Members of a request/response other than name, type and values
+    are kept as given, but count towards its 16 levels: nested 2000 deep
+    they were taken, and the canonical output then held more nesting than
+    any parser reads back (`microctl services` failed for every service)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.keep"))[0] == 200
+    before = http("GET", m.url("sidecar", "/registry"))[2]
+    for levels in (16, 2000):
+        status, _, reply = post(m, deep_body("go.micro.srv.deep", levels))
+        assert status == 400, (levels, status, reply)
+        assert "nested too deep" in json.loads(reply)["detail"]
+    assert http("GET", m.url("sidecar", "/registry"))[2] == before
+    r = m.ctl("services", check=False)
+    assert r.returncode == 0 and "go.micro.srv.keep" in r.stdout, r.stderr
+    # What fits is still kept as given.
+    assert post(m, deep_body("go.micro.srv.shallow", 15))[0] == 200
+    got = json.loads(get_service(m, "go.micro.srv.shallow")[2])
+    assert got[0]["endpoints"][0]["request"] == deep_request(15)
+    assert m.ctl("services").returncode == 0
+
+
+def wide(version):
+    return service(name="go.micro.srv.wide", version=version, nodes=[
+        {"id": "n%d" % i, "address": "10.0.0.1:%d" % (i + 1)}
+        for i in range(1000)])
+
+
+def test_name_past_the_shm_node_limit_is_400(microd):
+    """A name holds at most 4096 nodes across its versions (shm's record):
+    a registration past that is the request's fault, 400 like a version
+    past 1024 nodes, not a 500 a client would retry for ever."""
+    m = microd()
+    for v in range(4):
+        assert post(m, wide("v%d" % v))[0] == 200
+    before = http("GET", m.url("sidecar", "/registry"))[2]
+    status, _, reply = post(m, wide("v4"))
+    assert status == 400, (status, reply)
+    err = json.loads(reply)
+    assert err["code"] == 400 and "more than 4096 nodes" in err["detail"]
+    assert http("GET", m.url("sidecar", "/registry"))[2] == before
+    # Refreshing what is there still works.
+    assert post(m, wide("v3"))[0] == 200
+
+
+def test_failed_registration_is_logged(microd):
+    """A registration or deregistration the database refuses (here a
+    lock another process holds) answers 500 and says so in the log; it
+    used to leave no trace in the daemon's log at all."""
+    m = microd()
+    two = service(name="go.micro.srv.locked", nodes=[
+        {"id": "a", "address": "127.0.0.1:1"},
+        {"id": "b", "address": "127.0.0.1:2"}])
+    assert post(m, two)[0] == 200
+    before = get_service(m, "go.micro.srv.locked")[2]
+    con = sqlite3.connect(str(m.dir / "state" / "registry.db"),
+                          isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        status, _, reply = post(m, service(name="go.micro.srv.new"))
+        assert status == 500, (status, reply)
+        assert "database is locked" in json.loads(reply)["detail"]
+        status, _, reply = post(m, service(name="go.micro.srv.locked",
+                                           nodes=[{"id": "a"}]),
+                                method="DELETE")
+        assert status == 500, (status, reply)
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    wait_for(lambda: "registering go.micro.srv.new: registry database: "
+             "BEGIN IMMEDIATE: database is locked" in m.read_log() and
+             "deregistering go.micro.srv.locked: registry database: "
+             "BEGIN IMMEDIATE: database is locked" in m.read_log(),
+             what="the failures in the log")
+    assert get_service(m, "go.micro.srv.locked")[2] == before
+    assert get_service(m, "go.micro.srv.new")[0] == 404
+
+
+def test_dot_segment_names_and_ids_are_400(microd):
+    """Service names and node ids are path segments in the Consul agent's
+    URLs (libcurl removes "." and "..": such a node was never deregistered,
+    a service ".." never watched) and in go-micro's etcd keys: refused."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.keep"))[0] == 200
+    before = http("GET", m.url("sidecar", "/registry"))[2]
+    for bad in (service(name=".."), service(name="."),
+                service(nodes=[{"id": "..", "address": "127.0.0.1:1"}]),
+                service(nodes=[{"id": ".", "address": "127.0.0.1:1"}])):
+        status, _, reply = post(m, bad)
+        assert status == 400, (bad["name"], status, reply)
+        assert '"." or ".."' in json.loads(reply)["detail"], reply
+    assert http("GET", m.url("sidecar", "/registry"))[2] == before
+    # Dots are fine anywhere else.
+    assert post(m, service(name="...", nodes=[
+        {"id": "..1", "address": "127.0.0.1:1"}]))[0] == 200

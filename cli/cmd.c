@@ -171,10 +171,12 @@ cmd_read_input(const char *path, size_t max, size_t *len)
 		return NULL;
 	}
 	buf = xmalloc(max + 1);
+	errno = 0;
 	n = fread(buf, 1, max + 1, f);
 	if (ferror(f) || n > max) {
 		if (ferror(f))
-			cmd_error("%s: read error", name);
+			cmd_error("%s: %s", name, errno != 0 ? strerror(errno) :
+			    "read error");
 		else
 			cmd_error("%s: larger than %zu bytes", name, max);
 		free(buf);

@@ -107,6 +107,11 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 		opts->lines = optarg;
 		return 0;
 	case 's':
+		/* "" would name a Linux abstract socket anyone may bind. */
+		if (*optarg == '\0') {
+			cmd_error("the socket path is empty");
+			return -1;
+		}
 		opts->socket = optarg;
 		return 0;
 	case OPT_PROXY_ADDRESS:

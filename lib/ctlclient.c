@@ -88,6 +88,11 @@ ctlclient_open_fd(const char *path, const char **cause)
 	struct timeval		 tv;
 	int			 fd, error;
 
+	/* "" would name a Linux abstract socket any local user may bind. */
+	if (*path == '\0') {
+		*cause = "the socket path is empty";
+		return -1;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {

@@ -328,6 +328,10 @@ test_connect_errors(void **state)
 	longpath[sizeof(longpath) - 1] = '\0';
 	assert_null(ctlclient_connect(longpath, &cause));
 	assert_non_null(strstr(cause, "socket path too long"));
+
+	/* Not the abstract socket "" names, which anyone may bind. */
+	assert_null(ctlclient_connect("", &cause));
+	assert_string_equal(cause, "the socket path is empty");
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "util.h"
 #include "web/assets.h"
+#include "web/html.h"
 #include "web/web.h"
 #include "workers/worker.h"
 
@@ -94,6 +95,7 @@ web_assets_serve(struct worker *w, struct http_request *req)
 	struct http_headers	*h = http_reply_headers(req);
 	char			 etag[24];
 
+	html_data_headers(req);
 	if (strncmp(path, ASSETS_PREFIX, strlen(ASSETS_PREFIX)) == 0)
 		a = web_asset_find(path + strlen(ASSETS_PREFIX));
 	if (a == NULL) {
@@ -103,7 +105,6 @@ web_assets_serve(struct worker *w, struct http_request *req)
 	assets_etag(a, etag, sizeof(etag));
 	http_headers_set(h, "ETag", etag);
 	http_headers_set(h, "Cache-Control", "no-cache");
-	http_headers_set(h, "X-Content-Type-Options", "nosniff");
 	match = http_request_header(req, "If-None-Match");
 	if (match != NULL && assets_etag_matches(match, etag))
 		http_reply(req, 304, NULL, NULL, 0);

@@ -189,7 +189,9 @@ web_call_page(struct worker *w, struct http_request *req)
 	struct evbuffer	*out;
 	char		*service, *endpoint;
 	json_t		*versions = NULL;
+	int		 status = 200;
 
+	html_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	out = evbuffer_new();
@@ -202,11 +204,14 @@ web_call_page(struct worker *w, struct http_request *req)
 	call_service_select(w, out, service);
 	if (versions != NULL)
 		call_form(out, service, versions, endpoint);
-	else if (service != NULL && *service != '\0')
+	else if (service != NULL && *service != '\0') {
+		/* Gone since the link was drawn: still a page to pick from. */
 		evbuffer_add_printf(out, "<p role=\"alert\">No such service."
 		    "</p>\n");
+		status = 404;
+	}
 	html_page_end(out);
-	html_reply(req, 200, out);
+	html_reply(req, status, out);
 	evbuffer_free(out);
 	json_decref(versions);
 	free(service);

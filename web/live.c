@@ -17,6 +17,7 @@
 
 #include "http.h"
 #include "util.h"
+#include "web/html.h"
 #include "web/model.h"
 #include "web/web.h"
 #include "workers/worker.h"
@@ -186,6 +187,7 @@ web_live_events(struct worker *w, struct http_request *req)
 	struct evbuffer		*ev;
 	struct timeval		 tv = { 0, LIVE_POLL_MS * 1000 };
 
+	html_data_headers(req);
 	if (live->closing) {
 		http_reply_error(req, 503, WEB_ID, "shutting down");
 		return;

@@ -17,6 +17,7 @@
 #include "web/html.h"
 #include "web/model.h"
 #include "web/web.h"
+#include "workers/worker-http.h"
 #include "workers/worker.h"
 
 static void
@@ -84,6 +85,7 @@ web_pages_services(struct worker *w, struct http_request *req)
 	char			*q;
 	size_t			 i, shown = 0;
 
+	html_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	out = evbuffer_new();
@@ -164,19 +166,37 @@ web_pages_workers(struct worker *w, struct http_request *req)
 }
 
 /*
+ * Is /<short name>/ proxied? Not if the proxy refuses the name
+ * (rpc/route.h) nor if the dashboard owns the path (/assets/...).
+ */
+static int
+pages_app_reachable(struct worker *w, const char *short_name)
+{
+	char	*path;
+	int	 owned;
+
+	if (!route_valid_proxy_name(short_name, strlen(short_name)))
+		return 0;
+	xasprintf(&path, "/%s/", short_name);
+	owned = worker_http_owns(w->role->routes, path);
+	free(path);
+	return !owned;
+}
+
+/*
  * An app is reached through the proxy at /<name without namespace>/; a
- * name the proxy refuses (rpc/route.h) is listed, not linked.
+ * name the proxy does not serve is listed, not linked.
  */
 static void
-pages_app_item(struct evbuffer *out, const struct web_service *s,
-    size_t nslen)
+pages_app_item(struct worker *w, struct evbuffer *out,
+    const struct web_service *s, size_t nslen)
 {
 	const char	*short_name = s->name + nslen;
 	int		 reachable;
 
 	if (*short_name == '\0')
 		return;
-	reachable = route_valid_proxy_name(short_name, strlen(short_name));
+	reachable = pages_app_reachable(w, short_name);
 	evbuffer_add_printf(out, "<li>");
 	if (reachable) {
 		evbuffer_add_printf(out, "<a href=\"/");
@@ -186,7 +206,7 @@ pages_app_item(struct evbuffer *out, const struct web_service *s,
 	html_text(out, short_name);
 	evbuffer_add_printf(out, "%s <span class=\"meta\">", reachable ?
 	    "</a>" : " (not served: a proxied name is letters, digits and "
-	    "inner dashes)");
+	    "inner dashes, not a dashboard path)");
 	html_text(out, s->name);
 	evbuffer_add_printf(out, " · %zu node%s · ", s->nnodes,
 	    s->nnodes == 1 ? "" : "s");
@@ -216,7 +236,7 @@ web_pages_apps(struct worker *w, struct http_request *req)
 	else
 		evbuffer_add_printf(out, "<ul class=\"apps\" id=\"apps\">\n");
 	for (i = 0; i < ss.n; i++)
-		pages_app_item(out, &ss.v[i], strlen(prefix));
+		pages_app_item(w, out, &ss.v[i], strlen(prefix));
 	if (ss.n > 0)
 		evbuffer_add_printf(out, "</ul>\n");
 	evbuffer_add_printf(out, "</div>\n");

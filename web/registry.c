@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "shm/services-json.h"
+#include "web/html.h"
 #include "web/web.h"
 #include "workers/worker.h"
 
@@ -50,6 +51,8 @@ web_registry(struct worker *w, struct http_request *req)
 {
 	char	*name;
 
+	/* The HTML pages replace these with the page's own policy. */
+	html_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	name = http_request_query_param(req, "service");

@@ -241,6 +241,15 @@ def merge_ini(text):
 
 
 @pytest.fixture
+def nodes():
+    """Fake service nodes a test appends (gwnodes.py), stopped after it."""
+    made = []
+    yield made
+    for n in made:
+        n.stop() if hasattr(n, "stop") else n.close()
+
+
+@pytest.fixture
 def microd(tmp_path):
     """A factory: microd(extra_ini, workers={...}, env={...}) -> started."""
     made = []

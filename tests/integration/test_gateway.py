@@ -22,14 +22,6 @@ def gw(microd):
     return lambda extra="": microd(extra, workers={"web": 0, "broker": 0})
 
 
-@pytest.fixture
-def nodes():
-    made = []
-    yield made
-    for n in made:
-        n.stop() if hasattr(n, "stop") else n.close()
-
-
 def get(m, path, headers=None):
     return http("GET", m.url("api", path), headers=headers)
 

@@ -14,14 +14,6 @@ from conftest import http, pid_alive, wait_for
 from gwnodes import FakeNode, register
 
 
-@pytest.fixture
-def nodes():
-    made = []
-    yield made
-    for n in made:
-        n.close()
-
-
 def shop(microd, nodes, says):
     """microd with a web app go.micro.web.shop answering says."""
     m = microd()

@@ -444,7 +444,11 @@ gateway_rpc(struct rpc_client *c, struct http_request *req)
 		if (gateway_args_scan(body, len, &a) == -1 &&
 		    gateway_args_json(body, len, &a) == -1)
 			bad = "invalid JSON body";
-	} else
+	} else if (!http_query_valid(body) ||
+	    !http_query_valid(http_request_query(req)))
+		bad = "bad form or query string (percent-encoding, or an "
+		    "encoded NUL)";
+	else
 		gateway_args_form(req, body, &a);
 	free(body);
 	if (bad == NULL)

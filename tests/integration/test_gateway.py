@@ -74,6 +74,13 @@ def test_rpc_form_and_json(gw, nodes):
                               "Endpoint": "Say.Hello",
                               "Request": {"name": "John"}})
     assert (status, json.loads(body)) == (200, HELLO)
+    # A field that does not decode is an error, not an absent field (the
+    # call used to go out with request {}).
+    for form in (form.replace("%7B", "%zz"), form + "&x=%00"):
+        status, _, body = rpc(m, form, {
+            "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 400, (form, body)
+        assert "percent-encoding" in error(body)["detail"]
 
 
 def test_python_srv(gw, nodes):

@@ -127,7 +127,8 @@ http_conn_fail(struct http_conn *conn, int status)
 	http_date(date, sizeof(date));
 	body = http_error_json(conn->srv->error_id, status, text);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Content-Type: application/json\r\n"
+	    "X-Content-Type-Options: nosniff\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s", status, text, date, strlen(body),
 	    body);
 	free(body);

@@ -280,6 +280,9 @@ http_reply_error(struct http_request *req, int code, const char *id,
 {
 	char	*s = http_error_json(id, code, detail);
 
+	/* The detail may echo the request: never sniffed as a page. */
+	http_headers_set(req->reply_headers, "X-Content-Type-Options",
+	    "nosniff");
 	http_reply(req, code, "application/json", s, strlen(s));
 	free(s);
 }

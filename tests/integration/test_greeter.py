@@ -10,7 +10,7 @@ import pytest
 from conftest import SRCDIR, http, wait_for
 from gwnodes import (Process, c_api, c_srv, closed_address, node_ids,
                      py_srv, sidecar, start_greeter)
-from test_gateway import error, get, gw, nodes  # noqa: F401 (fixtures)
+from test_gateway import error, get, gw  # noqa: F401 (fixtures)
 
 GREETER_PY_API = os.path.join(SRCDIR, "examples", "greeter", "api.py")
 API = "go.micro.api.greeter"

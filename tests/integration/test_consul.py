@@ -364,8 +364,9 @@ def open_conns_to(port):
     """Connections open now to port: established sockets whose far end it
     is (microd's ends; the stand-in's have it as their own port). Counted
     from the kernel, so a close counts at once, however late the stand-in's
-    handler thread notices it."""
-    n = 0
+    handler thread notices it. The table is read in pieces while sockets
+    come and go, so a socket may be listed twice: each counts once."""
+    seen = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             next(f)
@@ -373,8 +374,8 @@ def open_conns_to(port):
                 cols = line.split()
                 if cols[3] == "01" and \
                         int(cols[2].rsplit(":", 1)[1], 16) == port:
-                    n += 1
-    return n
+                    seen.add((cols[1], cols[2]))
+    return len(seen)
 
 
 class ConnPeak:

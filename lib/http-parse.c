@@ -209,6 +209,21 @@ http_conn_host_valid(const struct http_request *req)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]")] == '\0';
 }
 
+/*
+ * RFC 9110 10.1.1: 100-continue is the only expectation there is (a 1.0
+ * request's are ignored).
+ */
+static int
+http_conn_expect_unmet(const struct http_request *req)
+{
+	const struct http_headers	*h = req->headers;
+
+	if (req->minor < 1 || http_headers_get(h, "Expect") == NULL)
+		return 0;
+	return http_headers_has_other_token(h, "Expect", "100-continue") ||
+	    !http_headers_has_token(h, "Expect", "100-continue");
+}
+
 static int
 http_conn_body_expected(const http_parser *p)
 {
@@ -267,11 +282,7 @@ http_conn_head(struct http_conn *conn)
 		http_conn_fail(conn, 501);
 		return;
 	}
-	/* RFC 9110 10.1.1: an expectation other than 100-continue. */
-	if (req->minor >= 1 && http_headers_get(req->headers, "Expect") !=
-	    NULL && (http_headers_has_other_token(req->headers, "Expect",
-	    "100-continue") || !http_headers_has_token(req->headers, "Expect",
-	    "100-continue"))) {
+	if (http_conn_expect_unmet(req)) {
 		http_conn_fail(conn, 417);
 		return;
 	}

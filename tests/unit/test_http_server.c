@@ -180,6 +180,17 @@ ht_ask(struct ht *t, int fd, const char *req, const char *needle, int *eof)
 	return t->buf;
 }
 
+/* req on a connection of its own: what came back before needle or EOF. */
+static char *
+ht_ask_once(struct ht *t, const char *req, const char *needle)
+{
+	int	 fd = ht_connect(t->port), eof;
+
+	ht_ask(t, fd, req, needle, &eof);
+	close(fd);
+	return t->buf;
+}
+
 static void
 test_keepalive(void **state)
 {
@@ -316,29 +327,22 @@ test_expect_unknown(void **state)
 	struct ht	*t = *state;
 	char		 req[256], *r;
 	size_t		 i;
-	int		 fd, eof;
 
 	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
 		snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		    "Content-Length: 4\r\nExpect: %s\r\n\r\nping",
 		    expect[i]);
-		fd = ht_connect(t->port);
-		r = ht_ask(t, fd, req, NULL, &eof);
+		r = ht_ask_once(t, req, NULL);
 		assert_non_null(strstr(r, "HTTP/1.1 417 "));
 		assert_null(strstr(r, "100 Continue"));
-		close(fd);
 	}
 	/* Case does not matter; HTTP/1.0 clients' expectations are ignored. */
-	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4"
-	    "\r\nExpect: 100-Continue\r\n\r\n", "\r\n\r\n", &eof);
+	r = ht_ask_once(t, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4"
+	    "\r\nExpect: 100-Continue\r\n\r\n", "\r\n\r\n");
 	assert_string_equal(r, "HTTP/1.1 100 Continue\r\n\r\n");
-	close(fd);
-	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "POST /echo HTTP/1.0\r\nContent-Length: 4\r\n"
-	    "Expect: foo\r\n\r\nping", "ping", &eof);
+	r = ht_ask_once(t, "POST /echo HTTP/1.0\r\nContent-Length: 4\r\n"
+	    "Expect: foo\r\n\r\nping", "ping");
 	assert_non_null(strstr(r, " 200 OK\r\n"));
-	close(fd);
 }
 
 static void
@@ -613,19 +617,14 @@ test_host_required(void **state)
 	struct ht	*t = *state;
 	char		*r;
 	size_t		 i;
-	int		 fd, eof;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		fd = ht_connect(t->port);
-		r = ht_ask(t, fd, bad[i], NULL, &eof);
+		r = ht_ask_once(t, bad[i], NULL);
 		assert_non_null(strstr(r, "HTTP/1.1 400 "));
-		close(fd);
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		fd = ht_connect(t->port);
-		r = ht_ask(t, fd, good[i], "ok", &eof);
+		r = ht_ask_once(t, good[i], "ok");
 		assert_non_null(strstr(r, " 200 OK\r\n"));
-		close(fd);
 	}
 }
 
@@ -641,23 +640,18 @@ test_transfer_coding_unknown(void **state)
 	struct ht	*t = *state;
 	char		 req[256], *r;
 	size_t		 i;
-	int		 fd, eof;
 
 	for (i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
 		snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		    "Transfer-Encoding: %s\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 		    codings[i]);
-		fd = ht_connect(t->port);
-		r = ht_ask(t, fd, req, NULL, &eof);
+		r = ht_ask_once(t, req, NULL);
 		assert_non_null(strstr(r, i == 1 ? "HTTP/1.1 400 " :
 		    "HTTP/1.1 501 "));
-		close(fd);
 	}
-	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:"
-	    " Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "ok", &eof);
+	r = ht_ask_once(t, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:"
+	    " Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "ok");
 	assert_non_null(strstr(r, " 200 OK\r\n"));
-	close(fd);
 }
 
 static const char *hostile[] = {
@@ -692,14 +686,12 @@ test_hostile(void **state)
 	int		 fd, eof;
 
 	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		fd = ht_connect(t->port);
-		r = ht_ask(t, fd, hostile[i], NULL, &eof);
+		r = ht_ask_once(t, hostile[i], NULL);
 		if (strlen(hostile[i]) > 8) {	/* "\r\n" only: waits */
 			assert_non_null(strstr(r, "HTTP/1.1 400 "));
 			assert_non_null(strstr(r, "X-Content-Type-Options: "
 			    "nosniff\r\n"));
 		}
-		close(fd);
 	}
 	/* Header bomb: many small headers, over max_header_size. */
 	fd = ht_connect(t->port);
@@ -725,10 +717,8 @@ test_hostile(void **state)
 		close(fd);
 	}
 	ht_pump(t->base, 50, NULL);
-	fd = ht_connect(t->port);
-	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
+	r = ht_ask_once(t, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok");
 	assert_non_null(strstr(r, "200 OK"));
-	close(fd);
 	ht_pump(t->base, 50, NULL);
 	assert_int_equal(t->ndeferred, 0);
 }

@@ -1,9 +1,11 @@
 /*
  * sqlite persistence of the registry. One row per service version and one
  * per node; a change to a service name rewrites that name's rows in one
- * transaction, so the file always holds whole registrations. Anything the
- * file cannot give back intact makes it "corrupt": it is kept aside for a
- * human and the registry starts from an empty file instead of dying.
+ * transaction, so the file always holds whole registrations. A file sqlite
+ * cannot read back intact is "corrupt": it is kept aside for a human and
+ * the registry starts from an empty file instead of dying. A version that
+ * sqlite reads but that does not validate is "rejected": left out, and
+ * deleted from the file once a copy of the file is kept.
  */
 #include "config.h"
 
@@ -59,10 +61,14 @@ static const char store_schema[] =
 	" PRIMARY KEY (service, version, id)) WITHOUT ROWID;"
 	"PRAGMA user_version = 1;";
 
+#define STORE_REJECTS_LOGGED	10	/* one line each, then a count */
+
 struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[STMT_COUNT];
 	int		 corrupt;	/* the last failure was the file's */
+	sqlite3_value	**rejected;	/* service, version of each, as read */
+	size_t		  nrejected;
 };
 
 static int
@@ -99,6 +105,33 @@ store_exec(struct store *st, const char *sql, char **cause)
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, sql, cause);
 	return 0;
+}
+
+static int
+store_step(struct store *st, enum store_stmt which, char **cause)
+{
+	sqlite3_stmt	*stmt = st->stmt[which];
+	int		 rc;
+
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, store_sql[which], cause);
+	return 0;
+}
+
+/* After a failed transaction: undo what it did, if it is still open. */
+static void
+store_rollback(struct store *st)
+{
+	char	*ignored = NULL;
+
+	if (sqlite3_get_autocommit(st->db) == 0 &&
+	    store_step(st, STMT_ROLLBACK, &ignored) == -1) {
+		log_warnx("rollback: %s", ignored);
+		free(ignored);
+	}
 }
 
 static int
@@ -185,10 +218,23 @@ store_prepare(struct store *st, char **cause)
 }
 
 static void
+store_rejected_free(struct store *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < 2 * st->nrejected; i++)
+		sqlite3_value_free(st->rejected[i]);
+	free(st->rejected);
+	st->rejected = NULL;
+	st->nrejected = 0;
+}
+
+static void
 store_shut(struct store *st)
 {
 	int	 i;
 
+	store_rejected_free(st);
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -250,15 +296,22 @@ store_node_row(sqlite3_stmt *ns, json_t *nodes, json_t *expiry)
 	return 0;
 }
 
+/* What reading one stored version came to. */
+enum store_row {
+	STORE_ROW_OK,
+	STORE_ROW_REJECTED,	/* read, but it does not validate */
+	STORE_ROW_FAILED,	/* sqlite could not read it */
+};
+
 /*
  * One version row and its live nodes as Service JSON, for svc_from_json,
- * or NULL with *cause.
+ * in *row; else why in *cause.
  */
-static json_t *
+static enum store_row
 store_row_json(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
-    json_t *expiry, char **cause)
+    json_t *expiry, json_t **row, char **cause)
 {
-	json_t	*nodes, *row;
+	json_t	*nodes;
 	int	 rc;
 
 	nodes = json_array();
@@ -268,22 +321,60 @@ store_row_json(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
 	while ((rc = sqlite3_step(ns)) == SQLITE_ROW) {
 		if (store_node_row(ns, nodes, expiry) == -1) {
 			json_decref(nodes);
-			store_corrupt(st, cause, "a node row is not valid");
-			return NULL;
+			*cause = xstrdup("a node row is not valid");
+			return STORE_ROW_REJECTED;
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		json_decref(nodes);
 		store_fail(st, "read", cause);
-		return NULL;
+		return STORE_ROW_FAILED;
 	}
-	if ((row = json_pack("{s:s?, s:s?, s:o, s:o, s:o}",
+	if ((*row = json_pack("{s:s?, s:s?, s:o, s:o, s:o}",
 	    "name", (const char *)sqlite3_column_text(vs, 0),
 	    "version", (const char *)sqlite3_column_text(vs, 1),
 	    "metadata", store_column_json(vs, 2),
-	    "endpoints", store_column_json(vs, 3), "nodes", nodes)) == NULL)
-		store_corrupt(st, cause, "a version row is not valid");
-	return row;
+	    "endpoints", store_column_json(vs, 3), "nodes", nodes)) == NULL) {
+		*cause = xstrdup("the version row is not valid");
+		return STORE_ROW_REJECTED;
+	}
+	return STORE_ROW_OK;
+}
+
+/* A stored string fit for a log line: controls shown as '?', cut. */
+static const char *
+store_printable(const unsigned char *text, char *buf, size_t len)
+{
+	size_t	 i;
+
+	if (text == NULL)
+		return "(not text)";
+	for (i = 0; text[i] != '\0' && i + 1 < len; i++)
+		buf[i] = text[i] < 0x20 || text[i] == 0x7f ? '?' : (char)text[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Leave out the version vs is on; its key is kept to delete it later. */
+static void
+store_reject(struct store *st, sqlite3_stmt *vs, const char *why)
+{
+	char		 name[SVC_NAME_MAX + 1], version[SVC_NAME_MAX + 1];
+	sqlite3_value	**key;
+
+	if (st->nrejected < STORE_REJECTS_LOGGED) {
+		log_warnx("stored service %s version \"%s\" does not "
+		    "validate, left out: %.200s",
+		    store_printable(sqlite3_column_text(vs, 0), name,
+		    sizeof(name)), store_printable(sqlite3_column_text(vs, 1),
+		    version, sizeof(version)), why);
+	}
+	st->rejected = xrealloc(st->rejected, 2 * (st->nrejected + 1) *
+	    sizeof(*st->rejected));
+	key = st->rejected + 2 * st->nrejected++;
+	if ((key[0] = sqlite3_value_dup(sqlite3_column_value(vs, 0))) == NULL ||
+	    (key[1] = sqlite3_value_dup(sqlite3_column_value(vs, 1))) == NULL)
+		fatalx("sqlite3_value_dup");
 }
 
 /* Stored nodes carry expires and remote, which the JSON form has not. */
@@ -304,22 +395,26 @@ static int
 store_read_version(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
     struct store_loaded *out, char **cause)
 {
-	json_t		*row, *expiry;
-	struct svc	*s;
-	char		*why;
+	json_t		*row = NULL, *expiry;
+	struct svc	*s = NULL;
+	enum store_row	 rc;
+	char		*why = NULL;
 
 	expiry = json_array();
-	if ((row = store_row_json(st, vs, ns, expiry, cause)) == NULL) {
+	rc = store_row_json(st, vs, ns, expiry, &row, &why);
+	if (rc == STORE_ROW_FAILED) {
 		json_decref(expiry);
+		*cause = why;
 		return -1;
 	}
-	s = svc_from_json(row, 0, &why);
+	if (rc == STORE_ROW_OK && (s = svc_from_json(row, 0, &why)) == NULL)
+		rc = STORE_ROW_REJECTED;
 	json_decref(row);
-	if (s == NULL) {
-		store_corrupt(st, cause, "stored %s", why);
+	if (rc == STORE_ROW_REJECTED) {
+		store_reject(st, vs, why);
 		free(why);
 		json_decref(expiry);
-		return -1;
+		return 0;
 	}
 	store_set_expiry(s, expiry);
 	json_decref(expiry);
@@ -388,6 +483,75 @@ store_purge(struct store *st, uint64_t now, struct store_loaded *out,
 	    "AND node.version = version.version)", cause);
 }
 
+/* A statement run once with its parameters bound to values. */
+static int
+store_run(struct store *st, const char *sql, sqlite3_value *const *args,
+    int nargs, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 i, rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail(st, sql, cause);
+	for (i = 0; i < nargs; i++)
+		sqlite3_bind_value(stmt, i + 1, args[i]);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, sql, cause);
+	return 0;
+}
+
+static int
+store_delete_rejected(struct store *st, char **cause)
+{
+	size_t	 i;
+
+	if (store_step(st, STMT_BEGIN, cause) == -1)
+		return -1;
+	for (i = 0; i < st->nrejected; i++) {
+		if (store_run(st, "DELETE FROM node WHERE service = ?1 AND "
+		    "version = ?2", st->rejected + 2 * i, 2, cause) == -1 ||
+		    store_run(st, "DELETE FROM version WHERE service = ?1 AND "
+		    "version = ?2", st->rejected + 2 * i, 2, cause) == -1)
+			return -1;
+	}
+	return store_step(st, STMT_COMMIT, cause);
+}
+
+/*
+ * Delete the versions left out from the file, once a copy of the file as
+ * it was is kept for a human. Without the copy nothing is deleted: the
+ * rows stay, and are left out again at the next start.
+ */
+static void
+store_drop_rejected(struct store *st, const char *path)
+{
+	char		 to[1024], *sql, *cause = NULL;
+
+	if (st->nrejected == 0)
+		return;
+	snprintf(to, sizeof(to), "%s.rejected-%llu", path,
+	    (unsigned long long)util_wall_ms());
+	if ((sql = sqlite3_mprintf("VACUUM INTO %Q", to)) == NULL)
+		fatalx("sqlite3_mprintf");
+	if (store_exec(st, sql, &cause) == -1)
+		log_warnx("%s: %zu service versions left out stay in it: "
+		    "no copy of it could be kept: %s", path, st->nrejected,
+		    cause);
+	else if (store_delete_rejected(st, &cause) == -1) {
+		store_rollback(st);
+		log_warnx("%s: %zu service versions left out stay in it: %s",
+		    path, st->nrejected, cause);
+	} else
+		log_warnx("%s: %zu service versions left out deleted from it; "
+		    "the file as it was is kept as %s", path, st->nrejected,
+		    to);
+	sqlite3_free(sql);
+	free(cause);
+	store_rejected_free(st);
+}
+
 static int
 store_move_aside(const char *path)
 {
@@ -416,6 +580,17 @@ store_move_aside(const char *path)
 	return 0;
 }
 
+/* Read the file, drop from it what did not validate and what expired. */
+static int
+store_load(struct store *st, const char *path, uint64_t now,
+    struct store_loaded *out, char **cause)
+{
+	if (store_read(st, now, out, cause) == -1)
+		return -1;
+	store_drop_rejected(st, path);
+	return store_purge(st, now, out, cause);
+}
+
 struct store *
 store_open(const char *path, uint64_t now, struct store_loaded *out,
     char **cause)
@@ -427,8 +602,7 @@ store_open(const char *path, uint64_t now, struct store_loaded *out,
 	memset(out, 0, sizeof(*out));
 	st = xcalloc(1, sizeof(*st));
 	if (store_connect(st, path, &why) == 0 &&
-	    store_read(st, now, out, &why) == 0 &&
-	    store_purge(st, now, out, &why) == 0)
+	    store_load(st, path, now, out, &why) == 0)
 		return st;
 	corrupt = st->corrupt;
 	store_shut(st);
@@ -470,20 +644,6 @@ store_loaded_free(struct store_loaded *l)
 		svc_free(l->v[i]);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
-}
-
-static int
-store_step(struct store *st, enum store_stmt which, char **cause)
-{
-	sqlite3_stmt	*stmt = st->stmt[which];
-	int		 rc;
-
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, store_sql[which], cause);
-	return 0;
 }
 
 static void
@@ -548,16 +708,10 @@ int
 store_put(struct store *st, const char *name, const struct svc_set *set,
     uint64_t wall_offset, char **cause)
 {
-	char	*ignored = NULL;
-
 	if (store_step(st, STMT_BEGIN, cause) == -1)
 		return -1;
 	if (store_put_tx(st, name, set, wall_offset, cause) == 0)
 		return 0;
-	if (sqlite3_get_autocommit(st->db) == 0 &&
-	    store_step(st, STMT_ROLLBACK, &ignored) == -1) {
-		log_warnx("rollback: %s", ignored);
-		free(ignored);
-	}
+	store_rollback(st);
 	return -1;
 }

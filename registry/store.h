@@ -24,9 +24,11 @@ struct store_loaded {
 
 /*
  * Open or create the database and read it. A file that sqlite cannot read,
- * that fails its integrity check, has another schema version or holds rows
- * that do not validate is moved aside as "<path>.corrupt-<unix ms>" (with
- * its -wal and -shm files), logged, and replaced by an empty database.
+ * that fails its integrity check or has another schema version is moved
+ * aside as "<path>.corrupt-<unix ms>" (with its -wal and -shm files),
+ * logged, and replaced by an empty database. A version whose rows do not
+ * validate is left out and logged, and deleted from the file once a copy
+ * of it is kept as "<path>.rejected-<unix ms>" (else it stays in it).
  * Nodes whose expiry (wall-clock ms) is at or before now are dropped.
  * Returns NULL with *cause only when not even an empty database can be
  * created.

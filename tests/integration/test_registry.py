@@ -515,22 +515,40 @@ def stop_and_edit_store(m, sql, args=()):
     con.close()
 
 
-def test_stored_node_that_does_not_validate_moves_the_file_aside(microd):
-    """A node row sqlite reads but that is not UTF-8 text makes the file
-    corrupt, like any row that does not validate: it used to be left out
-    without a word (and the next node took its deadline)."""
+def test_stored_version_that_does_not_validate_is_left_out(microd):
+    """A node row sqlite reads but that is not UTF-8 text does not validate:
+    its version is left out with a logged line and the others load. (Such
+    a row used to be left out without a word, then later made the whole
+    file move aside, every other service with it.) The file loses the row
+    only once a copy of it as it was is kept."""
     m = microd()
     assert post(m, service(name="go.micro.srv.pair", nodes=[
         {"id": "pair-1", "address": "127.0.0.1:9091"},
         {"id": "pair-2", "address": "127.0.0.1:9092"}]), ttl="1h")[0] == 200
+    assert post(m, service(name="go.micro.srv.kept"), ttl="1h")[0] == 200
     stop_and_edit_store(m, "UPDATE node SET id = CAST(X'70FF31' AS TEXT) "
                         "WHERE id = 'pair-1'")
     m.start()
     assert get_service(m, "go.micro.srv.pair")[0] == 404
+    assert get_service(m, "go.micro.srv.kept")[0] == 200
+    log = m.read_log()
+    assert ('stored service go.micro.srv.pair version "1.0.0" does not '
+            'validate, left out: a node row is not valid') in log
     state = m.dir / "state"
-    assert any(p.name.startswith("registry.db.corrupt")
-               for p in state.iterdir())
-    assert "is corrupt: a node row is not valid" in m.read_log()
+    assert not any(p.name.startswith("registry.db.corrupt")
+                   for p in state.iterdir())
+    copies = [p for p in state.iterdir()
+              if p.name.startswith("registry.db.rejected-")]
+    assert len(copies) == 1 and f"kept as {copies[0]}" in log
+    con = sqlite3.connect(str(copies[0]))
+    assert con.execute("SELECT count(*) FROM node WHERE service = ?",
+                       ("go.micro.srv.pair",)).fetchone() == (2,)
+    con.close()
+    m.stop()
+    con = sqlite3.connect(str(state / "registry.db"))
+    assert con.execute("SELECT DISTINCT service FROM node").fetchall() == [
+        ("go.micro.srv.kept",)]
+    con.close()
 
 
 def test_nodes_learned_from_a_former_backend_go_with_local(microd):

@@ -34,6 +34,7 @@
 #define CONTROL_MAX_CONNS	64
 #define CONTROL_WRITE_TIMEOUT	10	/* seconds a peer may not read */
 #define CONTROL_FIRST_TIMEOUT	10	/* seconds to the first request */
+#define CONTROL_IDLE_TIMEOUT	30	/* seconds between later ones */
 
 /*
  * What the master buffers for its clients is bounded, whatever they do.
@@ -98,8 +99,9 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_TIMEOUT)
 		log_warnx("control: closing a connection that %s",
-		    what & BEV_EVENT_READING ? "sent no request in time" :
-		    "does not read its replies");
+		    !(what & BEV_EVENT_READING) ? "does not read its replies" :
+		    c->requested ? "sent no request for a while" :
+		    "sent no request in time");
 	/* A peer that only stopped sending still gets its answers. */
 	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF))
 		control_conn_finish(c);
@@ -108,17 +110,24 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * A connection has CONTROL_FIRST_TIMEOUT for its first request, so idle
- * ones cannot hold every place; after that it may wait as long as it
- * likes (a stats stream only reads). Its replies must always be read.
+ * A connection has CONTROL_FIRST_TIMEOUT for its first request and
+ * CONTROL_IDLE_TIMEOUT for each later one, so idle ones cannot hold every
+ * place; one with a stream open waits as long as it likes (it only
+ * reads). Its replies must always be read.
  */
 static void
 control_set_timeouts(struct control_conn *c)
 {
 	struct timeval	 first = { CONTROL_FIRST_TIMEOUT, 0 };
+	struct timeval	 idle = { CONTROL_IDLE_TIMEOUT, 0 };
 	struct timeval	 write = { CONTROL_WRITE_TIMEOUT, 0 };
+	struct timeval	*read = NULL;
 
-	bufferevent_set_timeouts(c->bev, c->requested ? NULL : &first, &write);
+	if (!c->requested)
+		read = &first;
+	else if (c->stream == CONTROL_STREAM_NONE)
+		read = &idle;
+	bufferevent_set_timeouts(c->bev, read, &write);
 }
 
 /* Stop reading, let pending output go, then close. */
@@ -287,12 +296,12 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		if ((rc = control_pull(c, &msg, &cause)) != 1)
 			break;
 		control_stream_end(c);
-		if (!c->requested) {
-			c->requested = 1;
-			control_set_timeouts(c);
-		}
+		c->requested = 1;
 		ctlcmd_dispatch(c, &msg);
 		ctl_msg_free(&msg);
+		/* A stream may have started, or ended. */
+		if (!c->closing)
+			control_set_timeouts(c);
 	}
 	if (c->closing || rc == 0)
 		return;

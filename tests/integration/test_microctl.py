@@ -468,6 +468,46 @@ def test_first_request_sent_byte_by_byte_too_slowly_is_closed(m):
     assert "sent no request in time" in m.read_log()
 
 
+def test_idle_connection_is_closed_but_a_stream_stays(m):
+    """A connection that sent one request has 30 s for the next: 64 such
+    idle clients used to lock microctl out for good. One with a stream
+    open only reads, and stays: it still gets stats events after."""
+    idle = socket.socket(socket.AF_UNIX)
+    idle.connect(m.socket)
+    stream = socket.socket(socket.AF_UNIX)
+    stream.connect(m.socket)
+    try:
+        idle.sendall(frame({"v": 1, "id": 1, "cmd": "version"}))
+        idle.settimeout(10)
+        assert payloads(idle, 1)
+        stream.sendall(frame({"v": 1, "id": 1, "cmd": "stats"}))
+        start = time.monotonic()
+        frames, data, closed_at = 0, b"", None
+        while time.monotonic() - start < 60:
+            ready, _, _ = select.select([idle, stream], [], [], 1)
+            if idle in ready and closed_at is None:
+                assert idle.recv(1) == b""
+                closed_at = time.monotonic()
+                frames = 0
+            if stream in ready:
+                chunk = stream.recv(65536)
+                assert chunk, "the stream was closed"
+                data += chunk
+                while len(data) >= 4 and len(data) >= 4 + struct.unpack(
+                        ">I", data[:4])[0]:
+                    data = data[4 + struct.unpack(">I", data[:4])[0]:]
+                    frames += 1
+            if closed_at is not None and frames >= 2:
+                break
+        assert closed_at is not None, "the idle connection is still open"
+        assert 28 <= closed_at - start < 45
+        assert frames >= 2, "no stats event since the idle one closed"
+        assert "sent no request for a while" in m.read_log()
+    finally:
+        idle.close()
+        stream.close()
+
+
 @pytest.mark.parametrize("req,error", [
     ({"cmd": "restart", "args": {"role": 5}}, b"restart needs a role"),
     ({"cmd": "restart", "args": {"role": "api", "id": "x"}},

@@ -9,6 +9,18 @@
 #define TERMTEXT_UNPRINTABLE	'?'
 
 /*
+ * The bidirectional controls that reorder what follows them (embeddings,
+ * overrides, isolates and the marks): a name holding U+202E would show
+ * the columns after it reversed. Zero-width, so wcwidth lets them pass.
+ */
+static int
+termtext_bidi(wchar_t wc)
+{
+	return wc == 0x061c || wc == 0x200e || wc == 0x200f ||
+	    (wc >= 0x202a && wc <= 0x202e) || (wc >= 0x2066 && wc <= 0x2069);
+}
+
+/*
  * The display width of the character at s (of at most left bytes) and its
  * length in *n; -1 if it must not reach the terminal as it is. In a
  * single-byte locale a byte above 0x7f passes (the terminal may still
@@ -25,14 +37,15 @@ termtext_char(const char *s, size_t left, size_t *n, mbstate_t *ps)
 		*n = 1;
 		return MB_CUR_MAX == 1 && (unsigned char)*s > 0x7f ? 1 : -1;
 	}
-	return wcwidth(wc);
+	return termtext_bidi(wc) ? -1 : wcwidth(wc);
 }
 
 /*
  * Copy in to out, at most maxcols display columns of it (-1: all), with
- * every control character (below 0x20, 0x7f, and the C1 controls of a
- * UTF-8 locale) and every broken multibyte sequence shown as one '?': no
- * byte of registry data can move the cursor or talk to the terminal. A
+ * every control character (below 0x20, 0x7f, the C1 controls and the
+ * bidirectional controls of a UTF-8 locale) and every broken multibyte
+ * sequence shown as one '?': no byte of registry data can move the
+ * cursor, reorder a line or talk to the terminal. A
  * '?' stands in for at least one byte, so out may be in. Returns the
  * columns used.
  */

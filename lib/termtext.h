@@ -12,8 +12,9 @@
 /*
  * Copy in to out, at most maxcols display columns of it (-1: all), with
  * every control character (below 0x20, 0x7f, and the C1 controls of a
- * UTF-8 locale) and every broken multibyte sequence shown as one '?': no
- * byte of registry data can move the cursor or talk to the terminal. A
+ * UTF-8 locale, and the bidirectional controls such as U+202E) and every
+ * broken multibyte sequence shown as one '?': no byte of registry data can
+ * move the cursor, reorder a line or talk to the terminal. A
  * '?' stands in for at least one byte, so out may be in. Returns the
  * columns used.
  */

@@ -150,6 +150,10 @@ test_table_utf8(void **state)
 	assert_string_equal(out, "a?");
 	termtext_fit("a\xc2\x9b" "2J", -1, out, sizeof(out));
 	assert_string_equal(out, "a?2J");
+	/* Nor a right-to-left override or isolate, which reorder the line. */
+	assert_int_equal(termtext_fit("a\xe2\x80\xae" "cba\xe2\x81\xa7",
+	    -1, out, sizeof(out)), 6);
+	assert_string_equal(out, "a?cba?");
 	/* A wide character that does not fit is left out whole. */
 	assert_int_equal(termtext_fit("a\xe6\x97\xa5", 2, out, sizeof(out)), 1);
 	assert_string_equal(out, "a");

@@ -142,7 +142,8 @@ http_reply_start(struct http_request *req, int status)
 	/* RFC 9110 8.6: never in these, whatever a proxied node sent. */
 	if (status / 100 == 1 || status == 204)
 		http_headers_remove(req->reply_headers, "Content-Length");
-	if (http_request_draining(req))
+	/* RFC 9110 15.5.9: a 408 says the server stopped waiting. */
+	if (http_request_draining(req) || status == 408)
 		req->keepalive = 0;
 	if (!req->nobody &&
 	    http_headers_get(req->reply_headers, "Content-Length") == NULL) {

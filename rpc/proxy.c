@@ -294,6 +294,20 @@ proxy_exhausted(struct proxy_req *pr, enum http_client_error err)
 	proxy_fail(pr, 503, detail);
 }
 
+/*
+ * The node was silent for request_timeout before answering. If the
+ * client's body was still coming, the node was waiting for it: the
+ * client stalled (408), not the node.
+ */
+static void
+proxy_timed_out(struct proxy_req *pr)
+{
+	if (pr->streaming && pr->has_body && !pr->body_done)
+		proxy_fail(pr, 408, "request body not received in time");
+	else
+		proxy_fail(pr, 504, "request timeout");
+}
+
 static void
 proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 {
@@ -316,7 +330,7 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 		if (proxy_send(pr) == -1)
 			proxy_exhausted(pr, err);
 	} else if (err == HTTP_CLIENT_TIMEOUT)
-		proxy_fail(pr, 504, "request timeout");
+		proxy_timed_out(pr);
 	else
 		proxy_fail(pr, 502, http_client_strerror(err));
 }

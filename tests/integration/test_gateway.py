@@ -713,6 +713,27 @@ def test_proxy_streamed_body_gone_quiet_is_408(gw, nodes):
     assert got.startswith(b"HTTP/1.1 408 "), got
 
 
+def test_proxy_body_stalled_past_request_timeout_is_408(gw, nodes):
+    """A streamed body that stops for request_timeout (shorter than
+    read_timeout) leaves the node waiting for it: the client's fault, a
+    408 (it was a 504, as if the node were slow). A node silent after the
+    whole body is still a 504."""
+    m = gw("[api]\nhandler = proxy\nrequest_timeout = 1s\n"
+           "read_timeout = 30s\n")
+    node = RawNode([(5, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")])
+    nodes.append(node)
+    register(m, node.service("go.micro.api.echo"))
+    t0 = time.monotonic()
+    got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n5\r\nab")
+    assert got.startswith(b"HTTP/1.1 408 "), got
+    assert b"request body not received in time" in got
+    assert time.monotonic() - t0 < 10
+    got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\nab")
+    assert got.startswith(b"HTTP/1.1 504 "), got
+
+
 def test_proxy_refuses_dot_segments(gw, nodes):
     """/echo/../x means /x, not a path of echo: never proxied to echo
     (the web proxy refuses the same, rpc/route.c)."""

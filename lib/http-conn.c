@@ -128,7 +128,9 @@ http_conn_fail(struct http_conn *conn, int status)
 	body = http_error_json(conn->srv->error_id, status, text);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
 	    "Content-Type: application/json\r\n"
-	    "X-Content-Type-Options: nosniff\r\nContent-Length: %zu\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Security-Policy: " HTTP_CSP_DATA "\r\n"
+	    "Content-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s", status, text, date, strlen(body),
 	    body);
 	free(body);

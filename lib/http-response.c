@@ -276,14 +276,22 @@ http_error_json(const char *id, int code, const char *detail)
 }
 
 void
+http_reply_data_headers(struct http_request *req)
+{
+	http_headers_set(req->reply_headers, "X-Content-Type-Options",
+	    "nosniff");
+	http_headers_set(req->reply_headers, "Content-Security-Policy",
+	    HTTP_CSP_DATA);
+}
+
+void
 http_reply_error(struct http_request *req, int code, const char *id,
     const char *detail)
 {
 	char	*s = http_error_json(id, code, detail);
 
 	/* The detail may echo the request: never sniffed as a page. */
-	http_headers_set(req->reply_headers, "X-Content-Type-Options",
-	    "nosniff");
+	http_reply_data_headers(req);
 	http_reply(req, code, "application/json", s, strlen(s));
 	free(s);
 }

@@ -220,10 +220,19 @@ void		 http_reply(struct http_request *, int, const char *,
 void		 http_reply_buffer(struct http_request *, int, const char *,
 		    struct evbuffer *);
 /*
+ * The policy of an answer that is data, not a page (an error, a node's
+ * reply, JSON, metrics): a browser made to open it runs nothing, fetches
+ * nothing and frames it nowhere, whatever its Content-Type says.
+ */
+#define HTTP_CSP_DATA	"sandbox; default-src 'none'; frame-ancestors 'none'"
+/* Mark the reply as data: nosniff and HTTP_CSP_DATA. */
+void		 http_reply_data_headers(struct http_request *);
+/*
  * The go-micro error JSON, Content-Type application/json:
  * {"id":ID,"code":CODE,"detail":DETAIL,"status":"<reason phrase>"}
  * id NULL means "go.micro.api"; invalid UTF-8 in id or detail becomes
- * U+FFFD. http_error_json returns the text, allocated.
+ * U+FFFD. http_error_json returns the text, allocated. The detail may
+ * echo the request, so the answer carries nosniff and HTTP_CSP_DATA.
  */
 void		 http_reply_error(struct http_request *, int, const char *,
 		    const char *);

@@ -106,11 +106,7 @@ gateway_forwarded_headers(struct http_request *req)
 void
 gateway_reply(struct http_request *req, const struct rpc_response *rsp)
 {
-	struct http_headers	*h = http_reply_headers(req);
-
-	http_headers_set(h, "Content-Security-Policy",
-	    "sandbox; default-src 'none'; frame-ancestors 'none'");
-	http_headers_set(h, "X-Content-Type-Options", "nosniff");
+	http_reply_data_headers(req);
 	http_reply_buffer(req, rsp->status, rsp->content_type, rsp->body);
 }
 

@@ -95,7 +95,7 @@ web_assets_serve(struct worker *w, struct http_request *req)
 	struct http_headers	*h = http_reply_headers(req);
 	char			 etag[24];
 
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	if (strncmp(path, ASSETS_PREFIX, strlen(ASSETS_PREFIX)) == 0)
 		a = web_asset_find(path + strlen(ASSETS_PREFIX));
 	if (a == NULL) {

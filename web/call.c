@@ -191,7 +191,7 @@ web_call_page(struct worker *w, struct http_request *req)
 	json_t		*versions = NULL;
 	int		 status = 200;
 
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	out = evbuffer_new();

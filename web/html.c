@@ -141,18 +141,3 @@ html_reply(struct http_request *req, int status, struct evbuffer *page)
 	http_headers_set(h, "Cache-Control", "no-store");
 	http_reply_buffer(req, status, "text/html; charset=utf-8", page);
 }
-
-/*
- * Registry strings reach /metrics, the JSON and the feed unescaped:
- * they are data there, so the sandbox keeps them from running as the
- * dashboard should a browser be made to render them.
- */
-void
-html_data_headers(struct http_request *req)
-{
-	struct http_headers	*h = http_reply_headers(req);
-
-	http_headers_set(h, "Content-Security-Policy",
-	    "sandbox; default-src 'none'; frame-ancestors 'none'");
-	http_headers_set(h, "X-Content-Type-Options", "nosniff");
-}

@@ -25,11 +25,5 @@ void	 html_page_begin(struct evbuffer *, const char *page,
 void	 html_page_end(struct evbuffer *);
 /* A text/html reply with the security headers every page carries. */
 void	 html_reply(struct http_request *, int, struct evbuffer *);
-/*
- * Headers for a reply that is data, not a page (JSON, Prometheus text,
- * the event stream, an asset, an error): opened in a browser, it is
- * never sniffed as HTML, never framed, and runs nothing.
- */
-void	 html_data_headers(struct http_request *);
 
 #endif

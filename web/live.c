@@ -187,7 +187,7 @@ web_live_events(struct worker *w, struct http_request *req)
 	struct evbuffer		*ev;
 	struct timeval		 tv = { 0, LIVE_POLL_MS * 1000 };
 
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	if (live->closing) {
 		http_reply_error(req, 503, WEB_ID, "shutting down");
 		return;

@@ -350,7 +350,7 @@ web_metrics(struct worker *w, struct http_request *req)
 
 	for (i = 0; i < nitems(metrics_sections); i++)
 		metrics_sections[i](w, out);
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	http_headers_set(http_reply_headers(req), "Cache-Control", "no-store");
 	http_reply_buffer(req, 200, METRICS_CONTENT_TYPE, out);
 	evbuffer_free(out);

@@ -62,7 +62,7 @@ pages_filter_form(struct evbuffer *out, const char *q)
 	    "</button>\n</form>\n");
 }
 
-/* The filter as app.js applies it while typing: trimmed, any case. */
+/* The filter as app.js applies it while typing: trimmed, ASCII case. */
 static const char *
 pages_filter_text(char *q)
 {
@@ -85,7 +85,7 @@ web_pages_services(struct worker *w, struct http_request *req)
 	char			*q;
 	size_t			 i, shown = 0;
 
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	out = evbuffer_new();

@@ -52,7 +52,7 @@ web_registry(struct worker *w, struct http_request *req)
 	char	*name;
 
 	/* The HTML pages replace these with the page's own policy. */
-	html_data_headers(req);
+	http_reply_data_headers(req);
 	if (http_request_query_check(req, WEB_ID) == -1)
 		return;
 	name = http_request_query_param(req, "service");

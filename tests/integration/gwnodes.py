@@ -170,6 +170,17 @@ def closed_address():
     return addr
 
 
+def read_head(s):
+    """Bytes from s up to the end of a message head, or to the close."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        data = s.recv(65536)
+        if not data:
+            break
+        got += data
+    return got
+
+
 class RawNode:
     """A node that answers every request with the same raw bytes, then
     closes: for backends that break HTTP (bad status, cut bodies). The
@@ -189,12 +200,7 @@ class RawNode:
 
     def serve(self, c):
         with c:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = c.recv(65536)
-                if not data:
-                    break
-                head += data
+            head = read_head(c)
             if b"\r\n\r\n" in head:
                 self.requests += 1
                 self.send(c)

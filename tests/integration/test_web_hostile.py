@@ -4,9 +4,11 @@ and clear 4xx answers."""
 import http.client as httpclient
 import json
 import re
+import socket
 
 from conftest import http
-from gwnodes import FakeNode, register
+from gwnodes import (FakeNode, RawNode, closed_address, read_head, register,
+                     slow)
 from test_web import XSS, service, start, web
 
 
@@ -99,3 +101,82 @@ def test_data_and_errors_carry_security_headers(microd):
         assert r.status == 200 and data_headers_ok(dict(r.headers))
     finally:
         conn.close()
+
+
+SANDBOX = "sandbox; default-src 'none'; frame-ancestors 'none'"
+
+
+def raw_head(m, request):
+    """Send raw bytes to the web listener; the answer's status line and
+    headers, as a dict with the status under ":status"."""
+    with socket.create_connection(("127.0.0.1", m.ports["web"]),
+                                  timeout=10) as s:
+        s.sendall(request)
+        got = read_head(s)
+    lines = got.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    h = dict(line.split(": ", 1) for line in lines[1:])
+    h[":status"] = int(lines[0].split()[1])
+    return h
+
+
+def test_own_errors_carry_the_sandbox_policy(microd, nodes):
+    """Every error the worker makes up itself (the proxy's, 403, 405, the
+    HTTP layer's own) carries the sandbox policy, not only nosniff: its
+    detail may echo the request."""
+    m = microd(workers={"broker": 0},
+               extra="[api]\nrequest_timeout = 1s\n")
+    silent = FakeNode(slow(5))
+    nodes.append(silent)
+    garbage = RawNode(b"not http at all\r\n\r\n")
+    nodes.append(garbage)
+    register(m, silent.service("go.micro.web.slow", protocol=None))
+    register(m, garbage.service("go.micro.web.garbage"))
+    register(m, {"name": "go.micro.web.dead", "version": "1", "nodes": [
+        {"id": "dead-1", "address": closed_address(), "metadata": {}}]})
+    for method, path, headers, want in (
+            ("GET", "/nosuchapp/x", None, 404),
+            ("GET", "/bad%2Fname/x", None, 400),
+            ("GET", "/slow/../x", None, 400),
+            ("GET", "/dead/x", None, 503),
+            ("GET", "/garbage/x", None, 502),
+            ("GET", "/slow/x", None, 504),
+            ("POST", "/metrics", None, 405),
+            ("DELETE", "/", None, 405),
+            ("POST", "/rpc", {"Sec-Fetch-Site": "cross-site"}, 403)):
+        status, h, _ = web(m, path, headers, method, b"" if method in (
+            "POST", "DELETE") else None)
+        assert status == want, (method, path, status)
+        assert data_headers_ok(h), (method, path, h)
+    for request in (b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 100000 +
+                    b"\r\n\r\n"):
+        h = raw_head(m, request)
+        assert h[":status"] in (400, 431, 501), request[:20]
+        assert h.get("Content-Security-Policy") == SANDBOX, h
+
+
+def test_app_answers_pass_unchanged(microd, nodes):
+    # The sandbox is for the worker's own answers only: an app's pages,
+    # its own policy and its own errors reach the browser as it sent them.
+    m = start(microd)
+    policy = "default-src 'self'; script-src 'self'"
+
+    def behaviour(h, body):
+        if h.path == "/own-policy":
+            return 200, {"Content-Type": "text/html",
+                         "Content-Security-Policy": policy}, b"<p>app</p>"
+        if h.path == "/missing":
+            return 404, {"Content-Type": "text/html"}, b"app 404"
+        return 200, {"Content-Type": "text/html"}, b"<p>app</p>"
+    node = FakeNode(behaviour)
+    nodes.append(node)
+    register(m, node.service("go.micro.web.shop", protocol=None))
+    status, h, body = web(m, "/shop/")
+    assert (status, body) == (200, b"<p>app</p>")
+    assert "Content-Security-Policy" not in h, h
+    status, h, _ = web(m, "/shop/own-policy")
+    assert status == 200 and h["Content-Security-Policy"] == policy
+    status, h, body = web(m, "/shop/missing")
+    assert (status, body) == (404, b"app 404")
+    assert "Content-Security-Policy" not in h, h

@@ -20,6 +20,17 @@
 		live.textContent = text;
 	}
 
+	/*
+	 * Enter sends the filter to the server (?q=, web/pages.c), which
+	 * must show the rows shown while typing: trim and fold case as it
+	 * does, ASCII only (toLowerCase and trim know Unicode, C does not).
+	 */
+	function fold(s) {
+		return s.replace(/[A-Z]/g, function (c) {
+			return c.toLowerCase();
+		});
+	}
+
 	function applyFilter() {
 		var input = document.querySelector("input[data-filter]");
 		var table, q, rows, i, shown = 0;
@@ -29,10 +40,10 @@
 		table = document.getElementById(input.dataset.filter);
 		if (!table)
 			return;
-		q = input.value.trim().toLowerCase();
+		q = fold(input.value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ""));
 		rows = table.tBodies[0].rows;
 		for (i = 0; i < rows.length; i++) {
-			var name = (rows[i].dataset.name || "").toLowerCase();
+			var name = fold(rows[i].dataset.name || "");
 			rows[i].hidden = q !== "" && name.indexOf(q) < 0;
 			if (!rows[i].hidden)
 				shown++;

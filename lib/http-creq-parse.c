@@ -96,7 +96,9 @@ http_creq_on_head(http_parser *p)
 		return -1;
 	r->head_done = 1;
 	http_parser_pause(p, 1);
-	return strcmp(r->method, "HEAD") == 0;	/* 1: no body */
+	/* 1: no body, whatever Content-Length says (RFC 9112 6.3). */
+	return strcmp(r->method, "HEAD") == 0 || r->status == 204 ||
+	    r->status == 304;
 }
 
 static int

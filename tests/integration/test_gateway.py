@@ -1,6 +1,7 @@
 """The api gateway end to end: the greeter flow through every handler,
 mucp and JSON-RPC nodes, failover, timeouts, error statuses, metadata,
 CORS and bad input."""
+import http.client as httpclient
 import json
 import select
 import socket
@@ -732,6 +733,29 @@ def test_proxy_body_stalled_past_request_timeout_is_408(gw, nodes):
     got = raw_exchange(m, b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
                        b"Content-Length: 2\r\nConnection: close\r\n\r\nab")
     assert got.startswith(b"HTTP/1.1 504 "), got
+
+
+def test_proxy_304_with_a_length_has_no_body(gw, nodes):
+    """A 304 (or 204) carries no body whatever its Content-Length says: the
+    proxy used to wait for 5 bytes that never came, then cut the client's
+    connection ("bad response mid-response")."""
+    m = gw("[api]\nhandler = proxy\nrequest_timeout = 5s\n")
+    node = RawNode(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
+                   b"Content-Length: 5\r\n\r\n", threaded=True)
+    nodes.append(node)
+    register(m, node.service("go.micro.api.cached"))
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["api"], timeout=10)
+    try:
+        for _ in range(2):  # the same client connection, kept alive
+            t0 = time.monotonic()
+            conn.request("GET", "/cached/x")
+            r = conn.getresponse()
+            assert (r.status, r.read()) == (304, b"")
+            assert r.getheader("ETag") == '"v1"'
+            assert time.monotonic() - t0 < 3
+    finally:
+        conn.close()
+    assert "mid-response" not in m.read_log()
 
 
 def test_proxy_refuses_dot_segments(gw, nodes):

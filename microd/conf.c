@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,6 +718,17 @@ config_validate_listeners(struct config_parse *p, const struct config *c)
 	}
 }
 
+/*
+ * The master looks the user up only once it has bound its sockets: an
+ * unknown one must fail -t and a reload, not a start halfway through.
+ */
+static void
+config_validate_user(struct config_parse *p, const struct config *c)
+{
+	if (c->user[0] != '\0' && getpwnam(c->user) == NULL)
+		config_error(p, 0, "[microd] user %s: unknown user", c->user);
+}
+
 /* Cross-key rules that no single key can check. */
 static void
 config_validate(struct config_parse *p)
@@ -750,6 +762,7 @@ config_validate(struct config_parse *p)
 		    "bytes", CONFIG_SOCKET_PATH_MAX - 1);
 	if (c->state_dir[0] == '\0')
 		config_error(p, 0, "[microd] state_dir must be set");
+	config_validate_user(p, c);
 	if (strcmp(c->registry_backend, "local") != 0 &&
 	    c->registry_address[0] == '\0')
 		config_error(p, 0, "[registry] backend %s needs address",

@@ -33,6 +33,8 @@ struct master	*master;
 
 #define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
 
+static const int master_sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+
 /* -h asked for it: stdout, success. Anything else is a usage error. */
 static __attribute__((noreturn)) void
 usage(int asked)
@@ -149,6 +151,36 @@ master_prepare_user(const struct config *conf)
 		fatal("chown %s", conf->socket);
 }
 
+/* spec's address as util_format_addr() writes it, or "" if none. */
+static void
+master_canonical_addr(const char *spec, char *buf, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	const char		*cause;
+
+	buf[0] = '\0';
+	if (util_parse_addr(spec, &ss, &sslen, &cause) == 0)
+		util_format_addr((struct sockaddr *)&ss, buf, len);
+}
+
+/*
+ * Whether spec names the socket l already is, however it is spelled: as
+ * configured, or as bound (a port 0 pinned to the port it got). Binding
+ * that address again would fail with EADDRINUSE.
+ */
+static int
+master_listener_is(const struct listener *l, const char *spec)
+{
+	char	 want[64], had[64];
+
+	if (l->fd == -1)
+		return 0;
+	master_canonical_addr(spec, want, sizeof(want));
+	master_canonical_addr(l->spec, had, sizeof(had));
+	return strcmp(want, had) == 0 || strcmp(want, l->addr) == 0;
+}
+
 static int
 master_open_listeners(const struct config *conf, struct listener *out,
     char *err, size_t errlen)
@@ -163,7 +195,7 @@ master_open_listeners(const struct config *conf, struct listener *out,
 		out[r].fd = -1;
 		if (r == ROLE_REGISTRY || cl->workers == 0)
 			continue;
-		if (cur->fd != -1 && strcmp(cur->spec, cl->listen) == 0) {
+		if (master_listener_is(cur, cl->listen)) {
 			out[r] = *cur;
 			continue;
 		}
@@ -210,6 +242,13 @@ master_fixed_changed(const struct config *a, const struct config *b)
 	if (a->broker_max_message != b->broker_max_message)
 		return "[broker] max_message";
 	return NULL;
+}
+
+/* -d wins over the file's log_level, at start and on every reload. */
+static void
+master_set_log_level(const struct config *conf)
+{
+	log_setlevel(master->debug ? LOG_LEVEL_DEBUG : conf->log_level);
 }
 
 static int
@@ -263,7 +302,7 @@ master_reload(char *err, size_t errlen)
 	master->reload_error[0] = '\0';
 	old = master->conf;
 	master->conf = next;
-	log_setlevel(next->log_level);
+	master_set_log_level(next);
 	master->generation++;
 	master->ready_sent = 0;
 	chan_send_sidecar_app();
@@ -342,18 +381,35 @@ master_signal_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/*
+ * Until libevent handles them, these wait blocked: a SIGHUP or SIGTERM
+ * while microd reads its configuration or binds its sockets would
+ * otherwise kill it with the default action, leaving the control socket.
+ */
+static void
+master_hold_signals(int how)
+{
+	sigset_t	 set;
+	size_t		 i;
+
+	sigemptyset(&set);
+	for (i = 0; i < nitems(master_sigs); i++)
+		sigaddset(&set, master_sigs[i]);
+	sigprocmask(how, &set, NULL);
+}
+
 static void
 master_signals(struct event *evs[4])
 {
-	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 	size_t		 i;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < nitems(sigs); i++) {
-		evs[i] = evsignal_new(master->base, sigs[i], master_signal_cb,
-		    NULL);
+	for (i = 0; i < nitems(master_sigs); i++) {
+		evs[i] = evsignal_new(master->base, master_sigs[i],
+		    master_signal_cb, NULL);
 		evsignal_add(evs[i], NULL);
 	}
+	master_hold_signals(SIG_UNBLOCK);
 }
 
 static void
@@ -476,8 +532,11 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(0);
+	if (!test)
+		master_hold_signals(SIG_BLOCK);
 
 	master = &m;
+	m.debug = debug;
 	TAILQ_INIT(&m.procs);
 	m.conf = xcalloc(1, sizeof(*m.conf));
 	m.conf_path = path;
@@ -488,7 +547,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "configuration OK\n");
 		return 0;
 	}
-	log_setlevel(debug ? LOG_LEVEL_DEBUG : m.conf->log_level);
+	master_set_log_level(m.conf);
 
 	if ((m.base = event_base_new()) == NULL)
 		fatalx("event_base_new");

@@ -68,6 +68,7 @@ struct master {
 	struct config		*conf;
 	const char		*conf_path;
 	int			 conf_explicit;
+	int			 debug;		/* -d: debug whatever log_level says */
 	unsigned		 generation;
 	unsigned		 serving;	/* last generation all ready */
 	struct listener		 listeners[ROLE_COUNT];

@@ -136,10 +136,11 @@ class Microd:
             f.write(text if text is not None else
                     self.conf_text(workers, extra))
 
-    def start(self, wait=True):
+    def start(self, wait=True, args=()):
+        """Start microd (args: more options, "-d"), ready if wait."""
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            [MICROD, "-c", self.conf], stdout=self.logf,
+            [MICROD] + list(args) + ["-c", self.conf], stdout=self.logf,
             stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         if wait:
             self.wait_ready()

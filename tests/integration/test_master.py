@@ -1,4 +1,5 @@
 """The master process: workers, respawn, reload, stop, sd_notify, control."""
+import errno
 import json
 import os
 import signal
@@ -10,6 +11,8 @@ import time
 import urllib.parse
 import urllib.request
 from http.client import HTTPConnection
+
+import pytest
 
 from conftest import MICROCTL, MICROD, frame, http, pid_alive, wait_for
 
@@ -615,3 +618,104 @@ def test_sigterm_while_workers_start_drains_them(microd):
         m.signal(signal.SIGTERM)
         assert m.proc.wait(timeout=30) == 0
         assert "exited on signal" not in m.read_log()
+
+
+def fifo_reader_open(m):
+    """Whether microd holds the configuration FIFO open for reading."""
+    assert m.proc.poll() is None, "microd exited: %s" % m.read_log()
+    try:
+        return os.open(m.conf, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno == errno.ENXIO:	# no reader yet
+            return None
+        raise
+
+
+def feed_fifo(m, text, before_write=None):
+    """Wait until microd opens its FIFO configuration, then write text;
+    before_write() runs while microd is blocked reading it."""
+    fd = wait_for(lambda: fifo_reader_open(m), timeout=15,
+                  what="microd reading its configuration")
+    try:
+        if before_write is not None:
+            before_write()
+        os.set_blocking(fd, True)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def generation_serving(m, gen):
+    assert m.proc.poll() is None, "microd exited: %s" % m.proc.returncode
+    ws = [w for w in m.workers_list() if w["pid"]]
+    return (m.status()["generation"] == gen and ws and
+            all(w["generation"] == gen and w["state"] == "running"
+                for w in ws))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_signal_while_starting_waits_for_the_loop(microd, sig):
+    """A SIGHUP (a reload asked by a log rotator or a deploy tool) or a
+    SIGTERM that reaches the master while it reads its configuration,
+    before its handlers exist, must not kill it with the default action:
+    it is acted upon once the loop runs."""
+    m = microd(start=False)
+    text = m.conf_text()
+    os.unlink(m.conf)
+    os.mkfifo(m.conf)
+    m.start(wait=False)
+    feed_fifo(m, text, lambda: m.signal(sig))
+    if sig == signal.SIGTERM:
+        assert m.proc.wait(timeout=30) == 0, m.read_log()
+        assert not os.path.exists(m.socket)
+        return
+    # The reload reads the file again (not the first read's tail).
+    wait_for(lambda: "reloading" in m.read_log(), timeout=15,
+             what="the held SIGHUP's reload")
+    feed_fifo(m, text)
+    wait_for(lambda: generation_serving(m, 2), timeout=20,
+             what="generation 2 serving")
+
+
+def test_debug_flag_survives_a_reload(microd):
+    """-d logs at debug level whatever the configuration says: a reload
+    must not fall back to the file's log_level."""
+    m = microd(extra="[microd]\nlog_level = warn\n", start=False)
+    m.start(args=("-d",))
+    assert "(generation 1)" in m.read_log()
+    m.signal(signal.SIGHUP)
+    wait_for(lambda: generation_serving(m, 2), timeout=20,
+             what="generation 2 serving")
+    assert "started pid" in m.read_log().split("reloading", 1)[1]
+
+
+def test_unknown_user_is_a_configuration_error(microd):
+    """microd -t must refuse a [microd] user that does not exist, as the
+    start would (it used to say OK, and the start then failed after
+    creating the control socket, leaving it behind)."""
+    m = microd(extra="[microd]\nuser = no-such-user-microd\n", start=False)
+    r = subprocess.run([MICROD, "-t", "-c", m.conf], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 1
+    assert "user no-such-user-microd" in r.stderr
+    m.start(wait=False)
+    assert m.proc.wait(timeout=10) == 1
+    assert not os.path.exists(m.socket)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_reload_keeps_a_listener_however_its_address_is_spelled(microd,
+                                                                  host):
+    """A listen that names the address the socket is already bound to (its
+    port 0 pinned to the port it got, or another spelling of the host) is
+    that socket: the reload keeps it instead of binding the address twice
+    (EADDRINUSE, reload refused)."""
+    m = microd()
+    port = m.ports["api"]
+    m.write_conf(extra="[api]\nlisten = %s:%d\n" % (host, port))
+    m.ctl("reload")
+    wait_for(lambda: generation_serving(m, 2), timeout=20,
+             what="generation 2 serving")
+    st = m.status()
+    assert st["reload_error"] is None
+    assert st["listeners"]["api"] == "127.0.0.1:%d" % port

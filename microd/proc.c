@@ -315,13 +315,26 @@ proc_load_timeout_cb(evutil_socket_t fd, short ev, void *arg)
 	proc_release_readers();
 }
 
-/* Hold the workers that read shm until the registry worker is ready. */
+/* The first load is not over: readers started now would find shm empty. */
+static int
+proc_loading(void)
+{
+	return proc_load_timer != NULL &&
+	    evtimer_pending(proc_load_timer, NULL);
+}
+
+/*
+ * Hold the workers that read shm until the registry worker is ready, or
+ * PROC_LOAD_WAIT_MS after the first generation started.
+ */
 static void
 proc_hold_readers(void)
 {
 	struct timeval	 tv = { PROC_LOAD_WAIT_MS / 1000,
 			    (PROC_LOAD_WAIT_MS % 1000) * 1000 };
 
+	if (proc_loading())
+		return;
 	if (proc_load_timer == NULL)
 		proc_load_timer = evtimer_new(master->base,
 		    proc_load_timeout_cb, NULL);
@@ -374,7 +387,8 @@ proc_start_registry(void)
  * Start every worker of the current generation. The first one starts on
  * an empty segment: its readers wait for the registry worker's load, so
  * a restarted microd answers from the stored registry at once, never
- * "not found" for what is stored. A reload's readers find shm filled.
+ * "not found" for what is stored. A reload's readers find shm filled,
+ * unless the reload came during that load: then they wait for it too.
  */
 void
 proc_start_generation(void)
@@ -382,7 +396,9 @@ proc_start_generation(void)
 	const struct config	*conf = master->conf;
 	struct proc		*p;
 	unsigned		 i;
-	int			 r, hold = master->generation == 1;
+	int			 r, hold;
+
+	hold = master->generation == 1 || proc_loading();
 
 	proc_start_registry();
 	for (r = 0; r < ROLE_COUNT; r++) {

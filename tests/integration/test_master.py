@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from http.client import HTTPConnection
 import pytest
 
 from conftest import MICROCTL, MICROD, frame, http, pid_alive, wait_for
+from test_registry import post, service
 
 
 class HealthLoop:
@@ -719,3 +721,33 @@ def test_reload_keeps_a_listener_however_its_address_is_spelled(microd,
     st = m.status()
     assert st["reload_error"] is None
     assert st["listeners"]["api"] == "127.0.0.1:%d" % port
+
+
+def test_reload_during_the_first_load_waits_for_it(microd):
+    """A reload asked while the registry worker still loads the database
+    (held up here by another process's write lock) starts its readers once
+    the load is done, as the first generation's: they used to start at
+    once on an empty segment and answer "not found" for what is stored."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.stored"), ttl="1h")[0] == 200
+    m.stop()
+    db = sqlite3.connect(str(m.dir / "state" / "registry.db"),
+                         isolation_level=None, timeout=1)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        m.start(wait=False)
+        wait_for(lambda: m.workers_list(), what="the control socket")
+        m.signal(signal.SIGHUP)
+
+        def readers_of_2():
+            return [w for w in m.workers_list()
+                    if w["generation"] == 2 and w["role"] != "registry"]
+        ws = wait_for(readers_of_2, timeout=8, what="generation 2")
+        assert {w["state"] for w in ws} == {"waiting"}, ws
+    finally:
+        db.rollback()
+        db.close()
+    wait_for(lambda: generation_serving(m, 2), timeout=30,
+             what="generation 2 serving")
+    assert "go.micro.srv.stored" in m.ctl("service",
+                                          "go.micro.srv.stored").stdout

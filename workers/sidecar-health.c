@@ -152,6 +152,17 @@ sidecar_health_done(struct http_creq *creq, enum http_client_error err,
 		sidecar_health_status(h, http_creq_status(creq));
 }
 
+/* Give up the check in flight, if any: 1 if there was one. */
+static int
+sidecar_health_abort(struct sidecar_health *h)
+{
+	if (h->creq == NULL)
+		return 0;
+	http_creq_cancel(h->creq);
+	h->creq = NULL;
+	return 1;
+}
+
 /*
  * A check has one interval in all: a streamed request's own timeout
  * bounds each silence only, and an app trickling its answer is as
@@ -166,12 +177,9 @@ sidecar_health_check(struct sidecar_health *h)
 		sidecar_health_result(h, NULL);
 		return;
 	}
-	if (h->creq != NULL) {
-		http_creq_cancel(h->creq);
-		h->creq = NULL;
+	if (sidecar_health_abort(h))
 		sidecar_health_result(h,
 		    "no answer within healthcheck_interval");
-	}
 	h->creq = http_creq_new(h->http, "GET", h->addr, h->target, &cause);
 	if (h->creq == NULL) {
 		log_warnx("sidecar healthcheck_url: %s", cause);
@@ -215,13 +223,26 @@ sidecar_health_retire(struct sidecar_health *h)
 	log_info("sidecar app %s is no longer in the configuration: "
 	    "deregistering", h->w->conf->sidecar_app_name);
 	h->retired = 1;
-	if (h->creq != NULL) {
-		http_creq_cancel(h->creq);
-		h->creq = NULL;
-	}
+	sidecar_health_abort(h);
 	h->state = HEALTH_DEREGISTERED;
 	sidecar_health_send(h, "deregister");
 	evtimer_add(h->timer, &tv);
+}
+
+/*
+ * The new configuration checks the same app (maybe at another URL or
+ * interval): its worker has the node from now on, and this one leaves it
+ * registered. Checking on while this worker drains would undo the new
+ * worker's verdicts, and renew the node with this generation's TTL, which
+ * may run out long before the new worker's next check.
+ */
+static void
+sidecar_health_hand_over(struct sidecar_health *h)
+{
+	log_info("sidecar app %s: the new configuration checks it now",
+	    h->w->conf->sidecar_app_name);
+	sidecar_health_abort(h);
+	event_del(h->timer);
 }
 
 /*
@@ -302,6 +323,8 @@ sidecar_health_app(struct worker *w, const struct ctl_msg *msg)
 	if (strcmp(name, w->conf->sidecar_app_name) != 0 ||
 	    strcmp(address, w->conf->sidecar_app_address) != 0)
 		sidecar_health_retire(h);
+	else
+		sidecar_health_hand_over(h);
 }
 
 int

@@ -8,7 +8,9 @@
  * Only the status counts: the body is not read. Only the first sidecar
  * worker checks, so the app is registered once however many workers run.
  * A reload that changes or removes the app retires it in the older
- * generations' workers: no longer checked, deregistered at once.
+ * generations' workers: no longer checked, deregistered at once. One that
+ * keeps it hands it over: they stop checking and leave the node to the
+ * new generation, which checks it with its own URL and interval.
  */
 #ifndef MICRO_SIDECAR_HEALTH_H
 #define MICRO_SIDECAR_HEALTH_H
@@ -22,7 +24,7 @@ void	 sidecar_health_shutdown(struct worker *);
 /*
  * The master's "app" {"name","address"}, sent on a reload: the app the new
  * configuration checks (an empty name: none). Another one than this
- * worker's retires its app.
+ * worker's retires its app; the same one is handed over.
  */
 void	 sidecar_health_app(struct worker *, const struct ctl_msg *);
 /* A retired app's deregistration is not done yet: hold the drain. */

@@ -4,10 +4,13 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 from conftest import MICROD, http, wait_for
-from gwnodes import FakeNode, RawNode, node_ids
+from gwnodes import FakeNode, RawNode, node_ids, register, slow
+
+APP = "go.micro.srv.app"
 
 
 def app_conf(address, path="/health", interval="200ms"):
@@ -234,3 +237,69 @@ def test_app_moved_while_the_registry_worker_restarts(microd):
     finally:
         old.close()
         new.close()
+
+
+def holds(pred, seconds, what):
+    """pred() stays true for the whole of seconds (polled)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert pred(), what
+        time.sleep(0.02)
+
+
+def hold_old_worker(m, nodes):
+    """An RPC in flight through the sidecar for 1.5 s: a reload then
+    leaves the old generation's sidecar worker draining that long."""
+    node = FakeNode(slow(1.5))
+    nodes.append(node)
+    register(m, node.service("go.micro.srv.slow"))
+    t = threading.Thread(target=http, args=(
+        "POST", m.url("sidecar", "/slow/call"), b"{}",
+        {"Content-Type": "application/json"}), daemon=True)
+    t.start()
+    wait_for(lambda: node.requests, what="the RPC at the node")
+    return t
+
+
+def test_reload_with_a_longer_interval_keeps_the_app(microd, nodes):
+    """A reload that keeps the app hands its check over to the new
+    generation. The old worker used to go on checking while it drained,
+    renewing the node with its own TTL (three old intervals) after the
+    new worker's first registration: the node then expired and stayed
+    away until the new worker's next check, an interval later."""
+    app = FakeNode()
+    nodes.append(app)
+    m = microd(app_conf(app.address, interval="100ms"),
+               workers={"web": 0, "broker": 0})
+    wait_for(lambda: node_ids(m, APP), what="registered")
+    t = hold_old_worker(m, nodes)
+    reload_to(m, app_conf(app.address, path="/new", interval="30s"), 2)
+    t.join(10)
+    holds(lambda: node_ids(m, APP) == ["%s-%s" % (APP, app.address)], 1.5,
+          "the app stays registered after the reload")
+
+
+def test_reload_to_a_failing_url_is_not_undone_by_the_old_worker(
+        microd, nodes):
+    """The new configuration checks another URL, which fails: the node
+    goes, and the old generation's draining worker, checking the old
+    URL, must not register it again meanwhile."""
+    app = FakeNode(lambda h, b: (503 if h.path == "/sick" else 200, {},
+                                 b"x"))
+    nodes.append(app)
+    m = microd(app_conf(app.address, interval="100ms"),
+               workers={"web": 0, "broker": 0})
+    wait_for(lambda: node_ids(m, APP), what="registered")
+    hold_old_worker(m, nodes)
+    m.write_conf(extra=app_conf(app.address, path="/sick",
+                                interval="100ms"))
+    m.ctl("reload")
+    wait_for(lambda: not node_ids(m, APP),
+             what="deregistered by the new worker")
+    again = []
+
+    def old_gone():
+        again.extend(node_ids(m, APP))
+        return all(w["generation"] == 2 for w in m.workers_list())
+    wait_for(old_gone, timeout=20, what="the old worker gone")
+    assert not again, "registered again by the old worker"

@@ -124,23 +124,19 @@ cmd_logs_print(const msgpack_object *d)
 		    output_field_int(d, "pid"), level, msg);
 }
 
-/* One JSON object on a line of its own. */
 static enum cmd_status
 cmd_logs_json(const msgpack_object *d)
 {
+	enum cmd_status	 rv;
 	const char	*cause;
 	json_t		*v;
-	int		 rc;
 
 	if ((v = mpjson_from_msgpack(d, &cause)) == NULL)
 		return cmd_error("microd sent data with no JSON form: %s",
 		    cause);
-	rc = json_dumpf(v, stdout, JSON_COMPACT);
+	rv = output_json_line(v);
 	json_decref(v);
-	if (rc == -1)
-		return cmd_error("cannot print JSON");
-	putchar('\n');
-	return CMD_OK;
+	return rv;
 }
 
 static enum cmd_status

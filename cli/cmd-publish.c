@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ cmd_publish_message(const char *arg, struct evbuffer *out)
 			return -1;
 		}
 	if (n == -1)
-		cmd_error("reading stdin failed");
+		cmd_error("stdin: %s", strerror(errno));
 	return n;
 }
 

@@ -152,6 +152,11 @@ cmd_subscribe_ws(struct cmd_ctx *ctx)
 	    NULL)
 		s.status = cmd_error("broker address %s: %s", addr, cause);
 	else {
+		/* The handshake only: the subscription then lasts. */
+		if (ctx->opts->has_timeout)
+			http_creq_set_timeouts(creq, 0,
+			    ctx->opts->timeout_ms > UINT_MAX ? UINT_MAX :
+			    (unsigned int)ctx->opts->timeout_ms);
 		ws_client_prepare(creq, s.key);
 		http_creq_set_done_cb(creq, cmd_subscribe_refused, &s);
 		http_creq_set_upgrade_cb(creq, cmd_subscribe_upgrade);
@@ -169,10 +174,10 @@ cmd_subscribe_print_json(const msgpack_object *header,
     const msgpack_object *body)
 {
 	const msgpack_object_kv	*kv;
+	enum cmd_status		 rv;
 	json_t			*env, *h;
 	char			*b64;
 	uint32_t		 i;
-	int			 rc;
 
 	h = json_object();
 	for (i = 0; header != NULL && header->type == MSGPACK_OBJECT_MAP &&
@@ -189,27 +194,26 @@ cmd_subscribe_print_json(const msgpack_object *header,
 	base64_encode(body->via.bin.ptr, body->via.bin.size, b64);
 	env = json_pack("{s:o,s:s}", "Header", h, "Body", b64);
 	free(b64);
-	rc = env != NULL ? json_dumpf(env, stdout, JSON_COMPACT) : -1;
-	json_decref(env);
-	if (rc == -1)
+	if (env == NULL)
 		return cmd_error("cannot print JSON");
-	return CMD_OK;
+	rv = output_json_line(env);
+	json_decref(env);
+	return rv;
 }
 
 static enum cmd_status
 cmd_subscribe_print(struct cmd_ctx *ctx, const msgpack_object *d)
 {
 	const msgpack_object	*body = ctl_map_get(d, "body");
-	enum cmd_status		 rv = CMD_OK;
 
 	if (body == NULL || body->type != MSGPACK_OBJECT_BIN)
 		return cmd_error("microd sent a message without a body");
 	if (ctx->opts->json)
-		rv = cmd_subscribe_print_json(ctl_map_get(d, "header"), body);
-	else
-		fwrite(body->via.bin.ptr, 1, body->via.bin.size, stdout);
+		return cmd_subscribe_print_json(ctl_map_get(d, "header"),
+		    body);
+	fwrite(body->via.bin.ptr, 1, body->via.bin.size, stdout);
 	putchar('\n');
-	return rv;
+	return CMD_OK;
 }
 
 /* What is not a message goes to stderr: stdout stays the messages. */
@@ -221,16 +225,14 @@ cmd_subscribe_event(struct cmd_ctx *ctx, const struct ctl_msg *m, int *down)
 	if (strcmp(m->event, "message") == 0)
 		return cmd_subscribe_print(ctx, m->data);
 	if (strcmp(m->event, "lost") == 0)
-		fprintf(stderr, "microctl: %" PRId64 " messages lost: "
-		    "microctl did not keep up\n",
+		cmd_warn("%" PRId64 " messages lost: microctl did not keep up",
 		    output_field_int(m->data, "messages"));
 	else if (strcmp(m->event, "interrupted") == 0) {
 		output_field(m->data, "reason", why, sizeof(why));
-		fprintf(stderr, "microctl: subscription interrupted, "
-		    "resubscribing: %s\n", why);
+		cmd_warn("subscription interrupted, resubscribing: %s", why);
 		*down = 1;
 	} else if (strcmp(m->event, "subscribed") == 0 && *down) {
-		fprintf(stderr, "microctl: subscribed again\n");
+		cmd_warn("subscribed again");
 		*down = 0;
 	}
 	return CMD_OK;

@@ -13,18 +13,35 @@
 #include "output.h"
 #include "util.h"
 
+static void
+cmd_vwarn(const char *fmt, va_list ap)
+{
+	char	*s;
+
+	/* A service's or the broker's answer may be in it. */
+	s = output_vtext(NULL, fmt, ap);
+	fprintf(stderr, "microctl: %s\n", s);
+	free(s);
+}
+
+void
+cmd_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	cmd_vwarn(fmt, ap);
+	va_end(ap);
+}
+
 enum cmd_status
 cmd_error(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*s;
 
-	/* A service's or the broker's answer may be in it. */
 	va_start(ap, fmt);
-	s = output_vtext(NULL, fmt, ap);
+	cmd_vwarn(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "microctl: %s\n", s);
-	free(s);
 	return CMD_ERROR;
 }
 

@@ -79,7 +79,10 @@ extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_workers_entry;
 
-/* Print "microctl: ..." on stderr; returns CMD_ERROR. */
+/* Print "microctl: ..." on stderr, made printable as output_line(). */
+void		 cmd_warn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+/* The same; returns CMD_ERROR. */
 enum cmd_status	 cmd_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 /* Print the command's usage on stderr; returns CMD_USAGE. */

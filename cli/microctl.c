@@ -6,12 +6,15 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -86,6 +89,17 @@ microctl_check_hostport(const char *s)
 	return atoi(colon + 1) <= 65535 ? 0 : -1;
 }
 
+/* Output lost (a full disk, a closed pipe with SIGPIPE ignored) fails. */
+static enum cmd_status
+microctl_flush(enum cmd_status rv)
+{
+	const char	*why;
+
+	if ((why = util_stdout_lost()) != NULL)
+		return cmd_error("cannot write output: %s", why);
+	return rv;
+}
+
 /* One option; -1 if it is bad (the message is printed). */
 static int
 microctl_option(struct cmd_opts *opts, int ch, const char *arg)
@@ -96,7 +110,7 @@ microctl_option(struct cmd_opts *opts, int ch, const char *arg)
 		return 0;
 	case 'h':
 		microctl_usage(stdout);
-		exit(CMD_OK);
+		exit(microctl_flush(CMD_OK));
 	case 'j':
 		opts->json = 1;
 		return 0;
@@ -266,17 +280,6 @@ microctl_check(const struct cmd_ctx *ctx)
 	return CMD_OK;
 }
 
-/* Output lost (a full disk, a closed pipe with SIGPIPE ignored) fails. */
-static enum cmd_status
-microctl_flush(enum cmd_status rv)
-{
-	const char	*why;
-
-	if ((why = util_stdout_lost()) != NULL)
-		return cmd_error("cannot write output: %s", why);
-	return rv;
-}
-
 static enum cmd_status
 microctl_run(struct cmd_ctx *ctx)
 {
@@ -303,6 +306,26 @@ microctl_words(int argc, char **argv, int first, int *nwords)
 	return argv + first - 1;
 }
 
+/*
+ * A closed standard descriptor would be reused by the control socket or a
+ * connection: microctl would read its input from microd, or print into the
+ * socket. Fill each with /dev/null opened the wrong way round, so that
+ * using it still fails with EBADF as the closed one did.
+ */
+static void
+microctl_hold_stdio(void)
+{
+	int	 fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == STDIN_FILENO ? O_WRONLY :
+		    O_RDONLY) == -1)
+			exit(cmd_error("/dev/null: %s", strerror(errno)));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -311,6 +334,7 @@ main(int argc, char **argv)
 	size_t			 words;
 	int			 n, bad;
 
+	microctl_hold_stdio();
 	log_init("microctl", LOG_LEVEL_WARN);
 	/* Widths of UTF-8 names in the tables; numbers stay "C". */
 	setlocale(LC_CTYPE, "");

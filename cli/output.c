@@ -23,13 +23,29 @@ struct output_table {
 	int	 *width;	/* each column's */
 };
 
+static enum cmd_status
+output_json_print(const json_t *v, size_t flags)
+{
+	if (json_dumpf(v, stdout, flags) == -1) {
+		/* Output lost: microctl_flush() says so, on one line. */
+		if (ferror(stdout))
+			return CMD_ERROR;
+		return cmd_error("cannot print JSON");
+	}
+	putchar('\n');
+	return CMD_OK;
+}
+
 enum cmd_status
 output_json_value(const json_t *v)
 {
-	if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) == -1)
-		return cmd_error("cannot print JSON");
-	putchar('\n');
-	return CMD_OK;
+	return output_json_print(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+}
+
+enum cmd_status
+output_json_line(const json_t *v)
+{
+	return output_json_print(v, JSON_COMPACT);
 }
 
 enum cmd_status

@@ -17,6 +17,8 @@
 /* Print a reply's data (NULL prints null) or a JSON value, indented. */
 enum cmd_status	 output_json(const msgpack_object *);
 enum cmd_status	 output_json_value(const json_t *);
+/* A JSON object on a line of its own, as a stream prints them. */
+enum cmd_status	 output_json_line(const json_t *);
 
 /* A scalar field of a msgpack map as text; "-" when missing or null. */
 const char	*output_field(const msgpack_object *, const char *, char *,

@@ -146,15 +146,83 @@ util_parse_units(const char *s, const struct util_unit *units, size_t n,
 	return -1;
 }
 
+/* Go's duration units, in ns; "ms" before "m", which would match it. */
+static const struct util_unit util_duration_units[] = {
+	{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+	{ "\xce\xbcs", 1000 }, { "ms", 1000000 }, { "s", 1000000000ULL },
+	{ "m", 60000000000ULL }, { "h", 3600000000000ULL },
+};
+
+static const struct util_unit *
+util_duration_unit(const char **p)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < nitems(util_duration_units); i++) {
+		n = strlen(util_duration_units[i].suffix);
+		if (strncmp(*p, util_duration_units[i].suffix, n) == 0) {
+			*p += n;
+			return &util_duration_units[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * One term of a duration ("90", "1.5" and a unit) at *p, in ns, *p moved
+ * past it; UINT64_MAX if it does not fit, so that a range check says
+ * "too large". Digits of the fraction finer than a nanosecond are dropped.
+ */
+static int
+util_duration_term(const char **p, uint64_t *ns)
+{
+	const struct util_unit	*u;
+	const char		*s = *p, *frac = NULL;
+	uint64_t		 whole = 0, part, scale;
+	int			 digits = 0, over = 0;
+
+	for (; isdigit((unsigned char)*s); s++, digits++) {
+		over |= whole > (UINT64_MAX - 9) / 10;
+		whole = whole * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s == '.')
+		for (frac = ++s; isdigit((unsigned char)*s); s++)
+			digits++;
+	if (digits == 0 || (u = util_duration_unit(&s)) == NULL)
+		return -1;
+	over |= whole > UINT64_MAX / u->mult;
+	part = whole * u->mult;
+	for (scale = u->mult / 10; frac != NULL && isdigit((unsigned char)*frac);
+	    frac++, scale /= 10)
+		part += (uint64_t)(*frac - '0') * scale;
+	over |= part < whole * u->mult;
+	*ns = over ? UINT64_MAX : part;
+	*p = s;
+	return 0;
+}
+
+/*
+ * A duration as Go's time.ParseDuration reads it ("1m30s", "1.5s",
+ * "500ms", "250us"; what go-micro's clients write), but without a sign,
+ * or a bare number of seconds; in ms, fractions of a ms dropped.
+ */
 int
 util_parse_duration_ms(const char *s, uint64_t *ms)
 {
-	static const struct util_unit units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "", 1000 },
-	};
+	static const struct util_unit seconds[] = { { "", 1000 } };
+	uint64_t	 ns = 0, term;
 
-	return util_parse_units(s, units, nitems(units), ms);
+	if (util_parse_units(s, seconds, nitems(seconds), ms) == 0)
+		return 0;
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		if (util_duration_term(&s, &term) == -1)
+			return -1;
+		ns = ns + term < ns ? UINT64_MAX : ns + term;
+	}
+	*ms = ns / 1000000;
+	return 0;
 }
 
 int

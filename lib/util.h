@@ -39,7 +39,10 @@ struct util_unit {
 };
 int	 util_parse_units(const char *, const struct util_unit *, size_t,
 	    uint64_t *);
-/* "30s", "500ms", "2m", "1h", or a bare number of seconds. */
+/*
+ * "30s", "500ms", "2m", "1h", "1m30s", "1.5s" (Go's time.ParseDuration,
+ * unsigned), or a bare number of seconds; in ms.
+ */
 int	 util_parse_duration_ms(const char *, uint64_t *);
 /* "512", "64K", "4M", "1G" (either case). */
 int	 util_parse_size(const char *, uint64_t *);

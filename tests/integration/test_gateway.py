@@ -292,6 +292,10 @@ def test_error_statuses(gw, nodes):
     status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
                           {"Timeout": "200ms"})
     assert status == 408, body
+    # As Go's Duration.String() writes it (it used to be a 400).
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
+                          {"Timeout": "0.2s"})
+    assert status == 408, body
     status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
                           {"Timeout": "soon"})
     assert status == 400 and error(body)["id"] == "go.micro.rpc"

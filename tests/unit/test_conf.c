@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "microd/conf.h"
+#include "util.h"
 
 static char	 errs[4096];
 
@@ -300,6 +301,44 @@ test_env_overrides(void **state)
 	unsetenv("MICRO_API_WORKERS");
 }
 
+/*
+ * Durations as Go writes them (go-micro clients send "1m30s", "1.5s";
+ * they used to be refused), or a bare number of seconds.
+ */
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char	*text;
+		int64_t		 ms;	/* -1: refused */
+	} cases[] = {
+		{ "30", 30000 }, { "0", 0 }, { "500ms", 500 }, { "5m", 300000 },
+		{ "1m30s", 90000 }, { "1.5s", 1500 }, { "2h45m", 9900000 },
+		{ "1.5h", 5400000 }, { ".5s", 500 }, { "5m0s", 300000 },
+		{ "1500us", 1 }, { "1500\xc2\xb5s", 1 }, { "999999ns", 0 },
+		{ "0.0015s", 1 }, { "1h1m1s1ms", 3661001 },
+		{ "", -1 }, { "s", -1 }, { ".s", -1 }, { "1.5", -1 },
+		{ "-1s", -1 }, { "+1s", -1 }, { "1x", -1 }, { "1s2", -1 },
+		{ "5 s", -1 }, { "1e3s", -1 }, { "1s junk", -1 },
+		{ "99999999999999999999", -1 },
+		/* Past what ns can hold: as large as can be, for range checks. */
+		{ "18446744073709551615ms", 18446744073709 },
+		{ "5124096h", 18446744073709 }, { "5124095h1h", 18446744073709 },
+	};
+	uint64_t	 ms;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = 12345;
+		rc = util_parse_duration_ms(cases[i].text, &ms);
+		if (cases[i].ms == -1 ? rc != -1 :
+		    rc != 0 || ms != (uint64_t)cases[i].ms)
+			fail_msg("\"%s\": rc %d, %llu ms", cases[i].text, rc,
+			    (unsigned long long)ms);
+	}
+}
+
 int
 main(void)
 {
@@ -317,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_syntax_error_among_others),
 		cmocka_unit_test(test_unbindable),
+		cmocka_unit_test(test_durations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,14 +7,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -306,26 +304,6 @@ microctl_words(int argc, char **argv, int first, int *nwords)
 	return argv + first - 1;
 }
 
-/*
- * A closed standard descriptor would be reused by the control socket or a
- * connection: microctl would read its input from microd, or print into the
- * socket. Fill each with /dev/null opened the wrong way round, so that
- * using it still fails with EBADF as the closed one did.
- */
-static void
-microctl_hold_stdio(void)
-{
-	int	 fd;
-
-	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
-		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
-			continue;
-		if (open("/dev/null", fd == STDIN_FILENO ? O_WRONLY :
-		    O_RDONLY) == -1)
-			exit(cmd_error("/dev/null: %s", strerror(errno)));
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -334,7 +312,8 @@ main(int argc, char **argv)
 	size_t			 words;
 	int			 n, bad;
 
-	microctl_hold_stdio();
+	if (util_hold_stdio() == -1)
+		exit(cmd_error("/dev/null: %s", strerror(errno)));
 	log_init("microctl", LOG_LEVEL_WARN);
 	/* Widths of UTF-8 names in the tables; numbers stay "C". */
 	setlocale(LC_CTYPE, "");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -363,6 +364,21 @@ util_set_cloexec(int fd, int on)
 		return -1;
 	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
 	return fcntl(fd, F_SETFD, flags);
+}
+
+int
+util_hold_stdio(void)
+{
+	int	 fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == STDIN_FILENO ? O_WRONLY :
+		    O_RDONLY) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 const char *

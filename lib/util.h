@@ -66,5 +66,13 @@ int	 util_set_nonblock(int);
  */
 const char *util_stdout_lost(void);
 int	 util_set_cloexec(int, int);
+/*
+ * Put /dev/null, opened the wrong way round, on each of fds 0-2 that is
+ * closed: a socket opened later would take it, and microctl or micro-top
+ * would read their input from microd or print into its socket. Using one
+ * still fails with EBADF, as the closed one did. -1 if /dev/null cannot
+ * be opened.
+ */
+int	 util_hold_stdio(void);
 
 #endif

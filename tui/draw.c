@@ -200,6 +200,7 @@ draw_detail(struct top *t, int y, int height)
 
 	if (height < 2)
 		return;
+	t->detail_height = (size_t)(height - 1);
 	if (t->detail_first + (size_t)(height - 1) > n)
 		t->detail_first = n > (size_t)(height - 1) ?
 		    n - (size_t)(height - 1) : 0;
@@ -262,6 +263,27 @@ draw_bottom(const struct top *t, int y)
 	}
 }
 
+/*
+ * Between the header and the bottom line. With no row for it, nothing is
+ * drawn: a title put on the bottom line would show through a shorter
+ * message there.
+ */
+static void
+draw_body(struct top *t, int y, int height)
+{
+	if (height < 1)
+		return;
+	if (!attach_up(t))
+		draw_down(t, y, height);
+	else if (t->view == TOP_VIEW_HELP)
+		draw_lines(y, height, draw_help, nitems(draw_help),
+		    SCREEN_NORMAL);
+	else if (t->view == TOP_VIEW_DETAIL)
+		draw_detail(t, y, height);
+	else
+		draw_panels(t, y, height);
+}
+
 void
 draw_screen(struct top *t)
 {
@@ -276,15 +298,7 @@ draw_screen(struct top *t)
 		draw_header(t, i, line, sizeof(line), cols);
 		screen_put(i, i == 2 ? SCREEN_BAD : SCREEN_NORMAL, line);
 	}
-	if (!attach_up(t))
-		draw_down(t, y, rows - y - 1);
-	else if (t->view == TOP_VIEW_HELP)
-		draw_lines(y, rows - y - 1, draw_help, nitems(draw_help),
-		    SCREEN_NORMAL);
-	else if (t->view == TOP_VIEW_DETAIL)
-		draw_detail(t, y, rows - y - 1);
-	else
-		draw_panels(t, y, rows - y - 1);
+	draw_body(t, y, rows - y - 1);
 	x = draw_bottom(t, rows - 1);
 	screen_refresh(x >= 0 && x < cols ? rows - 1 : -1, x);
 	t->dirty = 0;

@@ -14,7 +14,6 @@
 #include "util.h"
 
 #define KEYS_ESC	27
-#define KEYS_PAGE	10
 
 struct keys_binding {
 	int	 key;
@@ -58,16 +57,27 @@ keys_down(struct top *t)
 	keys_move(t, 1);
 }
 
+/* As many rows as the focused list showed when last drawn. */
+static long
+keys_page(struct top *t)
+{
+	size_t	 n;
+
+	n = t->view == TOP_VIEW_DETAIL ? t->detail_height :
+	    keys_panel(t)->height;
+	return n > 1 ? (long)n : 1;
+}
+
 static void
 keys_page_up(struct top *t)
 {
-	keys_move(t, -KEYS_PAGE);
+	keys_move(t, -keys_page(t));
 }
 
 static void
 keys_page_down(struct top *t)
 {
-	keys_move(t, KEYS_PAGE);
+	keys_move(t, keys_page(t));
 }
 
 static void
@@ -147,14 +157,21 @@ keys_help(struct top *t)
 	t->view = TOP_VIEW_HELP;
 }
 
+/* Whether a request can go to microd now; if not, the bottom line says so. */
+static int
+keys_attached(struct top *t)
+{
+	if (attach_up(t))
+		return 1;
+	snprintf(t->message, sizeof(t->message), "not attached to microd");
+	return 0;
+}
+
 static void
 keys_ask(struct top *t, top_action fn, const char *question)
 {
-	if (!attach_up(t)) {
-		snprintf(t->message, sizeof(t->message),
-		    "not attached to microd");
+	if (!keys_attached(t))
 		return;
-	}
 	snprintf(t->question, sizeof(t->question), "%s", question);
 	t->confirmed = fn;
 	t->prompt = TOP_PROMPT_CONFIRM;
@@ -255,9 +272,11 @@ static void
 keys_prompt_confirm(struct top *t, int key)
 {
 	t->prompt = TOP_PROMPT_NONE;
-	if (key == 'y' || key == 'Y')
-		t->confirmed(t);
-	else
+	/* microd may have gone away while the question was up. */
+	if (key == 'y' || key == 'Y') {
+		if (keys_attached(t))
+			t->confirmed(t);
+	} else
 		snprintf(t->message, sizeof(t->message), "cancelled");
 }
 

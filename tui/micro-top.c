@@ -17,6 +17,7 @@
 #include "log.h"
 #include "tui/screen.h"
 #include "tui/top.h"
+#include "util.h"
 
 volatile sig_atomic_t	top_signalled;
 
@@ -90,6 +91,8 @@ main(int argc, char *argv[])
 	int		 ch, batch = 0, rv;
 
 	log_init("micro-top", LOG_LEVEL_WARN);
+	if (util_hold_stdio() == -1)
+		fatal("/dev/null");
 	while ((ch = getopt(argc, argv, "bhs:V")) != -1) {
 		switch (ch) {
 		case 'b':

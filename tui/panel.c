@@ -102,6 +102,7 @@ panel_scroll(struct panel *p, size_t height)
 {
 	if (height == 0)
 		return;
+	p->height = height;
 	if (p->sel < p->first)
 		p->first = p->sel;
 	if (p->sel >= p->first + height)

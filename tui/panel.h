@@ -49,6 +49,7 @@ struct panel {
 	size_t			 nrows;
 	size_t			 sel;		/* into rows */
 	size_t			 first;		/* first row on screen */
+	size_t			 height;	/* rows on screen: a page */
 	int			 sort;
 	char			 filter[PANEL_FILTER_LEN];
 	char			 ident[PANEL_IDENT_LEN];	/* of sel */

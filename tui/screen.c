@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <curses.h>
+#include <stdlib.h>
 
 #include "tui/screen.h"
 #include "termtext.h"
@@ -93,6 +95,23 @@ screen_clear(void)
 	erase();
 }
 
+/*
+ * In a single-byte locale (LANG=C) termtext passes bytes above 0x7f as one
+ * column each, but ncurses draws those the locale cannot print as "~C" or
+ * "M-C": a UTF-8 or CJK name would push the columns after it out of line
+ * and off the edge. A UTF-8 locale's text is printable already.
+ */
+static void
+screen_printable(char *s)
+{
+	if (MB_CUR_MAX > 1)
+		return;
+	for (; *s != '\0'; s++) {
+		if (!isprint((unsigned char)*s))
+			*s = '?';
+	}
+}
+
 /* Whatever the text holds, only printable characters reach the screen. */
 void
 screen_put(int y, enum screen_style style, const char *text)
@@ -103,6 +122,7 @@ screen_put(int y, enum screen_style style, const char *text)
 	if (y < 0 || y >= LINES)
 		return;
 	termtext_fit(text, COLS, line, sizeof(line));
+	screen_printable(line);
 	attrset(screen_attrs[style]);
 	mvaddstr(y, 0, line);
 	getyx(stdscr, cy, cx);

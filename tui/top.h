@@ -63,6 +63,7 @@ struct top {
 	char		*detail_name;		/* whole */
 	json_t		*detail;		/* array of Service objects */
 	size_t		 detail_first;		/* scroll */
+	size_t		 detail_height;		/* lines on screen: a page */
 
 	enum top_prompt	 prompt;
 	char		 input[PANEL_FILTER_LEN];

@@ -610,3 +610,106 @@ def test_utf8_names(microd, tmux):
     rows = [l for l in r.stdout.splitlines() if l.startswith("go.micro.caf")]
     assert len(rows) == 2 and rows[0].index("1.0.0") == \
         rows[1].index("1.0.0"), rows
+
+
+def lines_of(screen, prefix):
+    return [l for l in screen.splitlines() if l.startswith(prefix)]
+
+
+def test_lang_c_keeps_columns_of_non_ascii_names(microd, tmux):
+    """In the C locale ncurses would draw each byte above 0x7f as "~C":
+    a CJK name pushed its row's columns out of line."""
+    m = microd()
+    names = ("go.micro.plain", "go.micro.café",
+             "go.micro.\u65e5\u672c\u8a9e\u30b5\u30fc\u30d3\u30b9")
+    for name in names:
+        m.ctl("register", "-", input=service_json(name))
+    t = tmux(width=80, height=24)
+    t.type("LANG=C LC_ALL=C %s -s %s; echo micro-top-exited-$?" % (
+        MICROTOP, m.socket))
+    t.keys("Enter")
+
+    def aligned(s):
+        rows = lines_of(s, "go.micro.")
+        return (len(rows) == 3 and all(len(r) <= 80 for r in rows) and
+                len({r.find("1.0.0") for r in rows}) == 1 and
+                all(r.rstrip().endswith("-") for r in rows))
+    screen = t.wait(aligned, what="three service rows in line")
+    assert "~" not in "".join(lines_of(screen, "go.micro."))
+    t.keys("q")
+    t.wait_text("micro-top-exited-0")
+
+
+def test_three_rows_keep_the_bottom_line_clean(microd, tmux):
+    """With no row between the header and the bottom line, the workers'
+    title was drawn on the bottom line and showed through a message."""
+    m = microd()
+    t = tmux(width=80, height=3)
+    start_top(t, m)
+    t.wait(lambda s: s.startswith("microd "), what="attached")
+    t.type("r")
+    t.wait_text("[y/N]")
+    t.type("n")
+    t.wait(lambda s: len(s.splitlines()) >= 3 and
+           s.splitlines()[2].rstrip() == "cancelled",
+           what="'cancelled' alone on the bottom line")
+
+
+def test_answer_after_microd_went_away_says_so(microd, tmux):
+    """y to a question asked while attached, answered after microd left:
+    nothing can be sent, and the bottom line must say so."""
+    m = microd()
+    t = tmux()
+    start_top(t, m)
+    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t.type("r")
+    t.wait_text("Reload microd's configuration? [y/N]")
+    m.stop()
+    t.wait_text("microd is not running", timeout=20)
+    t.type("y")
+    t.wait(lambda s: s.rstrip("\n").splitlines()[-1] ==
+           "not attached to microd", what="'not attached' on the bottom")
+
+
+def register_many(m, n):
+    url = m.url("sidecar", "/registry")
+    for i in range(n):
+        svc = json.loads(service_json("svc.%04d" % i, node="n%d" % i))
+        status, _, body = http("POST", url, json.dumps(svc).encode(),
+                               {"Content-Type": "application/json"})
+        assert status == 200, body
+
+
+def test_page_keys_move_a_page(microd, tmux):
+    """PgDn and PgUp move by the rows the panel shows, not ten rows."""
+    m = microd()
+    register_many(m, 1000)
+    t = tmux(width=100, height=40)
+    start_top(t, m)
+    screen = t.wait(lambda s: "Services (1000)" in s and
+                    lines_of(s, "svc.0000"), timeout=30,
+                    what="a thousand services")
+    shown = len(lines_of(screen, "svc."))
+    assert shown > 10, screen
+    t.keys("Tab")
+    t.keys("NPage")
+    # The selection moved a page down: the first row scrolled away.
+    t.wait(lambda s: lines_of(s, "svc.%04d" % shown) and
+           not lines_of(s, "svc.0000"), what="one page down")
+    t.keys("PPage")
+    t.wait(lambda s: lines_of(s, "svc.0000") and
+           not lines_of(s, "svc.%04d" % shown), what="back up a page")
+    t.type("G")
+    t.wait(lambda s: lines_of(s, "svc.0999"), what="the end")
+
+
+def test_batch_with_stdout_closed_fails(microd):
+    """A closed stdout was reused by the control connection: the snapshot
+    went into microd's socket and -b exited 0."""
+    m = microd()
+    r = subprocess.run(["sh", "-c", 'exec "$0" -b -s "$1" >&-', MICROTOP,
+                        m.socket], stderr=subprocess.PIPE, text=True,
+                       timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("micro-top: cannot write output:"), r.stderr
+    assert "request too large" not in m.read_log()

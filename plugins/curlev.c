@@ -267,20 +267,6 @@ curlev_cancel(struct curlev_xfer *x)
 	curlev_xfer_free(x);
 }
 
-int
-curlev_run_now(struct curlev_xfer *x, long timeout_ms)
-{
-	CURLcode	 rv;
-	long		 status = 0;
-
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	rv = curl_easy_perform(x->easy);
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	curlev_xfer_discard(x);
-	return rv == CURLE_OK && status == 200 ? 0 : -1;
-}
-
 static size_t
 curlev_count_ok(CURLM *multi)
 {

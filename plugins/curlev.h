@@ -67,14 +67,10 @@ void		 curlev_header(struct curlev_xfer *, const char *);
 int		 curlev_start(struct curlev_xfer *, const char **);
 void		 curlev_cancel(struct curlev_xfer *);
 /*
- * Run a transfer that was not started to its end, blocking for at most
- * timeout_ms, and free it (done() is not called). Only for shutdown,
- * when this host's entries must leave the store before the process does.
- */
-int		 curlev_run_now(struct curlev_xfer *, long);
-/*
- * The same for n transfers run together, all bounded by one timeout_ms:
- * the whole call returns within it. Returns how many answered 200.
+ * Run n transfers that were not started to their end together, blocking
+ * for at most timeout_ms in all, and free them (done() is not called).
+ * Only for shutdown, when this host's entries must leave the store
+ * before the process does. Returns how many answered 200.
  */
 size_t		 curlev_run_all_now(struct curlev_xfer **, size_t, long);
 

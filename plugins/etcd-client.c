@@ -182,16 +182,23 @@ etcd_client_set_token(struct etcd_client *c, char *token)
 	c->token = token;
 }
 
-int
-etcd_client_revoke_now(struct etcd_client *c, int64_t id)
+size_t
+etcd_client_revoke_now(struct etcd_client *c, const int64_t *ids, size_t n)
 {
-	struct curlev_xfer	*x;
-	char			*url, *body = etcd_req_lease(id);
+	struct curlev_xfer	**xs;
+	char			*url, *body;
+	size_t			 i, ok;
 
+	xs = xcalloc(n, sizeof(*xs));
 	xasprintf(&url, "%s/v3/lease/revoke", c->endpoints[c->current]);
-	x = curlev_xfer_new(c->cev, "POST", url, body, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		body = etcd_req_lease(ids[i]);
+		xs[i] = curlev_xfer_new(c->cev, "POST", url, body, NULL, NULL);
+		free(body);
+		etcd_client_setup(c, xs[i]->easy, &xs[i]->headers);
+	}
 	free(url);
-	free(body);
-	etcd_client_setup(c, x->easy, &x->headers);
-	return curlev_run_now(x, ETCD_REVOKE_TIMEOUT_MS);
+	ok = curlev_run_all_now(xs, n, ETCD_REVOKE_TIMEOUT_MS);
+	free(xs);
+	return ok;
 }

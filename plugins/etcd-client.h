@@ -41,9 +41,11 @@ char		*etcd_client_auth_request(const struct etcd_client *);
 /* Hand over a token (consumed), or NULL to drop a rejected one. */
 void		 etcd_client_set_token(struct etcd_client *, char *);
 /*
- * Revoke a lease and wait for it (bounded): only at shutdown, when the
- * keys of this host must go before the process does.
+ * Revoke n leases together and wait for them, at most
+ * ETCD_REVOKE_TIMEOUT_MS in all: only at shutdown, when the keys of this
+ * host must go before the process does. Returns how many were revoked.
  */
-int		 etcd_client_revoke_now(struct etcd_client *, int64_t);
+size_t		 etcd_client_revoke_now(struct etcd_client *, const int64_t *,
+		    size_t);
 
 #endif

@@ -31,10 +31,17 @@ struct etcd_lease {
 	struct etcd_lease	*next;
 };
 
+/*
+ * A key deregistered here is kept, without a value or lease, until its
+ * delete is stored: one made while etcd is away, or that fails, is sent
+ * again on reconnection (its lease may be kept alive by other keys, so
+ * nothing else would ever remove it), and one made while its put is out
+ * waits for it, so the put cannot land after the delete.
+ */
 struct etcd_local {
 	struct etcd		*e;
 	char			*key;
-	char			*value;
+	char			*value;		/* NULL: to be deleted */
 	struct etcd_lease	*lease;		/* the key belongs on it */
 	/*
 	 * The leases the key may still be on, one reference each. Revoking
@@ -45,14 +52,16 @@ struct etcd_local {
 	 */
 	struct etcd_lease	**leaving;
 	size_t			 nleaving;
-	int			 dirty;		/* store may not have value */
-	struct curlev_xfer	*xfer;		/* put */
+	int			 dirty;		/* store may not have value,
+						   or the delete */
+	struct curlev_xfer	*xfer;		/* put or delete */
 	struct etcd_lease	*putting;	/* the lease xfer puts it on */
 	struct etcd_local	*next;
 };
 
 static void	etcd_lease_tick(evutil_socket_t, short, void *);
 static void	etcd_lease_unref(struct etcd_lease *);
+static void	etcd_local_unlink(struct etcd_local *);
 
 /* The answer to a request nobody waits for: only worth a log line. */
 static void
@@ -115,7 +124,7 @@ etcd_local_moved(struct etcd_local *l, struct etcd_lease *ls)
 }
 
 static void
-etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
+etcd_local_write_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
 	struct etcd_local	*l = x->arg;
 
@@ -124,6 +133,10 @@ etcd_local_put_done(struct curlev_xfer *x, CURLcode rv, long status)
 		x->arg = l->e;
 		etcd_local_logged(x, rv, status);
 		l->dirty = 1;	/* the next lease tick tries again */
+		return;
+	}
+	if (l->value == NULL && !l->dirty) {	/* the delete is stored */
+		etcd_local_unlink(l);
 		return;
 	}
 	etcd_local_moved(l, l->putting);
@@ -137,15 +150,20 @@ etcd_local_flush(struct etcd_local *l)
 	struct etcd	*e = l->e;
 	const char	*cause;
 
-	if (!e->connected || l->lease->id == 0 || l->xfer != NULL)
+	if (!e->connected || l->xfer != NULL ||
+	    (l->lease != NULL && l->lease->id == 0))
 		return;
 	l->dirty = 0;
 	l->putting = l->lease;
-	l->xfer = etcd_client_post(e->client, "/v3/kv/put",
-	    etcd_req_put(l->key, l->value, l->lease->id), etcd_local_put_done,
-	    l, &cause);
+	if (l->value == NULL)
+		l->xfer = etcd_client_post(e->client, "/v3/kv/deleterange",
+		    etcd_req_delete(l->key), etcd_local_write_done, l, &cause);
+	else
+		l->xfer = etcd_client_post(e->client, "/v3/kv/put",
+		    etcd_req_put(l->key, l->value, l->lease->id),
+		    etcd_local_write_done, l, &cause);
 	if (l->xfer == NULL) {
-		etcd_log(e, LOG_LEVEL_WARN, "put %s: %s", l->key, cause);
+		etcd_log(e, LOG_LEVEL_WARN, "write %s: %s", l->key, cause);
 		l->dirty = 1;
 	}
 }
@@ -156,9 +174,10 @@ etcd_lease_flush(struct etcd_lease *ls, int all)
 	struct etcd_local	*l;
 
 	for (l = ls->e->locals; l != NULL; l = l->next) {
-		if (l->lease != ls)
+		/* a delete still due goes with any lease's answer */
+		if (l->lease != ls && l->value != NULL)
 			continue;
-		if (all)
+		if (all && l->value != NULL)
 			l->dirty = 1;
 		if (l->dirty)
 			etcd_local_flush(l);
@@ -326,7 +345,7 @@ etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 		}
 		if (l->lease == ls)
 			etcd_lease_unref(ls);
-		else
+		else if (l->lease != NULL)
 			etcd_local_leave(l, l->lease);
 		free(l->value);
 	}
@@ -348,6 +367,11 @@ etcd_local_deleted(struct etcd *e, const char *key)
 
 	if (l == NULL)
 		return;
+	if (l->value == NULL) {		/* ours, or someone's: it is gone */
+		if (l->xfer == NULL)
+			etcd_local_unlink(l);
+		return;
+	}
 	etcd_log(e, LOG_LEVEL_INFO, "%s: deleted in etcd, still registered "
 	    "here: putting it back", key);
 	l->dirty = 1;
@@ -374,19 +398,27 @@ etcd_local_free_one(struct etcd_local *l)
 }
 
 static void
-etcd_local_remove(struct etcd_local **pp)
+etcd_local_unlink(struct etcd_local *l)
 {
-	struct etcd_local	*l = *pp;
-	struct etcd		*e = l->e;
+	struct etcd_local	**pp = etcd_local_find(l->e, l->key);
 
 	*pp = l->next;
-	curlev_cancel(l->xfer);
-	if (e->connected)
-		etcd_local_post(e, "/v3/kv/deleterange", etcd_req_delete(l->key));
+	etcd_local_free_one(l);
+}
+
+/* Deregistered: the leases may go, the key is deleted (see above). */
+static void
+etcd_local_remove(struct etcd_local *l)
+{
 	etcd_lease_unref(l->lease);
 	while (l->nleaving > 0)
 		etcd_lease_unref(l->leaving[--l->nleaving]);
-	etcd_local_free_one(l);
+	free(l->value);
+	l->value = NULL;
+	l->lease = NULL;
+	l->putting = NULL;
+	l->dirty = 1;
+	etcd_local_flush(l);
 }
 
 /*
@@ -431,10 +463,10 @@ etcd_local_each(struct etcd *e, const char *json, int values,
 static void
 etcd_local_drop(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 {
-	struct etcd_local	**pp = etcd_local_find(e, key);
+	struct etcd_local	*l = *etcd_local_find(e, key);
 
-	if (*pp != NULL)
-		etcd_local_remove(pp);
+	if (l != NULL && l->value != NULL)
+		etcd_local_remove(l);
 	free(key);
 }
 
@@ -466,10 +498,40 @@ etcd_local_resync(struct etcd *e)
 	struct etcd_local	*l;
 	struct etcd_lease	*ls;
 
-	for (l = e->locals; l != NULL; l = l->next)
-		l->dirty = 1;
+	for (l = e->locals; l != NULL; l = l->next) {
+		if (l->value != NULL)
+			l->dirty = 1;
+		else		/* a delete has no lease answer to wait for */
+			etcd_local_flush(l);
+	}
 	for (ls = e->leases; ls != NULL; ls = ls->next)
 		etcd_lease_tick(-1, 0, ls);
+}
+
+/*
+ * Revoking takes this host's keys out of the store at a clean stop. One
+ * bound for all the leases, not one each: a stalled etcd must not hold
+ * the worker past shutdown_timeout.
+ */
+static void
+etcd_local_revoke(struct etcd *e)
+{
+	struct etcd_lease	*ls;
+	int64_t			*ids = NULL, longest = 0;
+	size_t			 n = 0, ok;
+
+	for (ls = e->leases; ls != NULL; ls = ls->next) {
+		if (ls->id == 0)
+			continue;
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = ls->id;
+		if (ls->ttl_s > longest)
+			longest = ls->ttl_s;
+	}
+	if (n > 0 && (ok = etcd_client_revoke_now(e->client, ids, n)) < n)
+		etcd_log(e, LOG_LEVEL_WARN, "%zu leases not revoked: their "
+		    "keys expire within %llds", n - ok, (long long)longest);
+	free(ids);
 }
 
 void
@@ -483,13 +545,10 @@ etcd_local_free(struct etcd *e, int revoke)
 		curlev_cancel(l->xfer);
 		etcd_local_free_one(l);
 	}
+	if (revoke && e->connected)
+		etcd_local_revoke(e);
 	while ((ls = e->leases) != NULL) {
 		e->leases = ls->next;
-		if (revoke && ls->id != 0 && e->connected &&
-		    etcd_client_revoke_now(e->client, ls->id) == -1)
-			etcd_log(e, LOG_LEVEL_WARN, "lease %lld not revoked: "
-			    "its keys expire in %llds", (long long)ls->id,
-			    (long long)ls->ttl_s);
 		etcd_lease_free(ls);
 	}
 }

@@ -81,6 +81,18 @@ etcd_fail(struct etcd *e, const char *fmt, ...)
 	    ETCD_BACKOFF_MAX_MS : e->backoff_ms * 2;
 }
 
+/*
+ * A token etcd no longer knows (simple tokens live in the member's
+ * memory: a restart forgets them all) is dropped, so the next connection
+ * authenticates again instead of being refused for ever.
+ */
+static void
+etcd_token_check(struct etcd *e, long status, const char *msg)
+{
+	if (status == 401 || strstr(msg, "token") != NULL)
+		etcd_client_set_token(e->client, NULL);
+}
+
 /* An answer that is not a 200: its message, and a dropped token on 401. */
 static int
 etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
@@ -95,8 +107,7 @@ etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
 	if (status == 200)
 		return 1;
 	msg = etcd_parse_error(x->body != NULL ? x->body : "", x->len);
-	if (status == 401 || strstr(msg, "token") != NULL)
-		etcd_client_set_token(e->client, NULL);
+	etcd_token_check(e, status, msg);
 	etcd_fail(e, "%s: HTTP %ld: %s", what, status, msg);
 	free(msg);
 	return 0;
@@ -218,6 +229,9 @@ etcd_watch_line(const char *line, size_t len, void *arg)
 		e->relist = 1;
 	}
 	if (b.canceled || b.error != NULL) {
+		/* the stream answers 200, a refused token comes as its error */
+		if (b.error != NULL)
+			etcd_token_check(e, 200, b.error);
 		free(e->error);
 		xasprintf(&e->error, "watch: %s", b.error != NULL ? b.error :
 		    "canceled");

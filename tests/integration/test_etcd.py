@@ -563,3 +563,96 @@ def test_value_replaces_what_its_key_held(etcd, microd):
              what="k-1 gone after a value for another service")
     assert versions(m, "go.micro.srv.ghost") == {}
     assert "value is not node k-1 of go.micro.srv.k" in m.read_log()
+
+
+def test_token_forgotten_by_an_etcd_restart_is_renewed(etcd, microd):
+    """etcd keeps simple tokens in memory: after it restarts, the watch
+    is refused with "invalid auth token" (in the stream, under HTTP
+    200). The token must be dropped and a new one asked for, or the
+    plugin retries the dead one for ever."""
+    e = etcd()
+    root = ("--user", "root:rootpw")
+    e.ctl("user", "add", "root:rootpw")
+    e.ctl("user", "grant-role", "root", "root")
+    e.ctl("auth", "enable")
+    m = microd(extra=conf(e.address()) +
+               "username = root\npassword = rootpw\n", env=PLUGIN_ENV,
+               workers={"web": 0, "broker": 0})
+    register(m, service("go.micro.srv.mine", "mine-1", 7001))
+    key = PREFIX + "go.micro.srv.mine/mine-1"
+    wait_for(lambda: key in e.ctl(*root, "get", key),
+             what="registration written")
+    e.stop()
+    wait_for(lambda: not registry_status(m)["connected"], 10,
+             what="outage seen")
+    e.start()
+    wait_for(lambda: e.run(*root, "endpoint", "health").returncode == 0,
+             20, 0.1, "etcd back")
+    wait_for(lambda: registry_status(m)["connected"], 20,
+             what="connected again")
+    svc = service("go.micro.srv.after", "after-1", 7002)
+    e.ctl(*root, "put", PREFIX + "go.micro.srv.after/after-1",
+          json.dumps(svc))
+    wait_for(lambda: node_ids(m, "go.micro.srv.after") == {"after-1"},
+             what="a put after the restart seen")
+    assert key in e.ctl(*root, "get", key)
+
+
+def test_deregistered_while_away_is_deleted_once_back(etcd, microd):
+    """A node deregistered while etcd is unreachable must leave the
+    store once it is back: its lease, shared with the host's other
+    nodes of that TTL, is kept alive, so nothing else would ever delete
+    the key, and every other host would keep routing to it."""
+    e = etcd()
+    cut = TcpCut(e.members[0]["client"])
+    try:
+        m = start(microd, "127.0.0.1:%d" % cut.port)
+        other = start(microd, e.address(), name="other")
+        gone = service("go.micro.srv.pair", "gone-1", 7101)
+        stay = service("go.micro.srv.pair", "stay-1", 7102)
+        register(m, gone)
+        register(m, stay)
+        key = PREFIX + "go.micro.srv.pair/gone-1"
+        wait_for(lambda: node_ids(other, "go.micro.srv.pair") ==
+                 {"gone-1", "stay-1"}, what="both nodes seen by the other")
+        cut.cut()
+        wait_for(lambda: not registry_status(m)["connected"], 10,
+                 what="outage seen")
+        m.ctl("deregister", "-", input=json.dumps(gone))
+        cut.restore()
+        wait_for(lambda: registry_status(m)["connected"], 20,
+                 what="connected again")
+        wait_for(lambda: key not in e.kvs(), 10,
+                 what="the key deregistered while away deleted")
+        wait_for(lambda: node_ids(other, "go.micro.srv.pair") ==
+                 {"stay-1"}, what="the other host sees it gone")
+        assert PREFIX + "go.micro.srv.pair/stay-1" in e.kvs()
+    finally:
+        cut.close()
+
+
+def test_clean_stop_with_etcd_stalled_is_bounded(etcd, microd):
+    """A clean stop revokes this host's leases, bounded in time: with
+    etcd stalled (SIGSTOP: connections accepted, nothing answered) and a
+    lease per TTL, waiting a second for each lease in turn kept the
+    worker until the master killed it at shutdown_timeout (5 s)."""
+    e = etcd()
+    m = start(microd, e.address())
+    keys = []
+    for i in range(8):
+        svc = service("go.micro.srv.ttl%d" % i, "t-%d" % i, 7200 + i)
+        register(m, svc, "%ds" % (61 + i))
+        keys.append(PREFIX + svc["name"] + "/t-%d" % i)
+    wait_for(lambda: all(k in e.kvs() for k in keys), what="keys written")
+    proc = e.members[0]["proc"]
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        m.stop()
+        took = time.monotonic() - t0
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert m.proc.returncode == 0
+    assert took < 4, "clean stop took %.1f s" % took
+    assert "did not stop in time" not in m.read_log()
+    assert "8 leases not revoked" in m.read_log()

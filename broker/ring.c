@@ -59,6 +59,7 @@ struct bring_rec {
 	uint16_t	 topic_len;
 	uint16_t	 ctype_len;
 	uint32_t	 body_len;
+	uint64_t	 seq;		/* the ring's published count before it */
 };
 
 /* A record's bytes beyond its body, at most: header, targets, names. */
@@ -106,6 +107,7 @@ struct bring {
 	uint64_t		 tail;		/* stored, never trusted back */
 	int			 wake_fd;
 	uint64_t		 cursor[BRING_MAX_RINGS];
+	uint64_t		 seq[BRING_MAX_RINGS];	/* expected at cursor */
 	unsigned		 next_ring;	/* where bring_next looks */
 	uint8_t			*copy;
 	struct sockaddr_un	 addrs[BRING_MAX_RINGS];
@@ -349,6 +351,9 @@ bring_attach(const char **cause)
 	for (i = 0; i < BRING_MAX_RINGS; i++) {
 		b->cursor[i] = atomic_load_explicit(&b->hdr->rings[i].head,
 		    memory_order_acquire);
+		b->seq[i] = atomic_load_explicit(
+		    &b->hdr->rings[i].counters[BRING_PUBLISHED],
+		    memory_order_relaxed);
 		bring_addr(b, i);
 	}
 	if (bring_bind(b, cause) == -1) {
@@ -527,10 +532,10 @@ bring_reserve(struct bring *b, struct bring_ring *ring, const uint8_t *data,
 
 	while (end - b->tail > b->ring_size) {
 		if ((size = bring_own_rec(b, data)) == 0) {
+			/* Readers count what they miss (bring_seen). */
 			log_warnx("broker ring %u: bad record at %llu, "
 			    "dropping the queue", b->self,
 			    (unsigned long long)b->tail);
-			bring_count(b, BRING_LOST, 1);
 			b->tail = b->head;
 			break;
 		}
@@ -593,6 +598,8 @@ bring_publish(struct bring *b, const char *topic, const char *ctype,
 	rec.topic_len = (uint16_t)strlen(topic);
 	rec.ctype_len = (uint16_t)strlen(ctype);
 	rec.body_len = (uint32_t)len;
+	rec.seq = atomic_load_explicit(&ring->counters[BRING_PUBLISHED],
+	    memory_order_relaxed);
 	if (rec.topic_len > BRING_NAME_MAX || rec.ctype_len >
 	    BRING_CTYPE_MAX || len > b->ring_size / 2 - BRING_REC_OVERHEAD) {
 		*cause = "message too large";
@@ -672,6 +679,19 @@ bring_resume(const struct bring *b, unsigned r, uint64_t cur, uint64_t head)
 }
 
 /*
+ * A message read: the gap since the last one is what we skipped (lapped,
+ * a bad record), counted as lost, however many that was. A number that
+ * went back (a ring taken over, stray bytes) only sets where we are.
+ */
+static void
+bring_seen(struct bring *b, unsigned r, uint64_t seq)
+{
+	if (seq > b->seq[r])
+		bring_count(b, BRING_LOST, seq - b->seq[r]);
+	b->seq[r] = seq + 1;
+}
+
+/*
  * 1: *m is the record at our cursor; 0: skipped a pad or a lap. Every
  * value read from the segment is bounded first: the record lies in the
  * ring, before head (cur < head, from bring_next).
@@ -699,7 +719,6 @@ bring_read_one(struct bring *b, unsigned r, uint64_t head,
 	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
 	if (cur < tail || head - cur > b->ring_size) {
 		/* Lapped: what we copied may be torn; resume at the tail. */
-		bring_count(b, BRING_LOST, 1);
 		b->cursor[r] = bring_resume(b, r, cur, head);
 		return 0;
 	}
@@ -711,7 +730,10 @@ bring_read_one(struct bring *b, unsigned r, uint64_t head,
 		return 0;
 	}
 	b->cursor[r] = cur + rec.size;
-	return !(rec.flags & BRING_F_PAD);
+	if (rec.flags & BRING_F_PAD)
+		return 0;
+	bring_seen(b, r, rec.seq);
+	return 1;
 }
 
 /*

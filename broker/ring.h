@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRING_VERSION		1
+#define BRING_VERSION		2
 #define BRING_MAX_RINGS		32	/* attached processes */
 #define BRING_TOPICS		256	/* topics with queue groups */
 #define BRING_GROUPS		8	/* queue groups per topic */
@@ -56,7 +56,7 @@ enum bring_counter {
 	BRING_PUBLISHED,	/* messages appended */
 	BRING_DELIVERED,	/* copies queued to subscribers */
 	BRING_DROPPED,		/* slow subscribers disconnected */
-	BRING_LOST,		/* messages skipped: reader lapped */
+	BRING_LOST,		/* messages a reader skipped: lapped */
 	BRING_UNROUTED,		/* queue copies whose member left */
 	BRING_NCOUNTERS
 };

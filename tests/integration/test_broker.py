@@ -627,3 +627,59 @@ def test_slow_member_leaves_its_queue_group_when_cut(microd):
                 [b"j%d" % i for i in range(20)]
             slow.close()
     run(go(), 60)
+
+
+async def pub_on_worker(m, topic, pid):
+    """A /pub websocket served by the broker worker pid, found by trial."""
+    for _ in range(40):
+        p = await websockets.connect(ws_url(m, "/pub?topic=" + topic))
+        port = p.transport.get_extra_info("sockname")[1]
+        if wait_for(lambda: broker_pid_of(m, port), 5, what="ss") == pid:
+            return p
+        await p.close()
+    raise AssertionError("no /pub websocket reached worker %d" % pid)
+
+
+async def recv_until_quiet(ws, quiet=2):
+    n = 0
+    while True:
+        try:
+            await asyncio.wait_for(ws.recv(), quiet)
+        except asyncio.TimeoutError:
+            return n
+        n += 1
+
+
+def test_lapped_reader_counts_every_lost_message(microd):
+    """A worker stopped while another publishes more than a ring holds
+    (1 MiB with max_message 1024) is lapped: `lost` counts each message
+    its subscriber never got, not one per lap."""
+    m = microd(SMALL + "queue_size = 100000\n", workers={"broker": 2})
+    pids = [w["pid"] for w in m.running("broker")]
+    n = 3000
+
+    async def go():
+        subs = await sub_on_each_worker(m, "lap", pids)
+        assert sorted(subs) == sorted(pids), "could not reach both"
+        live, stopped = pids
+        pub = await pub_on_worker(m, "lap", live)
+        await pub.send(b"settle")
+        for s in subs.values():
+            await s.recv()
+        before = stats(m)
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            for i in range(n):
+                await pub.send(b"%04d" % i + b"y" * 996)
+            for i in range(n):     # the live worker keeps up
+                await subs[live].recv()
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+        got = await recv_until_quiet(subs[stopped])
+        assert 0 < got < n
+        after = stats(m)
+        assert after["published"] - before["published"] == n
+        assert after["lost"] - before["lost"] == n - got
+        for s in list(subs.values()) + [pub]:
+            await s.close()
+    run(go(), 120)

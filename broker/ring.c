@@ -370,8 +370,9 @@ bring_detach(struct bring *b)
 {
 	bring_clear_members(b->hdr, b->self);
 	atomic_store(&b->hdr->rings[b->self].sleeping, 0);
-	atomic_store(&b->hdr->rings[b->self].owner, 0);
+	/* The socket's name goes first: the next owner binds it. */
 	close(b->wake_fd);
+	atomic_store(&b->hdr->rings[b->self].owner, 0);
 	free(b->copy);
 	free(b);
 }

@@ -1,7 +1,9 @@
 /*
  * This host's registrations with the Consul agent: one agent service per
  * node with a TTL check "service:<id>" passed at half its TTL. A pass the
- * agent refuses (it restarted and forgot us) registers again.
+ * agent refuses (it restarted and forgot us) registers again. These are
+ * the agent's own endpoints, answered without the servers: they go on
+ * while the catalog loop is not connected (no cluster leader).
  */
 #include "config.h"
 
@@ -23,8 +25,11 @@ struct consul_local {
 	char			*id;
 	char			*body;		/* register request */
 	int			 registered;
+	int			 held;		/* the agent may have it */
 	struct curlev_xfer	*xfer;
 	struct event		*pass;
+	uint64_t		 pass_ms;	/* TTL/2 */
+	uint64_t		 backoff_ms;	/* failing: retried after */
 	struct consul_local	*next;
 };
 
@@ -33,7 +38,31 @@ struct consul_put {
 	uint64_t	 ttl_ms;
 };
 
-static void	consul_local_register(struct consul_local *);
+static void
+consul_local_schedule(struct consul_local *l, uint64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(l->pass, &tv);
+}
+
+/*
+ * Register again, and soon: waiting for the next tick would let the TTL
+ * run out after one refused pass (a 429, a timeout), and the node turn
+ * critical everywhere. Logged once per run of failures.
+ */
+static void
+consul_local_failed(struct consul_local *l, const char *error)
+{
+	if (l->backoff_ms == 0)
+		consul_log(l->c, LOG_LEVEL_WARN, "node %s: %s", l->id, error);
+	l->registered = 0;
+	l->backoff_ms = consul_backoff_next(l->backoff_ms);
+	consul_local_schedule(l, l->backoff_ms < l->pass_ms ? l->backoff_ms :
+	    l->pass_ms);
+}
 
 static void
 consul_local_done(struct curlev_xfer *x, CURLcode rv, long status)
@@ -43,14 +72,18 @@ consul_local_done(struct curlev_xfer *x, CURLcode rv, long status)
 
 	l->xfer = NULL;
 	if (!consul_answer_ok(l->c, x, rv, status, &error)) {
-		consul_log(l->c, LOG_LEVEL_WARN, "node %s: %s", l->id, error);
+		consul_local_failed(l, error);
 		free(error);
-		l->registered = 0;	/* register again on the next tick */
 		return;
 	}
 	if (!l->registered) {
-		l->registered = 1;	/* now pass the check at once */
+		l->registered = l->held = 1;	/* now pass the check at once */
 		event_active(l->pass, 0, 0);
+	} else if (l->backoff_ms != 0) {
+		consul_log(l->c, LOG_LEVEL_INFO, "node %s: passed again",
+		    l->id);
+		l->backoff_ms = 0;
+		consul_local_schedule(l, l->pass_ms);
 	}
 }
 
@@ -60,10 +93,8 @@ consul_local_register(struct consul_local *l)
 	curlev_cancel(l->xfer);
 	l->xfer = NULL;
 	l->registered = 0;
-	if (l->c->connected)
-		l->xfer = consul_request(l->c, "PUT",
-		    "/v1/agent/service/register", l->body, CONSUL_REQUEST_MS,
-		    consul_local_done, l);
+	l->xfer = consul_request(l->c, "PUT", "/v1/agent/service/register",
+	    l->body, CONSUL_REQUEST_MS, consul_local_done, l);
 }
 
 /* The TTL check go-micro names "service:<id>". */
@@ -85,7 +116,7 @@ consul_local_pass(evutil_socket_t fd, short what, void *arg)
 	char			*path;
 
 	/* one in flight is bounded by CONSUL_REQUEST_MS: its end retries */
-	if (l->xfer != NULL || !l->c->connected)
+	if (l->xfer != NULL)
 		return;
 	if (!l->registered) {
 		consul_local_register(l);
@@ -114,8 +145,6 @@ consul_local_set(const char *id, char *body, void *arg)
 {
 	struct consul_put	*p = arg;
 	struct consul_local	**pp = consul_local_find(p->c, id), *l = *pp;
-	struct timeval		 tv;
-	uint64_t		 ms = p->ttl_ms / 2;
 
 	if (l != NULL && strcmp(l->body, body) == 0) {
 		free(body);
@@ -131,11 +160,10 @@ consul_local_set(const char *id, char *body, void *arg)
 	}
 	free(l->body);
 	l->body = body;
-	if (ms < CONSUL_PASS_MIN_MS)
-		ms = CONSUL_PASS_MIN_MS;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(l->pass, &tv);
+	l->pass_ms = p->ttl_ms / 2;
+	if (l->pass_ms < CONSUL_PASS_MIN_MS)
+		l->pass_ms = CONSUL_PASS_MIN_MS;
+	consul_local_schedule(l, l->pass_ms);
 	consul_local_register(l);
 }
 
@@ -245,7 +273,7 @@ consul_local_free(struct consul *c)
 	paths = xcalloc(consul_local_count(c) + 1, sizeof(*paths));
 	while ((l = c->locals) != NULL) {
 		c->locals = l->next;
-		if (c->connected && l->registered)
+		if (l->held)
 			paths[n++] = consul_local_deregister_path(l->id);
 		consul_local_free_one(l);
 	}

@@ -79,6 +79,38 @@ consul_watch_apply(struct consul_watch *w, json_t *services)
 	w->ids = ids;
 }
 
+/* The loop's part of a relist is done. */
+static void
+consul_watch_listed(struct consul_watch *w)
+{
+	if (!w->relist)
+		return;
+	w->relist = 0;
+	consul_watch_check_relist(w->c);
+}
+
+/*
+ * Logged once per run of failures: the loop retries every 2 s at most,
+ * for as long as the name is listed. status: the HTTP one, 0 without.
+ */
+static void
+consul_watch_failed(struct consul_watch *w, const char *error, long status)
+{
+	if (w->backoff_ms == 0)
+		consul_log(w->c, w->c->connected ? LOG_LEVEL_WARN :
+		    LOG_LEVEL_DEBUG, "health %s: %s", w->name, error);
+	w->index = 0;
+	w->backoff_ms = consul_backoff_next(w->backoff_ms);
+	/*
+	 * A refusal (a name no URL can carry, such as "..") will be the
+	 * answer to every retry: waiting for it would hold the relist, and
+	 * with it the pruning of nodes deleted meanwhile, for ever. Its
+	 * name counts as listing nothing. A 429 or 5xx passes.
+	 */
+	if (status >= 400 && status < 500 && status != 429)
+		consul_watch_listed(w);
+}
+
 static void
 consul_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
@@ -97,20 +129,16 @@ consul_watch_done(struct curlev_xfer *x, CURLcode rv, long status)
 			consul_log(w->c, LOG_LEVEL_DEBUG, "health %s: %zu "
 			    "tags not in go-micro's encoding skipped", w->name,
 			    skipped);
+		if (w->backoff_ms != 0)
+			consul_log(w->c, LOG_LEVEL_INFO, "health %s: answered "
+			    "again", w->name);
 		w->backoff_ms = 0;
 		w->index = consul_answer_index(x, w->index);
 		consul_watch_apply(w, services);
 		json_decref(services);
-		if (w->relist) {
-			w->relist = 0;
-			consul_watch_check_relist(w->c);
-		}
-	} else {
-		consul_log(w->c, w->c->connected ? LOG_LEVEL_WARN :
-		    LOG_LEVEL_DEBUG, "health %s: %s", w->name, error);
-		w->index = 0;
-		w->backoff_ms = consul_backoff_next(w->backoff_ms);
-	}
+		consul_watch_listed(w);
+	} else
+		consul_watch_failed(w, error, rv == CURLE_OK ? status : 0);
 	free(error);
 	consul_loop_delay(w->start_ms, w->backoff_ms, &tv);
 	evtimer_add(w->ev, &tv);
@@ -256,6 +284,7 @@ consul_watch_relist(struct consul *c)
 		consul_watch_stop(w);
 		w->relist = 1;
 		w->index = 0;
+		w->backoff_ms = 0;	/* a fresh run: its failure is warned of */
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
 		evtimer_add(w->ev, &tv);

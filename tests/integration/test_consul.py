@@ -440,3 +440,111 @@ def test_stop_with_silent_agent_is_bounded(consul, microd):
     # One 2 s deadline for all (one after another: 1 s each, 20 s).
     assert took < 8, "stop took %.1f s" % took
     assert "not deregistered" in m.read_log()
+
+
+def log_text(m):
+    with open(m.log, errors="replace") as f:
+        return f.read()
+
+
+def health_gets(s, name):
+    return [p for meth, p in s.requests
+            if meth == "GET" and p.startswith("/v1/health/service/" + name)]
+
+
+def test_failing_health_query_logged_once(consul, microd):
+    """A name whose health query keeps failing is one warning (and one
+    line when it answers again), not one per retry."""
+    s = consul()
+    m = start(microd, s)
+    name = "go.micro.srv.flaky"
+    s.fail_if = lambda method, path: (
+        500 if path.startswith("/v1/health/service/" + name) else None)
+    s.register(gomicro_registration(name, "f-1", 9300))
+    wait_for(lambda: len(health_gets(s, name)) >= 5, 20,
+             what="five failed health queries")
+    assert log_text(m).count("health %s: HTTP 500" % name) == 1
+    s.fail_if = lambda method, path: None
+    wait_for(lambda: node_ids(m, name) == {"f-1"}, 10)
+    assert log_text(m).count("health %s: answered again" % name) == 1
+
+
+def test_refused_name_does_not_hold_relist(consul, microd):
+    """A node deleted from Consul while microd was down leaves once the
+    relisting ends, even when one name in the catalog is one the agent
+    refuses to answer for (".." is a dot segment in any URL)."""
+    s = consul()
+    m = start(microd, s)
+    s.register(gomicro_registration("go.micro.srv.gone", "gone-1", 9301))
+    s.register(gomicro_registration("go.micro.srv.stay", "stay-1", 9302))
+    wait_for(lambda: node_ids(m, "go.micro.srv.gone") == {"gone-1"}, 5)
+    wait_for(lambda: node_ids(m, "go.micro.srv.stay") == {"stay-1"}, 5)
+    m.stop()
+    s.deregister("gone-1")
+    s.register({"ID": "dots", "Name": "..", "Address": "127.0.0.1",
+                "Port": 9303})
+    m.start()
+    wait_for(lambda: m.status()["registry"]["connected"], 10)
+    wait_for(lambda: node_ids(m, "go.micro.srv.gone") == set(), 15,
+             what="the deleted node pruned")
+    assert node_ids(m, "go.micro.srv.stay") == {"stay-1"}
+
+
+def test_failed_ttl_pass_retried_before_ttl_runs_out(consul, microd):
+    """A pass the agent refuses once (429: rate limited) is tried again
+    soon, not a whole tick later: the check never turns critical."""
+    s = consul()
+    m = start(microd, s)
+    svc = {"name": "go.micro.srv.rl", "version": "1",
+           "nodes": [{"id": "rl-1", "address": "127.0.0.1:7010"}]}
+    beat = Heartbeat(m, svc, "2s")
+    try:
+        wait_for(lambda: s.check_status("service:rl-1") == "passing", 5)
+        refused = []
+        lock = threading.Lock()
+
+        def refuse_two(method, path):
+            with lock:
+                if "/check/pass/" in path and len(refused) < 2:
+                    refused.append(time.monotonic())
+                    return 429
+            return None
+        s.fail_if = refuse_two
+        wait_for(lambda: len(refused) == 2, 10, what="two passes refused")
+        # the last good pass is at most 1 s (TTL/2) before the first
+        # refusal: watch past its 2 s TTL
+        deadline = refused[0] + 3
+        while time.monotonic() < deadline:
+            assert s.check_status("service:rl-1") == "passing"
+            time.sleep(0.01)
+    finally:
+        beat.close()
+    assert log_text(m).count("node rl-1: HTTP 429") == 1
+
+
+def test_leaderless_catalog_keeps_ttl_passing_and_stop_deregisters(
+        consul, microd):
+    """Without a cluster leader Consul answers catalog reads 500 "No
+    cluster leader", while the agent's own endpoints (check pass,
+    deregister) still work: this host's checks stay passing, and a stop
+    still deregisters its nodes."""
+    s = consul()
+    m = start(microd, s)
+    svc = {"name": "go.micro.srv.nl", "version": "1",
+           "nodes": [{"id": "nl-1", "address": "127.0.0.1:7011"}]}
+    beat = Heartbeat(m, svc, "2s")
+    try:
+        wait_for(lambda: s.check_status("service:nl-1") == "passing", 5)
+        s.fail_if = lambda method, path: (
+            500 if path.startswith("/v1/catalog/") else None)
+        wait_for(lambda: not m.status()["registry"]["connected"], 20,
+                 what="catalog failing")
+        deadline = time.monotonic() + 3     # past the 2 s TTL
+        while time.monotonic() < deadline:
+            assert s.check_status("service:nl-1") == "passing"
+            time.sleep(0.01)
+    finally:
+        beat.close()
+    m.stop()
+    assert m.proc.returncode == 0
+    assert "nl-1" not in s.services

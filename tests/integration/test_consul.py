@@ -490,16 +490,31 @@ def test_refused_name_does_not_hold_relist(consul, microd):
     assert node_ids(m, "go.micro.srv.stay") == {"stay-1"}
 
 
+def passing_node(m, s, short, port):
+    """Node <short>-1 of this host, registered again and again with a 2 s
+    TTL (the Heartbeat to close), once its check passes."""
+    svc = {"name": "go.micro.srv." + short, "version": "1",
+           "nodes": [{"id": short + "-1",
+                      "address": "127.0.0.1:%d" % port}]}
+    beat = Heartbeat(m, svc, "2s")
+    wait_for(lambda: s.check_status("service:%s-1" % short) == "passing",
+             5, what="check passing")
+    return beat
+
+
+def stays_passing(s, check, until):
+    while time.monotonic() < until:
+        assert s.check_status(check) == "passing"
+        time.sleep(0.01)
+
+
 def test_failed_ttl_pass_retried_before_ttl_runs_out(consul, microd):
     """A pass the agent refuses once (429: rate limited) is tried again
     soon, not a whole tick later: the check never turns critical."""
     s = consul()
     m = start(microd, s)
-    svc = {"name": "go.micro.srv.rl", "version": "1",
-           "nodes": [{"id": "rl-1", "address": "127.0.0.1:7010"}]}
-    beat = Heartbeat(m, svc, "2s")
+    beat = passing_node(m, s, "rl", 7010)
     try:
-        wait_for(lambda: s.check_status("service:rl-1") == "passing", 5)
         refused = []
         lock = threading.Lock()
 
@@ -513,10 +528,7 @@ def test_failed_ttl_pass_retried_before_ttl_runs_out(consul, microd):
         wait_for(lambda: len(refused) == 2, 10, what="two passes refused")
         # the last good pass is at most 1 s (TTL/2) before the first
         # refusal: watch past its 2 s TTL
-        deadline = refused[0] + 3
-        while time.monotonic() < deadline:
-            assert s.check_status("service:rl-1") == "passing"
-            time.sleep(0.01)
+        stays_passing(s, "service:rl-1", refused[0] + 3)
     finally:
         beat.close()
     assert log_text(m).count("node rl-1: HTTP 429") == 1
@@ -530,19 +542,13 @@ def test_leaderless_catalog_keeps_ttl_passing_and_stop_deregisters(
     still deregisters its nodes."""
     s = consul()
     m = start(microd, s)
-    svc = {"name": "go.micro.srv.nl", "version": "1",
-           "nodes": [{"id": "nl-1", "address": "127.0.0.1:7011"}]}
-    beat = Heartbeat(m, svc, "2s")
+    beat = passing_node(m, s, "nl", 7011)
     try:
-        wait_for(lambda: s.check_status("service:nl-1") == "passing", 5)
         s.fail_if = lambda method, path: (
             500 if path.startswith("/v1/catalog/") else None)
         wait_for(lambda: not m.status()["registry"]["connected"], 20,
                  what="catalog failing")
-        deadline = time.monotonic() + 3     # past the 2 s TTL
-        while time.monotonic() < deadline:
-            assert s.check_status("service:nl-1") == "passing"
-            time.sleep(0.01)
+        stays_passing(s, "service:nl-1", time.monotonic() + 3)  # > TTL
     finally:
         beat.close()
     m.stop()

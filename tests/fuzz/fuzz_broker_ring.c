@@ -197,8 +197,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * Within the last KiB, so that records wrap with a pad, where the
 	 * writer may be: at a record's end, room for a pad's header left.
 	 */
-	start = FUZZ_RING_LAPS * ring_size + ring_size - 8 * (2 + data[0] %
-	    126);
+	start = FUZZ_RING_LAPS * ring_size + ring_size -
+	    sizeof(struct bring_rec) - 8 * (data[0] % 126);
 	nmsg = 1 + data[1] % 8;
 	fuzz_ring_reset(start);
 	for (i = 0; i < nmsg; i++) {

@@ -752,7 +752,6 @@ registry_load(struct registry_core *rc, struct store_loaded *loaded)
 	}
 	twalk_r(rc->tree, registry_publish_visit, rc);
 	registry_unpublish_stale(rc);
-	registry_expire_pass(rc);
 	log_info("%zu service versions loaded, %zu expired nodes "
 	    "dropped", loaded->n, loaded->expired);
 }
@@ -844,6 +843,11 @@ registry_start(struct registry_core *rc, const struct registry_core_conf *conf,
 		    why);
 		return -1;
 	}
+	/*
+	 * Not before the backend is open: what expires goes through its
+	 * del, and a big load lets the deadlines of many nodes pass.
+	 */
+	registry_expire_pass(rc);
 	if (rc->backend->put != NULL)
 		twalk_r(rc->tree, registry_announce_visit, rc);
 	evtimer_add(rc->heartbeat_ev, &beat);

@@ -3,6 +3,7 @@ Consul is not packaged here; see consul_standin.py)."""
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
 import zlib
@@ -11,6 +12,7 @@ import pytest
 
 from conftest import BUILDDIR, http, wait_for
 from consul_standin import Standin
+from test_registry import multiply_stored_service, post, service
 
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
 
@@ -554,3 +556,28 @@ def test_leaderless_catalog_keeps_ttl_passing_and_stop_deregisters(
     m.stop()
     assert m.proc.returncode == 0
     assert "nl-1" not in s.services
+
+
+def test_nodes_expiring_during_load_do_not_crash_the_backend(microd,
+                                                             consul):
+    """Nodes whose deadline falls while a large store loads expire in the
+    first expiry pass. That pass ran before the backend was open and
+    handed the backend's del a NULL state: the registry worker died on
+    SIGSEGV (and again at each restart while such nodes were left)."""
+    m = start(microd, consul())
+    assert post(m, service(name="go.micro.srv.soon"), ttl="1h")[0] == 200
+    m.stop()
+    db = str(m.dir / "state" / "registry.db")
+    multiply_stored_service(db, "go.micro.srv.soon", 20000)
+    # About one deadline a millisecond over the next 20 s: some fall
+    # between the load's start and the first expiry pass.
+    con = sqlite3.connect(db)
+    con.execute("UPDATE node SET expires = ? + abs(random()) % 20000",
+                (int(time.time() * 1000) + 300,))
+    con.commit()
+    con.close()
+    m.start()
+    wait_for(lambda: m.status()["registry"]["services"] == 0, timeout=60,
+             interval=0.5, what="every node expired")
+    with open(m.log, errors="replace") as f:
+        assert " exited on signal" not in f.read()

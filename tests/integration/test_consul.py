@@ -3,7 +3,6 @@ Consul is not packaged here; see consul_standin.py)."""
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import zlib
@@ -12,7 +11,7 @@ import pytest
 
 from conftest import BUILDDIR, http, wait_for
 from consul_standin import Standin
-from test_registry import multiply_stored_service, post, service
+from test_registry import store_copies_expiring
 
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
 
@@ -565,17 +564,9 @@ def test_nodes_expiring_during_load_do_not_crash_the_backend(microd,
     handed the backend's del a NULL state: the registry worker died on
     SIGSEGV (and again at each restart while such nodes were left)."""
     m = start(microd, consul())
-    assert post(m, service(name="go.micro.srv.soon"), ttl="1h")[0] == 200
-    m.stop()
-    db = str(m.dir / "state" / "registry.db")
-    multiply_stored_service(db, "go.micro.srv.soon", 20000)
     # About one deadline a millisecond over the next 20 s: some fall
     # between the load's start and the first expiry pass.
-    con = sqlite3.connect(db)
-    con.execute("UPDATE node SET expires = ? + abs(random()) % 20000",
-                (int(time.time() * 1000) + 300,))
-    con.commit()
-    con.close()
+    store_copies_expiring(m, "go.micro.srv.soon", 20000, 300, 20000)
     m.start(wait=False)
     # The first expiry pass comes before the registry worker says ready.
     wait_for(lambda: m.running("registry"), timeout=120,

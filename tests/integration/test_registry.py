@@ -279,6 +279,21 @@ def multiply_stored_service(db, name, copies):
     con.close()
 
 
+def store_copies_expiring(m, name, copies, after_ms, spread_ms=1):
+    """Register name here, stop m, and store copies more like it whose
+    node deadlines are after_ms from now plus a random part below
+    spread_ms (the default 1: all at once)."""
+    assert post(m, service(name=name), ttl="1h")[0] == 200
+    m.stop()
+    db = str(m.dir / "state" / "registry.db")
+    multiply_stored_service(db, name, copies)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE node SET expires = ? + abs(random()) % ?",
+                (int(time.time() * 1000) + after_ms, spread_ms))
+    con.commit()
+    con.close()
+
+
 def test_restart_answers_from_a_large_store_at_once(microd):
     """The other workers start once the registry worker has loaded the
     database into shm: the first answer after a restart is the stored

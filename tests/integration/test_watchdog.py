@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -13,7 +12,7 @@ import pytest
 from conftest import http, pid_alive, wait_for
 from etcdfix import ETCD, Etcd, service as etcd_service
 from test_etcd import PLUGIN_ENV, PREFIX, conf as etcd_conf, gateway_put
-from test_registry import multiply_stored_service, post, service
+from test_registry import post, service, store_copies_expiring
 
 # Every COMMIT of the registry database takes SLOW_COMMIT_MS longer: a
 # slow disk, without needing 100 000 services to make a long pass.
@@ -84,16 +83,8 @@ def test_mass_expiry_lets_registrations_through(microd, tmp_path):
     worker, beating between turns, is not taken for hung (it used to be
     killed in the middle)."""
     m = microd(env=slow_commit_env(tmp_path, 10))
-    assert post(m, service(name="go.micro.srv.many"), ttl="1h")[0] == 200
-    m.stop()
-    db = str(m.dir / "state" / "registry.db")
-    multiply_stored_service(db, "go.micro.srv.many", 1400)
-    con = sqlite3.connect(db)
     # All of them expire together, a few seconds after the start.
-    con.execute("UPDATE node SET expires = ?",
-                (int(time.time() * 1000) + 5000,))
-    con.commit()
-    con.close()
+    store_copies_expiring(m, "go.micro.srv.many", 1400, 5000)
     m.start()
     registry = m.running("registry")[0]["pid"]
     assert m.status()["registry"]["services"] == 1401

@@ -231,3 +231,171 @@ def test_worker_counters_move(microd):
         assert http("GET", m.url("api", "/healthz"))[0] == 200
     wait_for(lambda: api_requests() >= before + 5, what="counters")
     assert http("GET", m.url("api", "/nope"))[0] == 404
+
+
+# systemd is not PID 1 here, so the unit runs under a private user-mode
+# manager: it checks that the host booted with systemd (/run/systemd/system)
+# and, for ProtectHome= and ProtectKernel*=, mounts the inaccessible nodes
+# PID 1 makes in /run/systemd/inaccessible. Both are made in a tmpfs over
+# /run, in a mount namespace of the manager's own, so the host's /run is
+# untouched. The unit's directives are applied as the system manager
+# applies them: sandboxing, notify readiness, reload, restart, kill.
+SYSTEMD_USER_RUN = """
+set -e
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/system
+i=/run/systemd/inaccessible
+mkdir -p -m 0 $i/dir
+mknod -m 0 $i/chr c 0 0
+mknod -m 0 $i/blk b 0 0
+mkfifo -m 0 $i/fifo
+: > $i/reg
+chmod 0 $i/reg
+exec /lib/systemd/systemd --user
+"""
+
+
+class SystemdUser:
+    """A user-mode systemd in its own mount namespace and dirs."""
+
+    def __init__(self, tmp):
+        self.runtime = runtime = tmp / "xdg-runtime"
+        runtime.mkdir(mode=0o700)
+        self.units = tmp / "xdg-config" / "systemd" / "user"
+        self.units.mkdir(parents=True)
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime),
+                        XDG_CONFIG_HOME=str(tmp / "xdg-config"),
+                        HOME=str(tmp))
+        self.log = open(tmp / "systemd-user.log", "wb")
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             SYSTEMD_USER_RUN], env=self.env, stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        private = runtime / "systemd" / "private"
+
+        def up():
+            assert self.proc.poll() is None, "user manager exited"
+            # not is-system-running: outside the namespace it sees no
+            # /run/systemd/system and says "offline"
+            return private.exists() and self.ctl(
+                "show", "-p", "SystemState", "--value",
+                check=False).stdout.strip() in ("running", "degraded")
+        try:
+            wait_for(up, 30, what="the user-mode systemd running")
+        except AssertionError:
+            self.close()
+            raise
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run(["systemctl", "--user", "--no-pager"] +
+                           list(args), capture_output=True, text=True,
+                           env=self.env, timeout=60)
+        if check:
+            assert r.returncode == 0, "systemctl %s: %s" % (
+                " ".join(args), r.stdout + r.stderr)
+        return r
+
+    def show(self, unit, prop):
+        return self.ctl("show", unit, "-p", prop, "--value").stdout.strip()
+
+    def close(self):
+        self.ctl("exit", check=False)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def systemd_user(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("a private mount namespace for the manager needs root")
+    for tool in ("/lib/systemd/systemd", "/usr/bin/systemctl"):
+        if not os.path.exists(tool):
+            pytest.fail("%s missing: scripts/install-deps.sh installs "
+                        "systemd" % tool)
+    sd = SystemdUser(tmp_path)
+    yield sd
+    sd.close()
+
+
+def install_unit(sd, m):
+    """The shipped unit, run from the build dir on m's config. PrivateTmp=
+    hides the real /tmp, where the build, m's dir and the manager's notify
+    socket are: they are bound in, the build read-only."""
+    with open(os.path.join(SRCDIR, "contrib/systemd/microd.service.in")) as f:
+        unit = f.read()
+    unit = unit.replace("@sbindir@/microd", MICROD).replace(
+        "@sysconfdir@/microd/microd.conf", m.conf)
+    assert "@" not in unit
+    (sd.units / "microd.service").write_text(unit)
+    dropin = sd.units / "microd.service.d"
+    dropin.mkdir()
+    (dropin / "paths.conf").write_text(
+        "[Service]\nBindPaths=%s %s\nBindReadOnlyPaths=%s\n" % (
+            m.dir, sd.runtime, os.path.realpath(BUILDDIR)))
+    sd.ctl("daemon-reload")
+
+
+def unit_processes(m):
+    """Processes still running on m's config."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if m.conf.encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def test_systemctl_start_reload_restart_stop(systemd_user, microd):
+    sd = systemd_user
+    m = microd(start=False)
+    install_unit(sd, m)
+    # Type=notify: start returns once every worker is running.
+    sd.ctl("start", "microd")
+    assert sd.show("microd", "ActiveState") == "active"
+    assert sd.show("microd", "StatusText") == "generation 1 serving"
+    ws = m.workers_list()
+    assert len(ws) == 5 and all(w["state"] == "running" for w in ws), ws
+    main = int(sd.show("microd", "MainPID"))
+    assert m.status()["pid"] == main
+
+    m.write_conf(workers={"api": 2})
+    sd.ctl("reload", "microd")
+    wait_for(lambda: sd.show("microd", "StatusText") ==
+             "generation 2 serving", 30, what="generation 2 serving")
+    assert len(m.running("api")) == 2
+    assert int(sd.show("microd", "MainPID")) == main
+
+    # Restart=on-failure: a killed master comes back (RestartSec=2).
+    restarts = int(sd.show("microd", "NRestarts"))
+    os.kill(main, 9)
+    wait_for(lambda: sd.show("microd", "ActiveState") == "active" and
+             int(sd.show("microd", "MainPID")) not in (0, main), 30,
+             what="microd restarted")
+    assert int(sd.show("microd", "NRestarts")) == restarts + 1
+    wait_for(lambda: sd.show("microd", "StatusText") ==
+             "generation 1 serving", 30, what="the new master serving")
+
+    sd.ctl("stop", "microd")
+    assert sd.show("microd", "ActiveState") == "inactive"
+    assert sd.show("microd", "Result") == "success"
+    assert unit_processes(m) == []
+
+
+def test_systemctl_start_refuses_a_bad_config(systemd_user, microd):
+    """ExecStartPre= (microd -t) fails the start before anything runs."""
+    sd = systemd_user
+    m = microd(start=False)
+    install_unit(sd, m)
+    m.write_conf(text="[api]\nlisten = nowhere\n")
+    r = sd.ctl("start", "microd", check=False)
+    assert r.returncode != 0
+    assert sd.show("microd", "ActiveState") in ("failed", "activating")
+    assert "ExecStartPre" in sd.ctl("status", "microd", check=False).stdout
+    assert unit_processes(m) == []

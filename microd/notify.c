@@ -20,6 +20,7 @@ static int			 notify_fd = -1;
 static struct sockaddr_un	 notify_sun;
 static socklen_t		 notify_len;
 static struct event		*notify_watchdog;
+static int			 notify_failing;	/* sends failed in a row */
 
 static void
 notify_watchdog_cb(evutil_socket_t fd, short ev, void *arg)
@@ -91,8 +92,19 @@ notify_send(const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return;
 	if (sendto(notify_fd, msg, n, MSG_NOSIGNAL,
-	    (struct sockaddr *)&notify_sun, notify_len) == -1)
-		log_debug("sd_notify %s: %s", msg, strerror(errno));
+	    (struct sockaddr *)&notify_sun, notify_len) != -1) {
+		notify_failing = 0;
+		return;
+	}
+	/*
+	 * systemd waits for READY=1 until TimeoutStartSec, then kills us: the
+	 * first failure in a row says why, the watchdog's repeats do not.
+	 */
+	if (notify_failing++ == 0)
+		log_warn("sd_notify %.*s", (int)strcspn(msg, "\n"), msg);
+	else
+		log_debug("sd_notify %.*s: %s", (int)strcspn(msg, "\n"), msg,
+		    strerror(errno));
 }
 
 void

@@ -177,6 +177,22 @@ def test_ready_sent_on_notify_socket(microd, tmp_path):
     sock.close()
 
 
+def test_notify_failure_is_a_warning(microd, tmp_path):
+    """systemd would kill a microd whose READY=1 never arrived after
+    TimeoutStartSec: the log must say why, and once, not per watchdog
+    ping."""
+    path = str(tmp_path / "no-such-dir" / "notify.sock")
+    m = microd(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000",
+                    "JOURNAL_STREAM": "8:1234"})
+    # the watchdog pings every 10 ms: let many fail
+    wait_for(lambda: m.read_log().count("sd_notify WATCHDOG=1") >= 5,
+             what="watchdog pings failing")
+    warned = [l for l in m.read_log().splitlines()
+              if l.startswith("<4>") and "sd_notify" in l]
+    assert len(warned) == 1, warned
+    assert "READY=1" in warned[0] and "No such file or directory" in warned[0]
+
+
 def test_microctl_dead_socket(tmp_path):
     sock = str(tmp_path / "none.sock")
     r = subprocess.run([MICROCTL, "-s", sock, "status"],

@@ -5,9 +5,10 @@
  * versions. A failure at any step leaves the registry as it was, so the
  * file, shm and memory never disagree.
  *
- * TTLs are wall-clock deadlines (they are persisted and must mean the same
- * after a restart). One timer is armed for the earliest deadline; when it
- * fires the whole registry is scanned once, and scans are at least
+ * TTL deadlines are monotonic in memory and wall-clock in the file (they
+ * must mean the same after a restart); the heartbeat moves the stored ones
+ * when the wall clock jumps. One timer is armed for the earliest deadline;
+ * when it fires the whole registry is scanned once, and scans are at least
  * REGISTRY_EXPIRE_SLACK_MS apart so refreshes cannot make it spin. A scan
  * removes expired nodes for REGISTRY_EXPIRE_TURN_MS, then goes on at the
  * loop's next turn: a mass expiry (a partition, a restart after downtime)
@@ -36,6 +37,7 @@
 #define REGISTRY_HEARTBEAT_MS		1000
 #define REGISTRY_RETRY_MS		1000	/* after a failed expiry */
 #define REGISTRY_EXPIRE_TURN_MS		50	/* of expiry per loop turn */
+#define REGISTRY_CLOCK_STEP_MS		1000	/* a jump, not drift */
 
 struct registry_entry {
 	char		*name;
@@ -52,9 +54,10 @@ struct registry_core {
 	uint64_t		 default_ttl_ms;
 
 	struct event		*expire_ev;
-	uint64_t		 expire_at;	/* wall ms it is armed for, 0 */
+	uint64_t		 expire_at;	/* deadline armed for, 0 */
 	uint64_t		 last_scan;
 	struct event		*heartbeat_ev;
+	uint64_t		 wall_offset;	/* of the stored deadlines */
 
 	const struct registry_backend *backend;
 	void			*backend_state;
@@ -62,6 +65,8 @@ struct registry_core {
 	struct registry_backend_conf backend_conf;
 	uint64_t		 relist;	/* current relist generation */
 	uint64_t		 lag_ms;	/* of the last backend change */
+	struct timeval		 turn;		/* libevent's time of a turn */
+	uint64_t		 turn_ms;	/* its first backend call */
 };
 
 /* Entries a walk selected, changed once the walk is over. */
@@ -223,9 +228,9 @@ registry_wall_offset(void)
 
 /* Stored (wall clock) deadlines to ours; the past ones were dropped. */
 static void
-registry_loaded_deadlines(struct store_loaded *loaded)
+registry_loaded_deadlines(struct store_loaded *loaded, uint64_t offset)
 {
-	uint64_t	 offset = registry_wall_offset(), now = util_now_ms();
+	uint64_t	 now = util_now_ms();
 	struct svc_node	*n;
 	size_t		 i, j;
 
@@ -259,15 +264,14 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 {
 	char	*why;
 
-	if (store_put(rc->store, e->name, next, registry_wall_offset(),
-	    &why) == -1) {
+	if (store_put(rc->store, e->name, next, rc->wall_offset, &why) == -1) {
 		xasprintf(cause, "registry database: %s", why);
 		free(why);
 		return registry_commit_fail(rc, e, next);
 	}
 	if (registry_publish(rc, e->name, next, cause) == -1) {
-		if (store_put(rc->store, e->name, &e->set,
-		    registry_wall_offset(), &why) == -1) {
+		if (store_put(rc->store, e->name, &e->set, rc->wall_offset,
+		    &why) == -1) {
 			log_warnx("%s: cannot undo database "
 			    "change: %s", e->name, why);
 			free(why);
@@ -415,12 +419,39 @@ registry_expire(evutil_socket_t fd, short events, void *arg)
 	registry_expire_pass(rc);
 }
 
+/*
+ * The wall clock jumped (an NTP step, a VM resumed): the stored deadlines
+ * move with it, so that a restart finds what the monotonic ones have left.
+ * Every row is written at the one offset the file keeps, so one statement
+ * moves them all; jumps are rare, and drift stays under the tolerance.
+ */
+static void
+registry_clock_check(struct registry_core *rc)
+{
+	uint64_t	 offset = registry_wall_offset();
+	int64_t		 delta = (int64_t)(offset - rc->wall_offset);
+	char		*cause;
+
+	if (delta > -REGISTRY_CLOCK_STEP_MS && delta < REGISTRY_CLOCK_STEP_MS)
+		return;
+	if (store_shift(rc->store, delta, &cause) == -1) {
+		log_warnx("wall clock moved %lld ms, stored deadlines not "
+		    "moved: %s", (long long)delta, cause);
+		free(cause);
+		return;
+	}
+	log_info("wall clock moved %lld ms, stored deadlines moved with it",
+	    (long long)delta);
+	rc->wall_offset = offset;
+}
+
 static void
 registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 {
 	struct registry_core	*rc = arg;
 
 	shm_writer_heartbeat(rc->writer);
+	registry_clock_check(rc);
 }
 
 /*
@@ -524,25 +555,30 @@ registry_core_deregister(struct registry_core *rc, const char *json,
 }
 
 /*
- * A backend change has reached shm: how long since its message arrived.
- * Backends deliver from the callback that read the message, and libevent
- * caches the time each loop turn starts, i.e. when the socket turned
- * readable; etcd and Consul events carry no timestamp of their own.
+ * Backends deliver from the callback that read the message, and etcd and
+ * Consul events carry no timestamp of their own: a change's lag runs from
+ * the first backend call of the loop turn, which a batch of changes waits
+ * behind. libevent's cached time tells the turns apart, but is no clock to
+ * measure with: it is wall clock at an offset libevent refreshes every 5 s
+ * only, so right after a jump it is off by the jump.
  */
+static void
+registry_host_turn(struct registry_core *rc)
+{
+	struct timeval	 turn;
+
+	if (event_base_gettimeofday_cached(rc->base, &turn) == 0 &&
+	    timercmp(&turn, &rc->turn, !=)) {
+		rc->turn = turn;
+		rc->turn_ms = util_now_ms();
+	}
+}
+
+/* A backend change has reached shm: how long since its turn began. */
 static void
 registry_host_lag(struct registry_core *rc)
 {
-	struct timeval	 now, got, d;
-
-	if (event_base_gettimeofday_cached(rc->base, &got) == -1 ||
-	    gettimeofday(&now, NULL) == -1)
-		return;
-	if (!timercmp(&now, &got, >)) {	/* the wall clock stepped back */
-		rc->lag_ms = 0;
-		return;
-	}
-	timersub(&now, &got, &d);
-	rc->lag_ms = (uint64_t)d.tv_sec * 1000 + d.tv_usec / 1000;
+	rc->lag_ms = util_now_ms() - rc->turn_ms;
 }
 
 /*
@@ -575,6 +611,7 @@ registry_host_update(void *arg, const char *json, size_t len)
 	char			*cause;
 	size_t			 i;
 
+	registry_host_turn(rc);
 	if ((s = svc_parse(json, len, 0, &cause)) == NULL) {
 		log_warnx("%s backend: %s", rc->backend->name, cause);
 		free(cause);
@@ -612,6 +649,7 @@ registry_host_remove(void *arg, const char *name, const char *id)
 	struct registry_entry	*e;
 	char			*cause;
 
+	registry_host_turn(rc);
 	if ((e = registry_find(rc, name)) == NULL)
 		return;
 	if (registry_prune(rc, e, registry_is_remote_id, (void *)id,
@@ -644,6 +682,7 @@ registry_host_relist_end(void *arg)
 	struct registry_core	*rc = arg;
 	int			 more;
 
+	registry_host_turn(rc);
 	registry_prune_all(rc, registry_is_stale, &rc->relist,
 	    "backend relist", 0, &more);
 	registry_host_lag(rc);
@@ -742,7 +781,7 @@ registry_load(struct registry_core *rc, struct store_loaded *loaded)
 	char			*cause;
 	size_t			 i;
 
-	registry_loaded_deadlines(loaded);
+	registry_loaded_deadlines(loaded, rc->wall_offset);
 	for (i = 0; i < loaded->n; i++) {
 		e = registry_get(rc, loaded->v[i]->name);
 		if (svc_set_merge(&e->set, loaded->v[i], &cause) == -1) {
@@ -832,6 +871,7 @@ registry_start(struct registry_core *rc, const struct registry_core_conf *conf,
 		return -1;
 	}
 	shm_writer_heartbeat(rc->writer);
+	rc->wall_offset = registry_wall_offset();
 	if ((rc->store = store_open(conf->db_path, util_wall_ms(), &loaded,
 	    cause)) == NULL)
 		return -1;

@@ -32,6 +32,7 @@ enum store_stmt {
 	STMT_DEL_VERSIONS,
 	STMT_PUT_VERSION,
 	STMT_PUT_NODE,
+	STMT_SHIFT,
 	STMT_COUNT
 };
 
@@ -46,6 +47,9 @@ static const char *store_sql[STMT_COUNT] = {
 	[STMT_PUT_NODE] = "INSERT INTO node (service, version, seq, id, "
 	    "address, metadata, expires, remote) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* Not to 0, which is no deadline at all. */
+	[STMT_SHIFT] = "UPDATE node SET expires = max(expires + ?1, 1) "
+	    "WHERE expires != 0",
 };
 
 static const char store_schema[] =
@@ -714,4 +718,11 @@ store_put(struct store *st, const char *name, const struct svc_set *set,
 		return 0;
 	store_rollback(st);
 	return -1;
+}
+
+int
+store_shift(struct store *st, int64_t delta, char **cause)
+{
+	sqlite3_bind_int64(st->stmt[STMT_SHIFT], 1, (sqlite3_int64)delta);
+	return store_step(st, STMT_SHIFT, cause);
 }

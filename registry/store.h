@@ -48,4 +48,12 @@ void		 store_loaded_free(struct store_loaded *);
 int		 store_put(struct store *, const char *, const struct svc_set *,
 		    uint64_t, char **);
 
+/*
+ * The wall clock moved delta ms against the caller's clock (the
+ * wall_offset of store_put grew by delta): move every stored deadline with
+ * it, in one statement. Returns -1 with *cause and the database unchanged
+ * on failure.
+ */
+int		 store_shift(struct store *, int64_t, char **);
+
 #endif

@@ -270,6 +270,28 @@ def microd(tmp_path):
                 print(m.read_log())
 
 
+@pytest.fixture
+def clock(tmp_path):
+    """(env, shift): microd started with env sees its wall clock (not the
+    monotonic one) moved by the milliseconds last given to shift."""
+    shim = tmp_path / "clockshim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim),
+                    os.path.join(os.path.dirname(__file__), "clockshim.c"),
+                    "-ldl"], check=True)
+    path = tmp_path / "shift"
+
+    def shift(ms):
+        # Atomically: the shim must never read a half-written file.
+        (tmp_path / "shift.new").write_text(str(ms))
+        os.replace(tmp_path / "shift.new", path)
+    shift(0)
+    # An ASan build wants its runtime first: the shim is plain C.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                  "verify_asan_link_order=0"]))
+    return {"LD_PRELOAD": str(shim), "ASAN_OPTIONS": asan,
+            "MICROD_TEST_CLOCK_SHIFT": str(path)}, shift
+
+
 def free_port():
     """Only for peers that cannot bind port 0 themselves (etcd)."""
     s = socket.socket()

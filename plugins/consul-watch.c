@@ -25,58 +25,77 @@
  * needs least.
  */
 #define CONSUL_RELIST_STEP_MS	5
+/*
+ * A relist waits for a failing name this many tries: one lost answer is
+ * no reason to go on without it.
+ */
+#define CONSUL_RELIST_TRIES	3
 
 static void	consul_watch_promote(struct consul *);
 
+/* Hand one go-micro Service to the core: 0 if it took it. */
 static int
-consul_ids_has(const json_t *ids, const char *id)
+consul_watch_deliver(struct consul_watch *w, const json_t *svc)
 {
-	const json_t	*v;
-	size_t		 i;
+	char	*text;
+	int	 rv;
 
-	json_array_foreach(ids, i, v) {
-		if (strcmp(json_string_value(v), id) == 0)
-			return 1;
-	}
-	return 0;
+	if ((text = json_dumps(svc, JSON_COMPACT)) == NULL)
+		fatalx("json_dumps");
+	rv = w->c->host->update(w->c->host->core, text, strlen(text));
+	free(text);
+	return rv;
 }
 
+/*
+ * The node ids of services as an object keyed by id: a name may have
+ * thousands of nodes, which compared pairwise would cost millions of
+ * comparisons per answer.
+ */
+static json_t *
+consul_watch_ids(const json_t *services)
+{
+	const json_t	*svc, *node;
+	json_t		*ids = json_object();
+	size_t		 i, j;
+
+	json_array_foreach(services, i, svc) {
+		json_array_foreach(json_object_get(svc, "nodes"), j, node)
+			json_object_set_new(ids, json_string_value(
+			    json_object_get(node, "id")), json_true());
+	}
+	return ids;
+}
+
+/* The nodes delivered last that keep (NULL: none) lacks are gone. */
 static void
 consul_watch_forget(struct consul_watch *w, const json_t *keep)
 {
-	const json_t	*v;
-	size_t		 i;
+	json_t		*ids = consul_watch_ids(w->services), *v;
+	const char	*id;
 
-	json_array_foreach(w->ids, i, v) {
-		if (keep == NULL || !consul_ids_has(keep, json_string_value(v)))
-			w->c->host->remove(w->c->host->core, w->name,
-			    json_string_value(v));
+	json_object_foreach(ids, id, v) {
+		if (keep == NULL || json_object_get(keep, id) == NULL)
+			w->c->host->remove(w->c->host->core, w->name, id);
 	}
+	json_decref(ids);
 }
 
 static void
 consul_watch_apply(struct consul_watch *w, json_t *services)
 {
-	const json_t	*svc, *node;
-	json_t		*ids = json_array();
-	char		*text;
-	size_t		 i, j;
+	json_t		*svc, *taken = json_array(), *keep;
+	size_t		 i;
 
 	json_array_foreach(services, i, svc) {
-		if ((text = json_dumps(svc, JSON_COMPACT)) == NULL)
-			fatalx("json_dumps");
-		if (w->c->host->update(w->c->host->core, text,
-		    strlen(text)) == 0) {
-			json_array_foreach(json_object_get(svc, "nodes"), j,
-			    node)
-				json_array_append(ids, json_object_get(node,
-				    "id"));
-		}
-		free(text);
+		if (consul_watch_deliver(w, svc) == 0)
+			json_array_append(taken, svc);
 	}
-	consul_watch_forget(w, ids);
-	json_decref(w->ids);
-	w->ids = ids;
+	keep = consul_watch_ids(taken);
+	consul_watch_forget(w, keep);
+	json_decref(keep);
+	json_decref(w->services);
+	w->services = taken;
 }
 
 /* The loop's part of a relist is done. */
@@ -86,7 +105,23 @@ consul_watch_listed(struct consul_watch *w)
 	if (!w->relist)
 		return;
 	w->relist = 0;
+	w->c->relist_due--;
 	consul_watch_check_relist(w->c);
+}
+
+/*
+ * A relist goes on without the name (doc/plugins.md): what it delivered
+ * last is delivered again, so that the end of the relist keeps it.
+ */
+static void
+consul_watch_keep(struct consul_watch *w)
+{
+	const json_t	*svc;
+	size_t		 i;
+
+	json_array_foreach(w->services, i, svc)
+		consul_watch_deliver(w, svc);
+	consul_watch_listed(w);
 }
 
 /*
@@ -101,14 +136,20 @@ consul_watch_failed(struct consul_watch *w, const char *error, long status)
 		    LOG_LEVEL_DEBUG, "health %s: %s", w->name, error);
 	w->index = 0;
 	w->backoff_ms = consul_backoff_next(w->backoff_ms);
+	if (!w->relist)
+		return;
 	/*
-	 * A refusal (a name no URL can carry, such as "..") will be the
-	 * answer to every retry: waiting for it would hold the relist, and
-	 * with it the pruning of nodes deleted meanwhile, for ever. Its
-	 * name counts as listing nothing. A 429 or 5xx passes.
+	 * Waiting for the name would hold the relist, and with it the
+	 * pruning of nodes deleted meanwhile, for as long as it fails. A
+	 * refusal (a name no URL can carry, such as "..") will be the
+	 * answer to every retry: the name counts as listing nothing. A 5xx,
+	 * a 429 or a timeout may pass: a few tries, then it keeps what it
+	 * listed last, and the loop goes on retrying.
 	 */
 	if (status >= 400 && status < 500 && status != 429)
 		consul_watch_listed(w);
+	else if (++w->relist_tries >= CONSUL_RELIST_TRIES)
+		consul_watch_keep(w);
 }
 
 static void
@@ -216,19 +257,17 @@ consul_watch_stop(struct consul_watch *w)
 }
 
 struct consul_watch *
-consul_watch_get(struct consul *c, const char *name)
+consul_watch_new(struct consul *c, const char *name)
 {
 	struct consul_watch	*w;
 
-	for (w = c->watches; w != NULL; w = w->next) {
-		if (strcmp(w->name, name) == 0)
-			return w;
-	}
 	w = xcalloc(1, sizeof(*w));
 	w->c = c;
 	w->name = xstrdup(name);
-	w->ids = json_array();
+	w->services = json_array();
 	w->relist = c->relisting;
+	if (w->relist)
+		c->relist_due++;
 	if ((w->ev = evtimer_new(c->host->base, consul_watch_query,
 	    w)) == NULL)
 		fatalx("evtimer_new");
@@ -243,9 +282,11 @@ consul_watch_free_one(struct consul_watch *w, int forget)
 {
 	consul_watch_stop(w);
 	event_free(w->ev);
+	if (w->relist)
+		w->c->relist_due--;
 	if (forget)
 		consul_watch_forget(w, NULL);
-	json_decref(w->ids);
+	json_decref(w->services);
 	free(w->name);
 	free(w);
 }
@@ -278,11 +319,14 @@ consul_watch_relist(struct consul *c)
 	uint64_t		 ms = 0;
 
 	c->relisting = 1;
+	c->relist_due = 0;
 	c->host->relist_begin(c->host->core);
 	/* a plain query soon, not the rest of a blocking one */
 	for (w = c->watches; w != NULL; w = w->next) {
 		consul_watch_stop(w);
 		w->relist = 1;
+		c->relist_due++;
+		w->relist_tries = 0;
 		w->index = 0;
 		w->backoff_ms = 0;	/* a fresh run: its failure is warned of */
 		tv.tv_sec = ms / 1000;
@@ -295,14 +339,8 @@ consul_watch_relist(struct consul *c)
 void
 consul_watch_check_relist(struct consul *c)
 {
-	struct consul_watch	*w;
-
-	if (!c->relisting)
+	if (!c->relisting || c->relist_due > 0)
 		return;
-	for (w = c->watches; w != NULL; w = w->next) {
-		if (w->relist)
-			return;
-	}
 	c->relisting = 0;
 	c->host->relist_end(c->host->core);
 }

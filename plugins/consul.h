@@ -57,8 +57,9 @@ struct consul_watch {
 	uint64_t		 backoff_ms;
 	struct curlev_xfer	*xfer;
 	struct event		*ev;
-	json_t			*ids;		/* node ids delivered */
+	json_t			*services;	/* delivered last, accepted */
 	int			 relist;	/* first answer still due */
+	int			 relist_tries;	/* failed since it began */
 	int			 queued;	/* waiting for a slot */
 	TAILQ_ENTRY(consul_watch) queue;
 	struct consul_watch	*next;
@@ -77,6 +78,7 @@ struct consul {
 	uint64_t		 backoff_ms;
 	int			 connected;
 	int			 relisting;
+	size_t			 relist_due;	/* loops with relist set */
 	char			*error;
 	struct consul_watch	*watches;
 	int			 watch_running;	/* of CONSUL_WATCH_SLOTS */
@@ -115,7 +117,8 @@ void	 consul_loop_delay(uint64_t, uint64_t, struct timeval *);
 uint64_t consul_backoff_next(uint64_t);
 
 /* consul-watch.c */
-struct consul_watch *consul_watch_get(struct consul *, const char *);
+/* The loop of a name the catalog lists, which has none yet. */
+struct consul_watch *consul_watch_new(struct consul *, const char *);
 /* forget=1: tell the core its nodes are gone. */
 void	 consul_watch_free(struct consul_watch *, int);
 /* At close: every watch, the core is not told. */

@@ -191,27 +191,32 @@ consul_backoff_next(uint64_t ms)
 	return ms * 2 > CONSUL_BACKOFF_MAX_MS ? CONSUL_BACKOFF_MAX_MS : ms * 2;
 }
 
+/*
+ * A loop per name the catalog lists, the others freed with their nodes.
+ * The names are an object keyed by name while they are matched: 10 000
+ * of them compared pairwise took the worker's loop a second per answer.
+ */
 static void
-consul_catalog_names(struct consul *c, json_t *names)
+consul_catalog_names(struct consul *c, const json_t *names)
 {
 	struct consul_watch	**pp, *w;
-	const json_t		*n;
+	json_t			*fresh = json_object(), *v;
+	const char		*name;
 	size_t			 i;
-	int			 found;
 
-	json_array_foreach(names, i, n)
-		consul_watch_get(c, json_string_value(n));
+	json_array_foreach(names, i, v)
+		json_object_set(fresh, json_string_value(v), json_null());
 	for (pp = &c->watches; (w = *pp) != NULL;) {
-		found = 0;
-		json_array_foreach(names, i, n)
-			found |= strcmp(json_string_value(n), w->name) == 0;
-		if (found)
+		if (json_object_del(fresh, w->name) == 0)
 			pp = &w->next;
 		else {
 			*pp = w->next;
 			consul_watch_free(w, 1);
 		}
 	}
+	json_object_foreach(fresh, name, v)
+		consul_watch_new(c, name);
+	json_decref(fresh);
 }
 
 static void

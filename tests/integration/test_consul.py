@@ -46,12 +46,12 @@ def consul():
         s.close()
 
 
-def start(microd, s, token=""):
+def start(microd, s, token="", env=None):
     extra = "[registry]\nbackend = consul\naddress = 127.0.0.1:%d\n" % (
         s.port)
     if token:
         extra += "token = %s\n" % token
-    return microd(extra=extra, env=PLUGIN_ENV,
+    return microd(extra=extra, env=dict(PLUGIN_ENV, **(env or {})),
                   workers={"web": 0, "broker": 0})
 
 
@@ -574,3 +574,99 @@ def test_nodes_expiring_during_load_do_not_crash_the_backend(microd,
     with open(m.log, errors="replace") as f:
         assert " exited on signal" not in f.read()
     assert m.running("registry")[0]["restarts"] == 0
+
+
+def test_sync_lag_ignores_a_wall_clock_jump(consul, microd, clock):
+    """A backend change right after the wall clock jumped an hour ahead
+    reaches shm at once: the lag microctl status shows says so (it used
+    to say an hour, libevent's cached time being on the old clock)."""
+    env, shift = clock
+    s = consul()
+    m = start(microd, s, env=env)
+    shift(3600 * 1000)
+    # The plugin publishes its sync state with its catalog answers, which
+    # come before the health answers that carry the change: the second
+    # service's catalog answer shows the first one's lag.
+    for name in ("go.micro.srv.lag", "go.micro.srv.next"):
+        s.register(gomicro_registration(name, name + "-1", 9091))
+        wait_for(lambda: node_ids(m, name) == {name + "-1"}, 5,
+                 what="the consul node in shm")
+    assert m.status()["registry"]["lag_ms"] < 1000
+
+
+HEALTH = "/v1/health/service/"
+RELIST_TRIES = 3    # plugins/consul-watch.c CONSUL_RELIST_TRIES
+REQUEST_S = 5       # plugins/consul.h CONSUL_REQUEST_MS
+
+
+def health_of(path, *names):
+    """path is a health query for one of names (not merely a prefix)."""
+    return any(path.split("?")[0] == HEALTH + n for n in names)
+
+
+def test_failing_names_do_not_hold_relist(consul, microd):
+    """A node deleted from Consul while microd was down leaves once the
+    relisting ends, even when one name's health query keeps answering
+    500 and another's never answers: each is given a few tries, then the
+    relist goes on without it; both are retried until they answer."""
+    s = consul()
+    m = start(microd, s)
+    names = {"gone": "go.micro.srv.gone", "stay": "go.micro.srv.stay",
+             "err": "go.micro.srv.err", "hung": "go.micro.srv.hung"}
+    for port, (short, name) in enumerate(sorted(names.items()), 9400):
+        s.register(gomicro_registration(name, short + "-1", port))
+    for short, name in names.items():
+        wait_for(lambda: node_ids(m, name) == {short + "-1"}, 5)
+    m.stop()
+    s.deregister("gone-1")
+    s.fail_if = lambda method, path: (
+        500 if health_of(path, names["err"]) else None)
+    s.stall_if = lambda method, path: health_of(path, names["hung"])
+    m.start()
+    wait_for(lambda: m.status()["registry"]["connected"], 10)
+    # the hung name's tries time out one after another
+    wait_for(lambda: node_ids(m, names["gone"]) == set(),
+             RELIST_TRIES * (REQUEST_S + 2) + 10,
+             what="the deleted node pruned")
+    assert node_ids(m, names["stay"]) == {"stay-1"}
+    # not answered since microd started: nothing of theirs to keep, and
+    # what the state file said of them goes with the relist
+    assert node_ids(m, names["err"]) == set()
+    assert node_ids(m, names["hung"]) == set()
+    s.fail_if = lambda method, path: None
+    s.stall_if = lambda method, path: False
+    wait_for(lambda: node_ids(m, names["err"]) == {"err-1"}, 10)
+    wait_for(lambda: node_ids(m, names["hung"]) == {"hung-1"},
+             REQUEST_S + 10)
+
+
+def test_failing_name_keeps_its_nodes_through_relist(consul, microd):
+    """After a reconnection, a name whose health query fails keeps the
+    nodes it listed last, while the relist ends without it: a name
+    refused meanwhile counts as listing nothing and its node goes."""
+    s = consul()
+    m = start(microd, s)
+    keep, refused = "go.micro.srv.keep", "go.micro.srv.refused"
+    s.register(gomicro_registration(keep, "keep-1", 9410))
+    s.register(gomicro_registration(refused, "refused-1", 9411))
+    wait_for(lambda: node_ids(m, keep) == {"keep-1"}, 5)
+    wait_for(lambda: node_ids(m, refused) == {"refused-1"}, 5)
+
+    def failing(method, path):
+        if health_of(path, keep):
+            return 500
+        return 404 if health_of(path, refused) else None
+    s.fail_if = lambda method, path: (
+        500 if path.startswith("/v1/catalog/") else failing(method, path))
+    s.register({"ID": "wake", "Name": "wake", "Port": 1})
+    wait_for(lambda: not m.status()["registry"]["connected"], 10)
+    s.fail_if = failing
+    wait_for(lambda: m.status()["registry"]["connected"], 10)
+    wait_for(lambda: node_ids(m, refused) == set(), 10,
+             what="the relist ended")
+    assert node_ids(m, keep) == {"keep-1"}
+    s.fail_if = lambda method, path: None
+    s.deregister("keep-1")
+    s.register(gomicro_registration(keep, "keep-2", 9412))
+    wait_for(lambda: node_ids(m, keep) == {"keep-2"}, 10,
+             what="the name followed again once it answers")

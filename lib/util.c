@@ -222,7 +222,8 @@ util_parse_duration_ms(const char *s, uint64_t *ms)
 			return -1;
 		ns = ns + term < ns ? UINT64_MAX : ns + term;
 	}
-	*ms = ns / 1000000;
+	/* Under a ms is 1 ms: 0 would be no TTL, no timeout at all. */
+	*ms = ns != 0 && ns < 1000000 ? 1 : ns / 1000000;
 	return 0;
 }
 

@@ -303,7 +303,8 @@ test_env_overrides(void **state)
 
 /*
  * Durations as Go writes them (go-micro clients send "1m30s", "1.5s";
- * they used to be refused), or a bare number of seconds.
+ * they used to be refused), or a bare number of seconds. Under a ms is
+ * 1 ms, not 0, which means no TTL (a node that never expired).
  */
 static void
 test_durations(void **state)
@@ -315,7 +316,8 @@ test_durations(void **state)
 		{ "30", 30000 }, { "0", 0 }, { "500ms", 500 }, { "5m", 300000 },
 		{ "1m30s", 90000 }, { "1.5s", 1500 }, { "2h45m", 9900000 },
 		{ "1.5h", 5400000 }, { ".5s", 500 }, { "5m0s", 300000 },
-		{ "1500us", 1 }, { "1500\xc2\xb5s", 1 }, { "999999ns", 0 },
+		{ "1500us", 1 }, { "1500\xc2\xb5s", 1 }, { "999999ns", 1 },
+		{ "1ns", 1 }, { "0.0001s", 1 }, { "0s", 0 }, { "0h0m", 0 },
 		{ "0.0015s", 1 }, { "1h1m1s1ms", 3661001 },
 		{ "", -1 }, { "s", -1 }, { ".s", -1 }, { "1.5", -1 },
 		{ "-1s", -1 }, { "+1s", -1 }, { "1x", -1 }, { "1s2", -1 },

@@ -240,6 +240,19 @@ util_parse_size(const char *s, uint64_t *bytes)
 	return util_parse_units(s, units, nitems(units), bytes);
 }
 
+const char *
+util_printable(const char *s, char *buf, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	if (s[i] != '\0')
+		memcpy(buf + i - 3, "...", 3);
+	return buf;
+}
+
 int
 util_hexval(char c)
 {

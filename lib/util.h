@@ -48,6 +48,12 @@ int	 util_parse_duration_ms(const char *, uint64_t *);
 int	 util_parse_size(const char *, uint64_t *);
 /* 0..15 for a hex digit, -1 otherwise. */
 int	 util_hexval(char);
+/*
+ * s fit for a log line, in buf (len >= 4 bytes): control characters shown
+ * as '?', so that no byte of it forges a line or talks to a terminal, cut
+ * with "..." when longer. Returns buf.
+ */
+const char *util_printable(const char *s, char *buf, size_t len);
 
 /*
  * Parse "host:port", "[v6]:port" or ":port" into a sockaddr (numeric hosts,

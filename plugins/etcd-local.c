@@ -2,11 +2,13 @@
  * This host's registrations in etcd. Each node is a key on a lease of its
  * registration TTL (one lease per distinct TTL, kept alive at a third of
  * it), so a host that dies takes its keys with it once the lease runs
- * out. A put that fails stays dirty and is written again on the next
- * lease tick or reconnection: the store converges to what the core holds.
+ * out. A write that fails (a put, a delete, a grant or a keepalive) is
+ * tried again on a timer backing off, and everything on reconnection:
+ * the store converges to what the core holds.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,15 +30,16 @@ struct etcd_lease {
 	struct curlev_xfer	*xfer;		/* grant or keepalive */
 	struct event		*tick;
 	size_t			 refs;
+	int			 failed;	/* the last grant or keepalive */
 	struct etcd_lease	*next;
 };
 
 /*
  * A key deregistered here is kept, without a value or lease, until its
- * delete is stored: one made while etcd is away, or that fails, is sent
- * again on reconnection (its lease may be kept alive by other keys, so
- * nothing else would ever remove it), and one made while its put is out
- * waits for it, so the put cannot land after the delete.
+ * delete is stored: one made while etcd is away is sent again on
+ * reconnection, one that fails soon after (its lease may be kept alive by
+ * other keys, so nothing else would ever remove it), and one made while
+ * its put is out waits for it, so the put cannot land after the delete.
  */
 struct etcd_local {
 	struct etcd		*e;
@@ -63,30 +66,109 @@ static void	etcd_lease_tick(evutil_socket_t, short, void *);
 static void	etcd_lease_unref(struct etcd_lease *);
 static void	etcd_local_unlink(struct etcd_local *);
 
-/* The answer to a request nobody waits for: only worth a log line. */
-static void
-etcd_local_logged(struct curlev_xfer *x, CURLcode rv, long status)
+/* What went wrong with a request, allocated. */
+static char *
+etcd_local_error(struct curlev_xfer *x, CURLcode rv, long status)
 {
-	char	*msg;
+	char	*msg, *error;
 
 	if (rv != CURLE_OK)
-		etcd_log(x->arg, LOG_LEVEL_WARN, "request: %s", x->error);
-	else if (status != 200) {
-		msg = etcd_parse_error(x->body != NULL ? x->body : "", x->len);
-		etcd_log(x->arg, LOG_LEVEL_WARN, "request: HTTP %ld: %s",
-		    status, msg);
-		free(msg);
+		return xstrdup(x->error);
+	msg = etcd_parse_error(x->body != NULL ? x->body : "", x->len);
+	xasprintf(&error, "HTTP %ld: %s", status, msg);
+	free(msg);
+	return error;
+}
+
+/* etcd does not know the lease a request named (expired, revoked). */
+static int
+etcd_local_lease_unknown(struct curlev_xfer *x, CURLcode rv)
+{
+	return rv == CURLE_OK && x->body != NULL &&
+	    strstr(x->body, "not found") != NULL;
+}
+
+/*
+ * A write refused or unanswered is tried again soon, and again backing
+ * off, however long the lease ticks are: the next tick would be a third
+ * of the TTL away, when a lease may run out after two failed keepalives
+ * and a deleted node, its lease kept alive by this host's other nodes,
+ * stays in the store for every other host to route to. One warning per
+ * run of failures (etcd_local_stored ends it).
+ */
+static void
+etcd_local_failed(struct etcd *e, const char *what, const char *error)
+{
+	struct timeval	 tv;
+
+	if (e->rewrite_ms == 0) {
+		etcd_log(e, LOG_LEVEL_WARN, "%s: %s: retrying", what, error);
+		e->rewrite_ms = etcd_backoff_next(0);
+	}
+	if (!evtimer_pending(e->rewrite, NULL)) {
+		tv = util_timeval(e->rewrite_ms);
+		evtimer_add(e->rewrite, &tv);
 	}
 }
 
+/*
+ * A write is stored, or retried: the run of failures ends once none is
+ * left to write, nor out (a retry may fail again).
+ */
 static void
-etcd_local_post(struct etcd *e, const char *path, char *body)
+etcd_local_stored(struct etcd *e)
+{
+	struct etcd_local	*l;
+	struct etcd_lease	*ls;
+
+	if (e->rewrite_ms == 0)
+		return;
+	for (l = e->locals; l != NULL; l = l->next)
+		if (l->dirty || l->xfer != NULL)
+			return;
+	for (ls = e->leases; ls != NULL; ls = ls->next)
+		if (ls->failed)
+			return;
+	e->rewrite_ms = 0;
+	etcd_log(e, LOG_LEVEL_INFO, "writes stored again");
+}
+
+static void
+etcd_local_write_failed(struct etcd_local *l, const char *error)
+{
+	char	 what[ETCD_KEY_LOGGED + 8], kbuf[ETCD_KEY_LOGGED];
+
+	snprintf(what, sizeof(what), "%s %s", l->value != NULL ? "put" :
+	    "delete", util_printable(l->key, kbuf, sizeof(kbuf)));
+	l->dirty = 1;
+	etcd_local_failed(l->e, what, error);
+}
+
+/*
+ * A revoke nobody waits for: the keys on the lease have moved or are
+ * being deleted, and if it fails the lease runs out by itself.
+ */
+static void
+etcd_lease_revoked(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	char	*error;
+
+	if (rv == CURLE_OK && status == 200)
+		return;
+	error = etcd_local_error(x, rv, status);
+	etcd_log(x->arg, LOG_LEVEL_WARN, "lease revoke: %s", error);
+	free(error);
+}
+
+static void
+etcd_lease_revoke(struct etcd *e, int64_t id)
 {
 	const char	*cause;
 
-	if (etcd_client_post(e->client, path, body, etcd_local_logged, e,
-	    &cause) == NULL)
-		etcd_log(e, LOG_LEVEL_WARN, "%s: %s", path, cause);
+	if (etcd_client_post(e->client, "/v3/lease/revoke", etcd_req_lease(id),
+	    etcd_lease_revoked, e, &cause) == NULL)
+		etcd_log(e, LOG_LEVEL_WARN, "lease %llx revoke: %s",
+		    (long long)id, cause);
 }
 
 static void	etcd_local_flush(struct etcd_local *);
@@ -127,21 +209,27 @@ static void
 etcd_local_write_done(struct curlev_xfer *x, CURLcode rv, long status)
 {
 	struct etcd_local	*l = x->arg;
+	struct etcd		*e = l->e;
+	char			*error;
 
 	l->xfer = NULL;
 	if (rv != CURLE_OK || status != 200) {
-		x->arg = l->e;
-		etcd_local_logged(x, rv, status);
-		l->dirty = 1;	/* the next lease tick tries again */
+		error = etcd_local_error(x, rv, status);
+		etcd_local_write_failed(l, error);
+		free(error);
+		/* its lease is gone: another, before the put is tried again */
+		if (l->putting != NULL && etcd_local_lease_unknown(x, rv))
+			etcd_lease_tick(-1, 0, l->putting);
 		return;
 	}
-	if (l->value == NULL && !l->dirty) {	/* the delete is stored */
+	if (l->value == NULL && !l->dirty)	/* the delete is stored */
 		etcd_local_unlink(l);
-		return;
+	else {
+		etcd_local_moved(l, l->putting);
+		if (l->dirty)
+			etcd_local_flush(l);
 	}
-	etcd_local_moved(l, l->putting);
-	if (l->dirty)
-		etcd_local_flush(l);
+	etcd_local_stored(e);
 }
 
 static void
@@ -162,10 +250,8 @@ etcd_local_flush(struct etcd_local *l)
 		l->xfer = etcd_client_post(e->client, "/v3/kv/put",
 		    etcd_req_put(l->key, l->value, l->lease->id),
 		    etcd_local_write_done, l, &cause);
-	if (l->xfer == NULL) {
-		etcd_log(e, LOG_LEVEL_WARN, "write %s: %s", l->key, cause);
-		l->dirty = 1;
-	}
+	if (l->xfer == NULL)
+		etcd_local_write_failed(l, cause);
 }
 
 static void
@@ -202,8 +288,23 @@ etcd_lease_drop(struct etcd_lease *ls)
 		;
 	*pp = ls->next;
 	if (ls->id != 0 && e->connected)
-		etcd_local_post(e, "/v3/lease/revoke", etcd_req_lease(ls->id));
+		etcd_lease_revoke(e, ls->id);
 	etcd_lease_free(ls);
+}
+
+static void
+etcd_lease_failed(struct etcd_lease *ls, const char *error)
+{
+	char	 what[64];
+
+	if (ls->id == 0)
+		snprintf(what, sizeof(what), "lease grant (%llds TTL)",
+		    (long long)ls->ttl_s);
+	else
+		snprintf(what, sizeof(what), "lease %llx keepalive",
+		    (long long)ls->id);
+	ls->failed = 1;
+	etcd_local_failed(ls->e, what, error);
 }
 
 static void
@@ -211,25 +312,26 @@ etcd_lease_answer(struct etcd_lease *ls, struct curlev_xfer *x, CURLcode rv,
     long status)
 {
 	int64_t	 id, ttl;
-	char	*cause;
+	char	*error;
 	int	 granted = ls->id == 0;
 
 	if (rv != CURLE_OK || status != 200) {
-		x->arg = ls->e;
-		etcd_local_logged(x, rv, status);
+		error = etcd_local_error(x, rv, status);
+		etcd_lease_failed(ls, error);
+		free(error);
 		/* an unknown lease is answered with an error: start over */
-		if (rv == CURLE_OK && x->body != NULL &&
-		    strstr(x->body, "not found") != NULL)
+		if (etcd_local_lease_unknown(x, rv))
 			ls->id = 0;
 		return;
 	}
-	if (etcd_parse_lease(x->body, x->len, &id, &ttl, &cause) == -1) {
-		etcd_log(ls->e, LOG_LEVEL_WARN, "lease: %s", cause);
-		free(cause);
+	if (etcd_parse_lease(x->body, x->len, &id, &ttl, &error) == -1) {
+		etcd_lease_failed(ls, error);
+		free(error);
 		return;
 	}
+	ls->failed = 0;
 	if (ttl <= 0 || id == 0) {
-		etcd_log(ls->e, LOG_LEVEL_INFO, "lease %lld expired, granting "
+		etcd_log(ls->e, LOG_LEVEL_INFO, "lease %llx expired, granting "
 		    "another", (long long)ls->id);
 		ls->id = 0;
 		etcd_lease_tick(-1, 0, ls);
@@ -237,6 +339,7 @@ etcd_lease_answer(struct etcd_lease *ls, struct curlev_xfer *x, CURLcode rv,
 	}
 	ls->id = id;
 	etcd_lease_flush(ls, granted);
+	etcd_local_stored(ls->e);
 }
 
 static void
@@ -266,7 +369,7 @@ etcd_lease_tick(evutil_socket_t fd, short what, void *arg)
 		ls->xfer = etcd_client_post(e->client, "/v3/lease/keepalive",
 		    etcd_req_lease(ls->id), etcd_lease_done, ls, &cause);
 	if (ls->xfer == NULL)
-		etcd_log(e, LOG_LEVEL_WARN, "lease: %s", cause);
+		etcd_lease_failed(ls, cause);
 }
 
 static struct etcd_lease *
@@ -364,6 +467,7 @@ void
 etcd_local_deleted(struct etcd *e, const char *key)
 {
 	struct etcd_local	*l = *etcd_local_find(e, key);
+	char			 kbuf[ETCD_KEY_LOGGED];
 
 	if (l == NULL)
 		return;
@@ -373,7 +477,7 @@ etcd_local_deleted(struct etcd *e, const char *key)
 		return;
 	}
 	etcd_log(e, LOG_LEVEL_INFO, "%s: deleted in etcd, still registered "
-	    "here: putting it back", key);
+	    "here: putting it back", util_printable(key, kbuf, sizeof(kbuf)));
 	l->dirty = 1;
 	event_active(e->refresh, 0, 0);
 }
@@ -386,6 +490,23 @@ etcd_local_refresh(struct etcd *e)
 	for (l = e->locals; l != NULL; l = l->next)
 		if (l->dirty)
 			etcd_local_flush(l);
+}
+
+/*
+ * While etcd is away nothing is sent: the timer stops, and the
+ * reconnection writes everything (etcd_local_resync).
+ */
+void
+etcd_local_retry(struct etcd *e)
+{
+	struct etcd_lease	*ls;
+
+	e->rewrite_ms = etcd_backoff_next(e->rewrite_ms);
+	for (ls = e->leases; ls != NULL; ls = ls->next)
+		if (ls->failed)
+			etcd_lease_tick(-1, 0, ls);
+	etcd_local_refresh(e);
+	etcd_local_stored(e);
 }
 
 static void

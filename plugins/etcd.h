@@ -11,6 +11,12 @@
 #include "plugins/etcd-proto.h"
 #include "registry/backend.h"
 
+/*
+ * A key in a log line (util_printable): at most this many bytes of it, NUL
+ * included. Anyone may write any bytes under the prefix.
+ */
+#define ETCD_KEY_LOGGED		200
+
 struct etcd_local;
 struct etcd_lease;
 
@@ -41,10 +47,14 @@ struct etcd {
 	/* This host's registrations. */
 	struct etcd_local	*locals;
 	struct etcd_lease	*leases;
+	struct event		*rewrite;	/* failed writes again */
+	uint64_t		 rewrite_ms;	/* its backoff; 0: none failed */
 };
 
 void	 etcd_log(struct etcd *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* The wait after ms (0: none yet) before the next retry, bounded. */
+uint64_t etcd_backoff_next(uint64_t);
 
 /* The backend's put and del (registry/backend.h); arg is the etcd. */
 void	 etcd_local_put(void *, const char *, uint64_t);
@@ -58,6 +68,8 @@ void	 etcd_local_deleted(struct etcd *, const char *);
 void	 etcd_local_refresh(struct etcd *);
 /* Connected again: write every registration again. */
 void	 etcd_local_resync(struct etcd *);
+/* The rewrite timer: what failed to be written, again. */
+void	 etcd_local_retry(struct etcd *);
 /* Cancel everything; revoke=1 also takes the keys out of the store. */
 void	 etcd_local_free(struct etcd *, int);
 

@@ -45,6 +45,14 @@ etcd_log(struct etcd *e, int level, const char *fmt, ...)
 	e->host->log(e->host->core, level, line);
 }
 
+uint64_t
+etcd_backoff_next(uint64_t ms)
+{
+	if (ms == 0)
+		return ETCD_BACKOFF_MIN_MS;
+	return ms * 2 > ETCD_BACKOFF_MAX_MS ? ETCD_BACKOFF_MAX_MS : ms * 2;
+}
+
 static void
 etcd_publish(struct etcd *e)
 {
@@ -77,8 +85,7 @@ etcd_fail(struct etcd *e, const char *fmt, ...)
 	etcd_publish(e);
 	tv = util_timeval(e->backoff_ms);
 	evtimer_add(e->retry, &tv);
-	e->backoff_ms = e->backoff_ms * 2 > ETCD_BACKOFF_MAX_MS ?
-	    ETCD_BACKOFF_MAX_MS : e->backoff_ms * 2;
+	e->backoff_ms = etcd_backoff_next(e->backoff_ms);
 }
 
 /*
@@ -121,16 +128,18 @@ etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
 static void
 etcd_apply_put(struct etcd *e, const struct etcd_event *ev)
 {
-	char	*name, *id;
+	char	*name, *id, kbuf[ETCD_KEY_LOGGED];
 
 	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
-		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key", ev->key);
+		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key",
+		    util_printable(ev->key, kbuf, sizeof(kbuf)));
 		return;
 	}
 	if (!etcd_value_is_node(ev->value, ev->valuelen, name, id) ||
 	    e->host->update(e->host->core, ev->value, ev->valuelen) == -1) {
-		etcd_log(e, LOG_LEVEL_WARN, "%s: value is not node %s of %s "
-		    "alone: ignored, the node is gone", ev->key, id, name);
+		etcd_log(e, LOG_LEVEL_WARN, "%s: value is not the node its key "
+		    "names, alone: ignored, the node is gone",
+		    util_printable(ev->key, kbuf, sizeof(kbuf)));
 		e->host->remove(e->host->core, name, id);
 	}
 	free(name);
@@ -140,13 +149,14 @@ etcd_apply_put(struct etcd *e, const struct etcd_event *ev)
 static void
 etcd_apply(struct etcd *e, const struct etcd_event *ev)
 {
-	char	*name, *id;
+	char	*name, *id, kbuf[ETCD_KEY_LOGGED];
 
 	if (ev->mod_revision > e->revision)
 		e->revision = ev->mod_revision;
 	if (ev->type == ETCD_UNUSABLE) {
 		etcd_log(e, LOG_LEVEL_WARN, "%s: key ignored: empty, or a NUL "
-		    "byte in its key or value", ev->key);
+		    "byte in its key or value",
+		    util_printable(ev->key, kbuf, sizeof(kbuf)));
 		return;
 	}
 	if (ev->type == ETCD_PUT) {
@@ -155,7 +165,8 @@ etcd_apply(struct etcd *e, const struct etcd_event *ev)
 	}
 	etcd_local_deleted(e, ev->key);
 	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
-		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key", ev->key);
+		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key",
+		    util_printable(ev->key, kbuf, sizeof(kbuf)));
 		return;
 	}
 	e->host->remove(e->host->core, name, id);
@@ -483,6 +494,12 @@ etcd_refresh(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+etcd_rewrite(evutil_socket_t fd, short what, void *arg)
+{
+	etcd_local_retry(arg);
+}
+
+static void
 etcd_close(void *arg)
 {
 	struct etcd	*e = arg;
@@ -493,6 +510,7 @@ etcd_close(void *arg)
 	event_free(e->resync);
 	event_free(e->refresh);
 	event_free(e->probe_tick);
+	event_free(e->rewrite);
 	etcd_lines_clear(&e->lines);
 	free(e->prefix);
 	free(e->error);
@@ -536,7 +554,8 @@ etcd_open(const struct registry_host *host, const char **cause)
 	    (e->resync = event_new(host->base, -1, 0, etcd_resync, e)) ==
 	    NULL || (e->refresh = event_new(host->base, -1, 0, etcd_refresh,
 	    e)) == NULL || (e->probe_tick = event_new(host->base, -1,
-	    EV_PERSIST, etcd_probe, e)) == NULL)
+	    EV_PERSIST, etcd_probe, e)) == NULL || (e->rewrite =
+	    evtimer_new(host->base, etcd_rewrite, e)) == NULL)
 		fatalx("evtimer_new");
 	etcd_publish(e);
 	etcd_connect(e);

@@ -345,18 +345,12 @@ store_row_json(struct store *st, sqlite3_stmt *vs, sqlite3_stmt *ns,
 	return STORE_ROW_OK;
 }
 
-/* A stored string fit for a log line: controls shown as '?', cut. */
+/* A stored string fit for a log line. */
 static const char *
 store_printable(const unsigned char *text, char *buf, size_t len)
 {
-	size_t	 i;
-
-	if (text == NULL)
-		return "(not text)";
-	for (i = 0; text[i] != '\0' && i + 1 < len; i++)
-		buf[i] = text[i] < 0x20 || text[i] == 0x7f ? '?' : (char)text[i];
-	buf[i] = '\0';
-	return buf;
+	return text == NULL ? "(not text)" :
+	    util_printable((const char *)text, buf, len);
 }
 
 /* Leave out the version vs is on; its key is kept to delete it later. */

@@ -292,6 +292,30 @@ def clock(tmp_path):
             "MICROD_TEST_CLOCK_SHIFT": str(path)}, shift
 
 
+def register_ctl(m, svc, ttl="60s"):
+    """microctl register --ttl, as a go-micro client registers."""
+    m.ctl("register", "--ttl", ttl, "-", input=json.dumps(svc))
+
+
+class Heartbeat:
+    """Register svc again and again, as a go-micro client does."""
+
+    def __init__(self, m, svc, ttl):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(m, svc, ttl),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, m, svc, ttl):
+        while not self.stop.is_set():
+            register_ctl(m, svc, ttl)
+            self.stop.wait(0.5)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
 def free_port():
     """Only for peers that cannot bind port 0 themselves (etcd)."""
     s = socket.socket()

@@ -4,9 +4,14 @@ Each member gets free loopback ports (etcd cannot bind port 0) and a
 private data dir. `TcpCut` is a loopback TCP forwarder a test can cut and
 restore, to take etcd away from microd without stopping etcd itself, or
 freeze: connections stay open and nothing gets through, as behind a
-stalled member or a network that drops packets.
+stalled member or a network that drops packets. `GatewayProxy` stands
+between microd and etcd's JSON gateway and answers chosen request paths
+with an error of its own, passing everything else (the watch included)
+through.
 """
 import base64
+import http.client
+import http.server
 import json
 import os
 import shutil
@@ -193,3 +198,94 @@ class TcpCut:
     def close(self):
         self.cut()
         self.lsock.close()
+
+
+class GatewayProxy:
+    """An HTTP proxy to one etcd member; paths in fail get a 503."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.fail = set()
+        self.failed = []            # the paths answered with an error
+        self.upstreams = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if proxy.failing(self.path):
+                    self.reply_error()
+                else:
+                    self.forward(body)
+
+            def reply_error(self):
+                out = json.dumps({"error": "injected", "code": 14,
+                                  "message": "injected failure"}).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def forward(self, body):
+                up = http.client.HTTPConnection("127.0.0.1", proxy.target)
+                with proxy.lock:
+                    proxy.upstreams.append(up)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("content-type", "authorization")}
+                try:
+                    up.request("POST", self.path, body, headers)
+                    resp = up.getresponse()
+                    self.send_response(resp.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    # chunk by chunk: a watch streams for ever
+                    while (data := resp.read1(65536)):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (OSError, ValueError, http.client.HTTPException):
+                    self.close_connection = True   # ended by close()
+                finally:
+                    up.close()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def failing(self, path):
+        with self.lock:
+            if path not in self.fail:
+                return False
+            self.failed.append(path)
+            return True
+
+    def count(self, path):
+        with self.lock:
+            return self.failed.count(path)
+
+    def set_fail(self, *paths):
+        with self.lock:
+            self.fail = set(paths)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        with self.lock:
+            ups, self.upstreams = self.upstreams, []
+        for up in ups:    # a shutdown wakes a thread reading a watch
+            if up.sock is not None:
+                try:
+                    up.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

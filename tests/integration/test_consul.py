@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from conftest import BUILDDIR, http, wait_for
+from conftest import BUILDDIR, Heartbeat, http, register_ctl, wait_for
 from consul_standin import Standin
 from test_registry import store_copies_expiring
 
@@ -142,29 +142,6 @@ def untag(t):
     if t[1] == "=":
         return t[2:]
     return zlib.decompress(bytes.fromhex(t[2:])).decode()
-
-
-def register_ctl(m, svc, ttl):
-    m.ctl("register", "--ttl", ttl, "-", input=json.dumps(svc))
-
-
-class Heartbeat:
-    """Register svc again and again, as a go-micro client does."""
-
-    def __init__(self, m, svc, ttl):
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(m, svc, ttl),
-                                       daemon=True)
-        self.thread.start()
-
-    def _run(self, m, svc, ttl):
-        while not self.stop.is_set():
-            register_ctl(m, svc, ttl)
-            self.stop.wait(0.5)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
 
 
 def put(s, path, body):

@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, http, wait_for
-from etcdfix import ETCD, ETCDCTL, Etcd, TcpCut, service
+from conftest import BUILDDIR, Heartbeat, http, wait_for
+from conftest import register_ctl as register
+from etcdfix import ETCD, ETCDCTL, Etcd, GatewayProxy, TcpCut, service
 from gwnodes import FakeNode
 from gwnodes import register as sidecar_register
 
@@ -63,10 +64,6 @@ def registry_status(m):
 def put(e, svc, **kw):
     e.ctl("put", PREFIX + svc["name"] + "/" + svc["nodes"][0]["id"],
           json.dumps(svc), **kw)
-
-
-def register(m, svc, ttl="60s"):
-    m.ctl("register", "--ttl", ttl, "-", input=json.dumps(svc))
 
 
 def test_etcdctl_put_visible_then_delete(etcd, microd):
@@ -562,7 +559,7 @@ def test_value_replaces_what_its_key_held(etcd, microd):
     wait_for(lambda: versions(m, "go.micro.srv.k") == {},
              what="k-1 gone after a value for another service")
     assert versions(m, "go.micro.srv.ghost") == {}
-    assert "value is not node k-1 of go.micro.srv.k" in m.read_log()
+    assert key + ": value is not the node its key names" in m.read_log()
 
 
 def test_token_forgotten_by_an_etcd_restart_is_renewed(etcd, microd):
@@ -656,3 +653,145 @@ def test_clean_stop_with_etcd_stalled_is_bounded(etcd, microd):
     assert took < 4, "clean stop took %.1f s" % took
     assert "did not stop in time" not in m.read_log()
     assert "8 leases not revoked" in m.read_log()
+
+
+# A lease ticks at a third of its TTL: a retry that waits for the tick
+# comes 20 s later, one on its own timer within a few seconds.
+RETRY_TTL = "60s"
+SOON = 6
+
+
+def log_text(m):
+    with open(m.log, errors="replace") as f:
+        return f.read()
+
+
+def proxied(etcd, microd):
+    e = etcd()
+    p = GatewayProxy(e.members[0]["client"])
+    m = start(microd, "127.0.0.1:%d" % p.port)
+    wait_for(lambda: m.status()["registry"]["connected"], 10,
+             what="connected through the proxy")
+    return e, p, m
+
+
+def fail_three(p, m, path):
+    """Fail path until three requests for it were refused; the watch stays
+    up all along."""
+    p.set_fail(path)
+    wait_for(lambda: p.count(path) >= 3, SOON, 0.05,
+             what="three %s refused, retried on a timer" % path)
+    p.set_fail()
+    assert m.status()["registry"]["connected"]
+
+
+def test_failed_delete_retried_while_connected(etcd, microd):
+    """A delete etcd refuses, the watch still up, is tried again soon:
+    the node's lease is shared with a node that stays, so nothing else
+    removes its key, and every other host keeps routing to a dead node.
+    The failures are one warning naming the key, and one line when the
+    writes are stored again."""
+    e, p, m = proxied(etcd, microd)
+    try:
+        gone = service("go.micro.srv.pair", "gone-1", 7101)
+        stay = service("go.micro.srv.pair", "stay-1", 7102)
+        register(m, gone, RETRY_TTL)
+        register(m, stay, RETRY_TTL)
+        key = PREFIX + "go.micro.srv.pair/gone-1"
+        wait_for(lambda: key in e.kvs(), what="key written")
+        p.set_fail("/v3/kv/deleterange")
+        m.ctl("deregister", "-", input=json.dumps(gone))
+        fail_three(p, m, "/v3/kv/deleterange")
+        wait_for(lambda: key not in e.kvs(), SOON,
+                 what="the delete retried once etcd takes it")
+        assert PREFIX + "go.micro.srv.pair/stay-1" in e.kvs()
+        log = log_text(m)
+        assert log.count("HTTP 503: injected failure") == 1, log
+        assert "delete %s: HTTP 503" % key in log
+        wait_for(lambda: "stored again" in log_text(m), SOON,
+                 what="the end of the failures logged")
+    finally:
+        p.close()
+
+
+def test_failed_put_retried_while_connected(etcd, microd):
+    """A registration whose put etcd refuses is written soon after etcd
+    takes puts again, not at the lease's next keepalive."""
+    e, p, m = proxied(etcd, microd)
+    try:
+        p.set_fail("/v3/kv/put")
+        register(m, service("go.micro.srv.late", "late-1", 7103),
+                 RETRY_TTL)
+        fail_three(p, m, "/v3/kv/put")
+        key = PREFIX + "go.micro.srv.late/late-1"
+        wait_for(lambda: key in e.kvs(), SOON, what="the put retried")
+        assert "put %s: HTTP 503" % key in log_text(m)
+    finally:
+        p.close()
+
+
+def test_failed_lease_grant_retried_while_connected(etcd, microd):
+    """A lease grant etcd refuses is asked again soon: the registration
+    waiting for it is written, not a third of its TTL later."""
+    e, p, m = proxied(etcd, microd)
+    try:
+        p.set_fail("/v3/lease/grant")
+        register(m, service("go.micro.srv.lg", "lg-1", 7104), RETRY_TTL)
+        fail_three(p, m, "/v3/lease/grant")
+        key = PREFIX + "go.micro.srv.lg/lg-1"
+        wait_for(lambda: key in e.kvs(), SOON, what="the grant retried")
+        assert "lease grant (60s TTL): HTTP 503" in log_text(m)
+    finally:
+        p.close()
+
+
+def test_failed_keepalive_retried_before_the_lease_expires(etcd, microd):
+    """Keepalives etcd refuses three times in a row are tried again soon:
+    on the ticks alone (every 1 s for a 3 s TTL) the third refusal came
+    as the lease ran out, and the key went from every host."""
+    e, p, m = proxied(etcd, microd)
+    beat = Heartbeat(m, service("go.micro.srv.ka", "ka-1", 7105), "3s")
+    try:
+        key = PREFIX + "go.micro.srv.ka/ka-1"
+        wait_for(lambda: key in e.kvs(), what="key written")
+        lease = e.kvs()[key][1]
+        fail_three(p, m, "/v3/lease/keepalive")
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            assert e.kvs().get(key, (None, 0))[1] == lease, "lease lapsed"
+            time.sleep(0.1)
+        assert "lease %x keepalive: HTTP 503" % lease in log_text(m)
+    finally:
+        beat.close()
+        p.close()
+
+
+def test_put_on_a_revoked_lease_grants_another_at_once(etcd, microd):
+    """Someone revokes our lease (etcdctl lease revoke): its keys go, the
+    plugin puts them back, and etcd refuses the put, "lease not found".
+    Another lease is granted then, not at the old one's next tick."""
+    e = etcd()
+    m = start(microd, e.address())
+    key = PREFIX + "go.micro.srv.rv/rv-1"
+    register(m, service("go.micro.srv.rv", "rv-1", 7106), RETRY_TTL)
+    lease = wait_for(lambda: e.kvs().get(key), what="key written")[1]
+    e.ctl("lease", "revoke", "%x" % lease)
+    kv = wait_for(lambda: e.kvs().get(key), SOON, what="key put back")
+    assert kv[1] not in (0, lease)
+    assert node_ids(m, "go.micro.srv.rv") == {"rv-1"}
+
+
+def test_hostile_key_logged_printable(etcd, microd):
+    """A key written by anyone (here with a newline and an escape) is
+    logged with its control characters shown as '?', cut: it cannot
+    forge a line of microd's log."""
+    e = etcd()
+    m = start(microd, e.address())
+    wait_for(lambda: m.status()["registry"]["connected"], what="connected")
+    forged = "\n[forged] warn: x\x1b[2J" + "y" * 600
+    gateway_put(e, PREFIX + "junk" + forged, b'{"name":"junk"}\x00z')
+    wait_for(lambda: "key ignored" in log_text(m), what="key logged")
+    log = log_text(m)
+    assert "\n[forged]" not in log and "\x1b" not in log
+    assert "junk?[forged] warn: x?[2J" in log
+    assert "y" * 600 not in log

@@ -581,7 +581,9 @@ bring_write_rec(uint8_t *p, const struct bring_rec *rec,
 	p += rec->topic_len;
 	memcpy(p, ctype, rec->ctype_len);
 	p += rec->ctype_len;
-	memcpy(p, body, rec->body_len);
+	/* An empty body may be NULL: an empty evbuffer's pullup. */
+	if (rec->body_len > 0)
+		memcpy(p, body, rec->body_len);
 }
 
 int

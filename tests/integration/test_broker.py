@@ -683,3 +683,28 @@ def test_lapped_reader_counts_every_lost_message(microd):
         for s in list(subs.values()) + [pub]:
             await s.close()
     run(go(), 120)
+
+
+def test_empty_messages_keep_the_workers_alive(microd):
+    """An empty message arrives with an empty body: a POST of no bytes,
+    and a websocket message in empty fragments, whose bodies reach the
+    ring as NULL (an empty buffer's pullup). Copying from NULL is
+    undefined; with --enable-asan it killed the worker that published."""
+    m = microd()
+    pids = {w["role"]: w["pid"] for w in m.running()}
+
+    async def go():
+        sub = await websockets.connect(ws_url(m, "/sub?topic=empty"))
+        side = await websockets.connect(
+            "ws://127.0.0.1:%d/broker?topic=empty" % m.ports["sidecar"])
+        assert post(m, "empty", b"")[0] == 202
+        await side.send([b"", b""])
+        for ws in (sub, side):
+            got = [body_of(await asyncio.wait_for(ws.recv(), 5))
+                   for _ in range(2)]
+            assert sorted(body for _, body in got) == [b"", b""]
+        await sub.close()
+        await side.close()
+    run(go())
+    assert http("GET", m.url("broker", "/stats"))[0] == 200
+    assert {w["role"]: w["pid"] for w in m.running()} == pids

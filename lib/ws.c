@@ -411,9 +411,13 @@ ws_end_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A peer silent for two ping intervals is gone. Each tick also gives back
- * an empty output buffer: one allocation per interval keeps thousands of
- * quiet subscribers from holding up to WS_OUT_KEEP each.
+ * A peer silent for two ping intervals is gone. It is pinged once quiet
+ * for half an interval, not a whole one: the ticks do not follow what it
+ * sends, so one that answered the last tick's ping is quiet for a hair
+ * under an interval at this tick, and unpinged it would be quiet for two
+ * at the next, and cut. Each tick also gives back an empty output buffer:
+ * one allocation per interval keeps thousands of quiet subscribers from
+ * holding up to WS_OUT_KEEP each.
  */
 static void
 ws_ping_cb(evutil_socket_t fd, short what, void *arg)
@@ -428,7 +432,7 @@ ws_ping_cb(evutil_socket_t fd, short what, void *arg)
 		ws_end_soon(ws);
 		return;
 	}
-	if (idle >= ws->limits.ping_ms && !ws->close_sent &&
+	if (idle >= ws->limits.ping_ms / 2 && !ws->close_sent &&
 	    !ws_queue_full(ws, 0))
 		ws_put(ws, WS_OP_PING, NULL, 0);
 }

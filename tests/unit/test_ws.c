@@ -306,6 +306,7 @@ struct wt {
 	uint16_t		 server_code;
 	int			 overflows;
 	int			 bound_all;	/* the process bound, not its own */
+	unsigned		 ping_ms;	/* the server's, 0: off */
 	struct ws		*client_ws;
 	int			 client_open;
 	int			 client_closed;
@@ -368,6 +369,7 @@ server_handle(struct http_request *req, void *arg)
 				    .max_queue_bytes = 1000 };
 	const char		*cause;
 
+	l.ping_ms = t->ping_ms;
 	if (t->bound_all) {
 		l.max_queue_bytes = 100000;
 		l.max_queue_all = ws_out_pending_all() + 1000;
@@ -525,6 +527,24 @@ test_overflow_all(void **state)
 	ht_pump(t->base, 3000, &t->client_closed);
 	assert_int_equal(t->overflows, 1);
 	assert_int_equal(t->client_code, WS_CLOSE_POLICY);
+}
+
+/*
+ * A client that answers every ping and says nothing else stays: its pong
+ * to one tick's ping leaves it quiet for a hair under an interval at the
+ * next, which must ping it anyway, or the one after finds it quiet for
+ * two and cuts it (it did, every other cycle).
+ */
+static void
+test_ping_answered_stays(void **state)
+{
+	struct wt	*t = *state;
+
+	t->ping_ms = 50;
+	wt_connect(t);
+	ht_pump(t->base, 1000, &t->server_closed);
+	assert_false(t->server_closed);
+	assert_false(t->client_closed);
 }
 
 /* Raw bytes: a client frame without mask violates RFC 6455 §5.1. */
@@ -688,6 +708,8 @@ main(void)
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow, wt_setup,
 		    wt_teardown),
+		cmocka_unit_test_setup_teardown(test_ping_answered_stays,
+		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frame,
 		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_and_ping,

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "rpc/apireq.h"
+#include "rpc/codec.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -140,8 +141,10 @@ apireq_encode(const struct apireq_in *in, size_t *len, const char **cause)
 	char	*s = NULL;
 	int	 form = apireq_is_form(in->content_type);
 
-	o = json_pack("{s:s, s:s, s:{}, s:{}, s:{}, s:s}", "method", in->method,
-	    "path", in->path, "header", "get", "post", "url", in->url);
+	/* The target's raw query bytes too, as the pairs of "get". */
+	o = json_pack("{s:s, s:s, s:{}, s:{}, s:{}, s:o}", "method", in->method,
+	    "path", in->path, "header", "get", "post", "url",
+	    utf8_json_string(in->url, strlen(in->url)));
 	if (o == NULL) {
 		*cause = "request line is not UTF-8";
 		return NULL;
@@ -198,7 +201,8 @@ apireq_response_parse(const char *text, size_t len, struct apireq_rsp *rsp,
 	json_int_t	 status = 200;
 
 	memset(rsp, 0, sizeof(*rsp));
-	if ((rsp->root = json_loadb(text, len, 0, NULL)) == NULL ||
+	/* A body may hold a NUL: Go writes it "\u0000", as apireq_encode. */
+	if ((rsp->root = json_loadb(text, len, JSON_ALLOW_NUL, NULL)) == NULL ||
 	    !json_is_object(rsp->root)) {
 		*cause = "API service reply is not an api.Response";
 		goto bad;
@@ -240,14 +244,17 @@ apireq_pair_each(const char *k, json_t *pair,
 	size_t		 i;
 
 	key = json_object_get(pair, "key");
-	if (json_is_string(key) && *json_string_value(key) != '\0')
+	if (json_is_string(key) && json_string_length(key) > 0) {
+		if (!rpc_json_cstring(key))
+			return;
 		k = json_string_value(key);
+	}
 	/* A service must not be able to split the reply's head. */
 	if (!apireq_token(k))
 		return;
 	values = json_object_get(pair, "values");
 	json_array_foreach(values, i, v) {
-		if (json_is_string(v) &&
+		if (rpc_json_cstring(v) &&
 		    strpbrk(json_string_value(v), "\r\n") == NULL)
 			cb(k, json_string_value(v), arg);
 	}

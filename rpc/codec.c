@@ -91,7 +91,8 @@ rpc_error_parse(const char *text, size_t len, const char *fallback_id,
 
 	if (!rpc_error_code_ok(fallback_code))
 		fallback_code = 500;
-	o = json_loadb(text, len, 0, NULL);
+	/* A detail holding a NUL keeps the error; the detail stops there. */
+	o = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
 	id = json_object_get(o, "id");
 	code = json_object_get(o, "code");
 	detail = json_object_get(o, "detail");
@@ -116,9 +117,17 @@ rpc_json_load(const char *text, size_t len, size_t flags)
 {
 	json_t	*v;
 
+	flags |= JSON_ALLOW_NUL;
 	if ((v = json_loadb(text, len, flags, NULL)) == NULL)
 		v = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, NULL);
 	return v;
+}
+
+int
+rpc_json_cstring(const json_t *v)
+{
+	return json_is_string(v) &&
+	    strlen(json_string_value(v)) == json_string_length(v);
 }
 
 /*
@@ -241,7 +250,8 @@ rpc_json_to_msgpack(const char *text, size_t len, struct evbuffer *out,
 	json_t		*v;
 	int		 rc;
 
-	if ((v = json_loadb(text, len, JSON_DECODE_ANY, NULL)) == NULL) {
+	if ((v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    NULL)) == NULL) {
 		/* JSON, but the tree cannot hold it as an integer. */
 		v = rpc_json_load(text, len, JSON_DECODE_ANY);
 		*cause = v != NULL ? "an integer beyond int64 has no msgpack "

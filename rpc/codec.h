@@ -44,9 +44,10 @@ void	 rpc_error_set(struct rpc_error *, const char *id, int code,
 void	 rpc_error_json(const struct rpc_error *, struct evbuffer *);
 /*
  * Read an error a node sent (body of a non-2xx reply, or a Micro-Error
- * header). Text that is not the error JSON becomes the detail (no text:
- * the status text), with code fallback_code and id fallback_id. A code outside 400..599 becomes
- * 500, so a broken node cannot make the gateway answer 200 or 1xx.
+ * header); a detail holding a NUL is cut there. Text that is not the
+ * error JSON becomes the detail (no text: the status text), with code
+ * fallback_code and id fallback_id. A code outside 400..599 becomes 500,
+ * so a broken node cannot make the gateway answer 200 or 1xx.
  */
 void	 rpc_error_parse(const char *, size_t, const char *fallback_id,
 	    int fallback_code, struct rpc_error *);
@@ -58,9 +59,13 @@ void	 rpc_error_parse(const char *, size_t, const char *fallback_id,
 /*
  * A caller's or a node's JSON text as a tree (NULL if it is not JSON). An
  * integer beyond int64 (a Go uint64) is read as a double rather than
- * refused; where the value itself travels, it is copied from the text.
+ * refused; where the value itself travels, it is copied from the text. A
+ * string may hold "\u0000" (Go writes a NUL byte so): its C string stops
+ * there, json_string_length does not.
  */
 struct json_t	*rpc_json_load(const char *, size_t, size_t flags);
+/* 1 if v is a string without a NUL: one with would be cut short. */
+int	 rpc_json_cstring(const struct json_t *);
 int	 rpc_jsonrpc_encode(struct evbuffer *, const char *method,
 	    const char *req, size_t len, uint64_t id, const char **cause);
 /*

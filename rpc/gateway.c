@@ -207,6 +207,13 @@ gateway_body_text(struct http_request *req, size_t *len)
 	return s;
 }
 
+/* A string holding a NUL ("\u0000") would name less than it says: none. */
+static char *
+gateway_json_str(json_t *v)
+{
+	return rpc_json_cstring(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
 /* The last "request" member, as the tree's walk takes the last. */
 static int
 gateway_request_member(const struct jscan_member *m, void *arg)
@@ -219,9 +226,10 @@ gateway_request_member(const struct jscan_member *m, void *arg)
 }
 
 /*
- * "request" as JSON text: a string holding JSON, else the value as it
- * lies in the body, which the tree would rewrite (a double's digits) or
- * could not hold (an integer beyond int64).
+ * "request" as JSON text: a string holding JSON (NULL if it holds a NUL,
+ * which no JSON text does), else the value as it lies in the body, which
+ * the tree would rewrite (a double's digits) or could not hold (an
+ * integer beyond int64).
  */
 static char *
 gateway_request_text(json_t *v, const char *text, size_t len)
@@ -232,7 +240,7 @@ gateway_request_text(json_t *v, const char *text, size_t len)
 	if (v == NULL || json_is_null(v))
 		return xstrdup("{}");
 	if (json_is_string(v))
-		return xstrdup(json_string_value(v));
+		return gateway_json_str(v);
 	memset(&m, 0, sizeof(m));
 	if (jscan_object_valid(text, len, gateway_request_member, &m) == 0 &&
 	    m.value != NULL)
@@ -240,12 +248,6 @@ gateway_request_text(json_t *v, const char *text, size_t len)
 	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	return s;
-}
-
-static char *
-gateway_json_str(json_t *v)
-{
-	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
 }
 
 /* The /rpc body members gateway_args_scan takes, and what it saw. */
@@ -405,6 +407,8 @@ gateway_args_check(const struct gateway_args *a)
 
 	if (a->wrong != NULL)
 		return a->wrong;
+	if (a->request == NULL)
+		return "invalid request: not JSON";
 	if (a->service == NULL || !svc_valid_name(a->service))
 		return "invalid service";
 	if (a->endpoint == NULL || !gateway_valid_endpoint(a->endpoint))

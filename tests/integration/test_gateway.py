@@ -894,3 +894,113 @@ def test_slow_client_is_cut_off(gw, nodes):
     got = raw_exchange(m, b"GET /greeter/say/hello HTTP/1.1\r\nHost: x\r\n")
     assert got == b"" or got.startswith(b"HTTP/1.1 408"), got
     assert node.requests == []
+
+
+def test_error_status_is_gos_status_text(gw, nodes):
+    """A service error's "status" is Go's http.StatusText of its code, as
+    go-micro writes it: codes outside a short table were "Unknown"."""
+    m = gw()
+    texts = {402: "Payment Required", 412: "Precondition Failed",
+             418: "I'm a teapot", 423: "Locked",
+             451: "Unavailable For Legal Reasons",
+             507: "Insufficient Storage"}
+    for code, text in texts.items():
+        node = FakeNode(lambda h, b, code=code: (code, {}, json.dumps(
+            {"id": "go.micro.srv.e", "code": code, "detail": "no",
+             "status": text}).encode()))
+        nodes.append(node)
+        register(m, node.service("go.micro.srv.e%d" % code))
+        status, _, body = http(
+            "POST", m.url("api", "/rpc"),
+            json.dumps({"service": "go.micro.srv.e%d" % code,
+                        "method": "E.Call"}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == code
+        assert json.loads(body) == {"id": "go.micro.srv.e", "code": code,
+                                    "detail": "no", "status": text}
+
+
+def test_strings_holding_nul_travel(gw, nodes):
+    """JSON strings may hold "\\u0000" (Go's encoding/json writes a NUL byte
+    so): the gateway writes them into an api.Request, and used to refuse
+    them everywhere else: an api.Response body (502), a /rpc request
+    (400), a JSON-RPC result (502), a reply to a msgpack caller (502)."""
+    m = gw()
+
+    def api_echo(h, body):
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"statusCode": 200, "body": json.loads(body)["body"],
+             "header": {"X-Nul": {"key": "X-Nul", "values": ["a\0b"]},
+                        "X-Ok": {"key": "X-Ok", "values": ["1"]}}}).encode()
+    api = FakeNode(api_echo)
+    echo = FakeNode(lambda h, b: (200, {"Content-Type": "application/json"},
+                                  b))
+
+    def jsonrpc(h, body):
+        call = json.loads(body)
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"id": call["id"], "result": call["params"][0],
+             "error": None}).encode()
+    legacy = FakeNode(jsonrpc)
+    nodes += [api, echo, legacy]
+    register(m, api.service("go.micro.api.echo"))
+    register(m, echo.service("go.micro.srv.echo"))
+    register(m, legacy.service("go.micro.srv.legacy", protocol=None))
+    status, headers, body = http("POST", m.url("api", "/echo/call"),
+                                 b"a\0b", {"Content-Type": "text/plain"})
+    assert (status, body) == (200, b"a\0b")
+    # A header value a NUL would cut short is dropped, not cut.
+    assert "X-Nul" not in headers and headers["X-Ok"] == "1"
+    request = b'{"s":"a\\u0000b"}'
+    for service, accept, want in (
+            ("go.micro.srv.echo", "application/json", request),
+            ("go.micro.srv.legacy", "application/json", None),
+            ("go.micro.srv.echo", "application/msgpack",
+             b"\x81\xa1s\xa3a\0b")):
+        status, _, body = http(
+            "POST", m.url("api", "/rpc"),
+            b'{"service":"%s","method":"E.Call","request":%s}' % (
+                service.encode(), request),
+            {"Content-Type": "application/json", "Accept": accept})
+        assert status == 200, (service, body)
+        if want is None:
+            assert json.loads(body) == {"s": "a\0b"}
+        else:
+            assert body == want
+    # A service error whose detail holds one is still its error (its id
+    # and code), the detail cut there: it used to be the raw text.
+    echo.behaviour = lambda h, b: (409, {}, json.dumps(
+        {"id": "go.micro.srv.echo", "code": 409, "detail": "dup\0x",
+         "status": "Conflict"}).encode())
+    status, _, body = http(
+        "POST", m.url("api", "/rpc"),
+        b'{"service":"go.micro.srv.echo","method":"E.Call"}',
+        {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (409, {
+        "id": "go.micro.srv.echo", "code": 409, "detail": "dup",
+        "status": "Conflict"})
+    # A service or method holding a NUL names nothing: refused, never
+    # cut short to the name before it.
+    status, _, body = http(
+        "POST", m.url("api", "/rpc"),
+        b'{"service":"go.micro.srv.echo\\u0000x","method":"E.Call"}',
+        {"Content-Type": "application/json"})
+    assert status == 400, body
+    assert json.loads(body)["detail"] == "invalid service"
+
+
+def test_raw_query_byte_not_utf8(gw, nodes):
+    """A query byte that is not UTF-8, sent raw rather than %-encoded, is
+    U+FFFD in the api.Request's url as in its "get", as micro (Go) sends
+    it: the url used to make it a 400 "request line is not UTF-8"."""
+    m = gw()
+    node = FakeNode(lambda h, b: (200, {}, b'{"statusCode":200,"body":"ok"}'))
+    nodes.append(node)
+    register(m, node.service("go.micro.api.things"))
+    got = raw_exchange(m, b"GET /things/make?a=caf\xe9 HTTP/1.1\r\n"
+                       b"Host: x\r\nConnection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200 "), got
+    assert got.endswith(b"\r\n\r\nok"), got
+    req = json.loads(node.requests[-1][3])
+    assert req["url"] == "/things/make?a=caf\ufffd"
+    assert req["get"]["a"]["values"] == ["caf\ufffd"]

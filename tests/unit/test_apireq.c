@@ -131,8 +131,9 @@ test_apireq_repairs_text(void **state)
 {
 	struct http_headers	*h = http_headers_new();
 	struct apireq_in	 in = {
-		.method = "GET", .path = "/p", .url = "/p?a=%ff", .headers = h,
-		.query = "a=%ff&%e9=b", .body = "", .body_len = 0,
+		.method = "GET", .path = "/p", .url = "/p?a=%ff&c=\xe9",
+		.headers = h, .query = "a=%ff&%e9=b&c=\xe9", .body = "",
+		.body_len = 0,
 	};
 	const char		*cause = NULL;
 	json_t			*o;
@@ -150,6 +151,9 @@ test_apireq_repairs_text(void **state)
 	    "\xef\xbf\xbd");
 	assert_non_null(json_object_get(json_object_get(o, "get"),
 	    "\xef\xbf\xbd"));
+	/* A raw byte of the target: the url, not a 400. */
+	assert_string_equal(json_string_value(json_object_get(o, "url")),
+	    "/p?a=%ff&c=\xef\xbf\xbd");
 	json_decref(o);
 	free(s);
 	http_headers_free(h);
@@ -221,6 +225,21 @@ test_apireq_response(void **state)
 	apireq_response_free(&rsp);
 	assert_int_equal(rsp_parse("{}", &rsp), 0);
 	assert_int_equal(rsp.status, 200);
+	apireq_response_free(&rsp);
+
+	/*
+	 * Go writes a NUL byte "\u0000": the body keeps it, a header value
+	 * it would cut short is dropped.
+	 */
+	hdrs[0] = '\0';
+	assert_int_equal(rsp_parse("{\"body\":\"a\\u0000b\",\"header\":{"
+	    "\"X-N\":{\"values\":[\"a\\u0000b\",\"c\"]},"
+	    "\"X-K\":{\"key\":\"X-K\\u0000\",\"values\":[\"d\"]}}}",
+	    &rsp), 0);
+	assert_int_equal(rsp.body_len, 3);
+	assert_memory_equal(rsp.body, "a\0b", 3);
+	apireq_response_headers(&rsp, hdr_cb, hdrs);
+	assert_string_equal(hdrs, "X-N=c;");
 	apireq_response_free(&rsp);
 
 	assert_int_equal(rsp_parse("[]", &rsp), -1);

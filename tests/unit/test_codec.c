@@ -91,6 +91,12 @@ test_codec_error_parse(void **state)
 	assert_string_equal(e.id, "go.micro.srv.greeter");
 	assert_int_equal(e.code, 403);
 	assert_string_equal(e.detail, "no");
+	/* A detail holding a NUL ("\u0000", Go's form): still the error. */
+	parse("{\"id\":\"go.micro.srv.x\",\"code\":404,"
+	    "\"detail\":\"a\\u0000b\"}", 500, &e);
+	assert_string_equal(e.id, "go.micro.srv.x");
+	assert_int_equal(e.code, 404);
+	assert_string_equal(e.detail, "a");
 	/* Plain text: the detail, with the HTTP status as code. */
 	parse("boom", 502, &e);
 	assert_string_equal(e.id, "fallback");

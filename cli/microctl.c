@@ -315,6 +315,7 @@ main(int argc, char **argv)
 	if (util_hold_stdio() == -1)
 		exit(cmd_error("/dev/null: %s", strerror(errno)));
 	log_init("microctl", LOG_LEVEL_WARN);
+	util_stdout_keep();
 	/* Widths of UTF-8 names in the tables; numbers stay "C". */
 	setlocale(LC_CTYPE, "");
 	memset(&opts, 0, sizeof(opts));

@@ -240,6 +240,38 @@ util_parse_size(const char *s, uint64_t *bytes)
 	return util_parse_units(s, units, nitems(units), bytes);
 }
 
+char *
+util_trim(char *s)
+{
+	size_t	 n;
+
+	s += strspn(s, " \t\r\n");
+	for (n = strlen(s); n > 0 && strchr(" \t\r\n", s[n - 1]) != NULL; n--)
+		s[n - 1] = '\0';
+	return s;
+}
+
+static int
+util_ascii_fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int
+util_ascii_contains(const char *text, const char *word)
+{
+	size_t	 i;
+
+	for (; *text != '\0'; text++) {
+		for (i = 0; word[i] != '\0' && util_ascii_fold(text[i]) ==
+		    util_ascii_fold(word[i]); i++)
+			;
+		if (word[i] == '\0')
+			return 1;
+	}
+	return *word == '\0';
+}
+
 const char *
 util_printable(const char *s, char *buf, size_t len)
 {
@@ -395,10 +427,49 @@ util_hold_stdio(void)
 	return 0;
 }
 
+/* The first failed write's errno on util_stdout_keep's stdout, or 0. */
+static int	 util_stdout_errno;
+
+static ssize_t
+util_stdout_write(void *cookie, const char *buf, size_t len)
+{
+	size_t	 done = 0;
+	ssize_t	 n;
+
+	/* glibc counts a short write as a failure: finish it here. */
+	while (done < len) {
+		if ((n = write(STDOUT_FILENO, buf + done, len - done)) == -1) {
+			if (util_stdout_errno == 0)
+				util_stdout_errno = errno;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+void
+util_stdout_keep(void)
+{
+	cookie_io_functions_t	 io = { .write = util_stdout_write };
+	FILE			*f;
+
+	if ((f = fopencookie(NULL, "w", io)) == NULL)
+		fatal("fopencookie");
+	/* As stdio buffers fd 1: by line on a terminal, else by block. */
+	if (isatty(STDOUT_FILENO))
+		setvbuf(f, NULL, _IOLBF, BUFSIZ);
+	stdout = f;
+}
+
 const char *
 util_stdout_lost(void)
 {
-	if (fflush(stdout) == EOF)
+	int	 failed = fflush(stdout) == EOF;
+
+	if (util_stdout_errno != 0)
+		return strerror(util_stdout_errno);
+	if (failed)
 		return strerror(errno);
 	return ferror(stdout) ? "write error" : NULL;
 }

@@ -48,6 +48,10 @@ int	 util_parse_duration_ms(const char *, uint64_t *);
 int	 util_parse_size(const char *, uint64_t *);
 /* 0..15 for a hex digit, -1 otherwise. */
 int	 util_hexval(char);
+/* s without the blanks (space, tab, CR, LF) around it: in place. */
+char	*util_trim(char *s);
+/* Whether text holds word: ASCII letters in either case, in any locale. */
+int	 util_ascii_contains(const char *text, const char *word);
 /*
  * s fit for a log line, in buf (len >= 4 bytes): control characters shown
  * as '?', so that no byte of it forges a line or talks to a terminal, cut
@@ -66,6 +70,13 @@ int	 util_parse_addr(const char *, struct sockaddr_storage *, socklen_t *,
 char	*util_format_addr(const struct sockaddr *, char *, size_t);
 
 int	 util_set_nonblock(int);
+/*
+ * Make stdout keep the errno of its first failed write (before any output;
+ * not under ncurses, which writes to stdout's fd): stdio keeps only a flag
+ * and drops what it held, so the last fflush may have nothing left to fail
+ * with, and no errno to say why.
+ */
+void	 util_stdout_keep(void);
 /*
  * Flush stdout: NULL if everything written reached it, else why not (a
  * full disk, a reader gone with SIGPIPE ignored), static text.

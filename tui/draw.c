@@ -247,7 +247,8 @@ draw_bottom(const struct top *t, int y)
 		snprintf(line, sizeof(line), "filter %s: %s",
 		    t->panels[t->focus].type->title, t->input);
 		screen_put(y, SCREEN_NORMAL, line);
-		return (int)strlen(line);
+		/* After what was typed: in columns, not bytes. */
+		return termtext_fit(line, -1, line, sizeof(line));
 	case TOP_PROMPT_CONFIRM:
 		snprintf(line, sizeof(line), "%s [y/N] ", t->question);
 		screen_put(y, SCREEN_WARN, line);

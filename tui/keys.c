@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tui/top.h"
+#include "utf8.h"
 #include "util.h"
 
 #define KEYS_ESC	27
@@ -111,6 +112,7 @@ static void
 keys_filter(struct top *t)
 {
 	t->prompt = TOP_PROMPT_FILTER;
+	t->ntyped = 0;
 	snprintf(t->input, sizeof(t->input), "%s", keys_panel(t)->filter);
 }
 
@@ -244,25 +246,58 @@ static const struct keys_binding keys_detail_view[] = {
 	{ '?', keys_help },
 };
 
+/*
+ * A terminal sends a UTF-8 character a byte per key: it joins the input
+ * once it is whole and valid, and only whole.
+ */
+static void
+keys_filter_byte(struct top *t, unsigned char c)
+{
+	size_t	 len = strlen(t->input), n;
+
+	/* Anything but a continuation byte begins a new character. */
+	if (c < 0x80 || c > 0xbf || t->ntyped == sizeof(t->typed))
+		t->ntyped = 0;
+	t->typed[t->ntyped++] = c;
+	if ((n = utf8_sequence(t->typed, t->ntyped)) != t->ntyped)
+		return;
+	t->ntyped = 0;
+	if ((n > 1 || isprint(t->typed[0])) && len + n < sizeof(t->input)) {
+		memcpy(t->input + len, t->typed, n);
+		t->input[len + n] = '\0';
+	}
+}
+
+/* Backspace takes the last character, however many bytes it has. */
+static void
+keys_filter_erase(struct top *t)
+{
+	const unsigned char	*in = (const unsigned char *)t->input;
+	size_t			 len = strlen(t->input), at = 0, last = 0, n;
+
+	t->ntyped = 0;
+	while (at < len) {
+		last = at;
+		n = utf8_sequence(in + at, len - at);
+		at += n > 0 ? n : 1;
+	}
+	t->input[last] = '\0';
+}
+
 static void
 keys_prompt_filter(struct top *t, int key)
 {
 	struct panel	*p = keys_panel(t);
-	size_t		 len = strlen(t->input);
 
 	if (key == KEYS_ESC) {
 		t->input[0] = '\0';
 		t->prompt = TOP_PROMPT_NONE;
 	} else if (key == '\r' || key == '\n' || key == KEY_ENTER)
 		t->prompt = TOP_PROMPT_NONE;
-	else if (key == KEY_BACKSPACE || key == 127 || key == '\b') {
-		if (len > 0)
-			t->input[len - 1] = '\0';
-	} else if (key >= 0 && key < 256 && isprint(key) &&
-	    len + 1 < sizeof(t->input)) {
-		t->input[len] = (char)key;
-		t->input[len + 1] = '\0';
-	}
+	else if (key == KEY_BACKSPACE || key == 127 || key == '\b')
+		keys_filter_erase(t);
+	else if (key >= 0 && key < 256)
+		keys_filter_byte(t, (unsigned char)key);
 	/* Filter as the operator types. */
 	snprintf(p->filter, sizeof(p->filter), "%s", t->input);
 	panel_update(p, &t->model);

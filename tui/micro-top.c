@@ -112,6 +112,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		top_usage(stderr, 2);
+	if (batch)
+		util_stdout_keep();
 	/*
 	 * Keys are read from stdin: at end of file or from a pipe it would
 	 * be readable forever and never give a key.

@@ -22,15 +22,22 @@ panel_free(struct panel *p)
 	p->nrows = 0;
 }
 
+/*
+ * As microd's web filter matches (web/pages.c, app.js): trimmed of
+ * blanks, and only ASCII letters fold, whatever the locale, so a UTF-8
+ * name is matched by its bytes as typed.
+ */
 static int
 panel_matches(const struct panel *p, const struct model *m, size_t i)
 {
-	char	 text[PANEL_IDENT_LEN];
+	char		 text[PANEL_IDENT_LEN], filter[sizeof(p->filter)];
+	const char	*word;
 
-	if (p->filter[0] == '\0')
+	memcpy(filter, p->filter, sizeof(filter));
+	if (*(word = util_trim(filter)) == '\0')
 		return 1;
 	p->type->text(m, i, text, sizeof(text));
-	return strcasestr(text, p->filter) != NULL;
+	return util_ascii_contains(text, word);
 }
 
 struct panel_sorting {

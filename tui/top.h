@@ -66,7 +66,9 @@ struct top {
 	size_t		 detail_height;		/* lines on screen: a page */
 
 	enum top_prompt	 prompt;
-	char		 input[PANEL_FILTER_LEN];
+	char		 input[PANEL_FILTER_LEN];	/* whole UTF-8 */
+	unsigned char	 typed[4];		/* a character's bytes so far */
+	size_t		 ntyped;
 	char		 question[TOP_MESSAGE_LEN];
 	top_action	 confirmed;
 	struct model_worker	 restart;	/* what K asked about */

@@ -619,3 +619,48 @@ def test_subscribe_ends_when_nobody_reads(microd):
             p.kill()
         p.wait()
         p.stderr.close()
+
+
+def lost_output(args, m):
+    with open("/dev/full", "w") as full:
+        return subprocess.run([MICROCTL, "-s", m.socket] + args,
+                              stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=30)
+
+
+def test_lost_output_says_why(microd):
+    """stdio drops what a failed write held and keeps only a flag: with
+    nothing left for the last fflush to fail on, microctl said "write
+    error" instead of the errno of the write that failed."""
+    m = microd()
+    for i in range(60):     # over stdio's 4 KiB buffer as JSON
+        assert post(m, service(name="go.micro.srv.lost%02d" % i))[0] == 200
+    wait_for(lambda: len(m.ctl_json("services")) == 60, what="services")
+    for args in (["--json", "services"], ["logs"], ["services"]):
+        r = lost_output(args, m)
+        assert (r.returncode, r.stderr) == (
+            1, "microctl: cannot write output: No space left on device\n"), \
+            args
+
+
+def hung_up_output(cmd):
+    """Run cmd writing to a terminal whose other side is gone (EIO)."""
+    master, slave = os.openpty()
+    os.close(master)
+    try:
+        return subprocess.run(cmd, stdout=slave, stderr=subprocess.PIPE,
+                              text=True, timeout=30)
+    finally:
+        os.close(slave)
+
+
+def test_hung_up_terminal_says_why(microd):
+    """On a terminal each line is flushed as it is printed: the last
+    fflush never had anything left to fail with, and both tools said
+    "write error" for every output lost there."""
+    m = microd()
+    for cmd, name in (([MICROCTL, "-s", m.socket, "workers"], "microctl"),
+                      ([MICROTOP, "-b", "-s", m.socket], "micro-top")):
+        r = hung_up_output(cmd)
+        assert (r.returncode, r.stderr) == (
+            1, "%s: cannot write output: Input/output error\n" % name)

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -713,3 +714,62 @@ def test_batch_with_stdout_closed_fails(microd):
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith("micro-top: cannot write output:"), r.stderr
     assert "request too large" not in m.read_log()
+
+
+def cursor_x(t):
+    return int(t.tmux("display-message", "-p", "-t", "t", "#{cursor_x}"))
+
+
+def bottom(screen):
+    return screen.rstrip("\n").splitlines()[-1]
+
+
+def top_services(screen):
+    return sorted(line.split()[0] for line in screen.splitlines()
+                  if line.startswith("go.micro.srv."))
+
+
+def web_services(m, q):
+    status, _, body = http("GET", m.url("web", "/?q=" +
+                                        urllib.parse.quote(q)))
+    assert status == 200
+    return sorted(x.decode() for x in re.findall(rb'<tr data-name="([^"]*)"',
+                                                 body))
+
+
+def test_filter_takes_utf8_and_matches_like_the_web(microd, tmux):
+    """The prompt dropped every byte above 0x7f, so "élan" filtered by
+    "lan"; backspace took a byte; blanks were not trimmed as the web's
+    ?q= trims them."""
+    m = microd()
+    names = ("go.micro.srv.\u00e9lan", "go.micro.srv.\u00c9lan",
+             "go.micro.srv.kilo", "go.micro.srv.other")
+    for name in names:
+        m.ctl("register", "-", input=service_json(name))
+    t = tmux()
+    t.type("LANG=C.UTF-8 %s -s %s; echo micro-top-exited-$?" % (
+        MICROTOP, m.socket))
+    t.keys("Enter")
+    t.wait(lambda s: "Services (4)" in s, what="the four services")
+    t.keys("Tab")
+    t.type("/")
+    for q in ("\u00e9lan", "\u00c9LAN", "\u212a", " kilo ", "KILO",
+              "\u00e9"):
+        t.type(q)
+        served = web_services(m, q)
+        t.wait(lambda s: bottom(s) == "filter Services: " + q.rstrip() and
+               top_services(s) == served,
+               what="the web's rows %r for %r" % (served, q))
+        # The cursor follows what was typed, in columns.
+        assert cursor_x(t) == len("filter Services: " + q), q
+        # One backspace per character empties the prompt again.
+        for _ in q:
+            t.keys("BSpace")
+        t.wait(lambda s: top_services(s) == sorted(names) and
+               "filter:" not in s, what="filter %r erased" % q)
+    t.type("caf\u00e9")
+    t.wait(lambda s: bottom(s) == "filter Services: caf\u00e9",
+           what="caf\u00e9 typed")
+    t.keys("BSpace")
+    t.wait(lambda s: bottom(s) == "filter Services: caf",
+           what="only the last character erased")

@@ -24,8 +24,8 @@
 #define SESSION_QUEUE_BYTES	(8 * 1024 * 1024)
 /*
  * Every session of a process together: 4096 slow subscribers at 8 MiB
- * each would be 32 GiB. Past it, the subscriber a message does not fit is
- * cut, as when its own queue is full.
+ * each would be 32 GiB. Past it, the subscriber furthest behind is cut
+ * (lib/ws.c), as when its own queue is full.
  */
 #define SESSION_QUEUE_ALL_BYTES	(256 * 1024 * 1024)
 #define SESSION_PING_MS		30000

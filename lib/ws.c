@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -69,8 +70,14 @@ struct ws {
 	uint16_t		 code_sent;
 	uint16_t		 code_received;
 	int			 ending;
+	int			 cut;		/* for the process's bound */
+	struct event		*cut_ev;	/* its overflow, from the loop */
 	char			 peer[64];
+	LIST_ENTRY(ws)		 entry;
 };
+
+/* Every websocket of the process, for the bound on their queues together. */
+static LIST_HEAD(, ws)	 ws_all = LIST_HEAD_INITIALIZER(ws_all);
 
 typedef void	(*ws_op_fn)(struct ws *, const struct ws_frame *, uint8_t *);
 
@@ -120,14 +127,76 @@ ws_put(struct ws *ws, int opcode, const void *data, size_t len)
 		event_active(ws->write_ev, EV_WRITE, 0);
 }
 
-/* Would one more frame of len bytes pass the queue limits? */
+/* Would one more frame of len bytes pass its own queue's limits? */
+static int
+ws_own_queue_full(struct ws *ws, size_t len)
+{
+	return ws_out_frames(&ws->out) + 1 > ws->limits.max_queue_msgs ||
+	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes;
+}
+
+/* Would it pass its queue's limits, or the process's queues' together? */
 static int
 ws_queue_full(struct ws *ws, size_t len)
 {
-	return ws_out_frames(&ws->out) + 1 > ws->limits.max_queue_msgs ||
-	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes ||
-	    (ws->limits.max_queue_all != 0 &&
+	return ws_own_queue_full(ws, len) || (ws->limits.max_queue_all != 0 &&
 	    ws_out_pending_all() + len > ws->limits.max_queue_all);
+}
+
+/* The peer furthest behind, of those still taking messages. */
+static struct ws *
+ws_slowest(void)
+{
+	struct ws	*w, *slowest = NULL;
+
+	LIST_FOREACH(w, &ws_all, entry) {
+		if (w->close_sent || w->ending || w->cut)
+			continue;
+		if (slowest == NULL ||
+		    ws_out_pending(&w->out) > ws_out_pending(&slowest->out))
+			slowest = w;
+	}
+	return slowest;
+}
+
+static void
+ws_overflow(struct ws *ws)
+{
+	if (ws->cb.overflow != NULL)
+		ws->cb.overflow(ws, ws->arg);
+	else
+		ws_close(ws, WS_CLOSE_POLICY, "output queue full");
+}
+
+static void
+ws_cut_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ws_overflow(arg);
+}
+
+/*
+ * The process's queues together are full, not ws's own: the peer
+ * furthest behind is cut, not whoever the next message is for, who may
+ * be keeping up. Its unsent frames go now, which makes the room, and it
+ * takes no more; its overflow comes from the loop, since a callback
+ * inside another's send could pull its caller's list from under it.
+ * Returns whether ws has room now.
+ */
+static int
+ws_room_made(struct ws *ws, size_t len)
+{
+	struct ws	*slowest;
+
+	while (ws_queue_full(ws, len)) {
+		if (ws_own_queue_full(ws, len) || (slowest = ws_slowest()) ==
+		    NULL || ws_out_pending(&slowest->out) <=
+		    ws_out_pending(&ws->out))
+			return 0;
+		slowest->cut = 1;
+		ws_out_drop_unsent(&slowest->out);
+		event_active(slowest->cut_ev, EV_TIMEOUT, 0);
+	}
+	return 1;
 }
 
 /* The close handshake has WS_CLOSE_WAIT_MS to finish. */
@@ -392,10 +461,12 @@ ws_free(struct ws *ws)
 		event_free(ws->ping_ev);
 	event_free(ws->read_ev);
 	event_free(ws->write_ev);
+	event_free(ws->cut_ev);
 	free(ws->in);
 	ws_out_free(&ws->out);
 	evbuffer_free(ws->frag);
 	close(ws->fd);
+	LIST_REMOVE(ws, entry);
 	free(ws);
 }
 
@@ -488,8 +559,9 @@ ws_take(struct ws *ws, struct stream *s)
 	    ws_read_cb, ws);
 	ws->write_ev = event_new(base, ws->fd, EV_WRITE, ws_write_cb, ws);
 	ws->end_ev = evtimer_new(base, ws_end_cb, ws);
+	ws->cut_ev = evtimer_new(base, ws_cut_cb, ws);
 	if (ws->frag == NULL || ws->read_ev == NULL || ws->write_ev == NULL ||
-	    ws->end_ev == NULL)
+	    ws->end_ev == NULL || ws->cut_ev == NULL)
 		fatalx("websocket: out of memory");
 	if ((ws->in_len = evbuffer_get_length(in)) > 0) {
 		ws_input_grow(ws, ws->in_len);
@@ -514,6 +586,7 @@ ws_new(struct stream *s, int server, const struct ws_limits *limits,
 	ws->arg = arg;
 	ws->last_rx_ms = util_now_ms();
 	ws->reading = 1;
+	LIST_INSERT_HEAD(&ws_all, ws, entry);
 	ws_set_peer(ws);
 	if (ws->limits.ping_ms > 0)
 		ws_start_ping(ws);
@@ -530,13 +603,10 @@ ws_new(struct stream *s, int server, const struct ws_limits *limits,
 int
 ws_send(struct ws *ws, int binary, const void *data, size_t len)
 {
-	if (ws->close_sent || ws->ending)
+	if (ws->close_sent || ws->ending || ws->cut)
 		return -1;
-	if (ws_queue_full(ws, len)) {
-		if (ws->cb.overflow != NULL)
-			ws->cb.overflow(ws, ws->arg);
-		else
-			ws_close(ws, WS_CLOSE_POLICY, "output queue full");
+	if (!ws_room_made(ws, len)) {
+		ws_overflow(ws);
 		return -1;
 	}
 	ws_put(ws, binary ? WS_OP_BINARY : WS_OP_TEXT, data, len);

@@ -41,7 +41,10 @@ struct ws_limits {
 	size_t		 max_message;	/* received message (1 MiB): 1009 */
 	size_t		 max_queue_msgs;	/* unsent frames (1024) */
 	size_t		 max_queue_bytes;	/* unsent bytes (8 MiB) */
-	/* unsent bytes of every websocket of the process (0: no bound) */
+	/*
+	 * unsent bytes of every websocket of the process (0: no bound);
+	 * past it, the one furthest behind overflows
+	 */
 	size_t		 max_queue_all;
 	unsigned int	 ping_ms;	/* ping when idle; cut after 2x */
 };

@@ -307,6 +307,10 @@ struct wt {
 	int			 overflows;
 	int			 bound_all;	/* the process bound, not its own */
 	unsigned		 ping_ms;	/* the server's, 0: off */
+	size_t			 queue_all;	/* the server's bound, or 0 */
+	struct ws		*accepted[2];	/* the first server ends */
+	int			 naccepted;
+	struct ws		*overflowed;	/* the last one */
 	struct ws		*client_ws;
 	int			 client_open;
 	int			 client_closed;
@@ -342,6 +346,7 @@ server_overflow(struct ws *ws, void *arg)
 	struct wt	*t = arg;
 
 	t->overflows++;
+	t->overflowed = ws;
 	ws_close(ws, WS_CLOSE_POLICY, "slow");
 }
 
@@ -370,12 +375,18 @@ server_handle(struct http_request *req, void *arg)
 	const char		*cause;
 
 	l.ping_ms = t->ping_ms;
+	if (t->queue_all != 0) {
+		l.max_queue_bytes = 100000;
+		l.max_queue_all = t->queue_all;
+	}
 	if (t->bound_all) {
 		l.max_queue_bytes = 100000;
 		l.max_queue_all = ws_out_pending_all() + 1000;
 	}
 	if (ws_upgrade_check(req, NULL, &cause) == 0)
 		t->server_ws = ws_accept(req, &l, &server_cbs, t, &cause);
+	if (t->server_ws != NULL && t->naccepted < 2)
+		t->accepted[t->naccepted++] = t->server_ws;
 }
 
 static void
@@ -547,6 +558,47 @@ test_ping_answered_stays(void **state)
 	assert_false(t->client_closed);
 }
 
+/*
+ * The process's queues together are full: the peer furthest behind is
+ * cut, not the one the next message is for, who keeps up (it was cut).
+ */
+static void
+test_overflow_all_cuts_the_slowest(void **state)
+{
+	struct wt	*t = *state;
+	struct ws	*slow;
+	char		 chunk[10000];
+	int		 fd, i;
+
+	t->queue_all = ws_out_pending_all() + 150000;
+	/* A peer that never reads. */
+	fd = ht_connect(t->port);
+	ht_send(fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: "
+	    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	ht_pump(t->base, 3000, &t->naccepted);
+	slow = t->accepted[0];
+	wt_connect(t);
+	/* Queued, not sent: the loop does not run between the sends. */
+	memset(chunk, 's', sizeof(chunk));
+	for (i = 0; i < 9; i++)
+		assert_int_equal(ws_send(slow, 0, chunk, sizeof(chunk)), 0);
+	memset(chunk, 'f', sizeof(chunk));
+	for (i = 0; i < 7; i++)
+		assert_int_equal(ws_send(t->server_ws, 0, chunk,
+		    sizeof(chunk)), 0);
+	/* Cut: it takes no more, and its overflow comes from the loop. */
+	assert_int_equal(ws_send(slow, 0, "x", 1), -1);
+	assert_int_equal(t->overflows, 0);
+	for (i = 0; i < 3000 && t->nmsgs < 7; i++)
+		ht_pump(t->base, 1, NULL);
+	assert_int_equal(t->got[0], 'f');
+	assert_int_equal(t->overflows, 1);
+	assert_ptr_equal(t->overflowed, slow);
+	assert_false(t->client_closed);
+	close(fd);
+}
+
 /* Raw bytes: a client frame without mask violates RFC 6455 §5.1. */
 static void
 test_malformed_frame(void **state)
@@ -708,6 +760,8 @@ main(void)
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow, wt_setup,
 		    wt_teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_all_cuts_the_slowest,
+		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_answered_stays,
 		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_frame,

@@ -59,8 +59,19 @@ top_keys(struct top *t)
 {
 	int	 key;
 
-	while (!t->quit && (key = getch()) != ERR)
+	while (!t->quit && (key = getch()) != ERR) {
+		/*
+		 * Esc with more behind it is Alt+key, or a sequence ncurses
+		 * does not know: nothing is bound to either, and its keys
+		 * alone must not run (Alt-q quit).
+		 */
+		if (key == 27 && getch() != ERR) {
+			while (getch() != ERR)
+				;
+			continue;
+		}
 		keys_handle(t, key);
+	}
 }
 
 static int

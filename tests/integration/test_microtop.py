@@ -773,3 +773,23 @@ def test_filter_takes_utf8_and_matches_like_the_web(microd, tmux):
     t.keys("BSpace")
     t.wait(lambda s: bottom(s) == "filter Services: caf",
            what="only the last character erased")
+
+
+def test_alt_key_runs_nothing(microd, tmux):
+    """Alt+key comes as Esc and the key: in the filter prompt, Esc left
+    the prompt and the key then ran as a command, so Alt-q quit."""
+    m = microd()
+    t = tmux()
+    start_top(t, m)
+    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t.type("/ap")
+    t.wait(lambda s: bottom(s) == "filter Workers: ap", what="filter typed")
+    t.keys("M-q")
+    t.type("i")
+    t.wait(lambda s: bottom(s) == "filter Workers: api",
+           what="still filtering after Alt-q")
+    t.keys("Enter")
+    t.keys("M-q")
+    t.type("/")
+    t.wait(lambda s: bottom(s) == "filter Workers: api",
+           what="micro-top still running after Alt-q, its filter kept")

@@ -122,11 +122,14 @@ keys_selected(struct top *t, enum top_panel focus, const char *what)
 {
 	long	 i;
 
-	if (t->focus != focus || (i = panel_selected(keys_panel(t))) == -1) {
+	if (t->focus != focus) {
 		snprintf(t->message, sizeof(t->message),
 		    "select a %s first (Tab to the %ss panel)", what, what);
 		return -1;
 	}
+	/* Empty, or every row filtered out. */
+	if ((i = panel_selected(keys_panel(t))) == -1)
+		snprintf(t->message, sizeof(t->message), "no %s shown", what);
 	return i;
 }
 

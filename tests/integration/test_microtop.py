@@ -793,3 +793,17 @@ def test_alt_key_runs_nothing(microd, tmux):
     t.type("/")
     t.wait(lambda s: bottom(s) == "filter Workers: api",
            what="micro-top still running after Alt-q, its filter kept")
+
+
+def test_enter_on_an_empty_panel_says_so(microd, tmux):
+    """Enter with the services panel focused but no row shown told the
+    operator to Tab to the panel they were on."""
+    m = microd()
+    t = tmux()
+    start_top(t, m)
+    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t.keys("Tab")
+    t.type("/nothing-matches")
+    t.keys("Enter", "Enter")
+    t.wait(lambda s: "no service shown" in bottom(s),
+           what="the empty panel named")

@@ -247,7 +247,7 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 	struct shm_rec		*rec;
 	uint64_t		 pos, buckets;
 
-	if (LOAD(&h->head) - LOAD(&h->tail) > h->arena_size ||
+	if (LOAD(&h->head) - LOAD(&h->tail) > w->layout->arena_size ||
 	    LOAD(&h->tail) % SHM_REC_ALIGN != 0 ||
 	    LOAD(&h->head) % SHM_REC_ALIGN != 0) {
 		*cause = "shm arena positions corrupt";

@@ -97,7 +97,7 @@ shm_index_rebuild(struct shm_writer *w, uint64_t deadline, const char **cause)
 	struct shm	*shm = w->shm;
 	uint64_t	 from, to, *src, *dst, i, b, n = 0;
 
-	from = LOAD(&w->hdr->index_active);
+	from = LOAD(&w->hdr->index_active) & 1;
 	to = !from;
 	if (shm_epoch_wait(w, LOAD(&w->hdr->index_retired), deadline) == -1) {
 		*cause = "a reader did not leave the old index in time";
@@ -126,11 +126,12 @@ shm_index_insert(struct shm_writer *w, uint32_t hash, uint64_t ref,
 {
 	uint64_t	 which, *slot;
 
-	which = LOAD(&w->hdr->index_active);
+	/* Only the low bit counts: stray bytes must not index used[]. */
+	which = LOAD(&w->hdr->index_active) & 1;
 	if ((w->used[which] + 1) * 4 > w->layout->index_cap * 3) {
 		if (shm_index_rebuild(w, deadline, cause) == -1)
 			return -1;
-		which = LOAD(&w->hdr->index_active);
+		which = LOAD(&w->hdr->index_active) & 1;
 	}
 	slot = shm_index_slot(w->shm, which, hash);
 	if (LOAD(slot) == 0)

@@ -73,7 +73,7 @@ _Static_assert((LOGRING_ENTRIES & (LOGRING_ENTRIES - 1)) == 0,
     "logring entries");
 
 static struct {
-	struct logring_hdr	*hdr;
+	unsigned		 nslots;	/* the header's is writable */
 	struct logring_ring	*rings;
 	struct logring_ring	*own;
 	pid_t			 pid;		/* the process that bound */
@@ -108,7 +108,7 @@ logring_create(unsigned nslots, const char **cause)
 	hdr->text_max = LOGRING_TEXT_MAX;
 	hdr->rings_off = sizeof(*hdr);
 	hdr->ring_size = sizeof(struct logring_ring);
-	logring.hdr = hdr;
+	logring.nslots = nslots;
 	logring.rings = (struct logring_ring *)(hdr + 1);
 	return 0;
 }
@@ -117,7 +117,7 @@ void
 logring_bind(unsigned slot, unsigned role, unsigned id)
 {
 	logring.own = NULL;
-	if (logring.hdr == NULL || slot >= logring.hdr->nslots)
+	if (slot >= logring.nslots)
 		return;
 	logring.own = &logring.rings[slot];
 	logring.writing = 0;	/* a thread of the parent may have held it */
@@ -193,7 +193,7 @@ logring_write(enum log_level level, const char *text, size_t len)
 unsigned
 logring_nslots(void)
 {
-	return logring.hdr != NULL ? logring.hdr->nslots : 0;
+	return logring.nslots;
 }
 
 uint64_t

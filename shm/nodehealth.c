@@ -74,7 +74,7 @@ _Static_assert(sizeof(struct nodehealth_entry) == 256, "nodehealth entry");
 _Static_assert(NODEHEALTH_KEY_MAX % 8 == 0, "nodehealth key words");
 
 static struct {
-	struct nodehealth_hdr	*hdr;
+	unsigned		 nslots;	/* the header's is writable */
 	struct nodehealth_slot	*slots;
 	struct nodehealth_entry	*tables;	/* nslots x NODEHEALTH_ENTRIES */
 	struct nodehealth_slot	*own_slot;	/* the one this process writes */
@@ -110,7 +110,7 @@ nodehealth_create(unsigned nslots, const char **cause)
 	hdr->entries = NODEHEALTH_ENTRIES;
 	hdr->key_max = NODEHEALTH_KEY_MAX;
 	hdr->tables_off = tables_off;
-	nodehealth.hdr = hdr;
+	nodehealth.nslots = nslots;
 	nodehealth.slots = (struct nodehealth_slot *)(hdr + 1);
 	nodehealth.tables = (struct nodehealth_entry *)((char *)hdr +
 	    tables_off);
@@ -191,7 +191,7 @@ void
 nodehealth_bind(unsigned slot)
 {
 	nodehealth.own = NULL;
-	if (nodehealth.hdr == NULL || slot >= nodehealth.hdr->nslots)
+	if (slot >= nodehealth.nslots)
 		return;
 	nodehealth.own_slot = &nodehealth.slots[slot];
 	nodehealth.own = &nodehealth.tables[(size_t)slot * NODEHEALTH_ENTRIES];
@@ -385,10 +385,10 @@ nodehealth_get(const char *service, const char *id, uint64_t now_ms,
 	size_t			 slot;
 
 	memset(h, 0, sizeof(*h));
-	if (nodehealth.hdr == NULL ||
+	if (nodehealth.nslots == 0 ||
 	    (hash = nodehealth_key(service, id, key)) == 0)
 		return;
-	for (slot = 0; slot < nodehealth.hdr->nslots; slot++) {
+	for (slot = 0; slot < nodehealth.nslots; slot++) {
 		if (__atomic_load_n(&nodehealth.slots[slot].used,
 		    __ATOMIC_ACQUIRE) == 0 || nodehealth_find(
 		    &nodehealth.tables[slot * NODEHEALTH_ENTRIES], key, hash,
@@ -407,8 +407,7 @@ nodehealth_overflow(struct nodehealth_overflow *o)
 	size_t	 slot;
 
 	memset(o, 0, sizeof(*o));
-	for (slot = 0; nodehealth.hdr != NULL &&
-	    slot < nodehealth.hdr->nslots; slot++) {
+	for (slot = 0; slot < nodehealth.nslots; slot++) {
 		o->evicted += nodehealth_load(&nodehealth.slots[slot].evicted);
 		o->untracked += nodehealth_load(
 		    &nodehealth.slots[slot].untracked);

@@ -236,15 +236,15 @@ shm_stats(const struct shm *shm, struct shm_stats *st)
 	st->wait_errors = LOAD(&h->wait_errors);
 	st->rebuilds = LOAD(&h->rebuilds);
 	st->moved = LOAD(&h->moved);
-	st->arena_size = h->arena_size;
+	st->arena_size = shm->layout.arena_size;
 	tail = LOAD(&h->tail);
 	head = LOAD(&h->head);
 	st->bytes_used = head >= tail ? head - tail : 0;
 	st->bytes_live = LOAD(&h->bytes_live);
 	st->stalls = LOAD(&h->stalls);
 	st->resets = LOAD(&h->resets);
-	st->max_services = h->max_services;
-	st->max_record = h->max_record;
+	st->max_services = shm->layout.max_services;
+	st->max_record = shm->layout.max_record;
 	st->writer_pid = LOAD(&h->writer_pid);
 	st->writer_heartbeat_ms = LOAD(&h->heartbeat_ms);
 	st->writer_starts = LOAD(&h->writer_starts);

@@ -69,7 +69,7 @@ const uint64_t svcstats_bounds_us[SVCSTATS_BOUNDS] = {
  * without touching (and so paging in) any of it.
  */
 static struct {
-	struct svcstats_hdr	*hdr;
+	unsigned		 nslots;	/* the header's is writable */
 	uint64_t		*names;
 	struct svcstats_table	*tables;
 	struct svcstats_table	*own;	/* the one this process writes */
@@ -103,7 +103,7 @@ svcstats_create(unsigned nslots, const char **cause)
 	hdr->name_max = SVCSTATS_NAME_MAX;
 	hdr->buckets = SVCSTATS_BUCKETS;
 	hdr->tables_off = tables_off;
-	svcstats.hdr = hdr;
+	svcstats.nslots = nslots;
 	svcstats.names = (uint64_t *)(hdr + 1);
 	svcstats.tables = (struct svcstats_table *)((char *)hdr + tables_off);
 	return 0;
@@ -112,7 +112,7 @@ svcstats_create(unsigned nslots, const char **cause)
 void
 svcstats_bind(unsigned slot)
 {
-	if (svcstats.hdr == NULL || slot >= svcstats.hdr->nslots) {
+	if (slot >= svcstats.nslots) {
 		svcstats.own = NULL;
 		return;
 	}
@@ -284,8 +284,7 @@ svcstats_collect(size_t *n)
 	unsigned		 slot;
 
 	*n = 0;
-	for (slot = 0; svcstats.hdr != NULL && slot < svcstats.hdr->nslots;
-	    slot++) {
+	for (slot = 0; slot < svcstats.nslots; slot++) {
 		if (__atomic_load_n(&svcstats.names[slot],
 		    __ATOMIC_ACQUIRE) == 0)
 			continue;

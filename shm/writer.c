@@ -186,12 +186,12 @@ static int
 shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
     const char **cause)
 {
-	struct shm_hdr	*h = w->hdr;
+	const struct shm_hdr	*l = w->layout;
 
-	if (size > h->max_record)
+	if (size > l->max_record)
 		*cause = "record larger than the shm maximum";
-	else if (LOAD(&h->bytes_live) - replaced + size + 5 * h->max_record >
-	    h->arena_size)
+	else if (LOAD(&w->hdr->bytes_live) - replaced + size +
+	    5 * l->max_record > l->arena_size)
 		*cause = "shm arena full";
 	else
 		return 0;

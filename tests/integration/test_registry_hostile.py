@@ -1,9 +1,18 @@
-"""The registration paths under hostile input and failing storage."""
+"""The registration paths under hostile input and failing storage, and
+stray bytes in the shared segments' headers (a buggy worker scribbling):
+what a process took from a header once, at creation, is never read from
+it again."""
 import json
+import os
+import signal
 import sqlite3
+import struct
+import subprocess
 
-from conftest import http, wait_for
-from test_registry import get_service, post, service
+import pytest
+
+from conftest import MICROTOP, http, pid_alive, wait_for
+from test_registry import get_service, post, service, shm_segment
 
 
 def deep_request(levels):
@@ -120,3 +129,95 @@ def test_dot_segment_names_and_ids_are_400(microd):
     # Dots are fine anywhere else.
     assert post(m, service(name="...", nodes=[
         {"id": "..1", "address": "127.0.0.1:1"}]))[0] == 200
+
+
+def shared_segments(pid):
+    """{magic: address} of pid's shared anonymous mappings (svcstats,
+    node health, log rings: doc/shm-layout.md), by their first 8 bytes."""
+    found = {}
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb") as mem:
+        for line in maps:
+            f = line.split()
+            if f[1] != "rw-s" or "/dev/zero" not in line:
+                continue
+            start = int(f[0].split("-")[0], 16)
+            mem.seek(start)
+            found[mem.read(8)] = start
+    return found
+
+
+def test_scribbled_registry_geometry_is_not_trusted(microd):
+    """max_record (u64 @88) and arena_size (u64 @72) overwritten in the
+    registry segment's header: puts are still admitted by the writer's
+    own copy of the geometry (they were all refused, "record larger than
+    the shm maximum", by every writer restarted after it too), and
+    /metrics still reports the arena's real size."""
+    m = microd()
+    with open(shm_segment(m.proc.pid), "r+b") as f:
+        head = f.read(96)
+        arena_size, = struct.unpack_from("<Q", head, 72)
+        f.seek(72)
+        f.write(struct.pack("<Q", 1 << 40))
+        f.seek(88)
+        f.write(struct.pack("<Q", 0))
+    status, _, body = post(m, service(name="go.micro.srv.after"))
+    assert status == 200, body
+    reg = m.running("registry")[0]
+    os.kill(reg["pid"], signal.SIGKILL)
+    wait_for(lambda: [w for w in m.running("registry")
+                      if w["pid"] != reg["pid"]], what="new registry")
+    status, _, body = post(m, service(name="go.micro.srv.restarted"))
+    assert status == 200, body
+    assert get_service(m, "go.micro.srv.after")[0] == 200
+    assert m.status()["registry"]["full_errors"] == 0
+    metrics = http("GET", m.url("web", "/metrics"))[2].decode()
+    assert "\nmicrod_shm_arena_bytes %d\n" % arena_size in metrics, metrics
+
+
+@pytest.mark.parametrize("magic", [b"MICROSVC", b"MICRONOD", b"MICROLOG"])
+def test_scribbled_slot_count_does_not_bring_the_master_down(microd, magic):
+    """nslots (u32 @12) overwritten in the header of the service
+    statistics, node health or log ring segment: the master (micro-top's
+    stats stream, a service's node health, the logs stream) and the web
+    worker (/metrics) keep to the slots they were made with. The master
+    used to read past its mapping or, for the logs, die allocating."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.nodes"))[0] == 200
+    segs = shared_segments(m.proc.pid)
+    with open("/proc/%d/mem" % m.proc.pid, "r+b") as mem:
+        mem.seek(segs[magic] + 12)
+        mem.write(struct.pack("<I", 0xffffffff))
+    r = m.ctl("logs", "-n", "5", check=False)
+    assert r.returncode == 0 and r.stdout, r.stderr
+    detail = m.ctl("service", "go.micro.srv.nodes").stdout
+    assert "127.0.0.1:9091" in detail
+    r = subprocess.run([MICROTOP, "-b", "-s", m.socket],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert "go.micro.srv.nodes" in r.stdout
+    assert http("GET", m.url("web", "/metrics"))[0] == 200
+    assert m.proc.poll() is None and all(pid_alive(p) for p in m.pids())
+
+
+def test_scribbled_index_active_does_not_crash_the_writer(microd):
+    """index_active (u64 @144) overwritten with its low bit kept: readers
+    look at that bit alone, and so does the writer now when it counts the
+    buckets of the index it inserts into (it indexed an array of two with
+    the whole word: a registry worker killed by SIGSEGV, or its private
+    state overwritten)."""
+    m = microd()
+    assert post(m, service(name="go.micro.srv.first"))[0] == 200
+    with open(shm_segment(m.proc.pid), "r+b") as f:
+        f.seek(144)
+        active, = struct.unpack("<Q", f.read(8))
+        f.seek(144)
+        f.write(struct.pack("<Q", active | 1 << 45))
+    for i in range(20):
+        status, _, body = post(m, service(name="go.micro.srv.new-%d" % i))
+        assert status == 200, body
+    names = {s["name"] for s in m.ctl_json("services")}
+    assert len(names) == 21, names
+    assert [w["restarts"] for w in m.running("registry")] == [0]
+    assert json.loads(get_service(m, "go.micro.srv.first")[2])[0][
+        "name"] == "go.micro.srv.first"

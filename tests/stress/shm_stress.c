@@ -3,7 +3,10 @@
  * update, delete, sync state) on a small segment so the arena laps and the
  * cleaner reuses memory all the time, and three readers checking every
  * record they read: the record checksum and a content checksum the writer
- * embeds in the JSON (so a torn or reused record cannot pass). Phases:
+ * embeds in the JSON (so a torn or reused record cannot pass). Each of
+ * STRESS_NAMES positions holds one name at a time and a delete moves it
+ * to its next name, so tombstones pile up and the index is rebuilt under
+ * the readers again and again. Phases:
  *
  *   steady        readers and writer run undisturbed
  *   reader-kill   a reader is SIGKILLed every 100 ms (the parent plays the
@@ -37,6 +40,7 @@
 #define STRESS_NAMES		200
 #define STRESS_READERS		3
 #define STRESS_MAX_NODES	6
+#define STRESS_GENS		16	/* names a position takes in turn */
 /*
  * Reads a phase may see outlast the writer's bound (500 ms): a reader
  * descheduled that long, which an overloaded machine does, makes the
@@ -130,6 +134,17 @@ stress_put(struct shm_writer *w, const char *name, uint64_t seq,
 	return 0;
 }
 
+/* A restarted writer learns each position's name from the segment. */
+static int
+stress_gen_cb(const struct shm_service *sv, void *arg)
+{
+	unsigned	*gens = arg, k;
+
+	if (sscanf(sv->name, "go.micro.srv.stress-%u", &k) == 1)
+		gens[k % STRESS_NAMES] = k / STRESS_NAMES;
+	return 0;
+}
+
 static void
 stress_writer(unsigned slot)
 {
@@ -139,24 +154,31 @@ stress_writer(unsigned slot)
 	const char		*cause;
 	char			 name[64];
 	uint64_t		 rs = (uint64_t)getpid() * 2654435761U | 1, seq, r;
+	unsigned		 gens[STRESS_NAMES] = { 0 }, pos;
 
 	if ((w = shm_writer_open(stress_shm, &cause)) == NULL) {
 		fprintf(stderr, "writer: open: %s\n", cause);
 		_exit(1);
 	}
+	shm_read_begin(stress_shm, slot);
+	shm_foreach(stress_shm, stress_gen_cb, gens);
+	shm_read_end(stress_shm);
 	memset(&sync, 0, sizeof(sync));
 	strcpy(sync.backend, "stress");
 	seq = util_wall_ms() * 1000;
 	while (!stress_stop) {
 		r = stress_rand(&rs);
-		stress_name(name, sizeof(name), (unsigned)(r % STRESS_NAMES));
-		if (r % 10 < 7) {
+		pos = (unsigned)(r % STRESS_NAMES);
+		stress_name(name, sizeof(name), pos + STRESS_NAMES * gens[pos]);
+		/* Not r % 10, which pos decides: no delete ever hit. */
+		if ((r >> 48) % 10 < 7) {
 			if (stress_put(w, name, ++seq, (unsigned)(r >> 8) %
 			    (STRESS_MAX_NODES + 1), (r >> 16) % 1500) == -1)
 				COUNTER_ADD(c, errors, 1);
-		} else if (r % 10 < 9)
+		} else if ((r >> 48) % 10 < 9) {
 			shm_writer_delete(w, name, strlen(name));
-		else {
+			gens[pos] = (gens[pos] + 1) % STRESS_GENS;
+		} else {
 			sync.revision = seq;
 			if (shm_writer_set_sync(w, &sync, &cause) == -1)
 				COUNTER_ADD(c, errors, 1);
@@ -237,7 +259,8 @@ stress_reader(unsigned slot)
 
 	while (!stress_stop) {
 		r = stress_rand(&rs);
-		stress_name(name, sizeof(name), (unsigned)(r % STRESS_NAMES));
+		stress_name(name, sizeof(name), (unsigned)(r % (STRESS_NAMES *
+		    STRESS_GENS)));
 		shm_read_begin(stress_shm, slot);
 		if (++n % 512 == 0) {
 			why = NULL;
@@ -375,11 +398,12 @@ stress_phase(const char *label, unsigned seconds, int kill_readers,
 	    after.resets == before.resets;
 	printf("%-12s %s: %" PRIu64 " reads, %" PRIu64 " bad, %" PRIu64
 	    " writes, %" PRIu64 " write errors (%" PRIu64 " reader stalls),"
-	    " writer starts %" PRIu64 ", moved %" PRIu64 ", services %"
-	    PRIu64 "\n", label, ok ? "ok" : "FAILED", t.reads, t.bad,
-	    t.writes, t.write_errors, stalls,
+	    " writer starts %" PRIu64 ", moved %" PRIu64 ", index rebuilds %"
+	    PRIu64 ", services %" PRIu64 "\n", label, ok ? "ok" : "FAILED",
+	    t.reads, t.bad, t.writes, t.write_errors, stalls,
 	    after.writer_starts - before.writer_starts,
-	    after.moved - before.moved, after.services);
+	    after.moved - before.moved, after.rebuilds - before.rebuilds,
+	    after.services);
 	return ok ? 0 : -1;
 }
 

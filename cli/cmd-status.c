@@ -98,6 +98,11 @@ cmd_status_registry(const msgpack_object *reg)
 	output_field(reg, "last_error", err, sizeof(err));
 	if (*err != '-')
 		output_line("registry error: %s", err);
+	/* Only --json and /metrics said so: registrations refused. */
+	if (output_field_int(reg, "full_errors") > 0)
+		output_line("registry full: %s changes refused, the shm segment "
+		    "is full ([microd] shm_size)",
+		    output_field(reg, "full_errors", b1, sizeof(b1)));
 }
 
 static void

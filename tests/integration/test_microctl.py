@@ -664,3 +664,21 @@ def test_hung_up_terminal_says_why(microd):
         r = hung_up_output(cmd)
         assert (r.returncode, r.stderr) == (
             1, "%s: cannot write output: Input/output error\n" % name)
+
+
+def test_status_says_the_registry_is_full(microd):
+    """A full shm segment refuses registrations: microctl status says so
+    (only --json and /metrics did)."""
+    m = microd(extra="[microd]\nshm_size = 1M\n")
+    assert "registry full" not in m.ctl("status").stdout
+    big = {"pad": "x" * 8000}
+    for i in range(1000):
+        status, _, body = post(m, service(name="go.micro.srv.big-%d" % i,
+                                          metadata=big))
+        if status != 200:
+            break
+    assert b"shm arena full" in body, body
+    refused = m.status()["registry"]["full_errors"]
+    assert refused > 0
+    assert "registry full: %d changes refused, the shm segment is full" % (
+        refused) in m.ctl("status").stdout

@@ -189,8 +189,9 @@ def test_notify_failure_is_a_warning(microd, tmp_path):
              what="watchdog pings failing")
     warned = [l for l in m.read_log().splitlines()
               if l.startswith("<4>") and "sd_notify" in l]
+    # READY=1 or, on a slow start, a watchdog ping before it
     assert len(warned) == 1, warned
-    assert "READY=1" in warned[0] and "No such file or directory" in warned[0]
+    assert "No such file or directory" in warned[0]
 
 
 def test_microctl_dead_socket(tmp_path):

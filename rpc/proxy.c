@@ -37,7 +37,9 @@
  */
 #define PROXY_DRAIN_MARGIN_MS	500
 
+struct proxy_req;
 struct proxy_splice;
+TAILQ_HEAD(proxy_reqs, proxy_req);
 TAILQ_HEAD(proxy_splices, proxy_splice);
 
 struct proxy {
@@ -49,14 +51,15 @@ struct proxy {
 	unsigned		 max_splices;		/* 0: unbounded */
 	unsigned		 nsplices;		/* live */
 	unsigned		 upgrading;		/* waiting for the 101 */
+	struct proxy_reqs	 reqs;			/* in flight */
 	struct proxy_splices	 splices;
 	int			 draining;
-	int			 cut;		/* the drain closed them all */
 	void			(*drained)(void);
-	struct event		*drain_ev;	/* closes the splices left */
+	struct event		*drain_ev;	/* cuts what is left */
 };
 
 struct proxy_req {
+	TAILQ_ENTRY(proxy_req)	 entry;
 	struct proxy		*p;
 	struct http_request	*req;
 	struct http_creq	*creq;
@@ -103,6 +106,7 @@ proxy_new(struct rpc_client *rpc, const char *ns, const char *id, int flags,
 	p->max_splices = max_splices;
 	p->ns = xstrdup(ns);
 	p->id = xstrdup(id);
+	TAILQ_INIT(&p->reqs);
 	TAILQ_INIT(&p->splices);
 	return p;
 }
@@ -167,6 +171,7 @@ proxy_req_free(struct proxy_req *pr)
 {
 	if (pr->upgrade_held)
 		pr->p->upgrading--;
+	TAILQ_REMOVE(&pr->p->reqs, pr, entry);
 	rpc_nodes_free(&pr->nodes);
 	if (pr->body != NULL)
 		evbuffer_free(pr->body);
@@ -504,12 +509,6 @@ proxy_splice(struct proxy_req *pr, struct stream *client, struct stream *node)
 	struct timeval		 write_timeout;
 	size_t			 i;
 
-	/* A 101 after the drain's deadline: nothing may hold the exit. */
-	if (pr->p->cut) {
-		stream_free(client);
-		stream_free(node);
-		return;
-	}
 	sp = xcalloc(1, sizeof(*sp));
 	sp->p = pr->p;
 	TAILQ_INSERT_TAIL(&sp->p->splices, sp, entry);
@@ -726,6 +725,7 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 	const char		*cause;
 
 	pr->p = p;
+	TAILQ_INSERT_TAIL(&p->reqs, pr, entry);
 	pr->req = req;
 	pr->cur = -1;
 	pr->streaming = streaming;
@@ -765,12 +765,38 @@ proxy_splices(const struct proxy *p)
 	return p->nsplices;
 }
 
+/*
+ * The drain's deadline: a request still in flight (a download, an event
+ * stream, an upgrade waiting for its 101) ends as if its node had
+ * stopped, cut short if its answer had begun.
+ */
+static void
+proxy_req_cut(struct proxy_req *pr)
+{
+	if (pr->creq != NULL) {
+		http_creq_cancel(pr->creq);
+		pr->creq = NULL;
+		proxy_node_end(pr, SELECT_ABANDONED);
+	}
+	if (pr->reply_status == 0) {
+		proxy_fail(pr, 503, "server going away");
+		return;
+	}
+	http_reply_abort(pr->req);
+	proxy_req_done(pr, 1);
+}
+
 static void
 proxy_drain_deadline_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct proxy	*p = arg;
+	unsigned	 n;
 
-	p->cut = 1;
+	for (n = 0; !TAILQ_EMPTY(&p->reqs); n++)
+		proxy_req_cut(TAILQ_FIRST(&p->reqs));
+	if (n > 0)
+		log_warnx("proxy: shutdown_timeout: cutting %u request%s "
+		    "still in flight", n, n == 1 ? "" : "s");
 	if (p->nsplices == 0)
 		return;
 	log_warnx("proxy: shutdown_timeout: closing %u websocket%s still open",

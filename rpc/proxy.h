@@ -44,8 +44,9 @@ unsigned	 proxy_splices(const struct proxy *);
  * The worker drains: new upgrades are refused (503), the websockets open
  * run on until they end, and done is called when the last one has. Those
  * left when shutdown_timeout_ms is about to pass are closed (a line
- * logged with their number) a little before it, so that the worker exits
- * by itself ahead of the master's SIGKILL.
+ * logged with their number) a little before it, and the requests still
+ * in flight (an app's endless event stream) cut short, so that the
+ * worker exits by itself ahead of the master's SIGKILL.
  */
 void		 proxy_drain(struct proxy *, struct event_base *,
 		    uint64_t shutdown_timeout_ms, void (*done)(void));

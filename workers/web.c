@@ -65,34 +65,51 @@ web_rpc(struct worker *w, struct http_request *req)
 
 static const struct worker_route web_routes[];
 
+/* Not the dashboard's own path (nor its home page): a web app's. */
+static int
+web_app_path(const char *path)
+{
+	return strcmp(path, "/") != 0 && !worker_http_owns(web_routes, path);
+}
+
 /*
- * Every request head comes here first: what is not the dashboard's own
- * (and not its home page) is a web app, /NAME/... to go.micro.web.NAME,
- * proxied with its body streaming.
+ * Every request head comes here first: what is a web app's, /NAME/... to
+ * go.micro.web.NAME, is proxied with its body streaming if it must
+ * stream. A small body is left to be buffered, so that a node that
+ * refused it can be swapped for another as on the api (rpc/proxy.h);
+ * one over max_body_size streams all the same: that limit is the
+ * dashboard's, not the apps'.
  */
 static void
 web_head(struct http_request *req, void *arg)
 {
 	struct worker	*w = arg;
-	const char	*path = http_request_path(req);
+	const char	*cl = http_request_header(req, "Content-Length");
 
-	if (strcmp(path, "/") == 0 || worker_http_owns(web_routes, path))
+	if (!web_app_path(http_request_path(req)))
 		return;
-	proxy_request(web_state(w)->proxy, req, 1);
+	if (proxy_wants_stream(req) || (cl != NULL && strtoull(cl, NULL, 10) >
+	    w->conf->roles[ROLE_WEB].max_body_size))
+		proxy_request(web_state(w)->proxy, req, 1);
 }
 
 /*
- * The table's last row takes every request the head handler left to the
- * dashboard that no other row took. Only GET or HEAD "/" is the home
- * page; the rest asked a dashboard path for a method it does not take
- * (GET /rpc, HEAD /events, POST /).
+ * The table's last row takes every request no other row took: a web
+ * app's with its body buffered (web_head), the home page (GET or HEAD
+ * "/"), or a dashboard path asked for a method it does not take (GET
+ * /rpc, HEAD /events, POST /).
  */
 static void
 web_home(struct worker *w, struct http_request *req)
 {
 	const char	*method = http_request_method(req);
-	int		 home = strcmp(http_request_path(req), "/") == 0;
+	const char	*path = http_request_path(req);
+	int		 home = strcmp(path, "/") == 0;
 
+	if (web_app_path(path)) {
+		proxy_request(web_state(w)->proxy, req, 0);
+		return;
+	}
 	if (home && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
 		web_pages_services(w, req);
 		return;
@@ -111,7 +128,7 @@ static const struct worker_route web_routes[] = {
 	{ "GET", "/metrics", web_metrics, 0 },
 	{ "GET", "/events", web_live_events, WORKER_ROUTE_NO_HEAD },
 	{ "GET", "/assets/", web_assets_serve, 0 },
-	{ NULL, "/", web_home, 0 },		/* the rest: web_head */
+	{ NULL, "/", web_home, 0 },		/* the rest, and web apps */
 	{ NULL, NULL, NULL, 0 },
 };
 

@@ -5,13 +5,16 @@ import asyncio
 import hashlib
 import http.client as httpclient
 import json
+import socket
 import threading
+import time
 
 import pytest
 import websockets
 
 from conftest import http, pid_alive, wait_for
-from gwnodes import FakeNode, register
+from gwnodes import (FakeNode, RawNode, closed_address, read_head,
+                     register)
 
 
 def shop(microd, nodes, says):
@@ -265,3 +268,78 @@ def test_websockets_bounded_by_max_connections(chat):
             await two.send("two")
             assert await asyncio.wait_for(two.recv(), 5) == "TWO"
     asyncio.run(talk())
+
+
+def web_post(m, path, body):
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"],
+                                      timeout=30)
+    conn.request("POST", path, body=body,
+                 headers={"Content-Type": "application/octet-stream"})
+    r = conn.getresponse()
+    got = (r.status, r.read())
+    conn.close()
+    return got
+
+
+def test_small_post_refused_by_a_node_goes_to_another(microd, nodes):
+    # A form posted to a web app whose first node picked is down: the
+    # node refused the connection, so the POST never ran and goes to
+    # another node, as on the api's proxy (its small body is buffered).
+    m = microd()
+    live = FakeNode()     # echoes the request body
+    nodes.append(live)
+    register(m, {"name": "go.micro.web.form", "version": "1", "nodes": [
+        {"id": "down-%d" % i, "address": closed_address(), "metadata": {}}
+        for i in range(2)] + [
+        {"id": "up", "address": live.address, "metadata": {}}]})
+    for i in range(8):
+        body = b"field=%d" % i
+        assert web_post(m, "/form/submit", body) == (200, body), i
+    assert [r[1] for r in live.requests] == ["/submit"] * 8
+
+
+def test_body_over_max_body_size_still_streams(microd, nodes):
+    # max_body_size bounds what the dashboard buffers, not a web app's
+    # bodies: one over it is streamed to the node, not refused (413).
+    m = microd(extra="[web]\nmax_body_size = 1K\n")
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.web.up", protocol=None))
+    body = b"x" * 3000
+    assert web_post(m, "/up/file", body) == (200, body)
+    assert web_post(m, "/up/file", b"y" * 500) == (200, b"y" * 500)
+
+
+def endless_events(c):
+    """A web app's event stream that never ends."""
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n")
+    while True:
+        c.sendall(b"6\r\ndata:\n\r\n")
+        time.sleep(0.1)
+
+
+def test_endless_stream_cut_at_shutdown_timeout(microd, nodes):
+    # A proxied answer that never ends (an app's event stream) is cut just
+    # before shutdown_timeout, like a websocket: the worker exits by
+    # itself, the master kills nothing.
+    m = microd(extra="[microd]\nshutdown_timeout = 5s\n")
+    node = RawNode(endless_events, threaded=True)
+    nodes.append(node)
+    register(m, node.service("go.micro.web.feed"))
+    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
+    s.sendall(b"GET /feed/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_head(s).startswith(b"HTTP/1.1 200")
+
+    def read_to_the_end():      # as a browser would, then close
+        while s.recv(65536):
+            pass
+        s.close()
+    reader = threading.Thread(target=read_to_the_end, daemon=True)
+    reader.start()
+    m.stop()
+    reader.join(10)
+    assert m.proc.returncode == 0 and not reader.is_alive()
+    log = m.read_log()
+    assert "cutting 1 request still in flight" in log, log
+    assert "did not stop in time" not in log, log

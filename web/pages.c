@@ -62,20 +62,6 @@ pages_filter_form(struct evbuffer *out, const char *q)
 	    "</button>\n</form>\n");
 }
 
-/* The filter as app.js applies it while typing: trimmed, ASCII case. */
-static const char *
-pages_filter_text(char *q)
-{
-	size_t	 n;
-
-	if (q == NULL)
-		return NULL;
-	q += strspn(q, " \t\r\n");
-	for (n = strlen(q); n > 0 && strchr(" \t\r\n", q[n - 1]) != NULL; n--)
-		q[n - 1] = '\0';
-	return q;
-}
-
 void
 web_pages_services(struct worker *w, struct http_request *req)
 {
@@ -90,7 +76,8 @@ web_pages_services(struct worker *w, struct http_request *req)
 		return;
 	out = evbuffer_new();
 	q = http_request_query_param(req, "q");
-	filter = pages_filter_text(q);
+	/* As app.js filters while typing: trimmed, ASCII case. */
+	filter = q != NULL ? util_trim(q) : NULL;
 	web_model_services(w, NULL, &ss);
 	html_page_begin(out, "services", "Services");
 	evbuffer_add_printf(out, "<h1>Services</h1>\n");
@@ -102,7 +89,7 @@ web_pages_services(struct worker *w, struct http_request *req)
 	    "class=\"num\">Nodes</th></tr></thead>\n<tbody>\n");
 	for (i = 0; i < ss.n; i++) {
 		/* Enter must not change what app.js showed while typing. */
-		if (filter != NULL && strcasestr(ss.v[i].name, filter) == NULL)
+		if (filter != NULL && !util_ascii_contains(ss.v[i].name, filter))
 			continue;
 		pages_service_row(out, &ss.v[i]);
 		shown++;

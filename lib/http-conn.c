@@ -141,7 +141,11 @@ static void
 http_conn_half_close(struct http_conn *conn)
 {
 	conn->halfclosed = 1;
-	if (conn->eof) {
+	/*
+	 * What was sent of a reply cut short is all the client gets: nothing
+	 * is worth waiting for it to close, which a draining worker would.
+	 */
+	if (conn->eof || conn->aborted) {
 		http_conn_free(conn);
 		return;
 	}

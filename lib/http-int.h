@@ -76,6 +76,7 @@ struct http_conn {
 	int			 paused;	/* streamed body: owner is full */
 	int			 eof;
 	int			 halfclosed;
+	int			 aborted;	/* a reply cut short: no linger */
 	unsigned int		 busy;	/* inside a user callback */
 	int			 dead;	/* free when no longer busy */
 	unsigned int		 served;	/* requests answered */

@@ -230,6 +230,8 @@ http_reply_abort(struct http_request *req)
 	if (!req->started)
 		fatalx("%s: reply not started", __func__);
 	req->keepalive = 0;
+	if (req->conn != NULL)
+		req->conn->aborted = 1;
 	http_request_count(req, req->status);
 	http_request_finish(req, 1);
 }

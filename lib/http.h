@@ -249,7 +249,8 @@ void		 http_reply_end(struct http_request *);
 /*
  * End a started reply that cannot be completed (its source failed): what
  * is queued is sent, then the connection closes without a last chunk, so
- * the client sees the reply cut short, never a shorter one as whole.
+ * the client sees the reply cut short, never a shorter one as whole. It
+ * closes as soon as that is sent: no lingering close waits for the client.
  */
 void		 http_reply_abort(struct http_request *);
 /* Reply bytes queued but not sent yet (flow control for proxies). */

@@ -343,3 +343,25 @@ def test_endless_stream_cut_at_shutdown_timeout(microd, nodes):
     log = m.read_log()
     assert "cutting 1 request still in flight" in log, log
     assert "did not stop in time" not in log, log
+
+
+def test_cut_stream_to_a_client_that_never_closes(microd, nodes):
+    """The stream cut at the drain deadline closes at once, not after
+    a lingering wait of 2 s for a client that neither reads on nor
+    closes: that wait ran past shutdown_timeout, and the master killed
+    the worker."""
+    m = microd(extra="[microd]\nshutdown_timeout = 2s\n")
+    node = RawNode(endless_events, threaded=True)
+    nodes.append(node)
+    register(m, node.service("go.micro.web.feed"))
+    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
+    s.sendall(b"GET /feed/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_head(s).startswith(b"HTTP/1.1 200")
+    try:
+        m.stop()
+        assert m.proc.returncode == 0
+        log = m.read_log()
+        assert "cutting 1 request still in flight" in log, log
+        assert "did not stop in time" not in log, log
+    finally:
+        s.close()

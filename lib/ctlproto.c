@@ -493,11 +493,13 @@ ctl_map_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
+/* One holding a NUL would be read as its head: "api\0x" as "api". */
 int
 ctl_obj_str(const msgpack_object *o, char *buf, size_t size)
 {
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR ||
-	    o->via.str.size >= size)
+	    o->via.str.size >= size ||
+	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
 		return -1;
 	memcpy(buf, o->via.str.ptr, o->via.str.size);
 	buf[o->via.str.size] = '\0';

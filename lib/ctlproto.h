@@ -93,7 +93,10 @@ void	 ctl_pack_kv_int(msgpack_packer *, const char *, int64_t);
 void	 ctl_pack_kv_uint(msgpack_packer *, const char *, uint64_t);
 void	 ctl_pack_kv_bool(msgpack_packer *, const char *, int);
 const msgpack_object *ctl_map_get(const msgpack_object *, const char *);
-/* Copy a str object into buf (NUL-terminated); -1 if not a str or too long. */
+/*
+ * Copy a str object into buf (NUL-terminated); -1 if not a str, too long,
+ * or holding a NUL.
+ */
 int	 ctl_obj_str(const msgpack_object *, char *, size_t);
 int	 ctl_obj_int(const msgpack_object *, int64_t *);
 

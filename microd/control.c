@@ -210,6 +210,7 @@ control_conn_resume(struct control_conn *c)
 	if (!c->paused || c->closing || !control_conn_readable(c))
 		return;
 	c->paused = 0;
+	c->waiting = util_now_ms();	/* as the read timeout starts over */
 	bufferevent_enable(c->bev, EV_READ);
 	/* From the loop: the caller may be inside another connection. */
 	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
@@ -227,22 +228,26 @@ control_resume_all(void)
 
 /*
  * ctl_frame_pull, refusing a frame larger than any request needs, and a
- * first request still not whole after CONTROL_FIRST_TIMEOUT: the read
- * timeout only catches a peer that sends nothing at all.
+ * request still not whole when its time is up: the read timeout only
+ * catches a peer that sends nothing at all, not one that trickles a
+ * request a byte at a time. A stream has no such time.
  */
 static int
 control_pull(struct control_conn *c, struct ctl_msg *msg, const char **cause)
 {
-	int	 rc;
+	uint64_t	 limit = c->requested ? CONTROL_IDLE_TIMEOUT :
+			    CONTROL_FIRST_TIMEOUT;
+	int		 rc;
 
 	if (control_frame_size(c) > CONTROL_REQUEST_MAX) {
 		*cause = "request too large";
 		return -1;
 	}
 	rc = ctl_frame_pull(bufferevent_get_input(c->bev), msg, cause);
-	if (rc == 0 && !c->requested &&
-	    util_now_ms() - c->accepted > CONTROL_FIRST_TIMEOUT * 1000) {
-		*cause = "sent no request in time";
+	if (rc == 0 && c->stream == CONTROL_STREAM_NONE &&
+	    util_now_ms() - c->waiting > limit * 1000) {
+		*cause = c->requested ? "sent no request for a while" :
+		    "sent no request in time";
 		rc = -1;
 	}
 	return rc;
@@ -297,6 +302,7 @@ control_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		control_stream_end(c);
 		c->requested = 1;
+		c->waiting = util_now_ms();
 		ctlcmd_dispatch(c, &msg);
 		ctl_msg_free(&msg);
 		/* A stream may have started, or ended. */
@@ -408,7 +414,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->accepted = util_now_ms();
+	c->waiting = util_now_ms();
 	c->bev = bufferevent_socket_new(master->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -533,13 +539,30 @@ control_push_stats(void)
 	}
 }
 
+/*
+ * The loop is over, maybe in the very turn that queued a reply (to stop,
+ * with no worker left to wait for): what c is owed goes as far as its
+ * socket takes it now, without waiting. The bufferevent alone drains its
+ * output, which it keeps frozen; it is freed next.
+ */
+static void
+control_flush(struct control_conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	evbuffer_unfreeze(out, 1);
+	evbuffer_write(out, bufferevent_getfd(c->bev));
+}
+
 void
 control_close(void)
 {
 	struct control_conn	*c;
 
-	TAILQ_FOREACH(c, &control_conns, entry)
+	TAILQ_FOREACH(c, &control_conns, entry) {
 		c->closing = 1;		/* none is resumed as others go */
+		control_flush(c);
+	}
 	while ((c = TAILQ_FIRST(&control_conns)) != NULL)
 		control_conn_free(c);
 	if (control_stats_timer != NULL)

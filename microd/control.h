@@ -27,7 +27,7 @@ struct control_conn {
 	struct ctllogs		*logs;		/* a logs stream's readers */
 	struct ctlsub		*sub;		/* a subscribe stream's */
 	unsigned		 relays;	/* requests at the registry */
-	uint64_t		 accepted;	/* util_now_ms() */
+	uint64_t		 waiting;	/* for a request, since (ms) */
 	int			 requested;	/* a whole request came */
 	int			 closing;
 	int			 paused;	/* not read for now */

@@ -314,7 +314,7 @@ static int
 ctlsub_name(const msgpack_object *o, char *buf)
 {
 	return ctl_obj_str(o, buf, CTLSUB_NAME_MAX + 1) == 0 &&
-	    strlen(buf) == o->via.str.size && broker_name_valid(buf) ? 0 : -1;
+	    broker_name_valid(buf) ? 0 : -1;
 }
 
 void

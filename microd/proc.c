@@ -533,6 +533,9 @@ proc_restart_running(struct proc *p)
 {
 	struct proc	*next;
 
+	/* Draining already: again would put its SIGKILL off once more. */
+	if (p->restart_asked)
+		return;
 	if (p->role != ROLE_API && p->role != ROLE_WEB) {
 		p->restart_asked = 1;
 		proc_drain(p);

@@ -15,7 +15,9 @@ from http.client import HTTPConnection
 
 import pytest
 
-from conftest import MICROCTL, MICROD, frame, http, pid_alive, wait_for
+from conftest import (MICROCTL, MICROD, ROLES, frame, http, pid_alive,
+                      wait_for)
+from test_ctl_subscribe import Ctl
 from test_registry import post, service
 
 
@@ -768,3 +770,104 @@ def test_reload_during_the_first_load_waits_for_it(microd):
              what="generation 2 serving")
     assert "go.micro.srv.stored" in m.ctl("service",
                                           "go.micro.srv.stored").stdout
+
+
+def trickle_until_closed(s, data, deadline):
+    """Send data a byte every 2 s: True once microd closes s, False if
+    it has not by deadline."""
+    s.settimeout(2)
+    for b in data:
+        try:
+            s.sendall(bytes([b]))
+            if s.recv(64) == b"":
+                return True
+        except socket.timeout:
+            pass
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        if time.monotonic() > deadline:
+            return False
+    return False
+
+
+def test_a_request_trickled_after_the_first_is_cut_after_30s(microd):
+    # The read timeout starts over at each byte: without a bound on the
+    # whole request, one trickled a byte at a time held a place for ever.
+    m = microd()
+    c = Ctl(m)
+    c.send(1, "version")
+    assert c.recv()["ok"]
+    start = time.monotonic()
+    slow = frame({"v": 1, "id": 2, "cmd": "version", "args": {
+        "pad": "x" * 64}})
+    assert trickle_until_closed(c.s, slow[:-1], start + 50)
+    assert time.monotonic() - start < 40
+    wait_for(lambda: "sent no request for a while" in m.read_log(),
+             what="the close logged")
+
+
+def test_a_name_holding_a_nul_is_not_its_head(microd):
+    # "api\0x" was read as "api" and "go.micro.srv.x\0junk" as the
+    # service go.micro.srv.x.
+    m = microd(workers={"api": 1})
+    svc = {"name": "go.micro.srv.x", "version": "1",
+           "nodes": [{"id": "x-1", "address": "127.0.0.1:1"}]}
+    c = Ctl(m)
+    c.send(1, "register", {"json": json.dumps(svc)})
+    assert c.recv()["ok"]
+    pid = m.running("api")[0]["pid"]
+    for args in ({"role": "api\0x"}, {"role": "api\0x", "id": 0}):
+        c.send(2, "restart", args)
+        r = c.recv()
+        assert not r["ok"] and "needs a role" in r["error"], r
+    c.send(3, "service", {"name": "go.micro.srv.x\0junk"})
+    r = c.recv()
+    assert not r["ok"], r
+    for args in ({"level": "warn\0x"}, {"role": "master\0x"}):
+        c.send(4, "logs", args)
+        r = c.recv()
+        assert not r["ok"] and r["code"] == "invalid", r
+    c.send(5, "service", {"name": "go.micro.srv.x"})
+    assert c.recv()["ok"]
+    assert m.running("api")[0]["pid"] == pid
+
+
+def gone_within(pid, seconds):
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def test_restarting_a_draining_worker_again_keeps_its_kill_deadline(microd):
+    # Each restart drained the worker again and pushed its SIGKILL back by
+    # shutdown_timeout (5 s here): a hung worker restarted every few
+    # seconds was never killed, and the watchdog spares a draining one.
+    m = microd()
+    pid = m.running("sidecar")[0]["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    start = time.monotonic()
+    for _ in range(6):          # a restart every 2 s
+        m.ctl("restart", "sidecar")
+        if gone_within(pid, 2):
+            break
+    assert not pid_alive(pid)
+    assert time.monotonic() - start < 9
+    wait_for(lambda: m.running("sidecar"), what="sidecar back")
+
+
+def test_stop_with_no_worker_running_still_answers(microd):
+    # With every worker waiting out a backoff, stop ends the loop in the
+    # turn that queued its reply: the reply was freed unsent, and
+    # microctl stop failed ("microd closed the connection").
+    m = microd(workers={r: 0 for r in ROLES})
+
+    def long_backoff():
+        w = m.workers_list()[0]
+        if w["pid"]:
+            os.kill(w["pid"], signal.SIGKILL)
+        return w["pid"] == 0 and w["restarts"] >= 8     # 6.4 s
+    wait_for(long_backoff, timeout=30, what="registry in a long backoff")
+    r = m.ctl("stop", check=False)
+    assert r.returncode == 0, r.stderr
+    assert m.proc.wait(10) == 0

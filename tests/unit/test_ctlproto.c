@@ -123,6 +123,22 @@ test_request_roundtrip(void **state)
 	free(w.p);
 }
 
+/* A string holding a NUL is no name: "api\0x" must not read as "api". */
+static void
+test_obj_str_refuses_nul(void **state)
+{
+	msgpack_object	 o;
+	char		 buf[8];
+
+	o.type = MSGPACK_OBJECT_STR;
+	o.via.str.ptr = "api\0x";
+	o.via.str.size = 5;
+	assert_int_equal(ctl_obj_str(&o, buf, sizeof(buf)), -1);
+	o.via.str.size = 3;
+	assert_int_equal(ctl_obj_str(&o, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "api");
+}
+
 static void
 test_reply_roundtrip(void **state)
 {
@@ -532,6 +548,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_roundtrip),
+		cmocka_unit_test(test_obj_str_refuses_nul),
 		cmocka_unit_test(test_reply_roundtrip),
 		cmocka_unit_test(test_error_roundtrip),
 		cmocka_unit_test(test_error_code_roundtrip),

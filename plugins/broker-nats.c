@@ -16,13 +16,19 @@
  *
  * The other way, cnats' output buffer has no bound (with an event loop it
  * grows while the server does not read): publishes are refused beyond
- * BNATS_BACKLOG. A connection cnats closes for good restarts the worker
- * (host->restart), unless it never connected: then it is opened again,
- * after a pause.
+ * BNATS_BACKLOG. cnats' reconnect thread holds the connection's lock
+ * through each attempt (seconds, on a server that accepts but does not
+ * answer), so the loop asks nothing of cnats while its callbacks last said
+ * it was down: publishes are refused, subscribing and unsubscribing wait
+ * in a list until it is connected. A connection cnats closes for good
+ * restarts the worker (host->restart), unless it never connected: then it
+ * is opened again, after a pause, by a thread (the first attempt of a
+ * connect blocks like one of the reconnect thread).
  */
 #include "config.h"
 
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 
 #include <errno.h>
@@ -58,9 +64,13 @@
 #define BNATS_BACKLOG		(8 << 20)	/* bytes waiting for the server */
 
 struct broker_backend_sub {
-	natsSubscription	*nsub;		/* NULL once complete */
+	natsSubscription	*nsub;		/* NULL: complete, or waiting */
 	broker_backend_deliver_cb deliver;
 	void			*arg;		/* NULL once unsubscribed */
+	char			*topic;
+	char			*queue;		/* NULL: every message */
+	int			 waiting;	/* in bnats.waiting */
+	TAILQ_ENTRY(broker_backend_sub) entry;
 };
 
 struct bnats_item {
@@ -81,16 +91,25 @@ static struct {
 	char			*address;	/* as configured */
 	struct event		*reopen_ev;	/* after a pause, connect anew */
 	int			 reopens;	/* in a row, never connected */
-	unsigned		 live;		/* subscriptions the broker holds */
-	pthread_mutex_t		 lock;		/* guards in, n, closing, reopen */
+	pthread_t		 connector;	/* opening it again */
+	int			 connecting;	/* connector not joined yet */
+	/* To subscribe (arg set) or unsubscribe (arg NULL) once connected. */
+	TAILQ_HEAD(, broker_backend_sub) waiting;
+	/* Guards in, n, closing, reopen, resume, opened*. */
+	pthread_mutex_t		 lock;
 	pthread_cond_t		 room;
 	struct bnats_item	*in;		/* cnats fills */
 	struct bnats_item	*out;		/* the loop empties */
 	size_t			 n;
 	int			 closing;
 	int			 reopen;	/* closed before it ever connected */
+	int			 resume;	/* connected: empty waiting */
+	int			 opened;	/* the connector is done */
+	natsConnection		*opened_nc;	/* what it opened */
+	natsStatus		 opened_st;
 } bnats = {
 	.efd = -1,
+	.waiting = TAILQ_HEAD_INITIALIZER(bnats.waiting),
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.room = PTHREAD_COND_INITIALIZER,
 	.in = bnats_items[0],
@@ -98,6 +117,8 @@ static struct {
 };
 
 static void	bnats_reopen_later(void);
+static void	bnats_adopt(natsConnection *, natsStatus);
+static void	bnats_resume(void);
 
 /* Any thread: the host's log is one write per line. */
 static void __attribute__((format(printf, 2, 3)))
@@ -121,6 +142,32 @@ bnats_prepare(const char **cause)
 {
 	natsLibevent_Init();
 	return 0;
+}
+
+/*
+ * An address for the log: each server's URL without the credentials
+ * (user:password@, token@) cnats accepts in it.
+ */
+static const char *
+bnats_redact(const char *address, char *buf, size_t size)
+{
+	const char	*p = address, *end, *host, *from;
+	size_t		 n = 0;
+	int		 r;
+
+	buf[0] = '\0';
+	for (;;) {
+		end = p + strcspn(p, ",");
+		host = memmem(p, (size_t)(end - p), "://", 3);
+		host = host != NULL ? host + 3 : p;
+		from = memrchr(host, '@', strcspn(host, "/,"));
+		from = from != NULL ? from + 1 : host;
+		r = snprintf(buf + n, size - n, "%.*s%.*s%s", (int)(host - p),
+		    p, (int)(end - from), from, *end != '\0' ? "," : "");
+		if (r < 0 || (n += (size_t)r) >= size || *end == '\0')
+			return buf;
+		p = end + 1;
+	}
 }
 
 static void
@@ -170,6 +217,14 @@ bnats_complete_cb(void *arg)
 }
 
 static void
+bnats_sub_free(struct broker_backend_sub *s)
+{
+	free(s->topic);
+	free(s->queue);
+	free(s);
+}
+
+static void
 bnats_item(struct bnats_item *it)
 {
 	struct broker_backend_sub	*s = it->sub;
@@ -177,9 +232,13 @@ bnats_item(struct bnats_item *it)
 	if (it->msg == NULL) {
 		natsSubscription_Destroy(s->nsub);
 		s->nsub = NULL;
+		if (s->waiting) {
+			TAILQ_REMOVE(&bnats.waiting, s, entry);
+			s->waiting = 0;
+		}
 		/* Closed with the connection: bnats_unsubscribe() frees it. */
 		if (s->arg == NULL)
-			free(s);
+			bnats_sub_free(s);
 		return;
 	}
 	if (s->arg != NULL)
@@ -192,9 +251,11 @@ static void
 bnats_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bnats_item	*items;
+	natsConnection		*nc;
 	uint64_t		 v;
 	size_t			 i, n;
-	int			 reopen;
+	int			 reopen, resume, opened;
+	natsStatus		 st;
 
 	if (read(fd, &v, sizeof(v)) == -1)
 		return;		/* spurious: nothing was signalled */
@@ -204,14 +265,27 @@ bnats_drain_cb(evutil_socket_t fd, short what, void *arg)
 	bnats.in = bnats.out;
 	bnats.out = items;
 	bnats.n = 0;
-	reopen = bnats.reopen;
-	bnats.reopen = 0;
+	opened = bnats.opened;
+	nc = bnats.opened_nc;
+	st = bnats.opened_st;
+	bnats.opened = 0;
+	bnats.opened_nc = NULL;
+	/* Closed before the connector handed it over: once it has. */
+	reopen = bnats.reopen && (!bnats.connecting || opened);
+	if (reopen)
+		bnats.reopen = 0;
+	resume = bnats.resume;
+	bnats.resume = 0;
 	pthread_cond_signal(&bnats.room);
 	pthread_mutex_unlock(&bnats.lock);
 	for (i = 0; i < n; i++)
 		bnats_item(&items[i]);
+	if (opened)
+		bnats_adopt(nc, st);
 	if (reopen)
 		bnats_reopen_later();
+	if (resume || opened)
+		bnats_resume();
 }
 
 /* cnats' threads (log lines are single writes). */
@@ -225,13 +299,38 @@ bnats_disconnected_cb(natsConnection *nc, void *arg)
 static void
 bnats_connected_cb(natsConnection *nc, void *arg)
 {
-	char	 url[256];
+	char	 url[256], shown[256];
+	int	 closing;
 
 	atomic_store(&bnats.up, 1);
 	atomic_store(&bnats.ever_up, 1);
+	pthread_mutex_lock(&bnats.lock);
+	closing = bnats.closing;
+	bnats.resume = 1;
+	pthread_mutex_unlock(&bnats.lock);
+	if (!closing)
+		bnats_wake();
 	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
 		snprintf(url, sizeof(url), "?");
-	bnats_log(LOG_LEVEL_INFO, "nats: connected to %s", url);
+	bnats_log(LOG_LEVEL_INFO, "nats: connected to %s",
+	    bnats_redact(url, shown, sizeof(shown)));
+}
+
+/*
+ * Why nc failed, for the log: cnats keeps no reason for a server that
+ * refused or never answered, but does for one that refused the handshake
+ * (e.g. "Authorization Violation").
+ */
+static const char *
+bnats_last_error(natsConnection *nc)
+{
+	const char	*why = NULL;
+	natsStatus	 st;
+
+	st = natsConnection_GetLastError(nc, &why);
+	if (why != NULL && *why != '\0')
+		return why;
+	return st != NATS_OK ? natsStatus_GetText(st) : "no answer";
 }
 
 /*
@@ -244,16 +343,6 @@ bnats_connected_cb(natsConnection *nc, void *arg)
  * connected is opened again by the loop; otherwise the worker drains and
  * exits, and the master starts another (with its backoff).
  */
-static const char *
-bnats_last_error(natsConnection *nc)
-{
-	const char	*why = NULL;
-	natsStatus	 st;
-
-	st = natsConnection_GetLastError(nc, &why);
-	return why != NULL && *why != '\0' ? why : natsStatus_GetText(st);
-}
-
 static void
 bnats_closed_cb(natsConnection *nc, void *arg)
 {
@@ -334,11 +423,11 @@ bnats_options(natsOptions *o, struct event_base *base, const char **servers,
 }
 
 static natsStatus
-bnats_connect(void)
+bnats_connect(natsConnection **ncp)
 {
 	natsOptions	*o;
 	const char	*servers[BNATS_SERVERS], *address = bnats.address;
-	char		*list, *p, *s;
+	char		*list, *p, *s, shown[1024];
 	int		 n = 0;
 	natsStatus	 st;
 
@@ -350,36 +439,72 @@ bnats_connect(void)
 			servers[n++] = s;
 	if ((st = natsOptions_Create(&o)) == NATS_OK) {
 		if ((st = bnats_options(o, bnats.base, servers, n)) == NATS_OK)
-			st = natsConnection_Connect(&bnats.nc, o);
+			st = natsConnection_Connect(ncp, o);
 		natsOptions_Destroy(o);
 	}
 	free(list);
 	if (st == NATS_NOT_YET_CONNECTED) {
 		if (bnats.reopens == 0)
-			bnats_log(LOG_LEVEL_WARN, "nats: %s unreachable, retrying",
-			    address);
+			bnats_log(LOG_LEVEL_WARN, "nats: %s unreachable (%s), "
+			    "retrying", bnats_redact(address, shown,
+			    sizeof(shown)), bnats_last_error(*ncp));
 		st = NATS_OK;
 	} else if (st == NATS_OK)
-		bnats_connected_cb(bnats.nc, NULL);
+		bnats_connected_cb(*ncp, NULL);
 	return st;
+}
+
+/* A thread: the loop takes what it opened in bnats_adopt(). */
+static void *
+bnats_connector(void *arg)
+{
+	natsConnection	*nc = NULL;
+	natsStatus	 st;
+
+	st = bnats_connect(&nc);
+	pthread_mutex_lock(&bnats.lock);
+	bnats.opened = 1;
+	bnats.opened_nc = nc;
+	bnats.opened_st = st;
+	pthread_mutex_unlock(&bnats.lock);
+	bnats_wake();
+	return NULL;
 }
 
 static void
 bnats_reopen_cb(evutil_socket_t fd, short what, void *arg)
 {
-	natsStatus	 st;
+	int	 error;
 
-	if ((st = bnats_connect()) != NATS_OK) {
-		bnats_log(LOG_LEVEL_WARN, "nats: %s, restarting", natsStatus_GetText(st));
+	if ((error = pthread_create(&bnats.connector, NULL, bnats_connector,
+	    NULL)) != 0) {
+		bnats_log(LOG_LEVEL_WARN, "nats: thread: %s, restarting",
+		    strerror(error));
 		bnats.host->restart(bnats.host->core);
+		return;
 	}
+	bnats.connecting = 1;
+}
+
+static void
+bnats_adopt(natsConnection *nc, natsStatus st)
+{
+	pthread_join(bnats.connector, NULL);
+	bnats.connecting = 0;
+	if (st != NATS_OK) {
+		bnats_log(LOG_LEVEL_WARN, "nats: %s, restarting",
+		    natsStatus_GetText(st));
+		bnats.host->restart(bnats.host->core);
+		return;
+	}
+	bnats.nc = nc;
 }
 
 /*
  * The loop, for a connection closed before it ever connected: open a new
  * one after the pause a reconnect round would take, logging the first
- * time only. Subscriptions made on the old one are not carried over: with
- * any held, restart the worker.
+ * time only. cnats holds no subscription of ours (they wait for a first
+ * connection): the new one makes them.
  */
 static void
 bnats_reopen_later(void)
@@ -387,13 +512,6 @@ bnats_reopen_later(void)
 	struct timeval	 tv;
 	int64_t		 ms;
 
-	if (bnats.live > 0) {
-		bnats_log(LOG_LEVEL_WARN, "nats: connection closed (%s) with %u "
-		    "subscriptions, restarting", bnats_last_error(bnats.nc),
-		    bnats.live);
-		bnats.host->restart(bnats.host->core);
-		return;
-	}
 	if (bnats.reopens == 0)
 		bnats_log(LOG_LEVEL_WARN, "nats: no server completed the handshake "
 		    "(%s), retrying with a new connection",
@@ -433,7 +551,7 @@ bnats_open(const struct broker_host *host, const char **cause)
 	bnats.reopen_ev = evtimer_new(host->base, bnats_reopen_cb, NULL);
 	bnats.base = host->base;
 	bnats.address = xstrdup(host->address);
-	if ((st = bnats_connect()) != NATS_OK) {
+	if ((st = bnats_connect(&bnats.nc)) != NATS_OK) {
 		*cause = natsStatus_GetText(st);
 		bnats_close(&bnats);
 		return NULL;
@@ -449,6 +567,12 @@ bnats_close(void *state)
 	bnats.closing = 1;
 	pthread_cond_broadcast(&bnats.room);
 	pthread_mutex_unlock(&bnats.lock);
+	if (bnats.connecting) {
+		pthread_join(bnats.connector, NULL);
+		bnats.connecting = 0;
+		if (bnats.opened_nc != NULL)
+			natsConnection_Destroy(bnats.opened_nc);
+	}
 	if (bnats.nc != NULL) {
 		natsConnection_Destroy(bnats.nc);
 		bnats.nc = NULL;
@@ -478,6 +602,13 @@ bnats_subject_valid(const char *s)
 	return s[0] != '.' && s[len - 1] != '.' && strstr(s, "..") == NULL;
 }
 
+/* The loop: connected, as cnats' callbacks last said. */
+static int
+bnats_connected(void)
+{
+	return bnats.nc != NULL && atomic_load(&bnats.up);
+}
+
 static int
 bnats_publish(void *state, const char *topic, const void *data, size_t len,
     const char **cause)
@@ -490,13 +621,8 @@ bnats_publish(void *state, const char *topic, const void *data, size_t len,
 		return -1;
 	}
 
-	/*
-	 * cnats would buffer while reconnecting: say it is down instead.
-	 * Its reconnect thread holds the connection's lock through each
-	 * attempt (seconds, on a server that accepts but does not answer):
-	 * ask cnats only when its callbacks last said it was connected.
-	 */
-	if (bnats.nc == NULL || !atomic_load(&bnats.up) ||
+	/* cnats would buffer while reconnecting: say it is down instead. */
+	if (!bnats_connected() ||
 	    natsConnection_Status(bnats.nc) != NATS_CONN_STATUS_CONNECTED) {
 		*cause = "NATS server unreachable";
 		return BROKER_BACKEND_DOWN;
@@ -513,22 +639,69 @@ bnats_publish(void *state, const char *topic, const void *data, size_t len,
 	    ? BROKER_BACKEND_DOWN : -1;
 }
 
-static void
-bnats_unsubscribe(void *state, struct broker_backend_sub *s)
+/*
+ * The loop, connected: s's NATS subscription. Failing with s->nsub set,
+ * it was closed already and its callbacks may still run: s stays.
+ */
+static natsStatus
+bnats_sub_make(struct broker_backend_sub *s)
 {
 	natsStatus	 st;
 
-	s->arg = NULL;
-	bnats.live--;
-	if (s->nsub == NULL) {
-		free(s);
-		return;
-	}
-	/* Its last messages are dropped; bnats_complete_cb() frees it. */
+	if (s->queue != NULL)
+		st = natsConnection_QueueSubscribe(&s->nsub, bnats.nc, s->topic,
+		    s->queue, bnats_msg_cb, s);
+	else
+		st = natsConnection_Subscribe(&s->nsub, bnats.nc, s->topic,
+		    bnats_msg_cb, s);
+	if (st != NATS_OK)
+		return st;
+	return natsSubscription_SetOnCompleteCB(s->nsub, bnats_complete_cb, s);
+}
+
+/* The loop, connected: its last messages are dropped, then it is freed. */
+static void
+bnats_sub_drop(struct broker_backend_sub *s)
+{
+	natsStatus	 st;
+
 	if ((st = natsSubscription_Unsubscribe(s->nsub)) != NATS_OK &&
 	    st != NATS_CONNECTION_CLOSED)
 		bnats_log(LOG_LEVEL_WARN, "nats: unsubscribe: %s",
 		    natsStatus_GetText(st));
+}
+
+/* The loop, connected again: what waited, while it stays connected. */
+static void
+bnats_resume(void)
+{
+	struct broker_backend_sub	*s;
+	natsStatus			 st;
+
+	while (bnats_connected() && (s = TAILQ_FIRST(&bnats.waiting)) != NULL) {
+		TAILQ_REMOVE(&bnats.waiting, s, entry);
+		s->waiting = 0;
+		if (s->arg == NULL)
+			bnats_sub_drop(s);
+		else if ((st = bnats_sub_make(s)) != NATS_OK)
+			bnats_log(LOG_LEVEL_WARN, "nats: subscribe %s: %s",
+			    s->topic, natsStatus_GetText(st));
+	}
+}
+
+static void
+bnats_unsubscribe(void *state, struct broker_backend_sub *s)
+{
+	s->arg = NULL;
+	if (s->nsub == NULL) {
+		if (s->waiting)
+			TAILQ_REMOVE(&bnats.waiting, s, entry);
+		bnats_sub_free(s);
+	} else if (!bnats_connected()) {
+		s->waiting = 1;
+		TAILQ_INSERT_TAIL(&bnats.waiting, s, entry);
+	} else
+		bnats_sub_drop(s);
 }
 
 static struct broker_backend_sub *
@@ -538,30 +711,27 @@ bnats_subscribe(void *state, const char *topic, const char *queue,
 	struct broker_backend_sub	*s;
 	natsStatus			 st;
 
-	if (bnats.nc == NULL) {
-		*cause = "NATS server unreachable";
+	/* Checked before it may wait: cnats would refuse it then. */
+	if (!bnats_subject_valid(topic)) {
+		*cause = "topic is not a NATS subject (empty '.' token)";
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->deliver = cb;
 	s->arg = arg;
-	if (queue != NULL)
-		st = natsConnection_QueueSubscribe(&s->nsub, bnats.nc, topic,
-		    queue, bnats_msg_cb, s);
-	else
-		st = natsConnection_Subscribe(&s->nsub, bnats.nc, topic,
-		    bnats_msg_cb, s);
-	if (st != NATS_OK) {
-		*cause = natsStatus_GetText(st);
-		free(s);
-		return NULL;
+	s->topic = xstrdup(topic);
+	s->queue = queue != NULL ? xstrdup(queue) : NULL;
+	if (!bnats_connected()) {
+		s->waiting = 1;
+		TAILQ_INSERT_TAIL(&bnats.waiting, s, entry);
+		return s;
 	}
-	bnats.live++;
-	if ((st = natsSubscription_SetOnCompleteCB(s->nsub, bnats_complete_cb,
-	    s)) != NATS_OK) {
-		/* Closed already: its callbacks may still run, so s stays. */
+	if ((st = bnats_sub_make(s)) != NATS_OK) {
 		*cause = natsStatus_GetText(st);
-		bnats_unsubscribe(state, s);
+		if (s->nsub == NULL)
+			bnats_sub_free(s);
+		else
+			s->arg = NULL;
 		return NULL;
 	}
 	return s;

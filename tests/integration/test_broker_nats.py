@@ -322,10 +322,7 @@ def test_last_subscriber_leaving_unsubscribes(microd, tmp_path):
     n.start()
 
     def subjects():
-        url = "http://127.0.0.1:%d/connz?subs=1" % monitor
-        conns = json.loads(urllib.request.urlopen(url, timeout=5).read())
-        return sorted(s for c in conns["connections"]
-                      for s in c.get("subscriptions_list", []))
+        return connz_subjects(monitor)
     try:
         m = microd(extra=nats_conf(n))
 
@@ -496,3 +493,147 @@ def test_builtin_needs_no_plugin(microd, tmp_path):
                workers={"api": 0, "web": 0, "sidecar": 0})
     assert post(m, "t", b"x")[0] == 202
     assert "broker backend" not in m.read_log()
+
+
+def connz_subjects(monitor):
+    """Every subscription the server holds, by subject."""
+    url = "http://127.0.0.1:%d/connz?subs=1" % monitor
+    conns = json.loads(urllib.request.urlopen(url, timeout=5).read())
+    return sorted(s for c in conns["connections"]
+                  for s in c.get("subscriptions_list", []))
+
+
+def test_credentials_not_logged(microd, tmp_path):
+    """user:password@ in the address authenticates, but neither "unreachable"
+    nor "connected to" shows it in the log."""
+    n = Nats(tmp_path, conf="authorization { user: alice, "
+             "password: s3cretpw }\n")
+    m = microd(extra="[broker]\nbackend = nats\naddress = "
+               "nats://alice:s3cretpw@127.0.0.1:%d\n" % n.port)
+    try:
+        assert post(m, "t", b"x")[0] == 503
+        n.start()
+        wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
+                 what="connected with the credentials")
+    finally:
+        n.stop()
+    log = m.read_log()
+    assert "nats://127.0.0.1:%d unreachable" % n.port in log
+    assert "connected to nats://127.0.0.1:%d" % n.port in log
+    assert "s3cretpw" not in log
+
+
+def test_credentials_refused_logged_with_the_reason(microd, tmp_path):
+    """A server refusing microd's credentials is not just "unreachable":
+    the log says why, once, and publishes answer 503."""
+    n = Nats(tmp_path, conf="authorization { user: alice, "
+             "password: s3cretpw }\n")
+    n.start()
+    try:
+        m = microd(extra="[broker]\nbackend = nats\naddress = "
+                   "nats://alice:wr0ngpw@127.0.0.1:%d\n" % n.port,
+                   workers={"sidecar": 0})
+        assert post(m, "t", b"x")[0] == 503
+        wait_for(lambda: "no server completed the handshake"
+                 in m.read_log(), what="the connection given up")
+    finally:
+        n.stop()
+    log = m.read_log()
+    assert ("nats://127.0.0.1:%d unreachable (Authorization Violation)"
+            % n.port in log)
+    assert "wr0ngpw" not in log
+
+
+def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
+    """While a hung server is being reconnected to (cnats holding the
+    connection's lock through each ~2 s attempt), websockets subscribing
+    and leaving do not stall the worker; once NATS answers, those still
+    there are subscribed and those gone are not."""
+    monitor = free_port()
+    n = Nats(tmp_path, conf="http_port: %d\n" % monitor)
+    n.start()
+    m = microd(extra=nats_conf(n))
+    assert post(m, "t", b"x")[0] == 202
+    os.kill(n.proc.pid, signal.SIGSTOP)
+
+    async def go():
+        wait_for(lambda: post(m, "t", b"x")[0] == 503, timeout=30,
+                 interval=0.2, what="publishes refused")
+        kept = await websockets.connect(ws_url(m, "/sub?topic=kept"))
+        slowest, end, i = 0, time.monotonic() + 5, 0
+        while time.monotonic() < end:
+            t = time.monotonic()
+            ws = await websockets.connect(ws_url(m, "/sub?topic=gone%d" % i))
+            assert post(m, "t", b"x")[0] == 503
+            await ws.close()
+            assert post(m, "t", b"x")[0] == 503
+            slowest = max(slowest, time.monotonic() - t)
+            i += 1
+        os.kill(n.proc.pid, signal.SIGCONT)
+        # An attempt holds the lock for ~2 s: well below, on a busy box.
+        assert slowest < 1.5
+        wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
+                 what="publishes accepted once NATS answers")
+        await settle(m, "kept", [kept])
+        wait_for(lambda: connz_subjects(monitor) == ["kept"],
+                 what="the subscriptions of those gone dropped")
+        await kept.close()
+    try:
+        run(go(), timeout=60)
+    finally:
+        os.kill(n.proc.pid, signal.SIGCONT)
+        n.stop()
+
+
+def test_subscriber_kept_while_no_server_completes_handshake(microd, nats):
+    """A server hung when the worker starts: its connection is replaced
+    after each failed handshake, and a subscriber that came meanwhile
+    is carried to the next one (the worker restarted, closing it with
+    1001), then gets messages once NATS answers."""
+    os.kill(nats.proc.pid, signal.SIGSTOP)
+    try:
+        m = microd(extra=nats_conf(nats), workers={"sidecar": 0},
+                   start=False)
+        m.start(wait=False)
+        m.wait_ready(timeout=30)
+
+        async def go():
+            sub = await websockets.connect(ws_url(m, "/sub?topic=early"))
+            wait_for(lambda: "no server completed the handshake"
+                     in m.read_log(), timeout=30,
+                     what="the first connection given up")
+            with pytest.raises(asyncio.TimeoutError):
+                await next_body(sub, 1)
+            os.kill(nats.proc.pid, signal.SIGCONT)
+            wait_for(lambda: post(m, "early", b"x")[0] == 202, timeout=20,
+                     what="connected once NATS answers")
+            await settle(m, "early", [sub])
+            await sub.close()
+        run(go(), timeout=90)
+    finally:
+        os.kill(nats.proc.pid, signal.SIGCONT)
+    assert "restarting" not in m.read_log()
+
+
+def test_hung_at_start_new_connections_do_not_stall(microd, nats):
+    """A server hung when the worker starts: each new connection's first
+    attempt (~2 s on it) is not made on the worker's loop."""
+    os.kill(nats.proc.pid, signal.SIGSTOP)
+    try:
+        m = microd(extra=nats_conf(nats), workers={"sidecar": 0},
+                   start=False)
+        m.start(wait=False)
+        m.wait_ready(timeout=30)
+        wait_for(lambda: "no server completed the handshake"
+                 in m.read_log(), timeout=30,
+                 what="the first connection given up")
+        slowest, end = 0, time.monotonic() + 8
+        while time.monotonic() < end:
+            t = time.monotonic()
+            assert post(m, "t", b"x")[0] == 503
+            slowest = max(slowest, time.monotonic() - t)
+        assert slowest < 1.5    # a first attempt on the loop: ~2 s
+    finally:
+        os.kill(nats.proc.pid, signal.SIGCONT)
+    wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
+             what="connected once NATS answers")

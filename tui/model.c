@@ -142,6 +142,7 @@ model_status(struct model_status *st, const msgpack_object *s)
 	st->lag_ms = model_int(reg, "lag_ms");
 	st->services = model_int(reg, "services");
 	st->nodes = model_int(reg, "nodes");
+	st->full_errors = model_int(reg, "full_errors");
 }
 
 static double

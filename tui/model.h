@@ -22,6 +22,7 @@ struct model_status {
 	int64_t		 pid, uptime, generation, workers;
 	int		 connected;		/* -1 unknown */
 	int64_t		 revision, lag_ms, services, nodes;
+	int64_t		 full_errors;		/* changes a full shm refused */
 };
 
 struct model_worker {

@@ -667,8 +667,8 @@ def test_hung_up_terminal_says_why(microd):
 
 
 def test_status_says_the_registry_is_full(microd):
-    """A full shm segment refuses registrations: microctl status says so
-    (only --json and /metrics did)."""
+    """A full shm segment refuses registrations: microctl status and
+    micro-top's header say so (only --json and /metrics did)."""
     m = microd(extra="[microd]\nshm_size = 1M\n")
     assert "registry full" not in m.ctl("status").stdout
     big = {"pad": "x" * 8000}
@@ -680,5 +680,9 @@ def test_status_says_the_registry_is_full(microd):
     assert b"shm arena full" in body, body
     refused = m.status()["registry"]["full_errors"]
     assert refused > 0
-    assert "registry full: %d changes refused, the shm segment is full" % (
-        refused) in m.ctl("status").stdout
+    said = "registry full: %d changes refused, the shm segment is full" % (
+        refused)
+    assert said in m.ctl("status").stdout
+    top = subprocess.run([MICROTOP, "-b", "-s", m.socket],
+                         capture_output=True, text=True, timeout=20)
+    assert top.returncode == 0 and said in top.stdout, top.stdout

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,15 @@ http_client_strerror(enum http_client_error err)
 	return text[err];
 }
 
+static int
+http_url_visible(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
 int
 http_url_split(const char *url, char *addr, size_t addrlen,
     const char **target, const char **cause)
@@ -207,10 +217,21 @@ http_url_split(const char *url, char *addr, size_t addrlen,
 		*cause = "no host:port, or one too long";
 		return -1;
 	}
+	/* The rest goes into the request line as it is: it must be one. */
+	if ((*slash != '/' && *slash != '\0') || strchr(slash, '#') != NULL ||
+	    !http_url_visible(slash)) {
+		*cause = "a path must be /PATH[?QUERY], visible ASCII, no #";
+		return -1;
+	}
 	memcpy(addr, host, slash - host);
 	addr[slash - host] = '\0';
 	if (util_parse_addr(addr, &ss, &sslen, cause) == -1)
 		return -1;
+	if ((ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port) == 0) {
+		*cause = "port 0";
+		return -1;
+	}
 	*target = *slash == '/' ? slash : "/";
 	return 0;
 }

@@ -105,6 +105,9 @@ assert_bad(const char *text, const char *needle)
 		fail_msg("expected '%s' in: %s", needle, errs);
 }
 
+#define SIDECAR_APP	"[sidecar]\napp_name = go.micro.srv.app\n" \
+			"app_address = 127.0.0.1:9\n"
+
 static void
 test_bad_files(void **state)
 {
@@ -129,6 +132,15 @@ test_bad_files(void **state)
 	    "at most 16 together");
 	assert_bad("[broker]\nmax_message = 6M\n",
 	    "larger than [broker] max_body_size");
+	/* The check sends the path as written: it must be a request's. */
+	assert_bad(SIDECAR_APP "healthcheck_url = http://127.0.0.1:9?up=1\n",
+	    "/PATH[?QUERY]");
+	assert_bad(SIDECAR_APP "healthcheck_url = http://127.0.0.1:9/h#top\n",
+	    "no #");
+	assert_bad(SIDECAR_APP "healthcheck_url = http://127.0.0.1:9/a b\n",
+	    "visible ASCII");
+	assert_bad(SIDECAR_APP "healthcheck_url = http://127.0.0.1:0/h\n",
+	    "port 0");
 }
 
 /* A line inih cannot take whole is an error, not two lines. */

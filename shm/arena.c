@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "log.h"
 #include "shm/internal.h"
 
 /*
@@ -17,6 +18,10 @@
  * clean) are dead, and tail frees them once their epoch is safe; live
  * records met by the cursor are copied to head and republished. See
  * doc/shm-layout.md for why the reserves below guarantee progress.
+ *
+ * The writer moves head and tail in its handle and publishes them; it
+ * reads the header's only in shm_arena_recover. Every record the cleaner
+ * steps over is checked first, since any process can write the arena.
  */
 static struct shm_rec *
 shm_arena_at(const struct shm *shm, uint64_t pos)
@@ -35,8 +40,50 @@ shm_arena_ref(const struct shm *shm, const struct shm_rec *rec)
 static uint64_t
 shm_arena_free(const struct shm_writer *w)
 {
-	return w->layout->arena_size -
-	    (LOAD(&w->hdr->head) - LOAD(&w->hdr->tail));
+	return w->layout->arena_size - (w->head - w->tail);
+}
+
+static void
+shm_arena_set_head(struct shm_writer *w, uint64_t pos)
+{
+	w->head = pos;
+	STORE_REL(&w->hdr->head, pos);
+}
+
+static void
+shm_arena_set_tail(struct shm_writer *w, uint64_t pos)
+{
+	w->tail = pos;
+	STORE_REL(&w->hdr->tail, pos);
+}
+
+/*
+ * The size of the record at pos, read once, if it is one a writer left
+ * there and ends by end; else 0.
+ */
+static uint64_t
+shm_arena_size(const struct shm_writer *w, uint64_t pos, uint64_t end)
+{
+	const struct shm_rec	*rec = shm_arena_at(w->shm, pos);
+	uint64_t		 size = LOAD(&rec->size);
+
+	if (LOAD(&rec->magic) != SHM_REC_MAGIC || size < SHM_REC_ALIGN ||
+	    size % SHM_REC_ALIGN != 0 ||
+	    pos % w->layout->arena_size + size > w->layout->arena_size ||
+	    pos + size > end)
+		return 0;
+	return size;
+}
+
+/*
+ * A record the cleaner is to step over is not one a writer left: the
+ * positions can no longer be trusted. The registry worker is restarted,
+ * and its successor's recovery empties and reloads the cache.
+ */
+static void
+shm_arena_corrupt(uint64_t pos)
+{
+	fatalx("shm: arena record at %llu corrupt", (unsigned long long)pos);
 }
 
 /* Bytes a pad would take if n bytes were placed at head now. */
@@ -45,7 +92,7 @@ shm_arena_pad(const struct shm_writer *w, size_t n)
 {
 	uint64_t	 size = w->layout->arena_size, left;
 
-	left = size - LOAD(&w->hdr->head) % size;
+	left = size - w->head % size;
 	return left >= n ? 0 : left;
 }
 
@@ -59,22 +106,21 @@ shm_arena_fits(const struct shm_writer *w, size_t n, size_t reserve)
 static struct shm_rec *
 shm_arena_place(struct shm_writer *w, size_t n)
 {
-	struct shm_rec	*pad;
-	uint64_t	 head, len;
+	uint64_t	 len;
 
 	if ((len = shm_arena_pad(w, n)) != 0) {
-		head = LOAD(&w->hdr->head);
-		pad = shm_arena_at(w->shm, head);
-		shm_rec_fill(pad, len, SHM_REC_PAD, NULL, 0);
-		STORE_REL(&w->hdr->head, head + len);
+		shm_rec_fill(shm_arena_at(w->shm, w->head), len, SHM_REC_PAD,
+		    NULL, 0);
+		shm_arena_set_head(w, w->head + len);
 	}
-	return shm_arena_at(w->shm, LOAD(&w->hdr->head));
+	return shm_arena_at(w->shm, w->head);
 }
 
+/* The record of n bytes placed at head is written. */
 void
-shm_arena_commit(struct shm_writer *w, struct shm_rec *rec)
+shm_arena_commit(struct shm_writer *w, size_t n)
 {
-	STORE_REL(&w->hdr->head, LOAD(&w->hdr->head) + rec->size);
+	shm_arena_set_head(w, w->head + n);
 }
 
 /* Replace every reference to old by one to new. */
@@ -87,8 +133,10 @@ shm_arena_republish(struct shm_writer *w, struct shm_rec *old,
 
 	oref = shm_arena_ref(shm, old);
 	if (old->kind == SHM_REC_SYNC) {
-		if (LOAD(&w->hdr->sync_ref) == oref)
-			STORE_REL(&w->hdr->sync_ref, shm_arena_ref(shm, new));
+		if (w->sync_ref == oref) {
+			w->sync_ref = shm_arena_ref(shm, new);
+			STORE_REL(&w->hdr->sync_ref, w->sync_ref);
+		}
 		return;
 	}
 	b = shm_index_find(shm, LOAD(&w->hdr->index_active), old->hash,
@@ -98,13 +146,13 @@ shm_arena_republish(struct shm_writer *w, struct shm_rec *old,
 }
 
 static void
-shm_arena_move(struct shm_writer *w, struct shm_rec *rec)
+shm_arena_move(struct shm_writer *w, struct shm_rec *rec, size_t size)
 {
 	struct shm_rec	*copy;
 
-	copy = shm_arena_place(w, rec->size);
-	memcpy(copy, rec, rec->size);
-	shm_arena_commit(w, copy);
+	copy = shm_arena_place(w, size);
+	memcpy(copy, rec, size);
+	shm_arena_commit(w, size);
 	shm_arena_republish(w, rec, copy);
 	shm_epoch_retire(w, rec);
 	BUMP(&w->hdr->moved, 1);
@@ -118,33 +166,36 @@ shm_arena_move(struct shm_writer *w, struct shm_rec *rec)
 static int
 shm_arena_clean(struct shm_writer *w, uint64_t deadline, const char **cause)
 {
-	struct shm_rec	*rec;
-	uint64_t	 tail = LOAD(&w->hdr->tail);
+	struct shm_rec	*rec, *dead = NULL;
+	uint64_t	 size;
 
-	if (tail < w->clean) {
-		rec = shm_arena_at(w->shm, tail);
-		if (rec->kind == SHM_REC_PAD ||
-		    shm_epoch_safe(w, rec->retired)) {
-			STORE_REL(&w->hdr->tail, tail + rec->size);
+	if (w->tail < w->clean) {
+		if ((size = shm_arena_size(w, w->tail, w->clean)) == 0)
+			shm_arena_corrupt(w->tail);
+		dead = shm_arena_at(w->shm, w->tail);
+		if (dead->kind == SHM_REC_PAD ||
+		    shm_epoch_safe(w, dead->retired)) {
+			shm_arena_set_tail(w, w->tail + size);
 			return 0;
 		}
 	}
-	if (w->clean < LOAD(&w->hdr->head)) {
+	if (w->clean < w->head) {
+		if ((size = shm_arena_size(w, w->clean, w->head)) == 0)
+			shm_arena_corrupt(w->clean);
 		rec = shm_arena_at(w->shm, w->clean);
 		if (rec->kind == SHM_REC_PAD || rec->retired != 0) {
-			w->clean += rec->size;
+			w->clean += size;
 			return 0;
 		}
-		if (shm_arena_fits(w, rec->size,
-		    tail < w->clean ? w->layout->max_record : 0)) {
-			w->clean += rec->size;
-			shm_arena_move(w, rec);
+		if (shm_arena_fits(w, size,
+		    dead != NULL ? w->layout->max_record : 0)) {
+			w->clean += size;
+			shm_arena_move(w, rec, size);
 			return 0;
 		}
 	}
-	if (tail < w->clean) {
-		rec = shm_arena_at(w->shm, tail);
-		if (shm_epoch_wait(w, rec->retired, deadline) == 0)
+	if (dead != NULL) {
+		if (shm_epoch_wait(w, dead->retired, deadline) == 0)
 			return 0;
 		shm_writer_stalled(w);
 		*cause = "a reader did not leave the registry in time";
@@ -171,24 +222,12 @@ shm_arena_alloc(struct shm_writer *w, size_t n, size_t reserve,
 }
 
 static int
-shm_arena_valid(const struct shm_writer *w, uint64_t pos,
-    const struct shm_rec *rec)
-{
-	uint64_t	 phys = pos % w->layout->arena_size;
-
-	return rec->magic == SHM_REC_MAGIC && rec->size >= SHM_REC_ALIGN &&
-	    rec->size % SHM_REC_ALIGN == 0 &&
-	    phys + rec->size <= w->layout->arena_size &&
-	    pos + rec->size <= LOAD(&w->hdr->head);
-}
-
-static int
 shm_arena_referenced(const struct shm_writer *w, const struct shm_rec *rec)
 {
 	uint64_t	 ref = shm_arena_ref(w->shm, rec), b;
 
 	if (rec->kind == SHM_REC_SYNC)
-		return LOAD(&w->hdr->sync_ref) == ref;
+		return w->sync_ref == ref;
 	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active), rec->hash,
 	    shm_rec_name(rec), rec->name_len, NULL);
 	return b != 0 && SHM_BUCKET_REF(b) == ref;
@@ -200,17 +239,14 @@ struct shm_recount {
 };
 
 /*
- * One record of the walk: a live one is counted, any other retired now,
- * since a reader may still hold it. -1 if no writer left it this way.
+ * One record of the walk, of size bytes: a live one is counted, any other
+ * retired now, since a reader may still hold it. -1 if no writer left it
+ * this way.
  */
 static int
-shm_arena_recount(struct shm_writer *w, uint64_t pos, struct shm_rec *rec,
+shm_arena_recount(struct shm_writer *w, struct shm_rec *rec, uint64_t size,
     struct shm_recount *n, const char **cause)
 {
-	if (!shm_arena_valid(w, pos, rec)) {
-		*cause = "shm arena record corrupt";
-		return -1;
-	}
 	if (rec->kind == SHM_REC_PAD)
 		return 0;
 	if (!shm_arena_referenced(w, rec)) {
@@ -223,7 +259,7 @@ shm_arena_recount(struct shm_writer *w, uint64_t pos, struct shm_rec *rec,
 		return -1;
 	}
 	rec->retired = 0;
-	n->bytes += rec->size;
+	n->bytes += size;
 	if (rec->kind == SHM_REC_SERVICE) {
 		n->services++;
 		n->nodes += rec->nnodes;
@@ -244,18 +280,23 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 {
 	struct shm_hdr		*h = w->hdr;
 	struct shm_recount	 n = { 0 };
-	struct shm_rec		*rec;
-	uint64_t		 pos, buckets;
+	uint64_t		 pos, size, buckets;
 
-	if (LOAD(&h->head) - LOAD(&h->tail) > w->layout->arena_size ||
-	    LOAD(&h->tail) % SHM_REC_ALIGN != 0 ||
-	    LOAD(&h->head) % SHM_REC_ALIGN != 0) {
+	w->head = LOAD(&h->head);
+	w->tail = LOAD(&h->tail);
+	w->sync_ref = LOAD(&h->sync_ref);
+	if (w->head - w->tail > w->layout->arena_size ||
+	    w->tail % SHM_REC_ALIGN != 0 || w->head % SHM_REC_ALIGN != 0) {
 		*cause = "shm arena positions corrupt";
 		return -1;
 	}
-	for (pos = LOAD(&h->tail); pos < LOAD(&h->head); pos += rec->size) {
-		rec = shm_arena_at(w->shm, pos);
-		if (shm_arena_recount(w, pos, rec, &n, cause) == -1)
+	for (pos = w->tail; pos < w->head; pos += size) {
+		if ((size = shm_arena_size(w, pos, w->head)) == 0) {
+			*cause = "shm arena record corrupt";
+			return -1;
+		}
+		if (shm_arena_recount(w, shm_arena_at(w->shm, pos), size, &n,
+		    cause) == -1)
 			return -1;
 	}
 	shm_index_count(w->shm, LOAD(&h->index_active), &buckets);
@@ -263,14 +304,12 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 		*cause = "shm index leads to no record";
 		return -1;
 	}
-	if (n.syncs != (LOAD(&h->sync_ref) != 0)) {
+	if (n.syncs != (w->sync_ref != 0)) {
 		*cause = "shm sync_ref leads to no record";
 		return -1;
 	}
-	w->clean = LOAD(&h->tail);
-	STORE(&h->bytes_live, n.bytes);
-	STORE(&h->services, n.services);
-	STORE(&h->nodes, n.nodes);
+	w->clean = w->tail;
+	shm_writer_set_live(w, n.bytes, n.services, n.nodes);
 	return 0;
 }
 
@@ -281,12 +320,9 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 void
 shm_arena_reset(struct shm_writer *w)
 {
-	struct shm_hdr	*h = w->hdr;
-
-	STORE_REL(&h->head, 0);
-	STORE_REL(&h->tail, 0);
+	shm_arena_set_head(w, 0);
+	shm_arena_set_tail(w, 0);
 	w->clean = 0;
-	STORE(&h->bytes_live, 0);
-	STORE(&h->services, 0);
-	STORE(&h->nodes, 0);
+	w->sync_ref = 0;
+	shm_writer_set_live(w, 0, 0, 0);
 }

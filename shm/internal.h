@@ -37,12 +37,24 @@ struct shm {
 	struct shm_slot	*reading;	/* our slot while in a read */
 };
 
-/* Private to the writer process. */
+/*
+ * Private to the writer process. What only the writer writes and must
+ * trust (the arena positions, what admission counts, sync_ref) is kept
+ * here: the header's copies are published for readers and statistics,
+ * and read back once, by shm_arena_recover at open. Stray bytes there
+ * cannot send the cleaner astray or skew admission.
+ */
 struct shm_writer {
 	struct shm	*shm;
 	struct shm_hdr	*hdr;
 	const struct shm_hdr *layout;	/* &shm->layout */
+	uint64_t	 head;		/* arena positions */
+	uint64_t	 tail;
 	uint64_t	 clean;		/* cleaner cursor, tail <= clean <= head */
+	uint64_t	 bytes_live;
+	uint64_t	 services;
+	uint64_t	 nodes;
+	uint64_t	 sync_ref;
 	uint64_t	 safe;		/* records retired before this are free */
 	uint64_t	 seq;
 	uint64_t	 used[2];	/* non-empty buckets in each index */
@@ -166,11 +178,13 @@ int		 shm_epoch_wait(struct shm_writer *, uint64_t, uint64_t);
 uint64_t	 shm_arena_ref(const struct shm *, const struct shm_rec *);
 struct shm_rec	*shm_arena_alloc(struct shm_writer *, size_t, size_t,
 		    uint64_t, const char **);
-void		 shm_arena_commit(struct shm_writer *, struct shm_rec *);
+void		 shm_arena_commit(struct shm_writer *, size_t);
 int		 shm_arena_recover(struct shm_writer *, const char **);
 void		 shm_arena_reset(struct shm_writer *);
 
 /* writer.c */
+void		 shm_writer_set_live(struct shm_writer *, uint64_t, uint64_t,
+		    uint64_t);
 void		 shm_writer_full(struct shm_writer *, const char *);
 void		 shm_writer_stalled(struct shm_writer *);
 

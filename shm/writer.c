@@ -118,8 +118,8 @@ shm_writer_full(struct shm_writer *w, const char *cause)
 	BUMP(&w->hdr->full_errors, 1);
 	if (!w->full)
 		log_warnx("shm: %s (%llu services, %llu bytes live)", cause,
-		    (unsigned long long)LOAD(&w->hdr->services),
-		    (unsigned long long)LOAD(&w->hdr->bytes_live));
+		    (unsigned long long)w->services,
+		    (unsigned long long)w->bytes_live);
 	w->full = 1;
 }
 
@@ -190,7 +190,7 @@ shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
 
 	if (size > l->max_record)
 		*cause = "record larger than the shm maximum";
-	else if (LOAD(&w->hdr->bytes_live) - replaced + size +
+	else if (w->bytes_live - replaced + size +
 	    5 * l->max_record > l->arena_size)
 		*cause = "shm arena full";
 	else
@@ -199,25 +199,36 @@ shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
 	return -1;
 }
 
+/* What is live, kept by the writer and published for statistics. */
+void
+shm_writer_set_live(struct shm_writer *w, uint64_t bytes, uint64_t services,
+    uint64_t nodes)
+{
+	w->bytes_live = bytes;
+	w->services = services;
+	w->nodes = nodes;
+	STORE(&w->hdr->bytes_live, bytes);
+	STORE(&w->hdr->services, services);
+	STORE(&w->hdr->nodes, nodes);
+}
+
 static void
 shm_writer_unlink(struct shm_writer *w, struct shm_rec *rec)
 {
+	uint64_t	 svc = rec->kind == SHM_REC_SERVICE;
+
 	shm_epoch_retire(w, rec);
-	BUMP(&w->hdr->bytes_live, -(uint64_t)rec->size);
-	if (rec->kind == SHM_REC_SERVICE) {
-		BUMP(&w->hdr->nodes, -(uint64_t)rec->nnodes);
-		BUMP(&w->hdr->services, -1);
-	}
+	shm_writer_set_live(w, w->bytes_live - rec->size, w->services - svc,
+	    w->nodes - svc * rec->nnodes);
 }
 
 static void
 shm_writer_link(struct shm_writer *w, struct shm_rec *rec)
 {
-	BUMP(&w->hdr->bytes_live, rec->size);
-	if (rec->kind == SHM_REC_SERVICE) {
-		BUMP(&w->hdr->nodes, rec->nnodes);
-		BUMP(&w->hdr->services, 1);
-	}
+	uint64_t	 svc = rec->kind == SHM_REC_SERVICE;
+
+	shm_writer_set_live(w, w->bytes_live + rec->size, w->services + svc,
+	    w->nodes + svc * rec->nnodes);
 }
 
 static void
@@ -263,7 +274,7 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
 		return -1;
 	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active),
 	    shm_hash(name, len), name, len, NULL);
-	if (b == 0 && LOAD(&w->hdr->services) >= w->layout->max_services) {
+	if (b == 0 && w->services >= w->layout->max_services) {
 		*cause = "shm index full (max services)";
 		shm_writer_full(w, *cause);
 		return -1;
@@ -280,7 +291,7 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
 	shm_rec_service_fill(rec, size, name, len, nodes, nnodes, json,
 	    json_len);
 	shm_rec_seal(rec, ++w->seq);
-	shm_arena_commit(w, rec);
+	shm_arena_commit(w, size);
 	if (shm_writer_publish(w, rec, name, len, deadline, cause) == -1)
 		return -1;
 	BUMP(&w->hdr->puts, 1);
@@ -311,9 +322,8 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
 {
 	struct shm_rec	*rec, *old;
 	size_t		 size = shm_rec_body_size(sizeof(*sync));
-	uint64_t	 oref;
 
-	old = shm_rec_at(w->shm, LOAD(&w->hdr->sync_ref));
+	old = shm_rec_at(w->shm, w->sync_ref);
 	if (shm_writer_room(w, size, old != NULL ? old->size : 0, cause) == -1)
 		return -1;
 	if ((rec = shm_arena_alloc(w, size, 2 * w->layout->max_record,
@@ -321,10 +331,11 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
 		return -1;
 	shm_rec_fill(rec, size, SHM_REC_SYNC, sync, sizeof(*sync));
 	shm_rec_seal(rec, ++w->seq);
-	shm_arena_commit(w, rec);
-	oref = LOAD(&w->hdr->sync_ref);
-	STORE_REL(&w->hdr->sync_ref, shm_arena_ref(w->shm, rec));
-	if ((old = shm_rec_at(w->shm, oref)) != NULL)
+	shm_arena_commit(w, size);
+	old = shm_rec_at(w->shm, w->sync_ref);
+	w->sync_ref = shm_arena_ref(w->shm, rec);
+	STORE_REL(&w->hdr->sync_ref, w->sync_ref);
+	if (old != NULL)
 		shm_writer_unlink(w, old);
 	shm_writer_link(w, rec);
 	return 0;

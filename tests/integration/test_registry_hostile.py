@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -221,3 +222,94 @@ def test_scribbled_index_active_does_not_crash_the_writer(microd):
     assert [w["restarts"] for w in m.running("registry")] == [0]
     assert json.loads(get_service(m, "go.micro.srv.first")[2])[0][
         "name"] == "go.micro.srv.first"
+
+
+LAP_NAMES = ["go.micro.srv.lap-%d" % i for i in range(8)]
+
+
+def shm_header(m):
+    """(arena_off, arena_size, max_record, head, tail) of m's segment, as
+    doc/shm-layout.md draws it: arena_off u64 @64, arena_size u64 @72,
+    max_record u64 @88, head u64 @168, tail u64 @176 (a record's magic
+    u32 @8 and size u32 @16)."""
+    with open(shm_segment(m.proc.pid), "rb") as f:
+        h = f.read(184)
+    return (struct.unpack_from("<QQ", h, 64) + struct.unpack_from("<Q", h, 88)
+            + struct.unpack_from("<QQ", h, 168))
+
+
+def lap_service(name, blob, i):
+    return service(name=name, metadata={"blob": blob, "i": str(i)})
+
+
+def lap_puts(m):
+    """Enough registrations of LAP_NAMES, each near a quarter of the largest
+    record, to lap the arena twice: the cleaner steps over everything."""
+    _, arena_size, max_record, _, _ = shm_header(m)
+    blob = "x" * (max_record // 4)
+    return [lap_service(LAP_NAMES[i % len(LAP_NAMES)], blob, i)
+            for i in range(2 * arena_size // (max_record // 4) + 8)]
+
+
+def scribble(m, off, fmt, value):
+    with open(shm_segment(m.proc.pid), "r+b") as f:
+        f.seek(off)
+        f.write(struct.pack(fmt, value))
+
+
+def test_scribbled_tail_does_not_stop_registrations(microd):
+    """tail moved 64 bytes forward, into a record: the writer went on from
+    its header's tail, spun at 100% CPU, and registrations failed with 503
+    for ~10 s until the watchdog killed it. It keeps its own tail now:
+    every registration succeeds and the header is right again after."""
+    m = microd(extra="[microd]\nshm_size = 1M\n")
+    puts = lap_puts(m)
+    assert post(m, puts[0])[0] == 200
+    tail = shm_header(m)[4]
+    scribble(m, 176, "<Q", tail + 64)
+    for i, svc in enumerate(puts):
+        status, _, body = post(m, svc)
+        assert status == 200, (i, body)
+    _, arena_size, _, head, tail = shm_header(m)
+    assert tail % 64 == 0 and head - tail <= arena_size, (head, tail)
+    assert [w["restarts"] for w in m.running("registry")] == [0]
+    for name in LAP_NAMES:
+        assert get_service(m, name)[0] == 200
+
+
+def test_corrupt_record_at_the_cleaner_restarts_the_writer(microd):
+    """The record at tail, which the cleaner steps over next, given size 0:
+    the writer stepped by 0 for ever (100% CPU, 503s until the watchdog
+    killed it 10 s later). It checks each record it steps over now, and
+    exits at once; its successor empties the cache and reloads it from
+    the database, so registrations resume within moments."""
+    m = microd(extra="[microd]\nshm_size = 1M\n")
+    puts = lap_puts(m)
+    assert post(m, puts[0])[0] == 200
+    arena_off, arena_size, _, _, tail = shm_header(m)
+    rec = arena_off + tail % arena_size
+    with open(shm_segment(m.proc.pid), "rb") as f:
+        f.seek(rec + 8)
+        assert f.read(4) == b"MREC"
+    scribble(m, rec + 16, "<I", 0)
+    failed = []
+
+    def accepted(svc):
+        start = time.monotonic()
+        status, _, body = post(m, svc)
+        if status != 200:
+            failed.append((start, time.monotonic(), status, body))
+        return status == 200
+    for i, svc in enumerate(puts):
+        wait_for(lambda: accepted(svc), 30, what="registration %d" % i)
+    assert {f[2] for f in failed} == {503}, failed
+    assert failed, "the writer never met the corrupt record"
+    # not the watchdog's 10 s
+    assert failed[-1][1] - failed[0][0] < 8, failed
+    wait_for(lambda: [w["restarts"] for w in m.running("registry")] == [1],
+             what="one registry restart")
+    log = m.read_log()
+    assert "shm: arena record at %d corrupt" % tail in log, log
+    assert "the registry cache is emptied and reloaded" in log, log
+    for name in LAP_NAMES:
+        assert get_service(m, name)[0] == 200

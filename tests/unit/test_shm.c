@@ -1,7 +1,8 @@
 /*
  * shm: segment creation and attach, slots, the registry (put, replace,
  * delete, foreach, selection), index rebuilds, arena wrap-around, a full
- * segment, epochs holding back reuse, and recovery after a killed writer.
+ * segment, epochs holding back reuse, recovery after a killed writer, and
+ * stray bytes under a running one.
  */
 #include "config.h"
 
@@ -737,6 +738,25 @@ fuzz_fixture(void)
 	return f;
 }
 
+/* child(f, rs) in a child process killed after seconds: its wait status. */
+static int
+run_child(struct fixture *f, int (*child)(struct fixture *, uint64_t *),
+    uint64_t *rs, unsigned seconds)
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == 0) {
+		/* Die of a fault, not in cmocka's handler. */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		alarm(seconds);
+		_exit(child(f, rs));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
 /*
  * Runs child(f, rs) again and again, each time in a child process on a
  * copy of the same segment (restored after it), with rs advanced. A run
@@ -749,20 +769,12 @@ fuzz_runs(struct fixture *f, unsigned runs, uint64_t rs, unsigned seconds,
 {
 	unsigned char	*healthy = malloc(MB);
 	unsigned	 i, failed = 0;
-	pid_t		 pid;
 	int		 status;
 
 	memcpy(healthy, f->shm->base, MB);
 	for (i = 0; i < runs; i++) {
 		fuzz_rand(&rs);
-		if ((pid = fork()) == 0) {
-			/* Die of a fault, not in cmocka's handler. */
-			signal(SIGSEGV, SIG_DFL);
-			signal(SIGBUS, SIG_DFL);
-			alarm(seconds);
-			_exit(child(f, &rs));
-		}
-		assert_int_equal(waitpid(pid, &status, 0), pid);
+		status = run_child(f, child, &rs, seconds);
 		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 		memcpy(f->shm->base, healthy, MB);
 	}
@@ -971,6 +983,145 @@ test_corrupt_fuzz_writer(void **state)
 	fixture_free(f);
 }
 
+/* Puts that lap the arena three times; 0 if all succeed. */
+static int
+churn(struct fixture *f, unsigned from)
+{
+	const char	*cause = NULL;
+	char		 name[32];
+	unsigned	 seq;
+	int		 bad = 0;
+
+	for (seq = from; seq < from + 3000; seq++) {
+		snprintf(name, sizeof(name), "svc-%u", seq % 40);
+		bad |= put_service(f->w, name, seq, seq % 6, 900, &cause) != 0;
+	}
+	return bad;
+}
+
+/*
+ * Scribble the header field that *c names, then set the sync state and
+ * churn: the writer keeps its own copy, so every put succeeds, what it
+ * wrote reads back, and the header shows the writer's values again.
+ */
+static int
+scribbled_header(struct fixture *f, uint64_t *c)
+{
+	struct shm_hdr		*h = f->shm->hdr;
+	struct shm_sync		 sync = { .backend = "consul" };
+	struct shm_stats	 st;
+	const char		*cause = NULL;
+	char			 name[32];
+	unsigned		 seq;
+	int			 bad;
+
+	sync.revision = 7;
+	switch (*c) {
+	case 0:		/* inside the record at tail */
+		STORE(&h->tail, LOAD(&h->tail) + SHM_REC_ALIGN);
+		break;
+	case 1:		/* past the last record */
+		STORE(&h->head, LOAD(&h->head) + SHM_REC_ALIGN);
+		break;
+	case 2:
+		STORE(&h->bytes_live, h->arena_size);
+		break;
+	case 3:
+		STORE(&h->services, h->max_services);
+		break;
+	case 4:		/* a service record's */
+		STORE(&h->sync_ref, shm_arena_ref(f->shm,
+		    rec_of(f->shm, "svc-3", NULL)));
+		break;
+	}
+	bad = shm_writer_set_sync(f->w, &sync, &cause) != 0 ||
+	    churn(f, 400);
+	shm_read_begin(f->shm, READER);
+	shm_read_sync(f->shm, &sync);
+	shm_read_end(f->shm);
+	bad |= sync.revision != 7;
+	for (seq = 3400 - 40; seq < 3400; seq++) {
+		snprintf(name, sizeof(name), "svc-%u", seq % 40);
+		bad |= check_service(f->shm, name, seq, seq % 6) != 0;
+	}
+	shm_stats(f->shm, &st);
+	return bad || st.services != 40 || st.full_errors != 0 ||
+	    st.bytes_used > st.arena_size || st.bytes_live > st.bytes_used;
+}
+
+static void
+test_scribbled_writer_header(void **state)
+{
+	struct fixture	*f;
+	uint64_t	 c;
+	int		 status;
+
+	for (c = 0; c < 5; c++) {
+		f = fuzz_fixture();
+		status = run_child(f, scribbled_header, &c, 10);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		fixture_free(f);
+	}
+}
+
+/*
+ * Corrupt the record the cleaner steps over next (*c: which one, how),
+ * then churn: the writer exits (fatalx: 1) rather than loop or go on
+ * over it (2); its successor's recovery empties and reloads the registry.
+ */
+static int
+corrupt_cleaned(struct fixture *f, uint64_t *c)
+{
+	struct shm		*shm = f->shm;
+	struct shm_writer	*w = f->w;
+	struct shm_rec		*rec;
+	uint64_t		 pos;
+	unsigned		 seq = 400;
+	const char		*cause = NULL;
+
+	log_setlevel(LOG_LEVEL_ERR);
+	if (*c >= 2) {
+		/* A read holds records back: tail stops short of the cursor. */
+		shm_read_begin(shm, READER);
+		while (seq < 10000 &&
+		    put_service(w, "svc-1", seq++, 1, 900, &cause) == 0)
+			;
+		shm_read_end(shm);
+		if ((pos = LOAD(&shm->hdr->tail)) == w->clean)
+			return 3;
+	} else
+		pos = w->clean;
+	rec = (struct shm_rec *)(shm->base + shm->layout.arena_off +
+	    pos % shm->layout.arena_size);
+	switch (*c % 2) {
+	case 0:
+		rec->size = 0;
+		break;
+	case 1:
+		rec->magic = 0;
+		break;
+	}
+	churn(f, seq);
+	return 2;
+}
+
+static void
+test_corrupt_record_at_cleaner(void **state)
+{
+	struct fixture	*f;
+	uint64_t	 c;
+	int		 status;
+
+	for (c = 0; c < 4; c++) {
+		f = fuzz_fixture();
+		status = run_child(f, corrupt_cleaned, &c, 10);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 1);
+		fixture_free(f);
+	}
+}
+
 /*
  * A reader holding a view pins its record: the writer cannot reuse it, so
  * puts that need the space fail (bounded wait) and the view stays intact.
@@ -1096,7 +1247,7 @@ test_writer_recovery(void **state)
 	orphan = shm_arena_alloc(f->w, size, 0, UINT64_MAX, &cause);
 	shm_rec_service_fill(orphan, size, "c", 1, NULL, 0, "[]", 2);
 	shm_rec_seal(orphan, 99);
-	shm_arena_commit(f->w, orphan);
+	shm_arena_commit(f->w, size);
 	free(f->w);
 	STORE(&f->shm->hdr->writer_pid, 0);
 
@@ -1154,6 +1305,8 @@ main(void)
 		cmocka_unit_test(test_corrupt_segment_reset),
 		cmocka_unit_test(test_corrupt_reset_waits_for_readers),
 		cmocka_unit_test(test_corrupt_fuzz_writer),
+		cmocka_unit_test(test_scribbled_writer_header),
+		cmocka_unit_test(test_corrupt_record_at_cleaner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

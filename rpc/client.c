@@ -590,7 +590,11 @@ rpc_call_done_cb(struct http_creq *creq, enum http_client_error err,
 	case HTTP_CLIENT_CONNECT_REFUSED:
 	case HTTP_CLIENT_CONNECT_FAILED:
 	case HTTP_CLIENT_CONNECT_TIMEOUT:
-	case HTTP_CLIENT_RESET:
+		/*
+		 * Never reached the node. A connection lost after the call
+		 * was sent is not retried: the node may have run it (a
+		 * stale pooled connection the HTTP client replays itself).
+		 */
 		log_debug("rpc %s %s: node %s: %s", call->service,
 		    call->endpoint, n->address, http_client_strerror(err));
 		call->last = err;

@@ -7,12 +7,14 @@
  * A call looks the service up (copying its nodes out of the read
  * section), picks a node with the selector, and POSTs to it: mucp nodes
  * get the raw body with the Micro-* headers, other nodes the JSON-RPC
- * envelope. A refused or reset connection is retried on another node;
- * nodes that keep failing are ejected for a while. The outcome is always
- * either the service's result or a go-micro error JSON:
+ * envelope. A call that never reached its node (refused, unreachable)
+ * is retried on another node, one lost after it was sent is not (it may
+ * have run); nodes that keep failing are ejected for a while. The
+ * outcome is always either the service's result or a go-micro error JSON:
  *
  *   unknown service		404 "service not found"
  *   no node answering		503
+ *   connection lost, bad reply	502
  *   timeout			504, or 408 when it was the caller's own
  *   service error		its code
  */

@@ -62,10 +62,15 @@ cors_free(struct cors *c)
 	free(c);
 }
 
+/*
+ * "null" is the origin of sandboxed frames, data: and file: pages: any
+ * page can send it, so "*" does not cover it; listed, it is allowed.
+ */
 static int
 cors_allowed(const struct cors *c, const char *origin)
 {
-	return c->any || cors_listed(c->list, origin);
+	return cors_listed(c->list, origin) ||
+	    (c->any && strcasecmp(origin, "null") != 0);
 }
 
 int

@@ -1,6 +1,6 @@
 /*
- * CORS for the gateway ([api] cors = origin,... ; "*" allows any origin;
- * empty is off). Allowed origins are echoed with credentials allowed, as
+ * CORS for the gateway ([api] cors = origin,... ; "*" allows any origin
+ * but "null", which must be listed; empty is off). Allowed origins are echoed with credentials allowed, as
  * micro does; preflights (OPTIONS with Access-Control-Request-Method) are
  * answered here without reaching a service.
  */

@@ -1,9 +1,10 @@
 /*
  * Node selection state: a chained hash table of (service, node id) ->
- * counters, plus one entry per service (empty node id) for its
- * round-robin cursor. Two passes over the candidates, no allocation on
- * the pick path. Ejections and answers are also published to the host's
- * node health tables (shm/nodehealth.h), for the master to show.
+ * counters, plus one entry per service (empty node id) counting its
+ * picks. Two passes over the candidates, no allocation on the pick path
+ * but a node's first entry. Ejections and answers are also published to
+ * the host's node health tables (shm/nodehealth.h), for the master to
+ * show.
  */
 #include "config.h"
 
@@ -26,7 +27,9 @@ struct select_entry {
 	unsigned		 ejections;	/* in a row */
 	uint64_t		 ejected_until;
 	uint64_t		 last_ms;
-	uint64_t		 cursor;	/* service entries: round-robin */
+	uint64_t		 addr;		/* hash of the address judged */
+	uint64_t		 picked;	/* cursor when last picked */
+	uint64_t		 cursor;	/* service entries: picks */
 	size_t			 keylen;
 	char			 key[];		/* service NUL id */
 };
@@ -205,6 +208,29 @@ select_find(struct selector *s, const char *svc, const struct select_node *n,
 	return e;
 }
 
+/*
+ * The entry of a node, its health judged at its present address: the
+ * same id at another address (moved, restarted elsewhere) starts afresh.
+ */
+static struct select_entry *
+select_node_find(struct selector *s, const char *svc,
+    const struct select_node *n, int create, uint64_t now)
+{
+	struct select_entry	*e = select_find(s, svc, n, create, now);
+	const char		*a = n->address != NULL ? n->address : "";
+	uint64_t		 h = util_fnv1a(UTIL_FNV_BASIS, a, strlen(a));
+
+	if (e == NULL || e->addr == h)
+		return e;
+	if (e->ejected_until > now)
+		nodehealth_ejected(svc, select_node_key(n), 0);
+	e->addr = h;
+	e->fails = 0;
+	e->ejections = 0;
+	e->ejected_until = 0;
+	return e;
+}
+
 struct select_pass {
 	struct selector		*s;
 	const char		*service;
@@ -230,7 +256,7 @@ int
 selector_ejected(struct selector *s, const char *service,
     const struct select_node *n, uint64_t now)
 {
-	struct select_entry	*e = select_find(s, service, n, 0, now);
+	struct select_entry	*e = select_node_find(s, service, n, 0, now);
 
 	return e != NULL && e->ejected_until > now;
 }
@@ -268,29 +294,38 @@ select_nth_cb(const struct select_pass *p, size_t i, size_t ord, void *arg)
 	return ord == *(size_t *)arg;
 }
 
+/*
+ * Round-robin is "least recently picked": a cursor shared by the calls of
+ * every version filter and retry, taken modulo each one's candidate
+ * count, would hand one filter's calls to the same node every time.
+ */
 struct select_least {
-	size_t		 start, count;
-	size_t		 best, best_rank;
+	int		 by_load;	/* leastconn: load first */
+	size_t		 best;
 	unsigned	 best_load;
+	uint64_t	 best_pick;
 	int		 found;
 };
 
-/* Least outstanding; ties go to the first after a rotating start. */
+/* Least outstanding (leastconn), then least recently picked. */
 static int
 select_least_cb(const struct select_pass *p, size_t i, size_t ord, void *arg)
 {
 	struct select_least	*l = arg;
-	unsigned		 load;
-	size_t			 rank;
+	struct select_entry	*e;
+	unsigned		 load = 0;
+	uint64_t		 pick = 0;
 
-	load = selector_outstanding(p->s, p->service, &p->nodes[i]);
-	rank = (ord + l->count - l->start) % l->count;
+	if ((e = select_find(p->s, p->service, &p->nodes[i], 0, 0)) != NULL) {
+		load = l->by_load ? e->outstanding : 0;
+		pick = e->picked;
+	}
 	if (!l->found || load < l->best_load ||
-	    (load == l->best_load && rank < l->best_rank)) {
+	    (load == l->best_load && pick < l->best_pick)) {
 		l->found = 1;
 		l->best = i;
 		l->best_load = load;
-		l->best_rank = rank;
+		l->best_pick = pick;
 	}
 	return 0;
 }
@@ -320,30 +355,25 @@ selector_pick(struct selector *s, const char *service,
 		if (count == 0)
 			return -1;
 	}
+	if (s->cfg.policy == SELECT_RANDOM) {
+		k = select_random(s) % count;
+		return select_walk(&p, ejected, select_nth_cb, &k);
+	}
+	memset(&l, 0, sizeof(l));
+	l.by_load = s->cfg.policy == SELECT_LEASTCONN;
+	select_walk(&p, ejected, select_least_cb, &l);
 	svc = select_find(s, service, NULL, 1, now);
 	svc->last_ms = now;
-	switch (s->cfg.policy) {
-	case SELECT_LEASTCONN:
-		memset(&l, 0, sizeof(l));
-		l.count = count;
-		l.start = svc->cursor++ % count;
-		select_walk(&p, ejected, select_least_cb, &l);
-		return (ssize_t)l.best;
-	case SELECT_ROUNDROBIN:
-		k = svc->cursor++ % count;
-		break;
-	default:
-		k = select_random(s) % count;
-		break;
-	}
-	return select_walk(&p, ejected, select_nth_cb, &k);
+	select_find(s, service, &nodes[l.best], 1, now)->picked =
+	    ++svc->cursor;
+	return (ssize_t)l.best;
 }
 
 void
 selector_start(struct selector *s, const char *service,
     const struct select_node *n, uint64_t now)
 {
-	struct select_entry	*e = select_find(s, service, n, 1, now);
+	struct select_entry	*e = select_node_find(s, service, n, 1, now);
 
 	e->outstanding++;
 	e->last_ms = now;
@@ -373,7 +403,7 @@ void
 selector_end(struct selector *s, const char *service,
     const struct select_node *n, enum select_outcome outcome, uint64_t now)
 {
-	struct select_entry	*e = select_find(s, service, n, 1, now);
+	struct select_entry	*e = select_node_find(s, service, n, 1, now);
 
 	if (e->outstanding > 0)
 		e->outstanding--;
@@ -381,6 +411,11 @@ selector_end(struct selector *s, const char *service,
 	if (outcome == SELECT_OK) {
 		e->fails = 0;
 		e->ejections = 0;
+		/* Tried while ejected (every node was) and answered. */
+		if (e->ejected_until > now) {
+			e->ejected_until = 0;
+			nodehealth_ejected(service, select_node_key(n), 0);
+		}
 		nodehealth_answered(service, select_node_key(n),
 		    util_wall_ms());
 	} else if (outcome == SELECT_FAILED)

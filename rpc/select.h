@@ -6,7 +6,8 @@
  * each consecutive ejection up to eject_max_ms; a success forgives it.
  *
  * The state is the worker's own (no sharing, no locks), keyed by service
- * and node id, so it survives registry updates that keep a node's id.
+ * and node id, so it survives registry updates that keep a node's id; a
+ * node's health is judged at its address: at another, it starts afresh.
  * Entries idle for a while are swept, so departed nodes do not pile up.
  * Ejections and answers are also published, with plain stores into the
  * process's own table, in the host's node health (shm/nodehealth.h): so

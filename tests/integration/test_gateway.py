@@ -13,6 +13,7 @@ import pytest
 from conftest import http, pid_alive, wait_for
 from gwnodes import (FakeNode, RawNode, c_api, c_srv, closed_address,
                      node_ids, py_srv, register, slow)
+from test_microtop import health_by_id
 
 HELLO = {"msg": "Hello John"}
 
@@ -1004,3 +1005,129 @@ def test_raw_query_byte_not_utf8(gw, nodes):
     req = json.loads(node.requests[-1][3])
     assert req["url"] == "/things/make?a=caf\ufffd"
     assert req["get"]["a"]["values"] == ["caf\ufffd"]
+
+
+def rpc_call(m, service, method="A.B"):
+    return http("POST", m.url("api", "/rpc"),
+                json.dumps({"service": service, "method": method}).encode(),
+                {"Content-Type": "application/json"})
+
+
+def one_node(name, node_id, address):
+    return {"name": name, "version": "1", "nodes": [
+        {"id": node_id, "address": address,
+         "metadata": {"protocol": "mucp"}}]}
+
+
+def test_rpc_call_lost_after_sending_is_not_run_twice(gw, nodes):
+    """An RPC call is a POST: a node that drops the connection after
+    reading it may have run it, so it is not sent to another node."""
+    m = gw()
+    drops = [RawNode(b"") for _ in range(3)]
+    nodes.extend(drops)
+    for i, n in enumerate(drops):
+        register(m, one_node("go.micro.srv.drop", "drop-%d" % i, n.address))
+    wait_for(lambda: len(node_ids(m, "go.micro.srv.drop")) == 3,
+             what="three nodes registered")
+    status, _, body = rpc_call(m, "go.micro.srv.drop")
+    assert status == 502, body
+    assert sum(n.requests for n in drops) == 1
+    # A refused call never reached its node: it moves on.
+    live = FakeNode(lambda h, b: (200, {}, b"{}"))
+    nodes.append(live)
+    register(m, one_node("go.micro.srv.half", "half-dead", closed_address()))
+    register(m, one_node("go.micro.srv.half", "half-live", live.address))
+    wait_for(lambda: len(node_ids(m, "go.micro.srv.half")) == 2,
+             what="two nodes registered")
+    for _ in range(6):
+        assert rpc_call(m, "go.micro.srv.half")[0] == 200
+
+
+def test_an_answer_ends_an_ejection(gw, nodes):
+    """A node tried while ejected (every node was) that answers is
+    forgiven at once: it takes its share again, and shows as not
+    ejected, not only once the ejection runs out."""
+    m = gw("[api]\nselector = roundrobin\n")
+    svc = "go.micro.srv.back"
+    register(m, one_node(svc, "back", closed_address()))
+    wait_for(lambda: node_ids(m, svc) == ["back"], what="node registered")
+    for _ in range(3):     # three failures in a row eject it for 10 s
+        assert rpc_call(m, svc)[0] == 503
+    back = FakeNode(lambda h, b: (200, {}, b'"back"'))
+    other = FakeNode(lambda h, b: (200, {}, b'"other"'))
+    nodes += [back, other]
+    register(m, one_node(svc, "back", back.address))
+    wait_for(lambda: rpc_call(m, svc)[2] == b'"back"',
+             what="the ejected node tried as the only one")
+    assert health_by_id(m, svc)["back"]["ejected"] is False
+    register(m, one_node(svc, "other", other.address))
+    wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
+    got = [rpc_call(m, svc)[2] for _ in range(10)]
+    assert got.count(b'"back"') == 5, got
+
+
+
+
+def test_cors_any_origin_is_not_the_null_origin(gw):
+    """Origin "null" is what sandboxed frames, data: and file: pages
+    send: any page can send it, so "*" (answered with credentials) does
+    not allow it; listed by name, it is."""
+    preflight = {"Access-Control-Request-Method": "POST"}
+    for cors, allowed in (("*", False), ("http://a.example, null", True)):
+        m = gw("[api]\ncors = %s\n" % cors)
+        for method, headers in (("GET", {}), ("OPTIONS", preflight)):
+            _, got, _ = http(method, m.url("api", "/greeter/say/hello"),
+                             headers=dict(headers, Origin="null"))
+            assert "Origin" in got.get("Vary", ""), got
+            assert (got.get("Access-Control-Allow-Origin") == "null") == \
+                allowed, (cors, method, got)
+        _, got, _ = http("GET", m.url("api", "/greeter/say/hello"),
+                         headers={"Origin": "http://a.example"})
+        assert got["Access-Control-Allow-Origin"] == "http://a.example"
+        m.stop()
+
+
+def test_a_node_moved_is_not_held_ejected(gw, nodes):
+    """An ejection judged a node's address: the same id registered at
+    another address is a node to try, not one to skip for 10 s."""
+    m = gw("[api]\nselector = roundrobin\n")
+    svc = "go.micro.srv.moved"
+    other = FakeNode(lambda h, b: (200, {}, b'"other"'))
+    moved = FakeNode(lambda h, b: (200, {}, b'"moved"'))
+    nodes += [other, moved]
+    register(m, one_node(svc, "moved", closed_address()))
+    register(m, one_node(svc, "other", other.address))
+    wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
+    # Round-robin: at least three calls try the dead address first.
+    for _ in range(6):
+        assert rpc_call(m, svc)[2] == b'"other"'
+    register(m, one_node(svc, "moved", moved.address))
+    wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
+    got = [rpc_call(m, svc)[2] for _ in range(10)]
+    assert got.count(b'"moved"') == 5, got
+
+
+@pytest.mark.parametrize("policy", ["roundrobin", "leastconn"])
+def test_version_calls_interleaved_still_rotate(gw, nodes, policy):
+    """Calls for one version interleaved with calls for any spread over
+    the nodes (a cursor shared by both, taken modulo each one's node
+    count, sent every version call to the same node)."""
+    m = gw("[api]\nselector = %s\n" % policy)
+    svc = "go.micro.srv.mixed"
+    fakes = [FakeNode(lambda h, b, i=i: (200, {}, b'"%d"' % i))
+             for i in range(3)]
+    nodes += fakes
+    for i, n in enumerate(fakes):
+        register(m, dict(one_node(svc, "n%d" % i, n.address),
+                         version="1" if i < 2 else "2"))
+    wait_for(lambda: len(node_ids(m, svc)) == 3, what="three nodes")
+    v1, anyv = [], []
+    for _ in range(12):
+        v1.append(http("POST", m.url("api", "/rpc"), json.dumps(
+            {"service": svc, "method": "A.B", "version": "1"}).encode(),
+            {"Content-Type": "application/json"})[2])
+        anyv.append(rpc_call(m, svc)[2])
+    got = v1 + anyv
+    assert 5 <= v1.count(b'"0"') <= 7, v1
+    counts = [got.count(b'"%d"' % i) for i in range(3)]
+    assert min(counts) >= 6, counts

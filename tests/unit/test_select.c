@@ -65,6 +65,14 @@ test_select_roundrobin(void **state)
 	assert_int_equal(seen[2], 5);
 	assert_int_equal(selector_pick(s, "svc", nodes, NNODES, "3.0", NULL,
 	    0), -1);
+	/* Calls with and without a filter interleaved: both rotate. */
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < 10; i++) {
+		seen[selector_pick(s, "svc", nodes, NNODES, "1.0", NULL, 0)]++;
+		selector_pick(s, "svc", nodes, NNODES, NULL, NULL, 0);
+	}
+	assert_int_equal(seen[0], 5);
+	assert_int_equal(seen[2], 5);
 	selector_free(s);
 }
 
@@ -167,6 +175,30 @@ test_select_ejection(void **state)
 	assert_true(selector_ejected(s, "svc", &nodes[1], 3100));
 	assert_int_equal(selector_pick(s, "svc", nodes, NNODES, "2.0", NULL,
 	    3100), 1);
+	/* One tried that way and answering is no longer ejected. */
+	selector_start(s, "svc", &nodes[1], 3100);
+	selector_end(s, "svc", &nodes[1], SELECT_OK, 3100);
+	assert_false(selector_ejected(s, "svc", &nodes[1], 3100));
+	assert_true(selector_ejected(s, "svc", &nodes[2], 3100));
+	selector_free(s);
+}
+
+static void
+test_select_moved(void **state)
+{
+	struct selector		*s = make(SELECT_ROUNDROBIN);
+	struct select_node	 moved = nodes[0];
+	size_t			 i;
+
+	for (i = 0; i < 3; i++)
+		strike(s, 0, 100);
+	assert_true(selector_ejected(s, "svc", &nodes[0], 100));
+	/* The same id at another address is judged afresh... */
+	moved.address = "127.0.0.1:9";
+	assert_false(selector_ejected(s, "svc", &moved, 100));
+	/* ...and its calls in flight still counted. */
+	selector_start(s, "svc", &moved, 100);
+	assert_int_equal(selector_outstanding(s, "svc", &nodes[0]), 1);
 	selector_free(s);
 }
 
@@ -209,6 +241,7 @@ main(void)
 		cmocka_unit_test(test_select_random),
 		cmocka_unit_test(test_select_leastconn),
 		cmocka_unit_test(test_select_ejection),
+		cmocka_unit_test(test_select_moved),
 		cmocka_unit_test(test_select_many),
 	};
 

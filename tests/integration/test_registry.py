@@ -5,13 +5,13 @@ import random
 import signal
 import sqlite3
 import struct
-import subprocess
 import threading
 import time
 import urllib.request
 from http.client import HTTPConnection
 
 from conftest import http, pid_alive, wait_for
+from gwnodes import node_ids
 
 
 def service(name="go.micro.srv.greeter", version="1.0.0", nodes=None,
@@ -629,3 +629,35 @@ def test_nodes_learned_from_a_former_backend_go_with_local(microd):
     con = sqlite3.connect(str(m.dir / "state" / "registry.db"))
     assert con.execute("SELECT count(*) FROM node").fetchone() == (1,)
     con.close()
+
+
+def test_concurrent_post_and_delete_of_one_service(microd):
+    """Registrations and deregistrations of one service racing from
+    several clients and sidecar workers all succeed, and what the workers
+    read is what the store holds (the registry worker restarted from it
+    answers the same)."""
+    m = microd(workers={"web": 0, "broker": 0, "sidecar": 2})
+    name = "go.micro.srv.raced"
+    failed = []
+
+    def client(k):
+        for i in range(20):
+            nodes = [{"id": "n-%d" % j, "address": "127.0.0.1:%d" % (
+                1000 + j)} for j in range((k + i) % 6, (k + i) % 6 + 3)]
+            status, _, body = post(m, service(name=name, nodes=nodes),
+                                   ttl="1h", method=("POST", "DELETE")[
+                                       (k + i) % 2])
+            if status != 200:
+                failed.append((status, body))
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed
+    before = sorted(node_ids(m, name))
+    os.kill(m.running("registry")[0]["pid"], signal.SIGKILL)
+    wait_for(lambda: post(m, service(name="go.micro.srv.after"),
+                          ttl="1h")[0] == 200, timeout=20,
+             what="the registry worker back")
+    assert sorted(node_ids(m, name)) == before

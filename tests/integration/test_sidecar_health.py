@@ -9,6 +9,7 @@ import time
 
 from conftest import MICROD, http, wait_for
 from gwnodes import FakeNode, RawNode, node_ids, register, slow
+from test_registry import ctl_service
 
 APP = "go.micro.srv.app"
 
@@ -303,3 +304,48 @@ def test_reload_to_a_failing_url_is_not_undone_by_the_old_worker(
         return all(w["generation"] == 2 for w in m.workers_list())
     wait_for(old_gone, timeout=20, what="the old worker gone")
     assert not again, "registered again by the old worker"
+
+
+HEAD_200 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_stuck_sidecar_lets_the_app_expire_in_three_intervals(microd):
+    """A sidecar that stops checking (stuck, killed with no successor)
+    leaves the node to its TTL: three intervals, not the registry's
+    default."""
+    app = FakeNode()
+    try:
+        m = microd(app_conf(app.address, interval="1s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: ctl_service(m, APP), what="registered")
+        pid = m.running("sidecar")[0]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # microctl reads the registry through the master: the stopped
+            # sidecar cannot answer GET /registry.
+            wait_for(lambda: ctl_service(m, APP) is None, timeout=6,
+                     what="expired with its TTL (3 s)")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        app.close()
+
+
+def test_health_check_wire_oddities(microd):
+    """Interim 1xx answers are skipped; a head cut short, or not HTTP,
+    is unhealthy; an HTTP/1.0 200 is healthy."""
+    answer = {"bytes": HEAD_200}
+    app = RawNode(lambda c: c.sendall(answer["bytes"]), threaded=True)
+    try:
+        m = microd(app_conf(app.address, interval="100ms"),
+                   workers={"web": 0, "broker": 0})
+        for data, healthy in (
+                (b"HTTP/1.1 100 Continue\r\n\r\n" + HEAD_200, True),
+                (b"HTTP/1.1 200 OK\r\nContent-Le", False),
+                (b"HTTP/1.0 200 OK\r\n\r\nok", True),
+                (b"ok\n", False)):
+            answer["bytes"] = data
+            wait_for(lambda: bool(node_ids(m, APP)) == healthy,
+                     what="%r: healthy %s" % (data[:30], healthy))
+    finally:
+        app.close()

@@ -232,14 +232,19 @@ def test_topic_that_is_no_nats_subject_refused(microd, nats):
     run(go())
 
 
+def connected_once_up(m, n):
+    """Publishes refused while n is down, accepted once it is started."""
+    assert post(m, "t", b"x")[0] == 503
+    n.start()
+    wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
+             what="connected once NATS is up (retries back off to 4 s)")
+
+
 def test_nats_down_at_start_then_up(microd, tmp_path):
     n = Nats(tmp_path)
     m = microd(extra=nats_conf(n))
     try:
-        assert post(m, "late", b"x")[0] == 503
-        n.start()
-        wait_for(lambda: post(m, "late", b"x")[0] == 202, timeout=20,
-                 what="connected once NATS is up (retries back off to 4 s)")
+        connected_once_up(m, n)
     finally:
         n.stop()
 
@@ -511,10 +516,7 @@ def test_credentials_not_logged(microd, tmp_path):
     m = microd(extra="[broker]\nbackend = nats\naddress = "
                "nats://alice:s3cretpw@127.0.0.1:%d\n" % n.port)
     try:
-        assert post(m, "t", b"x")[0] == 503
-        n.start()
-        wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
-                 what="connected with the credentials")
+        connected_once_up(m, n)
     finally:
         n.stop()
     log = m.read_log()

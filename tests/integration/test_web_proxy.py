@@ -319,17 +319,24 @@ def endless_events(c):
         time.sleep(0.1)
 
 
-def test_endless_stream_cut_at_shutdown_timeout(microd, nodes):
-    # A proxied answer that never ends (an app's event stream) is cut just
-    # before shutdown_timeout, like a websocket: the worker exits by
-    # itself, the master kills nothing.
-    m = microd(extra="[microd]\nshutdown_timeout = 5s\n")
+def reading_endless_events(microd, nodes, shutdown_timeout):
+    """(microd, a client socket that has read the head of an app's
+    endless event stream, proxied by the web)."""
+    m = microd(extra="[microd]\nshutdown_timeout = %s\n" % shutdown_timeout)
     node = RawNode(endless_events, threaded=True)
     nodes.append(node)
     register(m, node.service("go.micro.web.feed"))
     s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
     s.sendall(b"GET /feed/events HTTP/1.1\r\nHost: x\r\n\r\n")
     assert read_head(s).startswith(b"HTTP/1.1 200")
+    return m, s
+
+
+def test_endless_stream_cut_at_shutdown_timeout(microd, nodes):
+    # A proxied answer that never ends (an app's event stream) is cut just
+    # before shutdown_timeout, like a websocket: the worker exits by
+    # itself, the master kills nothing.
+    m, s = reading_endless_events(microd, nodes, "5s")
 
     def read_to_the_end():      # as a browser would, then close
         while s.recv(65536):
@@ -350,13 +357,7 @@ def test_cut_stream_to_a_client_that_never_closes(microd, nodes):
     a lingering wait of 2 s for a client that neither reads on nor
     closes: that wait ran past shutdown_timeout, and the master killed
     the worker."""
-    m = microd(extra="[microd]\nshutdown_timeout = 2s\n")
-    node = RawNode(endless_events, threaded=True)
-    nodes.append(node)
-    register(m, node.service("go.micro.web.feed"))
-    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
-    s.sendall(b"GET /feed/events HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert read_head(s).startswith(b"HTTP/1.1 200")
+    m, s = reading_endless_events(microd, nodes, "2s")
     try:
         m.stop()
         assert m.proc.returncode == 0

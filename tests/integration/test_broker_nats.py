@@ -587,6 +587,15 @@ def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
         n.stop()
 
 
+def start_with_nats_hung(microd, nats):
+    """microd started while nats (SIGSTOPped) accepts and never answers:
+    its broker worker's first connection waits for the handshake."""
+    m = microd(extra=nats_conf(nats), workers={"sidecar": 0}, start=False)
+    m.start(wait=False)
+    m.wait_ready(timeout=30)
+    return m
+
+
 def test_subscriber_kept_while_no_server_completes_handshake(microd, nats):
     """A server hung when the worker starts: its connection is replaced
     after each failed handshake, and a subscriber that came meanwhile
@@ -594,10 +603,7 @@ def test_subscriber_kept_while_no_server_completes_handshake(microd, nats):
     1001), then gets messages once NATS answers."""
     os.kill(nats.proc.pid, signal.SIGSTOP)
     try:
-        m = microd(extra=nats_conf(nats), workers={"sidecar": 0},
-                   start=False)
-        m.start(wait=False)
-        m.wait_ready(timeout=30)
+        m = start_with_nats_hung(microd, nats)
 
         async def go():
             sub = await websockets.connect(ws_url(m, "/sub?topic=early"))
@@ -622,10 +628,7 @@ def test_hung_at_start_new_connections_do_not_stall(microd, nats):
     attempt (~2 s on it) is not made on the worker's loop."""
     os.kill(nats.proc.pid, signal.SIGSTOP)
     try:
-        m = microd(extra=nats_conf(nats), workers={"sidecar": 0},
-                   start=False)
-        m.start(wait=False)
-        m.wait_ready(timeout=30)
+        m = start_with_nats_hung(microd, nats)
         wait_for(lambda: "no server completed the handshake"
                  in m.read_log(), timeout=30,
                  what="the first connection given up")

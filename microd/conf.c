@@ -31,6 +31,7 @@
 /* Every duration: 30 days, far from overflowing a deadline. */
 #define CONFIG_DURATION_MAX	(720ULL * 3600 * 1000)
 #define CONFIG_SHM_MIN		(1ULL << 20)
+#define CONFIG_CHECK_MIN_MS	100
 #define CONFIG_SHM_MAX		(1ULL << 32)
 #define CONFIG_HEADER_MAX	(1ULL << 20)
 #define CONFIG_BODY_MAX		(1ULL << 30)
@@ -119,8 +120,10 @@ static const struct config_key config_keys[] = {
 	    NONE },
 	{ "sidecar", "healthcheck_url", CT_STR, C(sidecar_healthcheck_url),
 	    NULL, NONE },
+	/* Each check may (de)register through the master: not a flood. */
 	{ "sidecar", "healthcheck_interval", CT_DURATION,
-	    C(sidecar_healthcheck_interval_ms), NULL, ANY_TIME },
+	    C(sidecar_healthcheck_interval_ms), NULL, CONFIG_CHECK_MIN_MS,
+	    CONFIG_DURATION_MAX },
 
 	{ "broker", "backend", CT_STR, C(broker_backend), "builtin|nats",
 	    NONE },
@@ -641,8 +644,6 @@ config_validate_sidecar_app(struct config_parse *p, const struct config *c)
 
 	if (c->sidecar_app_name[0] == '\0')
 		return;
-	if (c->sidecar_healthcheck_interval_ms == 0)
-		config_error(p, 0, "[sidecar] healthcheck_interval must not be 0");
 	if (c->sidecar_healthcheck_url[0] != '\0' &&
 	    http_url_split(c->sidecar_healthcheck_url, addr, sizeof(addr),
 	    &target, &cause) == -1)

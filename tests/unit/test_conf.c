@@ -141,6 +141,10 @@ test_bad_files(void **state)
 	    "visible ASCII");
 	assert_bad(SIDECAR_APP "healthcheck_url = http://127.0.0.1:0/h\n",
 	    "port 0");
+	/* Every check may go to the registry worker: 1ms was a flood. */
+	assert_bad("[sidecar]\nhealthcheck_interval = 1ms\n",
+	    "at least 100ms");
+	assert_bad("[sidecar]\nhealthcheck_interval = 0\n", "at least 100ms");
 }
 
 /* A line inih cannot take whole is an error, not two lines. */

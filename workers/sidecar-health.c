@@ -217,8 +217,7 @@ sidecar_health_timer_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 sidecar_health_retire(struct sidecar_health *h)
 {
-	struct timeval	 tv = { HEALTH_RETRY_MS / 1000,
-			    HEALTH_RETRY_MS % 1000 * 1000 };
+	struct timeval	 tv = util_timeval(HEALTH_RETRY_MS);
 
 	log_info("sidecar app %s is no longer in the configuration: "
 	    "deregistering", h->w->conf->sidecar_app_name);
@@ -298,8 +297,7 @@ sidecar_health_init(struct worker *w)
 	    h);
 	if (h->timer == NULL)
 		fatalx("%s: event_new", __func__);
-	tv.tv_sec = conf->sidecar_healthcheck_interval_ms / 1000;
-	tv.tv_usec = conf->sidecar_healthcheck_interval_ms % 1000 * 1000;
+	tv = util_timeval(conf->sidecar_healthcheck_interval_ms);
 	evtimer_add(h->timer, &tv);
 	sidecar_health = h;
 	sidecar_health_check(h);

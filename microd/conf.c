@@ -134,7 +134,11 @@ static const struct config_key config_keys[] = {
 	    CONFIG_QUEUE_MAX },
 };
 
-/* Micro's own spellings, kept for people coming from micro. */
+/*
+ * Micro's own spellings, kept for people coming from micro. None may be a
+ * MICRO_<SECTION>_<KEY> name too: one variable would set two keys. So
+ * MICRO_BROKER_ADDRESS is [broker] address, as in go-micro.
+ */
 static const struct {
 	const char	*env;
 	const char	*section;
@@ -144,9 +148,6 @@ static const struct {
 	{ "MICRO_API_ADDRESS", "api", "listen" },
 	{ "MICRO_WEB_ADDRESS", "web", "listen" },
 	{ "MICRO_SIDECAR_ADDRESS", "sidecar", "listen" },
-	{ "MICRO_BROKER_ADDRESS", "broker", "listen" },
-	{ "MICRO_API_HANDLER", "api", "handler" },
-	{ "MICRO_API_NAMESPACE", "api", "namespace" },
 };
 
 static const char *config_role_names[ROLE_COUNT] = {
@@ -525,17 +526,21 @@ config_read_line(FILE *f, char *buf, size_t size)
  * inih would misread a line longer than its buffer (the rest coming as a
  * second line) or one holding a NUL byte (the rest unseen): such a line is
  * an error and reaches inih empty. Leading blanks go, so an indented key is
- * a key and not inih's continuation of the value before.
+ * a key and not inih's continuation of the value before, and so does a
+ * UTF-8 BOM, which inih skips but config_check_section would not.
  */
 static char *
 config_ini_reader(char *buf, int size, void *arg)
 {
 	struct config_parse	*p = arg;
-	size_t			 blanks;
+	size_t			 skip;
 
 	p->line++;
 	switch (config_read_line(p->f, buf, size)) {
 	case CONFIG_LINE_EOF:
+		/* fopen(3) opens a directory: only reading it fails. */
+		if (ferror(p->f))
+			config_error(p, 0, "%s", strerror(errno));
 		return NULL;
 	case CONFIG_LINE_LONG:
 		config_error(p, p->line, "line longer than %d bytes", size - 1);
@@ -548,8 +553,9 @@ config_ini_reader(char *buf, int size, void *arg)
 	case CONFIG_LINE_OK:
 		break;
 	}
-	blanks = strspn(buf, " \t");
-	memmove(buf, buf + blanks, strlen(buf + blanks) + 1);
+	skip = p->line == 1 && strncmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+	skip += strspn(buf + skip, " \t");
+	memmove(buf, buf + skip, strlen(buf + skip) + 1);
 	config_check_section(p, buf);
 	return buf;
 }
@@ -635,21 +641,24 @@ config_load_env(struct config_parse *p)
 	}
 }
 
-/* The app the sidecar health-checks and registers, if any. */
+/*
+ * The app the sidecar health-checks and registers, if any. Its URL is a
+ * value like any other: bad is an error even before app_name is set.
+ */
 static void
 config_validate_sidecar_app(struct config_parse *p, const struct config *c)
 {
 	char		 addr[CONFIG_STR_MAX], *json, *why;
 	const char	*target, *cause;
 
-	if (c->sidecar_app_name[0] == '\0')
-		return;
 	if (c->sidecar_healthcheck_url[0] != '\0' &&
 	    http_url_split(c->sidecar_healthcheck_url, addr, sizeof(addr),
 	    &target, &cause) == -1)
 		config_error(p, 0, "[sidecar] healthcheck_url %s: %s (it must be "
 		    "http://HOST:PORT/PATH, HOST numeric or localhost)",
 		    c->sidecar_healthcheck_url, cause);
+	if (c->sidecar_app_name[0] == '\0')
+		return;
 	if ((json = svc_app_json(c->sidecar_app_name, c->sidecar_app_address,
 	    &why)) == NULL) {
 		config_error(p, 0, "[sidecar] app_name, app_address: %s", why);
@@ -696,6 +705,22 @@ config_addr_clash(const struct sockaddr_storage *a,
 	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
 }
 
+/* A v4-mapped IPv6 address binds its IPv4 address: compare it as one. */
+static void
+config_addr_unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in	 s4;
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], sizeof(s4.sin_addr));
+	memcpy(ss, &s4, sizeof(s4));
+}
+
 /* Two running roles on one port would only fail when microd binds. */
 static void
 config_validate_listeners(struct config_parse *p, const struct config *c)
@@ -709,6 +734,8 @@ config_validate_listeners(struct config_parse *p, const struct config *c)
 		bound[r] = c->roles[r].workers > 0 &&
 		    util_parse_addr(c->roles[r].listen, &ss[r], &len,
 		    &cause) == 0;
+		if (bound[r])
+			config_addr_unmap(&ss[r]);
 		for (o = ROLE_API; bound[r] && o < r; o++) {
 			if (bound[o] && config_addr_clash(&ss[o], &ss[r]))
 				config_error(p, 0, "[%s] listen %s and [%s] "

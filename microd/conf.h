@@ -1,7 +1,7 @@
 /*
  * microd configuration: an INI file (inih) with MICRO_* environment
  * overrides and defaults that run without any file. Parsing is table driven
- * (config.c); every key, its section and its type live in one table.
+ * (conf.c); every key, its section and its type live in one table.
  */
 #ifndef MICRO_CONF_H
 #define MICRO_CONF_H

@@ -87,9 +87,13 @@ live_workers(const struct web_slots *ws)
 	return arr;
 }
 
-/* One "snapshot" event: "event:", one "data:" line, a blank line. */
+/*
+ * One "snapshot" event: "event:", one "data:" line, a blank line; and the
+ * shm generation it shows. A new client's first snapshot is not a push:
+ * recording it would hide a change, and the next counters, from the others.
+ */
 static struct evbuffer *
-live_snapshot(struct web_live *live)
+live_snapshot(struct worker *w, uint64_t *generation)
 {
 	struct web_services	 ss;
 	struct web_slots	 ws;
@@ -97,8 +101,8 @@ live_snapshot(struct web_live *live)
 	json_t			*snap;
 	char			*text;
 
-	web_model_services(live->w, NULL, &ss);
-	web_model_slots(live->w, &ws);
+	web_model_services(w, NULL, &ss);
+	web_model_slots(w, &ws);
 	snap = json_pack("{s:i, s:I, s:I, s:o, s:o}", "version", LIVE_VERSION,
 	    "generation", (json_int_t)ss.generation,
 	    "time_ms", (json_int_t)util_wall_ms(),
@@ -108,10 +112,9 @@ live_snapshot(struct web_live *live)
 	evbuffer_add_printf(ev, "event: snapshot\ndata: %s\n\n", text);
 	free(text);
 	json_decref(snap);
-	live->generation = ss.generation;
+	*generation = ss.generation;
 	web_model_services_free(&ss);
 	web_model_slots_free(&ws);
-	live->pushed_ms = util_now_ms();
 	return ev;
 }
 
@@ -131,8 +134,10 @@ static void
 live_push(struct web_live *live)
 {
 	struct live_client	*c, *next;
-	struct evbuffer		*ev = live_snapshot(live), *copy;
+	struct evbuffer		*ev, *copy;
 
+	ev = live_snapshot(live->w, &live->generation);
+	live->pushed_ms = util_now_ms();
 	for (c = TAILQ_FIRST(&live->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (http_reply_pending(c->req) > LIVE_PENDING_MAX) {
@@ -186,6 +191,7 @@ web_live_events(struct worker *w, struct http_request *req)
 	struct live_client	*c;
 	struct evbuffer		*ev;
 	struct timeval		 tv = { 0, LIVE_POLL_MS * 1000 };
+	uint64_t		 generation;
 
 	http_reply_data_headers(req);
 	if (live->closing) {
@@ -201,11 +207,15 @@ web_live_events(struct worker *w, struct http_request *req)
 	http_headers_set(h, "X-Accel-Buffering", "no");
 	http_reply_start(req, 200);
 	http_reply_chunk(req, "retry: 2000\n\n", 13);
-	ev = live_snapshot(live);
+	ev = live_snapshot(w, &generation);
 	http_reply_chunk_buffer(req, ev);
 	evbuffer_free(ev);
-	if (TAILQ_EMPTY(&live->clients))
+	if (TAILQ_EMPTY(&live->clients)) {
+		/* The only listener: this snapshot was its push. */
+		live->generation = generation;
+		live->pushed_ms = util_now_ms();
 		evtimer_add(live->tick, &tv);
+	}
 	TAILQ_INSERT_TAIL(&live->clients, c, entry);
 }
 

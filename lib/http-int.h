@@ -25,6 +25,17 @@
 
 struct evconnlistener;
 
+/*
+ * How far the framing of a chunked body (its bytes but the chunk data)
+ * has been checked: http-parser, as Debian builds it (not strict), takes
+ * any byte after a CR for its LF and any two for the CRLF after chunk
+ * data, and skips a bare LF or other control byte in a chunk extension.
+ */
+struct http_chunked {
+	int	state;
+	int	nonzero;	/* the chunk-size read so far is not 0 */
+};
+
 enum http_conn_state {
 	HTTP_CONN_IDLE,		/* waiting for a request: idle timer */
 	HTTP_CONN_HEAD,		/* reading a head: read timer */
@@ -69,6 +80,8 @@ struct http_conn {
 	char			*value;
 	size_t			 fieldlen;
 	size_t			 valuelen;
+	struct http_chunked	 chunked;	/* framing of a chunked body */
+	const char		*scan;	/* framing checked up to here */
 	int			 head_done;	/* parser paused on an event */
 	int			 msg_done;
 	int			 error;	/* status the parser glue failed with */
@@ -130,6 +143,9 @@ int		 http_request_draining(const struct http_request *);
 
 /* http-parse.c: requests out of the bytes. */
 void		 http_conn_parse(struct http_conn *);
+/* The next n framing bytes of a chunked body: -1 if they break RFC 9112
+   §7.1 (the chunk data left out, in order; state zeroed per message). */
+int		 http_chunked_scan(struct http_chunked *, const char *, size_t);
 
 /* http-request.c */
 void		 http_request_free(struct http_request *);

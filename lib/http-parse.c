@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,78 @@
 #include "http-int.h"
 #include "log.h"
 #include "util.h"
+
+enum http_chunked_state {
+	HTTP_CHUNKED_HEAD_LF,	/* the parser rereads the head's last LF */
+	HTTP_CHUNKED_SIZE0,	/* a chunk-size's first digit */
+	HTTP_CHUNKED_SIZE,
+	HTTP_CHUNKED_BWS,	/* blanks after the size, before ";" or CR */
+	HTTP_CHUNKED_EXT,
+	HTTP_CHUNKED_LF,	/* ends the chunk-size line */
+	HTTP_CHUNKED_DATA_CR,	/* after the chunk data */
+	HTTP_CHUNKED_DATA_LF,
+	HTTP_CHUNKED_TRAILER,
+	HTTP_CHUNKED_TRAILER_LF,
+};
+
+/* One framing byte; the next state, or -1. */
+static int
+http_chunked_byte(struct http_chunked *ck, unsigned char c)
+{
+	switch (ck->state) {
+	case HTTP_CHUNKED_HEAD_LF:
+		return c == '\n' ? HTTP_CHUNKED_SIZE0 : -1;
+	case HTTP_CHUNKED_SIZE0:
+	case HTTP_CHUNKED_SIZE:
+		if (isxdigit(c)) {
+			ck->nonzero |= c != '0';
+			return HTTP_CHUNKED_SIZE;
+		}
+		if (ck->state == HTTP_CHUNKED_SIZE0)
+			return -1;
+		/* FALLTHROUGH */
+	case HTTP_CHUNKED_BWS:
+		if (c == ' ' || c == '\t')
+			return HTTP_CHUNKED_BWS;
+		if (c == ';')
+			return HTTP_CHUNKED_EXT;
+		return c == '\r' ? HTTP_CHUNKED_LF : -1;
+	case HTTP_CHUNKED_EXT:
+		if (c == '\r')
+			return HTTP_CHUNKED_LF;
+		return (c < ' ' && c != '\t') || c == 0x7f ? -1 :
+		    HTTP_CHUNKED_EXT;
+	case HTTP_CHUNKED_LF:
+		if (c != '\n')
+			return -1;
+		return ck->nonzero ? HTTP_CHUNKED_DATA_CR :
+		    HTTP_CHUNKED_TRAILER;
+	case HTTP_CHUNKED_DATA_CR:
+		return c == '\r' ? HTTP_CHUNKED_DATA_LF : -1;
+	case HTTP_CHUNKED_DATA_LF:
+		ck->nonzero = 0;
+		return c == '\n' ? HTTP_CHUNKED_SIZE0 : -1;
+	case HTTP_CHUNKED_TRAILER:
+		if (c == '\n')
+			return -1;
+		return c == '\r' ? HTTP_CHUNKED_TRAILER_LF :
+		    HTTP_CHUNKED_TRAILER;
+	default:	/* HTTP_CHUNKED_TRAILER_LF */
+		return c == '\n' ? HTTP_CHUNKED_TRAILER : -1;
+	}
+}
+
+int
+http_chunked_scan(struct http_chunked *ck, const char *at, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if ((ck->state = http_chunked_byte(ck, at[i])) == -1)
+			return -1;
+	}
+	return 0;
+}
 
 /* Head parsing: accumulate url, header fields and values. */
 static int
@@ -105,6 +178,7 @@ http_conn_on_head(http_parser *p)
 	struct http_conn	*conn = p->data;
 
 	http_conn_flush_header(conn);
+	memset(&conn->chunked, 0, sizeof(conn->chunked));
 	conn->head_done = 1;
 	http_parser_pause(p, 1);
 	return 0;
@@ -116,6 +190,13 @@ http_conn_on_body(http_parser *p, const char *at, size_t n)
 	struct http_conn	*conn = p->data;
 	struct http_request	*req = conn->req;
 
+	/* The chunk framing since the last data, checked before this data. */
+	if (conn->scan != NULL) {
+		if (http_chunked_scan(&conn->chunked, conn->scan,
+		    at - conn->scan) == -1)
+			return -1;
+		conn->scan = at + n;
+	}
 	if (conn->state == HTTP_CONN_DISCARD)
 		return 0;
 	if (conn->state == HTTP_CONN_BODY && evbuffer_get_length(req->body) +
@@ -262,6 +343,7 @@ http_conn_head(struct http_conn *conn)
 	struct http_server	*srv = conn->srv;
 	struct http_request	*req = conn->req;
 	http_parser		*p = &conn->parser;
+	size_t			 te;
 
 	if (p->http_major != 1 || http_conn_target(conn, req) == -1) {
 		http_conn_fail(conn, 400);
@@ -280,6 +362,16 @@ http_conn_head(struct http_conn *conn)
 	if (http_headers_has_other_token(req->headers, "Transfer-Encoding",
 	    "chunked")) {
 		http_conn_fail(conn, 501);
+		return;
+	}
+	/*
+	 * RFC 9112 6.1: chunked is applied once (http-parser refuses it
+	 * twice in one field, not in two), and a 1.0 message framed by
+	 * Transfer-Encoding is faulty.
+	 */
+	te = http_headers_count_of(req->headers, "Transfer-Encoding");
+	if (te > 1 || (te == 1 && req->minor < 1)) {
+		http_conn_fail(conn, 400);
 		return;
 	}
 	if (http_conn_expect_unmet(req)) {
@@ -342,6 +434,16 @@ http_conn_message(struct http_conn *conn)
 	}
 }
 
+/* The framing after the last chunk data of what the parser took. */
+static int
+http_conn_scan_rest(struct http_conn *conn, const char *end)
+{
+	if (conn->scan == NULL)
+		return 0;
+	return http_chunked_scan(&conn->chunked, conn->scan,
+	    end - conn->scan);
+}
+
 /* One step of the parser over the first block of input. */
 static void
 http_conn_execute(struct http_conn *conn)
@@ -353,13 +455,24 @@ http_conn_execute(struct http_conn *conn)
 
 	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 		return;
+	conn->scan = conn->state != HTTP_CONN_HEAD &&
+	    (conn->parser.flags & F_CHUNKED) ? v.iov_base : NULL;
 	n = http_parser_execute(&conn->parser, &http_conn_settings,
 	    v.iov_base, v.iov_len);
 	evbuffer_drain(in, n);
 	err = HTTP_PARSER_ERRNO(&conn->parser);
-	if (err == HPE_PAUSED)
+	if (err == HPE_PAUSED) {
 		http_parser_pause(&conn->parser, 0);
-	else if (err != HPE_OK) {
+		err = HPE_OK;
+	}
+	if (err == HPE_OK &&
+	    http_conn_scan_rest(conn, (char *)v.iov_base + n) == -1)
+		err = HPE_INVALID_CHUNK_SIZE;
+	/* Paused on the head's last byte, which the parser takes on trust. */
+	if (err == HPE_OK && conn->head_done &&
+	    ((char *)v.iov_base)[n] != '\n')
+		err = HPE_LF_EXPECTED;
+	if (err != HPE_OK) {
 		if (conn->error == 0 && err == HPE_HEADER_OVERFLOW)
 			conn->error = 431;
 		http_conn_fail(conn, conn->error != 0 ? conn->error : 400);

@@ -283,6 +283,27 @@ test_chunked_request(void **state)
 	close(fd);
 }
 
+/* A byte per read: chunk framing is checked across reads. */
+static void
+test_chunked_bytewise(void **state)
+{
+	static const char	 req[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"
+	    "2 ;a=\"b c\"\r\nok\r\n0\r\nT: x\r\n\r\n";
+	struct ht		*t = *state;
+	char			*r;
+	size_t			 i;
+	int			 fd = ht_connect(t->port), eof;
+
+	for (i = 0; i < sizeof(req) - 2; i++) {
+		ht_sendn(fd, req + i, 1);
+		ht_pump(t->base, 1, NULL);
+	}
+	r = ht_ask(t, fd, req + i, "ok", &eof);
+	assert_non_null(strstr(r, " 200 OK\r\n"));
+	close(fd);
+}
+
 static void
 test_head_method(void **state)
 {
@@ -665,6 +686,14 @@ static const char *hostile[] = {
 	    "zz\r\n",
 	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "ffffffffffffffffff\r\n",
+	/* Framing the lenient parser takes on trust (RFC 9112 7.1, 2.2). */
+	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2;x\nXX\r\nok\r\n0\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\nokXY0\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\rXok",
+	"POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\nok\r\n0\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
 	"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -788,6 +817,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_bytewise, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_request, setup,
 		    teardown),

@@ -305,7 +305,7 @@ master_reload(char *err, size_t errlen)
 	master_set_log_level(next);
 	master->generation++;
 	master->ready_sent = 0;
-	chan_send_sidecar_app();
+	chan_send_sidecar_app(old);
 	proc_start_generation();
 	/*
 	 * A generation that never got all its workers ready is superseded

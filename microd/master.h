@@ -105,13 +105,17 @@ const char *proc_state_name(const struct proc *);
 /* chan.c: the master's side of the worker channels */
 void	 chan_open(struct proc *, int);
 void	 chan_close(struct proc *);
-void	 chan_send_sidecar_app(void);
+void	 chan_send_sidecar_app(const struct config *);
 
 /* relay.c: requests forwarded to the registry worker */
 typedef void (*relay_answered_cb)(void *);
 /* answered (may be NULL) runs after the asker got its reply, or an error. */
 int	 relay_to_registry(struct bufferevent *, const struct ctl_msg *,
 	    relay_answered_cb, void *, const char **);
+/* The master's own request, args {"json": ...}: applied says if it was. */
+typedef void (*relay_applied_cb)(void *, int);
+int	 relay_request(const char *, const char *, relay_applied_cb, void *,
+	    const char **);
 void	 relay_reply(const struct ctl_msg *);
 void	 relay_forget(struct bufferevent *);
 void	 relay_fail_all(const char *);

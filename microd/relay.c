@@ -1,6 +1,7 @@
 /*
  * Requests the master forwards to the registry worker (register,
- * deregister) on behalf of a control client or another worker. Each
+ * deregister) on behalf of a control client or another worker, or makes
+ * itself (relay_request: no asker, only a callback). Each
  * forwarded request gets a fresh id on the registry channel; the reply is
  * sent back to whoever asked under their own id. If the asker goes away
  * first the reply is dropped; if the registry worker dies, every asker gets
@@ -33,6 +34,7 @@ struct relay_pending {
 	struct bufferevent	*from;		/* NULL once the asker left */
 	uint32_t		 from_id;
 	relay_answered_cb	 answered;
+	relay_applied_cb	 applied;	/* the master's own request */
 	void			*arg;
 };
 static TAILQ_HEAD(, relay_pending) relay_pending =
@@ -78,6 +80,8 @@ relay_fail(struct relay_pending *rp, const char *why)
 		    why);
 	if (rp->answered != NULL)
 		rp->answered(rp->arg);
+	if (rp->applied != NULL)
+		rp->applied(rp->arg, 0);
 	relay_done(rp);
 }
 
@@ -94,35 +98,74 @@ relay_timeout(evutil_socket_t fd, short ev, void *arg)
 	    "may still be applied)");
 }
 
-int
-relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
-    relay_answered_cb answered, void *arg, const char **cause)
+/*
+ * Start a request to the registry worker in f, its args to be packed
+ * before relay_end sends it: the pending request, or NULL and *cause.
+ */
+static struct relay_pending *
+relay_begin(struct ctl_frame *f, const char *cmd, int has_args,
+    const char **cause)
 {
 	struct proc		*reg = proc_registry();
 	struct relay_pending	*rp;
-	struct ctl_frame	 f;
 	struct timeval		 tv = { RELAY_TIMEOUT_MS / 1000,
 				    RELAY_TIMEOUT_MS % 1000 * 1000 };
 
 	if (reg == NULL || reg->chan == NULL) {
 		*cause = "registry worker is not running";
-		return -1;
+		return NULL;
 	}
 	rp = xcalloc(1, sizeof(*rp));
 	rp->id = ++relay_next_id;
+	ctl_frame_request(f, rp->id, cmd, has_args);
+	rp->timer = evtimer_new(master->base, relay_timeout, rp);
+	evtimer_add(rp->timer, &tv);
+	TAILQ_INSERT_TAIL(&relay_pending, rp, entry);
+	return rp;
+}
+
+static void
+relay_end(struct ctl_frame *f)
+{
+	relay_send(proc_registry()->chan, f);
+}
+
+int
+relay_to_registry(struct bufferevent *from, const struct ctl_msg *req,
+    relay_answered_cb answered, void *arg, const char **cause)
+{
+	struct relay_pending	*rp;
+	struct ctl_frame	 f;
+
+	if ((rp = relay_begin(&f, req->cmd, req->args != NULL, cause)) == NULL)
+		return -1;
 	rp->from = from;
 	rp->from_id = req->id;
 	rp->answered = answered;
 	rp->arg = arg;
-	ctl_frame_request(&f, rp->id, req->cmd, req->args != NULL);
 	if (req->args != NULL) {
 		ctl_pack_str(&f.pk, "args");
 		msgpack_pack_object(&f.pk, *req->args);
 	}
-	relay_send(reg->chan, &f);
-	rp->timer = evtimer_new(master->base, relay_timeout, rp);
-	evtimer_add(rp->timer, &tv);
-	TAILQ_INSERT_TAIL(&relay_pending, rp, entry);
+	relay_end(&f);
+	return 0;
+}
+
+int
+relay_request(const char *cmd, const char *json, relay_applied_cb applied,
+    void *arg, const char **cause)
+{
+	struct relay_pending	*rp;
+	struct ctl_frame	 f;
+
+	if ((rp = relay_begin(&f, cmd, 1, cause)) == NULL)
+		return -1;
+	rp->applied = applied;
+	rp->arg = arg;
+	ctl_pack_str(&f.pk, "args");
+	msgpack_pack_map(&f.pk, 1);
+	ctl_pack_kv_str(&f.pk, "json", json);
+	relay_end(&f);
 	return 0;
 }
 
@@ -131,6 +174,8 @@ relay_answer(struct relay_pending *rp, const struct ctl_msg *reply)
 {
 	struct ctl_frame	 f;
 
+	if (rp->applied != NULL)
+		rp->applied(rp->arg, reply->ok);
 	if (rp->from == NULL)
 		return;
 	if (!reply->ok)

@@ -349,3 +349,110 @@ def test_health_check_wire_oddities(microd):
                      what="%r: healthy %s" % (data[:30], healthy))
     finally:
         app.close()
+
+
+# A reload that moves the app while sidecar/0 waits to be respawned: no
+# worker of the old generation runs to deregister the old node, so the
+# master does.
+
+def app_node_ids(m):
+    """Read through the master: sidecar/0 may be the only sidecar, down."""
+    svcs = ctl_service(m, APP) or []
+    return sorted(n["id"] for s in svcs for n in s["nodes"])
+
+
+def sidecar0(m):
+    return [w for w in m.workers_list()
+            if w["role"] == "sidecar" and w["id"] == 0][0]
+
+
+def crash_sidecar0(m, kills=6):
+    """Kill sidecar/0 as soon as it runs, until its respawn waits (the
+    delay doubles with each quick failure: seconds after six)."""
+    pid = None
+    for _ in range(kills):
+        w = wait_for(lambda: sidecar0(m)["state"] == "running" and
+                     sidecar0(m)["pid"] != pid and sidecar0(m), timeout=20,
+                     what="sidecar/0 respawned")
+        pid = w["pid"]
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: sidecar0(m)["state"] in ("backoff", "crashloop"),
+             what="sidecar/0 waiting to respawn")
+
+
+def test_app_moved_while_sidecar0_waits_to_respawn(microd):
+    old, new = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(old.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: app_node_ids(m), what="registered")
+        crash_sidecar0(m)
+        m.write_conf(extra=app_conf(new.address, interval="60s"))
+        m.ctl("reload")
+        wait_for(lambda: app_node_ids(m) == [APP + "-" + new.address],
+                 timeout=5, what="old node gone, new one registered")
+    finally:
+        old.close()
+        new.close()
+
+
+def test_app_kept_while_sidecar0_waits_to_respawn(microd):
+    """The new worker's first check takes a second: a wrong deregistration
+    would show as a gap before it."""
+    app = FakeNode(slow(1))
+    try:
+        m = microd(app_conf(app.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: app_node_ids(m), timeout=15, what="registered")
+        crash_sidecar0(m)
+        m.write_conf(extra=app_conf(app.address, path="/ping",
+                                    interval="60s"))
+        m.ctl("reload")
+        holds(lambda: app_node_ids(m) == [APP + "-" + app.address], 2,
+              "the app stays registered")
+    finally:
+        app.close()
+
+
+def test_app_moved_while_sidecar0_waits_and_the_registry_restarts(microd):
+    """The same reload restarts the registry worker, which refuses
+    requests meanwhile: the master retries the old node's deregistration
+    until the new registry worker takes it. (The new node may wait for
+    the new worker's next check: 60 s here.)"""
+    old, new = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(old.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: app_node_ids(m), what="registered")
+        crash_sidecar0(m)
+        m.write_conf(extra=app_conf(new.address, interval="60s") +
+                     "\n[registry]\nttl = 42s\n")
+        m.ctl("reload")
+        wait_for(lambda: APP + "-" + old.address not in app_node_ids(m),
+                 timeout=10, what="old node gone")
+    finally:
+        old.close()
+        new.close()
+
+
+def test_app_moved_back_before_its_deregistration_applied(microd):
+    """A reload moves the app while the registry worker restarts, the
+    next brings it back before the retry: that deregistration is dropped,
+    or it would remove the node the new generation registers."""
+    app, other = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(app.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: app_node_ids(m), what="registered")
+        crash_sidecar0(m)
+        m.write_conf(extra=app_conf(other.address, interval="60s") +
+                     "\n[registry]\nttl = 42s\n")
+        m.ctl("reload")
+        m.write_conf(extra=app_conf(app.address, interval="60s") +
+                     "\n[registry]\nttl = 42s\n")
+        m.ctl("reload")
+        holds(lambda: APP + "-" + app.address in app_node_ids(m), 3,
+              "the app stays registered")
+    finally:
+        app.close()
+        other.close()

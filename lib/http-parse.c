@@ -459,12 +459,12 @@ http_conn_execute(struct http_conn *conn)
 	    (conn->parser.flags & F_CHUNKED) ? v.iov_base : NULL;
 	n = http_parser_execute(&conn->parser, &http_conn_settings,
 	    v.iov_base, v.iov_len);
-	evbuffer_drain(in, n);
 	err = HTTP_PARSER_ERRNO(&conn->parser);
 	if (err == HPE_PAUSED) {
 		http_parser_pause(&conn->parser, 0);
 		err = HPE_OK;
 	}
+	/* Both read the block: before it is drained. */
 	if (err == HPE_OK &&
 	    http_conn_scan_rest(conn, (char *)v.iov_base + n) == -1)
 		err = HPE_INVALID_CHUNK_SIZE;
@@ -472,6 +472,8 @@ http_conn_execute(struct http_conn *conn)
 	if (err == HPE_OK && conn->head_done &&
 	    ((char *)v.iov_base)[n] != '\n')
 		err = HPE_LF_EXPECTED;
+	conn->scan = NULL;
+	evbuffer_drain(in, n);
 	if (err != HPE_OK) {
 		if (conn->error == 0 && err == HPE_HEADER_OVERFLOW)
 			conn->error = 431;

@@ -111,6 +111,13 @@ def start_top(t, m, *args):
     t.keys("Enter")
 
 
+def attached_top(t, m):
+    """micro-top started in t on m, showing its workers: t."""
+    start_top(t, m)
+    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    return t
+
+
 def row(screen, *lead, min_cells=1):
     """The cells of the first line of at least min_cells cells that
     starts with the cells lead."""
@@ -217,9 +224,7 @@ def test_resize_stays_readable(microd, tmux):
 
 def test_microd_going_away_and_back(microd, tmux):
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     m.stop()
     screen = t.wait_text("microd is not running")
     assert worker_row(screen, "api") is None
@@ -231,9 +236,7 @@ def test_microd_going_away_and_back(microd, tmux):
 
 def test_quit_restores_terminal(microd, tmux):
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     t.keys("q")
     screen = t.wait_text("micro-top-exited-0")
     # Back on the shell's screen: nothing of the dashboard is left.
@@ -245,9 +248,7 @@ def test_quit_restores_terminal(microd, tmux):
                                  signal.SIGHUP])
 def test_signal_restores_terminal(microd, tmux, sig):
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     pid = int(subprocess.run(["pgrep", "-n", "-f", "^%s -s %s" % (
         MICROTOP, m.socket)], capture_output=True, text=True).stdout)
     os.kill(pid, sig)
@@ -285,9 +286,7 @@ def test_short_terminal_keeps_header_and_footer_apart(microd, tmux):
     """Two lines: the header's first and the footer, which the header's
     second (longer) line does not show through."""
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     t.resize(200, 2)
     t.wait(lambda s: s.rstrip("\n").splitlines() == [
         s.splitlines()[0], FOOTER] and s.startswith("microd "),
@@ -660,9 +659,7 @@ def test_answer_after_microd_went_away_says_so(microd, tmux):
     """y to a question asked while attached, answered after microd left:
     nothing can be sent, and the bottom line must say so."""
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     t.type("r")
     t.wait_text("Reload microd's configuration? [y/N]")
     m.stop()
@@ -779,9 +776,7 @@ def test_alt_key_runs_nothing(microd, tmux):
     """Alt+key comes as Esc and the key: in the filter prompt, Esc left
     the prompt and the key then ran as a command, so Alt-q quit."""
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     t.type("/ap")
     t.wait(lambda s: bottom(s) == "filter Workers: ap", what="filter typed")
     t.keys("M-q")
@@ -799,9 +794,7 @@ def test_enter_on_an_empty_panel_says_so(microd, tmux):
     """Enter with the services panel focused but no row shown told the
     operator to Tab to the panel they were on."""
     m = microd()
-    t = tmux()
-    start_top(t, m)
-    t.wait(lambda s: worker_row(s, "api"), what="attached")
+    t = attached_top(tmux(), m)
     t.keys("Tab")
     t.type("/nothing-matches")
     t.keys("Enter", "Enter")

@@ -380,15 +380,30 @@ def crash_sidecar0(m, kills=6):
              what="sidecar/0 waiting to respawn")
 
 
+def app_waiting_to_respawn(microd, address, registered_within=10):
+    """microd checking the app at address every 60 s, registered, and its
+    sidecar/0 crashed until its respawn waits."""
+    m = microd(app_conf(address, interval="60s"),
+               workers={"web": 0, "broker": 0})
+    wait_for(lambda: app_node_ids(m), timeout=registered_within,
+             what="registered")
+    crash_sidecar0(m)
+    return m
+
+
+def reload_app(m, address, extra="", **conf):
+    m.write_conf(extra=app_conf(address, interval="60s", **conf) + extra)
+    m.ctl("reload")
+
+
+RESTART_REGISTRY = "\n[registry]\nttl = 42s\n"
+
+
 def test_app_moved_while_sidecar0_waits_to_respawn(microd):
     old, new = FakeNode(), FakeNode()
     try:
-        m = microd(app_conf(old.address, interval="60s"),
-                   workers={"web": 0, "broker": 0})
-        wait_for(lambda: app_node_ids(m), what="registered")
-        crash_sidecar0(m)
-        m.write_conf(extra=app_conf(new.address, interval="60s"))
-        m.ctl("reload")
+        m = app_waiting_to_respawn(microd, old.address)
+        reload_app(m, new.address)
         wait_for(lambda: app_node_ids(m) == [APP + "-" + new.address],
                  timeout=5, what="old node gone, new one registered")
     finally:
@@ -401,13 +416,8 @@ def test_app_kept_while_sidecar0_waits_to_respawn(microd):
     would show as a gap before it."""
     app = FakeNode(slow(1))
     try:
-        m = microd(app_conf(app.address, interval="60s"),
-                   workers={"web": 0, "broker": 0})
-        wait_for(lambda: app_node_ids(m), timeout=15, what="registered")
-        crash_sidecar0(m)
-        m.write_conf(extra=app_conf(app.address, path="/ping",
-                                    interval="60s"))
-        m.ctl("reload")
+        m = app_waiting_to_respawn(microd, app.address, 15)
+        reload_app(m, app.address, path="/ping")
         holds(lambda: app_node_ids(m) == [APP + "-" + app.address], 2,
               "the app stays registered")
     finally:
@@ -421,13 +431,8 @@ def test_app_moved_while_sidecar0_waits_and_the_registry_restarts(microd):
     the new worker's next check: 60 s here.)"""
     old, new = FakeNode(), FakeNode()
     try:
-        m = microd(app_conf(old.address, interval="60s"),
-                   workers={"web": 0, "broker": 0})
-        wait_for(lambda: app_node_ids(m), what="registered")
-        crash_sidecar0(m)
-        m.write_conf(extra=app_conf(new.address, interval="60s") +
-                     "\n[registry]\nttl = 42s\n")
-        m.ctl("reload")
+        m = app_waiting_to_respawn(microd, old.address)
+        reload_app(m, new.address, RESTART_REGISTRY)
         wait_for(lambda: APP + "-" + old.address not in app_node_ids(m),
                  timeout=10, what="old node gone")
     finally:
@@ -441,16 +446,9 @@ def test_app_moved_back_before_its_deregistration_applied(microd):
     or it would remove the node the new generation registers."""
     app, other = FakeNode(), FakeNode()
     try:
-        m = microd(app_conf(app.address, interval="60s"),
-                   workers={"web": 0, "broker": 0})
-        wait_for(lambda: app_node_ids(m), what="registered")
-        crash_sidecar0(m)
-        m.write_conf(extra=app_conf(other.address, interval="60s") +
-                     "\n[registry]\nttl = 42s\n")
-        m.ctl("reload")
-        m.write_conf(extra=app_conf(app.address, interval="60s") +
-                     "\n[registry]\nttl = 42s\n")
-        m.ctl("reload")
+        m = app_waiting_to_respawn(microd, app.address)
+        reload_app(m, other.address, RESTART_REGISTRY)
+        reload_app(m, app.address, RESTART_REGISTRY)
         holds(lambda: APP + "-" + app.address in app_node_ids(m), 3,
               "the app stays registered")
     finally:

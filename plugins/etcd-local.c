@@ -550,7 +550,7 @@ static int
 etcd_local_each(struct etcd *e, const char *json, int values,
     void (*cb)(struct etcd *, char *, char *, uint64_t), uint64_t ttl_ms)
 {
-	json_t		*svc, *nodes, *node, *one;
+	json_t		*svc, *nodes, *node, *copy, *one;
 	const char	*name, *id;
 	char		*key, *value;
 	size_t		 i;
@@ -570,7 +570,10 @@ etcd_local_each(struct etcd *e, const char *json, int values,
 		value = NULL;
 		if (values) {
 			one = json_copy(svc);
-			json_object_set_new(one, "nodes", json_pack("[O]", node));
+			copy = json_copy(node);
+			if (e->form_2016)
+				etcd_node_2016(copy);
+			json_object_set_new(one, "nodes", json_pack("[o]", copy));
 			if ((value = json_dumps(one, JSON_COMPACT)) == NULL)
 				fatalx("json_dumps");
 			json_decref(one);

@@ -565,6 +565,31 @@ etcd_value_is_node(const char *value, size_t len, const char *name,
 	return ok;
 }
 
+/*
+ * Registrations reach the backend checked (lib/svc.c), so the address is
+ * "host:port" or "[v6]:port"; go-micro 2016 joined "address" and "port"
+ * back with a colon, without brackets.
+ */
+void
+etcd_node_2016(json_t *node)
+{
+	const char	*addr, *colon;
+	char		*host;
+	size_t		 len;
+
+	addr = json_string_value(json_object_get(node, "address"));
+	if (addr == NULL || (colon = strrchr(addr, ':')) == NULL)
+		return;
+	len = colon - addr;
+	if (addr[0] == '[' && len >= 2 && addr[len - 1] == ']')
+		host = xstrndup(addr + 1, len - 2);
+	else
+		host = xstrndup(addr, len);
+	json_object_set_new(node, "port", json_integer(atoi(colon + 1)));
+	json_object_set_new(node, "address", json_string(host));
+	free(host);
+}
+
 int
 etcd_key_split(const char *key, const char *prefix, char **name, char **id)
 {

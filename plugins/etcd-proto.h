@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define ETCD_LINE_MAX	(8 * 1024 * 1024)	/* one watch message */
 /* Keys per range request at first: a page of typical values stays far
    below the HTTP body limit (curlev.c), however many services there are. */
@@ -103,5 +105,10 @@ int	 etcd_key_split(const char *, const char *, char **, char **);
  * holding one node, of that id (what go-micro and microd write).
  */
 int	 etcd_value_is_node(const char *, size_t, const char *, const char *);
+/*
+ * A node object in go-plugins' 2016 form, in place: "address" the host
+ * alone and "port" an integer (the /micro-registry/ layout).
+ */
+void	 etcd_node_2016(json_t *);
 
 #endif

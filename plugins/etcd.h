@@ -24,6 +24,7 @@ struct etcd {
 	const struct registry_host *host;
 	struct etcd_client	*client;
 	char			*prefix;	/* ends in '/' */
+	int			 form_2016;	/* nodes written with "port" */
 
 	/* Following the store. */
 	struct curlev_xfer	*sync;		/* auth, range or watch */

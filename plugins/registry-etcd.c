@@ -21,6 +21,8 @@
 #include "util.h"
 
 #define ETCD_DEFAULT_PREFIX	"/micro/registry/"
+/* go-plugins' etcdv3 registry (2016-2018): its nodes keep the port apart. */
+#define ETCD_2016_PREFIX	"/micro-registry/"
 #define ETCD_BACKOFF_MIN_MS	100
 #define ETCD_BACKOFF_MAX_MS	2000
 /*
@@ -541,6 +543,7 @@ etcd_open(const struct registry_host *host, const char **cause)
 	e = xcalloc(1, sizeof(*e));
 	e->host = host;
 	e->prefix = etcd_prefix(host->conf->prefix);
+	e->form_2016 = strcmp(e->prefix, ETCD_2016_PREFIX) == 0;
 	e->relist = 1;
 	e->page = ETCD_RANGE_PAGE;
 	e->backoff_ms = ETCD_BACKOFF_MIN_MS;

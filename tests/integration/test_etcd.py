@@ -132,6 +132,17 @@ def test_old_prefix_and_2016_port_form(etcd, microd):
     wait_for(lambda: node_ids(m, "go.micro.srv.old") == {"old-1"}, 2)
     out = m.ctl_json("service", "go.micro.srv.old")
     assert out[0]["nodes"][0]["address"] == "127.0.0.1:9000"
+    # What microd writes there is in that form too, for 2016 clients.
+    register(m, service("go.micro.srv.new", "new-1", 7005))
+    value, _ = wait_for(
+        lambda: e.kvs("/micro-registry/").get(
+            "/micro-registry/go.micro.srv.new/new-1"), 2,
+        what="key written under the 2016 prefix")
+    node = value["nodes"][0]
+    assert (node["address"], node["port"]) == ("127.0.0.1", 7005)
+    wait_for(lambda: node_ids(m, "go.micro.srv.new") == {"new-1"}, 2)
+    out = m.ctl_json("service", "go.micro.srv.new")
+    assert out[0]["nodes"][0]["address"] == "127.0.0.1:7005"
 
 
 def test_register_writes_key_with_lease_clean_stop_deletes(etcd, microd):

@@ -454,12 +454,41 @@ test_value_is_node(void **state)
 		    "n1"));
 }
 
+static void
+test_node_2016(void **state)
+{
+	static const struct {
+		const char	*address, *host;
+		int		 port;
+	} cases[] = {
+		{ "10.0.0.1:9091", "10.0.0.1", 9091 },
+		{ "[::1]:80", "::1", 80 },
+		{ "localhost:1", "localhost", 1 },
+	};
+	json_t	*node;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		node = json_pack("{ss ss}", "id", "n", "address",
+		    cases[i].address);
+		etcd_node_2016(node);
+		assert_string_equal(json_string_value(json_object_get(node,
+		    "address")), cases[i].host);
+		assert_int_equal(json_integer_value(json_object_get(node,
+		    "port")), cases[i].port);
+		assert_string_equal(json_string_value(json_object_get(node,
+		    "id")), "n");
+		json_decref(node);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_roundtrip),
 		cmocka_unit_test(test_value_is_node),
+		cmocka_unit_test(test_node_2016),
 		cmocka_unit_test(test_b64_hostile),
 		cmocka_unit_test(test_req_range_end),
 		cmocka_unit_test(test_req_watch_int64_strings),

@@ -28,28 +28,38 @@ libmicro_a_SOURCES += shm/services-json.c shm/services-json.h \
 
 # microd.conf is installed only when absent, so `make install` never
 # overwrites an edited one; `make uninstall` removes it only while it is
-# still the shipped file (README.md, microd(8)).
+# still the shipped file (README.md, microd(8)). The socket and state_dir
+# it shows commented out, the defaults, are those of --runstatedir and
+# --localstatedir (etc/microd.conf shows configure's own).
 microdconfdir = $(sysconfdir)/microd
 EXTRA_DIST += etc/microd.conf
+CLEANFILES += etc/microd.conf.inst
 
 install-data-local: install-microd-conf
 uninstall-local: uninstall-microd-conf
 
-install-microd-conf:
+etc/microd.conf.inst: $(srcdir)/etc/microd.conf Makefile
+	$(AM_V_GEN)$(MKDIR_P) etc && \
+	sed -e 's|= /run/microd/|= $(runstatedir)/microd/|' \
+	    -e 's|= /var/lib/microd|= $(localstatedir)/lib/microd|' \
+	    $(srcdir)/etc/microd.conf > $@.tmp && \
+	mv $@.tmp $@
+
+install-microd-conf: etc/microd.conf.inst
 	@$(NORMAL_INSTALL)
 	$(MKDIR_P) '$(DESTDIR)$(microdconfdir)'
 	@f='$(DESTDIR)$(microdconfdir)/microd.conf'; \
 	if test -f "$$f"; then \
 		echo " keeping $$f (the shipped one is etc/microd.conf)"; \
 	else \
-		echo " $(INSTALL_DATA) $(srcdir)/etc/microd.conf '$$f'"; \
-		$(INSTALL_DATA) $(srcdir)/etc/microd.conf "$$f" || exit 1; \
+		echo " $(INSTALL_DATA) etc/microd.conf.inst '$$f'"; \
+		$(INSTALL_DATA) etc/microd.conf.inst "$$f" || exit 1; \
 	fi
 
-uninstall-microd-conf:
+uninstall-microd-conf: etc/microd.conf.inst
 	@$(NORMAL_UNINSTALL)
 	@f='$(DESTDIR)$(microdconfdir)/microd.conf'; \
-	if test -f "$$f" && cmp -s "$$f" $(srcdir)/etc/microd.conf; then \
+	if test -f "$$f" && cmp -s "$$f" etc/microd.conf.inst; then \
 		echo " rm -f '$$f'"; rm -f "$$f"; \
 	elif test -f "$$f"; then \
 		echo " keeping $$f: it was edited"; \
@@ -60,8 +70,10 @@ uninstall-microd-conf:
 # The unit and microd(8) name the installed paths. They depend on
 # Makefile, which config.status rewrites, so configuring another
 # --prefix regenerates them.
+if SYSTEMD_UNIT
 systemdunitdir = $(systemdsystemunitdir)
 systemdunit_DATA = contrib/systemd/microd.service
+endif
 man_MANS += man/microd.8
 CLEANFILES += contrib/systemd/microd.service man/microd.8
 EXTRA_DIST += man/microd.8.in

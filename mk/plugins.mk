@@ -3,9 +3,11 @@
 # and broker/backend.c) from $(pkglibdir) (doc/plugins.md). They are
 # built as programs linked with -shared so no libtool is needed; their
 # code is compiled position-independent with only the ABI symbol exported.
+# Machine code: "exec" in the directory's name has `make install-exec`,
+# not install-data, install them.
 
-plugindir = $(pkglibdir)
-plugin_PROGRAMS = plugins/registry-etcd.so
+pluginexecdir = $(pkglibdir)
+pluginexec_PROGRAMS = plugins/registry-etcd.so
 
 PLUGIN_CFLAGS = $(AM_CFLAGS) -fPIC -fvisibility=hidden
 PLUGIN_SHARED = -shared $(PLUGIN_DEFS)
@@ -48,7 +50,7 @@ tests_unit_test_consul_codec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_consul_codec_LDADD = $(UNIT_LIBS)
 endif
 
-plugin_PROGRAMS += plugins/registry-consul.so
+pluginexec_PROGRAMS += plugins/registry-consul.so
 plugins_registry_consul_so_SOURCES = plugins/registry-consul.c \
 	plugins/consul.h plugins/consul-watch.c plugins/consul-local.c \
 	$(CONSUL_CODEC_SOURCES)
@@ -58,7 +60,7 @@ plugins_registry_consul_so_LDADD = plugins/libplugin.a $(PLUGIN_LIBS) \
 	$(ZLIB_LIBS)
 
 # Only this plugin links libnats (and libevent_pthreads): microd does not.
-plugin_PROGRAMS += plugins/broker-nats.so
+pluginexec_PROGRAMS += plugins/broker-nats.so
 plugins_broker_nats_so_SOURCES = plugins/broker-nats.c
 plugins_broker_nats_so_CFLAGS = $(PLUGIN_CFLAGS) $(LIBNATS_CFLAGS)
 plugins_broker_nats_so_LDFLAGS = $(PLUGIN_SHARED)

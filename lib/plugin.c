@@ -67,6 +67,25 @@ plugin_cut_short(const char *path)
 	return cut ? -1 : 0;
 }
 
+/*
+ * dlopen's error names the file it failed on: the plugin itself, or
+ * for a library the plugin needs (libnats not installed) only that
+ * library. The plugin's path goes in front then, so the line says which
+ * file was being loaded.
+ */
+static void
+plugin_dlerror(const char *kind, const char *name, const char *path,
+    char **cause)
+{
+	const char	*err = dlerror();
+
+	if (strncmp(err, path, strlen(path)) == 0)
+		xasprintf(cause, "%s backend %s: %s", kind, name, err);
+	else
+		xasprintf(cause, "%s backend %s: %s: %s", kind, name, path,
+		    err);
+}
+
 const void *
 plugin_load(const char *kind, const char *name, const char *symbol,
     uint32_t abi, char **cause)
@@ -89,7 +108,7 @@ plugin_load(const char *kind, const char *name, const char *symbol,
 		return NULL;
 	}
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		xasprintf(cause, "%s backend %s: %s", kind, name, dlerror());
+		plugin_dlerror(kind, name, path, cause);
 		return NULL;
 	}
 	if ((have = dlsym(dl, symbol)) == NULL) {

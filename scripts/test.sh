@@ -7,11 +7,17 @@ cd "$top"
 MICROD_DEPS=test scripts/build.sh --enable-debug || exit 1
 cd _build
 
-unit_pass=0 unit_fail=0
-if make -j2 check >check.out 2>&1; then :; fi
+make -j2 check >check.out 2>&1
+check_rc=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS)' check.out
 unit_pass=$(grep -cE '^PASS' check.out)
 unit_fail=$(grep -cE '^(FAIL|ERROR|XPASS)' check.out)
+# A test program that does not build runs nothing and prints no FAIL.
+if [ "$check_rc" -ne 0 ] && [ "$unit_fail" -eq 0 ]; then
+	tail -n 30 check.out
+	echo "make check failed (exit $check_rc) with no test failing: see above"
+	unit_fail=1
+fi
 if [ "$unit_fail" -gt 0 ]; then
 	for log in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
 		cat "${log%.trs}.log"

@@ -20,6 +20,8 @@
 #define BROKER_BACKEND_ABI	1
 /* The symbol a plugin exports: a const struct broker_backend. */
 #define BROKER_BACKEND_SYMBOL	"microd_broker_backend"
+/* [broker] address: at most this many (the configuration checks it). */
+#define BROKER_ADDRESSES_MAX	16
 
 /* publish: the bus is unreachable or not keeping up, try again later. */
 #define BROKER_BACKEND_DOWN	(-2)

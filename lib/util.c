@@ -251,6 +251,36 @@ util_trim(char *s)
 	return s;
 }
 
+/*
+ * The next item of a comma separated list, blanks around it trimmed,
+ * empty items skipped; NULL at the end. *rest is cut up as by strsep.
+ */
+char *
+util_list_next(char **rest)
+{
+	char	*item;
+
+	while ((item = strsep(rest, ",")) != NULL) {
+		item = util_trim(item);
+		if (*item != '\0')
+			return item;
+	}
+	return NULL;
+}
+
+size_t
+util_list_count(const char *list)
+{
+	char	*copy, *rest;
+	size_t	 n = 0;
+
+	copy = rest = xstrdup(list);
+	while (util_list_next(&rest) != NULL)
+		n++;
+	free(copy);
+	return n;
+}
+
 static int
 util_ascii_fold(unsigned char c)
 {

@@ -52,6 +52,9 @@ int	 util_hexval(char);
 char	*util_trim(char *s);
 /* Whether text holds word: ASCII letters in either case, in any locale. */
 int	 util_ascii_contains(const char *text, const char *word);
+/* Comma separated lists (addresses): items trimmed, empty ones skipped. */
+char	*util_list_next(char **);
+size_t	 util_list_count(const char *);
 /*
  * s fit for a log line, in buf (len >= 4 bytes): control characters shown
  * as '?', so that no byte of it forges a line or talks to a terminal, cut

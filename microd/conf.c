@@ -22,9 +22,11 @@
 
 #include <ini.h>
 
+#include "broker/backend.h"
 #include "broker/ring.h"
 #include "http.h"
 #include "microd/conf.h"
+#include "registry/backend.h"
 #include "svc.h"
 #include "util.h"
 
@@ -758,6 +760,25 @@ config_validate_user(struct config_parse *p, const struct config *c)
 }
 
 /* Cross-key rules that no single key can check. */
+/* The backends' address lists: plugins read them only when they start. */
+static void
+config_validate_addresses(struct config_parse *p, const struct config *c)
+{
+	size_t	 n = util_list_count(c->registry_address), most;
+
+	most = strcmp(c->registry_backend, "consul") == 0 ? 1 :
+	    REGISTRY_ADDRESSES_MAX;
+	if (strcmp(c->registry_backend, "local") != 0 && n == 0)
+		config_error(p, 0, "[registry] backend %s needs address",
+		    c->registry_backend);
+	else if (strcmp(c->registry_backend, "local") != 0 && n > most)
+		config_error(p, 0, "[registry] address: %zu addresses, backend "
+		    "%s takes at most %zu", n, c->registry_backend, most);
+	if ((n = util_list_count(c->broker_address)) > BROKER_ADDRESSES_MAX)
+		config_error(p, 0, "[broker] address: %zu addresses, at most "
+		    "%d", n, BROKER_ADDRESSES_MAX);
+}
+
 static void
 config_validate(struct config_parse *p)
 {
@@ -791,10 +812,7 @@ config_validate(struct config_parse *p)
 	if (c->state_dir[0] == '\0')
 		config_error(p, 0, "[microd] state_dir must be set");
 	config_validate_user(p, c);
-	if (strcmp(c->registry_backend, "local") != 0 &&
-	    c->registry_address[0] == '\0')
-		config_error(p, 0, "[registry] backend %s needs address",
-		    c->registry_backend);
+	config_validate_addresses(p, c);
 	config_validate_sidecar_app(p, c);
 }
 

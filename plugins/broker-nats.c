@@ -56,7 +56,7 @@
 #include "util.h"
 
 #define BNATS_HANDOFF		4096	/* messages on their way to the loop */
-#define BNATS_SERVERS		16
+#define BNATS_SERVERS		BROKER_ADDRESSES_MAX
 #define BNATS_DEFAULT		"nats://127.0.0.1:4222"
 #define BNATS_RECONNECT_MS	250	/* first pause; doubled each round */
 #define BNATS_RECONNECT_MAX_MS	4000
@@ -434,9 +434,8 @@ bnats_connect(natsConnection **ncp)
 	if (*address == '\0')
 		address = BNATS_DEFAULT;
 	list = xstrdup(address);
-	for (p = list; (s = strsep(&p, ",")) != NULL && n < BNATS_SERVERS;)
-		if (*s != '\0')
-			servers[n++] = s;
+	for (p = list; (s = util_list_next(&p)) != NULL && n < BNATS_SERVERS;)
+		servers[n++] = s;
 	if ((st = natsOptions_Create(&o)) == NATS_OK) {
 		if ((st = bnats_options(o, bnats.base, servers, n)) == NATS_OK)
 			st = natsConnection_Connect(ncp, o);

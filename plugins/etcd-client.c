@@ -14,7 +14,7 @@
 #include "registry/backend.h"
 #include "util.h"
 
-#define ETCD_ENDPOINTS_MAX	16
+#define ETCD_ENDPOINTS_MAX	REGISTRY_ADDRESSES_MAX
 #define ETCD_DEFAULT_ADDRESS	"127.0.0.1:2379"
 #define ETCD_REVOKE_TIMEOUT_MS	1000L
 #define ETCD_CONNECT_MS		2000L
@@ -45,11 +45,7 @@ etcd_client_endpoints(struct etcd_client *c, const char *list,
 	scheme = c->conf->tls_ca[0] != '\0' || c->conf->tls_cert[0] != '\0' ?
 	    "https://" : "http://";
 	copy = p = xstrdup(*list == '\0' ? ETCD_DEFAULT_ADDRESS : list);
-	while ((ep = strsep(&p, ",")) != NULL) {
-		ep += strspn(ep, " \t");
-		ep[strcspn(ep, " \t")] = '\0';
-		if (*ep == '\0')
-			continue;
+	while ((ep = util_list_next(&p)) != NULL) {
 		if (c->nendpoints == ETCD_ENDPOINTS_MAX) {
 			*cause = "too many etcd endpoints";
 			free(copy);

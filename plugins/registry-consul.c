@@ -291,24 +291,28 @@ consul_close(void *arg)
 static void *
 consul_open(const struct registry_host *host, const char **cause)
 {
-	const char	*addr = host->conf->address;
+	const char	*addr;
+	char		*list, *rest;
 	struct consul	*c;
 
 	if (host->abi != REGISTRY_BACKEND_ABI) {
 		*cause = "host speaks another backend ABI";
 		return NULL;
 	}
-	if (strchr(addr, ',') != NULL) {
+	list = rest = xstrdup(host->conf->address);
+	if ((addr = util_list_next(&rest)) == NULL)
+		addr = CONSUL_DEFAULT_ADDRESS;
+	else if (util_list_next(&rest) != NULL) {
+		free(list);
 		*cause = "consul takes one agent address";
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->host = host;
 	TAILQ_INIT(&c->watch_queue);
-	if (*addr == '\0')
-		addr = CONSUL_DEFAULT_ADDRESS;
 	xasprintf(&c->base, "%s%s", strstr(addr, "://") != NULL ? "" :
 	    host->conf->tls_ca[0] != '\0' ? "https://" : "http://", addr);
+	free(list);
 	if ((c->cev = curlev_new(host->base, cause)) == NULL) {
 		free(c->base);
 		free(c);

@@ -21,12 +21,14 @@
 #define REGISTRY_BACKEND_ABI	1
 /* The symbol a plugin exports: a const struct registry_backend. */
 #define REGISTRY_BACKEND_SYMBOL	"microd_registry_backend"
+/* [registry] address: at most this many (the configuration checks it). */
+#define REGISTRY_ADDRESSES_MAX	16
 
 struct event_base;
 
 /* The [registry] settings a backend may use; strings are "" when unset. */
 struct registry_backend_conf {
-	const char	*address;	/* comma-separated endpoints */
+	const char	*address;	/* comma-separated (util_list_next) */
 	const char	*prefix;	/* key prefix, "" for the default */
 	const char	*username;
 	const char	*password;

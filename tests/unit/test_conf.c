@@ -13,6 +13,7 @@
 
 #include "microd/conf.h"
 #include "util.h"
+#include "util.h"
 
 static char	 errs[4096];
 
@@ -95,6 +96,21 @@ test_good_file(void **state)
 	assert_int_equal(c.roles[ROLE_WEB].workers, 0);
 }
 
+/* Address lists as the backends read them: items trimmed, empty skipped. */
+static void
+test_address_lists(void **state)
+{
+	struct config	 c;
+
+	assert_int_equal(load(&c, "[registry]\nbackend = consul\n"
+	    "address = 127.0.0.1:8500 ,\n"), 0);
+	assert_int_equal(load(&c, "[registry]\nbackend = etcd\naddress = "
+	    "a:1,a:2,a:3,a:4,a:5,a:6,a:7,a:8,a:9,a:10,a:11,a:12,a:13,a:14,"
+	    "a:15, a:16,,\n[broker]\naddress = nats://a:1, nats://a:2\n"), 0);
+	assert_int_equal(util_list_count(" a , ,b,"), 2);
+	assert_int_equal(util_list_count(""), 0);
+}
+
 static void
 assert_bad(const char *text, const char *needle)
 {
@@ -124,6 +140,17 @@ test_bad_files(void **state)
 	assert_bad("[microd]\nshm_size = 10K\n", "at least 1M");
 	assert_bad("[registry]\nworkers = 2\n", "unknown key 'workers'");
 	assert_bad("[registry]\nbackend = etcd\n", "needs address");
+	assert_bad("[registry]\nbackend = etcd\naddress = , \n",
+	    "needs address");
+	/* Plugins read these at their start: a crash loop, not an error. */
+	assert_bad("[registry]\nbackend = consul\n"
+	    "address = 127.0.0.1:1,127.0.0.1:2\n", "takes at most 1");
+	assert_bad("[registry]\nbackend = etcd\naddress = "
+	    "a:1,a:2,a:3,a:4,a:5,a:6,a:7,a:8,a:9,a:10,a:11,a:12,a:13,a:14,"
+	    "a:15,a:16,a:17\n", "17 addresses, backend etcd takes at most 16");
+	assert_bad("[broker]\naddress = "
+	    "a:1,a:2,a:3,a:4,a:5,a:6,a:7,a:8,a:9,a:10,a:11,a:12,a:13,a:14,"
+	    "a:15,a:16,a:17\n", "17 addresses, at most 16");
 	assert_bad("this is not ini\n", ":1:");
 	assert_bad("orphan = 1\n", "outside any section");
 	assert_bad("[microd]\nshutdown_timeout = 18446744073709551615ms\n",
@@ -364,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_defaults_without_file),
 		cmocka_unit_test(test_missing_explicit_file),
 		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_address_lists),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_long_lines),

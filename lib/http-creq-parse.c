@@ -84,6 +84,8 @@ http_creq_on_head(http_parser *p)
 	r->status = p->status_code;
 	if (r->status < 100 || r->status > 599)
 		return -1;	/* not a status: a bad response */
+	r->head_end = 1;
+	http_parser_pause(p, 1);
 	if (r->status / 100 == 1 && r->status != 101)
 		return 0;	/* interim: its message completes at once */
 	/*
@@ -92,10 +94,10 @@ http_creq_on_head(http_parser *p)
 	 * client undeclared. Refused as nginx does its upstreams'.
 	 */
 	if (http_headers_has_other_token(r->rsp_headers, "Transfer-Encoding",
-	    "chunked"))
+	    "chunked") || http_te_faulty(r->rsp_headers, p->http_minor))
 		return -1;
+	memset(&r->rsp_chunked, 0, sizeof(r->rsp_chunked));
 	r->head_done = 1;
-	http_parser_pause(p, 1);
 	/* 1: no body, whatever Content-Length says (RFC 9112 6.3). */
 	return strcmp(r->method, "HEAD") == 0 || r->status == 204 ||
 	    r->status == 304;
@@ -106,6 +108,8 @@ http_creq_on_body(http_parser *p, const char *at, size_t n)
 {
 	struct http_creq	*r = p->data;
 
+	if (http_chunked_data(&r->rsp_chunked, at, n) == -1)
+		return -1;
 	if (r->body_cb == NULL && evbuffer_get_length(r->rsp_body) + n >
 	    r->client->cfg.max_body_size)
 		return -1;
@@ -190,13 +194,21 @@ http_creq_execute(struct http_creq *r, struct evbuffer *in, const char *data,
 	enum http_errno	 err;
 	size_t		 used;
 
+	r->rsp_chunked.scan = r->head_done && (r->parser.flags & F_CHUNKED) ?
+	    data : NULL;
 	used = http_parser_execute(&r->parser, &http_creq_settings, data, len);
+	err = HTTP_PARSER_ERRNO(&r->parser);
+	if (err == HPE_PAUSED) {
+		http_parser_pause(&r->parser, 0);
+		err = HPE_OK;
+	}
+	if (err == HPE_OK && http_parse_checked(&r->rsp_chunked, data, used,
+	    r->head_end) == -1)
+		err = HPE_STRICT;
+	r->head_end = 0;
 	if (in != NULL)
 		evbuffer_drain(in, used);
-	err = HTTP_PARSER_ERRNO(&r->parser);
-	if (err == HPE_PAUSED)
-		http_parser_pause(&r->parser, 0);
-	else if (err != HPE_OK) {
+	if (err != HPE_OK) {
 		http_creq_done(r, HTTP_CLIENT_PROTOCOL);
 		return -1;
 	}

@@ -32,8 +32,10 @@ struct evconnlistener;
  * data, and skips a bare LF or other control byte in a chunk extension.
  */
 struct http_chunked {
-	int	state;
-	int	nonzero;	/* the chunk-size read so far is not 0 */
+	int		 state;
+	int		 nonzero;	/* the chunk-size so far is not 0 */
+	const char	*scan;	/* in the parser's block, checked up to here;
+				   NULL: not a chunked body */
 };
 
 enum http_conn_state {
@@ -81,7 +83,6 @@ struct http_conn {
 	size_t			 fieldlen;
 	size_t			 valuelen;
 	struct http_chunked	 chunked;	/* framing of a chunked body */
-	const char		*scan;	/* framing checked up to here */
 	int			 head_done;	/* parser paused on an event */
 	int			 msg_done;
 	int			 error;	/* status the parser glue failed with */
@@ -141,11 +142,18 @@ void		 http_request_count(struct http_request *, int);
 void		 http_request_finish(struct http_request *, int);
 int		 http_request_draining(const struct http_request *);
 
-/* http-parse.c: requests out of the bytes. */
+/*
+ * http-parse.c: requests out of the bytes, and the framing checks both
+ * directions share. The chunk framing (RFC 9112 7.1) is checked from the
+ * block http_parser_execute() is given, set as scan: http_chunked_data()
+ * from on_body, http_parse_checked() once the parser returns, before the
+ * block is drained. The struct is zeroed per message, at its head.
+ */
 void		 http_conn_parse(struct http_conn *);
-/* The next n framing bytes of a chunked body: -1 if they break RFC 9112
-   §7.1 (the chunk data left out, in order; state zeroed per message). */
-int		 http_chunked_scan(struct http_chunked *, const char *, size_t);
+int		 http_chunked_data(struct http_chunked *, const char *, size_t);
+int		 http_parse_checked(struct http_chunked *, const char *, size_t,
+		    int);
+int		 http_te_faulty(const struct http_headers *, int);
 
 /* http-request.c */
 void		 http_request_free(struct http_request *);
@@ -206,6 +214,7 @@ struct http_creq {
 
 	struct http_cconn	*conn;
 	http_parser		 parser;
+	struct http_chunked	 rsp_chunked;	/* framing of a chunked body */
 	char			*field;
 	char			*value;
 	size_t			 fieldlen;
@@ -218,6 +227,7 @@ struct http_creq {
 	int			 reused;
 	int			 retried;
 	int			 got_byte;
+	int			 head_end;	/* paused on a head's end */
 	int			 head_done;
 	int			 msg_done;
 	int			 paused;

@@ -72,7 +72,7 @@ http_chunked_byte(struct http_chunked *ck, unsigned char c)
 	}
 }
 
-int
+static int
 http_chunked_scan(struct http_chunked *ck, const char *at, size_t n)
 {
 	size_t	 i;
@@ -82,6 +82,48 @@ http_chunked_scan(struct http_chunked *ck, const char *at, size_t n)
 			return -1;
 	}
 	return 0;
+}
+
+/* On n bytes of chunk data at at: the framing since the last data. */
+int
+http_chunked_data(struct http_chunked *ck, const char *at, size_t n)
+{
+	if (ck->scan == NULL)
+		return 0;
+	if (http_chunked_scan(ck, ck->scan, at - ck->scan) == -1)
+		return -1;
+	ck->scan = at + n;
+	return 0;
+}
+
+/*
+ * The parser took n bytes of block: the chunk framing after the last data,
+ * and if it paused on a head's end, that byte, which it takes on trust for
+ * the LF (after a CR, any byte ends the head).
+ */
+int
+http_parse_checked(struct http_chunked *ck, const char *block, size_t n,
+    int head_end)
+{
+	const char	*scan = ck->scan;
+
+	ck->scan = NULL;
+	if (scan != NULL && http_chunked_scan(ck, scan, block + n - scan) == -1)
+		return -1;
+	return head_end && block[n] != '\n' ? -1 : 0;
+}
+
+/*
+ * RFC 9112 6.1: chunked is applied once (http-parser refuses it twice in
+ * one field, not in two), and a 1.0 message framed by Transfer-Encoding is
+ * faulty.
+ */
+int
+http_te_faulty(const struct http_headers *h, int minor)
+{
+	size_t	 te = http_headers_count_of(h, "Transfer-Encoding");
+
+	return te > 1 || (te == 1 && minor < 1);
 }
 
 /* Head parsing: accumulate url, header fields and values. */
@@ -190,13 +232,8 @@ http_conn_on_body(http_parser *p, const char *at, size_t n)
 	struct http_conn	*conn = p->data;
 	struct http_request	*req = conn->req;
 
-	/* The chunk framing since the last data, checked before this data. */
-	if (conn->scan != NULL) {
-		if (http_chunked_scan(&conn->chunked, conn->scan,
-		    at - conn->scan) == -1)
-			return -1;
-		conn->scan = at + n;
-	}
+	if (http_chunked_data(&conn->chunked, at, n) == -1)
+		return -1;
 	if (conn->state == HTTP_CONN_DISCARD)
 		return 0;
 	if (conn->state == HTTP_CONN_BODY && evbuffer_get_length(req->body) +
@@ -244,7 +281,42 @@ http_conn_target_chars(const char *url, size_t len)
 	return 1;
 }
 
-/* Split the request target into path and query; -1 if it is not one. */
+/* An authority's host[:port], or empty: what Host may hold. */
+static int
+http_conn_host_chars(const char *host)
+{
+	return host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]")] == '\0';
+}
+
+/*
+ * RFC 9112 3.2.2: the authority of an absolute-form target replaces Host,
+ * so the Host compared with Origin and forwarded by the proxies is the
+ * one the target names. It passes the checks Host does (no userinfo).
+ */
+static int
+http_conn_authority(struct http_request *req, const char *url,
+    const struct http_parser_url *u)
+{
+	const char	*auth;
+	char		*host;
+	int		 ok;
+
+	if (!(u->field_set & (1 << UF_SCHEMA)))
+		return 0;
+	auth = url + u->field_data[UF_SCHEMA].off +
+	    u->field_data[UF_SCHEMA].len + strlen("://");
+	host = xstrndup(auth, strcspn(auth, "/?#"));
+	if ((ok = http_conn_host_chars(host)))
+		http_headers_set(req->headers, "Host", host);
+	free(host);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Split the request target into path and query, the authority of an
+ * absolute-form one taken for Host; -1 if it is not a target.
+ */
 static int
 http_conn_target(struct http_conn *conn, struct http_request *req)
 {
@@ -270,7 +342,7 @@ http_conn_target(struct http_conn *conn, struct http_request *req)
 	if (u.field_set & (1 << UF_QUERY))
 		req->query = xstrndup(url + u.field_data[UF_QUERY].off,
 		    u.field_data[UF_QUERY].len);
-	return 0;
+	return http_conn_authority(req, url, &u);
 }
 
 /*
@@ -286,8 +358,7 @@ http_conn_host_valid(const struct http_request *req)
 
 	if (n > 1 || (n == 0 && req->minor >= 1))
 		return 0;
-	return host == NULL || host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]")] == '\0';
+	return host == NULL || http_conn_host_chars(host);
 }
 
 /*
@@ -343,34 +414,25 @@ http_conn_head(struct http_conn *conn)
 	struct http_server	*srv = conn->srv;
 	struct http_request	*req = conn->req;
 	http_parser		*p = &conn->parser;
-	size_t			 te;
 
-	if (p->http_major != 1 || http_conn_target(conn, req) == -1) {
+	req->method = xstrdup(http_method_str(p->method));
+	req->minor = p->http_minor;
+	/* The Host received is checked before a target's replaces it. */
+	if (p->http_major != 1 || !http_conn_host_valid(req) ||
+	    http_conn_target(conn, req) == -1) {
 		http_conn_fail(conn, 400);
 		return;
 	}
 	free(conn->url);
 	conn->url = NULL;
 	conn->urllen = 0;
-	req->method = xstrdup(http_method_str(p->method));
-	req->minor = p->http_minor;
-	if (!http_conn_host_valid(req)) {
-		http_conn_fail(conn, 400);
-		return;
-	}
 	/* RFC 9112 6.1: a transfer coding we do not decode (gzip). */
 	if (http_headers_has_other_token(req->headers, "Transfer-Encoding",
 	    "chunked")) {
 		http_conn_fail(conn, 501);
 		return;
 	}
-	/*
-	 * RFC 9112 6.1: chunked is applied once (http-parser refuses it
-	 * twice in one field, not in two), and a 1.0 message framed by
-	 * Transfer-Encoding is faulty.
-	 */
-	te = http_headers_count_of(req->headers, "Transfer-Encoding");
-	if (te > 1 || (te == 1 && req->minor < 1)) {
+	if (http_te_faulty(req->headers, req->minor)) {
 		http_conn_fail(conn, 400);
 		return;
 	}
@@ -434,16 +496,6 @@ http_conn_message(struct http_conn *conn)
 	}
 }
 
-/* The framing after the last chunk data of what the parser took. */
-static int
-http_conn_scan_rest(struct http_conn *conn, const char *end)
-{
-	if (conn->scan == NULL)
-		return 0;
-	return http_chunked_scan(&conn->chunked, conn->scan,
-	    end - conn->scan);
-}
-
 /* One step of the parser over the first block of input. */
 static void
 http_conn_execute(struct http_conn *conn)
@@ -455,7 +507,7 @@ http_conn_execute(struct http_conn *conn)
 
 	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 		return;
-	conn->scan = conn->state != HTTP_CONN_HEAD &&
+	conn->chunked.scan = conn->state != HTTP_CONN_HEAD &&
 	    (conn->parser.flags & F_CHUNKED) ? v.iov_base : NULL;
 	n = http_parser_execute(&conn->parser, &http_conn_settings,
 	    v.iov_base, v.iov_len);
@@ -464,15 +516,9 @@ http_conn_execute(struct http_conn *conn)
 		http_parser_pause(&conn->parser, 0);
 		err = HPE_OK;
 	}
-	/* Both read the block: before it is drained. */
-	if (err == HPE_OK &&
-	    http_conn_scan_rest(conn, (char *)v.iov_base + n) == -1)
-		err = HPE_INVALID_CHUNK_SIZE;
-	/* Paused on the head's last byte, which the parser takes on trust. */
-	if (err == HPE_OK && conn->head_done &&
-	    ((char *)v.iov_base)[n] != '\n')
-		err = HPE_LF_EXPECTED;
-	conn->scan = NULL;
+	if (err == HPE_OK && http_parse_checked(&conn->chunked, v.iov_base, n,
+	    conn->head_done) == -1)
+		err = HPE_STRICT;
 	evbuffer_drain(in, n);
 	if (err != HPE_OK) {
 		if (conn->error == 0 && err == HPE_HEADER_OVERFLOW)

@@ -364,6 +364,24 @@ test_bad_responses(void **state)
 		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		/* Framing the lenient http-parser takes (RFC 9112 6.1, 7.1). */
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5\r\nhello\rX0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5\rZhello\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5;a\nb\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "0\r\nX: y\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\rXok",
+		"HTTP/1.1 100 Continue\r\n\rXHTTP/1.1 200 OK\r\n"
+		    "Content-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
 	};
 	struct ct		*t = *state;
 	char			 addr[32];
@@ -381,6 +399,16 @@ test_bad_responses(void **state)
 		assert_int_equal(t->err, HTTP_CLIENT_PROTOCOL);
 		close(fd);
 	}
+	/* Extensions, blanks before them, trailers and a 100 are fine. */
+	http_creq_start(request(t, "GET", addr, "/"));
+	fd = raw_accept(t, lfd);
+	raw_answer(t, fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n2 ;a=\"b c\"\r\nok\r\n"
+	    "0\r\nX: y\r\n\r\n");
+	ht_pump(t->base, 2000, &t->done);
+	assert_int_equal(t->err, HTTP_CLIENT_OK);
+	assert_string_equal(t->body, "ok");
+	close(fd);
 	/* A body that ends with the connection is fine. */
 	http_creq_start(request(t, "GET", addr, "/"));
 	fd = raw_accept(t, lfd);

@@ -635,9 +635,9 @@ def test_proxy_websockets_bounded_by_max_connections(gw, nodes):
     second.close()
 
 
-def raw_exchange(m, request):
-    """Send raw bytes to the api listener; everything until it closes."""
-    s = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=10)
+def raw_exchange(m, request, role="api"):
+    """Send raw bytes to role's listener; everything until it closes."""
+    s = socket.create_connection(("127.0.0.1", m.ports[role]), timeout=10)
     s.sendall(request)
     got = b""
     while True:
@@ -864,13 +864,14 @@ def test_connection_cannot_drop_forwarded_for(gw, nodes):
 
 def test_absolute_form_reaches_the_node_in_origin_form(gw, nodes):
     m, node = proxy_to_echo(gw, nodes)
-    # A node would take the host named in an absolute-form target as
-    # the request's Host (Go's net/http does).
+    # The target's host is the request's (RFC 9112 3.2.2): it goes as
+    # Host, the target in origin-form (test_http_smuggle.py has more).
     got = raw_exchange(m, b"GET http://other.example/echo/x?q=1 HTTP/1.1"
                        b"\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert got.startswith(b"HTTP/1.1 200"), got
     method, path, h, _ = node.requests[-1]
-    assert (method, path, h["Host"]) == ("GET", "/echo/x?q=1", "x")
+    assert (method, path, h["Host"]) == ("GET", "/echo/x?q=1",
+                                         "other.example")
 
 
 def test_every_forwarded_for_line_is_kept(gw, nodes):

@@ -1,11 +1,15 @@
 """Request smuggling through the api and web proxies: framing that
 http-parser (built lenient) reads one way and a node, or a proxy in front,
-could read another must be refused, not passed on re-framed."""
+could read another must be refused, not passed on re-framed; the same for
+responses from nodes, whose connection is then never pooled. Absolute-form
+request targets take their authority for Host."""
+import json
+
 import pytest
 
-from gwnodes import FakeNode, register
+from conftest import http
+from gwnodes import FakeNode, RawNode, read_head, register
 from test_gateway import raw_exchange
-from test_web_hostile import raw_head
 
 
 @pytest.fixture
@@ -22,9 +26,7 @@ def proxies(microd, nodes):
 
 def status(m, role, request):
     """The status microd answers request with on role's listener."""
-    if role == "web":
-        return raw_head(m, request)[":status"]
-    return int(raw_exchange(m, request).split(b" ", 2)[1])
+    return int(raw_exchange(m, request, role).split(b" ", 2)[1])
 
 
 def post(head, body, blank=b"\r\n"):
@@ -89,3 +91,172 @@ def test_http10_transfer_encoding_is_400(proxies, role):
         request = post(head, b"0\r\n\r\n").replace(b"HTTP/1.1", b"HTTP/1.0")
         assert status(m, role, request) == 400, head
     assert node.requests == []
+
+
+GOOD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+CHUNKED_RSP = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+# Bad chunk framing, found once the head may have gone on: the answer is
+# a 502 or cut (never completed, nor re-framed).
+BAD_CHUNKS = {
+    "datacrx": CHUNKED_RSP + b"5\r\nhello\rX0\r\n\r\n",
+    "sizecrz": CHUNKED_RSP + b"5\rZhello\r\n0\r\n\r\n",
+    "extlf": CHUNKED_RSP + b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+    "trailerlf": CHUNKED_RSP + b"5\r\nhello\r\n0\r\nX: y\n\r\n",
+    "barelf": CHUNKED_RSP.replace(b"\r\n\r\n", b"\r\n\n") + b"5\nhello\n0\n\n",
+}
+# A bad head: a 502.
+BAD_HEADS = {
+    "headcrx": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\rXhello",
+    "tetwice": CHUNKED_RSP.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: "
+                               b"chunked\r\n\r\n") +
+    b"5\r\nhello\r\n0\r\n\r\n",
+    "te10": CHUNKED_RSP.replace(b"HTTP/1.1", b"HTTP/1.0").replace(
+        b"\r\n\r\n", b"\r\nConnection: keep-alive\r\n\r\n") +
+    b"5\r\nhello\r\n0\r\n\r\n",
+    "clte": CHUNKED_RSP.replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n") +
+    b"5\r\nhello\r\n0\r\n\r\n",
+}
+
+
+class KeepAliveNode(RawNode):
+    """Answers a connection's first request with bad bytes and keeps it
+    open, answering any further request on it well."""
+
+    def __init__(self, bad):
+        self.bad, self.counts = bad, []
+        super().__init__(self.keep, threaded=True)
+
+    def keep(self, c):
+        count = [1]
+        self.counts.append(count)
+        c.sendall(self.bad)
+        while b"\r\n\r\n" in read_head(c):
+            count[0] += 1
+            c.sendall(GOOD)
+
+    def conns(self):
+        """How many requests each connection carried."""
+        return [n for n, in self.counts]
+
+    def services(self, name):
+        return [{"name": ns + name, "version": "1", "nodes": [
+            {"id": ns + name + "-keep", "address": self.address,
+             "metadata": meta}]} for ns, meta in (
+                 ("go.micro.api.", {}), ("go.micro.web.", {}),
+                 ("go.micro.srv.", {"protocol": "mucp"}))]
+
+
+def proxied(m, role, name):
+    """GET /name/x through role's proxy."""
+    return raw_exchange(m, b"GET /%s/x HTTP/1.1\r\nHost: x\r\n"
+                        b"Connection: close\r\n\r\n" % name.encode(), role)
+
+
+def rpc_status(m, name):
+    return http("POST", m.url("api", "/rpc"),
+                json.dumps({"service": "go.micro.srv." + name,
+                            "method": "A.B"}).encode(),
+                {"Content-Type": "application/json"})[0]
+
+
+@pytest.fixture
+def bad_nodes(microd, nodes):
+    """(microd, {name: node}): each node answers badly as named, behind
+    the api proxy, the web proxy and /rpc."""
+    m = microd("[api]\nhandler = proxy\n", workers={"broker": 0})
+    keep = {}
+    for name, answer in dict(BAD_CHUNKS, **BAD_HEADS).items():
+        keep[name] = KeepAliveNode(answer)
+        nodes.append(keep[name])
+        for svc in keep[name].services(name):
+            register(m, svc)
+    return m, keep
+
+
+def test_bad_response_framing_is_refused_never_pooled(bad_nodes):
+    """http-parser (built lenient) took any byte for the LF after a
+    chunk-size's CR or a head's, any two for the CRLF after chunk data
+    and skipped a bare LF in an extension or trailer: a node's answer was
+    passed on re-framed, and its connection, out of step, pooled for the
+    next call. Two Transfer-Encoding fields, or one in HTTP/1.0, were
+    decoded as chunked. Each is a bad response now: a 502, or through a
+    proxy that sent the head already a cut answer; never pooled."""
+    m, keep = bad_nodes
+    for name, node in keep.items():
+        for role in ("api", "web"):
+            for _ in range(2):
+                got = proxied(m, role, name)
+                if name in BAD_HEADS or not got.startswith(b"HTTP/1.1 200"):
+                    assert got.startswith(b"HTTP/1.1 502 "), (name, got)
+                assert not got.endswith(b"0\r\n\r\n"), (name, role, got)
+                assert not got.endswith(b"hello"), (name, role, got)
+        for _ in range(2):
+            assert rpc_status(m, name) == 502, name
+        assert node.conns() == [1] * 6, name
+
+
+def test_good_chunked_response_still_passes(microd, nodes):
+    """Extensions, blanks before them and trailers are fine, through the
+    proxies and /rpc, and the connection is pooled."""
+    m = microd("[api]\nhandler = proxy\n", workers={"broker": 0})
+    good = CHUNKED_RSP + b"2 ;a=\"b c\"\r\nok\r\n0\r\nX: y\r\n\r\n"
+    node = KeepAliveNode(good)
+    nodes.append(node)
+    for svc in node.services("good"):
+        register(m, svc)
+    for role in ("api", "web"):
+        got = proxied(m, role, "good")
+        assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(
+            b"2\r\nok\r\n0\r\n\r\n"), got
+    assert rpc_status(m, "good") == 200
+    assert rpc_status(m, "good") == 200
+    assert max(node.conns()) > 1, node.conns()    # pooled
+
+
+def absolute(target, host=b"Host: x\r\n", version=b"1.1"):
+    return (b"GET " + target + b" HTTP/" + version + b"\r\n" + host +
+            b"Connection: close\r\n\r\n")
+
+
+@pytest.mark.parametrize("role", ["api", "web"])
+def test_absolute_form_authority_replaces_host(proxies, role):
+    """RFC 9112 3.2.2: the host of an absolute-form target is the
+    request's, whatever Host says, and a proxy forwards it as Host (the
+    node saw the Host field while microd routed on the target)."""
+    m, node = proxies
+    prefix = b"/echo" if role == "api" else b""
+    for target, host in ((b"http://other.example/echo/x?q=1",
+                          "other.example"),
+                         (b"http://[::1]:8080/echo/x?q=1", "[::1]:8080"),
+                         (b"HTTPS://other.example:99/echo/x?q=1",
+                          "other.example:99")):
+        got = raw_exchange(m, absolute(target), role)
+        assert got.startswith(b"HTTP/1.1 200"), got
+        method, path, h, _ = node.requests[-1]
+        assert (method, path.encode(), h["Host"]) == (
+            "GET", prefix + b"/x?q=1", host), target
+    # A 1.0 request needs no Host: the target's is sent.
+    got = raw_exchange(m, absolute(b"http://a.example/echo/y", b"", b"1.0"),
+                       role)
+    assert got.split(b" ", 2)[1] == b"200", got
+    assert node.requests[-1][2]["Host"] == "a.example"
+
+
+@pytest.mark.parametrize("role", ["api", "web", "sidecar"])
+def test_absolute_form_host_checks(proxies, role):
+    """The Host field is checked as for any target (a 1.1 request
+    without one, or with two, is a 400), and the target's authority is
+    held to Host's rules: userinfo (RFC 9110 4.2.4) is a 400 as Host: u@h
+    is; it was accepted."""
+    m, node = proxies
+    path = b"/registry" if role == "sidecar" else b"/echo/x"
+    seen = len(node.requests)
+    for target, host in ((b"http://u@other.example", b"Host: x\r\n"),
+                         (b"http://u:p@other.example", b"Host: x\r\n"),
+                         (b"http://other.example", b""),
+                         (b"http://other.example", b"Host: x\r\nHost: y\r\n"),
+                         (b"http://other.example", b"Host: u@x\r\n")):
+        request = absolute(target + path, host)
+        assert status(m, role, request) == 400, request
+    assert len(node.requests) == seen
+    assert status(m, role, absolute(b"http://other.example" + path)) == 200

@@ -64,6 +64,14 @@ test_upgrade(struct http_request *req, struct ht *t)
 }
 
 static void
+test_host(struct http_request *req)
+{
+	const char	*host = http_request_header(req, "Host");
+
+	http_reply(req, 200, "text/plain", host, strlen(host));
+}
+
+static void
 test_handler(struct http_request *req, void *arg)
 {
 	struct ht	*t = arg;
@@ -90,7 +98,9 @@ test_handler(struct http_request *req, void *arg)
 		http_reply(req, 200, "text/plain", v ? v : "(none)",
 		    strlen(v ? v : "(none)"));
 		free(v);
-	} else if (strcmp(path, "/error") == 0)
+	} else if (strcmp(path, "/host") == 0)
+		test_host(req);
+	else if (strcmp(path, "/error") == 0)
 		http_reply_error(req, 500, NULL, "boom \"x\"");
 	else
 		http_reply_error(req, 404, NULL, "not found");
@@ -649,6 +659,36 @@ test_host_required(void **state)
 	}
 }
 
+/*
+ * RFC 9112 3.2.2: an absolute-form target is routed by its path and
+ * query, its authority taken for Host once the Host field passed.
+ */
+static void
+test_absolute_form(void **state)
+{
+	static const char *bad[] = {
+		"GET http://a.example/host HTTP/1.1\r\n\r\n",
+		"GET http://a.example/host HTTP/1.1\r\nHost: u@x\r\n\r\n",
+		"GET http://u@a.example/host HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	struct ht	*t = *state;
+	char		*r;
+	size_t		 i;
+
+	r = ht_ask_once(t, "GET http://a.example:8/host?x=1 HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "a.example:8");
+	assert_non_null(strstr(r, " 200 OK\r\n"));
+	r = ht_ask_once(t, "GET HTTP://[::1]:8/host HTTP/1.0\r\n\r\n", "]:8");
+	assert_non_null(strstr(r, "\r\n\r\n[::1]:8"));
+	r = ht_ask_once(t, "GET http://a.example/query?name=zz HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", "zz");
+	assert_non_null(strstr(r, " 200 OK\r\n"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ht_ask_once(t, bad[i], NULL);
+		assert_non_null(strstr(r, "HTTP/1.1 400 "));
+	}
+}
+
 /* RFC 9112 6.1: 501 for a transfer coding the server does not decode. */
 static void
 test_transfer_coding_unknown(void **state)
@@ -842,6 +882,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transfer_coding_unknown,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_required, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_absolute_form, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 	};

@@ -139,8 +139,8 @@ shm_arena_republish(struct shm_writer *w, struct shm_rec *old,
 		}
 		return;
 	}
-	b = shm_index_find(shm, LOAD(&w->hdr->index_active), old->hash,
-	    shm_rec_name(old), old->name_len, &where);
+	b = shm_index_find(shm, w->active, old->hash, shm_rec_name(old),
+	    old->name_len, &where);
 	if (b != 0 && SHM_BUCKET_REF(b) == oref)
 		STORE_REL(where, SHM_BUCKET(old->hash, shm_arena_ref(shm, new)));
 }
@@ -221,16 +221,19 @@ shm_arena_alloc(struct shm_writer *w, size_t n, size_t reserve,
 	return shm_arena_place(w, n);
 }
 
-static int
-shm_arena_referenced(const struct shm_writer *w, const struct shm_rec *rec)
+/* Where the writer keeps what rec was published as, or NULL if it is not. */
+static struct shm_live *
+shm_arena_referenced(struct shm_writer *w, const struct shm_rec *rec)
 {
-	uint64_t	 ref = shm_arena_ref(w->shm, rec), b;
+	uint64_t	 ref = shm_arena_ref(w->shm, rec), b, *where;
 
 	if (rec->kind == SHM_REC_SYNC)
-		return w->sync_ref == ref;
-	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active), rec->hash,
-	    shm_rec_name(rec), rec->name_len, NULL);
-	return b != 0 && SHM_BUCKET_REF(b) == ref;
+		return w->sync_ref == ref ? &w->sync_live : NULL;
+	b = shm_index_find(w->shm, w->active, rec->hash, shm_rec_name(rec),
+	    rec->name_len, &where);
+	if (b == 0 || SHM_BUCKET_REF(b) != ref)
+		return NULL;
+	return shm_index_live(w, w->active, where);
 }
 
 /* What a walk of the arena found live. */
@@ -239,19 +242,21 @@ struct shm_recount {
 };
 
 /*
- * One record of the walk, of size bytes: a live one is counted, any other
- * retired now, since a reader may still hold it. -1 if no writer left it
+ * One record of the walk, of size bytes: a live one is counted and what it
+ * was published as kept, any other retired now (its old stamp is not
+ * trusted), since a reader may still hold it. -1 if no writer left it
  * this way.
  */
 static int
 shm_arena_recount(struct shm_writer *w, struct shm_rec *rec, uint64_t size,
     struct shm_recount *n, const char **cause)
 {
+	struct shm_live	*live;
+
 	if (rec->kind == SHM_REC_PAD)
 		return 0;
-	if (!shm_arena_referenced(w, rec)) {
-		if (rec->retired == 0)
-			shm_epoch_retire(w, rec);
+	if ((live = shm_arena_referenced(w, rec)) == NULL) {
+		shm_epoch_retire(w, rec);
 		return 0;
 	}
 	if (shm_rec_sum(rec) != rec->sum) {
@@ -259,6 +264,9 @@ shm_arena_recount(struct shm_writer *w, struct shm_rec *rec, uint64_t size,
 		return -1;
 	}
 	rec->retired = 0;
+	live->size = (uint32_t)size;
+	live->kind = rec->kind;
+	live->nnodes = rec->nnodes;
 	n->bytes += size;
 	if (rec->kind == SHM_REC_SERVICE) {
 		n->services++;
@@ -299,7 +307,7 @@ shm_arena_recover(struct shm_writer *w, const char **cause)
 		    cause) == -1)
 			return -1;
 	}
-	shm_index_count(w->shm, LOAD(&h->index_active), &buckets);
+	shm_index_count(w->shm, w->active, &buckets);
 	if (buckets != n.services) {
 		*cause = "shm index leads to no record";
 		return -1;

@@ -34,13 +34,13 @@ shm_read_end(struct shm *shm)
 }
 
 /*
- * Called after the record's last reference was replaced. Only the writer
- * changes the epoch, so this reads its latest value.
+ * Called after the record's last reference was replaced: stamped with the
+ * writer's own epoch, which stray bytes in the header's cannot move back.
  */
 void
 shm_epoch_retire(struct shm_writer *w, struct shm_rec *rec)
 {
-	rec->retired = LOAD(&w->hdr->epoch);
+	rec->retired = w->epoch;
 }
 
 /* A slot stuck in a read whose process died before the master reaped it. */
@@ -51,11 +51,46 @@ shm_pid_dead(pid_t pid)
 }
 
 /*
+ * Past this an epoch could wrap to 0 ("not reading"): stray bytes, since
+ * one advance a microsecond would take 290 000 years to get here.
+ */
+#define SHM_EPOCH_MAX	(UINT64_MAX / 2)
+
+static void
+shm_epoch_raise(struct shm_writer *w, uint64_t e)
+{
+	if (e > w->epoch && e <= SHM_EPOCH_MAX)
+		w->epoch = e;
+}
+
+/*
+ * The epoch a writer starts from: the header's, or the highest a reader in
+ * a read shows if that is higher, so that what the walk at open retires is
+ * held back for every reader already in. A reader at a value past
+ * SHM_EPOCH_MAX is held back for as long as its read lasts
+ * (shm_epoch_scan).
+ */
+void
+shm_epoch_open(struct shm_writer *w)
+{
+	unsigned	 i;
+
+	w->epoch = 1;
+	shm_epoch_raise(w, LOAD(&w->hdr->epoch));
+	for (i = 0; i < w->layout->nslots; i++)
+		shm_epoch_raise(w, LOAD_ACQ(&shm_slot_at(w->shm, i)->epoch));
+	__atomic_store_n(&w->hdr->epoch, w->epoch, __ATOMIC_SEQ_CST);
+}
+
+/*
  * Find the oldest epoch still in a read: records retired before it are
  * safe to reuse. The epoch is advanced first if readers could still enter
  * at the retired one; a scan while waiting does not advance it again, so
  * readers' copy of the epoch stays cached. The fence pairs with the one in
- * shm_read_begin (store slot, fence, load index).
+ * shm_read_begin (store slot, fence, load index). The writer advances its
+ * own epoch and publishes it, again if stray bytes changed the header's:
+ * a reader at one it never published entered at those bytes, and may hold
+ * anything.
  */
 static void
 shm_epoch_scan(struct shm_writer *w, uint64_t retired)
@@ -64,17 +99,20 @@ shm_epoch_scan(struct shm_writer *w, uint64_t retired)
 	uint64_t	 min, e;
 	unsigned	 i;
 
-	if ((min = LOAD(&w->hdr->epoch)) <= retired)
-		min = __atomic_add_fetch(&w->hdr->epoch, 1, __ATOMIC_SEQ_CST);
+	if (w->epoch <= retired)
+		w->epoch++;
+	if (LOAD(&w->hdr->epoch) != w->epoch)
+		__atomic_store_n(&w->hdr->epoch, w->epoch, __ATOMIC_SEQ_CST);
+	min = w->epoch;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (i = 0; i < w->layout->nslots; i++) {
 		s = shm_slot_at(w->shm, i);
 		e = LOAD_ACQ(&s->epoch);
-		if (e == 0 || e >= min)
+		if (e == 0 || (e >= min && e <= w->epoch))
 			continue;
 		if (shm_pid_dead(LOAD(&s->pid)))
 			continue;
-		min = e;
+		min = e < min ? e : 0;
 		w->stalled_slot = i;
 	}
 	w->safe = min;

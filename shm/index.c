@@ -72,6 +72,14 @@ shm_index_clear(struct shm *shm, uint64_t which)
 		STORE_REL(&ix[i], 0);
 }
 
+/* The writer's copy of what the bucket of index which (0 or 1) holds. */
+struct shm_live *
+shm_index_live(struct shm_writer *w, uint64_t which, const uint64_t *bucket)
+{
+	return &w->live[which * w->layout->index_cap +
+	    (size_t)(bucket - shm_index_at(w->shm, which))];
+}
+
 /* Place a bucket in an index known not to hold its name. */
 static uint64_t *
 shm_index_slot(struct shm *shm, uint64_t which, uint32_t hash)
@@ -95,26 +103,30 @@ static int
 shm_index_rebuild(struct shm_writer *w, uint64_t deadline, const char **cause)
 {
 	struct shm	*shm = w->shm;
-	uint64_t	 from, to, *src, *dst, i, b, n = 0;
+	uint64_t	 from = w->active, to = !from, *src, *dst, *slot, i, b;
+	uint64_t	 cap = shm->layout.index_cap, n = 0;
 
-	from = LOAD(&w->hdr->index_active) & 1;
-	to = !from;
-	if (shm_epoch_wait(w, LOAD(&w->hdr->index_retired), deadline) == -1) {
+	if (shm_epoch_wait(w, w->index_retired, deadline) == -1) {
 		*cause = "a reader did not leave the old index in time";
 		return -1;
 	}
 	src = shm_index_at(shm, from);
 	dst = shm_index_at(shm, to);
-	memset(dst, 0, shm->layout.index_cap * sizeof(*dst));
-	for (i = 0; i < shm->layout.index_cap; i++) {
+	memset(dst, 0, cap * sizeof(*dst));
+	memset(&w->live[to * cap], 0, cap * sizeof(*w->live));
+	for (i = 0; i < cap; i++) {
 		b = LOAD(&src[i]);
 		if (b == 0 || b == SHM_TOMBSTONE)
 			continue;
-		*shm_index_slot(shm, to, SHM_BUCKET_HASH(b)) = b;
+		slot = shm_index_slot(shm, to, SHM_BUCKET_HASH(b));
+		*slot = b;
+		*shm_index_live(w, to, slot) = *shm_index_live(w, from, &src[i]);
 		n++;
 	}
+	w->active = to;
 	STORE_REL(&w->hdr->index_active, to);
-	STORE(&w->hdr->index_retired, LOAD(&w->hdr->epoch));
+	w->index_retired = w->epoch;
+	STORE(&w->hdr->index_retired, w->index_retired);
 	w->used[to] = n;
 	BUMP(&w->hdr->rebuilds, 1);
 	return 0;
@@ -122,20 +134,17 @@ shm_index_rebuild(struct shm_writer *w, uint64_t deadline, const char **cause)
 
 int
 shm_index_insert(struct shm_writer *w, uint32_t hash, uint64_t ref,
-    uint64_t deadline, const char **cause)
+    const struct shm_live *live, uint64_t deadline, const char **cause)
 {
-	uint64_t	 which, *slot;
+	uint64_t	*slot;
 
-	/* Only the low bit counts: stray bytes must not index used[]. */
-	which = LOAD(&w->hdr->index_active) & 1;
-	if ((w->used[which] + 1) * 4 > w->layout->index_cap * 3) {
-		if (shm_index_rebuild(w, deadline, cause) == -1)
-			return -1;
-		which = LOAD(&w->hdr->index_active) & 1;
-	}
-	slot = shm_index_slot(w->shm, which, hash);
+	if ((w->used[w->active] + 1) * 4 > w->layout->index_cap * 3 &&
+	    shm_index_rebuild(w, deadline, cause) == -1)
+		return -1;
+	slot = shm_index_slot(w->shm, w->active, hash);
 	if (LOAD(slot) == 0)
-		w->used[which]++;
+		w->used[w->active]++;
+	*shm_index_live(w, w->active, slot) = *live;
 	STORE_REL(slot, SHM_BUCKET(hash, ref));
 	return 0;
 }

@@ -38,16 +38,30 @@ struct shm {
 };
 
 /*
+ * What the writer published in a bucket (or as the sync state): unlinking
+ * a record counts these out, never the size and nodes the record says.
+ */
+struct shm_live {
+	uint32_t	 size;
+	uint16_t	 kind;
+	uint16_t	 nnodes;
+};
+
+/*
  * Private to the writer process. What only the writer writes and must
- * trust (the arena positions, what admission counts, sync_ref) is kept
+ * trust (the arena positions, what admission counts, sync_ref, the
+ * epochs, the active index, the size of every published record) is kept
  * here: the header's copies are published for readers and statistics,
- * and read back once, by shm_arena_recover at open. Stray bytes there
- * cannot send the cleaner astray or skew admission.
+ * and read back once, at open, checked. Stray bytes there cannot send the
+ * cleaner astray, skew admission or free memory a reader holds.
  */
 struct shm_writer {
 	struct shm	*shm;
 	struct shm_hdr	*hdr;
 	const struct shm_hdr *layout;	/* &shm->layout */
+	uint64_t	 epoch;		/* reclamation epoch, as published */
+	uint64_t	 index_retired;	/* epoch the inactive index was left at */
+	uint64_t	 active;	/* the index readers are sent to */
 	uint64_t	 head;		/* arena positions */
 	uint64_t	 tail;
 	uint64_t	 clean;		/* cleaner cursor, tail <= clean <= head */
@@ -62,6 +76,8 @@ struct shm_writer {
 	uint64_t	 stall_epoch;	/* its epoch then; 0: no stall */
 	int		 stall_fresh;	/* the last failed wait timed out */
 	int		 full;		/* last put failed for space: log once */
+	struct shm_live	 sync_live;	/* the record at sync_ref */
+	struct shm_live	 live[];	/* per bucket: index 0's, then 1's */
 };
 
 /*
@@ -163,13 +179,16 @@ int		 shm_rec_service_readable(const struct shm_rec *);
 /* index.c */
 uint64_t	 shm_index_find(const struct shm *, uint64_t, uint32_t,
 		    const char *, size_t, uint64_t **);
+struct shm_live	*shm_index_live(struct shm_writer *, uint64_t,
+		    const uint64_t *);
 int		 shm_index_insert(struct shm_writer *, uint32_t, uint64_t,
-		    uint64_t, const char **);
+		    const struct shm_live *, uint64_t, const char **);
 uint64_t	 shm_index_count(const struct shm *, uint64_t, uint64_t *);
 void		 shm_index_clear(struct shm *, uint64_t);
 
 /* epoch.c */
 int		 shm_pid_dead(pid_t);
+void		 shm_epoch_open(struct shm_writer *);
 void		 shm_epoch_retire(struct shm_writer *, struct shm_rec *);
 int		 shm_epoch_safe(struct shm_writer *, uint64_t);
 int		 shm_epoch_wait(struct shm_writer *, uint64_t, uint64_t);

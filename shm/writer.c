@@ -43,7 +43,8 @@ shm_writer_reset(struct shm_writer *w, const char *why, const char **cause)
 	STORE_REL(&h->sync_ref, 0);
 	shm_index_clear(w->shm, 0);
 	shm_index_clear(w->shm, 1);
-	if (shm_epoch_wait(w, LOAD(&h->epoch),
+	memset(w->live, 0, 2 * w->layout->index_cap * sizeof(*w->live));
+	if (shm_epoch_wait(w, w->epoch,
 	    util_now_ms() + SHM_WRITER_WAIT_MS) == -1) {
 		*cause = "a reader did not leave the registry in time";
 		return -1;
@@ -59,26 +60,29 @@ shm_writer_open(struct shm *shm, const char **cause)
 	struct shm_writer	*w;
 	struct shm_hdr		*h = shm->hdr;
 	const char		*why;
-	uint64_t		 active, live;
+	uint64_t		 live;
 
 	if (shm_writer_claim(h, cause) == -1)
 		return NULL;
-	w = xcalloc(1, sizeof(*w));
+	w = xcalloc(1, sizeof(*w) +
+	    2 * shm->layout.index_cap * sizeof(*w->live));
 	w->shm = shm;
 	w->hdr = h;
 	w->layout = &shm->layout;
+	shm_epoch_open(w);
+	/* Readers look at the low bit alone; the writer indexes with it. */
+	w->active = LOAD(&h->index_active) & 1;
+	STORE_REL(&h->index_active, w->active);
 	if (shm_arena_recover(w, &why) == -1 &&
 	    shm_writer_reset(w, why, cause) == -1) {
 		STORE(&h->writer_pid, 0);
 		free(w);
 		return NULL;
 	}
-	/* Readers look at the low bit alone; the writer indexes with it. */
-	active = LOAD(&h->index_active) & 1;
-	STORE_REL(&h->index_active, active);
 	/* A predecessor may have been rebuilding into the inactive index. */
-	w->used[active] = shm_index_count(shm, active, &live);
-	STORE(&h->index_retired, LOAD(&h->epoch));
+	w->used[w->active] = shm_index_count(shm, w->active, &live);
+	w->index_retired = w->epoch;
+	STORE(&h->index_retired, w->index_retired);
 	w->seq = LOAD(&h->generation);
 	BUMP(&h->writer_starts, 1);
 	STORE_REL(&h->generation, LOAD(&h->generation) + 1);
@@ -212,23 +216,25 @@ shm_writer_set_live(struct shm_writer *w, uint64_t bytes, uint64_t services,
 	STORE(&w->hdr->nodes, nodes);
 }
 
+/* rec was published as live says; the record's own header may not. */
 static void
-shm_writer_unlink(struct shm_writer *w, struct shm_rec *rec)
+shm_writer_unlink(struct shm_writer *w, struct shm_rec *rec,
+    const struct shm_live *live)
 {
-	uint64_t	 svc = rec->kind == SHM_REC_SERVICE;
+	uint64_t	 svc = live->kind == SHM_REC_SERVICE;
 
 	shm_epoch_retire(w, rec);
-	shm_writer_set_live(w, w->bytes_live - rec->size, w->services - svc,
-	    w->nodes - svc * rec->nnodes);
+	shm_writer_set_live(w, w->bytes_live - live->size, w->services - svc,
+	    w->nodes - svc * live->nnodes);
 }
 
 static void
-shm_writer_link(struct shm_writer *w, struct shm_rec *rec)
+shm_writer_link(struct shm_writer *w, const struct shm_live *live)
 {
-	uint64_t	 svc = rec->kind == SHM_REC_SERVICE;
+	uint64_t	 svc = live->kind == SHM_REC_SERVICE;
 
-	shm_writer_set_live(w, w->bytes_live + rec->size, w->services + svc,
-	    w->nodes + svc * rec->nnodes);
+	shm_writer_set_live(w, w->bytes_live + live->size, w->services + svc,
+	    w->nodes + svc * live->nnodes);
 }
 
 static void
@@ -241,22 +247,26 @@ shm_writer_published(struct shm_writer *w)
 /* Publish a committed record under name, replacing what it had. */
 static int
 shm_writer_publish(struct shm_writer *w, struct shm_rec *rec,
-    const char *name, size_t len, uint64_t deadline, const char **cause)
+    const char *name, size_t len, const struct shm_live *live,
+    uint64_t deadline, const char **cause)
 {
 	struct shm	*shm = w->shm;
+	struct shm_live	*was;
 	uint64_t	 ref = shm_arena_ref(shm, rec), b, *where;
 
-	b = shm_index_find(shm, LOAD(&w->hdr->index_active), rec->hash, name,
-	    len, &where);
+	b = shm_index_find(shm, w->active, rec->hash, name, len, &where);
 	if (b != 0) {
 		STORE_REL(where, SHM_BUCKET(rec->hash, ref));
-		shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)));
-	} else if (shm_index_insert(w, rec->hash, ref, deadline, cause) == -1) {
+		was = shm_index_live(w, w->active, where);
+		shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)), was);
+		*was = *live;
+	} else if (shm_index_insert(w, rec->hash, ref, live, deadline,
+	    cause) == -1) {
 		shm_writer_stalled(w);
 		shm_epoch_retire(w, rec);
 		return -1;
 	}
-	shm_writer_link(w, rec);
+	shm_writer_link(w, live);
 	return 0;
 }
 
@@ -266,24 +276,27 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
     size_t json_len, const char **cause)
 {
 	struct shm_rec	*rec;
-	uint64_t	 deadline, b;
+	struct shm_live	 live = { .kind = SHM_REC_SERVICE };
+	uint64_t	 deadline, b, *where;
 	size_t		 size, replaced = 0;
 
 	if (shm_writer_check(name, len, nodes, nnodes, json, json_len,
 	    cause) == -1)
 		return -1;
-	b = shm_index_find(w->shm, LOAD(&w->hdr->index_active),
-	    shm_hash(name, len), name, len, NULL);
+	b = shm_index_find(w->shm, w->active, shm_hash(name, len), name, len,
+	    &where);
 	if (b == 0 && w->services >= w->layout->max_services) {
 		*cause = "shm index full (max services)";
 		shm_writer_full(w, *cause);
 		return -1;
 	}
 	if (b != 0)
-		replaced = shm_rec_at(w->shm, SHM_BUCKET_REF(b))->size;
+		replaced = shm_index_live(w, w->active, where)->size;
 	size = shm_rec_service_size(len, nodes, nnodes, json_len);
 	if (shm_writer_room(w, size, replaced, cause) == -1)
 		return -1;
+	live.size = (uint32_t)size;
+	live.nnodes = (uint16_t)nnodes;
 	deadline = util_now_ms() + SHM_WRITER_WAIT_MS;
 	if ((rec = shm_arena_alloc(w, size, 2 * w->layout->max_record,
 	    deadline, cause)) == NULL)
@@ -292,7 +305,8 @@ shm_writer_put(struct shm_writer *w, const char *name, size_t len,
 	    json_len);
 	shm_rec_seal(rec, ++w->seq);
 	shm_arena_commit(w, size);
-	if (shm_writer_publish(w, rec, name, len, deadline, cause) == -1)
+	if (shm_writer_publish(w, rec, name, len, &live, deadline,
+	    cause) == -1)
 		return -1;
 	BUMP(&w->hdr->puts, 1);
 	shm_writer_published(w);
@@ -305,12 +319,13 @@ shm_writer_delete(struct shm_writer *w, const char *name, size_t len)
 	struct shm	*shm = w->shm;
 	uint64_t	 b, *where;
 
-	b = shm_index_find(shm, LOAD(&w->hdr->index_active),
-	    shm_hash(name, len), name, len, &where);
+	b = shm_index_find(shm, w->active, shm_hash(name, len), name, len,
+	    &where);
 	if (b == 0)
 		return -1;
 	STORE_REL(where, SHM_TOMBSTONE);
-	shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)));
+	shm_writer_unlink(w, shm_rec_at(shm, SHM_BUCKET_REF(b)),
+	    shm_index_live(w, w->active, where));
 	BUMP(&w->hdr->deletes, 1);
 	shm_writer_published(w);
 	return 0;
@@ -321,10 +336,11 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
     const char **cause)
 {
 	struct shm_rec	*rec, *old;
+	struct shm_live	 live = { .kind = SHM_REC_SYNC };
 	size_t		 size = shm_rec_body_size(sizeof(*sync));
 
-	old = shm_rec_at(w->shm, w->sync_ref);
-	if (shm_writer_room(w, size, old != NULL ? old->size : 0, cause) == -1)
+	if (shm_writer_room(w, size, w->sync_ref != 0 ? w->sync_live.size : 0,
+	    cause) == -1)
 		return -1;
 	if ((rec = shm_arena_alloc(w, size, 2 * w->layout->max_record,
 	    util_now_ms() + SHM_WRITER_WAIT_MS, cause)) == NULL)
@@ -332,11 +348,14 @@ shm_writer_set_sync(struct shm_writer *w, const struct shm_sync *sync,
 	shm_rec_fill(rec, size, SHM_REC_SYNC, sync, sizeof(*sync));
 	shm_rec_seal(rec, ++w->seq);
 	shm_arena_commit(w, size);
-	old = shm_rec_at(w->shm, w->sync_ref);
+	/* The cleaner may have moved the old one: its ref is taken now. */
+	old = shm_rec_ptr(w->shm, w->sync_ref);
 	w->sync_ref = shm_arena_ref(w->shm, rec);
 	STORE_REL(&w->hdr->sync_ref, w->sync_ref);
 	if (old != NULL)
-		shm_writer_unlink(w, old);
-	shm_writer_link(w, rec);
+		shm_writer_unlink(w, old, &w->sync_live);
+	live.size = (uint32_t)size;
+	w->sync_live = live;
+	shm_writer_link(w, &live);
 	return 0;
 }

@@ -999,6 +999,21 @@ churn(struct fixture *f, unsigned from)
 	return bad;
 }
 
+/* What churn(f, from) wrote last reads back intact: 0 if so. */
+static int
+churned_intact(struct fixture *f, unsigned from)
+{
+	char		 name[32];
+	unsigned	 seq;
+	int		 bad = 0;
+
+	for (seq = from + 3000 - 40; seq < from + 3000; seq++) {
+		snprintf(name, sizeof(name), "svc-%u", seq % 40);
+		bad |= check_service(f->shm, name, seq, seq % 6) != 0;
+	}
+	return bad;
+}
+
 /*
  * Scribble the header field that *c names, then set the sync state and
  * churn: the writer keeps its own copy, so every put succeeds, what it
@@ -1011,8 +1026,6 @@ scribbled_header(struct fixture *f, uint64_t *c)
 	struct shm_sync		 sync = { .backend = "consul" };
 	struct shm_stats	 st;
 	const char		*cause = NULL;
-	char			 name[32];
-	unsigned		 seq;
 	int			 bad;
 
 	sync.revision = 7;
@@ -1039,11 +1052,7 @@ scribbled_header(struct fixture *f, uint64_t *c)
 	shm_read_begin(f->shm, READER);
 	shm_read_sync(f->shm, &sync);
 	shm_read_end(f->shm);
-	bad |= sync.revision != 7;
-	for (seq = 3400 - 40; seq < 3400; seq++) {
-		snprintf(name, sizeof(name), "svc-%u", seq % 40);
-		bad |= check_service(f->shm, name, seq, seq % 6) != 0;
-	}
+	bad |= sync.revision != 7 || churned_intact(f, 400);
 	shm_stats(f->shm, &st);
 	return bad || st.services != 40 || st.full_errors != 0 ||
 	    st.bytes_used > st.arena_size || st.bytes_live > st.bytes_used;
@@ -1063,6 +1072,182 @@ test_scribbled_writer_header(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 		fixture_free(f);
 	}
+}
+
+/*
+ * A reader holds svc-1 while the header's epoch is scribbled (*c: below
+ * the reader's once it is in; far ahead, or the last value, before it
+ * enters), and the writer replaces the record and churns over its memory.
+ * The writer stamps and advances its own epoch and holds back for a reader
+ * at one it never published: the record stays intact while the read lasts
+ * (the put that needs it fails after the bounded wait), and every put goes
+ * through once it ends.
+ */
+static int
+scribbled_epoch(struct fixture *f, uint64_t *c)
+{
+	static const uint64_t	 stray[] = { 1, 1000, UINT64_MAX };
+	struct shm_hdr		*h = f->shm->hdr;
+	struct shm_service	 sv;
+	unsigned char		 held[4096];
+	const char		*cause = NULL;
+	unsigned		 seq;
+	size_t			 size;
+	int			 bad, rc = 0;
+
+	log_setlevel(LOG_LEVEL_ERR);	/* the stall */
+	/* The reader enters past the fixture's stamps (1): they are free. */
+	shm_epoch_safe(f->w, LOAD(&h->epoch));
+	shm_epoch_safe(f->w, LOAD(&h->epoch));
+	if (*c != 0)
+		STORE(&h->epoch, stray[*c]);
+	shm_read_begin(f->shm, READER);
+	if (shm_lookup(f->shm, "svc-1", 5, &sv) == -1 ||
+	    (size = ((const struct shm_rec *)sv.rec)->size) > sizeof(held))
+		return 3;
+	memcpy(held, sv.rec, size);
+	if (*c == 0)
+		STORE(&h->epoch, stray[0]);
+	for (seq = 400; seq < 10000 && rc == 0; seq++)
+		rc = put_service(f->w, "svc-1", seq, 1, 900, &cause);
+	/* All but the writer's own word, the stamp. */
+	size -= offsetof(struct shm_rec, magic);
+	bad = rc == 0 || strcmp(cause,
+	    "a reader did not leave the registry in time") != 0 ||
+	    memcmp(held + offsetof(struct shm_rec, magic),
+	    &((const struct shm_rec *)sv.rec)->magic, size) != 0;
+	shm_read_end(f->shm);
+	return bad || churn(f, 400) || churned_intact(f, 400);
+}
+
+static void
+test_scribbled_epoch(void **state)
+{
+	struct fixture	*f;
+	uint64_t	 c;
+	int		 status;
+
+	for (c = 0; c < 3; c++) {
+		f = fuzz_fixture();
+		status = run_child(f, scribbled_epoch, &c, 10);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		fixture_free(f);
+	}
+}
+
+/*
+ * A writer opening on a header epoch that could wrap to 0 (every reader
+ * would look outside a read) starts from the highest epoch a reader is in
+ * instead, so what its walk retires is held back for that reader.
+ */
+static void
+test_scribbled_epoch_at_open(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 64);
+	struct shm_hdr	*h = f->shm->hdr;
+
+	populate(f);
+	shm_epoch_safe(f->w, LOAD(&h->epoch));
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(LOAD(&shm_slot_at(f->shm, READER)->epoch), 2);
+	STORE(&h->epoch, UINT64_MAX);
+	writer_restart(f);
+	assert_int_equal(LOAD(&h->epoch), 2);
+	shm_read_end(f->shm);
+	fixture_free(f);
+}
+
+/* New names in, old ones out, until the index is rebuilt; -1: a put failed. */
+static int
+rebuild_index(struct fixture *f, unsigned *seq, const char **cause)
+{
+	struct shm_stats	 st;
+	uint64_t		 rebuilds;
+	char			 name[32];
+
+	shm_stats(f->shm, &st);
+	rebuilds = st.rebuilds;
+	while (st.rebuilds == rebuilds) {
+		snprintf(name, sizeof(name), "svc-%u", *seq);
+		if (put_service(f->w, name, *seq, 1, 0, cause) == -1)
+			return -1;
+		if (*seq >= 4) {
+			snprintf(name, sizeof(name), "svc-%u", *seq - 4);
+			assert_int_equal(shm_writer_delete(f->w, name,
+			    strlen(name)), 0);
+		}
+		(*seq)++;
+		shm_stats(f->shm, &st);
+	}
+	return 0;
+}
+
+/*
+ * index_retired scribbled far ahead (the rebuild would wait for an epoch
+ * that never comes), then to 0 while a reader may still probe the index
+ * the writer left: the writer keeps its own stamp, rebuilds in the first
+ * case and leaves that index alone in the second until the read ends.
+ */
+static void
+test_scribbled_index_retired(void **state)
+{
+	struct fixture	*f = fixture_new(MB, 8);
+	struct shm_hdr	*h = f->shm->hdr;
+	uint64_t	*left, copy[16];
+	const char	*cause = NULL;
+	unsigned	 seq = 0;
+
+	assert_int_equal(h->index_cap, 16);
+	STORE(&h->index_retired, UINT64_MAX);
+	assert_int_equal(rebuild_index(f, &seq, &cause), 0);
+	assert_int_equal(rebuild_index(f, &seq, &cause), 0);
+
+	/* The epoch passes the inactive index's stamp; the reader enters. */
+	shm_epoch_safe(f->w, LOAD(&h->epoch));
+	shm_read_begin(f->shm, READER);
+	left = shm_index_at(f->shm, LOAD(&h->index_active));
+	assert_int_equal(rebuild_index(f, &seq, &cause), 0);
+	STORE(&h->index_retired, 0);
+	memcpy(copy, left, sizeof(copy));
+	assert_int_equal(rebuild_index(f, &seq, &cause), -1);
+	assert_string_equal(cause, "a reader did not leave the old index in time");
+	assert_memory_equal(copy, left, sizeof(copy));
+	shm_read_end(f->shm);
+	assert_int_equal(rebuild_index(f, &seq, &cause), 0);
+	fixture_free(f);
+}
+
+/*
+ * Stray sizes and node counts in the live records: replacing and deleting
+ * them keeps the writer's counts right.
+ */
+static void
+test_scribbled_record_sizes(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_sync		 sync = { .backend = "consul" };
+	struct shm_stats	 st;
+	struct shm_rec		*a;
+	const char		*cause = NULL;
+	uint64_t		 sync_size;
+
+	populate(f);
+	a = rec_of(f->shm, "a", NULL);
+	a->size += 4 * SHM_REC_ALIGN;
+	a->nnodes = 0;
+	rec_of(f->shm, "b", NULL)->size += SHM_REC_ALIGN;
+	shm_rec_ptr(f->shm, LOAD(&f->shm->hdr->sync_ref))->size = 0;
+	assert_int_equal(put_service(f->w, "a", 3, 1, 0, &cause), 0);
+	assert_int_equal(shm_writer_delete(f->w, "b", 1), 0);
+	assert_int_equal(shm_writer_set_sync(f->w, &sync, &cause), 0);
+	sync_size = shm_rec_at(f->shm, LOAD(&f->shm->hdr->sync_ref))->size;
+	shm_stats(f->shm, &st);
+	assert_int_equal(st.services, 1);
+	assert_int_equal(st.nodes, 1);
+	assert_int_equal(st.bytes_live, rec_of(f->shm, "a", NULL)->size +
+	    sync_size);
+	fixture_free(f);
 }
 
 /*
@@ -1306,6 +1491,10 @@ main(void)
 		cmocka_unit_test(test_corrupt_reset_waits_for_readers),
 		cmocka_unit_test(test_corrupt_fuzz_writer),
 		cmocka_unit_test(test_scribbled_writer_header),
+		cmocka_unit_test(test_scribbled_epoch),
+		cmocka_unit_test(test_scribbled_epoch_at_open),
+		cmocka_unit_test(test_scribbled_index_retired),
+		cmocka_unit_test(test_scribbled_record_sizes),
 		cmocka_unit_test(test_corrupt_record_at_cleaner),
 	};
 

@@ -99,6 +99,7 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 {
 	struct ctl_frame	 f;
 	char			 name[32];
+	const char		*cause;
 	enum role_id		 role;
 	int64_t			 id = -1;
 	int			 n;
@@ -120,8 +121,8 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 		control_error(c, m->id, "bad worker id");
 		return;
 	}
-	if ((n = proc_restart(role, (int)id)) == 0) {
-		control_error(c, m->id, "no such worker");
+	if ((n = proc_restart(role, (int)id, &cause)) == 0) {
+		control_error(c, m->id, cause);
 		return;
 	}
 	ctl_frame_reply(&f, m->id, 1);

@@ -95,7 +95,7 @@ void	 proc_drain_older(unsigned, unsigned);
 void	 proc_stop_all(void);
 void	 proc_free_all(void);
 void	 proc_reap(void);
-int	 proc_restart(enum role_id, int id);
+int	 proc_restart(enum role_id, int id, const char **);
 void	 proc_ready(struct proc *);
 int	 proc_all_running(void);
 int	 proc_none_left(void);

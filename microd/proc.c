@@ -355,11 +355,11 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
 /*
  * The registry worker is the single shm writer. One whose configuration did
  * not change is carried into the new generation. Otherwise the old one is
- * drained now and the new one waits for it to exit: reads go on from shm
- * meanwhile, and registrations are refused ("registry worker is not
- * running"; clients register again on their interval).
+ * drained now and the new one waits for it to exit: the old generation
+ * serves reads from shm meanwhile, and registrations are refused
+ * ("registry worker is not running"). Returns 1 when a new one starts.
  */
-static void
+static int
 proc_start_registry(void)
 {
 	struct proc	*p, *old = NULL;
@@ -372,7 +372,10 @@ proc_start_registry(void)
 	if (old != NULL && old->conf != NULL &&
 	    !proc_registry_conf_changed(old->conf, master->conf)) {
 		old->generation = master->generation;
-		return;
+		if (old->pid != 0)
+			shm_slot_set_generation(master->shm, old->slot,
+			    old->generation);
+		return 0;
 	}
 	if (old != NULL)
 		proc_drain(old);
@@ -381,14 +384,18 @@ proc_start_registry(void)
 		p->state = PROC_WAITING;
 	else
 		proc_spawn(p);
+	return 1;
 }
 
 /*
- * Start every worker of the current generation. The first one starts on
- * an empty segment: its readers wait for the registry worker's load, so
- * a restarted microd answers from the stored registry at once, never
- * "not found" for what is stored. A reload's readers find shm filled,
- * unless the reload came during that load: then they wait for it too.
+ * Start every worker of the current generation. When a new registry
+ * worker starts, the others wait for its load: the first generation's
+ * would find shm empty (a restarted microd answers from the stored
+ * registry at once, never "not found" for what is stored), and a
+ * reload's sidecar would check its app while no registry worker takes
+ * the registration, then register it only an interval later. A reload
+ * that carries the registry worker over starts them at once, unless it
+ * came during a load: then they wait for that too.
  */
 void
 proc_start_generation(void)
@@ -398,9 +405,7 @@ proc_start_generation(void)
 	unsigned		 i;
 	int			 r, hold;
 
-	hold = master->generation == 1 || proc_loading();
-
-	proc_start_registry();
+	hold = proc_start_registry() || proc_loading();
 	for (r = 0; r < ROLE_COUNT; r++) {
 		if (r == ROLE_REGISTRY)
 			continue;
@@ -548,13 +553,30 @@ proc_restart_running(struct proc *p)
 	proc_spawn(next);
 }
 
-/* Restart the workers of a role (id < 0: all of them) gracefully. */
+/* Why a worker that waits to start is not restarted. */
+static const char *
+proc_waiting_why(const struct proc *p)
+{
+	if (p->role == ROLE_REGISTRY)
+		return "not restarted: it waits for the registry worker it "
+		    "replaces to exit, and starts then";
+	return "not restarted: it waits for the registry worker's load, "
+	    "and starts then";
+}
+
+/*
+ * Restart the workers of a role (id < 0: all of them) gracefully: how
+ * many, and if none, why in *cause. One waiting to start is left to
+ * wait: started now, a registry worker would be a second writer, any
+ * other would answer from a registry not loaded yet.
+ */
 int
-proc_restart(enum role_id role, int id)
+proc_restart(enum role_id role, int id, const char **cause)
 {
 	struct proc	*p, *last = TAILQ_LAST(&master->procs, proc_list);
 	int		 n = 0, done = 0;
 
+	*cause = "no such worker";
 	/* Up to the last one before: successors are added at the end. */
 	for (p = TAILQ_FIRST(&master->procs); p != NULL && !done;
 	    p = TAILQ_NEXT(p, entry)) {
@@ -562,6 +584,10 @@ proc_restart(enum role_id role, int id)
 		if (p->role != role || p->generation != master->generation ||
 		    p->retired || (id >= 0 && p->id != (unsigned)id))
 			continue;
+		if (p->state == PROC_WAITING) {
+			*cause = proc_waiting_why(p);
+			continue;
+		}
 		if (p->pid != 0)
 			proc_restart_running(p);
 		else if (p->state == PROC_BACKOFF ||

@@ -104,6 +104,8 @@ int		 shm_slot_claim(struct shm *, const struct shm_slot_info *,
 		    const char **cause);
 void		 shm_slot_set_pid(struct shm *, unsigned, pid_t);
 void		 shm_slot_set_state(struct shm *, unsigned, enum shm_slot_state);
+/* A worker carried over a reload into generation gen (the registry's). */
+void		 shm_slot_set_generation(struct shm *, unsigned, unsigned gen);
 void		 shm_slot_clear(struct shm *, unsigned);
 /* Fields are read one by one: a snapshot may mix two updates. */
 void		 shm_slot_info(const struct shm *, unsigned,

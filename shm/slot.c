@@ -52,6 +52,12 @@ shm_slot_set_state(struct shm *shm, unsigned i, enum shm_slot_state state)
 	STORE(&shm_slot_at(shm, i)->state, state);
 }
 
+void
+shm_slot_set_generation(struct shm *shm, unsigned i, unsigned gen)
+{
+	STORE(&shm_slot_at(shm, i)->generation, gen);
+}
+
 /*
  * The process is gone (reaped): whatever epoch it held no longer protects
  * anything, so the writer may reclaim past it.

@@ -19,6 +19,7 @@ from conftest import (MICROCTL, MICROD, ROLES, frame, http, pid_alive,
                       wait_for)
 from test_ctl_subscribe import Ctl
 from test_registry import post, service
+from test_sidecar_health import RESTART_REGISTRY, crash_sidecar0, sidecar0
 
 
 class HealthLoop:
@@ -574,6 +575,22 @@ def test_refused_reload_status_is_one_notify_line(microd, tmp_path):
     sock.close()
 
 
+def test_reload_cannot_switch_the_broker_backend(microd):
+    """The broker's plugin is loaded before the fork: a reload that
+    switched builtin to nats was taken, then the new broker and sidecar
+    workers exited 2 ("takes effect at microd's next start") and stayed
+    down. It is refused, as the other fixed settings are."""
+    m = microd()
+    before = {w["pid"] for w in m.running("broker") + m.running("sidecar")}
+    m.write_conf(extra="[broker]\nbackend = nats\n")
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 1, r.stdout
+    assert "[broker] backend cannot change on reload" in r.stderr
+    assert m.status()["generation"] == 1
+    assert {w["pid"] for w in m.running("broker") + m.running("sidecar")} \
+        == before
+
+
 def test_reloads_under_keepalive_load_fail_nothing(microd):
     """Clients on persistent connections through repeated reloads: an
     old worker answers each one's next request with Connection: close
@@ -871,3 +888,63 @@ def test_stop_with_no_worker_running_still_answers(microd):
     r = m.ctl("stop", check=False)
     assert r.returncode == 0, r.stderr
     assert m.proc.wait(10) == 0
+
+
+def test_restart_of_a_worker_waiting_to_start_says_so(microd):
+    """A reload that changes the registry settings starts a registry
+    worker that waits for the old one to exit, and holds the other new
+    workers until it is up. Restarting one of them replied "restarted 1
+    worker(s)" and did nothing: now it says what it waits for."""
+    m = microd(workers={"web": 0, "broker": 0})
+    registry = m.running("registry")[0]["pid"]
+    os.kill(registry, signal.SIGSTOP)   # the old writer does not exit yet
+    try:
+        # Long enough that the old writer is not killed meanwhile.
+        m.write_conf(extra=RESTART_REGISTRY +
+                     "[microd]\nshutdown_timeout = 60s\n")
+        m.ctl("reload")
+        for spec, why in (("registry/0", "registry worker it replaces"),
+                          ("registry", "registry worker it replaces"),
+                          ("api/0", "registry worker's load")):
+            r = m.ctl("restart", spec, check=False)
+            assert r.returncode == 1, (spec, r.stdout)
+            assert "not restarted: it waits for the " + why in r.stderr, \
+                (spec, r.stderr)
+    finally:
+        os.kill(registry, signal.SIGCONT)
+    wait_for(lambda: len(m.workers_list()) == 3 and all(
+        w["generation"] == 2 and w["state"] == "running"
+        for w in m.workers_list()), timeout=20, what="generation 2 alone")
+
+
+def test_restart_of_a_worker_waiting_to_respawn_starts_it_now(microd):
+    """A crash-looping worker asked to restart starts at once, its
+    backoff forgotten: what a restart means (this one worked already;
+    kept beside the waiting case above)."""
+    m = microd(workers={"web": 0, "broker": 0})
+    crash_sidecar0(m)
+    assert "restarted 1 worker(s)" in m.ctl("restart", "sidecar/0").stdout
+    w = sidecar0(m)
+    assert w["pid"] != 0 and w["state"] in ("starting", "running"), w
+
+
+def metrics_generations(m, role):
+    _, _, body = http("GET", m.url("web", "/metrics"))
+    return {line.split('generation="')[1].split('"')[0]
+            for line in body.decode().splitlines()
+            if 'role="%s"' % role in line and "generation=" in line}
+
+
+def test_carried_over_registry_worker_has_the_new_generation_in_shm(microd):
+    """A reload that keeps the registry settings carries its worker over:
+    `microctl workers` said generation 2, /metrics (read from its shm
+    slot) said 1."""
+    m = microd()
+    registry = m.running("registry")[0]["pid"]
+    m.ctl("reload")
+    wait_for(lambda: len(m.workers_list()) == 5 and all(
+        w["generation"] == 2 and w["state"] == "running"
+        for w in m.workers_list()), timeout=20, what="generation 2 alone")
+    assert m.running("registry")[0]["pid"] == registry
+    assert metrics_generations(m, "registry") == {"2"}
+    assert metrics_generations(m, "api") == {"2"}

@@ -427,8 +427,7 @@ def test_app_kept_while_sidecar0_waits_to_respawn(microd):
 def test_app_moved_while_sidecar0_waits_and_the_registry_restarts(microd):
     """The same reload restarts the registry worker, which refuses
     requests meanwhile: the master retries the old node's deregistration
-    until the new registry worker takes it. (The new node may wait for
-    the new worker's next check: 60 s here.)"""
+    until the new registry worker takes it."""
     old, new = FakeNode(), FakeNode()
     try:
         m = app_waiting_to_respawn(microd, old.address)
@@ -454,3 +453,38 @@ def test_app_moved_back_before_its_deregistration_applied(microd):
     finally:
         app.close()
         other.close()
+
+
+def sidecar0_new(m):
+    """sidecar/0 of the newest generation."""
+    return max((w for w in m.workers_list()
+                if w["role"] == "sidecar" and w["id"] == 0),
+               key=lambda w: w["generation"])
+
+
+def test_moved_app_registered_once_the_new_registry_worker_is_up(microd):
+    """The reload moves the app and restarts the registry worker. The new
+    sidecar/0 checked the app at once, while no registry worker ran: its
+    registration was refused, and the next check came an interval (60 s)
+    later. The new generation now waits for the new registry worker."""
+    old, new = FakeNode(), FakeNode()
+    try:
+        m = microd(app_conf(old.address, interval="60s"),
+                   workers={"web": 0, "broker": 0})
+        wait_for(lambda: app_node_ids(m), what="registered")
+        registry = m.running("registry")[0]["pid"]
+        # The old writer exits when let go, so the new one is not up
+        # before the new sidecar/0 checks, however fast it drains.
+        os.kill(registry, signal.SIGSTOP)
+        try:
+            reload_app(m, new.address, RESTART_REGISTRY)
+            wait_for(lambda: sidecar0_new(m)["state"] == "waiting" or
+                     m.read_log().count("healthy: registering") == 2,
+                     what="the new sidecar/0 held or checking")
+        finally:
+            os.kill(registry, signal.SIGCONT)
+        wait_for(lambda: app_node_ids(m) == [APP + "-" + new.address],
+                 timeout=15, what="the new node alone registered")
+    finally:
+        old.close()
+        new.close()

@@ -241,6 +241,9 @@ master_fixed_changed(const struct config *a, const struct config *b)
 		return "[microd] shm_size";
 	if (a->broker_max_message != b->broker_max_message)
 		return "[broker] max_message";
+	/* The plugin is loaded before the fork (broker_bus_open). */
+	if (strcmp(a->broker_backend, b->broker_backend) != 0)
+		return "[broker] backend";
 	return NULL;
 }
 

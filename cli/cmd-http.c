@@ -157,13 +157,26 @@ cmd_http_error(const struct cmd_http_reply *reply, long *code)
 	return out;
 }
 
+/*
+ * The api's /rpc, or the sidecar's when the api role is off or maps /rpc
+ * as any other path ([api] rpc = off: "api_rpc" false in the status).
+ */
 int
 cmd_rpc_address(struct cmd_ctx *ctx, char *buf, size_t len)
 {
-	static const char *const roles[] = { "api", "sidecar", NULL };
+	static const char *const api[] = { "api", "sidecar", NULL };
+	static const char *const sidecar[] = { "sidecar", NULL };
+	const msgpack_object	*rpc;
 
-	if (ctx->opts->proxy_address == NULL)
-		return cmd_listener(ctx, roles, buf, len);
+	if (ctx->opts->proxy_address == NULL) {
+		if (cmd_simple(ctx, "status") == -1)
+			return -1;
+		rpc = ctl_map_get(ctx->reply.data, "api_rpc");
+		if (rpc == NULL || rpc->type != MSGPACK_OBJECT_BOOLEAN ||
+		    rpc->via.boolean)
+			return cmd_listener_of(ctx, api, buf, len);
+		return cmd_listener_of(ctx, sidecar, buf, len);
+	}
 	if ((size_t)snprintf(buf, len, "%s", ctx->opts->proxy_address) >=
 	    len) {
 		cmd_error("proxy address too long");

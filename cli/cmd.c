@@ -150,12 +150,19 @@ int
 cmd_listener(struct cmd_ctx *ctx, const char *const *roles, char *buf,
     size_t len)
 {
+	if (cmd_simple(ctx, "status") == -1)
+		return -1;
+	return cmd_listener_of(ctx, roles, buf, len);
+}
+
+int
+cmd_listener_of(struct cmd_ctx *ctx, const char *const *roles, char *buf,
+    size_t len)
+{
 	const msgpack_object	*listeners, *addr;
 	char			*names;
 	size_t			 i;
 
-	if (cmd_simple(ctx, "status") == -1)
-		return -1;
 	listeners = ctl_map_get(ctx->reply.data, "listeners");
 	for (i = 0; roles[i] != NULL; i++) {
 		addr = ctl_map_get(listeners, roles[i]);

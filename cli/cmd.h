@@ -114,6 +114,9 @@ int		 cmd_simple(struct cmd_ctx *, const char *);
  */
 int		 cmd_listener(struct cmd_ctx *, const char *const *, char *,
 		    size_t);
+/* The same from the status reply in ctx already. */
+int		 cmd_listener_of(struct cmd_ctx *, const char *const *, char *,
+		    size_t);
 /*
  * The whole of a file or, for "-", stdin (name it "stdin" in messages), at
  * most max bytes (CMD_INPUT_MAX for a call's request, SVC_JSON_MAX for a

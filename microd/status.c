@@ -86,7 +86,7 @@ status_pack(msgpack_packer *pk)
 
 	TAILQ_FOREACH(p, &master->procs, entry)
 		n += p->pid != 0;
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 13);
 	ctl_pack_kv_str(pk, "version", PACKAGE_VERSION);
 	ctl_pack_kv_int(pk, "pid", getpid());
 	ctl_pack_kv_uint(pk, "started", master->started_wall_ms / 1000);
@@ -98,6 +98,8 @@ status_pack(msgpack_packer *pk)
 	ctl_pack_kv_str(pk, "socket", master->conf->socket);
 	ctl_pack_str(pk, "listeners");
 	status_pack_listeners(pk);
+	/* Off, the api maps /rpc as any path: clients go to the sidecar. */
+	ctl_pack_kv_bool(pk, "api_rpc", master->conf->api_rpc);
 	ctl_pack_kv_uint(pk, "workers", n);
 	ctl_pack_str(pk, "reload_error");
 	if (master->reload_error[0] != '\0')

@@ -108,6 +108,19 @@ def test_call_timeout_and_fallback(microd):
         n.close()
 
 
+def test_call_and_health_with_the_api_rpc_off(microd, node):
+    """[api] rpc = off maps /rpc like any path (to go.micro.api.rpc):
+    call and health went there and said "service not found"; they take
+    the sidecar's /rpc instead."""
+    m = microd("[api]\nrpc = off\n", workers={"web": 0, "broker": 0})
+    register(m, node.service(NAME))
+    assert m.ctl("call", NAME, "Say.Hello").stdout == \
+        '{"msg": "Hello nobody"}\n'
+    assert m.ctl("health", NAME).returncode == 0
+    assert endpoints(node) == ["Say.Hello", "Debug.Health"]
+    assert m.status()["api_rpc"] is False
+
+
 def test_health(m, node):
     dead = closed_address()
     svc = node.service(NAME, node_id="live-1")

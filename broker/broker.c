@@ -534,12 +534,22 @@ int
 broker_publish(const char *topic, const char *ctype, const void *body,
     size_t len, const char **cause)
 {
+	struct bring_msg	 m;
+
 	if (len > broker.conf->broker_max_message) {
 		*cause = "message larger than [broker] max_message";
 		return -1;
 	}
 	if (broker.be != NULL)
 		return broker_publish_bus(topic, ctype, body, len, cause);
+	/*
+	 * Publishes done in one loop turn (many connections' at once) must
+	 * not overwrite what our reader has not reached: our subscribers
+	 * would lose it though they keep up. It goes out now.
+	 */
+	while (bring_laps_self(broker.ring, len) &&
+	    bring_next_self(broker.ring, &m))
+		broker_deliver(&m);
 	if (bring_publish(broker.ring, topic, ctype, body, len, cause) == -1)
 		return -1;
 	/* Our own ring is read like the others, from the loop. */

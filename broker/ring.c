@@ -756,25 +756,55 @@ bring_rewind(struct bring *b, unsigned r, uint64_t head)
 	    head;
 }
 
+/* The next unread message of ring r: 1, or 0 when caught up with it. */
+static int
+bring_next_of(struct bring *b, unsigned r, struct bring_msg *m)
+{
+	uint64_t	 head;
+
+	head = atomic_load_explicit(&b->hdr->rings[r].head,
+	    memory_order_acquire);
+	if (b->cursor[r] > head)
+		bring_rewind(b, r, head);
+	while (b->cursor[r] < head)
+		if (bring_read_one(b, r, head, m))
+			return 1;
+	return 0;
+}
+
 int
 bring_next(struct bring *b, struct bring_msg *m)
 {
 	unsigned	 n, r;
-	uint64_t	 head;
 
 	for (n = 0; n < BRING_MAX_RINGS; n++) {
 		r = b->next_ring;
-		head = atomic_load_explicit(&b->hdr->rings[r].head,
-		    memory_order_acquire);
 		b->next_ring = (r + 1) % BRING_MAX_RINGS;
-		if (b->cursor[r] > head)
-			bring_rewind(b, r, head);
 		/* One message per ring per turn: a busy writer starves none. */
-		while (b->cursor[r] < head)
-			if (bring_read_one(b, r, head, m))
-				return 1;
+		if (bring_next_of(b, r, m))
+			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Is a record of ours that we have not read in the way of a body of len
+ * bytes? Counted at their largest: the record's overhead, and before it
+ * a pad about as large as the record.
+ */
+int
+bring_laps_self(const struct bring *b, size_t len)
+{
+	uint64_t	 cursor = b->cursor[b->self];
+
+	return cursor < b->head && b->head + 2 * (BRING_REC_OVERHEAD + len) +
+	    sizeof(struct bring_rec) > cursor + b->ring_size;
+}
+
+int
+bring_next_self(struct bring *b, struct bring_msg *m)
+{
+	return bring_next_of(b, b->self, m);
 }
 
 static int

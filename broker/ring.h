@@ -83,6 +83,13 @@ int		 bring_publish(struct bring *, const char *, const char *,
 /* Next unread message from any ring: 1, or 0 when caught up. */
 int		 bring_next(struct bring *, struct bring_msg *);
 /*
+ * Would publishing a body of len bytes overwrite what we have not read
+ * of our own ring? Then bring_next_self() reads it first: a writer never
+ * laps its own process (a burst of publishes in one loop turn).
+ */
+int		 bring_laps_self(const struct bring *, size_t);
+int		 bring_next_self(struct bring *, struct bring_msg *);
+/*
  * About to sleep: 0 if every ring is read (a writer will wake us), 1 if
  * something arrived meanwhile (read on).
  */

@@ -14,7 +14,7 @@ libhttp-parser-dev libsystemd-dev libcmocka-dev libnats-dev"
 QUICKSTART_PKGS="curl"
 
 TEST_PKGS="python3 python3-pytest python3-websockets curl tmux \
-etcd-server etcd-client systemd chromium nats-server strace"
+etcd-server etcd-client systemd chromium nats-server strace iproute2"
 
 BENCH_PKGS="wrk nginx-light redis-server"
 

@@ -110,6 +110,12 @@ main(int argc, char *argv[])
 			batch = 1;
 			break;
 		case 's':
+			/* "" would name a Linux abstract socket anyone may bind. */
+			if (*optarg == '\0') {
+				fprintf(stderr, "micro-top: the socket path is "
+				    "empty\n");
+				return 2;
+			}
 			socket = optarg;
 			break;
 		case 'h':

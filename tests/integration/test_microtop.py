@@ -572,6 +572,11 @@ def test_help_and_usage():
                        timeout=10)
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr.endswith("usage: micro-top [-bhV] [-s socket]\n")
+    # "" would name an abstract socket, as microctl refuses it.
+    r = subprocess.run([MICROTOP, "-b", "-s", ""], capture_output=True,
+                       text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        2, "", "micro-top: the socket path is empty\n")
 
 
 def test_control_characters_not_drawn(microd, tmux):
@@ -699,6 +704,26 @@ def test_page_keys_move_a_page(microd, tmux):
            not lines_of(s, "svc.%04d" % shown), what="back up a page")
     t.type("G")
     t.wait(lambda s: lines_of(s, "svc.0999"), what="the end")
+
+
+def test_home_and_end_scroll_the_detail(microd, tmux):
+    """Home and End move to the ends of the detail as g and G do (they
+    did nothing there)."""
+    m = microd()
+    svc = json.loads(service_json("go.micro.srv.many"))
+    svc["nodes"] = [{"id": "many-%02d" % i, "address": "127.0.0.1:%d" %
+                     (9000 + i)} for i in range(60)]
+    m.ctl("register", "-", input=json.dumps(svc))
+    t = tmux(width=100, height=20)
+    start_top(t, m)
+    t.wait_text("Services (1)")
+    t.keys("Tab")
+    t.keys("Enter")
+    t.wait(lambda s: "many-00" in s and "many-59" not in s, what="detail")
+    t.keys("End")
+    t.wait(lambda s: "many-59" in s and "many-00" not in s, what="its end")
+    t.keys("Home")
+    t.wait(lambda s: "many-00" in s and "many-59" not in s, what="its top")
 
 
 def test_batch_with_stdout_closed_fails(microd):

@@ -19,9 +19,11 @@ void
 shm_read_begin(struct shm *shm, unsigned slot)
 {
 	struct shm_slot	*s = shm_slot_at(shm, slot);
+	uint64_t	 e;
 
-	STORE_REL(&s->epoch, __atomic_load_n(&shm->hdr->epoch,
-	    __ATOMIC_SEQ_CST));
+	/* 0 in the header is stray bytes: 1, the lowest, holds back all. */
+	e = __atomic_load_n(&shm->hdr->epoch, __ATOMIC_SEQ_CST);
+	STORE_REL(&s->epoch, e + (e == 0));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	shm->reading = s;
 }

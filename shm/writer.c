@@ -240,6 +240,9 @@ shm_writer_link(struct shm_writer *w, const struct shm_live *live)
 static void
 shm_writer_published(struct shm_writer *w)
 {
+	/* Stray bytes there would send readers to the other index. */
+	if (LOAD(&w->hdr->index_active) != w->active)
+		STORE_REL(&w->hdr->index_active, w->active);
 	STORE_REL(&w->hdr->generation, LOAD(&w->hdr->generation) + 1);
 	w->full = 0;
 }

@@ -1076,8 +1076,9 @@ test_scribbled_writer_header(void **state)
 
 /*
  * A reader holds svc-1 while the header's epoch is scribbled (*c: below
- * the reader's once it is in; far ahead, or the last value, before it
- * enters), and the writer replaces the record and churns over its memory.
+ * the reader's once it is in; far ahead, the last value, or 0, which is a
+ * slot's "not reading", before it enters), and the writer replaces the
+ * record and churns over its memory.
  * The writer stamps and advances its own epoch and holds back for a reader
  * at one it never published: the record stays intact while the read lasts
  * (the put that needs it fails after the bounded wait), and every put goes
@@ -1086,7 +1087,7 @@ test_scribbled_writer_header(void **state)
 static int
 scribbled_epoch(struct fixture *f, uint64_t *c)
 {
-	static const uint64_t	 stray[] = { 1, 1000, UINT64_MAX };
+	static const uint64_t	 stray[] = { 1, 1000, UINT64_MAX, 0 };
 	struct shm_hdr		*h = f->shm->hdr;
 	struct shm_service	 sv;
 	unsigned char		 held[4096];
@@ -1127,7 +1128,7 @@ test_scribbled_epoch(void **state)
 	uint64_t	 c;
 	int		 status;
 
-	for (c = 0; c < 3; c++) {
+	for (c = 0; c < 4; c++) {
 		f = fuzz_fixture();
 		status = run_child(f, scribbled_epoch, &c, 10);
 		assert_true(WIFEXITED(status));
@@ -1154,6 +1155,30 @@ test_scribbled_epoch_at_open(void **state)
 	STORE(&h->epoch, UINT64_MAX);
 	writer_restart(f);
 	assert_int_equal(LOAD(&h->epoch), 2);
+	shm_read_end(f->shm);
+	fixture_free(f);
+}
+
+/*
+ * Stray bytes in index_active send readers to the other index: the
+ * writer's next change stores its own back.
+ */
+static void
+test_scribbled_index_active(void **state)
+{
+	struct fixture		*f = fixture_new(MB, 64);
+	struct shm_hdr		*h = f->shm->hdr;
+	struct shm_service	 sv;
+	const char		*cause = NULL;
+	uint64_t		 active;
+
+	populate(f);
+	active = LOAD(&h->index_active);
+	STORE(&h->index_active, !active);
+	assert_int_equal(put_service(f->w, "c", 1, 1, 0, &cause), 0);
+	assert_int_equal(LOAD(&h->index_active), active);
+	shm_read_begin(f->shm, READER);
+	assert_int_equal(shm_lookup(f->shm, "b", 1, &sv), 0);
 	shm_read_end(f->shm);
 	fixture_free(f);
 }
@@ -1494,6 +1519,7 @@ main(void)
 		cmocka_unit_test(test_scribbled_epoch),
 		cmocka_unit_test(test_scribbled_epoch_at_open),
 		cmocka_unit_test(test_scribbled_index_retired),
+		cmocka_unit_test(test_scribbled_index_active),
 		cmocka_unit_test(test_scribbled_record_sizes),
 		cmocka_unit_test(test_corrupt_record_at_cleaner),
 	};

@@ -5,7 +5,8 @@ libmicro_a_SOURCES += lib/svc.c lib/svc.h
 
 REGISTRY_CORE_SOURCES = \
 	registry/core.c registry/core.h \
-	registry/store.c registry/store.h \
+	registry/store.c registry/store.h registry/store-file.c \
+	registry/store-file.h \
 	registry/backend.c registry/backend.h \
 	registry/backend-local.c
 
@@ -24,7 +25,8 @@ tests_unit_test_svc_LDADD = $(UNIT_LIBS)
 
 tests_unit_test_store_SOURCES = tests/unit/test_store.c \
 	tests/unit/testdir.c tests/unit/testdir.h \
-	registry/store.c registry/store.h
+	registry/store.c registry/store.h registry/store-file.c \
+	registry/store-file.h
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(UNIT_LIBS)
 

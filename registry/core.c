@@ -445,12 +445,28 @@ registry_clock_check(struct registry_core *rc)
 	rc->wall_offset = offset;
 }
 
+/*
+ * The file deleted or replaced while no change comes: a restart would
+ * not find the registry in it.
+ */
+static void
+registry_store_keep(struct registry_core *rc)
+{
+	char	*cause;
+
+	if (store_keep(rc->store, &cause) == -1) {
+		log_warnx("registry database: %s", cause);
+		free(cause);
+	}
+}
+
 static void
 registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 {
 	struct registry_core	*rc = arg;
 
 	shm_writer_heartbeat(rc->writer);
+	registry_store_keep(rc);
 	registry_clock_check(rc);
 }
 

@@ -9,7 +9,8 @@
  */
 #include "config.h"
 
-#include <errno.h>
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "registry/store-file.h"
 #include "registry/store.h"
 #include "svc.h"
 #include "util.h"
@@ -68,6 +70,9 @@ static const char store_schema[] =
 #define STORE_REJECTS_LOGGED	10	/* one line each, then a count */
 
 struct store {
+	char		*path;
+	ino_t		 wal_ino;	/* of its own -wal and -shm */
+	ino_t		 shm_ino;
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[STMT_COUNT];
 	int		 corrupt;	/* the last failure was the file's */
@@ -75,14 +80,24 @@ struct store {
 	size_t		  nrejected;
 };
 
+/*
+ * sqlite's text for an I/O error or a file it cannot open says not why
+ * ("disk I/O error"): the system's does (a full disk, a directory).
+ */
 static int
 store_fail(struct store *st, const char *what, char **cause)
 {
 	int	 code = sqlite3_errcode(st->db) & 0xff;
+	int	 sys = sqlite3_system_errno(st->db);
 
 	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
 		st->corrupt = 1;
-	xasprintf(cause, "%s: %s", what, sqlite3_errmsg(st->db));
+	if ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+	    code == SQLITE_FULL) && sys != 0)
+		xasprintf(cause, "%s: %s (%s)", what, sqlite3_errmsg(st->db),
+		    strerror(sys));
+	else
+		xasprintf(cause, "%s: %s", what, sqlite3_errmsg(st->db));
 	return -1;
 }
 
@@ -145,13 +160,17 @@ store_pragma_int(struct store *st, const char *sql, int64_t *out,
 	sqlite3_stmt	*stmt;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-		return store_fail(st, sql, cause);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		store_fail(st, sql, cause);
+		return -1;
+	}
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*out = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return store_fail(st, sql, cause);
+	if (rc != SQLITE_ROW) {
+		store_fail(st, sql, cause);
+		return -1;
+	}
 	return 0;
 }
 
@@ -233,6 +252,16 @@ store_rejected_free(struct store *st)
 	st->nrejected = 0;
 }
 
+static struct store *
+store_new(const char *path)
+{
+	struct store	*st;
+
+	st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	return st;
+}
+
 static void
 store_shut(struct store *st)
 {
@@ -242,23 +271,27 @@ store_shut(struct store *st)
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
 }
 
 static int
-store_connect(struct store *st, const char *path, char **cause)
+store_connect(struct store *st, char **cause)
 {
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		return store_fail(st, "open", cause);
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, 1000);
-	if (store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
+	if (store_file_writable(st->path, cause) == -1 ||
+	    store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
 	    store_exec(st, "PRAGMA synchronous = NORMAL", cause) == -1 ||
 	    store_check(st, cause) == -1 ||
 	    store_schema_init(st, cause) == -1 ||
 	    store_prepare(st, cause) == -1)
 		return -1;
+	st->wal_ino = store_file_ino(st->path, "-wal");
+	st->shm_ino = store_file_ino(st->path, "-shm");
 	return 0;
 }
 
@@ -523,8 +556,9 @@ store_delete_rejected(struct store *st, char **cause)
  * rows stay, and are left out again at the next start.
  */
 static void
-store_drop_rejected(struct store *st, const char *path)
+store_drop_rejected(struct store *st)
 {
+	const char	*path = st->path;
 	char		 to[1024], *sql, *cause = NULL;
 
 	if (st->nrejected == 0)
@@ -550,42 +584,14 @@ store_drop_rejected(struct store *st, const char *path)
 	store_rejected_free(st);
 }
 
-static int
-store_move_aside(const char *path)
-{
-	static const char *const suffix[] = { "", "-wal", "-shm" };
-	char		 from[1024], to[1024];
-	uint64_t	 stamp = util_wall_ms();
-	size_t		 i;
-
-	for (i = 0; i < nitems(suffix); i++) {
-		snprintf(from, sizeof(from), "%s%s", path, suffix[i]);
-		snprintf(to, sizeof(to), "%s.corrupt-%llu%s", path,
-		    (unsigned long long)stamp, suffix[i]);
-		if (rename(from, to) == 0)
-			continue;
-		if (errno != ENOENT) {
-			log_warn("cannot move %s aside", from);
-			return -1;
-		}
-		if (i == 0)
-			return 0;	/* no file: nothing to keep */
-	}
-	snprintf(to, sizeof(to), "%s.corrupt-%llu", path,
-	    (unsigned long long)stamp);
-	log_warnx("%s moved aside as %s; starting with an empty "
-	    "registry", path, to);
-	return 0;
-}
-
 /* Read the file, drop from it what did not validate and what expired. */
 static int
-store_load(struct store *st, const char *path, uint64_t now,
-    struct store_loaded *out, char **cause)
+store_load(struct store *st, uint64_t now, struct store_loaded *out,
+    char **cause)
 {
 	if (store_read(st, now, out, cause) == -1)
 		return -1;
-	store_drop_rejected(st, path);
+	store_drop_rejected(st);
 	return store_purge(st, now, out, cause);
 }
 
@@ -594,13 +600,15 @@ store_open(const char *path, uint64_t now, struct store_loaded *out,
     char **cause)
 {
 	struct store	*st;
-	char		*why = NULL;
-	int		 corrupt;
+	char		*why = NULL, to[1024];
+	int		 corrupt, moved;
 
 	memset(out, 0, sizeof(*out));
-	st = xcalloc(1, sizeof(*st));
-	if (store_connect(st, path, &why) == 0 &&
-	    store_load(st, path, now, out, &why) == 0)
+	if (store_file_wal_check(path, cause) == -1)
+		return NULL;
+	st = store_new(path);
+	if (store_connect(st, &why) == 0 &&
+	    store_load(st, now, out, &why) == 0)
 		return st;
 	corrupt = st->corrupt;
 	store_shut(st);
@@ -611,13 +619,17 @@ store_open(const char *path, uint64_t now, struct store_loaded *out,
 	log_warnx("%s is corrupt: %s", path, why);
 	free(why);
 	why = NULL;
-	if (store_move_aside(path) == -1) {
+	moved = store_file_move_aside(path, "corrupt", to, sizeof(to));
+	if (moved == -1) {
 		xasprintf(cause, "%s is corrupt and cannot be moved aside",
 		    path);
 		return NULL;
 	}
-	st = xcalloc(1, sizeof(*st));
-	if (store_connect(st, path, &why) == 0)
+	if (moved != 0)
+		log_warnx("%s moved aside as %s; starting with an empty "
+		    "registry", path, to);
+	st = store_new(path);
+	if (store_connect(st, &why) == 0)
 		return st;
 	store_shut(st);
 fail:
@@ -626,11 +638,98 @@ fail:
 	return NULL;
 }
 
+/*
+ * The path no longer names the file open (deleted, or another file moved
+ * in its place): every change would go to a file no one finds again.
+ */
+static int
+store_moved(struct store *st)
+{
+	int	 moved = 0;
+
+	if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &moved) != SQLITE_OK)
+		return 0;
+	return moved;
+}
+
+static void
+store_swap(struct store *a, struct store *b)
+{
+	struct store	 t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * Copy what the file open holds to a new file at the path, once what is
+ * there now is moved aside, and go on with the copy. The open file's own
+ * -wal and -shm, if they are still there, go: a new file would take them
+ * for its own, and what they hold is in the copy.
+ */
+static int
+store_renew(struct store *st, char **cause)
+{
+	struct store	*next;
+	char		 to[1024], *sql;
+	int		 moved, rv;
+
+	store_file_unlink_own(st->path, "-wal", st->wal_ino);
+	store_file_unlink_own(st->path, "-shm", st->shm_ino);
+	if ((moved = store_file_move_aside(st->path, "replaced", to,
+	    sizeof(to))) == -1) {
+		xasprintf(cause, "what is there now cannot be moved aside");
+		return -1;
+	}
+	if ((sql = sqlite3_mprintf("VACUUM INTO %Q", st->path)) == NULL)
+		fatalx("sqlite3_mprintf");
+	rv = store_exec(st, sql, cause);
+	sqlite3_free(sql);
+	if (rv == -1) {
+		unlink(st->path);	/* what it wrote of the copy */
+		return -1;
+	}
+	next = store_new(st->path);
+	if (store_connect(next, cause) == -1) {
+		store_shut(next);
+		unlink(st->path);	/* the copy, written again next time */
+		return -1;
+	}
+	store_swap(st, next);
+	store_shut(next);
+	log_warnx("%s was deleted or replaced while in use: the registry is "
+	    "written to a new file there%s%s", st->path,
+	    moved != 0 ? "; what was there is kept as " : "",
+	    moved != 0 ? to : "");
+	return 0;
+}
+
+int
+store_keep(struct store *st, char **cause)
+{
+	char	*why;
+
+	if (!store_moved(st) || store_renew(st, &why) == 0)
+		return 0;
+	xasprintf(cause, "%s was deleted or replaced while in use and cannot "
+	    "be written anew: %s", st->path, why);
+	free(why);
+	return -1;
+}
+
 void
 store_close(struct store *st)
 {
-	if (st != NULL)
-		store_shut(st);
+	char	*cause;
+
+	if (st == NULL)
+		return;
+	if (store_keep(st, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+	}
+	store_shut(st);
 }
 
 void
@@ -706,7 +805,8 @@ int
 store_put(struct store *st, const char *name, const struct svc_set *set,
     uint64_t wall_offset, char **cause)
 {
-	if (store_step(st, STMT_BEGIN, cause) == -1)
+	if (store_keep(st, cause) == -1 ||
+	    store_step(st, STMT_BEGIN, cause) == -1)
 		return -1;
 	if (store_put_tx(st, name, set, wall_offset, cause) == 0)
 		return 0;
@@ -717,6 +817,8 @@ store_put(struct store *st, const char *name, const struct svc_set *set,
 int
 store_shift(struct store *st, int64_t delta, char **cause)
 {
+	if (store_keep(st, cause) == -1)
+		return -1;
 	sqlite3_bind_int64(st->stmt[STMT_SHIFT], 1, (sqlite3_int64)delta);
 	return store_step(st, STMT_SHIFT, cause);
 }

@@ -26,7 +26,9 @@ struct store_loaded {
  * Open or create the database and read it. A file that sqlite cannot read,
  * that fails its integrity check or has another schema version is moved
  * aside as "<path>.corrupt-<unix ms>" (with its -wal and -shm files),
- * logged, and replaced by an empty database. A version whose rows do not
+ * logged, and replaced by an empty database; a -wal whose header is
+ * damaged (sqlite would drop what it holds without a word) is moved aside
+ * alone as "<path>.corrupt-<unix ms>-wal". A version whose rows do not
  * validate is left out and logged, and deleted from the file once a copy
  * of it is kept as "<path>.rejected-<unix ms>" (else it stays in it).
  * Nodes whose expiry (wall-clock ms) is at or before now are dropped.
@@ -37,6 +39,18 @@ struct store	*store_open(const char *, uint64_t, struct store_loaded *,
 		    char **);
 void		 store_close(struct store *);
 void		 store_loaded_free(struct store_loaded *);
+
+/*
+ * If the path no longer names the file open (deleted, or another file
+ * moved in its place, which a restart would read): copy what the file
+ * holds to a new file there, once what is there now is moved aside as
+ * "<path>.replaced-<unix ms>" (with a -wal and -shm found there, unless
+ * they are the open file's own: those go, what they hold is in the copy),
+ * and go on with the copy. store_put, store_shift and store_close do it
+ * first. Returns -1 with *cause if that cannot be done (it is tried again
+ * at the next call).
+ */
+int		 store_keep(struct store *, char **);
 
 /*
  * Replace everything stored under one service name by the versions of the

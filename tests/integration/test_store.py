@@ -1,0 +1,213 @@
+"""The registry's sqlite file under hostile conditions: deleted, replaced,
+a damaged -wal, a full disk, a file it may not write. A registration
+acknowledged survives a restart, or the client gets an error; every
+failure is logged with the file and the cause."""
+import os
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import wait_for
+from test_registry import get_service, post, service
+
+NAMES = ["go.micro.srv.s%d" % i for i in range(3)]
+
+
+def register_all(m, names):
+    for name in names:
+        status, _, body = post(m, service(name=name))
+        assert status == 200, body
+
+
+def stored_names(m):
+    return {s["name"] for s in m.ctl_json("services")}
+
+
+def restart_after_sigkill(m):
+    """SIGKILL microd and its workers, then start it again: only what the
+    file on disk holds comes back."""
+    m.kill_all()
+    m.start()
+
+
+@pytest.mark.parametrize("files", [("registry.db",),
+                                   ("registry.db", "registry.db-wal",
+                                    "registry.db-shm")])
+def test_database_deleted_while_running_is_written_anew(microd, files):
+    """registry.db (alone, or with its -wal and -shm) deleted under a
+    running microd: registrations were acknowledged and written to the
+    deleted file, and a restart found none of them, nor any from before.
+    The next write now copies the registry to a new file first."""
+    m = microd()
+    register_all(m, NAMES[:2])
+    state = m.dir / "state"
+    for f in files:
+        os.unlink(state / f)
+    register_all(m, NAMES[2:])
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)
+    assert ("%s was deleted or replaced while in use: the registry is "
+            "written to a new file there" % (state / "registry.db")
+            ) in m.read_log()
+
+
+@pytest.mark.parametrize("then", ["heartbeat", "stop"])
+def test_database_deleted_while_idle_is_written_anew(microd, then):
+    """Deleted with no registration after it: the heartbeat writes the
+    file anew within a second, and so does a stop."""
+    m = microd()
+    register_all(m, NAMES)
+    db = m.dir / "state" / "registry.db"
+    for f in ("registry.db", "registry.db-wal", "registry.db-shm"):
+        os.unlink(m.dir / "state" / f)
+    if then == "heartbeat":
+        wait_for(db.exists, what="registry.db written anew")
+        m.kill_all()
+    else:
+        m.stop()
+    m.start()
+    assert stored_names(m) == set(NAMES)
+
+
+def test_database_replaced_while_running_is_kept_aside(microd):
+    """Another registry file moved over registry.db under a running
+    microd: the registry kept writing to the old one, so a restart read
+    the other file with the old one's -wal replayed over it. Now the
+    other file is kept aside as it came, alone, and the registry written
+    anew in its place."""
+    m = microd()
+    register_all(m, NAMES[:2])
+    state = m.dir / "state"
+    other = microd()
+    register_all(other, ["go.micro.srv.other"])
+    other.stop()        # its registry.db alone holds it all
+    os.rename(other.dir / "state" / "registry.db", state / "registry.db")
+    register_all(m, NAMES[2:])
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)
+    kept = [p for p in state.iterdir()
+            if p.name.startswith("registry.db.replaced-")]
+    assert len(kept) == 1, kept
+    assert "what was there is kept as %s" % kept[0] in m.read_log()
+    con = sqlite3.connect(str(kept[0]))
+    assert con.execute("SELECT service FROM node").fetchall() == [
+        ("go.micro.srv.other",)]
+    con.close()
+
+
+def test_damaged_wal_is_kept_aside_and_logged(microd):
+    """A -wal whose header is garbage: sqlite drops the changes in it as
+    if it were empty, and writes over it; microd said nothing and the
+    registrations in it were gone without a trace. It is moved aside
+    now, with a line naming it, and the file goes on without it."""
+    m = microd()
+    register_all(m, NAMES)
+    m.kill_all()
+    state = m.dir / "state"
+    garbage = b"garbage!" * 4096
+    (state / "registry.db-wal").write_bytes(garbage)
+    m.start()
+    kept = [p for p in state.iterdir()
+            if p.name.startswith("registry.db.corrupt-")]
+    assert len(kept) == 1 and kept[0].name.endswith("-wal"), kept
+    assert kept[0].read_bytes() == garbage
+    assert ("%s has a damaged header: the changes in it are lost; moved "
+            "aside as %s" % (state / "registry.db-wal", kept[0])
+            ) in m.read_log()
+    register_all(m, ["go.micro.srv.after"])
+    assert get_service(m, "go.micro.srv.after")[0] == 200
+
+
+@pytest.fixture
+def mounts():
+    """mount(args, target): run mount(8), unmounted after the test; the
+    test is skipped if it cannot mount (not root, no CAP_SYS_ADMIN)."""
+    made = []
+
+    def mount(*args):
+        r = subprocess.run(["mount"] + list(args[:-1]) + [str(args[-1])],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount: %s" % r.stderr.strip())
+        made.append(str(args[-1]))
+    yield mount
+    for target in reversed(made):
+        subprocess.run(["umount", "-l", target], capture_output=True)
+
+
+def read_only(mounts, path):
+    mounts("--bind", path, path)
+    mounts("-o", "remount,bind,ro", path)
+
+
+def registry_failing(m, why):
+    """The registry worker cannot start (writes answered 503), and says
+    why in the log."""
+    m.start(wait=False)
+    wait_for(lambda: why in m.read_log(), 20, what=why)
+    # The other workers start without it after 10 s.
+    wait_for(lambda: m.running("sidecar"), 30, what="the sidecar")
+    m.ports = {role: int(addr.rsplit(":", 1)[1])
+               for role, addr in m.status()["listeners"].items()}
+    status, _, body = post(m, service(name="go.micro.srv.refused"))
+    assert status == 503, body
+
+
+@pytest.mark.parametrize("case", ["directory", "registry.db",
+                                  "registry.db-wal"])
+def test_unwritable_database_names_the_cause(microd, mounts, case):
+    """registry.db a directory, or it or its -wal on a read-only mount:
+    the log said "unable to open database file" or "attempt to write a
+    readonly database", not which file or why; it does now. Once the
+    cause is gone the registry worker starts again with the registry."""
+    m = microd()
+    register_all(m, NAMES)
+    state = m.dir / "state"
+    db = state / "registry.db"
+    if case == "directory":
+        m.stop()
+        os.rename(db, m.dir / "saved.db")
+        db.mkdir()
+        registry_failing(m, "%s: open: unable to open database file "
+                         "(Is a directory)" % db)
+        db.rmdir()
+        os.rename(m.dir / "saved.db", db)
+    else:
+        m.kill_all()        # the -wal stays, with the registrations
+        read_only(mounts, state / case)
+        registry_failing(m, "%s: cannot write to %s: Read-only file "
+                         "system" % (db, state / case))
+        subprocess.run(["umount", str(state / case)], check=True)
+    wait_for(lambda: post(m, service(name="go.micro.srv.back"))[0] == 200,
+             40, what="registrations accepted again")
+    assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}
+
+
+def test_deleted_database_on_a_full_disk_refuses_registrations(microd,
+                                                               mounts):
+    """registry.db deleted while the disk is full: it cannot be written
+    anew, so a registration is refused (500, with the reason), not
+    acknowledged and lost at the next restart. Once there is room again
+    the file is written anew, with what was registered before."""
+    m = microd(start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
+    m.start()
+    register_all(m, NAMES)
+    os.unlink(state / "registry.db")
+    with open(state / "fill", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    status, _, body = post(m, service(name="go.micro.srv.full"))
+    assert status == 500, body
+    assert b"was deleted or replaced while in use and cannot be written " \
+        b"anew" in body, body
+    os.unlink(state / "fill")
+    wait_for((state / "registry.db").exists, what="registry.db anew")
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)

@@ -64,8 +64,7 @@ static const char store_schema[] =
 	" id TEXT NOT NULL,"
 	" address TEXT NOT NULL, metadata TEXT NOT NULL,"
 	" expires INTEGER NOT NULL, remote INTEGER NOT NULL,"
-	" PRIMARY KEY (service, version, id)) WITHOUT ROWID;"
-	"PRAGMA user_version = 1;";
+	" PRIMARY KEY (service, version, id)) WITHOUT ROWID;";
 
 #define STORE_REJECTS_LOGGED	10	/* one line each, then a count */
 
@@ -206,6 +205,7 @@ static int
 store_schema_init(struct store *st, char **cause)
 {
 	int64_t	 version;
+	char	 sql[64];
 
 	if (store_pragma_int(st, "PRAGMA user_version", &version,
 	    cause) == -1)
@@ -215,7 +215,12 @@ store_schema_init(struct store *st, char **cause)
 	if (version != 0)
 		return store_corrupt(st, cause, "schema version %lld is not %d",
 		    (long long)version, STORE_SCHEMA_VERSION);
-	return store_exec(st, store_schema, cause);
+	if (store_exec(st, store_schema, cause) == -1)
+		return -1;
+	/* From the constant the check reads: one place to bump it. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    STORE_SCHEMA_VERSION);
+	return store_exec(st, sql, cause);
 }
 
 /*

@@ -111,7 +111,6 @@ struct http_request {
 	int			 keepalive;
 	int			 head;		/* HEAD: no reply body */
 	int			 owned;		/* a handler has it */
-	void			*data;
 
 	http_cancel_cb		 cancel_cb;
 	void			*cancel_arg;

@@ -6,7 +6,8 @@
 #include "http.h"
 #include "util.h"
 
-int
+/* Percent-decode len bytes in place ('+' to space if plus); -1 if bad. */
+static int
 http_percent_decode(char *s, size_t *len, int plus)
 {
 	size_t	 i, j;

@@ -85,33 +85,9 @@ http_request_peer(const struct http_request *req)
 }
 
 int
-http_request_minor(const struct http_request *req)
-{
-	return req->minor;
-}
-
-int
-http_request_keepalive(const struct http_request *req)
-{
-	return req->keepalive && !http_request_draining(req);
-}
-
-int
 http_request_orphaned(const struct http_request *req)
 {
 	return req->conn == NULL;
-}
-
-void
-http_request_set_data(struct http_request *req, void *data)
-{
-	req->data = data;
-}
-
-void *
-http_request_data(const struct http_request *req)
-{
-	return req->data;
 }
 
 void

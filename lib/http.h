@@ -90,8 +90,6 @@ int		 http_query_valid(const char *);
 /* One key or value of a form, decoded and allocated; NULL if badly
  * encoded or holding a NUL. */
 char		*http_query_decode(const char *, size_t);
-/* Percent-decode len bytes in place ('+' to space if plus); -1 if bad. */
-int		 http_percent_decode(char *, size_t *, int);
 
 /*
  * Server.
@@ -181,13 +179,8 @@ const struct http_headers *http_request_headers(const struct http_request *);
 const char	*http_request_header(const struct http_request *, const char *);
 struct evbuffer	*http_request_body(struct http_request *);
 const char	*http_request_peer(const struct http_request *); /* host:port */
-int		 http_request_minor(const struct http_request *); /* 0 or 1 */
-/* 1 if the connection stays open after this reply (so far). */
-int		 http_request_keepalive(const struct http_request *);
 /* 1 once the client went away (the request is orphaned). */
 int		 http_request_orphaned(const struct http_request *);
-void		 http_request_set_data(struct http_request *, void *);
-void		*http_request_data(const struct http_request *);
 void		 http_request_set_cancel_cb(struct http_request *,
 		    http_cancel_cb, void *);
 /* From the head handler only: stream the body to cb (see http_body_cb). */

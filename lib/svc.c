@@ -561,7 +561,7 @@ svc_node_clear(struct svc_node *n)
 	json_decref(n->metadata);
 }
 
-struct svc *
+static struct svc *
 svc_dup(const struct svc *s)
 {
 	struct svc	*d;
@@ -593,7 +593,7 @@ svc_free(struct svc *s)
 	free(s);
 }
 
-json_t *
+static json_t *
 svc_to_json(const struct svc *s)
 {
 	json_t	*nodes;
@@ -780,7 +780,7 @@ svc_set_clear(struct svc_set *set)
 	set->n = 0;
 }
 
-json_t *
+static json_t *
 svc_set_to_json(const struct svc_set *set)
 {
 	json_t	*a;

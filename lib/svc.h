@@ -59,9 +59,7 @@ struct svc	*svc_from_json(const json_t *, int, char **);
 struct svc	*svc_new(const char *, const char *, json_t *, json_t *);
 void		 svc_add_node(struct svc *, const char *, const char *,
 		    json_t *, uint64_t, uint64_t);
-struct svc	*svc_dup(const struct svc *);
 void		 svc_free(struct svc *);
-json_t		*svc_to_json(const struct svc *);
 /* Compact JSON text, allocated. */
 char		*svc_dump(const struct svc *);
 struct svc_node	*svc_find_node(const struct svc *, const char *);
@@ -94,7 +92,6 @@ size_t		 svc_set_nodes(const struct svc_set *);
 void		 svc_set_copy(struct svc_set *, const struct svc_set *);
 void		 svc_set_clear(struct svc_set *);
 /* The JSON array of every version, as GET /registry?service= answers. */
-json_t		*svc_set_to_json(const struct svc_set *);
 char		*svc_set_dump(const struct svc_set *);
 
 #endif

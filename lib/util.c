@@ -432,17 +432,6 @@ util_set_nonblock(int fd)
 }
 
 int
-util_set_cloexec(int fd, int on)
-{
-	int	 flags;
-
-	if ((flags = fcntl(fd, F_GETFD)) == -1)
-		return -1;
-	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
-	return fcntl(fd, F_SETFD, flags);
-}
-
-int
 util_hold_stdio(void)
 {
 	int	 fd;

@@ -85,7 +85,6 @@ void	 util_stdout_keep(void);
  * full disk, a reader gone with SIGPIPE ignored), static text.
  */
 const char *util_stdout_lost(void);
-int	 util_set_cloexec(int, int);
 /*
  * Put /dev/null, opened the wrong way round, on each of fds 0-2 that is
  * closed: a socket opened later would take it, and microctl or micro-top

@@ -204,7 +204,7 @@ config_listen_defaults(struct config_listen *l, const char *listen,
 	l->max_connections = 4096;
 }
 
-void
+static void
 config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -89,7 +89,6 @@ struct config {
  */
 int	 config_load(struct config *, const char *path, int explicit,
 	    char *errbuf, size_t errlen);
-void	 config_defaults(struct config *);
 const char *config_role_name(enum role_id);
 int	 config_role_lookup(const char *, enum role_id *);
 

@@ -504,6 +504,21 @@ control_open(const char *path, const char **cause)
 }
 
 static void
+control_push_stats(void)
+{
+	struct control_conn	*c;
+
+	TAILQ_FOREACH(c, &control_conns, entry) {
+		if (c->stream != CONTROL_STREAM_STATS || c->closing)
+			continue;
+		/* A reader that does not keep up is skipped, not buffered. */
+		if (control_output_full(c))
+			continue;
+		ctlcmd_push_stats(c);
+	}
+}
+
+static void
 control_stats_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	control_push_stats();
@@ -522,21 +537,6 @@ control_stream_start(struct control_conn *c, uint32_t id)
 		event_add(control_stats_timer, &tv);
 	}
 	ctlcmd_push_stats(c);
-}
-
-void
-control_push_stats(void)
-{
-	struct control_conn	*c;
-
-	TAILQ_FOREACH(c, &control_conns, entry) {
-		if (c->stream != CONTROL_STREAM_STATS || c->closing)
-			continue;
-		/* A reader that does not keep up is skipped, not buffered. */
-		if (control_output_full(c))
-			continue;
-		ctlcmd_push_stats(c);
-	}
 }
 
 /*

@@ -130,7 +130,6 @@ void	 status_pack_workers(msgpack_packer *);
 /* control.c */
 int	 control_open(const char *, const char **);
 void	 control_close(void);
-void	 control_push_stats(void);
 
 /* watchdog.c: kills a worker whose event loop hangs */
 void	 watchdog_start(void);

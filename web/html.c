@@ -30,7 +30,7 @@ static const struct {
 	{ "metrics", "/metrics", "Metrics" },
 };
 
-void
+static void
 html_textn(struct evbuffer *out, const char *s, size_t len)
 {
 	const char	*run = s, *end = s + len, *rep;

@@ -13,7 +13,6 @@ struct http_request;
 
 /* Escape & < > " ' : safe in element text and quoted attributes. */
 void	 html_text(struct evbuffer *, const char *);
-void	 html_textn(struct evbuffer *, const char *, size_t);
 /* Percent-encode everything but unreserved characters (RFC 3986). */
 void	 html_url(struct evbuffer *, const char *);
 /*

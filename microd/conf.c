@@ -759,7 +759,6 @@ config_validate_user(struct config_parse *p, const struct config *c)
 		config_error(p, 0, "[microd] user %s: unknown user", c->user);
 }
 
-/* Cross-key rules that no single key can check. */
 /* The backends' address lists: plugins read them only when they start. */
 static void
 config_validate_addresses(struct config_parse *p, const struct config *c)
@@ -779,6 +778,7 @@ config_validate_addresses(struct config_parse *p, const struct config *c)
 		    "%d", n, BROKER_ADDRESSES_MAX);
 }
 
+/* Cross-key rules that no single key can check. */
 static void
 config_validate(struct config_parse *p)
 {

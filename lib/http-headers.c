@@ -209,6 +209,22 @@ http_headers_has_other_token(const struct http_headers *h, const char *name,
 	return http_headers_count_items(h, name, token, 0) > 0;
 }
 
+int
+http_header_hop(const char *name)
+{
+	static const char *const hop[] = {
+		"Connection", "Keep-Alive", "Proxy-Connection",
+		"Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
+		"Transfer-Encoding", "Upgrade",
+	};
+	size_t	 i;
+
+	for (i = 0; i < nitems(hop); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return 1;
+	return 0;
+}
+
 size_t
 http_headers_count(const struct http_headers *h)
 {

@@ -68,6 +68,12 @@ int		 http_headers_has_token(const struct http_headers *,
 /* 1 if such a header lists anything other than token. */
 int		 http_headers_has_other_token(const struct http_headers *,
 		    const char *, const char *);
+/*
+ * 1 for a field of one connection (RFC 9110 7.6.1, and the older ones
+ * still sent): never forwarded, nor taken from a service's reply. Those a
+ * message's Connection names are too (http_headers_has_token).
+ */
+int		 http_header_hop(const char *);
 /* Append "name: value\r\n" to a buffer, in one piece. */
 void		 http_header_line(struct evbuffer *, const char *,
 		    const char *);

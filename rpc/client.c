@@ -74,12 +74,10 @@ struct rpc_call {
 	void			*arg;
 };
 
-/* Never passed on as metadata: the client's own, or hop-by-hop. */
+/* Never passed on as metadata: the client's own (and hop-by-hop). */
 static const char *rpc_reserved[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-	"TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host",
-	"Content-Length", "Content-Type", "Content-Encoding", "Accept",
-	"Timeout", "Expect",
+	"Host", "Content-Length", "Content-Type", "Content-Encoding",
+	"Accept", "Timeout", "Expect",
 };
 
 static void	rpc_call_attempt(struct rpc_call *);
@@ -163,7 +161,7 @@ rpc_reserved_header(const char *name)
 	size_t	 i;
 
 	if (strncasecmp(name, "Micro-", 6) == 0 ||
-	    strncasecmp(name, "X-Micro-", 8) == 0)
+	    strncasecmp(name, "X-Micro-", 8) == 0 || http_header_hop(name))
 		return 1;
 	for (i = 0; i < nitems(rpc_reserved); i++)
 		if (strcasecmp(name, rpc_reserved[i]) == 0)

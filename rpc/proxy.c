@@ -80,12 +80,6 @@ struct proxy_req {
 	uint64_t		 started_us;
 };
 
-/* Hop-by-hop (RFC 7230 6.1): never forwarded as they are. */
-static const char *proxy_hop[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-};
-
 /* RFC 9110 9.2.2: methods a node may be sent twice. */
 static const char *proxy_idempotent_methods[] = {
 	"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
@@ -134,11 +128,8 @@ proxy_free(struct proxy *p)
 static int
 proxy_hop_header(const struct http_headers *h, const char *name)
 {
-	size_t	 i;
-
-	for (i = 0; i < nitems(proxy_hop); i++)
-		if (strcasecmp(name, proxy_hop[i]) == 0)
-			return 1;
+	if (http_header_hop(name))
+		return 1;
 	if (strcasecmp(name, "Host") == 0 ||
 	    strcasecmp(name, "X-Forwarded-For") == 0)
 		return 0;

@@ -50,10 +50,7 @@ struct api {
 };
 
 /* Reply headers that belong to the HTTP layer, never to a service. */
-static const char *api_layer_headers[] = {
-	"Connection", "Content-Length", "Date", "Keep-Alive",
-	"Transfer-Encoding", "Upgrade",
-};
+static const char *api_layer_headers[] = { "Content-Length", "Date" };
 
 static void
 api_reply_header(const char *name, const char *value, void *arg)
@@ -61,6 +58,8 @@ api_reply_header(const char *name, const char *value, void *arg)
 	struct http_request	*req = arg;
 	size_t			 i;
 
+	if (http_header_hop(name))
+		return;
 	for (i = 0; i < nitems(api_layer_headers); i++)
 		if (strcasecmp(name, api_layer_headers[i]) == 0)
 			return;

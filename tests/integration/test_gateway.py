@@ -419,6 +419,27 @@ def test_cors_answer_is_the_gateways_alone(gw, nodes):
         m.stop()
 
 
+def test_api_response_hop_headers_dropped(gw, nodes):
+    """An api.Response's headers of one connection (Trailer announcing
+    trailers that never come, TE, Proxy-Authenticate) are the HTTP
+    layer's, as Connection and Transfer-Encoding were: they passed."""
+    hop = ("Trailer", "TE", "Proxy-Authenticate", "Keep-Alive")
+    header = {k: {"key": k, "values": ["x"]} for k in hop + ("X-Kept",)}
+    api_rsp = json.dumps({"statusCode": 200, "body": "hi",
+                          "header": header}).encode()
+    m = gw("[api]\nhandler = api\n")
+    node = FakeNode(lambda h, b: (200, {"Content-Type": "application/json"},
+                                  api_rsp))
+    nodes.append(node)
+    register(m, node.service("go.micro.api.plain"))
+    got = raw_exchange(m, b"GET /plain/x HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\n\r\n")
+    head = got.split(b"\r\n\r\n", 1)[0].decode().lower()
+    assert got.startswith(b"HTTP/1.1 200") and "\r\nx-kept: x" in head, got
+    for name in hop:
+        assert "\r\n%s:" % name.lower() not in head, (name, got)
+
+
 def test_cors_answers_vary_on_origin(gw):
     """Whether the gateway answers CORS depends on Origin, so every answer
     says so: else a cache hands an answer without CORS headers (no

@@ -845,6 +845,10 @@ test_headers(void **state)
 	http_headers_free(h);
 	assert_string_equal(http_status_text(431),
 	    "Request Header Fields Too Large");
+	assert_true(http_header_hop("proxy-authenticate"));
+	assert_true(http_header_hop("TE"));
+	assert_false(http_header_hop("Host"));
+	assert_false(http_header_hop("Trailers"));
 }
 
 int

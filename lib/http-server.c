@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,7 +115,7 @@ http_server_new(struct event_base *base, int fd,
 	if (srv->listener == NULL) {
 		event_free(srv->drain_ev);
 		free(srv);
-		*cause = "cannot listen on the socket";
+		*cause = strerror(errno);
 		return NULL;
 	}
 	accept_pause_init(&srv->pause, base, srv->listener, "http",

@@ -32,6 +32,7 @@
 #include "util.h"
 
 #define CONTROL_MAX_CONNS	64
+#define CONTROL_BACKLOG		16	/* microctl and micro-top: a few at once */
 #define CONTROL_WRITE_TIMEOUT	10	/* seconds a peer may not read */
 #define CONTROL_FIRST_TIMEOUT	10	/* seconds to the first request */
 #define CONTROL_IDLE_TIMEOUT	30	/* seconds between later ones */
@@ -486,12 +487,11 @@ control_open(const char *path, const char **cause)
 		close(fd);
 		return -1;
 	}
-	umask(old);
-	chmod(path, 0660);
+	umask(old);		/* the socket was made 0660 */
 	control_listener = evconnlistener_new(master->base, control_accept_cb,
-	    NULL, LEV_OPT_CLOSE_ON_FREE, 16, fd);
+	    NULL, LEV_OPT_CLOSE_ON_FREE, CONTROL_BACKLOG, fd);
 	if (control_listener == NULL) {
-		*cause = "cannot listen";
+		*cause = strerror(errno);
 		close(fd);
 		unlink(path);
 		return -1;

@@ -431,6 +431,14 @@ util_set_nonblock(int fd)
 	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+uint64_t
+util_backoff_next(uint64_t ms, uint64_t first, uint64_t max)
+{
+	if (ms == 0)
+		return first;
+	return ms * 2 > max ? max : ms * 2;
+}
+
 int
 util_hold_stdio(void)
 {

@@ -31,6 +31,8 @@ uint64_t	 util_now_ms(void);	/* CLOCK_MONOTONIC */
 uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
 /* A duration in ms as the timeval libevent takes. */
 struct timeval	 util_timeval(uint64_t);
+/* The retry wait after ms (0: none yet): first, then doubled up to max. */
+uint64_t	 util_backoff_next(uint64_t ms, uint64_t first, uint64_t max);
 
 /* A number with a unit suffix from a table ("" for none). */
 struct util_unit {

@@ -53,7 +53,7 @@ struct ctlsub {
 	struct ws		*ws;
 	char			 key[WS_KEY_LEN + 1];
 	struct event		*retry;
-	unsigned		 failures;	/* attempts failed in a row */
+	uint64_t		 retry_ms;	/* the last wait; 0: none */
 	enum ctlsub_state	 state;
 	uint64_t		 lost;		/* dropped, not reported yet */
 };
@@ -172,23 +172,11 @@ ctlsub_message(struct ws *ws, int binary, const void *data, size_t len,
 	control_send(s->conn, &f);
 }
 
-static uint64_t
-ctlsub_retry_ms(struct ctlsub *s)
-{
-	uint64_t	 ms = CTLSUB_RETRY_FIRST_MS;
-	unsigned	 i;
-
-	for (i = 1; i < s->failures && ms < CTLSUB_RETRY_MAX_MS; i++)
-		ms *= 2;
-	return ms < CTLSUB_RETRY_MAX_MS ? ms : CTLSUB_RETRY_MAX_MS;
-}
-
 /* Tell the client once per interruption, then try again later. */
 static void
 ctlsub_interrupted(struct ctlsub *s, const char *why)
 {
 	struct timeval	 tv;
-	uint64_t	 ms;
 
 	s->ws = NULL;
 	if (s->state != CTLSUB_DOWN) {
@@ -198,10 +186,9 @@ ctlsub_interrupted(struct ctlsub *s, const char *why)
 			ctlsub_send_note(s, "interrupted", "reason", why);
 	}
 	s->state = CTLSUB_DOWN;
-	s->failures++;
-	ms = ctlsub_retry_ms(s);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	s->retry_ms = util_backoff_next(s->retry_ms, CTLSUB_RETRY_FIRST_MS,
+	    CTLSUB_RETRY_MAX_MS);
+	tv = util_timeval(s->retry_ms);
 	evtimer_add(s->retry, &tv);
 }
 
@@ -243,7 +230,7 @@ ctlsub_upgraded(struct http_creq *creq, struct stream *stream, void *arg)
 		ctlsub_interrupted(s, cause);
 		return;
 	}
-	s->failures = 0;
+	s->retry_ms = 0;
 	s->state = CTLSUB_UP;
 	if (!s->conn->closing)
 		ctlsub_send_note(s, "subscribed", "topic", s->topic);

@@ -186,9 +186,7 @@ consul_loop_delay(uint64_t start_ms, uint64_t backoff_ms, struct timeval *tv)
 uint64_t
 consul_backoff_next(uint64_t ms)
 {
-	if (ms == 0)
-		return CONSUL_LOOP_MIN_MS;
-	return ms * 2 > CONSUL_BACKOFF_MAX_MS ? CONSUL_BACKOFF_MAX_MS : ms * 2;
+	return util_backoff_next(ms, CONSUL_LOOP_MIN_MS, CONSUL_BACKOFF_MAX_MS);
 }
 
 /*

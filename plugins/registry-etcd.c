@@ -50,9 +50,7 @@ etcd_log(struct etcd *e, int level, const char *fmt, ...)
 uint64_t
 etcd_backoff_next(uint64_t ms)
 {
-	if (ms == 0)
-		return ETCD_BACKOFF_MIN_MS;
-	return ms * 2 > ETCD_BACKOFF_MAX_MS ? ETCD_BACKOFF_MAX_MS : ms * 2;
+	return util_backoff_next(ms, ETCD_BACKOFF_MIN_MS, ETCD_BACKOFF_MAX_MS);
 }
 
 static void

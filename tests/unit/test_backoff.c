@@ -1,4 +1,7 @@
-/* Respawn backoff: immediate first restart, doubling, ceiling, reset. */
+/*
+ * Respawn backoff: immediate first restart, doubling, ceiling, reset; and
+ * the retry waits of the clients (util_backoff_next).
+ */
 #include "config.h"
 
 #include <setjmp.h>
@@ -9,6 +12,7 @@
 #include <cmocka.h>
 
 #include "microd/backoff.h"
+#include "util.h"
 
 static void
 test_first_restart_immediate(void **state)
@@ -65,6 +69,20 @@ test_stable_run_resets(void **state)
 	assert_false(backoff_crashlooping(&b));
 }
 
+static void
+test_retry_waits(void **state)
+{
+	uint64_t	 ms = 0;
+	int		 i;
+
+	assert_int_equal(ms = util_backoff_next(ms, 100, 2000), 100);
+	assert_int_equal(ms = util_backoff_next(ms, 100, 2000), 200);
+	for (i = 0; i < 70; i++)
+		ms = util_backoff_next(ms, 100, 2000);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(util_backoff_next(1500, 100, 2000), 2000);
+}
+
 int
 main(void)
 {
@@ -73,6 +91,7 @@ main(void)
 		cmocka_unit_test(test_doubling_and_ceiling),
 		cmocka_unit_test(test_crashloop_threshold),
 		cmocka_unit_test(test_stable_run_resets),
+		cmocka_unit_test(test_retry_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@ REGISTRY_CORE_SOURCES = \
 	registry/backend.c registry/backend.h \
 	registry/backend-local.c
 
-microd_microd_SOURCES += workers/registry.c workers/registry.h \
+microd_microd_SOURCES += workers/registry.c \
 	$(REGISTRY_CORE_SOURCES)
 
 if HAVE_CMOCKA

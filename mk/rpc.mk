@@ -6,7 +6,7 @@ libmicro_a_SOURCES += rpc/route.c rpc/route.h rpc/codec.c rpc/codec.h \
 	rpc/client.c rpc/client.h rpc/gateway.c rpc/gateway.h \
 	rpc/cors.c rpc/cors.h rpc/proxy.c rpc/proxy.h lib/jscan.c lib/jscan.h
 
-microd_microd_SOURCES += workers/api.c workers/api.h \
+microd_microd_SOURCES += workers/api.c \
 	workers/sidecar-rpc.c workers/sidecar-rpc.h \
 	workers/sidecar-health.c workers/sidecar-health.h
 

@@ -27,7 +27,6 @@
 #include "rpc/proxy.h"
 #include "rpc/route.h"
 #include "util.h"
-#include "workers/api.h"
 #include "workers/worker-http.h"
 #include "workers/worker.h"
 
@@ -191,7 +190,8 @@ api_rpc(struct worker *w, struct http_request *req)
 	gateway_rpc(a->rpc, req);
 }
 
-void
+/* The role's head handler: the proxy handler streams from here. */
+static void
 api_head(struct http_request *req, void *arg)
 {
 	struct worker	*w = arg;
@@ -208,7 +208,7 @@ api_head(struct http_request *req, void *arg)
 	proxy_request(a->proxy, req, 1);
 }
 
-const struct worker_route api_routes[] = {
+static const struct worker_route api_routes[] = {
 	{ NULL, "/rpc", api_rpc, 0 },
 	{ NULL, "/", api_path, 0 },
 	{ NULL, NULL, NULL, 0 },
@@ -225,7 +225,7 @@ api_handler_find(const char *name)
 	return NULL;
 }
 
-int
+static int
 api_role_init(struct worker *w)
 {
 	struct api		*a = xcalloc(1, sizeof(*a));
@@ -255,7 +255,7 @@ api_role_init(struct worker *w)
 }
 
 /* Proxied websockets left the HTTP server: the drain waits for them. */
-void
+static void
 api_role_drain(struct worker *w)
 {
 	struct api	*a = w->role_data;
@@ -265,7 +265,7 @@ api_role_drain(struct worker *w)
 		    worker_drain_check);
 }
 
-int
+static int
 api_role_busy(struct worker *w)
 {
 	struct api	*a = w->role_data;
@@ -273,7 +273,7 @@ api_role_busy(struct worker *w)
 	return a->proxy != NULL && proxy_splices(a->proxy) > 0;
 }
 
-void
+static void
 api_role_shutdown(struct worker *w)
 {
 	struct api	*a = w->role_data;
@@ -286,3 +286,15 @@ api_role_shutdown(struct worker *w)
 	free(a);
 	w->role_data = NULL;
 }
+
+const struct role role_api = {
+	.name = "api",
+	.id = ROLE_API,
+	.error_id = "go.micro.api",
+	.init = api_role_init,
+	.shutdown = api_role_shutdown,
+	.drain = api_role_drain,
+	.busy = api_role_busy,
+	.routes = api_routes,
+	.head_handler = api_head,
+};

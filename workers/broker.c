@@ -88,7 +88,6 @@ static const struct worker_route broker_routes[] = {
 const struct role role_broker = {
 	.name = "broker",
 	.id = ROLE_BROKER,
-	.listens = 1,
 	.error_id = BROKER_ID,
 	.init = broker_worker_attach,
 	.shutdown = broker_worker_detach,

@@ -1,7 +1,9 @@
 /*
- * The registry worker's hooks and commands. Everything registry-specific
- * lives in registry/; this file only turns the configuration into a core
- * and control messages into core calls.
+ * The registry role: exactly one process, the only writer of the shm
+ * registry. It applies register/deregister requests relayed by the master
+ * (doc/control-protocol.md) through the registry core (registry/core.h).
+ * Everything registry-specific lives in registry/; this file only turns
+ * the configuration into a core and control messages into core calls.
  */
 #include "config.h"
 
@@ -12,10 +14,10 @@
 #include "log.h"
 #include "registry/core.h"
 #include "util.h"
-#include "workers/registry.h"
 #include "workers/worker.h"
 
-int
+/* Loads the database into shm before returning: lookups work at once. */
+static int
 registry_role_init(struct worker *w)
 {
 	const struct config		*conf = w->conf;
@@ -52,7 +54,7 @@ registry_role_init(struct worker *w)
 	return 0;
 }
 
-void
+static void
 registry_role_shutdown(struct worker *w)
 {
 	registry_core_close(w->role_data);
@@ -130,8 +132,16 @@ registry_cmd_deregister(struct worker *w, const struct ctl_msg *msg)
 	registry_reply(w, msg, rv, cause);
 }
 
-const struct worker_cmd registry_role_cmds[] = {
+static const struct worker_cmd registry_role_cmds[] = {
 	{ "register", registry_cmd_register },
 	{ "deregister", registry_cmd_deregister },
 	{ NULL, NULL },
+};
+
+const struct role role_registry = {
+	.name = "registry",
+	.id = ROLE_REGISTRY,
+	.init = registry_role_init,
+	.shutdown = registry_role_shutdown,
+	.cmds = registry_role_cmds,
 };

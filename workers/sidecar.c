@@ -59,7 +59,6 @@ sidecar_shutdown(struct worker *w)
 const struct role role_sidecar = {
 	.name = "sidecar",
 	.id = ROLE_SIDECAR,
-	.listens = 1,
 	.error_id = SIDECAR_ID,
 	.init = sidecar_init,
 	.shutdown = sidecar_shutdown,

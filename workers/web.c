@@ -187,7 +187,6 @@ web_busy(struct worker *w)
 const struct role role_web = {
 	.name = "web",
 	.id = ROLE_WEB,
-	.listens = 1,
 	.error_id = WEB_ID,
 	.init = web_init,
 	.shutdown = web_shutdown,

@@ -49,7 +49,6 @@ struct worker_route {
 struct role {
 	const char		*name;
 	enum role_id		 id;
-	int			 listens;	/* has a listener */
 	/* The id of the error JSON its own answers carry (404, 405...). */
 	const char		*error_id;
 	/* 0; -1: bad configuration (exit 2, not respawned); WORKER_RETRY. */
@@ -113,6 +112,8 @@ void	 worker_send(struct worker *, struct ctl_frame *);
 
 /* workers/roles.c; each role lives in its own file (workers/<role>.c). */
 extern const struct role *const roles[ROLE_COUNT];
+extern const struct role role_registry;
+extern const struct role role_api;
 extern const struct role role_web;
 extern const struct role role_sidecar;
 #define SIDECAR_ID	"go.micro.sidecar"

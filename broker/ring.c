@@ -214,6 +214,33 @@ bring_owner_dead(int32_t pid)
 	return pid != 0 && kill(pid, 0) == -1 && errno == ESRCH;
 }
 
+/*
+ * Free ring r if pid still owns it. We hold it while its members are
+ * cleared: two processes freeing it at once, the later clear would
+ * otherwise wipe the counts of a process that claimed it meanwhile.
+ */
+static void
+bring_free(struct bring_hdr *h, unsigned r, int32_t pid)
+{
+	if (!atomic_compare_exchange_strong(&h->rings[r].owner, &pid,
+	    (int32_t)getpid()))
+		return;
+	bring_clear_members(h, r);
+	atomic_store(&h->rings[r].owner, 0);
+}
+
+void
+bring_reaped(pid_t pid)
+{
+	unsigned	 r;
+
+	if (bring_segment == NULL)
+		return;
+	for (r = 0; r < BRING_MAX_RINGS; r++)
+		if (atomic_load(&bring_segment->rings[r].owner) == pid)
+			bring_free(bring_segment, r, pid);
+}
+
 /* Free the rings of dead owners, then take a free one. */
 static int
 bring_claim(struct bring_hdr *h)
@@ -223,11 +250,8 @@ bring_claim(struct bring_hdr *h)
 
 	for (r = 0; r < BRING_MAX_RINGS; r++) {
 		pid = atomic_load(&h->rings[r].owner);
-		if (bring_owner_dead(pid)) {
-			bring_clear_members(h, r);
-			atomic_compare_exchange_strong(&h->rings[r].owner,
-			    &pid, 0);
-		}
+		if (bring_owner_dead(pid))
+			bring_free(h, r, pid);
 	}
 	for (r = 0; r < BRING_MAX_RINGS; r++) {
 		pid = 0;

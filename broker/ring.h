@@ -19,6 +19,8 @@
 #ifndef MICRO_BROKER_RING_H
 #define MICRO_BROKER_RING_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +76,12 @@ int		 bring_create(size_t max_message, const char **cause);
  */
 struct bring	*bring_attach(const char **cause);
 void		 bring_detach(struct bring *);
+/*
+ * Master: pid was reaped. Its ring, if it held one, is freed now, not
+ * when the next process attaches: its queue group members stop drawing
+ * copies that nobody would deliver (a worker waiting in respawn backoff).
+ */
+void		 bring_reaped(pid_t);
 int		 bring_wake_fd(const struct bring *);
 unsigned	 bring_self(const struct bring *);
 

@@ -600,10 +600,26 @@ ws_new(struct stream *s, int server, const struct ws_limits *limits,
 	return ws;
 }
 
+/*
+ * Full, maybe only because this turn queued it all before any write (a
+ * burst read from the rings): what the socket takes now leaves first, so
+ * a peer that keeps up is not taken for a slow one. -1: the peer is gone.
+ */
+static int
+ws_send_now(struct ws *ws, size_t len)
+{
+	if (!ws_queue_full(ws, len) || ws_out_send(&ws->out, ws->fd) == 0)
+		return 0;
+	ws_end_soon(ws);
+	return -1;
+}
+
 int
 ws_send(struct ws *ws, int binary, const void *data, size_t len)
 {
 	if (ws->close_sent || ws->ending || ws->cut)
+		return -1;
+	if (ws_send_now(ws, len) == -1)
 		return -1;
 	if (!ws_room_made(ws, len)) {
 		ws_overflow(ws);

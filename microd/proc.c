@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "broker/ring.h"
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
@@ -650,6 +651,8 @@ proc_exited(struct proc *p, int status)
 
 	proc_log_exit(p, status);
 	shm_slot_clear(master->shm, p->slot);
+	/* Publishers stop choosing its ring for queue group copies. */
+	bring_reaped(p->pid);
 	if (was_registry)
 		shm_writer_reaped(master->shm, p->pid);
 	chan_close(p);

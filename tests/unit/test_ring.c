@@ -2,12 +2,15 @@
  * broker/ring.c against bytes its writers did not mean (doc/broker.md,
  * "Stray bytes" in doc/shm-layout.md for the rule): a record that leaves
  * no room at the ring's end for a pad's header, geometry and positions
- * overwritten in the segment, stray bytes in a writer's own ring. ring.c
+ * overwritten in the segment, stray bytes in a writer's own ring; and a
+ * dead owner's ring freed (by the master's reap, by two at once). ring.c
  * is compiled in, to reach the segment, which it moves to the heap (a
  * write past the last ring is one past an allocation: AddressSanitizer);
  * tests/unit/test_broker.c tests the rings through their API.
  */
 #include "config.h"
+
+#include <sys/wait.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,6 +301,96 @@ test_ring_stray_writer(void **state)
 	alarm(0);
 }
 
+/* A pid that no process has any more. */
+static pid_t
+test_ring_dead_pid(void)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* b's process is killed as pid: its ring stays claimed, by no one. */
+static void
+test_ring_kill(struct bring *b, pid_t pid)
+{
+	atomic_store(&b->hdr->rings[b->self].owner, pid);
+	close(b->wake_fd);
+	free(b->copy);
+	free(b);
+}
+
+/*
+ * A process killed with a queue member: once the master reaps it, the
+ * group's copies go to the member left, not to its ring (nobody would
+ * deliver them while no process attaches).
+ */
+static void
+test_ring_reaped(void **state)
+{
+	struct bring		*r, *w, *d;
+	struct bring_group	*g;
+	struct bring_msg	 m;
+	const char		*cause;
+	pid_t			 pid = test_ring_dead_pid();
+	unsigned		 dead;
+	int			 i;
+
+	assert_non_null(r = bring_attach(&cause));
+	assert_non_null(w = bring_attach(&cause));
+	assert_non_null(d = bring_attach(&cause));
+	assert_non_null(g = bring_group_join(r, "reaped", "q", &cause));
+	assert_ptr_equal(bring_group_join(d, "reaped", "q", &cause), g);
+	dead = d->self;
+	test_ring_kill(d, pid);
+	bring_reaped(pid);
+	assert_int_equal(atomic_load(&bring_segment->rings[dead].owner), 0);
+	assert_int_equal(atomic_load(&g->members[dead]), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(bring_publish(w, "reaped", "", "x", 1,
+		    &cause), 0);
+		assert_int_equal(bring_next(r, &m), 1);
+		assert_int_equal(bring_msg_target(&m, bring_group_hash(
+		    "reaped", "q")), (int)r->self);
+	}
+	bring_detach(w);
+	bring_detach(r);
+}
+
+/*
+ * Two processes free a dead owner's ring at once; a third claims it and
+ * joins a group in between: the slower one, acting on the owner it saw,
+ * must leave the new owner's members alone.
+ */
+static void
+test_ring_free_race(void **state)
+{
+	struct bring		*r, *d, *next;
+	struct bring_group	*g;
+	const char		*cause;
+	pid_t			 pid = test_ring_dead_pid();
+	unsigned		 dead;
+
+	assert_non_null(r = bring_attach(&cause));
+	assert_non_null(d = bring_attach(&cause));
+	dead = d->self;
+	test_ring_kill(d, pid);
+	bring_free(bring_segment, dead, pid);
+	assert_non_null(next = bring_attach(&cause));
+	assert_int_equal(next->self, dead);
+	assert_non_null(g = bring_group_join(next, "race", "q", &cause));
+	bring_free(bring_segment, dead, pid);
+	assert_int_equal(atomic_load(&g->members[dead]), 1);
+	assert_int_equal(atomic_load(&bring_segment->rings[dead].owner),
+	    getpid());
+	bring_detach(next);
+	bring_detach(r);
+}
+
 int
 main(void)
 {
@@ -307,6 +400,8 @@ main(void)
 		cmocka_unit_test(test_ring_stray_head),
 		cmocka_unit_test(test_ring_stray_positions),
 		cmocka_unit_test(test_ring_stray_writer),
+		cmocka_unit_test(test_ring_reaped),
+		cmocka_unit_test(test_ring_free_race),
 	};
 	const char	*cause;
 

@@ -295,6 +295,9 @@ test_out_queue(void **state)
 	close(sv[1]);
 }
 
+#define WT_FLOOD_MAX	100000	/* frames: far more than a socket takes */
+#define WT_BURST	5	/* frames of 600 bytes: past a queue of 1000 */
+
 /* One server, its websockets echoing, and one client end. */
 struct wt {
 	struct event_base	*base;
@@ -305,6 +308,7 @@ struct wt {
 	int			 server_closed;
 	uint16_t		 server_code;
 	int			 overflows;
+	int			 flooded;	/* frames queued before overflowing */
 	int			 bound_all;	/* the process bound, not its own */
 	unsigned		 ping_ms;	/* the server's, 0: off */
 	size_t			 queue_all;	/* the server's bound, or 0 */
@@ -325,12 +329,23 @@ static void
 server_message(struct ws *ws, int binary, const void *data, size_t len,
     void *arg)
 {
+	struct wt	*t = arg;
 	char		 big[600];
+	int		 i;
 
+	memset(big, 'x', sizeof(big));
+	/* More than the socket takes: its queue fills, then overflows. */
 	if (len == 5 && memcmp(data, "flood", 5) == 0) {
-		memset(big, 'x', sizeof(big));
-		assert_int_equal(ws_send(ws, 0, big, sizeof(big)), 0);
-		assert_int_equal(ws_send(ws, 0, big, sizeof(big)), -1);
+		while (t->flooded < WT_FLOOD_MAX &&
+		    ws_send(ws, 0, big, sizeof(big)) == 0)
+			t->flooded++;
+		assert_true(t->flooded < WT_FLOOD_MAX);
+		return;
+	}
+	/* More than its queue holds in one turn: the socket takes it. */
+	if (len == 5 && memcmp(data, "burst", 5) == 0) {
+		for (i = 0; i < WT_BURST; i++)
+			assert_int_equal(ws_send(ws, 0, big, sizeof(big)), 0);
 		return;
 	}
 	if (len == 3 && memcmp(data, "bye", 3) == 0) {
@@ -522,8 +537,27 @@ test_overflow(void **state)
 	assert_int_equal(t->overflows, 1);
 	assert_true(t->client_closed);
 	assert_int_equal(t->client_code, WS_CLOSE_POLICY);
-	/* The close overtakes what was still queued (see ws_close). */
-	assert_int_equal(t->nmsgs, 0);
+	/* What the socket took arrives, then the close (see ws_close). */
+	assert_true(t->nmsgs > 0 && t->nmsgs <= t->flooded);
+}
+
+/*
+ * One turn queues more for a peer than its queue holds, all of which its
+ * socket takes: it is not slow (it was cut before any write).
+ */
+static void
+test_burst_is_written_not_cut(void **state)
+{
+	struct wt	*t = *state;
+	int		 i;
+
+	wt_connect(t);
+	ws_send(t->client_ws, 0, "burst", 5);
+	for (i = 0; i < 3000 && t->nmsgs < WT_BURST; i++)
+		ht_pump(t->base, 1, NULL);
+	assert_int_equal(t->nmsgs, WT_BURST);
+	assert_int_equal(t->overflows, 0);
+	assert_false(t->client_closed);
 }
 
 /* The same with room in its own queue, none in the process's. */
@@ -570,7 +604,8 @@ test_overflow_all_cuts_the_slowest(void **state)
 	char		 chunk[10000];
 	int		 fd, i;
 
-	t->queue_all = ws_out_pending_all() + 150000;
+	/* Full once the slow peer's 90000 bytes have company. */
+	t->queue_all = ws_out_pending_all() + 95000;
 	/* A peer that never reads. */
 	fd = ht_connect(t->port);
 	ht_send(fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
@@ -760,6 +795,8 @@ main(void)
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow, wt_setup,
 		    wt_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_is_written_not_cut,
+		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_all_cuts_the_slowest,
 		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_answered_stays,

@@ -181,51 +181,119 @@ master_listener_is(const struct listener *l, const char *spec)
 	return strcmp(want, had) == 0 || strcmp(want, l->addr) == 0;
 }
 
-static int
-master_open_listeners(const struct config *conf, struct listener *out,
-    char *err, size_t errlen)
+/* The socket the master has bound to spec's address, whichever role's. */
+static const struct listener *
+master_listener_at(const char *spec)
 {
-	const char	*cause;
-	int		 r;
+	char	 want[64];
+	int	 r;
+
+	master_canonical_addr(spec, want, sizeof(want));
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (master->listeners[r].fd != -1 &&
+		    strcmp(want, master->listeners[r].addr) == 0)
+			return &master->listeners[r];
+	}
+	return NULL;
+}
+
+static int
+master_listener_in(const struct listener *set, int fd)
+{
+	int	 r;
 
 	for (r = 0; r < ROLE_COUNT; r++) {
-		const struct config_listen *cl = &conf->roles[r];
-		struct listener *cur = &master->listeners[r];
-
-		out[r].fd = -1;
-		if (r == ROLE_REGISTRY || cl->workers == 0)
-			continue;
-		if (master_listener_is(cur, cl->listen)) {
-			out[r] = *cur;
-			continue;
-		}
-		if (listen_open(&out[r], cl->listen, &cause) == -1) {
-			snprintf(err, errlen, "[%s] listen %s: %s",
-			    config_role_name(r), cl->listen, cause);
-			while (--r >= 0) {
-				if (out[r].fd != master->listeners[r].fd)
-					listen_close(&out[r]);
-			}
-			return -1;
-		}
-		log_info("%s listening on %s", config_role_name(r),
-		    out[r].addr);
+		if (set[r].fd != -1 && set[r].fd == fd)
+			return 1;
 	}
 	return 0;
 }
 
-/* Swap in the new listener set, closing the master's copy of old ones. */
+/* A socket goes to one role: the first that claims it. */
+static void
+master_reuse_listener(struct listener *out, int role,
+    const struct listener *had)
+{
+	if (had != NULL && !master_listener_in(out, had->fd))
+		out[role] = *had;
+}
+
+static int
+master_wants_listener(const struct config *conf, int role)
+{
+	return role != ROLE_REGISTRY && conf->roles[role].workers > 0;
+}
+
+/* Close the sockets of set that the master does not have already. */
+static void
+master_close_listeners(struct listener *set)
+{
+	int	 r;
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (!master_listener_in(master->listeners, set[r].fd))
+			listen_close(&set[r]);
+	}
+}
+
+/*
+ * First every role that names the address a socket of the master is
+ * bound to takes that socket, whichever role had it: two roles that trade
+ * addresses could bind neither while the other's socket is open. Then a
+ * role keeps its own socket if it is configured as before (a port 0 keeps
+ * its port), unless another role took it; the others bind.
+ */
+static int
+master_open_listeners(const struct config *conf, struct listener *out,
+    char *err, size_t errlen)
+{
+	const char	*spec, *cause;
+	int		 r;
+
+	for (r = 0; r < ROLE_COUNT; r++)
+		out[r].fd = -1;
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (master_wants_listener(conf, r))
+			master_reuse_listener(out, r,
+			    master_listener_at(conf->roles[r].listen));
+	}
+	for (r = 0; r < ROLE_COUNT; r++) {
+		spec = conf->roles[r].listen;
+		if (!master_wants_listener(conf, r) || out[r].fd != -1)
+			continue;
+		if (master_listener_is(&master->listeners[r], spec))
+			master_reuse_listener(out, r, &master->listeners[r]);
+		if (out[r].fd == -1 &&
+		    listen_open(&out[r], spec, &cause) == -1) {
+			snprintf(err, errlen, "[%s] listen %s: %s",
+			    config_role_name(r), spec, cause);
+			master_close_listeners(out);
+			return -1;
+		}
+	}
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (out[r].fd != -1 && out[r].fd != master->listeners[r].fd)
+			log_info("%s listening on %s", config_role_name(r),
+			    out[r].addr);
+	}
+	return 0;
+}
+
+/*
+ * Swap in the new listener set, closing the master's copy of the sockets
+ * no role has now (workers still draining keep theirs).
+ */
 static void
 master_use_listeners(struct listener *next)
 {
 	int	 r;
 
 	for (r = 0; r < ROLE_COUNT; r++) {
-		if (master->listeners[r].fd != -1 &&
-		    master->listeners[r].fd != next[r].fd)
+		if (!master_listener_in(next, master->listeners[r].fd))
 			listen_close(&master->listeners[r]);
-		master->listeners[r] = next[r];
 	}
+	for (r = 0; r < ROLE_COUNT; r++)
+		master->listeners[r] = next[r];
 }
 
 static const char *

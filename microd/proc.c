@@ -354,11 +354,15 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
 }
 
 /*
- * The registry worker is the single shm writer. One whose configuration did
- * not change is carried into the new generation. Otherwise the old one is
- * drained now and the new one waits for it to exit: the old generation
- * serves reads from shm meanwhile, and registrations are refused
- * ("registry worker is not running"). Returns 1 when a new one starts.
+ * The registry worker is the single shm writer. A live one whose
+ * configuration did not change is carried into the new generation.
+ * Otherwise the old one is drained now and the new one waits for it to
+ * exit: the old generation serves reads from shm meanwhile, and
+ * registrations are refused ("registry worker is not running"). One that
+ * is not running (stopped by a fatal exit, waiting out a backoff) gets a
+ * fresh start, as the other roles' do: a reload is how a user retries
+ * once the cause is fixed, and the cause may lie outside the file (a
+ * plugin installed since). Returns 1 when a new one starts.
  */
 static int
 proc_start_registry(void)
@@ -370,12 +374,11 @@ proc_start_registry(void)
 		    p->generation != master->generation)
 			old = p;
 	}
-	if (old != NULL && old->conf != NULL &&
+	if (old != NULL && old->pid != 0 &&
 	    !proc_registry_conf_changed(old->conf, master->conf)) {
 		old->generation = master->generation;
-		if (old->pid != 0)
-			shm_slot_set_generation(master->shm, old->slot,
-			    old->generation);
+		shm_slot_set_generation(master->shm, old->slot,
+		    old->generation);
 		return 0;
 	}
 	if (old != NULL)

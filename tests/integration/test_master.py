@@ -15,8 +15,8 @@ from http.client import HTTPConnection
 
 import pytest
 
-from conftest import (MICROCTL, MICROD, ROLES, frame, http, pid_alive,
-                      wait_for)
+from conftest import (BUILDDIR, MICROCTL, MICROD, ROLES, frame, http,
+                      pid_alive, wait_for)
 from test_ctl_subscribe import Ctl
 from test_registry import post, service
 from test_sidecar_health import RESTART_REGISTRY, crash_sidecar0, sidecar0
@@ -948,3 +948,165 @@ def test_carried_over_registry_worker_has_the_new_generation_in_shm(microd):
     assert m.running("registry")[0]["pid"] == registry
     assert metrics_generations(m, "registry") == {"2"}
     assert metrics_generations(m, "api") == {"2"}
+
+
+def role_of(m, port):
+    """Which role answers on port: each listener's 404 names its role."""
+    _, _, body = http("GET", "http://127.0.0.1:%d/no/such/path" % port)
+    return body
+
+
+def test_reload_swapping_two_listen_addresses_keeps_both_sockets(microd):
+    """api and web trade addresses: the master bound the new ones while
+    it still held the old ones (EADDRINUSE, reload refused). Each socket
+    is now kept for the role that wants its address; no request is
+    refused meanwhile, and each role answers on its new address after."""
+    m = microd(workers={"sidecar": 0, "broker": 0})
+    api, web = m.ports["api"], m.ports["web"]
+    api_body, web_body = role_of(m, api), role_of(m, web)
+    assert api_body != web_body
+    with HealthLoop(m.url("api", "/healthz")) as on_api, \
+            HealthLoop(m.url("web", "/healthz")) as on_web:
+        m.write_conf(extra="[api]\nlisten = 127.0.0.1:%d\n"
+                     "[web]\nlisten = 127.0.0.1:%d\n" % (web, api))
+        r = m.ctl("reload", check=False)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: generation_serving(m, 2), timeout=20,
+                 what="generation 2 serving")
+        wait_for(lambda: all(w["generation"] == 2
+                             for w in m.workers_list()), timeout=20,
+                 what="generation 1 drained")
+        n, k = on_api.ok, on_web.ok
+        wait_for(lambda: on_api.ok > n + 20 and on_web.ok > k + 20,
+                 what="healthz after the swap")
+    assert on_api.failures == [] and on_web.failures == []
+    st = m.status()
+    assert st["reload_error"] is None
+    assert st["listeners"]["api"] == "127.0.0.1:%d" % web
+    assert st["listeners"]["web"] == "127.0.0.1:%d" % api
+    assert role_of(m, web) == api_body
+    assert role_of(m, api) == web_body
+
+
+def test_reload_moving_a_role_to_the_port_another_got_from_port_0(microd):
+    """api takes the port web got from its port 0, web still asks for
+    any port: it gets another, as a restart with this file would. Web
+    kept its socket as its own first, and api's bind was refused."""
+    m = microd(workers={"sidecar": 0, "broker": 0})
+    web = m.ports["web"]
+    api_body, web_body = role_of(m, m.ports["api"]), role_of(m, web)
+    m.write_conf(extra="[api]\nlisten = 127.0.0.1:%d\n" % web)
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: generation_serving(m, 2), timeout=20,
+             what="generation 2 serving")
+    wait_for(lambda: all(w["generation"] == 2 for w in m.workers_list()),
+             timeout=20, what="generation 1 drained")
+    listeners = m.status()["listeners"]
+    assert listeners["api"] == "127.0.0.1:%d" % web
+    new_web = int(listeners["web"].rsplit(":", 1)[1])
+    assert new_web not in (0, web)
+    assert role_of(m, web) == api_body
+    assert role_of(m, new_web) == web_body
+
+
+def test_reload_giving_a_dropped_role_s_address_to_another(microd):
+    """api goes (no workers), web moves to api's address: it takes the
+    socket api leaves, where binding it again was refused."""
+    m = microd(workers={"sidecar": 0, "broker": 0})
+    api = m.ports["api"]
+    web_body = role_of(m, m.ports["web"])
+    with HealthLoop(m.url("api", "/healthz")) as loop:
+        m.write_conf(workers={"api": 0},
+                     extra="[web]\nlisten = 127.0.0.1:%d\n" % api)
+        r = m.ctl("reload", check=False)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: sorted(w["role"] for w in m.workers_list()) ==
+                 ["registry", "web"] and generation_serving(m, 2),
+                 timeout=20, what="generation 2 alone")
+        n = loop.ok
+        wait_for(lambda: loop.ok > n + 20, what="healthz after the reload")
+    assert loop.failures == []
+    assert m.status()["listeners"] == {"web": "127.0.0.1:%d" % api}
+    assert role_of(m, api) == web_body
+
+
+def test_refused_swap_keeps_each_socket_with_its_role(microd):
+    """A swap refused by a later bind error (the sidecar's address is
+    taken) closes only the sockets it opened: the reused ones stay the
+    master's, each with the role it had."""
+    m = microd(workers={"broker": 0})
+    api, web = m.ports["api"], m.ports["web"]
+    api_body, web_body = role_of(m, api), role_of(m, web)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        m.write_conf(extra="[api]\nlisten = 127.0.0.1:%d\n"
+                     "[web]\nlisten = 127.0.0.1:%d\n"
+                     "[sidecar]\nlisten = 127.0.0.1:%d\n" % (
+                         web, api, taken.getsockname()[1]))
+        r = m.ctl("reload", check=False)
+    finally:
+        taken.close()
+    assert r.returncode == 1 and "[sidecar] listen" in r.stderr, r.stderr
+    st = m.status()
+    assert st["generation"] == 1
+    assert st["listeners"]["api"] == "127.0.0.1:%d" % api
+    assert st["listeners"]["web"] == "127.0.0.1:%d" % web
+    # New workers get the master's sockets: still open, still each role's.
+    m.ctl("restart", "api")
+    m.ctl("restart", "web")
+    wait_for(lambda: len(m.running()) == 4, timeout=20,
+             what="restarted workers running")
+    assert role_of(m, api) == api_body and role_of(m, web) == web_body
+
+
+def test_reload_retries_a_registry_worker_stopped_by_a_fatal_exit(microd,
+                                                                   tmp_path):
+    """The registry worker exits 2 (its backend plugin is not installed)
+    and is not respawned. A reload is the way to retry once the cause is
+    fixed, though the settings are the same: the other roles got a fresh
+    worker, the registry's stopped one was carried over, stopped."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    m = microd(extra="[registry]\nbackend = etcd\naddress = 127.0.0.1:1\n",
+               env={"MICROD_PLUGIN_DIR": str(plugins)},
+               workers={"web": 0, "sidecar": 0, "broker": 0}, start=False)
+    m.start(wait=False)
+    wait_for(lambda: "registry/0: fatal error, not respawning" in
+             m.read_log(), what="the registry worker giving up")
+    os.symlink(os.path.join(BUILDDIR, "plugins", "registry-etcd.so"),
+               str(plugins / "registry-etcd.so"))
+    m.ctl("reload")
+    wait_for(lambda: [w for w in m.running("registry")
+                      if w["generation"] == 2], timeout=20,
+             what="a registry worker of generation 2 running")
+    wait_for(lambda: [w["state"] for w in m.workers_list()
+                      if w["role"] == "registry"] == ["running"],
+             timeout=20, what="the stopped registry worker gone")
+
+
+def registry_worker(m):
+    return [w for w in m.workers_list() if w["role"] == "registry"][-1]
+
+
+def test_reload_starts_a_registry_worker_waiting_out_a_backoff(microd):
+    """A registry worker in a long backoff starts at once on a reload, as
+    the other roles' workers do; carried over, it waited out its delay."""
+    m = microd(workers={"web": 0, "sidecar": 0, "broker": 0})
+
+    def long_backoff():
+        w = registry_worker(m)
+        if w["pid"]:
+            os.kill(w["pid"], signal.SIGKILL)
+        return w["pid"] == 0 and w["restarts"] >= 8     # 6.4 s
+    wait_for(long_backoff, timeout=30, what="registry in a long backoff")
+    m.ctl("reload")
+    # Carried over, it stayed in its backoff; replaced, it starts now.
+    w = registry_worker(m)
+    assert w["generation"] == 2 and w["state"] not in (
+        "backoff", "crashloop"), w
+    wait_for(lambda: [w for w in m.running("registry")
+                      if w["generation"] == 2], timeout=20,
+             what="a registry worker of generation 2 running")

@@ -64,7 +64,7 @@ LIST_HEAD(broker_bucket, broker_topic);
 static struct {
 	const struct config	*conf;
 	struct bring		*ring;
-	/* Loaded by the master (broker_shm_create), inherited. */
+	/* Loaded by the master (broker_backend_preload), inherited. */
 	const struct broker_backend *loaded;
 	char			*load_error;	/* why it was not */
 	const struct broker_backend *be;	/* in use: NULL for builtin */
@@ -89,18 +89,27 @@ broker_is_builtin(const struct config *conf)
 }
 
 /*
- * The backend plugin is loaded here, before any worker is forked (it may
- * start threads libevent must know of). One that does not load makes
- * the workers using the broker fail with the reason, as the registry
- * worker does for its plugin; the master and the other roles run on.
+ * The backend plugin is loaded in the master, before any worker is forked
+ * (it may start threads libevent must know of). One that does not load
+ * makes the workers using the broker fail with the reason, as the
+ * registry worker does for its plugin; the master and the other roles run
+ * on, and the next reload tries again (the plugin installed since).
  */
+void
+broker_backend_preload(const struct config *conf)
+{
+	if (broker_is_builtin(conf) || broker.loaded != NULL)
+		return;
+	free(broker.load_error);
+	broker.load_error = NULL;
+	broker.loaded = broker_backend_load(conf->broker_backend,
+	    &broker.load_error);
+}
+
 int
 broker_shm_create(const struct config *conf, const char **cause)
 {
-	if (!broker_is_builtin(conf) && broker.loaded == NULL &&
-	    broker.load_error == NULL)
-		broker.loaded = broker_backend_load(conf->broker_backend,
-		    &broker.load_error);
+	broker_backend_preload(conf);
 	return bring_create(conf->broker_max_message, cause);
 }
 
@@ -580,20 +589,13 @@ broker_stats_json(void)
 	return xstrdup(buf);
 }
 
-/*
- * The backend the master loaded. A reload cannot switch a running microd
- * from builtin to a backend: it was not loaded before the fork.
- */
+/* The backend the master loaded before the fork, or why it did not. */
 static int
 broker_bus_open(struct event_base *base, const struct config *conf,
     const char **cause)
 {
-	if (broker.load_error != NULL) {
-		*cause = broker.load_error;
-		return -1;
-	}
 	if (broker.loaded == NULL) {
-		*cause = "backend = nats takes effect at microd's next start";
+		*cause = broker.load_error;
 		return -1;
 	}
 	if ((broker.be_state = broker_backend_open(broker.loaded, base,

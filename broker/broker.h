@@ -23,8 +23,9 @@ struct event_base;
 struct http_request;
 struct broker_sub;
 
-/* Master, before forking. */
+/* Master, before forking: at start, then the plugin again each reload. */
 int		 broker_shm_create(const struct config *, const char **);
+void		 broker_backend_preload(const struct config *);
 
 /* -1 and *cause on failure; errno EBUSY if retrying later may work. */
 int		 broker_init(struct event_base *, const struct config *,

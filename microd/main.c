@@ -309,7 +309,7 @@ master_fixed_changed(const struct config *a, const struct config *b)
 		return "[microd] shm_size";
 	if (a->broker_max_message != b->broker_max_message)
 		return "[broker] max_message";
-	/* The plugin is loaded before the fork (broker_bus_open). */
+	/* Its plugin is loaded before the fork (broker_backend_preload). */
 	if (strcmp(a->broker_backend, b->broker_backend) != 0)
 		return "[broker] backend";
 	return NULL;
@@ -377,6 +377,7 @@ master_reload(char *err, size_t errlen)
 	master->generation++;
 	master->ready_sent = 0;
 	chan_send_sidecar_app(old);
+	broker_backend_preload(next);
 	proc_start_generation();
 	/*
 	 * A generation that never got all its workers ready is superseded

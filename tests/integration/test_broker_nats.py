@@ -477,6 +477,22 @@ def test_plugin_missing_broker_worker_fails(microd, tmp_path):
                         "cannot open shared object file" % empty)
 
 
+def test_reload_loads_a_plugin_installed_since(microd, nats, tmp_path):
+    """The master loads the broker plugin before it forks: one missing at
+    start kept its error for good, and a reload after installing it
+    failed the new broker worker again with the old reason."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    m = broker_only(microd, nats_conf(nats), plugins)
+    assert_broker_fatal(m, "cannot open shared object file")
+    os.symlink(os.path.join(BUILDDIR, "plugins", "broker-nats.so"),
+               str(plugins / "broker-nats.so"))
+    m.ctl("reload")
+    m.wait_ready()      # the broker worker of the reload running
+    wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
+             what="publishes through NATS after the reload")
+
+
 def test_plugin_other_abi_refused(microd):
     """A broker-nats.so built for another ABI is refused before anything
     of it runs (its open would say "a stub")."""

@@ -46,7 +46,10 @@ struct config {
 	size_t		 shm_size;
 	uint64_t	 shutdown_timeout_ms;	/* graceful stop, then SIGKILL */
 
-	/* [registry] */
+	/*
+	 * [registry]: a reload that changes one restarts the registry worker
+	 * (proc_registry_conf_changed names each: so must a new key).
+	 */
 	char		 registry_backend[CONFIG_STR_MAX];	/* local|etcd|consul */
 	char		 registry_address[CONFIG_STR_MAX];
 	char		 registry_prefix[CONFIG_STR_MAX];

@@ -342,14 +342,29 @@ proc_hold_readers(void)
 	evtimer_add(proc_load_timer, &tv);
 }
 
+/* What the registry worker was started with: a change restarts it. */
 static int
 proc_registry_conf_changed(const struct config *a, const struct config *b)
 {
-	size_t	 from = offsetof(struct config, registry_backend);
-	size_t	 to = offsetof(struct config, roles);
+	static const size_t	 strs[] = {
+		offsetof(struct config, registry_backend),
+		offsetof(struct config, registry_address),
+		offsetof(struct config, registry_prefix),
+		offsetof(struct config, registry_username),
+		offsetof(struct config, registry_password),
+		offsetof(struct config, registry_token),
+		offsetof(struct config, registry_tls_ca),
+		offsetof(struct config, registry_tls_cert),
+		offsetof(struct config, registry_tls_key),
+		offsetof(struct config, state_dir),
+	};
+	size_t			 i;
 
-	return memcmp((const char *)a + from, (const char *)b + from,
-	    to - from) != 0 || strcmp(a->state_dir, b->state_dir) != 0 ||
+	for (i = 0; i < nitems(strs); i++)
+		if (strcmp((const char *)a + strs[i],
+		    (const char *)b + strs[i]) != 0)
+			return 1;
+	return a->registry_ttl_ms != b->registry_ttl_ms ||
 	    a->log_level != b->log_level;
 }
 

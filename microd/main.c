@@ -34,6 +34,9 @@ struct master	*master;
 #define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
 
 static const int master_sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+#define MASTER_NSIGS	nitems(master_sigs)
+/* Segment bytes per service the index is sized for: 32 768 in 64M. */
+#define MASTER_SHM_PER_SERVICE	2048
 
 /* -h asked for it: stdout, success. Anything else is a usage error. */
 static __attribute__((noreturn)) void
@@ -465,18 +468,18 @@ master_hold_signals(int how)
 	size_t		 i;
 
 	sigemptyset(&set);
-	for (i = 0; i < nitems(master_sigs); i++)
+	for (i = 0; i < MASTER_NSIGS; i++)
 		sigaddset(&set, master_sigs[i]);
 	sigprocmask(how, &set, NULL);
 }
 
 static void
-master_signals(struct event *evs[4])
+master_signals(struct event *evs[MASTER_NSIGS])
 {
 	size_t		 i;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < nitems(master_sigs); i++) {
+	for (i = 0; i < MASTER_NSIGS; i++) {
 		evs[i] = evsignal_new(master->base, master_sigs[i],
 		    master_signal_cb, NULL);
 		evsignal_add(evs[i], NULL);
@@ -492,7 +495,7 @@ master_open_shm(void)
 	int			 slot;
 	size_t			 max_services;
 
-	max_services = master->conf->shm_size / 2048;
+	max_services = master->conf->shm_size / MASTER_SHM_PER_SERVICE;
 	master->shm = shm_create(master->conf->shm_size, MASTER_SLOTS,
 	    max_services, &cause);
 	if (master->shm == NULL)
@@ -541,14 +544,15 @@ master_setup(void)
 }
 
 static void
-master_teardown(struct event *evs[4])
+master_teardown(struct event *evs[MASTER_NSIGS])
 {
+	size_t	 i;
 	int	 r;
 
 	control_close();
 	watchdog_stop();
-	for (r = 0; r < 4; r++)
-		event_free(evs[r]);
+	for (i = 0; i < MASTER_NSIGS; i++)
+		event_free(evs[i]);
 	for (r = 0; r < ROLE_COUNT; r++)
 		listen_close(&master->listeners[r]);
 	proc_free_all();
@@ -576,7 +580,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct master	 m;
-	struct event		*sigs[4];
+	struct event		*sigs[MASTER_NSIGS];
 	const char		*path = SYSCONFDIR "/microd/microd.conf";
 	int			 ch, test = 0, debug = 0, explicit = 0;
 

@@ -644,7 +644,7 @@ proc_after_exit(struct proc *p, int status, uint64_t lived_ms)
 	uint64_t	 delay;
 
 	proc_name(p, name, sizeof(name));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
 		log_warnx("%s: fatal error, not respawning", name);
 		p->state = PROC_STOPPED;
 		return;

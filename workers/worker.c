@@ -382,9 +382,10 @@ worker_main(const struct worker_spec *spec)
 	/* A role that cannot start with this config must not be respawned;
 	 * one that failed for a passing reason is, with backoff. */
 	if (w->role->init != NULL && (rc = w->role->init(w)) != 0)
-		_exit(rc == WORKER_RETRY ? 1 : 2);
+		_exit(rc == WORKER_RETRY ? WORKER_EXIT_RETRY :
+		    WORKER_EXIT_FATAL);
 	if (w->listen_fd != -1 && worker_http_start(w) == -1)
-		_exit(2);
+		_exit(WORKER_EXIT_FATAL);
 	worker_beat_start(w);
 	worker_say_ready(w);
 	event_base_dispatch(w->base);

@@ -44,6 +44,9 @@ struct worker_route {
 
 /* A role's init failed for a passing reason: respawn with backoff. */
 #define WORKER_RETRY	(-2)
+/* A worker's exit status, as the master reads it (proc_after_exit). */
+#define WORKER_EXIT_RETRY	1	/* respawned, with backoff */
+#define WORKER_EXIT_FATAL	2	/* stopped until a reload */
 
 /* A role is a table entry: see workers/roles.c. */
 struct role {

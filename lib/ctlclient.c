@@ -241,7 +241,7 @@ ctlclient_fill(struct ctlclient *c, uint64_t deadline, const char **cause)
 static int
 ctlclient_pulled(struct ctl_msg *msg, int rv, const char **cause)
 {
-	if (rv == -2) {
+	if (rv == CTL_FRAME_OTHER_VERSION) {
 		*cause = ctlclient_fmt("microd speaks control protocol version "
 		    "%u, microctl speaks %u", msg->version, CTL_PROTO_VERSION);
 		return -1;

@@ -262,7 +262,7 @@ ctl_decode(struct ctl_msg *msg, size_t len, const char **cause)
 	}
 	if (msg->version != CTL_PROTO_VERSION) {
 		*cause = "unsupported protocol version";
-		return -2;
+		return CTL_FRAME_OTHER_VERSION;
 	}
 	return ctl_decode_kind(msg, &used, cause);
 }
@@ -294,12 +294,17 @@ ctl_frame_length(const unsigned char *hdr, uint32_t *len, const char **cause)
 	return 0;
 }
 
+/* A frame that failed keeps its version and id alone. */
 static int
 ctl_frame_finish(struct ctl_msg *msg, int rv)
 {
-	if (rv == -1) {
+	uint32_t	 version = msg->version, id = msg->id;
+
+	if (rv < 0) {
 		ctl_msg_free(msg);
 		memset(msg, 0, sizeof(*msg));
+		msg->version = version;
+		msg->id = id;
 	}
 	return rv;
 }

@@ -48,12 +48,14 @@ struct ctl_msg {
 };
 
 /*
- * Take one frame off the front of buf. Returns 1 and fills msg, 0 if more
- * bytes are needed, -1 on a malformed, oversized or wrong-version frame (the
- * connection must then be closed; *cause is set to a static message). A
- * frame of another protocol version decodes far enough to fill msg->version
- * and msg->id and returns -2 so the peer can be told before closing.
+ * Take one frame off the front of buf. Returns 1 and fills msg (free it
+ * with ctl_msg_free), 0 if more bytes are needed, -1 on a malformed or
+ * oversized frame, CTL_FRAME_OTHER_VERSION on a frame of another protocol
+ * version, with only msg->version and msg->id filled so the peer can be
+ * told. After either the connection must be closed; *cause is set to a
+ * static message, and msg holds nothing to free.
  */
+#define CTL_FRAME_OTHER_VERSION	(-2)
 int	 ctl_frame_pull(struct evbuffer *, struct ctl_msg *, const char **);
 /* The same over a flat buffer: *used is set to the bytes consumed. */
 int	 ctl_frame_parse(const void *, size_t, struct ctl_msg *, size_t *,

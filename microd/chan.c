@@ -107,8 +107,6 @@ chan_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (rc < 0) {
 		/* A worker speaking garbage is a bug in it: cut it off. */
-		if (rc == -2)
-			ctl_msg_free(&msg);
 		log_warnx("%s/%u: bad frame on channel: %s",
 		    config_role_name(p->role), p->id, cause);
 		chan_close(p);

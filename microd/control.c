@@ -312,11 +312,10 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->closing || rc == 0)
 		return;
-	if (rc == -2) {
+	if (rc == CTL_FRAME_OTHER_VERSION) {
 		snprintf(why, sizeof(why), "protocol version %u not supported "
 		    "(server speaks %d)", msg.version, CTL_PROTO_VERSION);
 		control_error(c, msg.id, why);
-		ctl_msg_free(&msg);
 	}
 	log_warnx("control: closing connection: %s", cause);
 	control_conn_finish(c);

@@ -145,11 +145,10 @@ conn_read(struct conn *c, const char **cause)
 		conn_dispatch(c, &msg);
 		ctl_msg_free(&msg);
 	}
-	if (rv == -2) {
+	if (rv == CTL_FRAME_OTHER_VERSION) {
 		snprintf(conn_cause, sizeof(conn_cause), "microd speaks "
 		    "control protocol version %u, micro-top speaks %u",
 		    msg.version, CTL_PROTO_VERSION);
-		ctl_msg_free(&msg);
 		*cause = conn_cause;
 		return -1;
 	}

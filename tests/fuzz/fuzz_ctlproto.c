@@ -41,7 +41,7 @@ fuzz_ctl_read(const struct ctl_msg *msg)
 static int
 fuzz_ctl_done(struct ctl_msg *msg, int rv)
 {
-	if (rv == 1 || rv == -2) {
+	if (rv == 1) {
 		fuzz_ctl_read(msg);
 		ctl_msg_free(msg);
 	}

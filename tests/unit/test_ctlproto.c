@@ -423,11 +423,12 @@ test_wrong_version(void **state)
 	const char			*cause;
 	size_t				 used;
 
-	assert_int_equal(wire_parse(&w, &msg, &used, &cause), -2);
+	assert_int_equal(wire_parse(&w, &msg, &used, &cause),
+	    CTL_FRAME_OTHER_VERSION);
 	assert_int_equal(msg.version, 2);
 	assert_int_equal(msg.id, 77);
 	assert_int_equal(used, w.len);
-	ctl_msg_free(&msg);
+	assert_null(msg.strings);	/* nothing left to free */
 	free(w.p);
 }
 

@@ -647,6 +647,10 @@ proc_after_exit(struct proc *p, int status, uint64_t lived_ms)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
 		log_warnx("%s: fatal error, not respawning", name);
 		p->state = PROC_STOPPED;
+		/* No load is coming: those waiting for it start now. */
+		if (p->role == ROLE_REGISTRY &&
+		    p->generation == master->generation)
+			proc_release_readers();
 		return;
 	}
 	p->restarts++;

@@ -1062,6 +1062,21 @@ def test_refused_swap_keeps_each_socket_with_its_role(microd):
     assert role_of(m, api) == api_body and role_of(m, web) == web_body
 
 
+def test_fatal_registry_worker_holds_the_others_no_longer(microd, tmp_path):
+    """The other workers wait for the registry worker's load: one that
+    exits 2 never loads, and they waited the whole 10 s for it."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    m = microd(extra="[registry]\nbackend = etcd\naddress = 127.0.0.1:1\n",
+               env={"MICROD_PLUGIN_DIR": str(plugins)},
+               workers={"web": 0, "sidecar": 0, "broker": 0}, start=False)
+    m.start(wait=False)
+    wait_for(lambda: m.running("api"), timeout=30, what="the api running")
+    log = m.read_log()
+    assert "registry/0: fatal error, not respawning" in log
+    assert "registry worker not ready after" not in log, log
+
+
 def test_reload_retries_a_registry_worker_stopped_by_a_fatal_exit(microd,
                                                                    tmp_path):
     """The registry worker exits 2 (its backend plugin is not installed)

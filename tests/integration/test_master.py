@@ -1062,15 +1062,20 @@ def test_refused_swap_keeps_each_socket_with_its_role(microd):
     assert role_of(m, api) == api_body and role_of(m, web) == web_body
 
 
-def test_fatal_registry_worker_holds_the_others_no_longer(microd, tmp_path):
-    """The other workers wait for the registry worker's load: one that
-    exits 2 never loads, and they waited the whole 10 s for it."""
-    plugins = tmp_path / "plugins"
+def registry_without_its_plugin(microd, plugins):
+    """A microd whose etcd registry plugin is not in plugins (an empty
+    directory): its registry worker exits 2. Not waited for."""
     plugins.mkdir()
     m = microd(extra="[registry]\nbackend = etcd\naddress = 127.0.0.1:1\n",
                env={"MICROD_PLUGIN_DIR": str(plugins)},
                workers={"web": 0, "sidecar": 0, "broker": 0}, start=False)
-    m.start(wait=False)
+    return m.start(wait=False)
+
+
+def test_fatal_registry_worker_holds_the_others_no_longer(microd, tmp_path):
+    """The other workers wait for the registry worker's load: one that
+    exits 2 never loads, and they waited the whole 10 s for it."""
+    m = registry_without_its_plugin(microd, tmp_path / "plugins")
     wait_for(lambda: m.running("api"), timeout=30, what="the api running")
     log = m.read_log()
     assert "registry/0: fatal error, not respawning" in log
@@ -1084,11 +1089,7 @@ def test_reload_retries_a_registry_worker_stopped_by_a_fatal_exit(microd,
     fixed, though the settings are the same: the other roles got a fresh
     worker, the registry's stopped one was carried over, stopped."""
     plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    m = microd(extra="[registry]\nbackend = etcd\naddress = 127.0.0.1:1\n",
-               env={"MICROD_PLUGIN_DIR": str(plugins)},
-               workers={"web": 0, "sidecar": 0, "broker": 0}, start=False)
-    m.start(wait=False)
+    m = registry_without_its_plugin(microd, plugins)
     wait_for(lambda: "registry/0: fatal error, not respawning" in
              m.read_log(), what="the registry worker giving up")
     os.symlink(os.path.join(BUILDDIR, "plugins", "registry-etcd.so"),

@@ -1,6 +1,11 @@
 /*
  * Logging to stderr, OpenBSD style. Under systemd (JOURNAL_STREAM set) each
  * line carries a "<N>" syslog priority prefix that journald understands.
+ * A message's control characters (C0, DEL, C1) are written as '?': a peer's
+ * bytes in it cannot end the line, forge a priority or reach a terminal.
+ * Warnings and info lines are rate limited per call site (its format): 20
+ * at once, then one a second, the next one written saying how many were
+ * left out.
  */
 #ifndef MICRO_LOG_H
 #define MICRO_LOG_H
@@ -17,7 +22,9 @@ enum log_level {
 /*
  * Called after each line reaches stderr with its message alone: no
  * "<N>", no "name[pid]: proc: " (the sink knows who is logging), no
- * newline. It must not log.
+ * newline. It must not log. Once a process has a sink, a line stderr
+ * cannot take at once (a full pipe or journald stream) is dropped there
+ * rather than waited for; the next line written says how many were.
  */
 typedef void	(*log_sink_fn)(enum log_level, const char *, size_t);
 

@@ -2,6 +2,7 @@
 Consul is not packaged here; see consul_standin.py)."""
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -647,3 +648,35 @@ def test_failing_name_keeps_its_nodes_through_relist(consul, microd):
     s.register(gomicro_registration(keep, "keep-2", 9412))
     wait_for(lambda: node_ids(m, keep) == {"keep-2"}, 10,
              what="the name followed again once it answers")
+
+
+# A line as microd writes it to stderr under systemd (JOURNAL_STREAM).
+JOURNAL_LINE = re.compile(rb"^<[0-7]>microd\[\d+\]: ")
+
+
+def test_peer_bytes_cannot_forge_a_journal_line(consul, microd):
+    """A name from Consul's catalog is logged when its health query
+    fails. Its LF would end the line and its "<0>" make journald take
+    the rest for an emergency; its ESC would reach a terminal."""
+    s = consul()
+    m = start(microd, s, env={"JOURNAL_STREAM": "8:1234"})
+    name = "evil\n<0>forged\x1b]0;title\x07\x1b[2J\x7f\u009b31m"
+    s.fail_if = lambda method, path: (
+        500 if "forged" in path or "%0A" in path else None)
+    s.register(gomicro_registration(name, "e-1", 9400))
+
+    def logged():
+        with open(m.log, "rb") as f:
+            return [ln for ln in f.read().split(b"\n") if b"evil" in ln]
+    got = wait_for(logged, 20, what="the failing health query logged")
+    ring = [json.loads(ln)["msg"] for ln in m.ctl(
+        "--json", "logs", "-n", "1000", "registry").stdout.splitlines()]
+    assert any("evil" in msg for msg in ring), ring
+    assert not any(c in msg for msg in ring for c in "\n\x1b\x07\x7f\x9b")
+    m.stop()
+    with open(m.log, "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    assert all(JOURNAL_LINE.match(ln) for ln in lines), [
+        ln for ln in lines if not JOURNAL_LINE.match(ln)]
+    assert not any(c in b"".join(lines) for c in (
+        b"\x1b", b"\x07", b"\x7f", b"\xc2\x9b")), got

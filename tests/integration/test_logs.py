@@ -9,10 +9,11 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
-from conftest import MICROCTL, wait_for
+from conftest import MICROCTL, MICROD, http, wait_for
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) "
                   r"(master|(registry|api|web|sidecar|broker)/\d+)"
@@ -162,3 +163,172 @@ def test_unread_stream_does_not_hold_the_daemon(m):
     wait_for(lambda: m.status()["generation"] >= 4, 20, what="reloads")
     s.close()
     assert os.path.exists(m.socket)
+
+
+def start_to_unread(microd, kind, **kw):
+    """microd with stdout and stderr a pipe or stream socket (journald's
+    kind) nobody reads: the reading end is kept open, never read."""
+    m = microd(start=False, **kw)
+    if kind == "pipe":
+        r, w = os.pipe()
+    else:
+        r, w = socket.socketpair()
+        w.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        r, w = r.detach(), w.detach()
+    m.proc = subprocess.Popen([MICROD, "-c", m.conf], stdout=w, stderr=w,
+                              env=m.env, start_new_session=True)
+    os.close(w)
+    m.wait_ready()
+    return m, r
+
+
+def drain(fd):
+    os.set_blocking(fd, False)
+    got = b""
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return got
+            got += chunk
+    except BlockingIOError:
+        return got
+
+
+def bad_request(port):
+    """A request every worker answers 400 and logs (at debug)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"BOGUS\r\n\r\n")
+    try:
+        return s.recv(100)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_unread_stderr_does_not_stop_the_daemon(microd, kind):
+    """Lines fill the pipe (64 KiB) or the socket's buffers; the worker
+    that logs the next one must not block in write(2): it keeps serving,
+    its lines still reach the log ring, and once stderr is read again
+    the next line written there says how many were dropped."""
+    m, r = start_to_unread(microd, kind, workers={"web": 0, "broker": 0})
+    try:
+        for _ in range(1500):
+            assert bad_request(m.ports["api"]).startswith(b"HTTP/1.1 400")
+        assert http("GET", m.url("api", "/healthz"))[0] == 200
+        out = m.ctl("logs", "-n", "1", "api").stdout
+        assert "400 Bad Request" in out, out
+        drain(r)
+        bad_request(m.ports["api"])
+        got = wait_for(lambda: drain(r), 10, what="a line on stderr")
+        assert re.match(rb"microd\[\d+\]: api/0: \d+ lines dropped: "
+                        rb"stderr was full\n", got), got
+    finally:
+        m.kill_all()
+        os.close(r)
+
+
+def ws_subscribe(port):
+    """A websocket subscriber held open (its connection returned)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /sub?topic=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+              b"\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 101")
+    return s
+
+
+def refused(s):
+    """One more subscriber on keep-alive connection s, refused with 503
+    (and a warning) while the listener's max_connections are open."""
+    s.sendall(b"GET /sub?topic=t HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503"), head
+    size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(body) < size:
+        body += s.recv(4096)
+
+
+def test_refusal_flood_is_rate_limited(microd):
+    """Every refused subscriber logs a warning: 2000 of them are 20
+    lines at once then one a second, on disk and in the log ring, and
+    the lines say how many like them were left out."""
+    m = microd(extra="[broker]\nmax_connections = 1\n"
+               "[microd]\nlog_level = info\n", workers={"web": 0})
+    held = ws_subscribe(m.ports["broker"])
+    s = socket.create_connection(("127.0.0.1", m.ports["broker"]),
+                                 timeout=10)
+    t0 = time.monotonic()
+    for _ in range(2000):
+        refused(s)
+    total = [2000]
+
+    def warned():
+        with open(m.log) as f:
+            lines = [ln for ln in f if "refusing a websocket" in ln]
+        return len(lines), sum(
+            int(x.group(1)) for x in (re.search(
+                r"\((\d+) similar lines left out\)", ln) for ln in lines)
+            if x)
+
+    def all_told():
+        """One more refused; True once every one is a line or counted
+        in one (the one just refused took a token)."""
+        refused(s)
+        total[0] += 1
+        return sum(warned()) == total[0]
+    wait_for(all_told, 10, 0.1, what="every refusal told")
+    lines, left_out = warned()
+    assert left_out > 0
+    assert lines <= 20 + time.monotonic() - t0 + 1
+    ring = m.ctl("logs", "-n", "1000", "broker").stdout
+    assert ring.count("refusing a websocket") == lines
+    s.close()
+    held.close()
+
+
+def follow(m, *args):
+    """microctl logs -f ARGS, and a function returning what it printed
+    so far."""
+    env = dict(m.env, MICROD_SOCKET=m.socket)
+    p = subprocess.Popen([MICROCTL, "logs", "-f", "-n", "1"] + list(args),
+                         stdout=subprocess.PIPE, text=True, env=env)
+    got = queue.Queue()
+    threading.Thread(target=lambda: [got.put(ln) for ln in p.stdout],
+                     daemon=True).start()
+    seen = []
+
+    def lines():
+        while not got.empty():
+            seen.append(got.get())
+        return seen
+    wait_for(lines, 10, what="the backlog")
+    return p, lines
+
+
+def test_lost_lines_of_processes_filtered_out_not_reported(microd):
+    """api/0 logs faster than the rings are polled and laps its ring:
+    a stream of the master's lines lost none of them, one of api's did."""
+    m = microd(workers={"web": 0, "broker": 0})
+    bad_request(m.ports["api"])     # a line of api's for the backlog
+    master, master_lines = follow(m, "master")
+    api, api_lines = follow(m, "api")
+
+    def lapped():
+        for _ in range(1000):
+            assert bad_request(m.ports["api"]).startswith(b"HTTP/1.1 400")
+        return any("lines lost" in ln for ln in api_lines())
+    try:
+        wait_for(lapped, 60, what="api's stream losing lines")
+        cause_warning(m)
+        wait_for(lambda: any("request too large" in ln
+                             for ln in master_lines()), 10,
+                 what="the master's warning after the flood")
+        assert not any("lines lost" in ln for ln in master_lines())
+    finally:
+        for p in (master, api):
+            p.terminate()
+            p.wait(10)

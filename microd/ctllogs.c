@@ -58,6 +58,7 @@ struct ctllogs_batch {
 	struct ctllogs_item	*v;
 	size_t			 n, cap;
 	uint64_t		 clock;		/* the key of the ring's last */
+	int			 other;		/* ring's last: not the filter's */
 };
 
 static TAILQ_HEAD(, ctllogs) ctllogs_open = TAILQ_HEAD_INITIALIZER(
@@ -71,11 +72,16 @@ ctllogs_role_name(unsigned role)
 }
 
 static int
+ctllogs_match_proc(const struct ctllogs_filter *f, unsigned role, unsigned id)
+{
+	return (f->role == CTLLOGS_ANY || (unsigned)f->role == role) &&
+	    (f->id == CTLLOGS_ANY || (uint64_t)f->id == id);
+}
+
+static int
 ctllogs_match(const struct ctllogs_filter *f, const struct logring_line *l)
 {
-	return l->level <= f->level &&
-	    (f->role == CTLLOGS_ANY || (unsigned)f->role == l->role) &&
-	    (f->id == CTLLOGS_ANY || (uint64_t)f->id == l->id);
+	return l->level <= f->level && ctllogs_match_proc(f, l->role, l->id);
 }
 
 static void
@@ -86,6 +92,7 @@ ctllogs_add(const struct logring_line *l, void *arg)
 
 	if (l->time_ms > b->clock)
 		b->clock = l->time_ms;
+	b->other = !ctllogs_match_proc(b->filter, l->role, l->id);
 	if (!ctllogs_match(b->filter, l))
 		return;
 	if (b->n == b->cap) {
@@ -114,11 +121,18 @@ static uint64_t
 ctllogs_collect(uint64_t *next, struct ctllogs_batch *b)
 {
 	unsigned	 slot;
-	uint64_t	 lost = 0;
+	uint64_t	 lost = 0, n;
 
 	for (slot = 0; slot < logring_nslots(); slot++) {
 		b->clock = 0;
-		lost += logring_read(slot, &next[slot], ctllogs_add, b);
+		b->other = 0;
+		n = logring_read(slot, &next[slot], ctllogs_add, b);
+		/*
+		 * The ring of a process the filter leaves out (as its line
+		 * read last says): what it lost was not asked for.
+		 */
+		if (!b->other)
+			lost += n;
 	}
 	if (b->n > 1)
 		qsort(b->v, b->n, sizeof(*b->v), ctllogs_cmp);
@@ -174,7 +188,7 @@ ctllogs_send_lost(struct control_conn *c, uint64_t lost)
 static void
 ctllogs_poll_one(struct ctllogs *s)
 {
-	struct ctllogs_batch	 b = { &s->filter, NULL, 0, 0, 0 };
+	struct ctllogs_batch	 b = { &s->filter, NULL, 0, 0, 0, 0 };
 	uint64_t		 lost;
 	size_t			 i;
 
@@ -204,7 +218,7 @@ ctllogs_poll_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 ctllogs_backlog(struct ctllogs *s, uint32_t id, size_t want)
 {
-	struct ctllogs_batch	 b = { &s->filter, NULL, 0, 0, 0 };
+	struct ctllogs_batch	 b = { &s->filter, NULL, 0, 0, 0, 0 };
 	struct ctl_frame	 f;
 	unsigned		 slot;
 	size_t			 i, first;

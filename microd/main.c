@@ -584,6 +584,13 @@ main(int argc, char *argv[])
 	const char		*path = SYSCONFDIR "/microd/microd.conf";
 	int			 ch, test = 0, debug = 0, explicit = 0;
 
+	/*
+	 * Started with 0-2 closed, the first descriptors opened (libevent's
+	 * signal pipe, a listener) would take their numbers: log lines
+	 * would go into them.
+	 */
+	if (util_hold_stdio() == -1)
+		fatal("/dev/null");
 	log_init("microd", LOG_LEVEL_INFO);
 	while ((ch = getopt(argc, argv, "c:dhtv")) != -1) {
 		switch (ch) {

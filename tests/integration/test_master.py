@@ -372,6 +372,20 @@ def test_socket_path_that_is_not_a_socket_is_left_alone(microd):
     assert "not a socket" in m.read_log()
 
 
+def test_started_with_stdio_closed(microd):
+    """Started with descriptors 0-2 closed, the first the master opened
+    took their numbers: its log lines went into whatever that was. They
+    are /dev/null now, in the master and in its workers."""
+    m = microd(start=False, workers={"web": 0, "sidecar": 0, "broker": 0})
+    m.proc = subprocess.Popen(
+        ["sh", "-c", 'exec "$0" -c "$1" <&- >&- 2>&-', MICROD, m.conf],
+        env=m.env, start_new_session=True)
+    m.wait_ready()
+    for pid in [m.proc.pid] + [w["pid"] for w in m.running()]:
+        assert [os.readlink("/proc/%d/fd/%d" % (pid, fd))
+                for fd in range(3)] == ["/dev/null"] * 3, pid
+
+
 def test_idle_control_connections_are_closed(microd):
     m = microd()
     idle = []

@@ -18,12 +18,7 @@
 static void
 backend_log(void *arg, int level, const char *msg)
 {
-	if (level <= LOG_LEVEL_WARN)
-		log_warnx("broker: %s", msg);
-	else if (level == LOG_LEVEL_INFO)
-		log_info("broker: %s", msg);
-	else
-		log_debug("broker: %s", msg);
+	log_at(level, "broker: %s", msg);
 }
 
 static void

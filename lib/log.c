@@ -345,6 +345,16 @@ log_info(const char *fmt, ...)
 }
 
 void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	if (level < LOG_LEVEL_WARN)
+		level = LOG_LEVEL_WARN;
+	else if (level != LOG_LEVEL_INFO && level != LOG_LEVEL_WARN)
+		level = LOG_LEVEL_DEBUG;
+	LOG_VA(level, NULL);
+}
+
+void
 log_debug(const char *fmt, ...)
 {
 	LOG_VA(LOG_LEVEL_DEBUG, NULL);

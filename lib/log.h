@@ -39,6 +39,12 @@ const char	*log_level_name(enum log_level);	/* "warn" */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * At a level a plugin gave: an error there is a warning here (only
+ * microd's own fatal errors are errors), an unknown level debug.
+ */
+void	log_at(enum log_level, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

@@ -728,12 +728,7 @@ registry_host_log(void *arg, int level, const char *msg)
 {
 	struct registry_core	*rc = arg;
 
-	if (level <= LOG_LEVEL_WARN)
-		log_warnx("%s backend: %s", rc->backend->name, msg);
-	else if (level == LOG_LEVEL_INFO)
-		log_info("%s backend: %s", rc->backend->name, msg);
-	else
-		log_debug("%s backend: %s", rc->backend->name, msg);
+	log_at(level, "%s backend: %s", rc->backend->name, msg);
 }
 
 static void

@@ -4,7 +4,8 @@ libmicro_a_SOURCES += shm/shm.h shm/registry.h shm/layout.h shm/internal.h \
 	shm/arena.c shm/writer.c shm/reader.c \
 	shm/svcstats.h shm/svcstats.c \
 	shm/nodehealth.h shm/nodehealth.c \
-	shm/logring.h shm/logring.c
+	shm/logring.h shm/logring.c \
+	shm/anon.h shm/anon.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_shm

@@ -4,13 +4,11 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
-
-#include <errno.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "shm/anon.h"
 #include "shm/logring.h"
 #include "util.h"
 
@@ -88,18 +86,9 @@ logring_create(unsigned nslots, const char **cause)
 	struct logring_hdr	*hdr;
 	size_t			 size;
 
-	if (nslots == 0 || nslots > 65536) {
-		*cause = "bad number of slots";
-		return -1;
-	}
 	size = sizeof(*hdr) + (size_t)nslots * sizeof(struct logring_ring);
-	/* Inherited across fork; nothing outside the daemon attaches. */
-	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED |
-	    MAP_ANONYMOUS, -1, 0);
-	if (hdr == MAP_FAILED) {
-		*cause = strerror(errno);
+	if ((hdr = shm_anon_create(nslots, size, cause)) == NULL)
 		return -1;
-	}
 	memcpy(hdr->magic, LOGRING_MAGIC, sizeof(hdr->magic));
 	hdr->version = LOGRING_VERSION;
 	hdr->nslots = nslots;

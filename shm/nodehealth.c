@@ -4,12 +4,10 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
-
-#include <errno.h>
 #include <string.h>
 
 #include "log.h"
+#include "shm/anon.h"
 #include "shm/nodehealth.h"
 #include "util.h"
 
@@ -88,21 +86,12 @@ nodehealth_create(unsigned nslots, const char **cause)
 	struct nodehealth_hdr	*hdr;
 	size_t			 size, tables_off;
 
-	if (nslots == 0 || nslots > 65536) {
-		*cause = "bad number of slots";
-		return -1;
-	}
-	tables_off = (sizeof(*hdr) + nslots * sizeof(struct nodehealth_slot) +
-	    63) & ~63UL;
+	tables_off = SHM_ANON_ROUND(sizeof(*hdr) +
+	    (size_t)nslots * sizeof(struct nodehealth_slot));
 	size = tables_off + (size_t)nslots * NODEHEALTH_ENTRIES *
 	    sizeof(struct nodehealth_entry);
-	/* Inherited across fork; nothing outside the daemon attaches. */
-	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED |
-	    MAP_ANONYMOUS, -1, 0);
-	if (hdr == MAP_FAILED) {
-		*cause = strerror(errno);
+	if ((hdr = shm_anon_create(nslots, size, cause)) == NULL)
 		return -1;
-	}
 	memcpy(hdr->magic, NODEHEALTH_MAGIC, sizeof(hdr->magic));
 	hdr->version = NODEHEALTH_VERSION;
 	hdr->nslots = nslots;

@@ -4,15 +4,13 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
-
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "shm/anon.h"
 #include "shm/svcstats.h"
 #include "util.h"
 
@@ -82,19 +80,12 @@ svcstats_create(unsigned nslots, const char **cause)
 	struct svcstats_hdr	*hdr;
 	size_t			 size, tables_off;
 
-	if (nslots == 0 || nslots > 65536) {
-		*cause = "bad number of slots";
-		return -1;
-	}
-	tables_off = (sizeof(*hdr) + nslots * sizeof(uint64_t) + 63) & ~63UL;
+	tables_off = SHM_ANON_ROUND(sizeof(*hdr) +
+	    (size_t)nslots * sizeof(uint64_t));
 	size = tables_off + (size_t)nslots * sizeof(struct svcstats_table);
-	/* Inherited across fork; the figures die with the master. */
-	hdr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED |
-	    MAP_ANONYMOUS, -1, 0);
-	if (hdr == MAP_FAILED) {
-		*cause = strerror(errno);
+	/* The figures die with the master. */
+	if ((hdr = shm_anon_create(nslots, size, cause)) == NULL)
 		return -1;
-	}
 	memcpy(hdr->magic, SVCSTATS_MAGIC, sizeof(hdr->magic));
 	hdr->version = SVCSTATS_VERSION;
 	hdr->nslots = nslots;

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -668,6 +669,32 @@ store_swap(struct store *a, struct store *b)
 }
 
 /*
+ * What the open file holds, whole, at its path: written beside it, then
+ * renamed over it, so that a process killed meanwhile leaves no half copy
+ * there for the next start to take for the registry.
+ */
+static int
+store_copy(struct store *st, char **cause)
+{
+	char	 tmp[1024], *sql;
+	int	 rv;
+
+	snprintf(tmp, sizeof(tmp), "%s.copy", st->path);
+	unlink(tmp);		/* a killed one's; VACUUM INTO wants none */
+	if ((sql = sqlite3_mprintf("VACUUM INTO %Q", tmp)) == NULL)
+		fatalx("sqlite3_mprintf");
+	rv = store_exec(st, sql, cause);
+	sqlite3_free(sql);
+	if (rv == 0 && rename(tmp, st->path) == -1) {
+		xasprintf(cause, "rename %s: %s", tmp, strerror(errno));
+		rv = -1;
+	}
+	if (rv == -1)
+		unlink(tmp);
+	return rv;
+}
+
+/*
  * Copy what the file open holds to a new file at the path, once what is
  * there now is moved aside, and go on with the copy. The open file's own
  * -wal and -shm, if they are still there, go: a new file would take them
@@ -677,8 +704,8 @@ static int
 store_renew(struct store *st, char **cause)
 {
 	struct store	*next;
-	char		 to[1024], *sql;
-	int		 moved, rv;
+	char		 to[1024];
+	int		 moved;
 
 	store_file_unlink_own(st->path, "-wal", st->wal_ino);
 	store_file_unlink_own(st->path, "-shm", st->shm_ino);
@@ -687,14 +714,8 @@ store_renew(struct store *st, char **cause)
 		xasprintf(cause, "what is there now cannot be moved aside");
 		return -1;
 	}
-	if ((sql = sqlite3_mprintf("VACUUM INTO %Q", st->path)) == NULL)
-		fatalx("sqlite3_mprintf");
-	rv = store_exec(st, sql, cause);
-	sqlite3_free(sql);
-	if (rv == -1) {
-		unlink(st->path);	/* what it wrote of the copy */
+	if (store_copy(st, cause) == -1)
 		return -1;
-	}
 	next = store_new(st->path);
 	if (store_connect(next, cause) == -1) {
 		store_shut(next);

@@ -758,6 +758,26 @@ run_child(struct fixture *f, int (*child)(struct fixture *, uint64_t *),
 }
 
 /*
+ * child(f, &c) for each case c below n, each on a fresh fixture in a child
+ * process given 10 s: each must exit with code.
+ */
+static void
+run_cases(int (*child)(struct fixture *, uint64_t *), uint64_t n, int code)
+{
+	struct fixture	*f;
+	uint64_t	 c;
+	int		 status;
+
+	for (c = 0; c < n; c++) {
+		f = fuzz_fixture();
+		status = run_child(f, child, &c, 10);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), code);
+		fixture_free(f);
+	}
+}
+
+/*
  * Runs child(f, rs) again and again, each time in a child process on a
  * copy of the same segment (restored after it), with rs advanced. A run
  * fails if the child faults, outlasts its alarm, or exits non-zero;
@@ -1061,17 +1081,7 @@ scribbled_header(struct fixture *f, uint64_t *c)
 static void
 test_scribbled_writer_header(void **state)
 {
-	struct fixture	*f;
-	uint64_t	 c;
-	int		 status;
-
-	for (c = 0; c < 5; c++) {
-		f = fuzz_fixture();
-		status = run_child(f, scribbled_header, &c, 10);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-		fixture_free(f);
-	}
+	run_cases(scribbled_header, 5, 0);
 }
 
 /*
@@ -1124,17 +1134,7 @@ scribbled_epoch(struct fixture *f, uint64_t *c)
 static void
 test_scribbled_epoch(void **state)
 {
-	struct fixture	*f;
-	uint64_t	 c;
-	int		 status;
-
-	for (c = 0; c < 4; c++) {
-		f = fuzz_fixture();
-		status = run_child(f, scribbled_epoch, &c, 10);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-		fixture_free(f);
-	}
+	run_cases(scribbled_epoch, 4, 0);
 }
 
 /*
@@ -1319,17 +1319,7 @@ corrupt_cleaned(struct fixture *f, uint64_t *c)
 static void
 test_corrupt_record_at_cleaner(void **state)
 {
-	struct fixture	*f;
-	uint64_t	 c;
-	int		 status;
-
-	for (c = 0; c < 4; c++) {
-		f = fuzz_fixture();
-		status = run_child(f, corrupt_cleaned, &c, 10);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 1);
-		fixture_free(f);
-	}
+	run_cases(corrupt_cleaned, 4, 1);
 }
 
 /*

@@ -77,9 +77,17 @@ def frame(d):
     return struct.pack(">I", len(body)) + body
 
 
+def signal_pid(pid, sig):
+    """os.kill for one process. A pid of 0 or -1 signals a whole process
+    group, and a worker waiting to respawn is listed with pid 0: that
+    SIGKILLed pytest and the CI run with it."""
+    assert pid > 1, "no process to signal: pid %r" % (pid,)
+    os.kill(pid, sig)
+
+
 def pid_alive(pid):
     try:
-        os.kill(pid, 0)
+        signal_pid(pid, 0)
     except ProcessLookupError:
         return False
     # A zombie is dead for our purposes.

@@ -15,7 +15,7 @@ import threading
 import pytest
 import websockets
 
-from conftest import MICROCTL, http, wait_for
+from conftest import MICROCTL, http, signal_pid, wait_for
 
 SMALL = "[broker]\nmax_message = 1024\n"
 
@@ -263,7 +263,7 @@ def test_killed_worker_respawned_subscribers_reconnect(microd):
 
     async def first():
         s = await websockets.connect(ws_url(m, "/sub?topic=r"))
-        os.kill(old, signal.SIGKILL)
+        signal_pid(old, signal.SIGKILL)
         try:
             await asyncio.wait_for(s.recv(), 10)
         except websockets.ConnectionClosed:
@@ -661,14 +661,14 @@ def test_lapped_reader_counts_every_lost_message(microd):
         for s in subs.values():
             await s.recv()
         before = stats(m)
-        os.kill(stopped, signal.SIGSTOP)
+        signal_pid(stopped, signal.SIGSTOP)
         try:
             for i in range(n):
                 await pub.send(b"%04d" % i + b"y" * 996)
             for i in range(n):     # the live worker keeps up
                 await subs[live].recv()
         finally:
-            os.kill(stopped, signal.SIGCONT)
+            signal_pid(stopped, signal.SIGCONT)
         got = await recv_until_quiet(subs[stopped])
         assert 0 < got < n
         after = stats(m)
@@ -717,12 +717,12 @@ def burst_in_one_turn(m, n, body):
         s.settimeout(30)
         s.sendall(head + body[:-1])
     wait_for(lambda: unread(m) == 0, 30, what="the bodies read")
-    os.kill(pid, signal.SIGSTOP)
+    signal_pid(pid, signal.SIGSTOP)
     try:
         for s in posts:
             s.sendall(body[-1:])
     finally:
-        os.kill(pid, signal.SIGCONT)
+        signal_pid(pid, signal.SIGCONT)
     for s in posts:
         assert s.recv(12).startswith(b"HTTP/1.1 202")
         s.close()
@@ -812,7 +812,7 @@ def test_dead_workers_members_get_no_copies_while_it_waits(microd, role):
         # Quick deaths in a row: the next start waits 0, 100, 200, 400 ms.
         seen, victim = list(pids), pids[0]
         for _ in range(4):
-            os.kill(victim, signal.SIGKILL)
+            signal_pid(victim, signal.SIGKILL)
             victim = respawned(m, role, seen)
             seen.append(victim)
         if role == "broker":
@@ -821,7 +821,7 @@ def test_dead_workers_members_get_no_copies_while_it_waits(microd, role):
             member = await websockets.connect(
                 sidecar_url(m, "topic=jobs&queue=q"))
         before = stats(m)
-        os.kill(victim, signal.SIGKILL)
+        signal_pid(victim, signal.SIGKILL)
         # Reaped; the master waits 800 ms before the next start.
         wait_for(lambda: victim not in [w["pid"] for w in
                                         m.workers_list()], 5, what="reaped")

@@ -26,7 +26,8 @@ import urllib.request
 import pytest
 import websockets
 
-from conftest import BUILDDIR, SRCDIR, accept_loop, free_port, wait_for
+from conftest import (BUILDDIR, SRCDIR, accept_loop, free_port, signal_pid,
+                      wait_for)
 from test_broker import body_of, post, run, ws_url
 
 NATS_SERVER = shutil.which("nats-server")
@@ -353,11 +354,11 @@ def test_stalled_server_publishes_refused_not_buffered(microd, nats):
     worker buffer every publish: past a bounded backlog, 503."""
     m = microd(extra=nats_conf(nats))
     body = b"x" * (512 * 1024)
-    os.kill(nats.proc.pid, signal.SIGSTOP)
+    signal_pid(nats.proc.pid, signal.SIGSTOP)
     try:
         answers = [post(m, "big", body) for _ in range(128)]
     finally:
-        os.kill(nats.proc.pid, signal.SIGCONT)
+        signal_pid(nats.proc.pid, signal.SIGCONT)
     codes = [a[0] for a in answers]
     assert set(codes) <= {202, 503}
     # 64 MiB offered; the backlog (8 MiB) and the sockets' buffers hold
@@ -407,14 +408,14 @@ def test_server_hung_at_start_then_resumes(microd, nats):
     worker starts: cnats gives the connection up for good after its
     connect timeout; the worker opens another and serves once NATS
     answers."""
-    os.kill(nats.proc.pid, signal.SIGSTOP)
+    signal_pid(nats.proc.pid, signal.SIGSTOP)
     try:
         m = microd(extra=nats_conf(nats), start=False)
         m.start(wait=False)
         wait_for(lambda: "broker: nats: %s unreachable" % nats.address
                  in m.read_log(), what="the first connect timing out")
     finally:
-        os.kill(nats.proc.pid, signal.SIGCONT)
+        signal_pid(nats.proc.pid, signal.SIGCONT)
     m.wait_ready(timeout=30)
     wait_for(lambda: post(m, "late", b"x")[0] == 202, timeout=15,
              what="connected once NATS answers")
@@ -427,7 +428,7 @@ def test_server_hung_publishes_fail_soon_loop_stays_free(microd, nats):
     connection's lock until its timeout) do not stall the worker."""
     m = microd(extra=nats_conf(nats))
     assert post(m, "t", b"x")[0] == 202
-    os.kill(nats.proc.pid, signal.SIGSTOP)
+    signal_pid(nats.proc.pid, signal.SIGSTOP)
     try:
         wait_for(lambda: post(m, "t", b"x")[0] == 503, timeout=30,
                  interval=0.2, what="publishes refused")
@@ -441,7 +442,7 @@ def test_server_hung_publishes_fail_soon_loop_stays_free(microd, nats):
         # busy machine.
         assert slowest < 1.5
     finally:
-        os.kill(nats.proc.pid, signal.SIGCONT)
+        signal_pid(nats.proc.pid, signal.SIGCONT)
     wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
              what="publishes accepted once NATS answers")
 
@@ -572,7 +573,7 @@ def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
     n.start()
     m = microd(extra=nats_conf(n))
     assert post(m, "t", b"x")[0] == 202
-    os.kill(n.proc.pid, signal.SIGSTOP)
+    signal_pid(n.proc.pid, signal.SIGSTOP)
 
     async def go():
         wait_for(lambda: post(m, "t", b"x")[0] == 503, timeout=30,
@@ -587,7 +588,7 @@ def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
             assert post(m, "t", b"x")[0] == 503
             slowest = max(slowest, time.monotonic() - t)
             i += 1
-        os.kill(n.proc.pid, signal.SIGCONT)
+        signal_pid(n.proc.pid, signal.SIGCONT)
         # An attempt holds the lock for ~2 s: well below, on a busy box.
         assert slowest < 1.5
         wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=15,
@@ -599,7 +600,7 @@ def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
     try:
         run(go(), timeout=60)
     finally:
-        os.kill(n.proc.pid, signal.SIGCONT)
+        signal_pid(n.proc.pid, signal.SIGCONT)
         n.stop()
 
 
@@ -617,7 +618,7 @@ def test_subscriber_kept_while_no_server_completes_handshake(microd, nats):
     after each failed handshake, and a subscriber that came meanwhile
     is carried to the next one (the worker restarted, closing it with
     1001), then gets messages once NATS answers."""
-    os.kill(nats.proc.pid, signal.SIGSTOP)
+    signal_pid(nats.proc.pid, signal.SIGSTOP)
     try:
         m = start_with_nats_hung(microd, nats)
 
@@ -628,21 +629,21 @@ def test_subscriber_kept_while_no_server_completes_handshake(microd, nats):
                      what="the first connection given up")
             with pytest.raises(asyncio.TimeoutError):
                 await next_body(sub, 1)
-            os.kill(nats.proc.pid, signal.SIGCONT)
+            signal_pid(nats.proc.pid, signal.SIGCONT)
             wait_for(lambda: post(m, "early", b"x")[0] == 202, timeout=20,
                      what="connected once NATS answers")
             await settle(m, "early", [sub])
             await sub.close()
         run(go(), timeout=90)
     finally:
-        os.kill(nats.proc.pid, signal.SIGCONT)
+        signal_pid(nats.proc.pid, signal.SIGCONT)
     assert "restarting" not in m.read_log()
 
 
 def test_hung_at_start_new_connections_do_not_stall(microd, nats):
     """A server hung when the worker starts: each new connection's first
     attempt (~2 s on it) is not made on the worker's loop."""
-    os.kill(nats.proc.pid, signal.SIGSTOP)
+    signal_pid(nats.proc.pid, signal.SIGSTOP)
     try:
         m = start_with_nats_hung(microd, nats)
         wait_for(lambda: "no server completed the handshake"
@@ -655,6 +656,6 @@ def test_hung_at_start_new_connections_do_not_stall(microd, nats):
             slowest = max(slowest, time.monotonic() - t)
         assert slowest < 1.5    # a first attempt on the loop: ~2 s
     finally:
-        os.kill(nats.proc.pid, signal.SIGCONT)
+        signal_pid(nats.proc.pid, signal.SIGCONT)
     wait_for(lambda: post(m, "t", b"x")[0] == 202, timeout=20,
              what="connected once NATS answers")

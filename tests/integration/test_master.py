@@ -16,7 +16,7 @@ from http.client import HTTPConnection
 import pytest
 
 from conftest import (BUILDDIR, MICROCTL, MICROD, ROLES, frame, http,
-                      pid_alive, wait_for)
+                      pid_alive, signal_pid, wait_for)
 from test_ctl_subscribe import Ctl
 from test_registry import post, service
 from test_sidecar_health import RESTART_REGISTRY, crash_sidecar0, sidecar0
@@ -102,7 +102,7 @@ def test_sigkill_worker_respawns_listener_stays_open(microd):
     old = m.running("api")[0]
     with HealthLoop(m.url("sidecar", "/healthz")) as loop_s, \
             HealthLoop(m.url("api", "/healthz")) as loop:
-        os.kill(old["pid"], signal.SIGKILL)
+        signal_pid(old["pid"], signal.SIGKILL)
         t0 = time.monotonic()
         new = wait_for(lambda: [w for w in m.running("api")
                                 if w["pid"] != old["pid"]],
@@ -409,7 +409,7 @@ def test_idle_control_connections_are_closed(microd):
 def test_worker_restarted_before_a_reload_ends_with_its_generation(microd):
     m = microd(workers={"api": 1})
     stuck = m.running("api")[0]["pid"]
-    os.kill(stuck, signal.SIGSTOP)   # as if draining a long request
+    signal_pid(stuck, signal.SIGSTOP)   # as if draining a long request
     try:
         m.ctl("restart", "api")
         m.ctl("reload")
@@ -417,7 +417,7 @@ def test_worker_restarted_before_a_reload_ends_with_its_generation(microd):
                  any(w["generation"] == 2 for w in m.running("api")),
                  what="generation 2 serving")
     finally:
-        os.kill(stuck, signal.SIGCONT)
+        signal_pid(stuck, signal.SIGCONT)
     wait_for(lambda: not pid_alive(stuck), what="stuck worker gone")
 
     def settled():
@@ -437,7 +437,7 @@ def test_reloads_in_a_row_settle_on_the_last(microd):
     m = microd()
     registry = m.running("registry")[0]["pid"]
     for _ in range(40):
-        os.kill(m.proc.pid, signal.SIGHUP)
+        signal_pid(m.proc.pid, signal.SIGHUP)
         time.sleep(0.01)    # the pace of the burst, not a readiness wait
 
     def settled():
@@ -463,7 +463,7 @@ def test_a_relayed_request_the_registry_worker_leaves_unanswered_fails(
     registry = m.running("registry")[0]["pid"]
     svc_file = tmp_path / "svc.json"
     svc_file.write_text(json.dumps(service("relay.ctl")))
-    os.kill(registry, signal.SIGSTOP)
+    signal_pid(registry, signal.SIGSTOP)
     try:
         ctl = subprocess.Popen(
             [MICROCTL, "register", str(svc_file)], text=True,
@@ -472,7 +472,7 @@ def test_a_relayed_request_the_registry_worker_leaves_unanswered_fails(
         status, _, body = post(m, service("relay.http"))
         _, err = ctl.communicate(timeout=30)
     finally:
-        os.kill(registry, signal.SIGCONT)
+        signal_pid(registry, signal.SIGCONT)
     assert status == 503
     assert "did not answer in time" in json.loads(body)["detail"]
     assert ctl.returncode == 1
@@ -504,18 +504,18 @@ def test_worker_of_a_superseded_generation_is_not_respawned(microd):
     m = microd(workers={"api": 1})
     old = m.running("api")[0]["pid"]
     registry = m.running("registry")[0]["pid"]
-    os.kill(registry, signal.SIGSTOP)   # generation 2 waits for its exit
+    signal_pid(registry, signal.SIGSTOP)   # generation 2 waits for its exit
     try:
         m.write_conf(workers={"api": 0},
                      extra=m.extra + "\n[registry]\nttl = 42s\n")
         m.ctl("reload")
-        os.kill(old, signal.SIGKILL)
+        signal_pid(old, signal.SIGKILL)
         wait_for(lambda: "api/0: pid %d exited on signal 9" % old in
                  m.read_log(), what="the killed api worker reaped")
         assert [w for w in m.workers_list() if w["role"] == "api"] == []
         assert "api" not in m.status()["listeners"]
     finally:
-        os.kill(registry, signal.SIGCONT)
+        signal_pid(registry, signal.SIGCONT)
     wait_for(lambda: all(w["generation"] == 2 and w["state"] == "running"
                          for w in m.workers_list()), timeout=20,
              what="generation 2 serving")
@@ -558,7 +558,7 @@ def test_respawn_retried_soon_after_descriptors_run_out(microd):
         # Take every free descriptor with idle control connections, so
         # that the api channel's one leaves too few for a socketpair.
         take_descriptors(m, limit, fill)
-        os.kill(old, signal.SIGKILL)
+        signal_pid(old, signal.SIGKILL)
         wait_for(lambda: "api/0: socketpair: Too many open files" in
                  m.read_log(), what="the respawn failing")
     finally:
@@ -876,7 +876,7 @@ def test_restarting_a_draining_worker_again_keeps_its_kill_deadline(microd):
     # seconds was never killed, and the watchdog spares a draining one.
     m = microd()
     pid = m.running("sidecar")[0]["pid"]
-    os.kill(pid, signal.SIGSTOP)
+    signal_pid(pid, signal.SIGSTOP)
     start = time.monotonic()
     for _ in range(6):          # a restart every 2 s
         m.ctl("restart", "sidecar")
@@ -896,7 +896,7 @@ def test_stop_with_no_worker_running_still_answers(microd):
     def long_backoff():
         w = m.workers_list()[0]
         if w["pid"]:
-            os.kill(w["pid"], signal.SIGKILL)
+            signal_pid(w["pid"], signal.SIGKILL)
         return w["pid"] == 0 and w["restarts"] >= 8     # 6.4 s
     wait_for(long_backoff, timeout=30, what="registry in a long backoff")
     r = m.ctl("stop", check=False)
@@ -911,7 +911,7 @@ def test_restart_of_a_worker_waiting_to_start_says_so(microd):
     worker(s)" and did nothing: now it says what it waits for."""
     m = microd(workers={"web": 0, "broker": 0})
     registry = m.running("registry")[0]["pid"]
-    os.kill(registry, signal.SIGSTOP)   # the old writer does not exit yet
+    signal_pid(registry, signal.SIGSTOP)   # the old writer does not exit yet
     try:
         # Long enough that the old writer is not killed meanwhile.
         m.write_conf(extra=RESTART_REGISTRY +
@@ -925,7 +925,7 @@ def test_restart_of_a_worker_waiting_to_start_says_so(microd):
             assert "not restarted: it waits for the " + why in r.stderr, \
                 (spec, r.stderr)
     finally:
-        os.kill(registry, signal.SIGCONT)
+        signal_pid(registry, signal.SIGCONT)
     wait_for(lambda: len(m.workers_list()) == 3 and all(
         w["generation"] == 2 and w["state"] == "running"
         for w in m.workers_list()), timeout=20, what="generation 2 alone")
@@ -1129,7 +1129,7 @@ def test_reload_starts_a_registry_worker_waiting_out_a_backoff(microd):
     def long_backoff():
         w = registry_worker(m)
         if w["pid"]:
-            os.kill(w["pid"], signal.SIGKILL)
+            signal_pid(w["pid"], signal.SIGKILL)
         return w["pid"] == 0 and w["restarts"] >= 8     # 6.4 s
     wait_for(long_backoff, timeout=30, what="registry in a long backoff")
     m.ctl("reload")

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import MICROTOP, http, wait_for
+from conftest import MICROTOP, http, signal_pid, wait_for
 from gwnodes import FakeNode, closed_address, register
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
@@ -161,7 +161,7 @@ def test_killed_worker_shows_new_pid_and_restart(microd, tmux):
     api = m.running("api")[0]
     t.wait(lambda s: (worker_row(s, "api") or [0, 0, ""])[2] ==
            str(api["pid"]), what="api pid")
-    os.kill(api["pid"], signal.SIGKILL)
+    signal_pid(api["pid"], signal.SIGKILL)
 
     def restarted(s):
         cells = worker_row(s, "api")
@@ -251,7 +251,7 @@ def test_signal_restores_terminal(microd, tmux, sig):
     t = attached_top(tmux(), m)
     pid = int(subprocess.run(["pgrep", "-n", "-f", "^%s -s %s" % (
         MICROTOP, m.socket)], capture_output=True, text=True).stdout)
-    os.kill(pid, sig)
+    signal_pid(pid, sig)
     screen = t.wait_text("micro-top-exited-")
     assert "Workers (" not in screen
 

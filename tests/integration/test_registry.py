@@ -10,7 +10,7 @@ import time
 import urllib.request
 from http.client import HTTPConnection
 
-from conftest import http, pid_alive, wait_for
+from conftest import http, pid_alive, signal_pid, wait_for
 from gwnodes import node_ids
 
 
@@ -229,7 +229,7 @@ def test_registry_worker_sigkill_keeps_data_and_reads(microd):
     m = microd()
     assert post(m, service(name="go.micro.srv.a"))[0] == 200
     reg = [w for w in m.workers_list() if w["role"] == "registry"][0]
-    os.kill(reg["pid"], signal.SIGKILL)
+    signal_pid(reg["pid"], signal.SIGKILL)
     # Reads never depend on the writer being alive.
     assert ctl_service(m, "go.micro.srv.a") is not None
     wait_for(lambda: [w for w in m.running("registry")
@@ -247,7 +247,7 @@ def test_registry_worker_down_answers_503(microd):
     statuses = []
     for _ in range(8):
         reg = m.running("registry")[0]
-        os.kill(reg["pid"], signal.SIGKILL)
+        signal_pid(reg["pid"], signal.SIGKILL)
         status, _, body = post(m, service(name="go.micro.srv.down"))
         statuses.append(status)
         if status == 503:
@@ -446,7 +446,7 @@ def test_stray_bytes_in_a_record_reload_it_from_the_database(microd):
         f.seek(rec + 8)
         f.write(b"XXXX")
     reg = m.running("registry")[0]
-    os.kill(reg["pid"], signal.SIGKILL)
+    signal_pid(reg["pid"], signal.SIGKILL)
     wait_for(lambda: [w for w in m.running("registry")
                       if w["pid"] != reg["pid"]], what="new registry")
     wait_for(lambda: get_service(m, name)[0] == 200, what="the stored copy")
@@ -490,11 +490,11 @@ def stop_inside_a_read(m, pid, busy_url):
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            os.kill(pid, signal.SIGSTOP)
+            signal_pid(pid, signal.SIGSTOP)
             epoch = shm_read_epochs(m.proc.pid).get(pid, 0)
             if epoch:
                 return epoch
-            os.kill(pid, signal.SIGCONT)
+            signal_pid(pid, signal.SIGCONT)
             time.sleep(random.uniform(0.001, 0.005))   # let it run a while
         raise AssertionError("never caught pid %d inside a read" % pid)
     finally:
@@ -535,7 +535,7 @@ def test_worker_stuck_in_a_read_is_killed_and_updates_resume(microd):
         wait_for(lambda: not pid_alive(web), 20, what="stuck worker killed")
     finally:
         if pid_alive(web):
-            os.kill(web, signal.SIGCONT)
+            signal_pid(web, signal.SIGCONT)
     assert "web/0 (pid %d) stopped turning its event loop: killing it" % \
         web in m.read_log()
     wait_for(lambda: m.running("web"), 15, what="web restarted")
@@ -656,7 +656,7 @@ def test_concurrent_post_and_delete_of_one_service(microd):
         t.join()
     assert not failed
     before = sorted(node_ids(m, name))
-    os.kill(m.running("registry")[0]["pid"], signal.SIGKILL)
+    signal_pid(m.running("registry")[0]["pid"], signal.SIGKILL)
     wait_for(lambda: post(m, service(name="go.micro.srv.after"),
                           ttl="1h")[0] == 200, timeout=20,
              what="the registry worker back")

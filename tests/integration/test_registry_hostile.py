@@ -3,7 +3,6 @@ stray bytes in the shared segments' headers (a buggy worker scribbling):
 what a process took from a header once, at creation, is never read from
 it again."""
 import json
-import os
 import signal
 import sqlite3
 import struct
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import MICROTOP, http, pid_alive, wait_for
+from conftest import MICROTOP, http, pid_alive, signal_pid, wait_for
 from test_registry import get_service, post, service, shm_segment
 
 
@@ -165,7 +164,7 @@ def test_scribbled_registry_geometry_is_not_trusted(microd):
     status, _, body = post(m, service(name="go.micro.srv.after"))
     assert status == 200, body
     reg = m.running("registry")[0]
-    os.kill(reg["pid"], signal.SIGKILL)
+    signal_pid(reg["pid"], signal.SIGKILL)
     wait_for(lambda: [w for w in m.running("registry")
                       if w["pid"] != reg["pid"]], what="new registry")
     status, _, body = post(m, service(name="go.micro.srv.restarted"))

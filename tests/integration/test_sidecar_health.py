@@ -1,13 +1,12 @@
 """The sidecar's app health check: registered while the app's URL answers
 200, deregistered when it does not, registered again when it recovers."""
 import json
-import os
 import signal
 import subprocess
 import threading
 import time
 
-from conftest import MICROD, http, wait_for
+from conftest import MICROD, http, signal_pid, wait_for
 from gwnodes import FakeNode, RawNode, node_ids, register, slow
 from test_registry import ctl_service
 
@@ -121,7 +120,7 @@ def test_respawned_worker_deregisters_an_unhealthy_app(microd):
                    workers={"web": 0, "broker": 0})
         wait_for(lambda: node_ids(m, "go.micro.srv.app"), what="registered")
         state["status"] = 503
-        os.kill(m.running("sidecar")[0]["pid"], signal.SIGKILL)
+        signal_pid(m.running("sidecar")[0]["pid"], signal.SIGKILL)
         wait_for(lambda: not node_ids(m, "go.micro.srv.app"), timeout=20,
                  what="deregistered by the respawned worker")
         wait_for(lambda: "sidecar app go.micro.srv.app unhealthy (HTTP 503): "
@@ -319,14 +318,14 @@ def test_stuck_sidecar_lets_the_app_expire_in_three_intervals(microd):
                    workers={"web": 0, "broker": 0})
         wait_for(lambda: ctl_service(m, APP), what="registered")
         pid = m.running("sidecar")[0]["pid"]
-        os.kill(pid, signal.SIGSTOP)
+        signal_pid(pid, signal.SIGSTOP)
         try:
             # microctl reads the registry through the master: the stopped
             # sidecar cannot answer GET /registry.
             wait_for(lambda: ctl_service(m, APP) is None, timeout=6,
                      what="expired with its TTL (3 s)")
         finally:
-            os.kill(pid, signal.SIGCONT)
+            signal_pid(pid, signal.SIGCONT)
     finally:
         app.close()
 
@@ -369,13 +368,16 @@ def sidecar0(m):
 def crash_sidecar0(m, kills=6):
     """Kill sidecar/0 as soon as it runs, until its respawn waits (the
     delay doubles with each quick failure: seconds after six)."""
+    def respawned(old):
+        # One listing: three could see "running" for the old pid, then
+        # pid 0 once it was reaped, and kill pid 0.
+        w = sidecar0(m)
+        return w["state"] == "running" and w["pid"] != old and w
     pid = None
     for _ in range(kills):
-        w = wait_for(lambda: sidecar0(m)["state"] == "running" and
-                     sidecar0(m)["pid"] != pid and sidecar0(m), timeout=20,
-                     what="sidecar/0 respawned")
-        pid = w["pid"]
-        os.kill(pid, signal.SIGKILL)
+        pid = wait_for(lambda: respawned(pid), timeout=20,
+                       what="sidecar/0 respawned")["pid"]
+        signal_pid(pid, signal.SIGKILL)
     wait_for(lambda: sidecar0(m)["state"] in ("backoff", "crashloop"),
              what="sidecar/0 waiting to respawn")
 
@@ -475,14 +477,14 @@ def test_moved_app_registered_once_the_new_registry_worker_is_up(microd):
         registry = m.running("registry")[0]["pid"]
         # The old writer exits when let go, so the new one is not up
         # before the new sidecar/0 checks, however fast it drains.
-        os.kill(registry, signal.SIGSTOP)
+        signal_pid(registry, signal.SIGSTOP)
         try:
             reload_app(m, new.address, RESTART_REGISTRY)
             wait_for(lambda: sidecar0_new(m)["state"] == "waiting" or
                      m.read_log().count("healthy: registering") == 2,
                      what="the new sidecar/0 held or checking")
         finally:
-            os.kill(registry, signal.SIGCONT)
+            signal_pid(registry, signal.SIGCONT)
         wait_for(lambda: app_node_ids(m) == [APP + "-" + new.address],
                  timeout=15, what="the new node alone registered")
     finally:

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 import conftest
-from conftest import BUILDDIR, MICROCTL, MICROD, SRCDIR, http, wait_for
+from conftest import (BUILDDIR, MICROCTL, MICROD, SRCDIR, http, signal_pid,
+                      wait_for)
 
 
 def make(*targets, **kw):
@@ -375,7 +376,7 @@ def test_systemctl_start_reload_restart_stop(systemd_user, microd):
 
     # Restart=on-failure: a killed master comes back (RestartSec=2).
     restarts = int(sd.show("microd", "NRestarts"))
-    os.kill(main, 9)
+    signal_pid(main, 9)
     wait_for(lambda: sd.show("microd", "ActiveState") == "active" and
              int(sd.show("microd", "MainPID")) not in (0, main), 30,
              what="microd restarted")

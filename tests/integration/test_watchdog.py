@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import http, pid_alive, wait_for
+from conftest import http, pid_alive, signal_pid, wait_for
 from etcdfix import ETCD, Etcd, service as etcd_service
 from test_etcd import PLUGIN_ENV, PREFIX, conf as etcd_conf, gateway_put
 from test_registry import post, service, store_copies_expiring
@@ -109,7 +109,7 @@ def test_hung_worker_killed_unless_traced_until_the_tracer_leaves(microd):
     m = microd(workers={"api": 1, "sidecar": 1})
     hung = m.running("api")[0]["pid"]
     traced = m.running("sidecar")[0]["pid"]
-    os.kill(traced, signal.SIGSTOP)
+    signal_pid(traced, signal.SIGSTOP)
     tracer = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-p",
                                str(traced)], stderr=subprocess.PIPE)
     try:
@@ -117,7 +117,7 @@ def test_hung_worker_killed_unless_traced_until_the_tracer_leaves(microd):
                  tracer_of(traced) == tracer.pid, 10, what="strace attached")
         if tracer.poll() is not None:   # no ptrace here (Yama, seccomp)
             pytest.skip("strace cannot attach: %s" % tracer.stderr.read())
-        os.kill(hung, signal.SIGSTOP)
+        signal_pid(hung, signal.SIGSTOP)
         wait_for(lambda: not pid_alive(hung), 40, what="hung worker killed")
         assert "api/0 (pid %d) stopped turning its event loop: killing " \
             "it" % hung in m.read_log()
@@ -139,7 +139,7 @@ def test_hung_worker_killed_unless_traced_until_the_tracer_leaves(microd):
             tracer.kill()
             tracer.wait()
         if pid_alive(traced):
-            os.kill(traced, signal.SIGCONT)
+            signal_pid(traced, signal.SIGCONT)
     assert http("GET", m.url("sidecar", "/healthz"))[0] == 200
 
 

@@ -1,13 +1,12 @@
 """The web role's /metrics and /events under hostile service names,
 worker restarts and reloads; the feed's format and its clients."""
 import json
-import os
 import signal
 import socket
 import threading
 import time
 
-from conftest import http, wait_for
+from conftest import http, signal_pid, wait_for
 from gwnodes import register as gw_register
 from test_svcstats import call, node  # noqa: F401 (a fixture)
 from test_web import (Events, parse_prometheus, register, sample, scrape,
@@ -61,7 +60,7 @@ def test_worker_restart_keeps_series_unique_and_sums(microd, node):
     assert svc == 4
     for role in ("api", "sidecar"):
         old = worker_pid(m, role)
-        os.kill(old, signal.SIGKILL)
+        signal_pid(old, signal.SIGKILL)
         deadline = time.monotonic() + 15
         while True:
             fams = scrape(m)
@@ -207,7 +206,7 @@ def test_summed_counters_survive_restarts(microd):
     before = scrape(m)
     for role in ("broker", "sidecar", "registry"):
         old = worker_pid(m, role)
-        os.kill(old, signal.SIGKILL)
+        signal_pid(old, signal.SIGKILL)
         deadline = time.monotonic() + 15
         while True:
             fams = scrape(m)

@@ -41,7 +41,7 @@ broker_backend_load(const char *name, char **cause)
 	const char			*why;
 
 	if ((be = plugin_load("broker", name, BROKER_BACKEND_SYMBOL,
-	    BROKER_BACKEND_ABI, cause)) == NULL)
+	    BROKER_BACKEND_ABI, sizeof(*be), cause)) == NULL)
 		return NULL;
 	if (be->open == NULL || be->publish == NULL || be->subscribe == NULL ||
 	    be->unsubscribe == NULL) {

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,13 +87,31 @@ plugin_dlerror(const char *kind, const char *name, const char *path,
 		    err);
 }
 
+/*
+ * The size the linker recorded for the symbol at have, 0 if unknown: a
+ * struct built from another header under the same ABI number (the number
+ * not bumped) would be read past its end, or misread.
+ */
+static size_t
+plugin_symbol_size(const void *have)
+{
+	const ElfW(Sym)	*sym = NULL;
+	Dl_info		 info;
+
+	if (dladdr1(have, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 ||
+	    sym == NULL)
+		return 0;
+	return sym->st_size;
+}
+
 const void *
 plugin_load(const char *kind, const char *name, const char *symbol,
-    uint32_t abi, char **cause)
+    uint32_t abi, size_t size, char **cause)
 {
 	const char	*dir = getenv("MICROD_PLUGIN_DIR");
 	const uint32_t	*have;
 	char		 path[1024];
+	size_t		 found;
 	void		*dl;
 
 	if (!plugin_name_valid(name)) {
@@ -119,6 +138,12 @@ plugin_load(const char *kind, const char *name, const char *symbol,
 	if (*have != abi) {
 		xasprintf(cause, "%s is not binary compatible (ABI %u, microd "
 		    "speaks %u)", path, *have, abi);
+		dlclose(dl);
+		return NULL;
+	}
+	if ((found = plugin_symbol_size(have)) != size) {
+		xasprintf(cause, "%s is not binary compatible (its %s is %zu "
+		    "bytes, microd expects %zu)", path, symbol, found, size);
 		dlclose(dl);
 		return NULL;
 	}

@@ -26,7 +26,7 @@ registry_backend_find(const char *name, char **cause)
 			return backend_builtin[i];
 	}
 	if ((be = plugin_load("registry", name, REGISTRY_BACKEND_SYMBOL,
-	    REGISTRY_BACKEND_ABI, cause)) == NULL)
+	    REGISTRY_BACKEND_ABI, sizeof(*be), cause)) == NULL)
 		return NULL;
 	if (be->open == NULL) {
 		xasprintf(cause, "registry backend %s has no open", name);

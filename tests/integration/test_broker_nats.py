@@ -507,6 +507,116 @@ def test_plugin_other_abi_refused(microd):
     assert "a stub" not in m.read_log()
 
 
+# struct broker_backend as another header had it, under today's ABI
+# number: one without its last two calls (read past its end), and one
+# with a call after them (the calls misread).
+SHORT_PLUGIN = """
+#include "broker/backend.h"
+struct older_broker_backend {
+	uint32_t	 abi;
+	const char	*name;
+	int	 (*prepare)(const char **);
+	void	*(*open)(const void *, const char **);
+	void	 (*close)(void *);
+	int	 (*publish)(void *, const char *, const void *, size_t,
+		    const char **);
+};
+static void *
+stand_in_open(const void *host, const char **cause)
+{
+	*cause = "a stand-in";
+	return 0;
+}
+__attribute__((visibility("default")))
+const struct older_broker_backend microd_broker_backend = {
+	ABI, "nats", 0, stand_in_open, 0, 0
+};
+"""
+LONG_PLUGIN = """
+#include "broker/backend.h"
+static void *
+stand_in_open(const struct broker_host *host, const char **cause)
+{
+	*cause = "a stand-in";
+	return 0;
+}
+static int
+stand_in_publish(void *s, const char *t, const void *d, size_t n,
+    const char **cause)
+{
+	return -1;
+}
+static struct broker_backend_sub *
+stand_in_subscribe(void *s, const char *t, const char *q,
+    broker_backend_deliver_cb cb, void *arg, const char **cause)
+{
+	return 0;
+}
+static void
+stand_in_unsubscribe(void *s, struct broker_backend_sub *sub)
+{
+}
+__attribute__((visibility("default")))
+const struct {
+	struct broker_backend	 be;
+	void			(*newer)(void *);
+} microd_broker_backend = { {
+	.abi = ABI, .name = "nats", .open = stand_in_open,
+	.publish = stand_in_publish, .subscribe = stand_in_subscribe,
+	.unsubscribe = stand_in_unsubscribe,
+} };
+"""
+
+
+# Prints the stand-in's size, then the one microd expects.
+SIZES = """
+#include <stdio.h>
+#include "plugin.c"
+int
+main(void)
+{
+	printf("%zu %zu\\n", sizeof(microd_broker_backend),
+	    sizeof(struct broker_backend));
+	return 0;
+}
+"""
+
+
+def build_plugin(tmp_path, source):
+    """source built as tmp_path/plugins/broker-nats.so for today's ABI:
+    (its directory, its struct's size, the size microd expects)."""
+    dirs = tmp_path / "plugins"
+    dirs.mkdir()
+    (tmp_path / "plugin.c").write_text(source)
+    (tmp_path / "sizes.c").write_text(SIZES)
+    cc = ["cc", "-DABI=%d" % broker_abi(), "-I", SRCDIR]
+    subprocess.run(cc + ["-shared", "-fPIC", "-fvisibility=hidden", "-o",
+                         str(dirs / "broker-nats.so"),
+                         str(tmp_path / "plugin.c")], check=True)
+    subprocess.run(cc + ["-o", str(tmp_path / "sizes"),
+                         str(tmp_path / "sizes.c")], check=True)
+    have, want = subprocess.run([str(tmp_path / "sizes")], check=True,
+                                capture_output=True).stdout.split()
+    assert have != want
+    return dirs, int(have), int(want)
+
+
+@pytest.mark.parametrize("source", [SHORT_PLUGIN, LONG_PLUGIN],
+                         ids=["older-header", "newer-header"])
+def test_plugin_of_another_size_refused(microd, tmp_path, source):
+    """A broker-nats.so claiming today's ABI with a struct of another size
+    (built from another header, the ABI number not bumped) is refused
+    with its path and both sizes, before anything of it runs. The loader
+    checked the ABI number only: the shorter struct was read past its
+    end, the longer one's open ran."""
+    dirs, have, want = build_plugin(tmp_path, source)
+    m = broker_only(microd, "[broker]\nbackend = nats\n", dirs)
+    assert_broker_fatal(m, "%s/broker-nats.so is not binary compatible "
+                        "(its microd_broker_backend is %d bytes, microd "
+                        "expects %d)" % (dirs, have, want))
+    assert "a stand-in" not in m.read_log()
+
+
 def test_builtin_needs_no_plugin(microd, tmp_path):
     """backend = builtin loads nothing: an empty plugin directory does."""
     empty = tmp_path / "no-plugins"

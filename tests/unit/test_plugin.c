@@ -52,7 +52,7 @@ test_loads_matching_abi(void **state)
 
 	stub_dir("plugins-ok");
 	be = plugin_load("broker", "stub", BROKER_BACKEND_SYMBOL,
-	    BROKER_BACKEND_ABI, &cause);
+	    BROKER_BACKEND_ABI, sizeof(struct broker_backend), &cause);
 	assert_non_null(be);
 	assert_null(cause);
 	assert_int_equal(be->abi, BROKER_BACKEND_ABI);
@@ -79,7 +79,7 @@ test_refuses_other_abi(void **state)
 	/* The registry's backends go through the same check. */
 	cause = NULL;
 	assert_null(plugin_load("registry", "etcd", REGISTRY_BACKEND_SYMBOL,
-	    REGISTRY_BACKEND_ABI, &cause));
+	    REGISTRY_BACKEND_ABI, sizeof(struct registry_backend), &cause));
 	assert_cause(cause, "registry-etcd.so is not binary compatible");
 }
 
@@ -138,7 +138,7 @@ test_refuses_file_cut_short(void **state)
 	cut_copy(dir, 2048);
 	assert_int_equal(setenv("MICROD_PLUGIN_DIR", dir, 1), 0);
 	assert_null(plugin_load("broker", "cut", BROKER_BACKEND_SYMBOL,
-	    BROKER_BACKEND_ABI, &cause));
+	    BROKER_BACKEND_ABI, sizeof(struct broker_backend), &cause));
 	assert_cause(cause, "broker-cut.so is cut short");
 	snprintf(path, sizeof(path), "%s/broker-cut.so", dir);
 	unlink(path);
@@ -156,7 +156,8 @@ test_refuses_bad_names(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cause = NULL;
 		assert_null(plugin_load("broker", bad[i],
-		    BROKER_BACKEND_SYMBOL, BROKER_BACKEND_ABI, &cause));
+		    BROKER_BACKEND_SYMBOL, BROKER_BACKEND_ABI,
+		    sizeof(struct broker_backend), &cause));
 		assert_cause(cause, "is not a valid name");
 	}
 }

@@ -55,15 +55,19 @@ static char			 control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static TAILQ_HEAD(, control_conn) control_conns =
     TAILQ_HEAD_INITIALIZER(control_conns);
 static unsigned			 control_nconns;
-static struct event		*control_stats_timer;
+static unsigned			 control_nstats;	/* stats streams open */
+static struct event		*control_stats_timer;	/* while any is */
 
 static void	control_resume_all(void);
+static void	control_stats_stop(void);
 
 /* Any request ends a stream, and so does the connection's end. */
 static void
 control_stream_end(struct control_conn *c)
 {
-	if (c->stream == CONTROL_STREAM_LOGS)
+	if (c->stream == CONTROL_STREAM_STATS)
+		control_stats_stop();
+	else if (c->stream == CONTROL_STREAM_LOGS)
 		ctllogs_stop(c);
 	else if (c->stream == CONTROL_STREAM_SUB)
 		ctlsub_stop(c);
@@ -530,12 +534,24 @@ control_stream_start(struct control_conn *c, uint32_t id)
 
 	c->stream = CONTROL_STREAM_STATS;
 	c->stream_id = id;
-	if (control_stats_timer == NULL) {
+	if (control_nstats++ == 0) {
 		control_stats_timer = event_new(master->base, -1, EV_PERSIST,
 		    control_stats_cb, NULL);
-		event_add(control_stats_timer, &tv);
+		if (control_stats_timer == NULL ||
+		    event_add(control_stats_timer, &tv) == -1)
+			fatalx("stats stream timer");
 	}
 	ctlcmd_push_stats(c);
+}
+
+/* The last stats stream gone: an idle master is not woken every second. */
+static void
+control_stats_stop(void)
+{
+	if (--control_nstats > 0)
+		return;
+	event_free(control_stats_timer);
+	control_stats_timer = NULL;
 }
 
 /*
@@ -564,9 +580,6 @@ control_close(void)
 	}
 	while ((c = TAILQ_FIRST(&control_conns)) != NULL)
 		control_conn_free(c);
-	if (control_stats_timer != NULL)
-		event_free(control_stats_timer);
-	control_stats_timer = NULL;
 	if (control_refused.timer != NULL)
 		event_free(control_refused.timer);
 	control_refused.timer = NULL;

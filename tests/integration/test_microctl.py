@@ -433,6 +433,57 @@ def reply_ids(s):
     return ids
 
 
+def wakeups(pid):
+    """How many times pid went to sleep of its own accord so far: an
+    event loop's every wait."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches for %d" % pid)
+
+
+def wakeups_during(pid, seconds):
+    before = wakeups(pid)
+    time.sleep(seconds)     # a measuring window, not a wait for an event
+    return wakeups(pid) - before
+
+
+def stats_stream(m):
+    """A control connection with a stats stream open, its first event
+    read."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(15)
+    s.connect(m.socket)
+    s.sendall(frame({"v": 1, "id": 1, "cmd": "stats"}))
+    assert len(payloads(s, 1)) == 1
+    return s
+
+
+def test_stats_beat_stops_with_the_last_stream(microd):
+    """The master's 1 s stats timer, started by the first stats stream,
+    kept waking it every second for good once every stream had gone. It
+    stops with the last one (the master wakes as often as before any
+    stream: its own 1 s watchdog), runs on while one is left, and starts
+    again with the next."""
+    m = microd(workers={"web": 0, "sidecar": 0, "broker": 0})
+    window = 6
+    idle = wakeups_during(m.proc.pid, window)
+    first, second = stats_stream(m), stats_stream(m)
+    first.close()
+    assert len(payloads(second, 2)) == 2, "no beat for the stream left"
+    second.close()
+    m.status()      # served after the close was seen: the stream is gone
+    after = wakeups_during(m.proc.pid, window)
+    # A beat left running adds one wakeup a second, 6 in the window.
+    assert after <= idle + window // 2, (idle, after)
+    again = stats_stream(m)
+    try:
+        assert len(payloads(again, 2)) == 2, "no beat for a new stream"
+    finally:
+        again.close()
+
+
 def test_half_closed_client_gets_every_reply(m):
     """A client that sends its requests and shuts down its side (as
     socat does at the end of its input) still reads every answer, even

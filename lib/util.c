@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -437,6 +438,16 @@ util_backoff_next(uint64_t ms, uint64_t first, uint64_t max)
 	if (ms == 0)
 		return first;
 	return ms * 2 > max ? max : ms * 2;
+}
+
+uint64_t
+util_backoff_jitter(uint64_t ms)
+{
+	uint32_t	 r = 0;
+
+	/* No entropy yet (early boot) is no reason to stop: the full wait. */
+	(void)getrandom(&r, sizeof(r), GRND_NONBLOCK);
+	return ms - r % (ms / 2 + 1);
 }
 
 int

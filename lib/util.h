@@ -33,6 +33,13 @@ uint64_t	 util_wall_ms(void);	/* CLOCK_REALTIME */
 struct timeval	 util_timeval(uint64_t);
 /* The retry wait after ms (0: none yet): first, then doubled up to max. */
 uint64_t	 util_backoff_next(uint64_t ms, uint64_t first, uint64_t max);
+/*
+ * A wait from util_backoff_next less up to half of it at random, so that
+ * hosts which lost a server together do not all knock at once when it is
+ * back. Wait this, but pass util_backoff_next the unjittered value: the
+ * jitter must not compound.
+ */
+uint64_t	 util_backoff_jitter(uint64_t ms);
 
 /* A number with a unit suffix from a table ("" for none). */
 struct util_unit {

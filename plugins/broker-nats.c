@@ -29,7 +29,6 @@
 
 #include <sys/eventfd.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -370,20 +369,19 @@ bnats_closed_cb(natsConnection *nc, void *arg)
  * cnats' reconnect thread, after each round through the servers that
  * failed: pause BNATS_RECONNECT_MS, doubled each round up to
  * BNATS_RECONNECT_MAX_MS, less up to half at random, so the hosts of a
- * cluster do not all knock at once on a server coming back.
+ * cluster do not all knock at once on a server coming back. cnats counts
+ * the rounds: the wait is worked out again from the first each time.
  */
 static int64_t
 bnats_reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {
-	int64_t		 delay = BNATS_RECONNECT_MS;
-	uint32_t	 r = 0;
+	uint64_t	 ms = 0;
 
-	while (--attempts > 0 && delay < BNATS_RECONNECT_MAX_MS)
-		delay *= 2;
-	if (delay > BNATS_RECONNECT_MAX_MS)
-		delay = BNATS_RECONNECT_MAX_MS;
-	(void)getrandom(&r, sizeof(r), GRND_NONBLOCK);
-	return delay - (int64_t)(r % (uint32_t)(delay / 2 + 1));
+	do
+		ms = util_backoff_next(ms, BNATS_RECONNECT_MS,
+		    BNATS_RECONNECT_MAX_MS);
+	while (--attempts > 0 && ms < BNATS_RECONNECT_MAX_MS);
+	return (int64_t)util_backoff_jitter(ms);
 }
 
 static void

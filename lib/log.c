@@ -1,7 +1,9 @@
 /*
  * Logging. One line per call, written with a single write(2) so lines from
  * the master and its workers never interleave mid-line on a shared stderr.
- * Control characters in a message are written as '?' (log_scrub).
+ * A message is made UTF-8 (utf8_repair), its control characters written
+ * as '?' (log_scrub) and a long one cut (log_cut) before the line goes to
+ * stderr and the sink alike.
  */
 #include "config.h"
 
@@ -20,14 +22,18 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #define LOG_LINE_MAX	2048
+/* What marks a line cut short: "…", U+2026. */
+#define LOG_CUT		"\xe2\x80\xa6"
+#define LOG_CUT_LEN	(sizeof(LOG_CUT) - 1)
 /* Lines a call site may log at once (log_limit); then one a second. */
 #define LOG_BURST	20
 #define LOG_SITES	64
 
 struct log_site {
-	const char		*fmt;		/* the call site */
+	const char		*site;		/* LOG_SITE */
 	time_t			 last;		/* tokens added, in s */
 	unsigned		 tokens;
 	unsigned long long	 left_out;	/* since its last line */
@@ -164,6 +170,43 @@ log_scrub(char *s, size_t len)
 	return o;
 }
 
+/*
+ * The message as UTF-8, for journald to store it as text: msg itself, or
+ * in *fixed if it had to be repaired. Only such a message allocates:
+ * xmalloc's own fatal() ("malloc N") cannot come back here.
+ */
+static char *
+log_utf8(char *msg, size_t *len, char **fixed)
+{
+	const unsigned char	*u = (const unsigned char *)msg;
+	size_t			 i, n;
+
+	for (i = 0; i < *len; i += n) {
+		if ((n = utf8_sequence(u + i, *len - i)) == 0) {
+			*fixed = utf8_repair(msg, *len, len);
+			return *fixed;
+		}
+	}
+	return msg;
+}
+
+size_t
+log_cut(const char *text, size_t len, char *out, size_t max)
+{
+	size_t	 cut;
+
+	if (len <= max) {
+		memcpy(out, text, len);
+		return len;
+	}
+	cut = max - LOG_CUT_LEN;
+	while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(out, text, cut);
+	memcpy(out + cut, LOG_CUT, LOG_CUT_LEN);
+	return cut + LOG_CUT_LEN;
+}
+
 /* One write of line to stderr: a socket is waited for only if wait. */
 static ssize_t
 log_write(const char *line, size_t len, int wait)
@@ -247,13 +290,13 @@ log_stderr(const char *line, size_t len)
  * Some lines a peer can cause at will (a request refused, a node that
  * fails for each call): one each time would fill the disk or the
  * journal, and push every other line out of the log ring. A call site,
- * known by its format, may log LOG_BURST lines at once, then one a
+ * known by LOG_SITE, may log LOG_BURST lines at once, then one a
  * second; its next line says how many it left out. The sites used
  * least recently make room for new ones. Threads (cnats's) take the
  * table in turn. -1: leave this line out.
  */
 static int
-log_limit(const char *fmt, unsigned long long *left_out)
+log_limit(const char *site, unsigned long long *left_out)
 {
 	struct log_site	*s = NULL, *old = &log_sites[0];
 	struct timespec	 ts;
@@ -264,14 +307,14 @@ log_limit(const char *fmt, unsigned long long *left_out)
 	while (__atomic_exchange_n(&log_sites_busy, 1, __ATOMIC_ACQUIRE))
 		sched_yield();
 	for (i = 0; i < LOG_SITES && s == NULL; i++) {
-		if (log_sites[i].fmt == fmt)
+		if (log_sites[i].site == site)
 			s = &log_sites[i];
 		else if (log_sites[i].last < old->last)
 			old = &log_sites[i];
 	}
 	if (s == NULL) {
 		s = old;
-		s->fmt = fmt;
+		s->site = site;
 		s->tokens = LOG_BURST;
 		s->left_out = 0;
 	} else if (ts.tv_sec - s->last < LOG_BURST - s->tokens)
@@ -291,73 +334,85 @@ log_limit(const char *fmt, unsigned long long *left_out)
 	return rv;
 }
 
+/*
+ * A line, rate limited if it has a site. The message is formatted apart
+ * from the prefix, in a buffer longer than the line has room for: one
+ * that did not fit is longer than that room whatever vsnprintf left of
+ * it, and log_cut marks it cut.
+ */
 static void
-log_vwrite(enum log_level level, const char *why, const char *fmt,
-    va_list ap)
+log_vwrite(enum log_level level, const char *site, const char *why,
+    const char *fmt, va_list ap)
 {
-	char			 line[LOG_LINE_MAX];
-	int			 n, msg;
+	char			 msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	char			*text, *fixed = NULL;
+	size_t			 len;
+	int			 n, pre;
 	unsigned long long	 left_out = 0;
 
-	if (level > log_level || ((level == LOG_LEVEL_WARN ||
-	    level == LOG_LEVEL_INFO) && log_limit(fmt, &left_out) == -1))
+	if (level > log_level || (site != NULL &&
+	    log_limit(site, &left_out) == -1))
 		return;
-	n = msg = log_prefix(line, level);
-	n = log_fit(n, vsnprintf(line + n, sizeof(line) - n, fmt, ap));
+	n = log_fit(0, vsnprintf(msg, sizeof(msg), fmt, ap));
 	if (why != NULL)
-		n = log_fit(n, snprintf(line + n, sizeof(line) - n, ": %s",
-		    why));
+		n = log_fit(n, snprintf(msg + n, sizeof(msg) - n, ": %s", why));
 	if (left_out > 0)
-		n = log_fit(n, snprintf(line + n, sizeof(line) - n,
+		n = log_fit(n, snprintf(msg + n, sizeof(msg) - n,
 		    " (%llu similar lines left out)", left_out));
-	n = msg + log_scrub(line + msg, n - msg);
+	len = n;
+	text = log_utf8(msg, &len, &fixed);
+	len = log_scrub(text, len);
+	pre = log_prefix(line, level);
+	n = pre + log_cut(text, len, line + pre, sizeof(line) - 1 - pre);
+	free(fixed);
 	line[n++] = '\n';
 	log_stderr(line, n);
 	if (log_sink != NULL)
-		log_sink(level, line + msg, n - 1 - msg);
+		log_sink(level, line + pre, n - 1 - pre);
 }
 
-#define LOG_VA(level, why) do {					\
+#define LOG_VA(level, site, why) do {				\
 	va_list	 ap;						\
 	va_start(ap, fmt);					\
-	log_vwrite((level), (why), fmt, ap);			\
+	log_vwrite((level), (site), (why), fmt, ap);		\
 	va_end(ap);						\
 } while (0)
 
 void
-log_warn(const char *fmt, ...)
+log_site_warn(const char *site, const char *fmt, ...)
 {
 	const char	*why = strerror(errno);
 
-	LOG_VA(LOG_LEVEL_WARN, why);
+	LOG_VA(LOG_LEVEL_WARN, site, why);
 }
 
 void
-log_warnx(const char *fmt, ...)
+log_site_warnx(const char *site, const char *fmt, ...)
 {
-	LOG_VA(LOG_LEVEL_WARN, NULL);
+	LOG_VA(LOG_LEVEL_WARN, site, NULL);
 }
 
 void
-log_info(const char *fmt, ...)
+log_site_info(const char *site, const char *fmt, ...)
 {
-	LOG_VA(LOG_LEVEL_INFO, NULL);
+	LOG_VA(LOG_LEVEL_INFO, site, NULL);
 }
 
+/* Only warnings and info lines are rate limited. */
 void
-log_at(enum log_level level, const char *fmt, ...)
+log_site_at(const char *site, enum log_level level, const char *fmt, ...)
 {
 	if (level < LOG_LEVEL_WARN)
 		level = LOG_LEVEL_WARN;
 	else if (level != LOG_LEVEL_INFO && level != LOG_LEVEL_WARN)
 		level = LOG_LEVEL_DEBUG;
-	LOG_VA(level, NULL);
+	LOG_VA(level, level == LOG_LEVEL_DEBUG ? NULL : site, NULL);
 }
 
 void
 log_debug(const char *fmt, ...)
 {
-	LOG_VA(LOG_LEVEL_DEBUG, NULL);
+	LOG_VA(LOG_LEVEL_DEBUG, NULL, NULL);
 }
 
 void
@@ -365,13 +420,13 @@ fatal(const char *fmt, ...)
 {
 	const char	*why = strerror(errno);
 
-	LOG_VA(LOG_LEVEL_ERR, why);
+	LOG_VA(LOG_LEVEL_ERR, NULL, why);
 	exit(1);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-	LOG_VA(LOG_LEVEL_ERR, NULL);
+	LOG_VA(LOG_LEVEL_ERR, NULL, NULL);
 	exit(1);
 }

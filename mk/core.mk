@@ -97,8 +97,9 @@ man/microd.8: $(srcdir)/man/microd.8.in Makefile
 dist_man_MANS += man/microd.conf.5
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_conf tests/unit/test_backoff
-TESTS += tests/unit/test_conf tests/unit/test_backoff
+check_PROGRAMS += tests/unit/test_conf tests/unit/test_backoff \
+	tests/unit/test_log
+TESTS += tests/unit/test_conf tests/unit/test_backoff tests/unit/test_log
 
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c microd/conf.c
 tests_unit_test_conf_CFLAGS = $(UNIT_CFLAGS)
@@ -107,4 +108,7 @@ tests_unit_test_conf_LDADD = $(UNIT_LIBS)
 tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c microd/backoff.c
 tests_unit_test_backoff_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_backoff_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(UNIT_LIBS)
 endif

@@ -16,7 +16,7 @@ PLUGIN_LIBS = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
 # What every plugin shares, compiled -fPIC (libmicro.a is not).
 noinst_LIBRARIES += plugins/libplugin.a
 plugins_libplugin_a_CFLAGS = $(PLUGIN_CFLAGS)
-plugins_libplugin_a_SOURCES = lib/log.c lib/util.c \
+plugins_libplugin_a_SOURCES = lib/log.c lib/util.c lib/utf8.c \
 	plugins/curlev.c plugins/curlev.h
 
 ETCD_PROTO_SOURCES = plugins/etcd-proto.c plugins/etcd-proto.h
@@ -65,7 +65,7 @@ plugins_broker_nats_so_SOURCES = plugins/broker-nats.c
 plugins_broker_nats_so_CFLAGS = $(PLUGIN_CFLAGS) $(LIBNATS_CFLAGS)
 plugins_broker_nats_so_LDFLAGS = $(PLUGIN_SHARED)
 plugins_broker_nats_so_LDADD = plugins/libplugin.a $(LIBEVENT_LIBS) \
-	$(LIBNATS_LIBS)
+	$(JANSSON_LIBS) $(LIBNATS_LIBS)
 
 # Stand-in plugins for the loader's tests (tests/unit/test_plugin.c and
 # tests/integration/test_broker_nats.py, through MICROD_PLUGIN_DIR): one

@@ -13,9 +13,6 @@
 #include "util.h"
 
 #define LOGRING_MAGIC		"MICROLOG"
-/* What marks a line cut short: "…", U+2026. */
-#define LOGRING_CUT		"\xe2\x80\xa6"
-#define LOGRING_CUT_LEN		(sizeof(LOGRING_CUT) - 1)
 #define LOGRING_HEAD_WORDS	4	/* seq and the fields before text */
 #define LOGRING_WORDS		(sizeof(struct logring_entry) / 8)
 
@@ -115,24 +112,6 @@ logring_bind(unsigned slot, unsigned role, unsigned id)
 	logring.id = id;
 }
 
-/* text cut to fit, on a UTF-8 character boundary, and marked; its length. */
-static size_t
-logring_cut(const char *text, size_t len, char *out)
-{
-	size_t	 cut;
-
-	if (len <= LOGRING_TEXT_MAX) {
-		memcpy(out, text, len);
-		return len;
-	}
-	cut = LOGRING_TEXT_MAX - LOGRING_CUT_LEN;
-	while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
-		cut--;
-	memcpy(out, text, cut);
-	memcpy(out + cut, LOGRING_CUT, LOGRING_CUT_LEN);
-	return cut + LOGRING_CUT_LEN;
-}
-
 /* The words holding the head and len bytes of text. */
 static size_t
 logring_words(size_t len)
@@ -164,7 +143,7 @@ logring_write(enum log_level level, const char *text, size_t len)
 	u.e.role = logring.role;
 	u.e.id = logring.id;
 	u.e.level = level;
-	u.e.len = logring_cut(text, len, u.e.text);
+	u.e.len = log_cut(text, len, u.e.text, LOGRING_TEXT_MAX);
 	while (__atomic_exchange_n(&logring.writing, 1, __ATOMIC_ACQUIRE))
 		sched_yield();
 	n = r->count;

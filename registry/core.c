@@ -263,11 +263,14 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
     struct svc_set *next, char **cause)
 {
 	char	*why;
+	int	 rv;
 
-	if (store_put(rc->store, e->name, next, rc->wall_offset, &why) == -1) {
+	if ((rv = store_put(rc->store, e->name, next, rc->wall_offset,
+	    &why)) != 0) {
 		xasprintf(cause, "registry database: %s", why);
 		free(why);
-		return registry_commit_fail(rc, e, next);
+		registry_commit_fail(rc, e, next);
+		return rv == STORE_READ_ONLY ? REGISTRY_UNAVAILABLE : -1;
 	}
 	if (registry_publish(rc, e->name, next, cause) == -1) {
 		if (store_put(rc->store, e->name, &e->set, rc->wall_offset,
@@ -344,6 +347,7 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 	uint64_t		 retry;
 	char			*cause;
 	size_t			 i;
+	int			 rv;
 
 	twalk_r(rc->tree, registry_walk_visit, &w);
 	*more = 0;
@@ -352,9 +356,10 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 			*more = 1;
 			break;
 		}
-		if (registry_prune(rc, w.v[i], pred, arg, &cause) == 0)
+		if ((rv = registry_prune(rc, w.v[i], pred, arg, &cause)) == 0)
 			continue;
-		log_warnx("%s: %s", why, cause);
+		if (rv != REGISTRY_UNAVAILABLE)
+			log_warnx("%s: %s", why, cause);
 		free(cause);
 		retry = util_now_ms() + REGISTRY_RETRY_MS;
 		if (w.next == 0 || retry < w.next)

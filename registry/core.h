@@ -41,10 +41,13 @@ void		 registry_core_close(struct registry_core *);
  * Apply a registration or a deregistration (Service JSON text). ttl_ms 0
  * means no expiry. On failure nothing changed and *cause is one line:
  * REGISTRY_REFUSED when the request is at fault (the JSON does not
- * validate, a version would pass SVC_NODES_MAX, the ttl is too long), -1
- * when the change could not be persisted or published.
+ * validate, a version would pass SVC_NODES_MAX, the ttl is too long),
+ * REGISTRY_UNAVAILABLE while the database could only be read (logged
+ * once, not per request), -1 when the change could not be persisted or
+ * published.
  */
 #define REGISTRY_REFUSED	(-2)
+#define REGISTRY_UNAVAILABLE	(-3)
 int		 registry_core_register(struct registry_core *, const char *,
 		    size_t, uint64_t, char **);
 int		 registry_core_deregister(struct registry_core *, const char *,

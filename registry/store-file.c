@@ -141,6 +141,27 @@ store_file_wal_check(const char *path, char **cause)
 	return 0;
 }
 
+/*
+ * "%", "?" and "#" escaped; an absolute path after an empty authority,
+ * since "file:" and one starting with "//" would name a host.
+ */
+char *
+store_file_uri(const char *path, const char *query)
+{
+	char	*uri, *p;
+
+	uri = xmalloc(3 * strlen(path) + strlen(query) + sizeof("file://?"));
+	p = stpcpy(uri, path[0] == '/' ? "file://" : "file:");
+	for (; *path != '\0'; path++) {
+		if (strchr("%?#", *path) != NULL)
+			p += sprintf(p, "%%%02X", (unsigned char)*path);
+		else
+			*p++ = *path;
+	}
+	sprintf(p, "?%s", query);
+	return uri;
+}
+
 /* The open database's own -wal or -shm, if it is still at the path. */
 void
 store_file_unlink_own(const char *path, const char *suffix, ino_t ino)

@@ -24,6 +24,8 @@ int	 store_file_move_aside(const char *, const char *, char *, size_t);
  * if it cannot be.
  */
 int	 store_file_wal_check(const char *, char **);
+/* path as an sqlite URI (file:) with a query; to free. */
+char	*store_file_uri(const char *, const char *);
 /* Unlink path and suffix if it is still the file of that inode. */
 void	 store_file_unlink_own(const char *, const char *, ino_t);
 

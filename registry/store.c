@@ -5,7 +5,9 @@
  * cannot read back intact is "corrupt": it is kept aside for a human and
  * the registry starts from an empty file instead of dying. A version that
  * sqlite reads but that does not validate is "rejected": left out, and
- * deleted from the file once a copy of the file is kept.
+ * deleted from the file once a copy of the file is kept. A file sqlite
+ * can read but not write (a read-only mount, a full disk) is loaded
+ * read-only: changes are refused, saying why, until it can be written.
  */
 #include "config.h"
 
@@ -68,6 +70,7 @@ static const char store_schema[] =
 	" PRIMARY KEY (service, version, id)) WITHOUT ROWID;";
 
 #define STORE_REJECTS_LOGGED	10	/* one line each, then a count */
+#define STORE_RETRY_MS		1000	/* to open a read-only file for writing */
 
 struct store {
 	char		*path;
@@ -76,6 +79,9 @@ struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[STMT_COUNT];
 	int		 corrupt;	/* the last failure was the file's */
+	char		*rdonly;	/* why it was read only, or NULL */
+	ino_t		 ino;		/* of the file then read */
+	uint64_t	 retry_at;	/* of the next try to open it to write */
 	sqlite3_value	**rejected;	/* service, version of each, as read */
 	size_t		  nrejected;
 };
@@ -148,7 +154,7 @@ store_rollback(struct store *st)
 
 	if (sqlite3_get_autocommit(st->db) == 0 &&
 	    store_step(st, STMT_ROLLBACK, &ignored) == -1) {
-		log_warnx("rollback: %s", ignored);
+		log_warnx("%s: rollback: %s", st->path, ignored);
 		free(ignored);
 	}
 }
@@ -277,8 +283,18 @@ store_shut(struct store *st)
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	free(st->rdonly);
 	free(st->path);
 	free(st);
+}
+
+/* Changes are refused with the latest cause, why (taken). */
+static void
+store_rdonly_why(struct store *st, char *why)
+{
+	free(st->rdonly);
+	xasprintf(&st->rdonly, "%s: %s", st->path, why);
+	free(why);
 }
 
 static int
@@ -601,6 +617,64 @@ store_load(struct store *st, uint64_t now, struct store_loaded *out,
 	return store_purge(st, now, out, cause);
 }
 
+/*
+ * sqlite reads a WAL database whose -shm it cannot create (in a read-only
+ * directory) only as immutable, which it is when there is no -wal.
+ */
+static int
+store_connect_rdonly(struct store *st)
+{
+	char	*uri;
+	int	 rc;
+
+	if (store_file_ino(st->path, "-wal") != 0)
+		return sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY,
+		    NULL);
+	uri = store_file_uri(st->path, "immutable=1");
+	rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI, NULL);
+	free(uri);
+	return rc;
+}
+
+/*
+ * The file cannot be opened to write (why, taken if it is read), but it
+ * may be read: the registry is loaded from it, with nothing dropped from
+ * it, and changes are refused until store_keep can open it to write.
+ * Nothing is written meanwhile, so the file then still holds what was
+ * loaded; no connection is kept, which would keep a read-only mount busy
+ * (and sqlite shares a -shm opened read-only with a later connection).
+ */
+static struct store *
+store_open_rdonly(const char *path, uint64_t now, struct store_loaded *out,
+    char *why)
+{
+	struct store	*st;
+	int64_t		 version = 0;
+	char		*ignored = NULL;
+
+	st = store_new(path);
+	if (store_connect_rdonly(st) != SQLITE_OK ||
+	    store_check(st, &ignored) == -1 ||
+	    store_pragma_int(st, "PRAGMA user_version", &version,
+	    &ignored) == -1 || version != STORE_SCHEMA_VERSION ||
+	    store_read(st, now, out, &ignored) == -1) {
+		free(ignored);
+		store_shut(st);
+		store_loaded_free(out);
+		return NULL;
+	}
+	store_rejected_free(st);	/* left out again next time */
+	sqlite3_close(st->db);
+	st->db = NULL;
+	st->ino = store_file_ino(path, "");
+	store_rdonly_why(st, why);
+	st->retry_at = util_now_ms() + STORE_RETRY_MS;
+	log_warnx("%s; loaded read-only: changes are refused until it can be "
+	    "written", st->rdonly);
+	return st;
+}
+
 struct store *
 store_open(const char *path, uint64_t now, struct store_loaded *out,
     char **cause)
@@ -620,8 +694,11 @@ store_open(const char *path, uint64_t now, struct store_loaded *out,
 	store_shut(st);
 	store_loaded_free(out);
 	/* Permissions, a full disk, a lock: the file may be fine. */
-	if (!corrupt)
+	if (!corrupt) {
+		if ((st = store_open_rdonly(path, now, out, why)) != NULL)
+			return st;
 		goto fail;
+	}
 	log_warnx("%s is corrupt: %s", path, why);
 	free(why);
 	why = NULL;
@@ -731,11 +808,46 @@ store_renew(struct store *st, char **cause)
 	return 0;
 }
 
+/*
+ * Read only: try to open the file to write, at most every STORE_RETRY_MS,
+ * unless it is no longer the file read, which holds what was registered
+ * before it was read.
+ */
+static void
+store_retry(struct store *st)
+{
+	struct store	*next;
+	char		*why;
+	uint64_t	 now = util_now_ms();
+
+	if (now < st->retry_at)
+		return;
+	st->retry_at = now + STORE_RETRY_MS;
+	if (store_file_ino(st->path, "") != st->ino) {
+		store_rdonly_why(st, xstrdup("deleted or replaced since it "
+		    "was read; a restart reads what is there now"));
+		return;
+	}
+	next = store_new(st->path);
+	if (store_connect(next, &why) == -1) {
+		store_shut(next);
+		store_rdonly_why(st, why);
+		return;
+	}
+	store_swap(st, next);
+	store_shut(next);
+	log_warnx("%s opened to write again: changes are stored", st->path);
+}
+
 int
 store_keep(struct store *st, char **cause)
 {
 	char	*why;
 
+	if (st->rdonly != NULL) {
+		store_retry(st);
+		return 0;
+	}
 	if (!store_moved(st) || store_renew(st, &why) == 0)
 		return 0;
 	xasprintf(cause, "%s was deleted or replaced while in use and cannot "
@@ -827,24 +939,61 @@ store_put_tx(struct store *st, const char *name, const struct svc_set *set,
 	return store_step(st, STMT_COMMIT, cause);
 }
 
+/* Before a change: the file must be the one open, and writable. */
+static int
+store_writing(struct store *st, char **cause)
+{
+	if (store_keep(st, cause) == -1)
+		return -1;
+	if (st->rdonly != NULL) {
+		*cause = xstrdup(st->rdonly);
+		return STORE_READ_ONLY;
+	}
+	return 0;
+}
+
+/*
+ * A change failed: *cause names the file, and the file of the three
+ * that can no longer be written says which and why better than sqlite
+ * ("attempt to write a readonly database").
+ */
+static int
+store_write_fail(struct store *st, char **cause)
+{
+	char	*why = *cause, *file;
+
+	if (store_file_writable(st->path, &file) == -1) {
+		free(why);
+		why = file;
+	}
+	xasprintf(cause, "%s: %s", st->path, why);
+	free(why);
+	return -1;
+}
+
 int
 store_put(struct store *st, const char *name, const struct svc_set *set,
     uint64_t wall_offset, char **cause)
 {
-	if (store_keep(st, cause) == -1 ||
-	    store_step(st, STMT_BEGIN, cause) == -1)
-		return -1;
+	int	 rv;
+
+	if ((rv = store_writing(st, cause)) != 0)
+		return rv;
+	if (store_step(st, STMT_BEGIN, cause) == -1)
+		return store_write_fail(st, cause);
 	if (store_put_tx(st, name, set, wall_offset, cause) == 0)
 		return 0;
 	store_rollback(st);
-	return -1;
+	return store_write_fail(st, cause);
 }
 
 int
 store_shift(struct store *st, int64_t delta, char **cause)
 {
-	if (store_keep(st, cause) == -1)
+	if (store_writing(st, cause) != 0)
 		return -1;
 	sqlite3_bind_int64(st->stmt[STMT_SHIFT], 1, (sqlite3_int64)delta);
-	return store_step(st, STMT_SHIFT, cause);
+	if (store_step(st, STMT_SHIFT, cause) == -1)
+		return store_write_fail(st, cause);
+	return 0;
 }

@@ -28,12 +28,15 @@ struct store_loaded {
  * aside as "<path>.corrupt-<unix ms>" (with its -wal and -shm files),
  * logged, and replaced by an empty database; a -wal whose header is
  * damaged (sqlite would drop what it holds without a word) is moved aside
- * alone as "<path>.corrupt-<unix ms>-wal". A version whose rows do not
- * validate is left out and logged, and deleted from the file once a copy
- * of it is kept as "<path>.rejected-<unix ms>" (else it stays in it).
- * Nodes whose expiry (wall-clock ms) is at or before now are dropped.
- * Returns NULL with *cause only when not even an empty database can be
- * created.
+ * alone as "<path>.corrupt-<unix ms>-wal". A file that sqlite reads but
+ * cannot open to write (a read-only mount, a full disk) is read, nothing
+ * dropped from it, and logged once: changes are refused until store_keep
+ * can open it to write. A version whose rows do
+ * not validate is left out and logged, and deleted from the file once a
+ * copy of it is kept as "<path>.rejected-<unix ms>" (else it stays in
+ * it). Nodes whose expiry (wall-clock ms) is at or before now are dropped.
+ * Returns NULL with *cause when the file can be neither read nor
+ * replaced by an empty database.
  */
 struct store	*store_open(const char *, uint64_t, struct store_loaded *,
 		    char **);
@@ -46,9 +49,10 @@ void		 store_loaded_free(struct store_loaded *);
  * holds to a new file there, once what is there now is moved aside as
  * "<path>.replaced-<unix ms>" (with a -wal and -shm found there, unless
  * they are the open file's own: those go, what they hold is in the copy),
- * and go on with the copy. store_put, store_shift and store_close do it
- * first. Returns -1 with *cause if that cannot be done (it is tried again
- * at the next call).
+ * and go on with the copy. If the file was read only, try instead (at
+ * most every second) to open it to write. store_put, store_shift and
+ * store_close do it first. Returns -1 with *cause if the copy cannot be
+ * done (it is tried again at the next call).
  */
 int		 store_keep(struct store *, char **);
 
@@ -57,8 +61,10 @@ int		 store_keep(struct store *, char **);
  * set (none: the name is deleted), in one transaction. Node deadlines are
  * stored plus wall_offset: the caller's clock to the wall clock, which
  * the file keeps (store_open's now and the deadlines it returns are wall
- * clock). Returns -1 with *cause and the database unchanged on failure.
+ * clock). Returns -1 with *cause and the database unchanged on failure,
+ * STORE_READ_ONLY with *cause while the file was read only (store_open).
  */
+#define STORE_READ_ONLY	(-2)	/* logged once, by store_open */
 int		 store_put(struct store *, const char *, const struct svc_set *,
 		    uint64_t, char **);
 

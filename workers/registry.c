@@ -61,6 +61,17 @@ registry_role_shutdown(struct worker *w)
 	w->role_data = NULL;
 }
 
+/* The request's fault, or worth a retry later, or neither. */
+static const char *
+registry_reply_code(int rv)
+{
+	if (rv == REGISTRY_REFUSED)
+		return CTL_CODE_INVALID;
+	if (rv == REGISTRY_UNAVAILABLE)
+		return CTL_CODE_UNAVAILABLE;
+	return NULL;
+}
+
 static void
 registry_reply(struct worker *w, const struct ctl_msg *msg, int rv,
     char *cause)
@@ -68,8 +79,8 @@ registry_reply(struct worker *w, const struct ctl_msg *msg, int rv,
 	struct ctl_frame	 f;
 
 	if (cause != NULL) {
-		ctl_frame_error_code(&f, msg->id, rv == REGISTRY_REFUSED ?
-		    CTL_CODE_INVALID : NULL, cause);
+		ctl_frame_error_code(&f, msg->id, registry_reply_code(rv),
+		    cause);
 		free(cause);
 	} else {
 		ctl_frame_reply(&f, msg->id, 1);

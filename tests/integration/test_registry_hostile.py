@@ -103,11 +103,12 @@ def test_failed_registration_is_logged(microd):
     finally:
         con.execute("ROLLBACK")
         con.close()
+    db = m.dir / "state" / "registry.db"
     wait_for(lambda: "registering go.micro.srv.new: registry database: "
-             "BEGIN IMMEDIATE: database is locked" in m.read_log() and
-             "deregistering go.micro.srv.locked: registry database: "
-             "BEGIN IMMEDIATE: database is locked" in m.read_log(),
-             what="the failures in the log")
+             "%s: BEGIN IMMEDIATE: database is locked" % db in m.read_log()
+             and "deregistering go.micro.srv.locked: registry database: "
+             "%s: BEGIN IMMEDIATE: database is locked" % db in m.read_log(),
+             what="the failures in the log, naming the file")
     assert get_service(m, "go.micro.srv.locked")[2] == before
     assert get_service(m, "go.micro.srv.new")[0] == 404
 

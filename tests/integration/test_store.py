@@ -5,6 +5,7 @@ failure is logged with the file and the cause."""
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -211,3 +212,106 @@ def test_deleted_database_on_a_full_disk_refuses_registrations(microd,
     wait_for((state / "registry.db").exists, what="registry.db anew")
     restart_after_sigkill(m)
     assert stored_names(m) == set(NAMES)
+
+
+def fill(path):
+    """Write path until the disk is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("target,stop", [
+    ("registry.db", "kill"), ("registry.db-wal", "kill"), ("state", "kill"),
+    ("state", "stop")])
+def test_read_only_database_is_served_and_writes_refused(microd, mounts,
+                                                         target, stop):
+    """registry.db, its -wal or the state directory read-only at start:
+    the registry worker failed, and the other workers started 10 s later
+    with an empty registry although the file held it. Now the file is
+    read, lookups answer at once, a registration is refused naming the
+    file and the cause (logged once, not per request), and once the
+    file can be written again registrations are accepted and kept.
+    Stopped cleanly, no -wal is left, and sqlite reads the file in a
+    read-only directory only through a URI: the path of this one holds
+    what a URI must escape."""
+    m = microd(name="m%41?x" if stop == "stop" else None)
+    register_all(m, NAMES)
+    state = m.dir / "state"
+    db = state / "registry.db"
+    if stop == "kill":
+        m.kill_all()    # the -wal stays, with the registrations
+    else:
+        m.stop()        # no -wal nor -shm
+    path = state if target == "state" else state / target
+    read_only(mounts, path)
+    m.start()
+    assert stored_names(m) == set(NAMES)
+    assert get_service(m, NAMES[0])[0] == 200
+    for _ in range(3):
+        status, _, body = post(m, service(name="go.micro.srv.refused"))
+        assert status == 503, body
+        assert (("%s: cannot write to %s: Read-only file system" % (
+            db, state / target if target != "state" else db)).encode()
+            in body), body
+    assert get_service(m, "go.micro.srv.refused")[0] == 404
+    with open(m.log) as f:
+        assert f.read().count("Read-only file system") == 1, m.read_log()
+    subprocess.run(["umount", str(path)], check=True)
+    wait_for(lambda: post(m, service(name="go.micro.srv.back"))[0] == 200,
+             20, what="registrations accepted again")
+    assert "%s opened to write again" % db in m.read_log()
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}
+
+
+def test_store_error_at_run_time_names_the_file(microd, mounts):
+    """A write that fails while running (a full disk) was answered and
+    logged as "registry database: COMMIT: database or disk is full",
+    without the file; both name it now."""
+    m = microd(start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
+    m.start()
+    fill(state / "fill")
+    status, _, body = post(m, service(name="go.micro.srv.full"))
+    assert status == 500, body
+    assert ("%s: " % (state / "registry.db")).encode() in body, body
+    assert b"database or disk is full" in body, body
+    wait_for(lambda: "registering go.micro.srv.full: registry database: "
+             "%s: " % (state / "registry.db") in m.read_log(),
+             what="the failure in the log, naming the file")
+
+
+def test_full_disk_at_start(microd, mounts):
+    """registry.db on a full disk at start, holding a node expired
+    meanwhile, which the load deletes from it: the registry worker
+    failed, and the other workers started 10 s later with an empty
+    registry. Now the registry is served, writes are refused naming the
+    file, and once there is room they are kept again."""
+    m = microd(start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
+    m.start()
+    register_all(m, NAMES)
+    assert post(m, service(name="go.micro.srv.brief"), ttl="1s")[0] == 200
+    expired = time.time() + 1.5
+    m.kill_all()
+    fill(state / "fill")
+    wait_for(lambda: time.time() > expired, what="the node expired")
+    m.start()
+    assert stored_names(m) == set(NAMES)
+    status, _, body = post(m, service(name="go.micro.srv.full"))
+    assert status in (500, 503), body
+    assert ("%s: " % (state / "registry.db")).encode() in body, body
+    assert b"database or disk is full" in body, body
+    os.unlink(state / "fill")
+    wait_for(lambda: post(m, service(name="go.micro.srv.back"))[0] == 200,
+             20, what="registrations accepted again")
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}

@@ -84,6 +84,8 @@ struct bring_ring {
 	_Atomic int32_t		 owner;		/* pid, 0: free */
 	_Atomic uint32_t	 sleeping;
 	_Atomic uint64_t	 counters[BRING_NCOUNTERS];
+	/* How far the owner read each ring: a dead one's unread is counted. */
+	_Alignas(64) _Atomic uint64_t cursors[BRING_MAX_RINGS];
 };
 
 struct bring_hdr {
@@ -215,17 +217,100 @@ bring_owner_dead(int32_t pid)
 }
 
 /*
+ * Queue group copies for ring r in the record at pos of ring s, which
+ * ends before head; 0 when it is a pad. -1 if it is none we could have
+ * written (stray bytes), else its size in *size.
+ */
+static int64_t
+bring_copies_at(struct bring_hdr *h, unsigned s, unsigned r, uint64_t pos,
+    uint64_t head, uint32_t *size)
+{
+	const uint8_t		*p = (uint8_t *)h + bring_data_off +
+				    (size_t)s * bring_ring_size;
+	uint64_t		 off = pos & (bring_ring_size - 1);
+	struct bring_rec	 rec;
+	struct bring_target	 t;
+	int64_t			 n = 0;
+	size_t			 i;
+
+	if (off > bring_ring_size - sizeof(rec))
+		return -1;
+	memcpy(&rec, p + off, sizeof(rec));
+	if (rec.size < sizeof(rec) || rec.size % 8 != 0 ||
+	    rec.size > bring_ring_size - off || rec.size > head - pos ||
+	    sizeof(rec) + rec.ntargets * sizeof(t) > rec.size)
+		return -1;
+	*size = rec.size;
+	if (rec.flags & BRING_F_PAD)
+		return 0;
+	for (i = 0; i < rec.ntargets; i++) {
+		memcpy(&t, p + off + sizeof(rec) + i * sizeof(t), sizeof(t));
+		n += t.ring == r;
+	}
+	return n;
+}
+
+/*
+ * Copies publishers chose dead ring r for in ring s that its owner had
+ * not read: from where it was to the head, as a reader reads (a record
+ * the writer laps meanwhile is not counted; stray bytes end the walk).
+ * Where it stopped becomes r's cursor in s: counted up to there.
+ */
+static uint64_t
+bring_unread(struct bring_hdr *h, unsigned s, unsigned r)
+{
+	struct bring_ring	*ring = &h->rings[s];
+	uint64_t		 head, tail, pos, n = 0;
+	uint32_t		 size;
+	int64_t			 c;
+
+	head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	pos = atomic_load_explicit(&h->rings[r].cursors[s],
+	    memory_order_relaxed);
+	if (tail > head || head - tail > bring_ring_size)
+		tail = head;
+	if (pos < tail || pos > head)
+		pos = tail;
+	while (pos < head) {
+		c = bring_copies_at(h, s, r, pos, head, &size);
+		atomic_thread_fence(memory_order_acquire);
+		tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+		if (pos < tail)
+			/* Lapped, what we read maybe torn: on from the tail. */
+			pos = tail < head ? tail : head;
+		else if (c == -1)
+			break;
+		else {
+			n += (uint64_t)c;
+			pos += size;
+		}
+	}
+	atomic_store_explicit(&h->rings[r].cursors[s], pos,
+	    memory_order_relaxed);
+	return n;
+}
+
+/*
  * Free ring r if pid still owns it. We hold it while its members are
  * cleared: two processes freeing it at once, the later clear would
  * otherwise wipe the counts of a process that claimed it meanwhile.
+ * Copies publishers chose it for that it never read (between its death
+ * and the reap) are unrouted, as for a member that left.
  */
 static void
 bring_free(struct bring_hdr *h, unsigned r, int32_t pid)
 {
+	uint64_t	 n = 0;
+	unsigned	 s;
+
 	if (!atomic_compare_exchange_strong(&h->rings[r].owner, &pid,
 	    (int32_t)getpid()))
 		return;
 	bring_clear_members(h, r);
+	for (s = 0; s < BRING_MAX_RINGS; s++)
+		n += bring_unread(h, s, r);
+	atomic_fetch_add(&h->rings[r].counters[BRING_UNROUTED], n);
 	atomic_store(&h->rings[r].owner, 0);
 }
 
@@ -348,6 +433,14 @@ bring_adopt(struct bring *b)
 	atomic_store_explicit(&ring->head, b->head, memory_order_release);
 }
 
+/* Where we are in ring r, for whoever frees our ring once we died. */
+static void
+bring_mark_read(struct bring *b, unsigned r)
+{
+	atomic_store_explicit(&b->hdr->rings[b->self].cursors[r], b->cursor[r],
+	    memory_order_relaxed);
+}
+
 struct bring *
 bring_attach(const char **cause)
 {
@@ -378,6 +471,7 @@ bring_attach(const char **cause)
 		b->seq[i] = atomic_load_explicit(
 		    &b->hdr->rings[i].counters[BRING_PUBLISHED],
 		    memory_order_relaxed);
+		bring_mark_read(b, i);
 		bring_addr(b, i);
 	}
 	if (bring_bind(b, cause) == -1) {
@@ -785,15 +879,16 @@ static int
 bring_next_of(struct bring *b, unsigned r, struct bring_msg *m)
 {
 	uint64_t	 head;
+	int		 got = 0;
 
 	head = atomic_load_explicit(&b->hdr->rings[r].head,
 	    memory_order_acquire);
 	if (b->cursor[r] > head)
 		bring_rewind(b, r, head);
-	while (b->cursor[r] < head)
-		if (bring_read_one(b, r, head, m))
-			return 1;
-	return 0;
+	while (!got && b->cursor[r] < head)
+		got = bring_read_one(b, r, head, m);
+	bring_mark_read(b, r);
+	return got;
 }
 
 int

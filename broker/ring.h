@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRING_VERSION		2
+#define BRING_VERSION		3
 #define BRING_MAX_RINGS		32	/* attached processes */
 #define BRING_TOPICS		256	/* topics with queue groups */
 #define BRING_GROUPS		8	/* queue groups per topic */
@@ -59,7 +59,7 @@ enum bring_counter {
 	BRING_DELIVERED,	/* copies queued to subscribers */
 	BRING_DROPPED,		/* slow subscribers disconnected */
 	BRING_LOST,		/* messages a reader skipped: lapped */
-	BRING_UNROUTED,		/* queue copies whose member left */
+	BRING_UNROUTED,		/* queue copies whose member left, died */
 	BRING_NCOUNTERS
 };
 extern const char *const bring_counter_names[BRING_NCOUNTERS];
@@ -80,6 +80,7 @@ void		 bring_detach(struct bring *);
  * Master: pid was reaped. Its ring, if it held one, is freed now, not
  * when the next process attaches: its queue group members stop drawing
  * copies that nobody would deliver (a worker waiting in respawn backoff).
+ * Those it was chosen for and never read are counted unrouted.
  */
 void		 bring_reaped(pid_t);
 int		 bring_wake_fd(const struct bring *);

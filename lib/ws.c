@@ -177,21 +177,27 @@ ws_cut_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * The process's queues together are full, not ws's own: the peer
  * furthest behind is cut, not whoever the next message is for, who may
- * be keeping up. Its unsent frames go now, which makes the room, and it
- * takes no more; its overflow comes from the loop, since a callback
- * inside another's send could pull its caller's list from under it.
- * Returns whether ws has room now.
+ * be keeping up. What its socket takes leaves first: a burst queued in
+ * one turn before any write makes a peer that keeps up look furthest
+ * behind. If that makes no room, its unsent frames go now, and it takes
+ * no more; its overflow comes from the loop, since a callback inside
+ * another's send could pull its caller's list from under it. Returns
+ * whether ws has room now.
  */
 static int
 ws_room_made(struct ws *ws, size_t len)
 {
 	struct ws	*slowest;
+	size_t		 behind;
 
 	while (ws_queue_full(ws, len)) {
 		if (ws_own_queue_full(ws, len) || (slowest = ws_slowest()) ==
-		    NULL || ws_out_pending(&slowest->out) <=
+		    NULL || (behind = ws_out_pending(&slowest->out)) <=
 		    ws_out_pending(&ws->out))
 			return 0;
+		if (ws_out_send(&slowest->out, slowest->fd) == 0 &&
+		    ws_out_pending(&slowest->out) < behind)
+			continue;
 		slowest->cut = 1;
 		ws_out_drop_unsent(&slowest->out);
 		event_active(slowest->cut_ev, EV_TIMEOUT, 0);

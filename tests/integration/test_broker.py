@@ -859,3 +859,167 @@ def test_reader_keeping_up_survives_a_burst_in_one_turn(microd, extra, n,
     got = burst_received(m, n, body)
     assert got == [body] * n, "%d of %d arrived" % (len(got), n)
     assert stats(m)["dropped_subscribers"] == 0
+
+
+def zombie(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().split(")")[-1].split()[0] == "Z"
+
+
+def test_copies_chosen_for_a_zombie_are_counted_unrouted(microd):
+    """A queue member on the broker worker, another on the sidecar; the
+    broker worker is SIGKILLed while the master cannot reap it (stopped),
+    and the sidecar publishes: it chose the zombie (still a live owner,
+    its members still counted) for about half of the group's copies, which
+    vanished, counted nowhere. The master counts them unrouted when it
+    frees the reaped worker's ring."""
+    m = microd()
+    victim = m.running("broker")[0]["pid"]
+    n = 20
+
+    async def go():
+        doomed = await websockets.connect(ws_url(m, "/sub?topic=jobs&queue=q"))
+        live = await websockets.connect(sidecar_url(m, "topic=jobs&queue=q"))
+        pub = await websockets.connect(sidecar_url(m, "topic=jobs"))
+        # The group's spread is a round robin: one each.
+        await pub.send("settle0")
+        await pub.send("settle1")
+        await recv_bodies(pub, 2)
+        assert len(await recv_bodies(doomed, 1)) == 1
+        assert len(await recv_bodies(live, 1)) == 1
+        before = stats(m)
+        signal_pid(m.proc.pid, signal.SIGSTOP)
+        try:
+            signal_pid(victim, signal.SIGKILL)
+            wait_for(lambda: zombie(victim), 10, what="a zombie")
+            for i in range(n):
+                await pub.send("j%d" % i)
+            # Its own copies back: the sidecar has handed out every one.
+            assert len(await recv_bodies(pub, n)) == n
+        finally:
+            signal_pid(m.proc.pid, signal.SIGCONT)
+        respawned(m, "broker", [victim])
+        after = wait_for(lambda: stats(m), 10, what="stats")
+        unrouted = after["unrouted"] - before["unrouted"]
+        assert after["published"] - before["published"] == n
+        got = await recv_bodies(live, n - unrouted)
+        assert 0 < len(got) < n
+        assert len(got) == n - unrouted, (len(got), unrouted)
+        assert await recv_until_quiet(live, 0.5) == 0
+        for ws in (live, pub):
+            await ws.close()
+    run(go(), 60)
+
+
+def frames_until_close(s, n):
+    """Text frames a raw websocket receives, up to n or its close frame
+    (whose code then comes second)."""
+    s.settimeout(30)
+    buf, got = b"", 0
+
+    def need(k):
+        nonlocal buf
+        while len(buf) < k:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise EOFError
+            buf += chunk
+    try:
+        while got < n:
+            need(2)
+            op, size, at = buf[0] & 0x0f, buf[1] & 0x7f, 2
+            if size >= 126:
+                at = 4 if size == 126 else 10
+                need(at)
+                size = int.from_bytes(buf[2:at], "big")
+            need(at + size)
+            if op == 8:
+                return got, int.from_bytes(buf[at:at + 2], "big")
+            got += op == 1
+            buf = buf[at + size:]
+    except (EOFError, OSError):
+        return got, None
+    return got, None
+
+
+def wire_bytes(topic, n, ctype="text/plain"):
+    """What a subscriber receives for a body of n bytes: the envelope
+    (broker/broker.c) in one server frame."""
+    env = len('{"Header":{"Content-Type":"%s","Micro-Topic":"%s"},'
+              '"Body":""}' % (ctype, topic)) + 4 * ((n + 2) // 3)
+    return env + (2 if env < 126 else 4 if env < 65536 else 10)
+
+
+def settled(f, what):
+    """f() once three polls in a row agree: a worker done writing to
+    peers that read nothing."""
+    seen = []
+
+    def same():
+        seen.append(f())
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+    wait_for(same, 30, interval=0.1, what=what)
+    return seen[-1]
+
+
+def test_draining_reader_not_cut_for_the_process_bound(microd):
+    """49 stalled subscribers fill most of the process's bound (256 MiB
+    of queues, less what their sockets took); a subscriber that reads as
+    fast as it can gets a burst read from the sidecar's ring in one loop
+    turn (the broker worker stopped meanwhile), then a stalled one gets
+    small messages past the bound. Only the stalled one's queue was
+    written (its socket full), and the reader, furthest behind, was cut
+    with 1008 though its socket would have taken its backlog. The
+    slowest one's queue is written before it is called slow."""
+    m = microd("[broker]\nmax_message = 6291456\nmax_body_size = 8388608\n")
+    pid = m.running("broker")[0]["pid"]
+    mb = 1000 * 1000
+    fills = [raw_upgrade(m.ports["broker"], "/sub?topic=fill", 4096)
+             for _ in range(49)]
+    stalled = raw_upgrade(m.ports["broker"], "/sub?topic=pivot", 4096)
+    reader = raw_upgrade(m.ports["broker"], "/sub?topic=reader")
+    for _ in range(6):
+        assert post(m, "fill", b"f" * mb)[0] == 202
+    for _ in range(3):
+        assert post(m, "pivot", b"p" * mb)[0] == 202
+    made = (len(fills) * 6 * wire_bytes("fill", mb) +
+            3 * wire_bytes("pivot", mb))
+    # Queued in the worker: what it made less what the kernel holds.
+    room = (256 << 20) - made + settled(lambda: unread(m), "queues full")
+    # The reader's burst ends short of the bound, the small ones pass it.
+    n_small, small = 70, 100 * 1000
+    burst = room - n_small * wire_bytes("pivot", small) // 2
+    size = 900 * 1000
+    n_big = burst // wire_bytes("reader", size)
+    assert 6 * wire_bytes("fill", mb) - 2 * mb < n_big * \
+        wire_bytes("reader", size) <= 11 * mb, ("calibration", room)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        frames_until_close(reader, n_big)))
+    thread.start()
+
+    async def publish():
+        big = await websockets.connect(sidecar_url(m, "topic=reader"),
+                                       max_size=None)
+        tiny = await websockets.connect(sidecar_url(m, "topic=pivot"),
+                                        max_size=None)
+        signal_pid(pid, signal.SIGSTOP)
+        try:
+            # In the sidecar's ring, in this order, once the echoes came.
+            for _ in range(n_big):
+                await big.send(b"r" * size)
+            assert len(await recv_bodies(big, n_big)) == n_big
+            for _ in range(n_small):
+                await tiny.send(b"s" * small)
+            assert len(await recv_bodies(tiny, n_small)) == n_small
+        finally:
+            signal_pid(pid, signal.SIGCONT)
+        await big.close()
+        await tiny.close()
+    try:
+        run(publish(), 60)
+        thread.join(60)
+    finally:
+        for s in fills + [stalled, reader]:
+            s.close()
+    assert results == [(n_big, None)], results

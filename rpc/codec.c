@@ -247,25 +247,22 @@ rpc_json_to_msgpack(const char *text, size_t len, struct evbuffer *out,
 {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
-	json_t		*v;
 	int		 rc;
 
-	if ((v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-	    NULL)) == NULL) {
-		/* JSON, but the tree cannot hold it as an integer. */
-		v = rpc_json_load(text, len, JSON_DECODE_ANY);
-		*cause = v != NULL ? "an integer beyond int64 has no msgpack "
-		    "form here" : "body is not JSON";
-		json_decref(v);
-		return -1;
-	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if ((rc = mpjson_pack(&pk, v, cause)) == 0)
+	if ((rc = mpjson_pack_text(&pk, text, len, cause)) == 0)
 		evbuffer_add(out, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
-	json_decref(v);
 	return rc;
+}
+
+static int
+rpc_evbuffer_write(const char *data, size_t len, void *arg)
+{
+	if (evbuffer_add(arg, data, len) == -1)
+		fatalx("%s: out of memory", __func__);
+	return 0;
 }
 
 static int
@@ -273,21 +270,23 @@ rpc_msgpack_to_json(const char *data, size_t len, struct evbuffer *out,
     const char **cause)
 {
 	msgpack_unpacked	 unp;
+	struct evbuffer		*json;
 	size_t			 off = 0;
-	json_t			*v = NULL;
+	int			 rc = -1;
 
+	if ((json = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new", __func__);
 	msgpack_unpacked_init(&unp);
 	if (!ctl_msgpack_check(data, len) ||
 	    msgpack_unpack_next(&unp, data, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len)
 		*cause = "body is not one msgpack object";
-	else if ((v = mpjson_from_msgpack(&unp.data, cause)) != NULL)
-		rpc_dump(v, out);
+	else if ((rc = mpjson_dump(&unp.data, rpc_evbuffer_write, json,
+	    cause)) == 0)
+		evbuffer_add_buffer(out, json);
 	msgpack_unpacked_destroy(&unp);
-	if (v == NULL)
-		return -1;
-	json_decref(v);
-	return 0;
+	evbuffer_free(json);
+	return rc;
 }
 
 int

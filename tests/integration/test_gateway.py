@@ -5,6 +5,7 @@ import http.client as httpclient
 import json
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -1153,3 +1154,79 @@ def test_version_calls_interleaved_still_rotate(gw, nodes, policy):
     assert 5 <= v1.count(b'"0"') <= 7, v1
     counts = [got.count(b'"%d"' % i) for i in range(3)]
     assert min(counts) >= 6, counts
+
+
+JSON_CT = {"Content-Type": "application/json"}
+# The edges of int64 and uint64, as JSON and as msgpack would write them.
+WIDE = [-2 ** 63, -1, 2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1]
+WIDE_JSON = b"[" + b",".join(b"%d" % i for i in WIDE) + b"]"
+WIDE_MSGPACK = (b"\x95\xd3" + struct.pack(">q", -2 ** 63) + b"\xff" +
+                b"".join(b"\xcf" + struct.pack(">Q", i) for i in WIDE[2:]))
+
+
+def echo_node(m, name, protocol="mucp"):
+    """A node answering each request with its body, in its content type;
+    a JSON-RPC one (protocol None) with its params[0] as result."""
+    def mucp(h, body):
+        return 200, {"Content-Type": h.headers["Content-Type"]}, body
+
+    def jsonrpc(h, body):
+        call = json.loads(body)
+        return 200, JSON_CT, b'{"id":%d,"result":%s,"error":null}' % (
+            call["id"], body[body.index(b"[") + 1:body.rindex(b"]")])
+    node = FakeNode(mucp if protocol else jsonrpc)
+    register(m, node.service(name, protocol=protocol))
+    return node
+
+
+def call(m, path, body, ct, accept):
+    return http("POST", m.url("api", path), body,
+                {"Content-Type": ct, "Accept": accept})
+
+
+def test_integers_of_int64_and_uint64_cross_exactly(gw, nodes):
+    """Integers above INT64_MAX (a Go uint64) were refused both ways (502:
+    'an integer beyond int64 has no msgpack form here', 'integer too large
+    for JSON'): each integer in [INT64_MIN, UINT64_MAX] crosses exactly."""
+    m = gw("[api]\nhandler = rpc\n")
+    nodes += [echo_node(m, "go.micro.api.echo"),
+              echo_node(m, "go.micro.api.legacy", protocol=None)]
+    # A JSON reply to a msgpack caller.
+    status, headers, body = call(m, "/echo/call", WIDE_JSON,
+                                 "application/json", "application/msgpack")
+    assert (status, body) == (200, WIDE_MSGPACK), body
+    assert headers["Content-Type"] == "application/msgpack"
+    # A msgpack reply to a JSON caller.
+    status, headers, body = call(m, "/echo/call", WIDE_MSGPACK,
+                                 "application/msgpack", "application/json")
+    assert (status, body) == (200, WIDE_JSON), body
+    assert headers["Content-Type"] == "application/json"
+    # Both: a msgpack caller of a JSON-RPC node.
+    status, _, body = call(m, "/legacy/call", WIDE_MSGPACK,
+                           "application/msgpack", "application/msgpack")
+    assert (status, body) == (200, WIDE_MSGPACK), body
+    assert b'"params":[' + WIDE_JSON + b"]" in nodes[1].requests[0][3]
+
+
+def test_integers_beyond_uint64_become_doubles(gw, nodes):
+    """Beyond [INT64_MIN, UINT64_MAX] an integer is the nearest double, as
+    Go's encoding/json reads it; a number beyond a double is refused."""
+    m = gw("[api]\nhandler = rpc\n")
+    nodes.append(echo_node(m, "go.micro.api.echo"))
+    status, _, body = call(m, "/echo/call",
+                           b'{"a":[18446744073709551616,-9223372036854775809,'
+                           b'100000000000000000000,1]}',
+                           "application/json", "application/msgpack")
+    assert status == 200, body
+    assert body == (b"\x81\xa1a\x94" + b"".join(
+        b"\xcb" + struct.pack(">d", d) for d in (2.0 ** 64, -2.0 ** 63,
+                                                 1e20)) + b"\x01")
+    for text, detail in (
+            (b"[1e400]", "a number beyond the range of a double"),
+            (b'{"k":1,"k":18446744073709551616}',
+             "a key given twice beside an integer beyond int64")):
+        status, _, body = call(m, "/echo/call", text, "application/json",
+                               "application/msgpack")
+        assert status == 502, body
+        assert json.loads(body)["detail"] == (
+            "cannot read the reply of go.micro.api.echo: " + detail)

@@ -231,6 +231,97 @@ test_depth_limit_json(void **state)
 	assert_string_equal(cause, "nested too deeply");
 }
 
+/* What mpjson_dump wrote. */
+struct text {
+	char	 buf[512];
+	size_t	 len;
+};
+
+static int
+text_append(const char *data, size_t len, void *arg)
+{
+	struct text	*t = arg;
+
+	assert_true(t->len + len < sizeof(t->buf));
+	memcpy(t->buf + t->len, data, len);
+	t->len += len;
+	t->buf[t->len] = '\0';
+	return 0;
+}
+
+/* Text through msgpack and back: out gets the JSON text of unp. */
+static void
+text_roundtrip(const char *text, msgpack_sbuffer *sb, msgpack_unpacked *unp,
+    struct text *out)
+{
+	msgpack_packer	 pk;
+	const char	*cause = NULL;
+	size_t		 off = 0;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	assert_int_equal(mpjson_pack_text(&pk, text, strlen(text), &cause), 0);
+	msgpack_unpacked_init(unp);
+	assert_int_equal(msgpack_unpack_next(unp, sb->data, sb->size, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, sb->size);
+	out->len = 0;
+	assert_int_equal(mpjson_dump(&unp->data, text_append, out, &cause), 0);
+}
+
+static void
+expect_text_refused(const char *text, const char *want)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	const char	*cause = NULL;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	assert_int_equal(mpjson_pack_text(&pk, text, strlen(text), &cause), -1);
+	assert_string_equal(cause, want);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * An integer above INT64_MAX (a Go uint64) was refused both ways: each
+ * integer of int64 and uint64 crosses exactly, in place among the other
+ * values (the tree read with every number a double gives the shape, the
+ * text the digits, in its order); beyond, the nearest double.
+ */
+static void
+test_wide_integers(void **state)
+{
+	static const char text[] = "{\"z\":18446744073709551615,\"a\":"
+	    "-9223372036854775808,\"m\":[9223372036854775808,\"-1\",1.5,"
+	    "{\"k\":[-1,9223372036854775807]},true]}";
+	msgpack_sbuffer	 sb;
+	msgpack_unpacked unp;
+	msgpack_object	*v;
+	struct text	 out;
+
+	text_roundtrip(text, &sb, &unp, &out);
+	assert_string_equal(out.buf, text);
+	assert_int_equal(unp.data.via.map.ptr[0].val.via.u64, UINT64_MAX);
+	msgpack_unpacked_destroy(&unp);
+	msgpack_sbuffer_destroy(&sb);
+
+	text_roundtrip("[-9223372036854775809,100000000000000000000,-0,0.5]",
+	    &sb, &unp, &out);
+	assert_string_equal(out.buf, "[-9.2233720368547758e18,1e20,0,0.5]");
+	v = unp.data.via.array.ptr;
+	assert_int_equal(v[0].type, MSGPACK_OBJECT_FLOAT64);
+	assert_int_equal(v[1].type, MSGPACK_OBJECT_FLOAT64);
+	assert_int_equal(v[2].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+	msgpack_unpacked_destroy(&unp);
+	msgpack_sbuffer_destroy(&sb);
+
+	expect_text_refused("[1e400]", "a number beyond the range of a double");
+	expect_text_refused("[18446744073709551616,{\"k\":1,\"k\":2}]",
+	    "a key given twice beside an integer beyond int64");
+	expect_text_refused("[18446744073709551616,bad]", "body is not JSON");
+}
+
 int
 main(void)
 {
@@ -241,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_depth_limit_msgpack),
 		cmocka_unit_test(test_depth_limit_json),
+		cmocka_unit_test(test_wide_integers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,15 @@
 #include "util.h"
 
 #define DRAW_LINE_LEN	1024
+#define DRAW_MIN_COLS	20	/* narrower, nothing reads: only a hint */
+
+/* Longest first: the first that fits is drawn. */
+static const char *const draw_small[] = {
+	"terminal too small",
+	"too small",
+	"small",
+	"!",
+};
 
 static const char *const draw_help[] = {
 	"micro-top: the microd dashboard",
@@ -289,6 +298,26 @@ draw_body(struct top *t, int y, int height)
 		draw_panels(t, y, height);
 }
 
+/*
+ * On one row the hint leaves the last column alone: ncurses cannot draw
+ * the bottom right corner of a terminal that wraps there (so on 1x1 no
+ * hint shows at all).
+ */
+static void
+draw_too_small(int rows, int cols)
+{
+	size_t	 i;
+	int	 width = rows > 1 ? cols : cols - 1;
+
+	for (i = 0; i < nitems(draw_small); i++) {
+		if ((int)strlen(draw_small[i]) <= width) {
+			screen_put(0, SCREEN_WARN, draw_small[i]);
+			break;
+		}
+	}
+	screen_refresh(-1, 0);
+}
+
 void
 draw_screen(struct top *t)
 {
@@ -296,6 +325,11 @@ draw_screen(struct top *t)
 	int	 i, y, rows = screen_rows(), cols = screen_cols(), x;
 
 	screen_clear();
+	t->dirty = 0;
+	if (cols < DRAW_MIN_COLS) {
+		draw_too_small(rows, cols);
+		return;
+	}
 	/* On a very short terminal the bottom line is not the header's. */
 	if ((y = draw_header_lines(t)) > rows - 1)
 		y = rows - 1 > 0 ? rows - 1 : 0;
@@ -306,5 +340,4 @@ draw_screen(struct top *t)
 	draw_body(t, y, rows - y - 1);
 	x = draw_bottom(t, rows - 1);
 	screen_refresh(x >= 0 && x < cols ? rows - 1 : -1, x);
-	t->dirty = 0;
 }

@@ -825,3 +825,26 @@ def test_enter_on_an_empty_panel_says_so(microd, tmux):
     t.keys("Enter", "Enter")
     t.wait(lambda s: "no service shown" in bottom(s),
            what="the empty panel named")
+
+
+def test_tiny_terminal_shows_a_hint_then_redraws(microd, tmux):
+    """Narrower than 20 columns the dashboard was cut to pieces ('microd
+    0.1', 'registry l', 'q quit  ?' on 10x3): the longest hint that fits
+    instead, never the bottom right cell (ncurses cannot draw it on one
+    row, so 1x1 shows nothing), and the dashboard again once wide enough."""
+    m = microd()
+    t = attached_top(tmux(width=80, height=24), m)
+    for width, height, hint in ((10, 3, "too small"),
+                                (19, 2, "terminal too small"),
+                                (19, 1, "terminal too small"),
+                                (5, 5, "small"), (1, 5, "!"),
+                                (1, 1, ""), (2, 1, "!")):
+        t.resize(width, height)
+        t.wait(lambda s: s.strip() == hint and
+               len(s.splitlines()) <= height and
+               all(len(line) <= width for line in s.splitlines()),
+               what="%r alone at %dx%d" % (hint, width, height))
+    t.resize(80, 24)
+    screen = t.wait(lambda s: worker_row(s, "api") and
+                    s.splitlines()[-1] == FOOTER, what="the dashboard back")
+    assert "micro-top-exited" not in screen

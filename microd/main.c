@@ -424,7 +424,7 @@ void
 master_stop(void)
 {
 	uint64_t	 ms = master->conf->shutdown_timeout_ms + 2000;
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval	 tv = util_timeval(ms);
 
 	if (master->stopping)
 		return;

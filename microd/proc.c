@@ -256,7 +256,7 @@ proc_respawn_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 proc_schedule(struct proc *p, uint64_t delay_ms)
 {
-	struct timeval	 tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	struct timeval	 tv = util_timeval(delay_ms);
 
 	p->state = PROC_BACKOFF;
 	if (p->respawn == NULL)
@@ -459,7 +459,7 @@ static void
 proc_drain(struct proc *p)
 {
 	uint64_t	 ms = master->conf->shutdown_timeout_ms;
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval	 tv = util_timeval(ms);
 
 	if (p->respawn != NULL)
 		evtimer_del(p->respawn);

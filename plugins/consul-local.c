@@ -41,10 +41,8 @@ struct consul_put {
 static void
 consul_local_schedule(struct consul_local *l, uint64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = util_timeval(ms);
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	event_add(l->pass, &tv);
 }
 

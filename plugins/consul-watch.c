@@ -329,8 +329,7 @@ consul_watch_relist(struct consul *c)
 		w->relist_tries = 0;
 		w->index = 0;
 		w->backoff_ms = 0;	/* a fresh run: its failure is warned of */
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
+		tv = util_timeval(ms);
 		evtimer_add(w->ev, &tv);
 		ms += CONSUL_RELIST_STEP_MS;
 	}

@@ -179,8 +179,7 @@ consul_loop_delay(uint64_t start_ms, uint64_t backoff_ms, struct timeval *tv)
 	if (now - start_ms < CONSUL_LOOP_MIN_MS &&
 	    CONSUL_LOOP_MIN_MS - (now - start_ms) > wait)
 		wait = CONSUL_LOOP_MIN_MS - (now - start_ms);
-	tv->tv_sec = wait / 1000;
-	tv->tv_usec = (wait % 1000) * 1000;
+	*tv = util_timeval(wait);
 }
 
 uint64_t

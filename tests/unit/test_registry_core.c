@@ -173,7 +173,7 @@ dereg(struct fixture *f, const char *json)
 static void
 run_for(struct fixture *f, unsigned ms)
 {
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval	 tv = util_timeval(ms);
 
 	event_base_loopexit(f->base, &tv);
 	event_base_dispatch(f->base);

@@ -249,6 +249,26 @@ draw_down(const struct top *t, int y, int height)
 	draw_lines(y + 1, height - 1, lines, 3, SCREEN_BAD);
 }
 
+/*
+ * A yes/no question, cut on a narrow terminal so that its choice still
+ * shows: who cannot see "[y/N]" does not know what a key will do.
+ */
+static int
+draw_question(const struct top *t, int y)
+{
+	static const char	 choice[] = " [y/N] ";
+	char			 line[DRAW_LINE_LEN];
+	int			 room, cols;
+
+	room = screen_cols() - (int)(sizeof(choice) - 1);
+	/* Room left in line for the choice and its NUL. */
+	cols = termtext_fit(t->question, room > 0 ? room : 0, line,
+	    sizeof(line) - sizeof(choice));
+	memcpy(line + strlen(line), choice, sizeof(choice));
+	screen_put(y, SCREEN_WARN, line);
+	return cols + (int)(sizeof(choice) - 1);
+}
+
 /* The bottom line; where the cursor goes if something is being typed. */
 static int
 draw_bottom(const struct top *t, int y)
@@ -263,9 +283,7 @@ draw_bottom(const struct top *t, int y)
 		/* After what was typed: in columns, not bytes. */
 		return termtext_fit(line, -1, line, sizeof(line));
 	case TOP_PROMPT_CONFIRM:
-		snprintf(line, sizeof(line), "%s [y/N] ", t->question);
-		screen_put(y, SCREEN_WARN, line);
-		return (int)strlen(line);
+		return draw_question(t, y);
 	default:
 		if (t->message[0] != '\0')
 			screen_put(y, SCREEN_WARN, t->message);

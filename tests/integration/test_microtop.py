@@ -330,6 +330,23 @@ def test_restart_and_reload_ask_first(microd, tmux):
     t.wait_text("reloaded: generation %d" % (gen + 1))
 
 
+def test_question_on_a_narrow_terminal_keeps_its_choice(microd, tmux):
+    """On 20-30 columns a question was cut before its "[y/N]": who
+    cannot see the choice does not know what a key does. The question
+    is cut instead."""
+    m = microd()
+    t = attached_top(tmux(width=80, height=24), m)
+    t.resize(26, 12)
+    t.type("r")
+    screen = t.wait(lambda s: s.splitlines() and
+                    s.splitlines()[-1].rstrip().endswith("[y/N]"),
+                    what="the choice on the bottom line")
+    question = "Reload microd's configuration?"
+    assert screen.splitlines()[-1].rstrip() == question[:26 - 7] + " [y/N]"
+    t.type("n")
+    t.wait_text("cancelled")
+
+
 def mp_unpack(b, i=0):
     """Decode the msgpack value at b[i:]: (value, next index)."""
     t = b[i]

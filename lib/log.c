@@ -361,9 +361,10 @@ log_vwrite(enum log_level level, const char *site, const char *why,
 		    " (%llu similar lines left out)", left_out));
 	len = n;
 	text = log_utf8(msg, &len, &fixed);
-	len = log_scrub(text, len);
 	pre = log_prefix(line, level);
-	n = pre + log_cut(text, len, line + pre, sizeof(line) - 1 - pre);
+	/* Cut first: scrubbed, a long line may shrink to look whole. */
+	n = log_cut(text, len, line + pre, sizeof(line) - 1 - pre);
+	n = pre + log_scrub(line + pre, n);
 	free(fixed);
 	line[n++] = '\n';
 	log_stderr(line, n);

@@ -124,6 +124,29 @@ test_long_line_cut_on_boundary(void **state)
 	}
 }
 
+/*
+ * Cut, then scrubbed: a C1 control (two bytes) is written as one '?', and
+ * a line of them scrubbed first shrank to fit, its cut unmarked.
+ */
+static void
+test_long_line_of_controls_marked_cut(void **state)
+{
+	char		 msg[2100], buf[8192];
+	const char	*got;
+	size_t		 len, i;
+
+	for (i = 0; i + 2 < sizeof(msg); i += 2)
+		memcpy(msg + i, "\xc2\x85", 2);
+	msg[i] = '\0';
+	log_warnx("peer said %s END", msg);
+	got = err_message(buf, sizeof(buf), &len);
+	assert_true(len > 1000 && len < 2048);
+	assert_memory_equal(got + len - 3, CUT_MARK, 3);
+	assert_null(memmem(got, len, "END", 3));
+	assert_int_equal(sunk_len, len);
+	assert_memory_equal(sunk, got, len);
+}
+
 /* A line that fits is whole, and not marked. */
 static void
 test_fitting_line_whole(void **state)
@@ -163,6 +186,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_utf8_repaired_alike),
 		cmocka_unit_test(test_long_line_cut_on_boundary),
+		cmocka_unit_test(test_long_line_of_controls_marked_cut),
 		cmocka_unit_test(test_fitting_line_whole),
 		cmocka_unit_test(test_sites_sharing_a_format),
 	};

@@ -142,8 +142,13 @@ plugin_load(const char *kind, const char *name, const char *symbol,
 		return NULL;
 	}
 	if ((found = plugin_symbol_size(have)) != size) {
-		xasprintf(cause, "%s is not binary compatible (its %s is %zu "
-		    "bytes, microd expects %zu)", path, symbol, found, size);
+		if (found == 0)
+			xasprintf(cause, "%s: its %s has no size in its symbol "
+			    "table", path, symbol);
+		else
+			xasprintf(cause, "%s is not binary compatible (its %s "
+			    "is %zu bytes, microd expects %zu)", path, symbol,
+			    found, size);
 		dlclose(dl);
 		return NULL;
 	}

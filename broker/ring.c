@@ -25,6 +25,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,8 +41,11 @@
 #define BRING_MIN_SIZE		(1024 * 1024)
 #define BRING_ALIGN(n)		(((n) + 7) & ~(size_t)7)
 #define BRING_F_PAD		0x1
+/* A freed topic slot: lookups probe on past it (0 ends them). */
+#define BRING_GONE		1
 /* No honest position gets here (2^62 bytes: 14 years at 10 GB/s). */
 #define BRING_POS_MAX		((uint64_t)1 << 62)
+#define BRING_LOCK_WAIT_MS	100	/* for the queue group table (bring_lock) */
 
 const char *const bring_counter_names[BRING_NCOUNTERS] = {
 	[BRING_PUBLISHED] = "published",
@@ -67,14 +71,21 @@ struct bring_rec {
 				    sizeof(struct bring_target) + \
 				    BRING_NAME_MAX + BRING_CTYPE_MAX + 7)
 
+/*
+ * Slots are claimed and freed under the table's lock; a publisher reads
+ * them without it and checks seq, odd while a slot is freed, around what
+ * it read (bring_targets).
+ */
 struct bring_group {
 	_Atomic uint64_t	 qhash;		/* 0: free */
 	_Atomic uint64_t	 ticket;
+	_Atomic uint32_t	 seq;
 	_Atomic uint32_t	 members[BRING_MAX_RINGS];
 };
 
 struct bring_topic {
-	_Atomic uint64_t	 thash;		/* 0: free */
+	_Atomic uint64_t	 thash;		/* 0: free, or BRING_GONE */
+	_Atomic uint32_t	 seq;
 	struct bring_group	 groups[BRING_GROUPS];
 };
 
@@ -97,6 +108,8 @@ struct bring_hdr {
 	uint64_t		 nonce;		/* names the wake sockets */
 	struct bring_ring	 rings[BRING_MAX_RINGS];
 	struct bring_topic	 topics[BRING_TOPICS];
+	_Atomic int32_t		 lock;		/* pid changing the topics */
+	_Atomic uint32_t	 sweep;		/* members were cleared */
 };
 
 /* A process's view: its ring, cursors into every ring, a copy buffer. */
@@ -138,7 +151,9 @@ bring_name_hash(const char *name, size_t len)
 static uint64_t
 bring_topic_hash(const char *topic)
 {
-	return bring_name_hash(topic, strlen(topic));
+	uint64_t	 h = bring_name_hash(topic, strlen(topic));
+
+	return h != BRING_GONE ? h : BRING_GONE + 1;
 }
 
 uint64_t
@@ -199,7 +214,11 @@ bring_addr(struct bring *b, unsigned r)
 	b->addrlen[r] = offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }
 
-/* Forget a dead process's queue group members. */
+/*
+ * Forget a process's queue group members. The groups left empty are
+ * freed by the next holder of the table's lock: we may be the master,
+ * which never waits for it.
+ */
 static void
 bring_clear_members(struct bring_hdr *h, unsigned r)
 {
@@ -208,6 +227,7 @@ bring_clear_members(struct bring_hdr *h, unsigned r)
 	for (t = 0; t < BRING_TOPICS; t++)
 		for (g = 0; g < BRING_GROUPS; g++)
 			atomic_store(&h->topics[t].groups[g].members[r], 0);
+	atomic_store(&h->sweep, 1);
 }
 
 static int
@@ -317,13 +337,23 @@ bring_free(struct bring_hdr *h, unsigned r, int32_t pid)
 void
 bring_reaped(pid_t pid)
 {
-	unsigned	 r;
+	struct bring_hdr	*h = bring_segment;
+	int32_t			 holder = pid;
+	unsigned		 r;
 
-	if (bring_segment == NULL)
+	if (h == NULL)
 		return;
 	for (r = 0; r < BRING_MAX_RINGS; r++)
-		if (atomic_load(&bring_segment->rings[r].owner) == pid)
-			bring_free(bring_segment, r, pid);
+		if (atomic_load(&h->rings[r].owner) == pid)
+			bring_free(h, r, pid);
+	/*
+	 * It died holding the table's lock: break it, now that its pid may
+	 * be reused; the next holder puts right what it left half done.
+	 */
+	if (atomic_load(&h->lock) == pid) {
+		atomic_store(&h->sweep, 1);
+		atomic_compare_exchange_strong(&h->lock, &holder, 0);
+	}
 }
 
 /* Free the rings of dead owners, then take a free one. */
@@ -532,28 +562,208 @@ bring_stats(uint64_t *out)
 			    memory_order_relaxed);
 }
 
+/*
+ * The table of topics with queue groups (linear probing) changes only
+ * under its lock, a pid: claims and frees are rare (a group's first
+ * member joining, its last leaving), publishers never take it. A holder
+ * killed meanwhile has its lock broken by the master's reap
+ * (bring_reaped), or here once its pid is gone; the next holder sweeps
+ * what it left half done. A holder stopped (SIGSTOP, a debugger) or
+ * stray bytes in the word must not hang every worker's loop: the lock is
+ * waited for BRING_LOCK_WAIT_MS at most.
+ */
+static void	 bring_sweep(struct bring_hdr *);
+
+/* 0 with the lock held, -1 if it stayed taken. */
+static int
+bring_lock(struct bring_hdr *h)
+{
+	int32_t		 holder = 0;
+	uint64_t	 deadline = util_now_ms() + BRING_LOCK_WAIT_MS;
+
+	while (!atomic_compare_exchange_weak(&h->lock, &holder,
+	    (int32_t)getpid())) {
+		if (holder < 0 || bring_owner_dead(holder)) {
+			atomic_store(&h->sweep, 1);
+			atomic_compare_exchange_strong(&h->lock, &holder, 0);
+		} else if (holder != 0 && util_now_ms() >= deadline)
+			return -1;
+		else
+			sched_yield();
+		holder = 0;
+	}
+	if (atomic_exchange(&h->sweep, 0))
+		bring_sweep(h);
+	return 0;
+}
+
+static void
+bring_unlock(struct bring_hdr *h)
+{
+	atomic_store_explicit(&h->lock, 0, memory_order_release);
+}
+
+/* A slot changes hands between these (seqlock writer, under the lock). */
+static void
+bring_seq_begin(_Atomic uint32_t *seq)
+{
+	atomic_store_explicit(seq, atomic_load_explicit(seq,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void
+bring_seq_end(_Atomic uint32_t *seq)
+{
+	atomic_store_explicit(seq, atomic_load_explicit(seq,
+	    memory_order_relaxed) + 1, memory_order_release);
+}
+
 static struct bring_topic *
-bring_topic_find(struct bring_hdr *h, uint64_t thash, int create)
+bring_topic_find(struct bring_hdr *h, uint64_t thash)
 {
 	struct bring_topic	*t;
 	uint64_t		 cur;
-	size_t			 i, n;
+	size_t			 n;
 
 	for (n = 0; n < BRING_TOPICS; n++) {
-		i = (thash + n) % BRING_TOPICS;
-		t = &h->topics[i];
-		cur = atomic_load(&t->thash);
-		if (cur == thash)
+		t = &h->topics[(thash + n) % BRING_TOPICS];
+		if ((cur = atomic_load(&t->thash)) == thash)
 			return t;
-		if (cur != 0)
-			continue;
-		if (!create)
+		if (cur == 0)
 			return NULL;
-		if (atomic_compare_exchange_strong(&t->thash, &cur, thash) ||
-		    cur == thash)
-			return t;
 	}
 	return NULL;
+}
+
+/* Under the lock: find thash, or claim the first free slot on its way. */
+static struct bring_topic *
+bring_topic_claim(struct bring_hdr *h, uint64_t thash)
+{
+	struct bring_topic	*t, *free = NULL;
+	uint64_t		 cur;
+	size_t			 n;
+
+	for (n = 0; n < BRING_TOPICS; n++) {
+		t = &h->topics[(thash + n) % BRING_TOPICS];
+		if ((cur = atomic_load(&t->thash)) == thash)
+			return t;
+		if ((cur == 0 || cur == BRING_GONE) && free == NULL)
+			free = t;
+		if (cur == 0)
+			break;
+	}
+	if (free != NULL)
+		atomic_store_explicit(&free->thash, thash,
+		    memory_order_release);
+	return free;
+}
+
+/*
+ * A freed slot before a free one ends no topic's way from its home (the
+ * way to a topic is never free): it becomes free, and the one before it
+ * if freed too, so that lookups stop as early as if it was never used.
+ */
+static void
+bring_topic_unlink(struct bring_hdr *h, size_t i)
+{
+	size_t	 n;
+
+	for (n = 0; n < BRING_TOPICS; n++) {
+		if (atomic_load(&h->topics[i].thash) != BRING_GONE ||
+		    atomic_load(&h->topics[(i + 1) % BRING_TOPICS].thash) != 0)
+			return;
+		atomic_store(&h->topics[i].thash, 0);
+		i = (i + BRING_TOPICS - 1) % BRING_TOPICS;
+	}
+}
+
+static int
+bring_group_idle(struct bring_group *g)
+{
+	unsigned	 r;
+
+	for (r = 0; r < BRING_MAX_RINGS; r++)
+		if (atomic_load(&g->members[r]) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Under the lock: free t's groups that no process counts a member in,
+ * and t with the last. A member joins under the lock, and a process
+ * adds more only while it counts one: an idle group stays idle.
+ */
+static void
+bring_topic_gc(struct bring_hdr *h, struct bring_topic *t)
+{
+	struct bring_group	*g;
+	uint64_t		 thash = atomic_load(&t->thash);
+	size_t			 i, live = 0;
+
+	if (thash == 0 || thash == BRING_GONE)
+		return;
+	for (i = 0; i < BRING_GROUPS; i++) {
+		g = &t->groups[i];
+		if (atomic_load(&g->qhash) != 0 && bring_group_idle(g)) {
+			bring_seq_begin(&g->seq);
+			atomic_store_explicit(&g->qhash, 0,
+			    memory_order_relaxed);
+			bring_seq_end(&g->seq);
+		}
+		live += atomic_load(&g->qhash) != 0;
+	}
+	if (live > 0)
+		return;
+	bring_seq_begin(&t->seq);
+	atomic_store_explicit(&t->thash, BRING_GONE, memory_order_relaxed);
+	bring_seq_end(&t->seq);
+	bring_topic_unlink(h, (size_t)(t - h->topics));
+}
+
+/*
+ * Under the lock, when members were cleared (dead processes) or a
+ * holder died: a slot it left odd is whole again (freed or not), every
+ * idle group and topic is freed, and a freed topic slot it left before
+ * a free one is made free.
+ */
+static void
+bring_sweep(struct bring_hdr *h)
+{
+	struct bring_topic	*t;
+	size_t			 i, g;
+
+	for (i = 0; i < BRING_TOPICS; i++) {
+		t = &h->topics[i];
+		if (atomic_load(&t->seq) & 1)
+			bring_seq_end(&t->seq);
+		for (g = 0; g < BRING_GROUPS; g++)
+			if (atomic_load(&t->groups[g].seq) & 1)
+				bring_seq_end(&t->groups[g].seq);
+		bring_topic_gc(h, t);
+		bring_topic_unlink(h, i);
+	}
+}
+
+/* Under the lock: the group named qhash in t, or a free one claimed. */
+static struct bring_group *
+bring_group_claim(struct bring_topic *t, uint64_t qhash)
+{
+	struct bring_group	*g, *free = NULL;
+	uint64_t		 cur;
+	size_t			 i;
+
+	for (i = 0; i < BRING_GROUPS; i++) {
+		g = &t->groups[i];
+		if ((cur = atomic_load(&g->qhash)) == qhash)
+			return g;
+		if (cur == 0 && free == NULL)
+			free = g;
+	}
+	if (free != NULL)
+		atomic_store_explicit(&free->qhash, qhash,
+		    memory_order_release);
+	return free;
 }
 
 struct bring_group *
@@ -561,34 +771,41 @@ bring_group_join(struct bring *b, const char *topic, const char *queue,
     const char **cause)
 {
 	struct bring_topic	*t;
-	struct bring_group	*g;
-	uint64_t		 qhash = bring_group_hash(topic, queue), cur;
-	size_t			 i;
+	struct bring_group	*g = NULL;
 
-	if ((t = bring_topic_find(b->hdr, bring_topic_hash(topic), 1)) ==
-	    NULL) {
-		*cause = "too many topics with queue groups";
+	if (bring_lock(b->hdr) == -1) {
+		*cause = "the queue group table is busy";
 		return NULL;
 	}
-	for (i = 0; i < BRING_GROUPS; i++) {
-		g = &t->groups[i];
-		cur = 0;
-		/* Take a free slot, or find that someone named it first. */
-		if (atomic_compare_exchange_strong(&g->qhash, &cur, qhash))
-			cur = qhash;
-		if (cur != qhash)
-			continue;
+	if ((t = bring_topic_claim(b->hdr, bring_topic_hash(topic))) == NULL)
+		*cause = "too many topics with queue groups";
+	else if ((g = bring_group_claim(t, bring_group_hash(topic,
+	    queue))) == NULL)
+		*cause = "too many queue groups on this topic";
+	else
 		atomic_fetch_add(&g->members[b->self], 1);
-		return g;
-	}
-	*cause = "too many queue groups on this topic";
-	return NULL;
+	bring_unlock(b->hdr);
+	return g;
 }
 
+/* Our last member of g left: the group may be idle, free its slot. */
 void
 bring_group_count(struct bring *b, struct bring_group *g, int delta)
 {
-	atomic_fetch_add(&g->members[b->self], (uint32_t)delta);
+	struct bring_hdr	*h = b->hdr;
+	size_t			 t;
+
+	if (atomic_fetch_add(&g->members[b->self], (uint32_t)delta) +
+	    (uint32_t)delta != 0)
+		return;
+	t = (size_t)((uint8_t *)g - (uint8_t *)h->topics) /
+	    sizeof(struct bring_topic);
+	if (bring_lock(h) == -1) {
+		atomic_store(&h->sweep, 1);	/* the next holder frees it */
+		return;
+	}
+	bring_topic_gc(h, &h->topics[t]);
+	bring_unlock(h);
 }
 
 /* Weighted round robin over every process's members of the group. */
@@ -614,27 +831,63 @@ bring_group_pick(struct bring_group *g)
 	return -1;
 }
 
+/* Tests: where a slot may change hands while a publisher reads it. */
+#ifndef BRING_TEST_READING
+#define BRING_TEST_READING(slot)
+#endif
+
+/*
+ * g's copy, if it has a member: read as a seqlock reader. A group freed
+ * (or freed and claimed again) while we read it had no member at that
+ * moment, or its first joined meanwhile: it gets no copy.
+ */
+static size_t
+bring_group_target(struct bring_group *g, struct bring_target *out)
+{
+	uint32_t	 seq;
+	uint64_t	 qhash;
+	int		 r;
+
+	seq = atomic_load_explicit(&g->seq, memory_order_acquire);
+	qhash = atomic_load_explicit(&g->qhash, memory_order_relaxed);
+	BRING_TEST_READING(g);
+	if (seq & 1 || qhash == 0 || (r = bring_group_pick(g)) < 0)
+		return 0;
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&g->seq, memory_order_relaxed) != seq)
+		return 0;
+	out->qhash = qhash;
+	out->ring = (uint32_t)r;
+	out->pad = 0;
+	return 1;
+}
+
+/*
+ * A copy for each group of topic. The topic's slot is checked the same
+ * way: freed (so every group in it was) and claimed for another topic
+ * while we read it, what we read may be that one's groups.
+ */
 static size_t
 bring_targets(struct bring_hdr *h, const char *topic,
     struct bring_target *out)
 {
 	struct bring_topic	*t;
-	struct bring_group	*g;
+	uint64_t		 thash = bring_topic_hash(topic);
+	uint32_t		 seq;
 	size_t			 i, n = 0;
-	int			 r;
 
-	if ((t = bring_topic_find(h, bring_topic_hash(topic), 0)) == NULL)
+	if ((t = bring_topic_find(h, thash)) == NULL)
 		return 0;
-	for (i = 0; i < BRING_GROUPS; i++) {
-		g = &t->groups[i];
-		if (atomic_load(&g->qhash) == 0 || (r = bring_group_pick(g)) < 0)
-			continue;
-		out[n].qhash = atomic_load(&g->qhash);
-		out[n].ring = (uint32_t)r;
-		out[n].pad = 0;
-		n++;
-	}
-	return n;
+	seq = atomic_load_explicit(&t->seq, memory_order_acquire);
+	if (seq & 1 || atomic_load_explicit(&t->thash,
+	    memory_order_relaxed) != thash)
+		return 0;
+	BRING_TEST_READING(t);
+	for (i = 0; i < BRING_GROUPS; i++)
+		n += bring_group_target(&t->groups[i], &out[n]);
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&t->seq, memory_order_relaxed) == seq ?
+	    n : 0;
 }
 
 /*

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRING_VERSION		3
+#define BRING_VERSION		4
 #define BRING_MAX_RINGS		32	/* attached processes */
 #define BRING_TOPICS		256	/* topics with queue groups */
 #define BRING_GROUPS		8	/* queue groups per topic */
@@ -113,7 +113,9 @@ void		 bring_drain(struct bring *);
 /*
  * Find or claim the queue group (topic, queue) and count one of our
  * members in; bring_group_count adds (or, negative, takes out) more.
- * The publisher spreads a group's messages by these counts.
+ * The publisher spreads a group's messages by these counts. Once no
+ * process counts a member, the group's slot is freed: a process whose
+ * count went to 0 joins again with bring_group_join.
  */
 struct bring_group *bring_group_join(struct bring *, const char *,
 		    const char *, const char **);

@@ -1023,3 +1023,66 @@ def test_draining_reader_not_cut_for_the_process_bound(microd):
         for s in fills + [stalled, reader]:
             s.close()
     assert results == [(n_big, None)], results
+
+
+TOPICS = 256    # BRING_TOPICS
+GROUPS = 8      # BRING_GROUPS, per topic
+
+
+async def member_gets_one(m, topic, queue):
+    """Subscribe as the only member of (topic, queue), see one message
+    through the group, close before returning."""
+    async with websockets.connect(
+            ws_url(m, "/sub?topic=%s&queue=%s" % (topic, queue))) as sub:
+        assert post(m, topic, b"for " + topic.encode())[0] == 202
+        assert body_of(await sub.recv())[1] == b"for " + topic.encode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_topics_with_queue_groups_reused(microd, workers):
+    # Two workers: members join and leave the shared table from either.
+    m = microd(workers={"broker": workers})
+
+    async def go():
+        # More distinct topics than the table holds, one at a time.
+        for i in range(TOPICS + 44):
+            await member_gets_one(m, "job-%d" % i, "workers")
+    run(go(), timeout=120)
+
+
+def test_queue_names_on_one_topic_reused(microd):
+    m = microd()
+
+    async def go():
+        for i in range(3 * GROUPS):
+            await member_gets_one(m, "tenant", "q%d" % i)
+        # The groups that left hold no slot: 8 at once still fit.
+        subs = [await websockets.connect(
+            ws_url(m, "/sub?topic=tenant&queue=g%d" % i))
+            for i in range(GROUPS)]
+        assert post(m, "tenant", b"all")[0] == 202
+        for s in subs:
+            assert body_of(await s.recv())[1] == b"all"
+            await s.close()
+    run(go(), timeout=60)
+
+
+def test_killed_worker_gives_back_its_groups(microd):
+    m = microd()
+    old = m.running("broker")[0]["pid"]
+
+    async def fill():
+        subs = [await websockets.connect(
+            ws_url(m, "/sub?topic=held-%d&queue=w" % i))
+            for i in range(TOPICS)]
+        signal_pid(old, signal.SIGKILL)
+        for s in subs:
+            await s.wait_closed()
+    run(fill(), timeout=120)
+    wait_for(lambda: [w for w in m.running("broker") if w["pid"] != old],
+             10, what="broker respawned")
+
+    async def after():
+        for i in range(GROUPS):
+            await member_gets_one(m, "after-%d" % i, "w")
+    run(after())

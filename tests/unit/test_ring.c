@@ -3,10 +3,13 @@
  * "Stray bytes" in doc/shm-layout.md for the rule): a record that leaves
  * no room at the ring's end for a pad's header, geometry and positions
  * overwritten in the segment, stray bytes in a writer's own ring; and a
- * dead owner's ring freed (by the master's reap, by two at once). ring.c
- * is compiled in, to reach the segment, which it moves to the heap (a
- * write past the last ring is one past an allocation: AddressSanitizer);
- * tests/unit/test_broker.c tests the rings through their API.
+ * dead owner's ring freed (by the master's reap, by two at once); queue
+ * group slots given back, also while a publisher reads them and by a
+ * holder of the table's lock killed half way. ring.c is compiled in, to
+ * reach the segment, which it moves to the heap (a write past the last
+ * ring is one past an allocation: AddressSanitizer), and hooks where a
+ * publisher reads a slot (BRING_TEST_READING); tests/unit/test_broker.c
+ * tests the rings through their API.
  */
 #include "config.h"
 
@@ -16,12 +19,18 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+static const void	*test_ring_at;
+static void		(*test_ring_reading)(void);
+static void		 test_ring_read_hook(const void *);
+
 #define BRING_TEST_HEAP
+#define BRING_TEST_READING(slot) test_ring_read_hook(slot)
 #include "broker/ring.c"
 
 #define TEST_RING_REC	4096		/* a record's size, header included */
@@ -391,6 +400,271 @@ test_ring_free_race(void **state)
 	bring_detach(r);
 }
 
+/* Names in names[n][16] of topics whose slot would be the same, home. */
+static void
+test_ring_same_home(char (*names)[16], size_t n)
+{
+	uint64_t	 home = 0;
+	size_t		 i = 0, k;
+
+	for (k = 0; i < n; k++) {
+		snprintf(names[i], sizeof(names[i]), "home%zu", k);
+		if (i == 0)
+			home = bring_topic_hash(names[0]) % BRING_TOPICS;
+		if (bring_topic_hash(names[i]) % BRING_TOPICS == home)
+			i++;
+	}
+}
+
+static size_t
+test_ring_topics_used(void)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < BRING_TOPICS; i++)
+		n += atomic_load(&bring_segment->topics[i].thash) != 0;
+	return n;
+}
+
+/*
+ * The table of queue groups over a long life: more distinct topics, and
+ * queue names on one topic, than it holds at once, each group's last
+ * member leaving before the next joins. Its slots are given back, and
+ * the table ends as empty as it began (lookups stop at once).
+ */
+static void
+test_ring_groups_reused(void **state)
+{
+	struct bring		*b;
+	struct bring_group	*g;
+	const char		*cause;
+	char			 name[32];
+	int			 i;
+
+	assert_non_null(b = bring_attach(&cause));
+	for (i = 0; i < BRING_TOPICS + 44; i++) {
+		snprintf(name, sizeof(name), "job-%d", i);
+		assert_non_null(g = bring_group_join(b, name, "w", &cause));
+		bring_group_count(b, g, -1);
+	}
+	for (i = 0; i < 3 * BRING_GROUPS; i++) {
+		snprintf(name, sizeof(name), "q%d", i);
+		assert_non_null(g = bring_group_join(b, "tenant", name,
+		    &cause));
+		bring_group_count(b, g, -1);
+	}
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(b);
+}
+
+/*
+ * Topics that probe through each other's slots: one freed in the middle
+ * keeps the later ones found; freed from the end, every slot is free.
+ */
+static void
+test_ring_groups_probe_chain(void **state)
+{
+	struct bring		*b;
+	struct bring_group	*g[3];
+	struct bring_target	 out[BRING_GROUPS];
+	char			 names[3][16];
+	const char		*cause;
+	int			 i;
+
+	test_ring_same_home(names, 3);
+	assert_non_null(b = bring_attach(&cause));
+	for (i = 0; i < 3; i++)
+		assert_non_null(g[i] = bring_group_join(b, names[i], "q",
+		    &cause));
+	bring_group_count(b, g[1], -1);
+	assert_int_equal(test_ring_topics_used(), 3);
+	assert_int_equal(bring_targets(b->hdr, names[2], out), 1);
+	assert_int_equal(out[0].qhash, bring_group_hash(names[2], "q"));
+	assert_int_equal(bring_targets(b->hdr, names[1], out), 0);
+	/* The freed slot is taken again, not one further on. */
+	assert_ptr_equal(bring_group_join(b, names[1], "q", &cause), g[1]);
+	bring_group_count(b, g[1], -1);
+	bring_group_count(b, g[2], -1);
+	assert_int_equal(test_ring_topics_used(), 1);
+	bring_group_count(b, g[0], -1);
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(b);
+}
+
+/*
+ * A process killed holding the table's lock, half way through freeing a
+ * group, with a member in it: once the master reaps it, the lock is
+ * free, the next holder makes the slot whole and frees what nobody is a
+ * member of any more, and the group is there to join again.
+ */
+static void
+test_ring_groups_holder_killed(void **state)
+{
+	struct bring		*r, *d;
+	struct bring_group	*g;
+	struct bring_target	 out[BRING_GROUPS];
+	const char		*cause;
+	pid_t			 pid = test_ring_dead_pid();
+
+	assert_non_null(r = bring_attach(&cause));
+	assert_non_null(d = bring_attach(&cause));
+	assert_non_null(g = bring_group_join(d, "held", "q", &cause));
+	atomic_store(&bring_segment->lock, pid);
+	bring_seq_begin(&g->seq);
+	test_ring_kill(d, pid);
+	bring_reaped(pid);
+	assert_int_equal(atomic_load(&bring_segment->lock), 0);
+	assert_int_equal(bring_targets(bring_segment, "held", out), 0);
+	assert_ptr_equal(bring_group_join(r, "held", "q", &cause), g);
+	assert_int_equal(atomic_load(&g->seq) % 2, 0);
+	assert_int_equal(bring_targets(bring_segment, "held", out), 1);
+	assert_int_equal(out[0].ring, r->self);
+	bring_group_count(r, g, -1);
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(r);
+}
+
+/*
+ * The table's lock held by a live process that does not let go (stopped,
+ * say): a join waits BRING_LOCK_WAIT_MS and is refused, a worker's loop
+ * is not hung; the last member leaving leaves the free to the next
+ * holder. Held by a pid that is gone, or by stray bytes: taken over.
+ */
+static void
+test_ring_groups_lock_held(void **state)
+{
+	struct bring		*r;
+	struct bring_group	*g;
+	const char		*cause = NULL;
+	const int32_t		 stray[] = { test_ring_dead_pid(), -5 };
+	size_t			 i;
+
+	assert_non_null(r = bring_attach(&cause));
+	assert_non_null(g = bring_group_join(r, "stuck", "q", &cause));
+	atomic_store(&bring_segment->lock, (int32_t)getppid());
+	assert_null(bring_group_join(r, "stuck2", "q", &cause));
+	assert_string_equal(cause, "the queue group table is busy");
+	bring_group_count(r, g, -1);
+	assert_int_equal(test_ring_topics_used(), 1);
+	for (i = 0; i < nitems(stray); i++) {
+		atomic_store(&bring_segment->lock, stray[i]);
+		assert_non_null(g = bring_group_join(r, "stuck", "q", &cause));
+		assert_int_equal(atomic_load(&bring_segment->lock), 0);
+		bring_group_count(r, g, -1);
+		assert_int_equal(test_ring_topics_used(), 0);
+	}
+	bring_detach(r);
+}
+
+/*
+ * A slot changing hands while a publisher reads it: bring_targets calls
+ * test_ring_reading when it reaches test_ring_at.
+ */
+static void
+test_ring_reading_at(const void *slot, void (*fn)(void))
+{
+	test_ring_at = slot;
+	test_ring_reading = fn;
+}
+
+static void
+test_ring_read_hook(const void *slot)
+{
+	if (slot != test_ring_at)
+		return;
+	test_ring_at = NULL;
+	test_ring_reading();
+}
+
+static struct bring		*test_ring_a, *test_ring_b;
+static struct bring_group	*test_ring_g;
+static char			 test_ring_names[2][16];
+
+/* a's member of the group read leaves, b joins another group there. */
+static void
+test_ring_group_changes(void)
+{
+	const char	*cause;
+
+	bring_group_count(test_ring_a, test_ring_g, -1);
+	assert_ptr_equal(bring_group_join(test_ring_b, "read", "q2", &cause),
+	    test_ring_g);
+}
+
+/*
+ * A publisher reads a group whose last member leaves, and another group
+ * of the topic claims its slot, before it counted the members: it
+ * chooses no process for either (neither had a member all along), not
+ * the new group's process for the old group.
+ */
+static void
+test_ring_groups_reused_while_read(void **state)
+{
+	struct bring		*c;
+	struct bring_group	*keep;
+	struct bring_target	 out[BRING_GROUPS];
+	const char		*cause;
+
+	assert_non_null(c = bring_attach(&cause));
+	assert_non_null(test_ring_a = bring_attach(&cause));
+	assert_non_null(test_ring_b = bring_attach(&cause));
+	assert_non_null(keep = bring_group_join(c, "read", "q0", &cause));
+	assert_non_null(test_ring_g = bring_group_join(test_ring_a, "read",
+	    "q1", &cause));
+	test_ring_reading_at(test_ring_g, test_ring_group_changes);
+	assert_int_equal(bring_targets(bring_segment, "read", out), 1);
+	assert_null(test_ring_at);
+	assert_int_equal(out[0].qhash, bring_group_hash("read", "q0"));
+	assert_int_equal(out[0].ring, c->self);
+	bring_group_count(test_ring_b, test_ring_g, -1);
+	bring_group_count(c, keep, -1);
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(test_ring_b);
+	bring_detach(test_ring_a);
+	bring_detach(c);
+}
+
+/* a's member of the topic read leaves, b's topic takes its slot. */
+static void
+test_ring_topic_changes(void)
+{
+	const char	*cause;
+
+	bring_group_count(test_ring_a, test_ring_g, -1);
+	assert_ptr_equal(bring_group_join(test_ring_b, test_ring_names[1],
+	    "q", &cause), test_ring_g);
+}
+
+/*
+ * The same with the topic's slot: freed with its last group and claimed
+ * for another topic before the publisher read the groups in it. What it
+ * read there are the other topic's: no copy.
+ */
+static void
+test_ring_topics_reused_while_read(void **state)
+{
+	struct bring_target	 out[BRING_GROUPS];
+	const char		*cause;
+
+	test_ring_same_home(test_ring_names, 2);
+	assert_non_null(test_ring_a = bring_attach(&cause));
+	assert_non_null(test_ring_b = bring_attach(&cause));
+	assert_non_null(test_ring_g = bring_group_join(test_ring_a,
+	    test_ring_names[0], "q", &cause));
+	test_ring_reading_at(&bring_segment->topics[bring_topic_hash(
+	    test_ring_names[0]) % BRING_TOPICS], test_ring_topic_changes);
+	assert_int_equal(bring_targets(bring_segment, test_ring_names[0],
+	    out), 0);
+	assert_null(test_ring_at);
+	assert_int_equal(bring_targets(bring_segment, test_ring_names[1],
+	    out), 1);
+	assert_int_equal(out[0].ring, test_ring_b->self);
+	bring_group_count(test_ring_b, test_ring_g, -1);
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(test_ring_b);
+	bring_detach(test_ring_a);
+}
+
 int
 main(void)
 {
@@ -402,6 +676,12 @@ main(void)
 		cmocka_unit_test(test_ring_stray_writer),
 		cmocka_unit_test(test_ring_reaped),
 		cmocka_unit_test(test_ring_free_race),
+		cmocka_unit_test(test_ring_groups_reused),
+		cmocka_unit_test(test_ring_groups_probe_chain),
+		cmocka_unit_test(test_ring_groups_holder_killed),
+		cmocka_unit_test(test_ring_groups_lock_held),
+		cmocka_unit_test(test_ring_groups_reused_while_read),
+		cmocka_unit_test(test_ring_topics_reused_while_read),
 	};
 	const char	*cause;
 

@@ -40,9 +40,16 @@ class Etcd:
         self.cluster = ",".join("%s=http://127.0.0.1:%d" % (m["name"],
                                                           m["peer"])
                                 for m in self.members)
-        for i in range(n):
-            self.start(i)
-        self.wait_healthy()
+        # No caller holds the cluster until it is healthy: members started
+        # for a cluster that never is (a port taken since free_port) would
+        # outlive the test.
+        try:
+            for i in range(n):
+                self.start(i)
+            self.wait_healthy()
+        except BaseException:
+            self.close()
+            raise
 
     def start(self, i=0):
         m = self.members[i]

@@ -75,8 +75,12 @@ def py_srv(m):
 
 def start_greeter(m, argv, name):
     p = Process(argv)
-    wait_for(lambda: any(p.address in i for i in node_ids(m, name)),
-             what="%s registered" % name)
+    try:
+        wait_for(lambda: any(p.address in i for i in node_ids(m, name)),
+                 what="%s registered" % name)
+    except BaseException:
+        p.stop()    # no test holds it yet: it would outlive the run
+        raise
     return p
 
 

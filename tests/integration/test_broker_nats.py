@@ -681,11 +681,12 @@ def test_subscribers_come_and_go_while_server_hung(microd, tmp_path):
     monitor = free_port()
     n = Nats(tmp_path, conf="http_port: %d\n" % monitor)
     n.start()
-    m = microd(extra=nats_conf(n))
-    assert post(m, "t", b"x")[0] == 202
-    signal_pid(n.proc.pid, signal.SIGSTOP)
 
     async def go():
+        # In the try below: a failure from here on must still stop n.
+        m = microd(extra=nats_conf(n))
+        assert post(m, "t", b"x")[0] == 202
+        signal_pid(n.proc.pid, signal.SIGSTOP)
         wait_for(lambda: post(m, "t", b"x")[0] == 503, timeout=30,
                  interval=0.2, what="publishes refused")
         kept = await websockets.connect(ws_url(m, "/sub?topic=kept"))

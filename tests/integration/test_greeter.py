@@ -59,9 +59,10 @@ def test_same_answers_as_c(gw, nodes):
     """Called as the gateway calls them, both API services answer the
     same bytes: good input, bad input, srv down, sidecar down."""
     m = gw()
-    srv = py_srv(m)
-    capi, papi = c_api(m), py_api(m)
-    nodes += [srv, capi, papi]
+    # Each held before the next start can fail.
+    for start in (py_srv, c_api, py_api):
+        nodes.append(start(m))
+    srv, capi, papi = nodes
 
     def same(cases):
         for body, endpoint in cases:
@@ -93,7 +94,8 @@ def test_same_answers_as_c(gw, nodes):
 def test_deregistered_on_signal(gw, nodes, sig):
     m = gw()
     api = py_api(m)
-    nodes += [c_srv(m), api]
+    nodes.append(api)           # held before the next start can fail
+    nodes.append(c_srv(m))
     assert get(m, "/greeter/say/hello?name=John")[0] == 200
     api.stop(sig)
     assert api.proc.returncode == 0

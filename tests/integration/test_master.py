@@ -102,12 +102,14 @@ def test_sigkill_worker_respawns_listener_stays_open(microd):
     old = m.running("api")[0]
     with HealthLoop(m.url("sidecar", "/healthz")) as loop_s, \
             HealthLoop(m.url("api", "/healthz")) as loop:
+        killed_ms = time.time() * 1000
         signal_pid(old["pid"], signal.SIGKILL)
-        t0 = time.monotonic()
         new = wait_for(lambda: [w for w in m.running("api")
                                 if w["pid"] != old["pid"]],
                        timeout=5, what="respawned api worker")[0]
-        assert time.monotonic() - t0 < 1.0
+        # By the master's clock: the listings that show it take seconds
+        # of their own on a busy machine.
+        assert new["started_ms"] - killed_ms < 1000
         wait_for(lambda: loop.ok > 20, what="healthz after respawn")
     assert new["restarts"] == old["restarts"] + 1
     assert not pid_alive(old["pid"])

@@ -612,6 +612,7 @@ def test_refused_connections_do_not_flood_the_log(m):
         # All 64 taken: a request on the last one is answered.
         held[-1].sendall(frame({"v": 1, "id": 1, "cmd": "version"}))
         assert payloads(held[-1], 1)
+        start = time.monotonic()
         for _ in range(500):
             s = socket.socket(socket.AF_UNIX)
             s.connect(m.socket)
@@ -629,7 +630,9 @@ def test_refused_connections_do_not_flood_the_log(m):
         return sum(int(l.split("refused ")[1].split()[0]) for l in refusals())
     wait_for(lambda: counted() == 500, 10, what="every refusal counted")
     lines = refusals()
-    assert 1 <= len(lines) <= 3, lines[:5]
+    # A line a second while they go on, however long a busy machine
+    # takes to make them: 500 lines if each were logged.
+    assert 1 <= len(lines) <= 2 + time.monotonic() - start, lines[:5]
     assert "(latest: too many)" in lines[0]
 
 

@@ -365,9 +365,11 @@ def sidecar0(m):
             if w["role"] == "sidecar" and w["id"] == 0][0]
 
 
-def crash_sidecar0(m, kills=6):
+def crash_sidecar0(m, kills=8):
     """Kill sidecar/0 as soon as it runs, until its respawn waits (the
-    delay doubles with each quick failure: seconds after six)."""
+    delay doubles with each quick failure: 6.4 s after eight). The caller
+    acts within that wait: after six it was 1.6 s, which a stalled test
+    can miss, and then acts on sidecar/0 running again."""
     def respawned(old):
         # One listing: three could see "running" for the old pid, then
         # pid 0 once it was reaped, and kill pid 0.

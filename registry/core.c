@@ -3,7 +3,12 @@
  * copy its versions, change the copy, write the copy to sqlite (one
  * transaction), publish it to shm, and only then let it replace the old
  * versions. A failure at any step leaves the registry as it was, so the
- * file, shm and memory never disagree.
+ * file, shm and memory never disagree, but for one case: while the file
+ * is read only, an expiry goes on without it, since a dead node must not
+ * be served until the file can be written; the file gets it then, and a
+ * restart meanwhile drops expired nodes by the deadlines the file keeps.
+ * Not the backend's removals: its updates are refused meanwhile, so a
+ * relist would sweep nodes it still has.
  *
  * TTL deadlines are monotonic in memory and wall-clock in the file (they
  * must mean the same after a restart); the heartbeat moves the stored ones
@@ -42,6 +47,7 @@
 struct registry_entry {
 	char		*name;
 	struct svc_set	 set;
+	int		 unstored;	/* set is ahead of the file */
 };
 
 struct registry_core {
@@ -58,6 +64,7 @@ struct registry_core {
 	uint64_t		 last_scan;
 	struct event		*heartbeat_ev;
 	uint64_t		 wall_offset;	/* of the stored deadlines */
+	int			 unstored;	/* some entry is */
 
 	const struct registry_backend *backend;
 	void			*backend_state;
@@ -122,9 +129,12 @@ registry_get(struct registry_core *rc, const char *name)
 	return e;
 }
 
+/* An entry left empty goes, once the file no longer holds its name. */
 static void
-registry_drop(struct registry_core *rc, struct registry_entry *e)
+registry_tidy(struct registry_core *rc, struct registry_entry *e)
 {
+	if (e->set.n != 0 || e->unstored)
+		return;
 	tdelete(e, &rc->tree, registry_entry_cmp);
 	registry_entry_free(e);
 }
@@ -249,32 +259,35 @@ registry_commit_fail(struct registry_core *rc, struct registry_entry *e,
     struct svc_set *next)
 {
 	svc_set_clear(next);
-	if (e->set.n == 0)
-		registry_drop(rc, e);
+	registry_tidy(rc, e);
 	return -1;
 }
 
 /*
  * Make next the versions of e: persisted, published, then swapped in.
- * Takes next, whatever happens; e is gone if it is left empty.
+ * Takes next, whatever happens; e is gone if it is left empty (and
+ * stored). With unstored, a file that is read only does not hold the
+ * change back: e is marked, for registry_store_unstored.
  */
 static int
 registry_commit(struct registry_core *rc, struct registry_entry *e,
-    struct svc_set *next, char **cause)
+    struct svc_set *next, int unstored, char **cause)
 {
 	char	*why;
 	int	 rv;
 
-	if ((rv = store_put(rc->store, e->name, next, rc->wall_offset,
-	    &why)) != 0) {
+	rv = store_put(rc->store, e->name, next, rc->wall_offset, &why);
+	if (rv == STORE_READ_ONLY && unstored)
+		free(why);
+	else if (rv != 0) {
 		xasprintf(cause, "registry database: %s", why);
 		free(why);
 		registry_commit_fail(rc, e, next);
 		return rv == STORE_READ_ONLY ? REGISTRY_UNAVAILABLE : -1;
 	}
 	if (registry_publish(rc, e->name, next, cause) == -1) {
-		if (store_put(rc->store, e->name, &e->set, rc->wall_offset,
-		    &why) == -1) {
+		if (rv == 0 && store_put(rc->store, e->name, &e->set,
+		    rc->wall_offset, &why) == -1) {
 			log_warnx("%s: cannot undo database "
 			    "change: %s", e->name, why);
 			free(why);
@@ -284,15 +297,16 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 	registry_backend_del(rc, &e->set, next);
 	svc_set_clear(&e->set);
 	e->set = *next;
-	if (e->set.n == 0)
-		registry_drop(rc, e);
+	if ((e->unstored = rv != 0))
+		rc->unstored = 1;
+	registry_tidy(rc, e);
 	return 0;
 }
 
-/* Remove the nodes of e that pred selects. */
+/* Remove the nodes of e that pred selects; unstored: registry_commit. */
 static int
 registry_prune(struct registry_core *rc, struct registry_entry *e,
-    svc_node_pred pred, void *arg, char **cause)
+    svc_node_pred pred, void *arg, int unstored, char **cause)
 {
 	struct svc_set	 next;
 
@@ -301,7 +315,7 @@ registry_prune(struct registry_core *rc, struct registry_entry *e,
 		svc_set_clear(&next);
 		return 0;
 	}
-	return registry_commit(rc, e, &next, cause);
+	return registry_commit(rc, e, &next, unstored, cause);
 }
 
 static void
@@ -332,8 +346,9 @@ registry_walk_visit(const void *nodep, VISIT which, void *arg)
 }
 
 /*
- * Prune the entries with nodes pred selects, until the monotonic time
- * until (0: all of them; *more says whether some were left); the tree
+ * Prune the entries with nodes pred selects (unstored: registry_commit),
+ * until the monotonic time until (0: all of them; *more says whether
+ * some were left); the tree
  * cannot change under twalk, so entries are picked first and changed
  * after. Returns the earliest deadline of the nodes that stay, or a retry
  * time if a prune failed (a full disk must not leave dead nodes behind for
@@ -341,7 +356,7 @@ registry_walk_visit(const void *nodep, VISIT which, void *arg)
  */
 static uint64_t
 registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
-    const char *why, uint64_t until, int *more)
+    int unstored, const char *why, uint64_t until, int *more)
 {
 	struct registry_walk	 w = { .pred = pred, .arg = arg };
 	uint64_t		 retry;
@@ -356,7 +371,8 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 			*more = 1;
 			break;
 		}
-		if ((rv = registry_prune(rc, w.v[i], pred, arg, &cause)) == 0)
+		if ((rv = registry_prune(rc, w.v[i], pred, arg, unstored,
+		    &cause)) == 0)
 			continue;
 		if (rv != REGISTRY_UNAVAILABLE)
 			log_warnx("%s: %s", why, cause);
@@ -405,7 +421,7 @@ registry_expire_pass(struct registry_core *rc)
 	int		 more;
 
 	rc->last_scan = now;
-	next = registry_prune_all(rc, registry_is_expired, &now,
+	next = registry_prune_all(rc, registry_is_expired, &now, 1,
 	    "expiring nodes", now + REGISTRY_EXPIRE_TURN_MS, &more);
 	if (!more) {
 		registry_arm(rc, next);
@@ -436,12 +452,15 @@ registry_clock_check(struct registry_core *rc)
 	uint64_t	 offset = registry_wall_offset();
 	int64_t		 delta = (int64_t)(offset - rc->wall_offset);
 	char		*cause;
+	int		 rv;
 
 	if (delta > -REGISTRY_CLOCK_STEP_MS && delta < REGISTRY_CLOCK_STEP_MS)
 		return;
-	if (store_shift(rc->store, delta, &cause) == -1) {
-		log_warnx("wall clock moved %lld ms, stored deadlines not "
-		    "moved: %s", (long long)delta, cause);
+	/* Read only: moved once the file can be written (said at its load). */
+	if ((rv = store_shift(rc->store, delta, &cause)) != 0) {
+		if (rv != STORE_READ_ONLY)
+			log_warnx("wall clock moved %lld ms, stored deadlines "
+			    "not moved: %s", (long long)delta, cause);
 		free(cause);
 		return;
 	}
@@ -466,12 +485,58 @@ registry_store_keep(struct registry_core *rc)
 }
 
 static void
+registry_unstored_visit(const void *nodep, VISIT which, void *arg)
+{
+	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
+	struct registry_walk	*w = arg;
+
+	if ((which == postorder || which == leaf) && e->unstored) {
+		w->v = xrealloc(w->v, (w->n + 1) * sizeof(*w->v));
+		w->v[w->n++] = e;
+	}
+}
+
+/*
+ * Expiries made while the file was read only, stored once it can be
+ * written: each name as it is now, so none comes back at a restart. At
+ * most REGISTRY_EXPIRE_TURN_MS of it per heartbeat: after a mass expiry
+ * it takes seconds.
+ */
+static void
+registry_store_unstored(struct registry_core *rc)
+{
+	struct registry_walk	 w = { 0 };
+	uint64_t		 until = util_now_ms() + REGISTRY_EXPIRE_TURN_MS;
+	char			*why;
+	size_t			 i;
+	int			 rv;
+
+	if (!rc->unstored)
+		return;
+	twalk_r(rc->tree, registry_unstored_visit, &w);
+	for (i = 0; i < w.n && util_now_ms() < until; i++) {
+		if ((rv = store_put(rc->store, w.v[i]->name, &w.v[i]->set,
+		    rc->wall_offset, &why)) != 0) {
+			if (rv != STORE_READ_ONLY)
+				log_warnx("storing expiries: %s", why);
+			free(why);
+			break;
+		}
+		w.v[i]->unstored = 0;
+		registry_tidy(rc, w.v[i]);
+	}
+	rc->unstored = i < w.n;
+	free(w.v);
+}
+
+static void
 registry_heartbeat(evutil_socket_t fd, short events, void *arg)
 {
 	struct registry_core	*rc = arg;
 
 	shm_writer_heartbeat(rc->writer);
 	registry_store_keep(rc);
+	registry_store_unstored(rc);
 	registry_clock_check(rc);
 }
 
@@ -511,7 +576,7 @@ registry_merge(struct registry_core *rc, const struct svc *in,
 		registry_commit_fail(rc, e, &next);
 		return REGISTRY_REFUSED;
 	}
-	return registry_commit(rc, e, &next, cause);
+	return registry_commit(rc, e, &next, 0, cause);
 }
 
 int
@@ -568,7 +633,8 @@ registry_core_deregister(struct registry_core *rc, const char *json,
 		svc_set_copy(&next, &e->set);
 		if (svc_set_remove(&next, s) == 0)
 			svc_set_clear(&next);
-		else if ((rv = registry_commit(rc, e, &next, cause)) == -1)
+		else if ((rv = registry_commit(rc, e, &next, 0,
+		    cause)) == -1)
 			log_warnx("deregistering %s: %s", s->name, *cause);
 	}
 	svc_free(s);
@@ -621,6 +687,18 @@ registry_is_moved_remote(const struct svc *s, const struct svc_node *n,
 	    svc_find_node(in, n->id) != NULL;
 }
 
+/*
+ * A backend's change not applied: logged, but not while the file is read
+ * only (said once, at its load: each update would say it again).
+ */
+static void
+registry_host_failed(int rv, char *cause)
+{
+	if (rv != REGISTRY_UNAVAILABLE)
+		log_warnx("%s", cause);
+	free(cause);
+}
+
 static int
 registry_host_update(void *arg, const char *json, size_t len)
 {
@@ -631,6 +709,7 @@ registry_host_update(void *arg, const char *json, size_t len)
 	struct svc		*s;
 	char			*cause;
 	size_t			 i;
+	int			 rv;
 
 	registry_host_turn(rc);
 	if ((s = svc_parse(json, len, 0, &cause)) == NULL) {
@@ -647,10 +726,10 @@ registry_host_update(void *arg, const char *json, size_t len)
 		else
 			s->nodes[i].relist = rc->relist;
 	}
-	if (registry_merge(rc, s, registry_is_moved_remote, &cause) != 0) {
-		log_warnx("%s", cause);
-		free(cause);
-	} else
+	if ((rv = registry_merge(rc, s, registry_is_moved_remote,
+	    &cause)) != 0)
+		registry_host_failed(rv, cause);
+	else
 		registry_host_lag(rc);
 	svc_free(s);
 	return 0;
@@ -669,15 +748,15 @@ registry_host_remove(void *arg, const char *name, const char *id)
 	struct registry_core	*rc = arg;
 	struct registry_entry	*e;
 	char			*cause;
+	int			 rv;
 
 	registry_host_turn(rc);
 	if ((e = registry_find(rc, name)) == NULL)
 		return;
-	if (registry_prune(rc, e, registry_is_remote_id, (void *)id,
-	    &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
-	} else
+	if ((rv = registry_prune(rc, e, registry_is_remote_id, (void *)id, 0,
+	    &cause)) != 0)
+		registry_host_failed(rv, cause);
+	else
 		registry_host_lag(rc);
 }
 
@@ -704,7 +783,7 @@ registry_host_relist_end(void *arg)
 	int			 more;
 
 	registry_host_turn(rc);
-	registry_prune_all(rc, registry_is_stale, &rc->relist,
+	registry_prune_all(rc, registry_is_stale, &rc->relist, 0,
 	    "backend relist", 0, &more);
 	registry_host_lag(rc);
 }

@@ -990,8 +990,10 @@ store_put(struct store *st, const char *name, const struct svc_set *set,
 int
 store_shift(struct store *st, int64_t delta, char **cause)
 {
-	if (store_writing(st, cause) != 0)
-		return -1;
+	int	 rv;
+
+	if ((rv = store_writing(st, cause)) != 0)
+		return rv;
 	sqlite3_bind_int64(st->stmt[STMT_SHIFT], 1, (sqlite3_int64)delta);
 	if (store_step(st, STMT_SHIFT, cause) == -1)
 		return store_write_fail(st, cause);

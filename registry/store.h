@@ -72,7 +72,7 @@ int		 store_put(struct store *, const char *, const struct svc_set *,
  * The wall clock moved delta ms against the caller's clock (the
  * wall_offset of store_put grew by delta): move every stored deadline with
  * it, in one statement. Returns -1 with *cause and the database unchanged
- * on failure.
+ * on failure, STORE_READ_ONLY with *cause while the file is read only.
  */
 int		 store_shift(struct store *, int64_t, char **);
 

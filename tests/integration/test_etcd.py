@@ -19,6 +19,7 @@ from conftest import register_ctl as register
 from etcdfix import ETCD, ETCDCTL, Etcd, GatewayProxy, TcpCut, service
 from gwnodes import FakeNode
 from gwnodes import register as sidecar_register
+from test_store import mounts, read_only  # noqa: F401 (a fixture)
 
 PREFIX = "/micro/registry/"
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
@@ -806,3 +807,22 @@ def test_hostile_key_logged_printable(etcd, microd):
     assert "\n[forged]" not in log and "\x1b" not in log
     assert "junk?[forged] warn: x?[2J" in log
     assert "y" * 600 not in log
+
+
+def test_etcd_relist_while_read_only_keeps_its_nodes(etcd, microd, mounts):
+    """Only expiries go on while read-only: the backend's updates are
+    refused, so its relist must not sweep the nodes it still has."""
+    e = etcd()
+    svc = service("go.micro.srv.remote", "remote-1", 9091)
+    put(e, svc)
+    m = start(microd, e.address())
+    wait_for(lambda: node_ids(m, svc["name"]) == {"remote-1"},
+             what="the etcd node")
+    m.kill_all()
+    read_only(mounts, m.dir / "state" / "registry.db")
+    m.start()
+    wait_for(lambda: m.read_log().count("1 keys listed") == 2,
+             what="the relist")
+    assert node_ids(m, svc["name"]) == {"remote-1"}
+    # Said once, at the load: not again for each update refused.
+    assert m.read_log().count("Read-only file system") == 1, m.read_log()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from test_registry import get_service, post, service
+from test_registry import ctl_service, get_service, post, service
 
 NAMES = ["go.micro.srv.s%d" % i for i in range(3)]
 
@@ -315,3 +315,63 @@ def test_full_disk_at_start(microd, mounts):
              20, what="registrations accepted again")
     restart_after_sigkill(m)
     assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}
+
+
+BRIEF = "go.micro.srv.brief"
+
+
+def file_names(db):
+    """The service names the file holds, read as it is on disk."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return {r[0] for r in
+                con.execute("SELECT DISTINCT service FROM node")}
+    finally:
+        con.close()
+
+
+def expired_while_read_only(microd, mounts):
+    """microd serving a read-only registry.db that holds NAMES and BRIEF,
+    whose 4 s TTL is seen to run out, on time."""
+    m = microd()
+    register_all(m, NAMES)
+    t0 = time.monotonic()
+    assert post(m, service(name=BRIEF), ttl="4s")[0] == 200
+    m.kill_all()        # the -wal stays, with the registrations
+    db = m.dir / "state" / "registry.db"
+    read_only(mounts, db)
+    m.start()
+    assert "loaded read-only" in m.read_log()
+    wait_for(lambda: ctl_service(m, BRIEF) is None, timeout=20,
+             interval=0.1, what="the expiry, while read-only")
+    assert time.monotonic() - t0 <= 4 + 2.5
+    assert stored_names(m) == set(NAMES)
+    assert file_names(db) == set(NAMES) | {BRIEF}
+    return m, db
+
+
+def test_expiry_while_read_only_is_stored_once_writable(microd, mounts):
+    """registry.db read-only: a node whose TTL ran out stayed in shm, and
+    was served, until the expiry could be stored. It goes on time now,
+    the file still holding it, and once the file can be written it no
+    longer does either. A deregistration is still refused meanwhile: the
+    client must know it was not stored."""
+    m, db = expired_while_read_only(microd, mounts)
+    status, _, body = post(m, service(name=NAMES[0]), method="DELETE")
+    assert status == 503, body
+    assert ctl_service(m, NAMES[0]) is not None
+    subprocess.run(["umount", str(db)], check=True)
+    wait_for(lambda: BRIEF not in file_names(db), 20,
+             what="the expiry stored once writable")
+    assert file_names(db) == stored_names(m) == set(NAMES)
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)
+
+
+def test_expiry_while_read_only_is_dropped_by_a_restart(microd, mounts):
+    """Restarted while still read-only, the file keeps the node's
+    deadline: it is not loaded again."""
+    m, db = expired_while_read_only(microd, mounts)
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)
+    assert file_names(db) == set(NAMES) | {BRIEF}

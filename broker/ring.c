@@ -46,6 +46,8 @@
 /* No honest position gets here (2^62 bytes: 14 years at 10 GB/s). */
 #define BRING_POS_MAX		((uint64_t)1 << 62)
 #define BRING_LOCK_WAIT_MS	100	/* for the queue group table (bring_lock) */
+/* Records of each ring counted one by one for a dead reader (bring_unread). */
+#define BRING_UNREAD_MAX	16384
 
 const char *const bring_counter_names[BRING_NCOUNTERS] = {
 	[BRING_PUBLISHED] = "published",
@@ -89,14 +91,19 @@ struct bring_topic {
 	struct bring_group	 groups[BRING_GROUPS];
 };
 
+/* How far the owner read a ring: a dead one's unread is counted. */
+struct bring_read {
+	_Atomic uint64_t	 cursor;
+	_Atomic uint64_t	 seq;		/* expected at cursor */
+};
+
 struct bring_ring {
 	_Alignas(64) _Atomic uint64_t head;
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic int32_t		 owner;		/* pid, 0: free */
 	_Atomic uint32_t	 sleeping;
 	_Atomic uint64_t	 counters[BRING_NCOUNTERS];
-	/* How far the owner read each ring: a dead one's unread is counted. */
-	_Alignas(64) _Atomic uint64_t cursors[BRING_MAX_RINGS];
+	_Alignas(64) struct bring_read reads[BRING_MAX_RINGS];
 };
 
 struct bring_hdr {
@@ -237,63 +244,119 @@ bring_owner_dead(int32_t pid)
 }
 
 /*
- * Queue group copies for ring r in the record at pos of ring s, which
- * ends before head; 0 when it is a pad. -1 if it is none we could have
- * written (stray bytes), else its size in *size.
+ * The header of the record at pos of a ring's data, into *rec, if it is
+ * one a writer could have written: inside the ring, ending by head. Its
+ * size, else 0. Every walk of a ring bounds what it loads here.
  */
-static int64_t
-bring_copies_at(struct bring_hdr *h, unsigned s, unsigned r, uint64_t pos,
-    uint64_t head, uint32_t *size)
+static uint32_t
+bring_rec_at(const uint8_t *data, uint64_t ring_size, uint64_t pos,
+    uint64_t head, struct bring_rec *rec)
 {
-	const uint8_t		*p = (uint8_t *)h + bring_data_off +
-				    (size_t)s * bring_ring_size;
-	uint64_t		 off = pos & (bring_ring_size - 1);
-	struct bring_rec	 rec;
-	struct bring_target	 t;
-	int64_t			 n = 0;
-	size_t			 i;
+	uint64_t	 off = pos & (ring_size - 1);
 
-	if (off > bring_ring_size - sizeof(rec))
-		return -1;
-	memcpy(&rec, p + off, sizeof(rec));
-	if (rec.size < sizeof(rec) || rec.size % 8 != 0 ||
-	    rec.size > bring_ring_size - off || rec.size > head - pos ||
-	    sizeof(rec) + rec.ntargets * sizeof(t) > rec.size)
-		return -1;
-	*size = rec.size;
-	if (rec.flags & BRING_F_PAD)
+	if (pos >= head || off > ring_size - sizeof(*rec))
 		return 0;
-	for (i = 0; i < rec.ntargets; i++) {
-		memcpy(&t, p + off + sizeof(rec) + i * sizeof(t), sizeof(t));
-		n += t.ring == r;
-	}
+	memcpy(rec, data + off, sizeof(*rec));
+	if (rec->size < sizeof(*rec) || rec->size % 8 != 0 ||
+	    rec->size > ring_size - off || rec->size > head - pos)
+		return 0;
+	return rec->size;
+}
+
+/*
+ * A reader expecting message *next reads the one numbered seq: those
+ * between were skipped. A number that went back (a ring taken over,
+ * stray bytes) only sets where it is.
+ */
+static uint64_t
+bring_gap(uint64_t *next, uint64_t seq)
+{
+	uint64_t	 n = seq > *next ? seq - *next : 0;
+
+	*next = seq + 1;
 	return n;
 }
 
 /*
- * Copies publishers chose dead ring r for in ring s that its owner had
- * not read: from where it was to the head, as a reader reads (a record
- * the writer laps meanwhile is not counted; stray bytes end the walk).
- * Where it stopped becomes r's cursor in s: counted up to there.
+ * Queue group copies for ring r in the record at pos of ring s, which
+ * ends before head; 0 when it is a pad. -1 if it is none we could have
+ * written (stray bytes), else its header in *rec.
+ */
+static int64_t
+bring_copies_at(struct bring_hdr *h, unsigned s, unsigned r, uint64_t pos,
+    uint64_t head, struct bring_rec *rec)
+{
+	const uint8_t		*p = (uint8_t *)h + bring_data_off +
+				    (size_t)s * bring_ring_size;
+	struct bring_msg	 m;
+
+	if (bring_rec_at(p, bring_ring_size, pos, head, rec) == 0 ||
+	    sizeof(*rec) + rec->ntargets * sizeof(*m.targets) > rec->size)
+		return -1;
+	if (rec->flags & BRING_F_PAD)
+		return 0;
+	m.targets = (const struct bring_target *)(p + (pos &
+	    (bring_ring_size - 1)) + sizeof(*rec));
+	m.ntargets = rec->ntargets;
+	return (int64_t)bring_msg_targets_of(&m, r);
+}
+
+/* What a dead process left unread, for bring_free. */
+struct bring_unread {
+	uint64_t	 copies;	/* chosen for it: unrouted */
+	uint64_t	 lost;		/* lapped before anyone read them */
+};
+
+/*
+ * The messages of ring s from the one expected next, *seq, on to its
+ * published count: lost, the walk of bring_unread having given up on
+ * them (a hung worker's rings must not stall the master).
  */
 static uint64_t
-bring_unread(struct bring_hdr *h, unsigned s, unsigned r)
+bring_unread_rest(struct bring_ring *ring, uint64_t *seq)
+{
+	uint64_t	 pub, n;
+
+	pub = atomic_load_explicit(&ring->counters[BRING_PUBLISHED],
+	    memory_order_relaxed);
+	n = pub > *seq ? pub - *seq : 0;
+	*seq = pub;
+	return n;
+}
+
+/*
+ * What dead ring r left unread of ring s, walked from where it was as it
+ * would have read on: copies publishers chose it for, and messages lapped
+ * before the walk reached them (its cursor behind the tail, or a writer
+ * passing the walk), by their seq, as a lapped reader counts them. Past
+ * BRING_UNREAD_MAX records, the rest is lost; stray bytes end the walk.
+ * Where it stopped becomes r's cursor in s: counted up to there.
+ */
+static void
+bring_unread(struct bring_hdr *h, unsigned s, unsigned r,
+    struct bring_unread *u)
 {
 	struct bring_ring	*ring = &h->rings[s];
-	uint64_t		 head, tail, pos, n = 0;
-	uint32_t		 size;
+	struct bring_read	*rd = &h->rings[r].reads[s];
+	struct bring_rec	 rec;
+	uint64_t		 head, tail, pos, seq, n;
 	int64_t			 c;
 
 	head = atomic_load_explicit(&ring->head, memory_order_acquire);
 	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-	pos = atomic_load_explicit(&h->rings[r].cursors[s],
-	    memory_order_relaxed);
+	pos = atomic_load_explicit(&rd->cursor, memory_order_relaxed);
+	seq = atomic_load_explicit(&rd->seq, memory_order_relaxed);
 	if (tail > head || head - tail > bring_ring_size)
 		tail = head;
 	if (pos < tail || pos > head)
 		pos = tail;
-	while (pos < head) {
-		c = bring_copies_at(h, s, r, pos, head, &size);
+	for (n = 0; pos < head; n++) {
+		if (n == BRING_UNREAD_MAX) {
+			u->lost += bring_unread_rest(ring, &seq);
+			pos = head;
+			break;
+		}
+		c = bring_copies_at(h, s, r, pos, head, &rec);
 		atomic_thread_fence(memory_order_acquire);
 		tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
 		if (pos < tail)
@@ -302,13 +365,14 @@ bring_unread(struct bring_hdr *h, unsigned s, unsigned r)
 		else if (c == -1)
 			break;
 		else {
-			n += (uint64_t)c;
-			pos += size;
+			if (!(rec.flags & BRING_F_PAD))
+				u->lost += bring_gap(&seq, rec.seq);
+			u->copies += (uint64_t)c;
+			pos += rec.size;
 		}
 	}
-	atomic_store_explicit(&h->rings[r].cursors[s], pos,
-	    memory_order_relaxed);
-	return n;
+	atomic_store_explicit(&rd->seq, seq, memory_order_relaxed);
+	atomic_store_explicit(&rd->cursor, pos, memory_order_relaxed);
 }
 
 /*
@@ -316,21 +380,23 @@ bring_unread(struct bring_hdr *h, unsigned s, unsigned r)
  * cleared: two processes freeing it at once, the later clear would
  * otherwise wipe the counts of a process that claimed it meanwhile.
  * Copies publishers chose it for that it never read (between its death
- * and the reap) are unrouted, as for a member that left.
+ * and the reap) are unrouted, as for a member that left; messages it
+ * could no longer read are lost, as for a lapped reader.
  */
 static void
 bring_free(struct bring_hdr *h, unsigned r, int32_t pid)
 {
-	uint64_t	 n = 0;
-	unsigned	 s;
+	struct bring_unread	 u = { 0, 0 };
+	unsigned		 s;
 
 	if (!atomic_compare_exchange_strong(&h->rings[r].owner, &pid,
 	    (int32_t)getpid()))
 		return;
 	bring_clear_members(h, r);
 	for (s = 0; s < BRING_MAX_RINGS; s++)
-		n += bring_unread(h, s, r);
-	atomic_fetch_add(&h->rings[r].counters[BRING_UNROUTED], n);
+		bring_unread(h, s, r, &u);
+	atomic_fetch_add(&h->rings[r].counters[BRING_UNROUTED], u.copies);
+	atomic_fetch_add(&h->rings[r].counters[BRING_LOST], u.lost);
 	atomic_store(&h->rings[r].owner, 0);
 }
 
@@ -401,16 +467,9 @@ bring_bind(struct bring *b, const char **cause)
 static uint32_t
 bring_own_rec(const struct bring *b, const uint8_t *data)
 {
-	uint64_t		 off = b->tail & (b->ring_size - 1);
 	struct bring_rec	 rec;
 
-	if (b->tail >= b->head || off > b->ring_size - sizeof(rec))
-		return 0;
-	memcpy(&rec, data + off, sizeof(rec));
-	if (rec.size < sizeof(rec) || rec.size % 8 != 0 ||
-	    rec.size > b->ring_size - off || rec.size > b->head - b->tail)
-		return 0;
-	return rec.size;
+	return bring_rec_at(data, b->ring_size, b->tail, b->head, &rec);
 }
 
 /* Do the records from our tail lead to our head? 0 if they do. */
@@ -467,8 +526,10 @@ bring_adopt(struct bring *b)
 static void
 bring_mark_read(struct bring *b, unsigned r)
 {
-	atomic_store_explicit(&b->hdr->rings[b->self].cursors[r], b->cursor[r],
-	    memory_order_relaxed);
+	struct bring_read	*rd = &b->hdr->rings[b->self].reads[r];
+
+	atomic_store_explicit(&rd->seq, b->seq[r], memory_order_relaxed);
+	atomic_store_explicit(&rd->cursor, b->cursor[r], memory_order_relaxed);
 }
 
 struct bring *
@@ -1054,15 +1115,15 @@ bring_resume(const struct bring *b, unsigned r, uint64_t cur, uint64_t head)
 
 /*
  * A message read: the gap since the last one is what we skipped (lapped,
- * a bad record), counted as lost, however many that was. A number that
- * went back (a ring taken over, stray bytes) only sets where we are.
+ * a bad record), counted as lost, however many that was.
  */
 static void
 bring_seen(struct bring *b, unsigned r, uint64_t seq)
 {
-	if (seq > b->seq[r])
-		bring_count(b, BRING_LOST, seq - b->seq[r]);
-	b->seq[r] = seq + 1;
+	uint64_t	 n;
+
+	if ((n = bring_gap(&b->seq[r], seq)) > 0)
+		bring_count(b, BRING_LOST, n);
 }
 
 /*
@@ -1076,19 +1137,14 @@ bring_read_one(struct bring *b, unsigned r, uint64_t head,
 {
 	struct bring_ring	*ring = &b->hdr->rings[r];
 	uint8_t			*data = bring_data(b, r);
-	uint64_t		 cur = b->cursor[r], off, tail;
+	uint64_t		 cur = b->cursor[r], tail;
 	struct bring_rec	 rec;
 	int			 ok;
 
-	off = cur & (b->ring_size - 1);
-	ok = head - cur <= b->ring_size && off <= b->ring_size - sizeof(rec);
-	if (ok) {
-		memcpy(&rec, data + off, sizeof(rec));
-		ok = rec.size >= sizeof(rec) && rec.size % 8 == 0 &&
-		    rec.size <= b->ring_size - off && rec.size <= head - cur;
-	}
+	ok = head - cur <= b->ring_size && bring_rec_at(data, b->ring_size,
+	    cur, head, &rec) != 0;
 	if (ok)
-		memcpy(b->copy, data + off, rec.size);
+		memcpy(b->copy, data + (cur & (b->ring_size - 1)), rec.size);
 	atomic_thread_fence(memory_order_acquire);
 	tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
 	if (cur < tail || head - cur > b->ring_size) {
@@ -1131,16 +1187,18 @@ bring_rewind(struct bring *b, unsigned r, uint64_t head)
 static int
 bring_next_of(struct bring *b, unsigned r, struct bring_msg *m)
 {
-	uint64_t	 head;
+	uint64_t	 head, cursor = b->cursor[r];
 	int		 got = 0;
 
 	head = atomic_load_explicit(&b->hdr->rings[r].head,
 	    memory_order_acquire);
-	if (b->cursor[r] > head)
+	if (cursor > head)
 		bring_rewind(b, r, head);
 	while (!got && b->cursor[r] < head)
 		got = bring_read_one(b, r, head, m);
-	bring_mark_read(b, r);
+	/* Its seq moves with it; an idle ring's line is left alone. */
+	if (b->cursor[r] != cursor)
+		bring_mark_read(b, r);
 	return got;
 }
 

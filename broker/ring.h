@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BRING_VERSION		4
+#define BRING_VERSION		5
 #define BRING_MAX_RINGS		32	/* attached processes */
 #define BRING_TOPICS		256	/* topics with queue groups */
 #define BRING_GROUPS		8	/* queue groups per topic */
@@ -58,7 +58,7 @@ enum bring_counter {
 	BRING_PUBLISHED,	/* messages appended */
 	BRING_DELIVERED,	/* copies queued to subscribers */
 	BRING_DROPPED,		/* slow subscribers disconnected */
-	BRING_LOST,		/* messages a reader skipped: lapped */
+	BRING_LOST,		/* messages a reader skipped: lapped, dead */
 	BRING_UNROUTED,		/* queue copies whose member left, died */
 	BRING_NCOUNTERS
 };
@@ -80,7 +80,8 @@ void		 bring_detach(struct bring *);
  * Master: pid was reaped. Its ring, if it held one, is freed now, not
  * when the next process attaches: its queue group members stop drawing
  * copies that nobody would deliver (a worker waiting in respawn backoff).
- * Those it was chosen for and never read are counted unrouted.
+ * Those it was chosen for and never read are counted unrouted, those
+ * overwritten before it read them lost.
  */
 void		 bring_reaped(pid_t);
 int		 bring_wake_fd(const struct bring *);

@@ -911,6 +911,48 @@ def test_copies_chosen_for_a_zombie_are_counted_unrouted(microd):
     run(go(), 60)
 
 
+def test_copies_for_a_lapped_zombie_are_counted_lost_or_unrouted(microd):
+    """The queue group's only member is on the broker worker, SIGKILLed
+    while the master cannot reap it (stopped); the sidecar publishes
+    three rings' worth (1 MiB with max_message 1024) of the group's
+    messages, every one chosen for the zombie. When the master frees its
+    ring, those still in the ring are unrouted; those overwritten before
+    the walk reached them were counted nowhere (1083 of 3000 counted):
+    they are lost, as for a lapped reader. Every copy is in one of the
+    two."""
+    m = microd(SMALL + "queue_size = 100000\n")
+    victim = m.running("broker")[0]["pid"]
+    n = 3000
+
+    async def go():
+        doomed = await websockets.connect(ws_url(m, "/sub?topic=jobs&queue=q"))
+        pub = await websockets.connect(sidecar_url(m, "topic=jobs"))
+        await pub.send("settle")
+        assert len(await recv_bodies(pub, 1)) == 1
+        assert len(await recv_bodies(doomed, 1)) == 1
+        before = stats(m)
+        signal_pid(m.proc.pid, signal.SIGSTOP)
+        try:
+            signal_pid(victim, signal.SIGKILL)
+            wait_for(lambda: zombie(victim), 10, what="a zombie")
+            for i in range(n):
+                await pub.send(b"%04d" % i + b"y" * 896)
+            # Its own copies back: the sidecar has published every one.
+            assert len(await recv_bodies(pub, n)) == n
+        finally:
+            signal_pid(m.proc.pid, signal.SIGCONT)
+        # Freed at the reap, before the respawn.
+        respawned(m, "broker", [victim])
+        after = stats(m)
+        unrouted = after["unrouted"] - before["unrouted"]
+        lost = after["lost"] - before["lost"]
+        assert after["published"] - before["published"] == n
+        assert 0 < unrouted < n and 0 < lost < n, (unrouted, lost)
+        assert unrouted + lost == n, (unrouted, lost)
+        await pub.close()
+    run(go(), 120)
+
+
 TOPICS = 256    # BRING_TOPICS
 GROUPS = 8      # BRING_GROUPS, per topic
 

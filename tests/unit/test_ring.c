@@ -3,7 +3,8 @@
  * "Stray bytes" in doc/shm-layout.md for the rule): a record that leaves
  * no room at the ring's end for a pad's header, geometry and positions
  * overwritten in the segment, stray bytes in a writer's own ring; and a
- * dead owner's ring freed (by the master's reap, by two at once); queue
+ * dead owner's ring freed (by the master's reap, by two at once), what
+ * it left unread counted (lapped, past the walk's bound); queue
  * group slots given back, also while a publisher reads them and by a
  * holder of the table's lock killed half way. ring.c is compiled in, to
  * reach the segment, which it moves to the heap (a write past the last
@@ -400,6 +401,103 @@ test_ring_free_race(void **state)
 	bring_detach(r);
 }
 
+/*
+ * The queue group's only member is in a process killed before it read n
+ * messages of w: once it is reaped, each one it was chosen for is
+ * counted, unrouted if counted in the ring, else lost.
+ * How many of each, taken from its ring's counters, into out[2].
+ */
+static void
+test_ring_dead_unread(const char *topic, size_t size, size_t n,
+    uint64_t *out)
+{
+	static char		 body[TEST_RING_REC];
+	struct bring_ring	*ring;
+	struct bring		*w, *d;
+	const char		*cause;
+	pid_t			 pid = test_ring_dead_pid();
+	uint64_t		 unrouted, lost;
+	size_t			 i;
+
+	assert_non_null(w = bring_attach(&cause));
+	assert_non_null(d = bring_attach(&cause));
+	assert_non_null(bring_group_join(d, topic, "q", &cause));
+	ring = &bring_segment->rings[d->self];
+	unrouted = atomic_load(&ring->counters[BRING_UNROUTED]);
+	lost = atomic_load(&ring->counters[BRING_LOST]);
+	test_ring_kill(d, pid);
+	for (i = 0; i < n; i++)
+		assert_int_equal(bring_publish(w, topic, "", body, size,
+		    &cause), 0);
+	bring_reaped(pid);
+	out[0] = atomic_load(&ring->counters[BRING_UNROUTED]) - unrouted;
+	out[1] = atomic_load(&ring->counters[BRING_LOST]) - lost;
+	assert_int_equal(out[0] + out[1], n);
+	bring_detach(w);
+}
+
+/*
+ * Lapped while dead, its cursor behind the tail: the walk starts there,
+ * and those overwritten were counted nowhere.
+ */
+static void
+test_ring_dead_lapped(void **state)
+{
+	uint64_t	 got[2];
+	size_t		 n = 3 * bring_ring_size / TEST_RING_REC;
+
+	test_ring_dead_unread("lapped", TEST_RING_REC - 64, n, got);
+	assert_true(got[0] > 0 && got[1] > 0);
+}
+
+/*
+ * More records left unread than the walk takes (a hung worker's ring
+ * would stall the master): the rest, to the head, is lost.
+ */
+static void
+test_ring_dead_walk_bounded(void **state)
+{
+	uint64_t	 got[2];
+	size_t		 n = BRING_UNREAD_MAX + 1000;
+
+	/* Lapping nothing: */
+	assert_true(n * BRING_ALIGN(sizeof(struct bring_rec) +
+	    sizeof(struct bring_target) + strlen("bound")) < bring_ring_size);
+	test_ring_dead_unread("bound", 0, n, got);
+	/* Less a pad, if the ring wrapped. */
+	assert_true(got[0] + 1 >= BRING_UNREAD_MAX &&
+	    got[0] <= BRING_UNREAD_MAX);
+}
+
+/*
+ * A reader stores where it is in a ring (for whoever frees its ring)
+ * when it moved, not for every idle ring it looks at.
+ */
+static void
+test_ring_idle_not_marked(void **state)
+{
+	struct bring_read	*reads;
+	struct bring		*r, *w;
+	const char		*cause;
+	unsigned		 idle;
+
+	assert_non_null(r = bring_attach(&cause));
+	assert_non_null(w = bring_attach(&cause));
+	reads = bring_segment->rings[r->self].reads;
+	idle = (w->self + 1) % BRING_MAX_RINGS;
+	atomic_store(&reads[idle].cursor, UINT64_MAX);
+	atomic_store(&reads[idle].seq, UINT64_MAX);
+	test_ring_publish_sized(w, TEST_RING_REC);
+	assert_int_equal(test_ring_drain(r, "a"), 1);
+	assert_int_equal(atomic_load(&reads[w->self].cursor),
+	    r->cursor[w->self]);
+	assert_int_equal(atomic_load(&reads[w->self].seq), r->seq[w->self]);
+	assert_true(atomic_load(&reads[idle].cursor) == UINT64_MAX);
+	assert_true(atomic_load(&reads[idle].seq) == UINT64_MAX);
+	bring_detach(w);
+	bring_detach(r);
+}
+
 /* Names in names[n][16] of topics whose slot would be the same, home. */
 static void
 test_ring_same_home(char (*names)[16], size_t n)
@@ -676,6 +774,9 @@ main(void)
 		cmocka_unit_test(test_ring_stray_writer),
 		cmocka_unit_test(test_ring_reaped),
 		cmocka_unit_test(test_ring_free_race),
+		cmocka_unit_test(test_ring_dead_lapped),
+		cmocka_unit_test(test_ring_dead_walk_bounded),
+		cmocka_unit_test(test_ring_idle_not_marked),
 		cmocka_unit_test(test_ring_groups_reused),
 		cmocka_unit_test(test_ring_groups_probe_chain),
 		cmocka_unit_test(test_ring_groups_holder_killed),

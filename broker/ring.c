@@ -721,9 +721,30 @@ bring_topic_claim(struct bring_hdr *h, uint64_t thash)
 }
 
 /*
- * A freed slot before a free one ends no topic's way from its home (the
- * way to a topic is never free): it becomes free, and the one before it
- * if freed too, so that lookups stop as early as if it was never used.
+ * Whether some topic's way from its home passes slot i: one held after
+ * it, before the next free slot, whose home is at i or before.
+ */
+static int
+bring_topic_crossed(struct bring_hdr *h, size_t i)
+{
+	uint64_t	 cur;
+	size_t		 n, p;
+
+	for (n = 1; n < BRING_TOPICS; n++) {
+		p = (i + n) % BRING_TOPICS;
+		if ((cur = atomic_load(&h->topics[p].thash)) == 0)
+			return 0;
+		if (cur != BRING_GONE &&
+		    (p + BRING_TOPICS - cur % BRING_TOPICS) % BRING_TOPICS >= n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A freed slot on no topic's way from its home becomes free, and the one
+ * before it if freed too, so that lookups stop as early as if it was
+ * never used (a table once full has no free slot to start from).
  */
 static void
 bring_topic_unlink(struct bring_hdr *h, size_t i)
@@ -732,7 +753,7 @@ bring_topic_unlink(struct bring_hdr *h, size_t i)
 
 	for (n = 0; n < BRING_TOPICS; n++) {
 		if (atomic_load(&h->topics[i].thash) != BRING_GONE ||
-		    atomic_load(&h->topics[(i + 1) % BRING_TOPICS].thash) != 0)
+		    bring_topic_crossed(h, i))
 			return;
 		atomic_store(&h->topics[i].thash, 0);
 		i = (i + BRING_TOPICS - 1) % BRING_TOPICS;

@@ -556,6 +556,32 @@ test_ring_groups_reused(void **state)
 }
 
 /*
+ * The table full at once, then every group's last member leaving: no
+ * slot was free to start turning freed ones free from, and every lookup
+ * read all 256 slots for good. It ends as empty as it began.
+ */
+static void
+test_ring_groups_full_then_empty(void **state)
+{
+	struct bring		*b;
+	struct bring_group	*g[BRING_TOPICS];
+	const char		*cause;
+	char			 name[32];
+	int			 i;
+
+	assert_non_null(b = bring_attach(&cause));
+	for (i = 0; i < BRING_TOPICS; i++) {
+		snprintf(name, sizeof(name), "job-%d", i);
+		assert_non_null(g[i] = bring_group_join(b, name, "w", &cause));
+	}
+	assert_int_equal(test_ring_topics_used(), BRING_TOPICS);
+	for (i = 0; i < BRING_TOPICS; i++)
+		bring_group_count(b, g[i], -1);
+	assert_int_equal(test_ring_topics_used(), 0);
+	bring_detach(b);
+}
+
+/*
  * Topics that probe through each other's slots: one freed in the middle
  * keeps the later ones found; freed from the end, every slot is free.
  */
@@ -778,6 +804,7 @@ main(void)
 		cmocka_unit_test(test_ring_dead_walk_bounded),
 		cmocka_unit_test(test_ring_idle_not_marked),
 		cmocka_unit_test(test_ring_groups_reused),
+		cmocka_unit_test(test_ring_groups_full_then_empty),
 		cmocka_unit_test(test_ring_groups_probe_chain),
 		cmocka_unit_test(test_ring_groups_holder_killed),
 		cmocka_unit_test(test_ring_groups_lock_held),

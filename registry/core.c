@@ -264,10 +264,33 @@ registry_commit_fail(struct registry_core *rc, struct registry_entry *e,
 }
 
 /*
+ * next holds what e holds but for node deadlines: a refresh (a service
+ * registering again each interval). While the file is read only it goes
+ * on without it: the file holds the nodes, at older deadlines (a restart
+ * meanwhile errs towards dropping them); refused, live nodes would
+ * expire.
+ */
+static int
+registry_refresh_only(const struct svc_set *cur, const struct svc_set *next)
+{
+	char	*was, *now;
+	int	 same;
+
+	if (cur->n == 0)
+		return 0;
+	was = svc_set_dump(cur);
+	now = svc_set_dump(next);
+	same = strcmp(was, now) == 0;
+	free(was);
+	free(now);
+	return same;
+}
+
+/*
  * Make next the versions of e: persisted, published, then swapped in.
  * Takes next, whatever happens; e is gone if it is left empty (and
- * stored). With unstored, a file that is read only does not hold the
- * change back: e is marked, for registry_store_unstored.
+ * stored). With unstored, or for a refresh, a file that is read only does
+ * not hold the change back: e is marked, for registry_store_unstored.
  */
 static int
 registry_commit(struct registry_core *rc, struct registry_entry *e,
@@ -277,7 +300,8 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 	int	 rv;
 
 	rv = store_put(rc->store, e->name, next, rc->wall_offset, &why);
-	if (rv == STORE_READ_ONLY && unstored)
+	if (rv == STORE_READ_ONLY && (unstored ||
+	    registry_refresh_only(&e->set, next)))
 		free(why);
 	else if (rv != 0) {
 		xasprintf(cause, "registry database: %s", why);

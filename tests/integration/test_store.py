@@ -369,3 +369,28 @@ def test_expiry_while_read_only_is_dropped_by_a_restart(microd, mounts):
     restart_after_sigkill(m)
     assert stored_names(m) == set(NAMES)
     assert file_names(db) == set(NAMES) | {BRIEF}
+
+
+def test_refresh_while_read_only_keeps_a_live_node(microd, mounts):
+    """A service that registers again each interval, while registry.db is
+    read-only: its refreshes were refused (503) and its node expired,
+    though alive. A registration that changes nothing but deadlines is
+    taken in memory; the file keeps the node."""
+    live = "go.micro.srv.live"
+    m = microd()
+    assert post(m, service(name=live), ttl="4s")[0] == 200
+    m.kill_all()
+    db = m.dir / "state" / "registry.db"
+    read_only(mounts, db)
+    m.start()
+    assert "loaded read-only" in m.read_log()
+    end = time.monotonic() + 9
+    while time.monotonic() < end:
+        assert post(m, service(name=live), ttl="4s")[0] == 200
+        assert ctl_service(m, live) is not None
+        time.sleep(1)   # its register interval, not a wait for microd
+    # A change is still refused: the file must hold what is acknowledged.
+    status, _, body = post(m, service(name=live, nodes=[
+        {"id": "other", "address": "127.0.0.1:2"}]))
+    assert status == 503, body
+    assert file_names(db) == {live}

@@ -530,14 +530,16 @@ static void
 registry_store_unstored(struct registry_core *rc)
 {
 	struct registry_walk	 w = { 0 };
-	uint64_t		 until = util_now_ms() + REGISTRY_EXPIRE_TURN_MS;
+	uint64_t		 until;
 	char			*why;
 	size_t			 i;
 	int			 rv;
 
-	if (!rc->unstored)
+	/* Still read only: no walk of the whole tree every second. */
+	if (!rc->unstored || store_read_only(rc->store))
 		return;
 	twalk_r(rc->tree, registry_unstored_visit, &w);
+	until = util_now_ms() + REGISTRY_EXPIRE_TURN_MS;
 	for (i = 0; i < w.n && util_now_ms() < until; i++) {
 		if ((rv = store_put(rc->store, w.v[i]->name, &w.v[i]->set,
 		    rc->wall_offset, &why)) != 0) {

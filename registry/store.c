@@ -939,6 +939,12 @@ store_put_tx(struct store *st, const char *name, const struct svc_set *set,
 	return store_step(st, STMT_COMMIT, cause);
 }
 
+int
+store_read_only(const struct store *st)
+{
+	return st->rdonly != NULL;
+}
+
 /* Before a change: the file must be the one open, and writable. */
 static int
 store_writing(struct store *st, char **cause)

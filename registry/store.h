@@ -55,6 +55,8 @@ void		 store_loaded_free(struct store_loaded *);
  * done (it is tried again at the next call).
  */
 int		 store_keep(struct store *, char **);
+/* Whether changes are refused for now: the file is read only (store_open). */
+int		 store_read_only(const struct store *);
 
 /*
  * Replace everything stored under one service name by the versions of the

@@ -264,6 +264,32 @@ registry_commit_fail(struct registry_core *rc, struct registry_entry *e,
 }
 
 /*
+ * Whether every node of next is held in cur, as remote or not as there,
+ * with a deadline no earlier (0: none, the latest): the file's deadline,
+ * never later than ours, then still errs towards dropping the node.
+ */
+static int
+registry_deadlines_later(const struct svc_set *cur, const struct svc_set *next)
+{
+	const struct svc_node	*n, *was;
+	const struct svc	*s;
+	size_t			 i, j;
+
+	for (i = 0; i < next->n; i++) {
+		s = svc_set_find(cur, next->v[i]->version);
+		for (j = 0; j < next->v[i]->nnodes; j++) {
+			n = &next->v[i]->nodes[j];
+			if (s == NULL || (was = svc_find_node(s, n->id)) == NULL ||
+			    (was->relist == 0) != (n->relist == 0) ||
+			    (n->expires != 0 && (was->expires == 0 ||
+			    n->expires < was->expires)))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
  * next holds what e holds but for node deadlines: a refresh (a service
  * registering again each interval). While the file is read only it goes
  * on without it: the file holds the nodes, at older deadlines (a restart
@@ -276,7 +302,7 @@ registry_refresh_only(const struct svc_set *cur, const struct svc_set *next)
 	char	*was, *now;
 	int	 same;
 
-	if (cur->n == 0)
+	if (cur->n == 0 || !registry_deadlines_later(cur, next))
 		return 0;
 	was = svc_set_dump(cur);
 	now = svc_set_dump(next);

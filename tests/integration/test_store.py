@@ -394,3 +394,24 @@ def test_refresh_while_read_only_keeps_a_live_node(microd, mounts):
         {"id": "other", "address": "127.0.0.1:2"}]))
     assert status == 503, body
     assert file_names(db) == {live}
+
+
+@pytest.mark.parametrize("first", [None, "60s"])
+def test_refresh_bringing_a_deadline_forward_refused_while_read_only(
+        microd, mounts, first):
+    """A registration while read-only that brings a node's deadline
+    forward (none to 2 s, 60 s to 2 s) was taken as a refresh: the node
+    expired in memory, and a restart still read-only loaded it again from
+    the file's later deadline, a dead node served. It is a change: it is
+    refused, and the node stays as the file has it."""
+    name = "go.micro.srv.short"
+    m = microd()
+    assert post(m, service(name=name), ttl=first)[0] == 200
+    m.kill_all()
+    read_only(mounts, m.dir / "state" / "registry.db")
+    m.start()
+    assert "loaded read-only" in m.read_log()
+    assert post(m, service(name=name), ttl=first)[0] == 200
+    status, _, body = post(m, service(name=name), ttl="2s")
+    assert status == 503, body
+    assert ctl_service(m, name) is not None

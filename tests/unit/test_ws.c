@@ -648,17 +648,28 @@ test_overflow_all_writes_the_slowest_first(void **state)
 	/* Full once the backlog has company; its socket full meanwhile. */
 	t->bound_all = 1;
 	wt_connect(t);
+	/*
+	 * The kernel may have grown its socket's buffer and taken the
+	 * backlog while wt_connect ran the loop: then there is no case.
+	 */
+	if (ws_out_pending_all() < 2000) {
+		close(fd);
+		skip();
+	}
 	/* Its socket empties, the loop not told: its queue looks stuck. */
 	while (poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, 100) == 1)
 		assert_true(read(fd, buf, sizeof(buf)) > 0);
-	memset(chunk, 'f', sizeof(chunk));
-	for (i = 0; i < 7; i++)
-		assert_int_equal(ws_send(t->server_ws, 0, chunk,
-		    sizeof(chunk)), 0);
+	/*
+	 * Past the bound by 1000 bytes: what the emptied socket takes of
+	 * the backlog makes the room, however little more it takes.
+	 */
+	memset(chunk, 'f', 2000);
+	assert_int_equal(ws_send(t->server_ws, 0, chunk, 2000), 0);
 	assert_int_equal(ws_send(behind, 0, "x", 1), 0);
-	for (i = 0; i < 3000 && t->nmsgs < 7; i++)
+	for (i = 0; i < 3000 && t->nmsgs < 1; i++)
 		ht_pump(t->base, 1, NULL);
-	assert_int_equal(t->nmsgs, 7);
+	assert_int_equal(t->nmsgs, 1);
+	assert_int_equal(t->got[0], 'f');
 	assert_int_equal(t->overflows, 0);
 	close(fd);
 }

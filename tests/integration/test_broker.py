@@ -866,6 +866,21 @@ def zombie(pid):
         return f.read().split(")")[-1].split()[0] == "Z"
 
 
+async def publish_to_a_zombie(m, victim, pub, bodies):
+    """pub, on the sidecar, publishes bodies while victim is SIGKILLed and
+    left a zombie (the master stopped: it cannot reap it)."""
+    signal_pid(m.proc.pid, signal.SIGSTOP)
+    try:
+        signal_pid(victim, signal.SIGKILL)
+        wait_for(lambda: zombie(victim), 10, what="a zombie")
+        for body in bodies:
+            await pub.send(body)
+        # Its own copies back: the sidecar has published every one.
+        assert len(await recv_bodies(pub, len(bodies))) == len(bodies)
+    finally:
+        signal_pid(m.proc.pid, signal.SIGCONT)
+
+
 def test_copies_chosen_for_a_zombie_are_counted_unrouted(microd):
     """A queue member on the broker worker, another on the sidecar; the
     broker worker is SIGKILLed while the master cannot reap it (stopped),
@@ -888,16 +903,8 @@ def test_copies_chosen_for_a_zombie_are_counted_unrouted(microd):
         assert len(await recv_bodies(doomed, 1)) == 1
         assert len(await recv_bodies(live, 1)) == 1
         before = stats(m)
-        signal_pid(m.proc.pid, signal.SIGSTOP)
-        try:
-            signal_pid(victim, signal.SIGKILL)
-            wait_for(lambda: zombie(victim), 10, what="a zombie")
-            for i in range(n):
-                await pub.send("j%d" % i)
-            # Its own copies back: the sidecar has handed out every one.
-            assert len(await recv_bodies(pub, n)) == n
-        finally:
-            signal_pid(m.proc.pid, signal.SIGCONT)
+        await publish_to_a_zombie(m, victim, pub,
+                                  ["j%d" % i for i in range(n)])
         respawned(m, "broker", [victim])
         after = wait_for(lambda: stats(m), 10, what="stats")
         unrouted = after["unrouted"] - before["unrouted"]
@@ -931,16 +938,9 @@ def test_copies_for_a_lapped_zombie_are_counted_lost_or_unrouted(microd):
         assert len(await recv_bodies(pub, 1)) == 1
         assert len(await recv_bodies(doomed, 1)) == 1
         before = stats(m)
-        signal_pid(m.proc.pid, signal.SIGSTOP)
-        try:
-            signal_pid(victim, signal.SIGKILL)
-            wait_for(lambda: zombie(victim), 10, what="a zombie")
-            for i in range(n):
-                await pub.send(b"%04d" % i + b"y" * 896)
-            # Its own copies back: the sidecar has published every one.
-            assert len(await recv_bodies(pub, n)) == n
-        finally:
-            signal_pid(m.proc.pid, signal.SIGCONT)
+        await publish_to_a_zombie(m, victim, pub,
+                                  [b"%04d" % i + b"y" * 896
+                                   for i in range(n)])
         # Freed at the reap, before the respawn.
         respawned(m, "broker", [victim])
         after = stats(m)

@@ -610,20 +610,30 @@ wt_silent_peer(struct wt *t, int *fd)
 }
 
 /*
- * Send chunk to ws, the loop running, until its socket takes no more and
- * its queue grows. What is sent next is queued, not sent: the loop does
- * not run between the sends.
+ * A peer that never reads (wt_silent_peer), under its own bound only:
+ * sent 10000-byte messages, the loop running, until its socket takes no
+ * more, then 8 more, queued, not sent: the loop does not run between the
+ * sends.
  */
-static void
-wt_fill_socket(struct wt *t, struct ws *ws, const char *chunk, size_t len)
+static struct ws *
+wt_backlogged_peer(struct wt *t, int *fd)
 {
-	size_t	 before;
+	struct ws	*ws;
+	char		 chunk[10000];
+	size_t		 before;
+	int		 i;
 
+	t->queue_all = SIZE_MAX / 2;
+	ws = wt_silent_peer(t, fd);
+	memset(chunk, 'b', sizeof(chunk));
 	do {
 		before = ws_out_pending_all();
-		assert_int_equal(ws_send(ws, 0, chunk, len), 0);
+		assert_int_equal(ws_send(ws, 0, chunk, sizeof(chunk)), 0);
 		ht_pump(t->base, 1, NULL);
 	} while (ws_out_pending_all() <= before);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(ws_send(ws, 0, chunk, sizeof(chunk)), 0);
+	return ws;
 }
 
 /*
@@ -639,12 +649,7 @@ test_overflow_all_writes_the_slowest_first(void **state)
 	char		 chunk[10000], buf[65536];
 	int		 fd, i;
 
-	t->queue_all = SIZE_MAX / 2;
-	behind = wt_silent_peer(t, &fd);
-	memset(chunk, 'b', sizeof(chunk));
-	wt_fill_socket(t, behind, chunk, sizeof(chunk));
-	for (i = 0; i < 8; i++)
-		assert_int_equal(ws_send(behind, 0, chunk, sizeof(chunk)), 0);
+	behind = wt_backlogged_peer(t, &fd);
 	/* Full once the backlog has company; its socket full meanwhile. */
 	t->bound_all = 1;
 	wt_connect(t);
@@ -687,13 +692,7 @@ test_overflow_all_cuts_the_slowest(void **state)
 	char		 chunk[10000];
 	int		 fd, i;
 
-	/* Its own bound only, while its socket fills. */
-	t->queue_all = SIZE_MAX / 2;
-	slow = wt_silent_peer(t, &fd);
-	memset(chunk, 's', sizeof(chunk));
-	wt_fill_socket(t, slow, chunk, sizeof(chunk));
-	for (i = 0; i < 8; i++)
-		assert_int_equal(ws_send(slow, 0, chunk, sizeof(chunk)), 0);
+	slow = wt_backlogged_peer(t, &fd);
 	/* Full once the slow peer's backlog has company. */
 	t->queue_all = ws_out_pending_all() + 5000;
 	wt_connect(t);

@@ -265,6 +265,9 @@ class Standin:
 
     def _handler(standin):
         class H(BaseHTTPRequestHandler):
+            # Consul's agent (Go's net/http) keeps connections open.
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *a):
                 pass
 

@@ -339,12 +339,11 @@ def test_hung_ttl_pass_retried(consul, microd):
 CONSUL_CONNS_MAX = 64       # plugins/consul.h
 
 
-def open_conns_to(port):
-    """Connections open now to port: established sockets whose far end it
-    is (microd's ends; the stand-in's have it as their own port). Counted
-    from the kernel, so a close counts at once, however late the stand-in's
-    handler thread notices it. The table is read in pieces while sockets
-    come and go, so a socket may be listed twice: each counts once."""
+def conns_to(port):
+    """Connections open to port, as the kernel lists them: established
+    sockets whose far end it is (microd's ends; the stand-in's have it as
+    their own port), so a close counts at once, however late the stand-in's
+    handler thread notices it."""
     seen = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
@@ -354,11 +353,17 @@ def open_conns_to(port):
                 if cols[3] == "01" and \
                         int(cols[2].rsplit(":", 1)[1], 16) == port:
                     seen.add((cols[1], cols[2]))
-    return len(seen)
+    return seen
 
 
 class ConnPeak:
-    """The most connections to port seen, sampled every 5 ms."""
+    """The most connections to port open at one instant, sampled every
+    5 ms. One reading of the tables is no instant: it takes milliseconds
+    once the suite has left thousands of sockets in TIME_WAIT, and a
+    socket closed early in it and one opened late both show. A socket in
+    two readings in a row was open from the end of the first to the start
+    of the second, so the sockets in both were all open together at the
+    end of the first: that count never exceeds the true one."""
 
     def __init__(self, port):
         self.port, self.peak, self.done = port, 0, threading.Event()
@@ -366,8 +371,11 @@ class ConnPeak:
         self.thread.start()
 
     def run(self):
+        last = set()
         while not self.done.wait(0.005):
-            self.peak = max(self.peak, open_conns_to(self.port))
+            now = conns_to(self.port)
+            self.peak = max(self.peak, len(now & last))
+            last = now
 
     def stop(self):
         self.done.set()

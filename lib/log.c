@@ -417,6 +417,20 @@ log_debug(const char *fmt, ...)
 }
 
 void
+log_vhost(log_host_fn log, void *core, int level, const char *fmt,
+    va_list ap)
+{
+	char	*msg;
+
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		log(core, level, fmt);	/* out of memory: the line's shape */
+		return;
+	}
+	log(core, level, msg);
+	free(msg);
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	const char	*why = strerror(errno);

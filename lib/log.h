@@ -73,6 +73,15 @@ void	log_site_info(const char *, const char *, ...)
 void	log_site_at(const char *, enum log_level, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A plugin's message formatted whole and handed to its host's log
+ * callback, which cuts a long line on a character boundary as above (a
+ * buffer cut here could split a character).
+ */
+typedef void	(*log_host_fn)(void *, int, const char *);
+void	log_vhost(log_host_fn, void *, int, const char *, va_list)
+	    __attribute__((format(printf, 4, 0)));
 void	fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...)

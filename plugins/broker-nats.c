@@ -124,12 +124,10 @@ static void __attribute__((format(printf, 2, 3)))
 bnats_log(int level, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 line[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vhost(bnats.host->log, bnats.host->core, level, fmt, ap);
 	va_end(ap);
-	bnats.host->log(bnats.host->core, level, line);
 }
 
 /*

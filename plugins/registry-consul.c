@@ -38,12 +38,10 @@ void
 consul_log(struct consul *c, int level, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 line[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vhost(c->host->log, c->host->core, level, fmt, ap);
 	va_end(ap);
-	c->host->log(c->host->core, level, line);
 }
 
 static void

@@ -39,12 +39,10 @@ void
 etcd_log(struct etcd *e, int level, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 line[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vhost(e->host->log, e->host->core, level, fmt, ap);
 	va_end(ap);
-	e->host->log(e->host->core, level, line);
 }
 
 uint64_t

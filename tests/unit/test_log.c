@@ -180,6 +180,46 @@ test_sites_sharing_a_format(void **state)
 	assert_non_null(strstr(buf, "another site"));
 }
 
+/* A host's log callback, as the registry worker's for its backend. */
+static void
+host_log(void *core, int level, const char *msg)
+{
+	log_at(level, "etcd backend: %s", msg);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+plugin_log(int level, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vhost(host_log, NULL, level, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A plugin's message reaches the host whole: the plugins' own 1024-byte
+ * buffers cut this one inside its "é", which stderr then showed as
+ * U+FFFD, and lost what followed.
+ */
+static void
+test_plugin_message_whole(void **state)
+{
+	char		 msg[1300], buf[8192];
+	const char	*got;
+	size_t		 len;
+
+	memset(msg, 'x', 1022);
+	memcpy(msg + 1022, "\xc3\xa9", 2);
+	memset(msg + 1024, 'y', sizeof(msg) - 1025);
+	msg[sizeof(msg) - 1] = '\0';
+	plugin_log(LOG_LEVEL_WARN, "%s", msg);
+	got = err_message(buf, sizeof(buf), &len);
+	assert_int_equal(len, strlen("etcd backend: ") + strlen(msg));
+	assert_memory_equal(got, "etcd backend: ", 14);
+	assert_memory_equal(got + 14, msg, strlen(msg));
+}
+
 int
 main(void)
 {
@@ -189,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_long_line_of_controls_marked_cut),
 		cmocka_unit_test(test_fitting_line_whole),
 		cmocka_unit_test(test_sites_sharing_a_format),
+		cmocka_unit_test(test_plugin_message_whole),
 	};
 
 	/* Lines go to a file read back; cmocka's messages still show. */

@@ -440,6 +440,9 @@ http_conn_head(struct http_conn *conn)
 		http_conn_fail(conn, 417);
 		return;
 	}
+	/* RFC 9110 7.8: an HTTP/1.0 request's Upgrade is ignored. */
+	if (req->minor == 0)
+		http_headers_remove(req->headers, "Upgrade");
 	req->head = p->method == HTTP_HEAD;
 	req->keepalive = http_should_keep_alive(p) && !p->upgrade;
 	conn->expect = req->minor >= 1 && http_conn_body_expected(p) &&

@@ -35,7 +35,12 @@
 #define CONFIG_SHM_MIN		(1ULL << 20)
 #define CONFIG_CHECK_MIN_MS	100
 #define CONFIG_SHM_MAX		(1ULL << 32)
-#define CONFIG_HEADER_MAX	(1ULL << 20)
+/*
+ * http-parser's bounds: its build refuses a head over 80 KiB, and
+ * http_parser_parse_url keeps offsets and lengths in 16 bits (a longer
+ * target loses its query or takes it from inside the path).
+ */
+#define CONFIG_HEADER_MAX	(64ULL << 10)
 #define CONFIG_BODY_MAX		(1ULL << 30)
 #define CONFIG_CONNECTIONS_MAX	(1ULL << 20)
 #define CONFIG_MESSAGE_MAX	(1ULL << 30)

@@ -2,7 +2,9 @@
 http-parser (built lenient) reads one way and a node, or a proxy in front,
 could read another must be refused, not passed on re-framed; the same for
 responses from nodes, whose connection is then never pooled. Absolute-form
-request targets take their authority for Host."""
+request targets take their authority for Host. An HTTP/1.0 request's
+Upgrade is ignored (RFC 9110 §7.8), by the websocket endpoints and the
+proxies alike."""
 import json
 
 import pytest
@@ -260,3 +262,35 @@ def test_absolute_form_host_checks(proxies, role):
         assert status(m, role, request) == 400, request
     assert len(node.requests) == seen
     assert status(m, role, absolute(b"http://other.example" + path)) == 200
+
+
+UPGRADE_10 = ("GET %s HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\n"
+              "Connection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def upgrade_10(m, role, path):
+    """The status line answering an HTTP/1.0 websocket upgrade of path."""
+    return raw_exchange(m, (UPGRADE_10 % path).encode(),
+                        role).split(b"\r\n")[0]
+
+
+@pytest.mark.parametrize("role,path", [("sidecar", "/broker?topic=t"),
+                                       ("broker", "/sub?topic=t"),
+                                       ("broker", "/pub?topic=t")])
+def test_http10_upgrade_is_not_a_websocket(microd, role, path):
+    """It was answered 101, and the connection became a websocket."""
+    m = microd()
+    assert upgrade_10(m, role, path) == b"HTTP/1.0 400 Bad Request"
+
+
+def test_http10_upgrade_not_proxied(microd, nodes):
+    """The proxy sent the node an HTTP/1.1 upgrade and passed its 101 back
+    to the 1.0 client; now the node gets a plain GET."""
+    m = microd()
+    node = FakeNode()
+    nodes.append(node)
+    register(m, node.service("go.micro.web.chat", protocol=None))
+    assert upgrade_10(m, "web", "/chat/") == b"HTTP/1.0 200 OK"
+    assert "Upgrade" not in node.requests[-1][2]

@@ -65,9 +65,8 @@ session_unsubscribe(struct session *s)
 
 /*
  * A refusal means it takes no more: it was cut (session_overflow), or
- * it is closing on its own (the peer's close frame, a protocol error),
- * a close that may wait seconds behind its backlog. Out of its topic and
- * queue group now, not when the close completes.
+ * its connection is lost. Out of its topic and queue group now, not when
+ * the close completes.
  */
 static int
 session_deliver(const void *env, size_t len, void *arg)
@@ -154,6 +153,17 @@ broker_sessions_open(void)
 	return session_count;
 }
 
+/*
+ * The peer's close frame (or a protocol error): its close may wait
+ * seconds behind its backlog, and its queue group must not choose it
+ * meanwhile for copies it would refuse.
+ */
+static void
+session_closing(struct ws *ws, void *arg)
+{
+	session_unsubscribe(arg);
+}
+
 static void
 session_closed(struct ws *ws, uint16_t code, void *arg)
 {
@@ -164,6 +174,7 @@ session_closed(struct ws *ws, uint16_t code, void *arg)
 static const struct ws_callbacks session_cbs = {
 	.message = session_message,
 	.overflow = session_overflow,
+	.closing = session_closing,
 	.closed = session_closed,
 };
 

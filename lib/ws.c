@@ -240,6 +240,14 @@ ws_send_close(struct ws *ws, uint16_t code, const char *reason)
 	ws_check(ws);
 }
 
+/* The peer ended it: its user learns now, not when the close completes. */
+static void
+ws_closing(struct ws *ws)
+{
+	if (ws->cb.closing != NULL)
+		ws->cb.closing(ws, ws->arg);
+}
+
 /* A protocol violation: close with code, read no more. */
 static void
 ws_fail(struct ws *ws, uint16_t code, const char *cause)
@@ -247,6 +255,7 @@ ws_fail(struct ws *ws, uint16_t code, const char *cause)
 	log_debug("websocket %s: %s", ws->peer, cause);
 	ws->reading = 0;
 	ws_close(ws, code, cause);
+	ws_closing(ws);
 	ws_check(ws);
 }
 
@@ -307,8 +316,10 @@ ws_op_close(struct ws *ws, const struct ws_frame *f, uint8_t *p)
 	ws->close_received = 1;
 	ws->code_received = code;
 	ws->reading = 0;
-	if (!ws->close_sent)
+	if (!ws->close_sent) {
 		ws_send_close(ws, code, NULL);
+		ws_closing(ws);
+	}
 	ws_check(ws);
 }
 

@@ -57,6 +57,12 @@ struct ws_callbacks {
 	 * close with 1008. Called once per refusal.
 	 */
 	void	(*overflow)(struct ws *, void *);
+	/*
+	 * The peer closes (its close frame came) or broke the protocol:
+	 * ws_send refuses from now on, and closed follows once the close
+	 * completes, which may take seconds behind the queue. May be NULL.
+	 */
+	void	(*closing)(struct ws *, void *);
 	/* The connection is over; code is the close code (1006 if lost). */
 	void	(*closed)(struct ws *, uint16_t, void *);
 };

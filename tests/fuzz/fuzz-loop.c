@@ -96,6 +96,8 @@ fuzz_ws_echo_closed(struct ws *ws, uint16_t code, void *arg)
 	(*(int *)arg)--;
 }
 
-const struct ws_callbacks fuzz_ws_echo = { fuzz_ws_echo_message, NULL,
-    fuzz_ws_echo_closed };
+const struct ws_callbacks fuzz_ws_echo = {
+	.message = fuzz_ws_echo_message,
+	.closed = fuzz_ws_echo_closed,
+};
 const struct ws_limits fuzz_ws_limits = { 4096, 8, 16384, 0, 0 };

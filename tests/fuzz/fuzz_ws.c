@@ -42,8 +42,10 @@ fuzz_ws_done(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct ws_callbacks cb = { fuzz_ws_message, NULL,
-					    fuzz_ws_closed };
+	static const struct ws_callbacks cb = {
+		.message = fuzz_ws_message,
+		.closed = fuzz_ws_closed,
+	};
 	static const struct ws_limits	 limits = { 4096, 8, 16384, 0, 0 };
 	int				 fds[2], server;
 

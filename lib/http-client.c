@@ -1,6 +1,9 @@
 #include "config.h"
 
+#include <sys/socket.h>
 #include <netinet/in.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +116,22 @@ http_client_pool_put(struct http_client *c, const char *addr,
 	evtimer_add(cc->timer, &tv);
 }
 
+/*
+ * Nothing came on cc while idle, not even the close. The idle callbacks
+ * catch most closes; a peek catches one that arrived in this very turn of
+ * the loop, before a request that may not be sent twice goes out on it.
+ */
+static int
+http_cconn_quiet(struct http_cconn *cc)
+{
+	char	 c;
+
+	if (evbuffer_get_length(stream_input(cc->stream)) > 0)
+		return 0;
+	return recv(stream_fd(cc->stream), &c, 1, MSG_PEEK | MSG_DONTWAIT) ==
+	    -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* A pooled connection to addr, or NULL: open one. */
 struct http_cconn *
 http_client_pool_get(struct http_client *c, const char *addr)
@@ -123,7 +142,7 @@ http_client_pool_get(struct http_client *c, const char *addr)
 	while ((pool = http_client_pool_find(c, addr)) != NULL) {
 		cc = TAILQ_FIRST(&pool->idle);
 		http_cconn_unpool(cc);
-		if (evbuffer_get_length(stream_input(cc->stream)) == 0)
+		if (http_cconn_quiet(cc))
 			return cc;
 		http_cconn_free(cc);
 	}
@@ -188,6 +207,20 @@ http_client_strerror(enum http_client_error err)
 	if ((size_t)err >= nitems(text))
 		return "unknown error";
 	return text[err];
+}
+
+int
+http_method_idempotent(const char *method)
+{
+	static const char	*idempotent[] = {
+		"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
+	};
+	size_t			 i;
+
+	for (i = 0; i < nitems(idempotent); i++)
+		if (strcmp(method, idempotent[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static int

@@ -160,7 +160,13 @@ http_creq_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	    HTTP_CLIENT_TIMEOUT);
 }
 
-/* The connection broke: retry once if that is safe, else report. */
+/*
+ * The connection broke. A reused one that broke before any answer was
+ * most likely closed by the peer while idle, and the request goes once
+ * more on a fresh one; but the peer may also have read it and died, so
+ * only a request that may run twice does (the pool's peek keeps that
+ * race rare for the others).
+ */
 static void
 http_creq_broken(struct http_creq *r)
 {
@@ -168,7 +174,8 @@ http_creq_broken(struct http_creq *r)
 		http_creq_done(r, HTTP_CLIENT_PROTOCOL);
 		return;
 	}
-	if (r->reused && !r->retried && r->replay != NULL) {
+	if (r->reused && !r->retried && r->replay != NULL &&
+	    http_method_idempotent(r->method)) {
 		r->retried = 1;
 		http_cconn_free(r->conn);
 		r->conn = NULL;

@@ -314,6 +314,12 @@ struct http_client	*http_client_new(struct event_base *,
 /* Cancels (no callbacks) every request in flight, closes the pools. */
 void		 http_client_free(struct http_client *);
 const char	*http_client_strerror(enum http_client_error);
+/*
+ * 1 if a request with this method may reach a server twice without harm
+ * (RFC 9110 9.2.2): only such a request is sent again once it may have
+ * been read.
+ */
+int		 http_method_idempotent(const char *);
 
 /*
  * A request to addr ("host:port", numeric) for target ("/path?query").

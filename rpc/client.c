@@ -60,7 +60,7 @@ struct rpc_call {
 	uint8_t			*tried;
 	size_t			 attempts;
 	ssize_t			 cur;		/* node in flight, or -1 */
-	enum http_client_error	 last;		/* last node's failure */
+	const char		*last;		/* last node's failure */
 	struct http_creq	*creq;
 	int			 legacy;	/* cur speaks JSON-RPC */
 
@@ -142,6 +142,26 @@ unsigned
 rpc_client_attempts(const struct rpc_client *c)
 {
 	return c->cfg.attempts;
+}
+
+struct http_creq *
+rpc_client_creq(struct rpc_client *c, const char *service, int tracked,
+    const struct select_node *n, const char *method, const char *target,
+    const char **cause)
+{
+	struct http_creq	*creq;
+	uint64_t		 now;
+
+	if ((creq = http_creq_new(c->http, method, n->address, target,
+	    cause)) != NULL)
+		return creq;
+	log_debug("rpc %s: node %s: %s", service, n->address, *cause);
+	if (tracked) {
+		now = util_now_ms();
+		selector_start(c->sel, service, n, now);
+		selector_end(c->sel, service, n, SELECT_FAILED, now);
+	}
+	return NULL;
 }
 
 int
@@ -440,19 +460,17 @@ rpc_call_cancel(struct rpc_call *call)
 
 /* The failure of the whole call once no node is left to try. */
 static void
-rpc_call_exhausted(struct rpc_call *call, enum http_client_error last)
+rpc_call_exhausted(struct rpc_call *call, int timed_out)
 {
 	if (call->attempts == 0)
 		rpc_call_fail(call, 503, "no node available%s%s",
 		    call->version ? " for version " : "",
 		    call->version ? call->version : "");
-	else if (last == HTTP_CLIENT_TIMEOUT ||
-	    util_now_ms() >= call->deadline)
+	else if (timed_out || util_now_ms() >= call->deadline)
 		rpc_call_fail(call, call->caller_timeout ? 408 : 504,
 		    "request timeout");
 	else
-		rpc_call_fail(call, 503, "no node answering: %s",
-		    http_client_strerror(last));
+		rpc_call_fail(call, 503, "no node answering: %s", call->last);
 }
 
 /* Copy the request body in the form the node speaks. */
@@ -590,16 +608,18 @@ rpc_call_done_cb(struct http_creq *creq, enum http_client_error err,
 	case HTTP_CLIENT_CONNECT_TIMEOUT:
 		/*
 		 * Never reached the node. A connection lost after the call
-		 * was sent is not retried: the node may have run it (a
-		 * stale pooled connection the HTTP client replays itself).
+		 * was sent is not retried: the node may have run it. Nor
+		 * does the HTTP client send a call (a POST) again when a
+		 * pooled connection breaks under it; it only leaves out
+		 * the pooled ones the node is seen to have closed.
 		 */
 		log_debug("rpc %s %s: node %s: %s", call->service,
 		    call->endpoint, n->address, http_client_strerror(err));
-		call->last = err;
+		call->last = http_client_strerror(err);
 		rpc_call_attempt(call);
 		break;
 	case HTTP_CLIENT_TIMEOUT:
-		rpc_call_exhausted(call, err);
+		rpc_call_exhausted(call, 1);
 		break;
 	default:
 		rpc_call_fail(call, 502, "bad response from %s: %s",
@@ -620,12 +640,10 @@ rpc_call_send(struct rpc_call *call, size_t i, uint64_t left)
 	const char		*cause;
 
 	call->legacy = !(n->flags & SHM_NODE_MUCP);
-	call->creq = http_creq_new(c->http, "POST", n->address, "/", &cause);
-	if (call->creq == NULL) {
-		log_warnx("rpc %s: node %s: %s", call->service, n->address,
-		    cause);
+	call->creq = rpc_client_creq(c, call->service, call->registered, n,
+	    "POST", "/", &call->last);
+	if (call->creq == NULL)
 		return -1;
-	}
 	if (rpc_call_body(call, http_creq_body(call->creq), &cause) == -1) {
 		http_creq_cancel(call->creq);
 		call->creq = NULL;
@@ -654,22 +672,18 @@ rpc_call_attempt(struct rpc_call *call)
 	for (;;) {
 		now = util_now_ms();
 		if (now >= call->deadline || call->attempts >= c->cfg.attempts) {
-			rpc_call_exhausted(call, call->last);
+			rpc_call_exhausted(call, 0);
 			return;
 		}
 		i = selector_pick(c->sel, call->service, call->nodes.v,
 		    call->nodes.n, call->version, call->tried, now);
 		if (i == -1) {
-			rpc_call_exhausted(call, call->last);
+			rpc_call_exhausted(call, 0);
 			return;
 		}
 		call->tried[i] = 1;
-		switch (rpc_call_send(call, i, call->deadline - now)) {
-		case 0:
-			call->attempts++;
+		call->attempts++;
+		if (rpc_call_send(call, i, call->deadline - now) != -1)
 			return;
-		case 1:
-			return;
-		}
 	}
 }

@@ -30,6 +30,7 @@
 struct event_base;
 struct evbuffer;
 struct http_client;
+struct http_creq;
 struct http_headers;
 struct shm;
 
@@ -92,6 +93,17 @@ struct http_client	*rpc_client_http(struct rpc_client *);
 struct selector		*rpc_client_selector(struct rpc_client *);
 /* Nodes a call may try (the proxies keep to it too). */
 unsigned	 rpc_client_attempts(const struct rpc_client *);
+/*
+ * The HTTP request (method, target) to node n of service, for the calls
+ * and the proxies alike. NULL and *cause for a node no request can go to
+ * (a host name: microd resolves none): it is as unreachable as a node
+ * that refuses, logged at debug and, if tracked (a registered service),
+ * marked failed so that passive health ejects it.
+ */
+struct http_creq	*rpc_client_creq(struct rpc_client *,
+			    const char *service, int tracked,
+			    const struct select_node *n, const char *method,
+			    const char *target, const char **cause);
 
 /* Copy the nodes of service; -1 if it is not registered. */
 int		 rpc_client_lookup(struct rpc_client *, const char *,

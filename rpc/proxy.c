@@ -70,6 +70,7 @@ struct proxy_req {
 	uint8_t			*tried;
 	ssize_t			 cur;
 	unsigned		 attempts;	/* nodes sent to */
+	const char		*last;		/* last node's failure */
 	struct evbuffer		*body;		/* buffered mode: a copy */
 	int			 streaming;	/* the body streams */
 	int			 has_body;
@@ -78,11 +79,6 @@ struct proxy_req {
 	int			 counted;	/* it reached the service */
 	int			 upgrade_held;	/* counts in p->upgrading */
 	uint64_t		 started_us;
-};
-
-/* RFC 9110 9.2.2: methods a node may be sent twice. */
-static const char *proxy_idempotent_methods[] = {
-	"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
 };
 
 static int	proxy_send(struct proxy_req *);
@@ -245,17 +241,6 @@ proxy_body_cb(struct http_creq *creq, struct evbuffer *buf, void *arg)
 		http_creq_pause(creq, 1);
 }
 
-static int
-proxy_idempotent(const char *method)
-{
-	size_t	 i;
-
-	for (i = 0; i < nitems(proxy_idempotent_methods); i++)
-		if (strcmp(method, proxy_idempotent_methods[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * A node that never answered may be swapped for another, if the body can
  * be sent again: always when the request never reached it, and after a
@@ -273,32 +258,38 @@ proxy_retryable(const struct proxy_req *pr, enum http_client_error err)
 	case HTTP_CLIENT_CONNECT_TIMEOUT:
 		return 1;
 	case HTTP_CLIENT_RESET:
-		return proxy_idempotent(http_request_method(pr->req));
+		return http_method_idempotent(http_request_method(pr->req));
 	default:
 		return 0;
 	}
 }
 
-/* Every node it may try failed with err. */
+/* No node left to try, or every node it may try failed. */
 static void
-proxy_exhausted(struct proxy_req *pr, enum http_client_error err)
+proxy_exhausted(struct proxy_req *pr)
 {
 	char	 detail[128];
 
-	snprintf(detail, sizeof(detail), "no node answering: %s",
-	    http_client_strerror(err));
+	if (pr->attempts == 0) {
+		proxy_fail(pr, 503, "no node available");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "no node answering: %s", pr->last);
 	proxy_fail(pr, 503, detail);
 }
 
 /*
  * The node was silent for request_timeout before answering. If the
- * client's body was still coming, the node was waiting for it: the
- * client stalled (408), not the node.
+ * client's body was still coming and the node had taken all of it so
+ * far, the node was waiting for it: the client stalled (408). Body bytes
+ * the node left unread mean the node was slow (504), and the client
+ * was only held back meanwhile.
  */
 static void
-proxy_timed_out(struct proxy_req *pr)
+proxy_timed_out(struct proxy_req *pr, struct http_creq *creq)
 {
-	if (pr->streaming && pr->has_body && !pr->body_done)
+	if (pr->streaming && pr->has_body && !pr->body_done &&
+	    http_creq_pending(creq) == 0)
 		proxy_fail(pr, 408, "request body not received in time");
 	else
 		proxy_fail(pr, 504, "request timeout");
@@ -323,10 +314,11 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 		proxy_req_done(pr, err != HTTP_CLIENT_OK ||
 		    pr->reply_status >= 500);
 	} else if (proxy_retryable(pr, err)) {
+		pr->last = http_client_strerror(err);
 		if (proxy_send(pr) == -1)
-			proxy_exhausted(pr, err);
+			proxy_exhausted(pr);
 	} else if (err == HTTP_CLIENT_TIMEOUT)
-		proxy_timed_out(pr);
+		proxy_timed_out(pr, creq);
 	else
 		proxy_fail(pr, 502, http_client_strerror(err));
 }
@@ -564,24 +556,22 @@ proxy_send(struct proxy_req *pr)
 {
 	struct http_request	*req = pr->req;
 	struct http_headers	*fwd, *h;
-	const char		*cause;
 	ssize_t			 i;
 
-	if (pr->attempts >= rpc_client_attempts(pr->p->rpc))
-		return -1;
 	for (;;) {
+		if (pr->attempts >= rpc_client_attempts(pr->p->rpc))
+			return -1;
 		i = selector_pick(rpc_client_selector(pr->p->rpc), pr->service,
 		    pr->nodes.v, pr->nodes.n, NULL, pr->tried, util_now_ms());
 		if (i == -1)
 			return -1;
 		pr->tried[i] = 1;
-		pr->creq = http_creq_new(rpc_client_http(pr->p->rpc),
-		    http_request_method(req), pr->nodes.v[i].address,
-		    pr->target, &cause);
+		pr->attempts++;
+		pr->creq = rpc_client_creq(pr->p->rpc, pr->service, 1,
+		    &pr->nodes.v[i], http_request_method(req), pr->target,
+		    &pr->last);
 		if (pr->creq != NULL)
 			break;
-		log_warnx("proxy %s: node %s: %s", pr->service,
-		    pr->nodes.v[i].address, cause);
 	}
 	pr->cur = i;
 	h = http_creq_headers(pr->creq);
@@ -606,7 +596,6 @@ proxy_send(struct proxy_req *pr)
 		    evbuffer_get_length(pr->body));
 	selector_start(rpc_client_selector(pr->p->rpc), pr->service,
 	    &pr->nodes.v[i], util_now_ms());
-	pr->attempts++;
 	http_creq_start(pr->creq);
 	return 0;
 }
@@ -741,7 +730,7 @@ proxy_request(struct proxy *p, struct http_request *req, int streaming)
 		evbuffer_add_buffer(pr->body, body);
 	}
 	if (proxy_send(pr) == -1) {
-		proxy_fail(pr, 503, "no node available");
+		proxy_exhausted(pr);
 		return;
 	}
 	http_request_set_cancel_cb(req, proxy_cancel_cb, pr);

@@ -1,7 +1,10 @@
 """The api gateway end to end: the greeter flow through every handler,
 mucp and JSON-RPC nodes, failover, timeouts, error statuses, metadata,
-CORS and bad input."""
+CORS and bad input; nodes that misbehave (a keep-alive connection dropped
+after the node read a POST, a node that never reads the body it is sent,
+a node registered under a host name microd does not resolve)."""
 import http.client as httpclient
+import io
 import json
 import select
 import socket
@@ -11,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import http, pid_alive, wait_for
+from conftest import accept_loop, http, pid_alive, wait_for
 from gwnodes import (FakeNode, RawNode, c_api, c_srv, closed_address,
                      node_ids, py_srv, register, slow)
 from test_microtop import health_by_id
@@ -1237,3 +1240,123 @@ def test_integers_beyond_uint64_become_doubles(gw, nodes):
         assert status == 502, body
         assert json.loads(body)["detail"] == (
             "cannot read the reply of go.micro.api.echo: " + detail)
+
+
+def drops_second_request(node):
+    """A behaviour for node: the second request it reads is dropped,
+    connection and all, before any answer (a node that crashed)."""
+    def behaviour(h, body):
+        if len(node.requests) == 2:
+            h.connection.shutdown(socket.SHUT_RDWR)
+            h.wfile = io.BytesIO()      # the answer goes nowhere
+        return 200, {"Content-Type": "application/json"}, b"{}"
+    return behaviour
+
+
+def dropping_node(nodes):
+    node = FakeNode()
+    node.behaviour = drops_second_request(node)
+    nodes.append(node)
+    return node
+
+
+def test_post_lost_on_a_reused_connection_is_not_sent_again(gw, nodes):
+    """The second call goes out on the connection the first left pooled;
+    the node reads it and drops the connection. It may have run it: a
+    POST is not replayed on a fresh connection (it was, so the node ran
+    it twice), a GET is."""
+    m = gw("[api]\nhandler = proxy\n")
+    call, post, fetch = (dropping_node(nodes) for _ in range(3))
+    register(m, one_node("go.micro.srv.charge", "charge", call.address))
+    register(m, post.service("go.micro.api.pay", protocol=None))
+    register(m, fetch.service("go.micro.api.look", protocol=None))
+    assert rpc_call(m, "go.micro.srv.charge")[0] == 200
+    status, _, body = rpc_call(m, "go.micro.srv.charge")
+    assert status == 502, body
+    assert error(body)["detail"].endswith("connection lost before the "
+                                          "response"), body
+    assert len(call.requests) == 2
+    for want in (200, 502):
+        assert http("POST", m.url("api", "/pay/x"), b"once")[0] == want
+    assert len(post.requests) == 2
+    for _ in range(2):
+        assert get(m, "/look/x")[0] == 200
+    assert len(fetch.requests) == 3
+
+
+def test_node_not_taking_the_body_is_504(gw, nodes):
+    """A node that accepts and never reads: the proxy stops reading the
+    client's body (back-pressure) until request_timeout passes. The node
+    was slow (504), not the client (408). 16 MiB fills any socket
+    buffers; a body that fitted would be all sent, a 504 too."""
+    m = gw("[api]\nhandler = proxy\nrequest_timeout = 1s\n")
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(4)
+    held = []
+    accept_loop(sink, held.append)
+    address = "127.0.0.1:%d" % sink.getsockname()[1]
+    register(m, one_node("go.micro.api.sink", "sink", address))
+    size = 16 << 20
+    c = socket.create_connection(("127.0.0.1", m.ports["api"]), timeout=30)
+
+    def send():
+        try:
+            c.sendall(b"POST /sink/up HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: %d\r\n\r\n" % size + b"x" * size)
+        except OSError:
+            pass    # cut once answered: what the test looks at
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        got = c.recv(4096)
+    finally:
+        c.shutdown(socket.SHUT_RDWR)
+        sender.join(30)
+        c.close()
+        sink.close()
+        for s in held:
+            s.close()
+    assert got.startswith(b"HTTP/1.1 504 "), got
+    assert b"request timeout" in got
+
+
+NAMED = "nosuchhost.example:9000"
+
+
+def test_node_under_a_host_name_is_unreachable(gw, nodes):
+    """microd resolves no host names: such a node fails like one that
+    refuses, is counted as tried and ejected, and is logged at debug,
+    not warned about on every call."""
+    m = gw("[microd]\nlog_level = info\n[api]\nselector = roundrobin\n")
+    svc = "go.micro.srv.named"
+    register(m, one_node(svc, "named", NAMED))
+    wait_for(lambda: node_ids(m, svc) == ["named"], what="node registered")
+    for role in ("sidecar", "api", "api", "api"):
+        status, _, body = http("POST", m.url(role, "/rpc"), json.dumps(
+            {"service": svc, "method": "A.B"}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 503, body
+        assert error(body)["detail"] == \
+            "no node answering: host is not a numeric address", body
+    # Three failures in a row (the api's) eject it, as a refusing node.
+    assert health_by_id(m, svc)["named"]["ejected"] is True
+    live = FakeNode(lambda h, b: (200, {}, b'"live"'))
+    nodes.append(live)
+    register(m, one_node(svc, "live", live.address))
+    wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
+    for _ in range(4):
+        assert rpc_call(m, svc)[2] == b'"live"'
+    assert "nosuchhost" not in m.read_log()
+
+
+def test_proxied_node_under_a_host_name_is_unreachable(gw, nodes):
+    m = gw("[microd]\nlog_level = info\n[api]\nhandler = proxy\n")
+    register(m, one_node("go.micro.api.named", "named", NAMED))
+    for _ in range(3):
+        status, _, body = get(m, "/named/x")
+        assert status == 503, body
+        assert error(body)["detail"] == \
+            "no node answering: host is not a numeric address", body
+    assert health_by_id(m, "go.micro.api.named")["named"]["ejected"] is True
+    assert "nosuchhost" not in m.read_log()

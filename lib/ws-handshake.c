@@ -49,6 +49,12 @@ ws_check_upgrade(struct http_request *req, const char **cause)
 		*cause = "not a websocket upgrade request";
 		return 400;
 	}
+	/* §11.3.1, §11.3.5: each of these two appears once at most. */
+	if (http_headers_count_of(h, "Sec-WebSocket-Key") > 1 ||
+	    http_headers_count_of(h, "Sec-WebSocket-Version") > 1) {
+		*cause = "repeated Sec-WebSocket-Key or -Version";
+		return 400;
+	}
 	version = http_headers_get(h, "Sec-WebSocket-Version");
 	if (version == NULL || strcmp(version, "13") != 0) {
 		*cause = "unsupported Sec-WebSocket-Version (13 only)";

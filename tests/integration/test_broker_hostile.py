@@ -60,6 +60,10 @@ def test_sidecar_broker_errors_carry_the_sidecar_id(microd):
         ("/broker?topic=a", "", 400),                   # not an upgrade
         ("/broker?topic=a", UPGRADE + "Sec-WebSocket-Version: 8\r\n",
          426),
+        # RFC 6455 11.3.1, 11.3.5: once at most (both were upgraded).
+        ("/broker?topic=a", WS13 + "Sec-WebSocket-Key: "
+         "AAAAAAAAAAAAAAAAAAAAAA==\r\n", 400),
+        ("/broker?topic=a", WS13 + "Sec-WebSocket-Version: 13\r\n", 400),
     ]
     for target, headers, want in cases:
         status, body = raw_get(side, target, headers)

@@ -204,7 +204,7 @@ test_ranges(void **state)
 {
 	assert_bad("[api]\nworkers = 99\n", "too large (at most 32)");
 	assert_bad("[api]\nmax_body_size = 2G\n", "too large (at most 1G)");
-	assert_bad("[api]\nmax_header_size = 2M\n", "at most 1M");
+	assert_bad("[api]\nmax_header_size = 65K\n", "at most 64K");
 	assert_bad("[broker]\nqueue_size = 99999999999999999999\n",
 	    "not a number");
 	assert_bad("[api]\nworkers = 0x10\n", "not a number");

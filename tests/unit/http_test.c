@@ -121,14 +121,21 @@ ht_read(struct event_base *base, int fd, char *buf, size_t size,
 	return have;
 }
 
+/*
+ * At least one turn unless flag is set already: a process preempted past
+ * the deadline before its first turn would otherwise run none, and a
+ * caller would take work left undone for a state it waits for.
+ */
 void
 ht_pump(struct event_base *base, int ms, const volatile int *flag)
 {
 	uint64_t	 end = util_now_ms() + ms;
 
-	while (util_now_ms() < end && (flag == NULL || *flag == 0)) {
+	while (flag == NULL || *flag == 0) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(1000);
+		if (util_now_ms() >= end)
+			break;
 	}
 }
 

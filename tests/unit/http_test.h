@@ -21,7 +21,10 @@ void	 ht_sendn(int, const void *, size_t);
  */
 size_t	 ht_read(struct event_base *, int, char *, size_t, const char *,
 	    int, int *);
-/* Run the loop for ms, or until *flag becomes non-zero (flag may be NULL). */
+/*
+ * Run the loop for ms, one turn at least, or until *flag becomes non-zero
+ * (flag may be NULL).
+ */
 void	 ht_pump(struct event_base *, int, const volatile int *);
 /* Number of complete "HTTP/1.x NNN" status lines in s. */
 int	 ht_count(const char *, const char *);

@@ -246,7 +246,10 @@ static const struct keys_binding keys_detail_view[] = {
 	{ 'G', keys_end },
 	{ KEYS_ESC, keys_back },
 	{ KEY_LEFT, keys_back },
+	/* Backspace as terminfo says, or as DEL or ^H if it says other. */
 	{ KEY_BACKSPACE, keys_back },
+	{ 127, keys_back },
+	{ '\b', keys_back },
 	{ 'h', keys_back },
 	{ '?', keys_help },
 };

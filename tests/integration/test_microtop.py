@@ -195,6 +195,13 @@ def test_filter_and_detail(microd, tmux):
     t.keys("Escape")
     t.wait(lambda s: "Services (1)" in s and "filter: greet" in s,
            what="back to the panels")
+    # Backspace goes back too, whatever byte the terminal sends for it:
+    # ^H where its terminfo says DEL did nothing.
+    t.keys("Enter")
+    t.wait(lambda s: "Say.Hello" in s, what="detail view again")
+    t.keys("C-h")
+    t.wait(lambda s: "Services (1)" in s and "filter: greet" in s,
+           what="back to the panels by backspace")
     # Esc on the filter prompt clears it.
     t.type("/")
     t.keys("Escape")

@@ -17,6 +17,16 @@
 
 #define LISTEN_BACKLOG	1024
 
+/* The caller tells EADDRINUSE apart. */
+static void
+listen_close_keeping_errno(int fd)
+{
+	int	 saved = errno;
+
+	close(fd);
+	errno = saved;
+}
+
 int
 listen_open(struct listener *l, const char *spec, const char **cause)
 {
@@ -36,7 +46,7 @@ listen_open(struct listener *l, const char *spec, const char **cause)
 	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		*cause = strerror(errno);
-		close(fd);
+		listen_close_keeping_errno(fd);
 		return -1;
 	}
 	len = sizeof(ss);

@@ -7,6 +7,8 @@
 
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -200,6 +202,57 @@ master_listener_at(const char *spec)
 	return NULL;
 }
 
+/* The port spec names, in network order; 0 if it names none. */
+static in_port_t
+master_port_of(const char *spec)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	const char		*cause;
+
+	if (util_parse_addr(spec, &ss, &sslen, &cause) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ((struct sockaddr_in6 *)&ss)->sin6_port;
+	return ((struct sockaddr_in *)&ss)->sin_port;
+}
+
+/* The role whose socket has spec's port (at another address), or -1. */
+static int
+master_listener_on_port(const char *spec)
+{
+	in_port_t	 port = master_port_of(spec);
+	int		 r;
+
+	for (r = 0; r < ROLE_COUNT && port != 0; r++) {
+		if (master->listeners[r].fd != -1 &&
+		    master_port_of(master->listeners[r].addr) == port)
+			return r;
+	}
+	return -1;
+}
+
+/*
+ * Binding spec failed. Our own socket on its port (127.0.0.1:8080 held
+ * while 0.0.0.0:8080 is asked) cannot be handed over without closing
+ * the port: say so, rather than leave "in use" to puzzle over.
+ */
+static void
+master_listen_failed(int role, const char *spec, const char *cause,
+    int error, char *err, size_t errlen)
+{
+	int	 held = error == EADDRINUSE ? master_listener_on_port(spec) : -1;
+
+	if (held == -1)
+		snprintf(err, errlen, "[%s] listen %s: %s",
+		    config_role_name(role), spec, cause);
+	else
+		snprintf(err, errlen, "[%s] listen %s: its port is held by "
+		    "[%s] listen %s; another address on that port needs a "
+		    "restart", config_role_name(role), spec,
+		    config_role_name(held), master->listeners[held].addr);
+}
+
 static int
 master_listener_in(const struct listener *set, int fd)
 {
@@ -268,8 +321,8 @@ master_open_listeners(const struct config *conf, struct listener *out,
 			master_reuse_listener(out, r, &master->listeners[r]);
 		if (out[r].fd == -1 &&
 		    listen_open(&out[r], spec, &cause) == -1) {
-			snprintf(err, errlen, "[%s] listen %s: %s",
-			    config_role_name(r), spec, cause);
+			master_listen_failed(r, spec, cause, errno, err,
+			    errlen);
 			master_close_listeners(out);
 			return -1;
 		}

@@ -775,6 +775,23 @@ def test_reload_keeps_a_listener_however_its_address_is_spelled(microd,
     assert st["listeners"]["api"] == "127.0.0.1:%d" % port
 
 
+def test_reload_widening_a_listener_says_it_needs_a_restart(microd):
+    """127.0.0.1:P to 0.0.0.0:P: the master's own socket holds the port,
+    and handing it over would close it. The reload is refused, saying so
+    (it said only "Address already in use"), and the old socket serves."""
+    m = microd()
+    port = m.ports["api"]
+    m.write_conf(extra="[api]\nlisten = 0.0.0.0:%d\n" % port)
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 1
+    want = ("[api] listen 0.0.0.0:%d: its port is held by [api] listen "
+            "127.0.0.1:%d; another address on that port needs a restart"
+            % (port, port))
+    assert want in r.stderr, r.stderr
+    assert m.status()["reload_error"] == want
+    assert http("GET", m.url("api", "/healthz"))[0] == 200
+
+
 def test_reload_during_the_first_load_waits_for_it(microd):
     """A reload asked while the registry worker still loads the database
     (held up here by another process's write lock) starts its readers once

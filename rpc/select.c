@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "rpc/select.h"
 #include "shm/nodehealth.h"
 #include "util.h"
@@ -379,8 +380,13 @@ selector_start(struct selector *s, const char *service,
 	e->last_ms = now;
 }
 
+/*
+ * One line per ejection: it is what an operator asks about, and its
+ * backoff bounds how often it comes.
+ */
 static void
-select_fail(struct selector *s, struct select_entry *e, uint64_t now)
+select_fail(struct selector *s, struct select_entry *e,
+    const struct select_node *n, uint64_t now)
 {
 	uint64_t	 ms;
 
@@ -397,6 +403,9 @@ select_fail(struct selector *s, struct select_entry *e, uint64_t now)
 	/* key is "service" NUL "id". */
 	nodehealth_ejected(e->key, e->key + strlen(e->key) + 1,
 	    e->ejected_until);
+	log_info("%s: node %s at %s ejected for %.3g s after %u failures in "
+	    "a row", e->key, n->id, n->address, (double)ms / 1000,
+	    s->cfg.fail_max);
 }
 
 void
@@ -419,5 +428,5 @@ selector_end(struct selector *s, const char *service,
 		nodehealth_answered(service, select_node_key(n),
 		    util_wall_ms());
 	} else if (outcome == SELECT_FAILED)
-		select_fail(s, e, now);
+		select_fail(s, e, n, now);
 }

@@ -1099,8 +1099,6 @@ def test_an_answer_ends_an_ejection(gw, nodes):
     assert got.count(b'"back"') == 5, got
 
 
-
-
 def test_cors_any_origin_is_not_the_null_origin(gw):
     """Origin "null" is what sandboxed frames, data: and file: pages
     send: any page can send it, so "*" (answered with credentials) does
@@ -1327,7 +1325,7 @@ NAMED = "nosuchhost.example:9000"
 def test_node_under_a_host_name_is_unreachable(gw, nodes):
     """microd resolves no host names: such a node fails like one that
     refuses, is counted as tried and ejected, and is logged at debug,
-    not warned about on every call."""
+    not warned about on every call: at info, its ejection is one line."""
     m = gw("[microd]\nlog_level = info\n[api]\nselector = roundrobin\n")
     svc = "go.micro.srv.named"
     register(m, one_node(svc, "named", NAMED))
@@ -1347,7 +1345,11 @@ def test_node_under_a_host_name_is_unreachable(gw, nodes):
     wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
     for _ in range(4):
         assert rpc_call(m, svc)[2] == b'"live"'
-    assert "nosuchhost" not in m.read_log()
+    ejected = [line for line in m.read_log().splitlines()
+               if "nosuchhost" in line]
+    assert len(ejected) == 1, ejected
+    assert ("%s: node named at %s ejected for 10 s after 3 failures in a "
+            "row" % (svc, NAMED)) in ejected[0]
 
 
 def test_proxied_node_under_a_host_name_is_unreachable(gw, nodes):
@@ -1359,4 +1361,6 @@ def test_proxied_node_under_a_host_name_is_unreachable(gw, nodes):
         assert error(body)["detail"] == \
             "no node answering: host is not a numeric address", body
     assert health_by_id(m, "go.micro.api.named")["named"]["ejected"] is True
-    assert "nosuchhost" not in m.read_log()
+    ejected = [line for line in m.read_log().splitlines()
+               if "nosuchhost" in line]
+    assert len(ejected) == 1 and "ejected for 10 s" in ejected[0], ejected

@@ -665,6 +665,25 @@ proc_after_exit(struct proc *p, int status, uint64_t lived_ms)
 		proc_schedule(p, delay);
 }
 
+/*
+ * A worker of an older generation died while the new generation's workers
+ * of its role wait for the registry worker's load: nobody would accept on
+ * the listener until then, a restarted registry worker's exit and load
+ * (seconds for a large registry). shm holds the registry already (this is
+ * a reload), so they start now.
+ */
+static void
+proc_release_role(enum role_id role)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->role == role && p->generation == master->generation &&
+		    p->state == PROC_WAITING)
+			proc_spawn(p);
+	}
+}
+
 static void
 proc_exited(struct proc *p, int status)
 {
@@ -690,6 +709,9 @@ proc_exited(struct proc *p, int status)
 	 * as the new configuration says, on its listener), and respawning
 	 * it would run the new configuration under the old generation.
 	 */
+	if (p->generation != master->generation && !master->stopping &&
+	    p->state != PROC_DRAINING && p->role != ROLE_REGISTRY)
+		proc_release_role(p->role);
 	if (p->generation != master->generation || master->stopping ||
 	    p->retired)
 		proc_free(p);

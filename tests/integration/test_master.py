@@ -792,6 +792,38 @@ def test_reload_widening_a_listener_says_it_needs_a_restart(microd):
     assert http("GET", m.url("api", "/healthz"))[0] == 200
 
 
+def test_old_worker_dying_while_the_registry_worker_restarts_is_replaced(
+        microd):
+    """A reload that restarts the registry worker (a changed [registry]
+    setting) holds the new generation's workers until the new registry
+    worker has loaded. An old worker that died meanwhile was not replaced,
+    and the new ones did not start either: its listener had nobody
+    accepting until the old registry worker left (up to shutdown_timeout)
+    and the new one loaded. The waiting workers of its role start at
+    once instead."""
+    slow_exit = "[microd]\nshutdown_timeout = 60s\n"
+    m = microd(slow_exit, workers={"api": 1, "web": 0, "sidecar": 0,
+                                   "broker": 0})
+    reg = [w["pid"] for w in m.workers_list() if w["role"] == "registry"]
+    api = m.running("api")[0]["pid"]
+    # The old registry worker slow to leave: a long commit, a big load.
+    signal_pid(reg[0], signal.SIGSTOP)
+    try:
+        m.write_conf(extra=slow_exit + "[registry]\nttl = 42s\n")
+        m.signal(signal.SIGHUP)
+        wait_for(lambda: [w for w in m.workers_list()
+                          if w["role"] == "api" and w["generation"] == 2],
+                 what="generation 2 started")
+        signal_pid(api, signal.SIGKILL)
+        # Well before the 10 s after which workers start without a load.
+        wait_for(lambda: http("GET", m.url("api", "/healthz"),
+                              timeout=1)[0] == 200,
+                 timeout=5, what="an api worker, the old registry worker "
+                 "still there")
+    finally:
+        signal_pid(reg[0], signal.SIGCONT)
+
+
 def test_reload_during_the_first_load_waits_for_it(microd):
     """A reload asked while the registry worker still loads the database
     (held up here by another process's write lock) starts its readers once

@@ -378,23 +378,43 @@ master_set_log_level(const struct config *conf)
 	log_setlevel(master->debug ? LOG_LEVEL_DEBUG : conf->log_level);
 }
 
+/*
+ * err's lines (one per error) as one line, "a; b": reload_error is one
+ * line in status and on microctl's stderr, where a newline shows as '?'.
+ */
+static void
+master_one_line(const char *err, char *out, size_t len)
+{
+	const char	*sep = "";
+	size_t		 at = 0, n;
+	int		 w;
+
+	out[0] = '\0';
+	for (; *err != '\0'; err += n + (err[n] == '\n')) {
+		if ((n = strcspn(err, "\n")) == 0)
+			continue;
+		w = snprintf(out + at, len - at, "%s%.*s", sep, (int)n, err);
+		if (w < 0 || (size_t)w >= len - at)
+			return;
+		at += w;
+		sep = "; ";
+	}
+}
+
 static int
 master_reload_fail(struct config *next, const char *err, char *out,
     size_t outlen)
 {
-	size_t	 n;
-
 	free(next);
-	snprintf(master->reload_error, sizeof(master->reload_error), "%s", err);
-	n = strlen(master->reload_error);
-	while (n > 0 && master->reload_error[n - 1] == '\n')
-		master->reload_error[--n] = '\0';
+	master_one_line(err, master->reload_error,
+	    sizeof(master->reload_error));
 	snprintf(out, outlen, "%s", master->reload_error);
 	master_print_errors(err);
 	log_warnx("reload refused, keeping generation %u", master->generation);
 	/* sd_notify(3) reads a datagram line by line: the first error only. */
 	notify_send("STATUS=reload refused: %.*s",
-	    (int)strcspn(master->reload_error, "\n"), master->reload_error);
+	    (int)strcspn(err + strspn(err, "\n"), "\n"),
+	    err + strspn(err, "\n"));
 	return -1;
 }
 

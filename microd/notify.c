@@ -80,17 +80,22 @@ notify_init(struct event_base *base)
 void
 notify_send(const char *fmt, ...)
 {
-	char	 msg[512];
+	char	*text, msg[512];
 	va_list	 ap;
-	int	 n;
+	size_t	 n;
+	int	 len;
 
 	if (notify_fd == -1)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(msg))
+	if (len == -1)
 		return;
+	/* A long STATUS= (a reload's error) is cut, not left unsent. */
+	n = log_cut(text, (size_t)len, msg, sizeof(msg) - 1);
+	msg[n] = '\0';
+	free(text);
 	if (sendto(notify_fd, msg, n, MSG_NOSIGNAL,
 	    (struct sockaddr *)&notify_sun, notify_len) != -1) {
 		notify_failing = 0;

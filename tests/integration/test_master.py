@@ -133,6 +133,21 @@ def test_sighup_broken_config_keeps_workers(microd):
     assert r.returncode == 1 and "workers = lots" in r.stderr
 
 
+def test_reload_errors_are_one_line(microd):
+    """Several errors: reload_error (status, microctl's stderr) joined
+    them with newlines, which microctl shows as '?': "not a number?..."
+    read as a question."""
+    m = microd()
+    m.write_conf(text="[api]\nworkers = lots\nbogus = 1\n")
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 1
+    err = m.status()["reload_error"]
+    assert "\n" not in err and "?" not in r.stderr, (err, r.stderr)
+    assert "workers = lots: not a number; " in err, err
+    assert ":3: unknown key 'bogus' in [api]" in err, err
+    assert err in r.stderr
+
+
 def test_sighup_more_api_workers_without_failed_requests(microd):
     m = microd(workers={"api": 1})
     old_pids = set(m.pids())

@@ -33,6 +33,7 @@ struct etcd_client {
 	size_t			 nendpoints;
 	size_t			 current;
 	char			*token;
+	int			 auth_off;	/* etcd said auth is not enabled */
 };
 
 static int
@@ -162,7 +163,18 @@ etcd_client_endpoint(const struct etcd_client *c)
 int
 etcd_client_need_auth(const struct etcd_client *c)
 {
-	return c->token == NULL && c->conf->username[0] != '\0';
+	return c->token == NULL && !c->auth_off && c->conf->username[0] != '\0';
+}
+
+/*
+ * A cluster whose auth is not enabled yet refuses to authenticate; etcd's
+ * own clients then go on without a token, so that credentials can be set
+ * before "etcdctl auth enable". A token dropped later turns auth back on.
+ */
+void
+etcd_client_auth_not_enabled(struct etcd_client *c)
+{
+	c->auth_off = 1;
 }
 
 char *
@@ -176,6 +188,7 @@ etcd_client_set_token(struct etcd_client *c, char *token)
 {
 	free(c->token);
 	c->token = token;
+	c->auth_off = 0;
 }
 
 size_t

@@ -36,6 +36,7 @@ void		 etcd_client_failover(struct etcd_client *);
 const char	*etcd_client_endpoint(const struct etcd_client *);
 /* Username/password configured but no token held yet. */
 int		 etcd_client_need_auth(const struct etcd_client *);
+void		 etcd_client_auth_not_enabled(struct etcd_client *);
 /* The authenticate request body, allocated. */
 char		*etcd_client_auth_request(const struct etcd_client *);
 /* Hand over a token (consumed), or NULL to drop a rejected one. */

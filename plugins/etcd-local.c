@@ -458,6 +458,18 @@ etcd_local_set(struct etcd *e, char *key, char *value, uint64_t ttl_ms)
 	etcd_local_flush(l);
 }
 
+static void
+etcd_local_put_back(struct etcd_local *l, const char *why)
+{
+	char	 kbuf[ETCD_KEY_LOGGED];
+
+	etcd_log(l->e, LOG_LEVEL_INFO, "%s: %s in etcd, still registered "
+	    "here: putting it back", util_printable(l->key, kbuf,
+	    sizeof(kbuf)), why);
+	l->dirty = 1;
+	event_active(l->e->refresh, 0, 0);
+}
+
 /*
  * Someone else deleted one of our keys (etcdctl, another host with the
  * same node id deregistering): the node is still registered here, so it
@@ -467,7 +479,6 @@ void
 etcd_local_deleted(struct etcd *e, const char *key)
 {
 	struct etcd_local	*l = *etcd_local_find(e, key);
-	char			 kbuf[ETCD_KEY_LOGGED];
 
 	if (l == NULL)
 		return;
@@ -476,10 +487,22 @@ etcd_local_deleted(struct etcd *e, const char *key)
 			etcd_local_unlink(l);
 		return;
 	}
-	etcd_log(e, LOG_LEVEL_INFO, "%s: deleted in etcd, still registered "
-	    "here: putting it back", util_printable(key, kbuf, sizeof(kbuf)));
-	l->dirty = 1;
-	event_active(e->refresh, 0, 0);
+	etcd_local_put_back(l, "deleted");
+}
+
+/*
+ * Someone put one of our keys on no lease (etcdctl put): that value would
+ * outlive this host, a node nobody removes. Ours goes back on its lease.
+ * A put on another lease is another owner's, left alone: two owners
+ * putting back each other's values would never stop. Ours always have one.
+ */
+void
+etcd_local_put_seen(struct etcd *e, const char *key, int64_t lease)
+{
+	struct etcd_local	*l = *etcd_local_find(e, key);
+
+	if (l != NULL && l->value != NULL && lease == 0)
+		etcd_local_put_back(l, "put without a lease");
 }
 
 void

@@ -308,7 +308,8 @@ etcd_parse_kv(const json_t *kv, enum etcd_event_type type,
 	if (!json_is_object(kv) ||
 	    (ev->key = etcd_bytes(kv, "key", &ev->keylen)) == NULL ||
 	    (ev->value = etcd_bytes(kv, "value", &ev->valuelen)) == NULL ||
-	    etcd_int64(kv, "mod_revision", &ev->mod_revision) == -1) {
+	    etcd_int64(kv, "mod_revision", &ev->mod_revision) == -1 ||
+	    etcd_int64(kv, "lease", &ev->lease) == -1) {
 		xasprintf(cause, "malformed key-value");
 		return -1;
 	}

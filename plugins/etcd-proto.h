@@ -31,6 +31,7 @@ struct etcd_event {
 	char			*value;		/* decoded, NUL-terminated */
 	size_t			 valuelen;
 	int64_t			 mod_revision;
+	int64_t			 lease;		/* 0: none */
 };
 
 /* A range response or one watch message. */

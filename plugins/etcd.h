@@ -36,6 +36,7 @@ struct etcd {
 	struct curlev_xfer	*probe;
 	uint64_t		 backoff_ms;
 	int			 connected;
+	int			 failing;	/* a run of failures warned */
 	int			 relist;	/* list before watching */
 	int64_t			 list_revision;	/* of the listing's pages, 0 */
 	int64_t			 page;		/* keys per page, halved when
@@ -65,6 +66,8 @@ void	 etcd_local_del(void *, const char *);
  * the refresh event (this runs inside libcurl's callback).
  */
 void	 etcd_local_deleted(struct etcd *, const char *);
+/* A put of a key seen in the watch, on that lease (0: none). */
+void	 etcd_local_put_seen(struct etcd *, const char *, int64_t);
 /* Write every registration the store may not have. */
 void	 etcd_local_refresh(struct etcd *);
 /* Connected again: write every registration again. */

@@ -68,15 +68,20 @@ etcd_fail(struct etcd *e, const char *fmt, ...)
 {
 	struct timeval	 tv;
 	va_list		 ap;
-	int		 was = e->connected;
 
 	free(e->error);
 	va_start(ap, fmt);
 	if (vasprintf(&e->error, fmt, ap) == -1)
 		fatalx("vasprintf");
 	va_end(ap);
-	etcd_log(e, was ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "%s: %s",
+	/*
+	 * The first failure of a run says why, even one before the first
+	 * watch (a wrong password, a missing CA file, etcd down at our
+	 * start); the retries every 2 s do not repeat it.
+	 */
+	etcd_log(e, e->failing ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "%s: %s",
 	    etcd_client_endpoint(e->client), e->error);
+	e->failing = 1;
 	etcd_client_failover(e->client);
 	e->connected = 0;
 	etcd_lines_clear(&e->lines);
@@ -94,7 +99,8 @@ etcd_fail(struct etcd *e, const char *fmt, ...)
 static void
 etcd_token_check(struct etcd *e, long status, const char *msg)
 {
-	if (status == 401 || strstr(msg, "token") != NULL)
+	if (status == 401 || strstr(msg, "token") != NULL ||
+	    strstr(msg, "user name is empty") != NULL)
 		etcd_client_set_token(e->client, NULL);
 }
 
@@ -158,6 +164,7 @@ etcd_apply(struct etcd *e, const struct etcd_event *ev)
 		return;
 	}
 	if (ev->type == ETCD_PUT) {
+		etcd_local_put_seen(e, ev->key, ev->lease);
 		etcd_apply_put(e, ev);
 		return;
 	}
@@ -176,6 +183,7 @@ static void
 etcd_watched(struct etcd *e)
 {
 	e->backoff_ms = ETCD_BACKOFF_MIN_MS;
+	e->failing = 0;
 	free(e->error);
 	e->error = NULL;
 	if (!e->connected) {
@@ -441,6 +449,12 @@ etcd_auth_done(struct curlev_xfer *x, CURLcode rv, long status)
 	char		*token, *cause;
 
 	e->sync = NULL;
+	if (rv == CURLE_OK && status == 412 && x->body != NULL &&
+	    strstr(x->body, "authentication is not enabled") != NULL) {
+		etcd_client_auth_not_enabled(e->client);
+		etcd_connect(e);
+		return;
+	}
 	if (!etcd_answer_ok(e, x, rv, status, "authenticate"))
 		return;
 	if ((token = etcd_parse_auth(x->body, x->len, &cause)) == NULL) {

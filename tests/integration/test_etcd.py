@@ -826,3 +826,76 @@ def test_etcd_relist_while_read_only_keeps_its_nodes(etcd, microd, mounts):
     assert node_ids(m, svc["name"]) == {"remote-1"}
     # Said once, at the load: not again for each update refused.
     assert m.read_log().count("Read-only file system") == 1, m.read_log()
+
+
+def start_info(microd, extra):
+    return microd(extra="[microd]\nlog_level = info\n" + extra,
+                  env=PLUGIN_ENV, workers={"web": 0, "broker": 0})
+
+
+def test_wrong_password_is_logged_at_info(etcd, microd):
+    """A refused password (or a missing CA file, etcd down at the start)
+    before the first watch was logged at debug only, every 2 s; at the
+    default level the log never said why nothing was registered. The
+    first failure of a run is a warning now, the retries are not."""
+    e = etcd()
+    e.ctl("user", "add", "root:rootpw")
+    e.ctl("auth", "enable")
+    p = GatewayProxy(e.members[0]["client"])
+    try:
+        m = start_info(microd, conf("127.0.0.1:%d" % p.port) +
+                       "username = root\npassword = wrong\n")
+        wait_for(lambda: "authentication failed" in m.read_log(), 10,
+                 what="the refused password in the log")
+        wait_for(lambda: len(p.upstreams) >= 3, 15, what="retries")
+        assert m.read_log().count("authentication failed") == 1
+    finally:
+        p.close()
+
+
+def test_missing_ca_file_is_logged_at_info(etcd, microd, tmp_path):
+    e = etcd()
+    m = start_info(microd, conf(e.address()) +
+                   "tls_ca = %s/missing.pem\n" % tmp_path)
+    wait_for(lambda: "missing.pem" in m.read_log(), 10,
+             what="the CA file's error in the log")
+
+
+def test_credentials_set_before_auth_is_enabled(etcd, microd):
+    """etcd's own clients go on without a token while auth is not enabled
+    (412 "authentication is not enabled"), so credentials can be rolled
+    out before "etcdctl auth enable". microd retried the authentication
+    for good and never connected."""
+    e = etcd()
+    e.ctl("user", "add", "root:rootpw")
+    e.ctl("role", "add", "root")
+    e.ctl("user", "grant-role", "root", "root")
+    m = microd(extra=conf(e.address()) +
+               "username = root\npassword = rootpw\n",
+               env=PLUGIN_ENV, workers={"web": 0, "broker": 0})
+    register(m, service("go.micro.srv.early", "e-1", 7001))
+    wait_for(lambda: PREFIX + "go.micro.srv.early/e-1" in e.kvs(), 10,
+             what="written while auth is not enabled")
+    e.ctl("auth", "enable")
+    register(m, service("go.micro.srv.late", "l-1", 7002))
+    wait_for(lambda: PREFIX + "go.micro.srv.late/l-1" in
+             e.ctl("--user", "root:rootpw", "get", "--prefix",
+                   "--keys-only", PREFIX).split(), 15,
+             what="written once auth is enabled")
+
+
+def test_own_key_put_without_lease_is_put_back(etcd, microd):
+    """One of this host's keys put by hand on no lease was never put
+    right: other hosts routed to the hand-put address, and the key
+    outlived microd's stop (a node nobody removes)."""
+    e = etcd()
+    m = start(microd, e.address())
+    key = PREFIX + "go.micro.srv.own/o-1"
+    register(m, service("go.micro.srv.own", "o-1", 7001))
+    wait_for(lambda: key in e.kvs(), 5)
+    put(e, service("go.micro.srv.own", "o-1", 7999))
+    wait_for(lambda: e.kvs()[key][1] != 0, 5,
+             what="our value back on a lease")
+    assert e.kvs()[key][0]["nodes"][0]["address"] == "127.0.0.1:7001"
+    m.stop()
+    wait_for(lambda: key not in e.kvs(), 5, what="key gone with the stop")

@@ -255,6 +255,15 @@ chan_send_sidecar_app(const struct config *old)
 }
 
 void
+chan_send_handover(struct proc *p)
+{
+	struct ctl_frame	 f;
+
+	ctl_frame_request(&f, 0, "handover", 0);
+	relay_send(p->chan, &f);
+}
+
+void
 chan_open(struct proc *p, int fd)
 {
 	util_set_nonblock(fd);

@@ -106,6 +106,8 @@ const char *proc_state_name(const struct proc *);
 void	 chan_open(struct proc *, int);
 void	 chan_close(struct proc *);
 void	 chan_send_sidecar_app(const struct config *);
+/* The registry worker is to stop, handing its registrations over. */
+void	 chan_send_handover(struct proc *);
 
 /* relay.c: requests forwarded to the registry worker */
 typedef void (*relay_answered_cb)(void *);

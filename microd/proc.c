@@ -47,6 +47,7 @@ static const char *proc_state_names[] = {
 static void	proc_spawn(struct proc *);
 static void	proc_schedule(struct proc *, uint64_t);
 static void	proc_drain(struct proc *);
+static void	proc_hand_over(struct proc *);
 static int	proc_registry_busy(void);
 
 static struct event	*proc_load_timer;
@@ -368,6 +369,15 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
 	    a->log_level != b->log_level;
 }
 
+/* Whether a and b name the same registry store. */
+static int
+proc_registry_same_store(const struct config *a, const struct config *b)
+{
+	return strcmp(a->registry_backend, b->registry_backend) == 0 &&
+	    strcmp(a->registry_address, b->registry_address) == 0 &&
+	    strcmp(a->registry_prefix, b->registry_prefix) == 0;
+}
+
 /*
  * The registry worker is the single shm writer. A live one whose
  * configuration did not change is carried into the new generation.
@@ -396,7 +406,9 @@ proc_start_registry(void)
 		    old->generation);
 		return 0;
 	}
-	if (old != NULL)
+	if (old != NULL && proc_registry_same_store(old->conf, master->conf))
+		proc_hand_over(old);
+	else if (old != NULL)
 		proc_drain(old);
 	p = proc_new(ROLE_REGISTRY, 0);
 	if (proc_registry_busy())
@@ -454,9 +466,12 @@ proc_kill_cb(evutil_socket_t fd, short ev, void *arg)
 	kill(p->pid, SIGKILL);
 }
 
-/* Ask a worker to finish its requests and exit; SIGKILL after a bound. */
-static void
-proc_drain(struct proc *p)
+/*
+ * A worker is to finish its requests and exit, SIGKILLed after a bound;
+ * 0 if it has no process (it is stopped for good then).
+ */
+static int
+proc_draining(struct proc *p)
 {
 	uint64_t	 ms = master->conf->shutdown_timeout_ms;
 	struct timeval	 tv = util_timeval(ms);
@@ -465,15 +480,41 @@ proc_drain(struct proc *p)
 		evtimer_del(p->respawn);
 	if (p->pid == 0) {
 		p->state = PROC_STOPPED;
-		return;
+		return 0;
 	}
 	p->state = PROC_DRAINING;
 	shm_slot_set_state(master->shm, p->slot, SHM_SLOT_DRAINING);
-	kill(p->pid, SIGTERM);
 	if (p->kill_timer == NULL)
 		p->kill_timer = evtimer_new(master->base, proc_kill_cb, p);
 	evtimer_add(p->kill_timer, &tv);
+	return 1;
 }
+
+static void
+proc_drain(struct proc *p)
+{
+	if (proc_draining(p))
+		kill(p->pid, SIGTERM);
+}
+
+/*
+ * The registry worker replaced by one for the same store (its TTL, log
+ * level or credentials changed): it stops without closing the backend,
+ * which would take this host's registrations out of etcd or Consul for
+ * every other host until the new one has loaded and announced them. The
+ * new one moves them onto leases of its own, as after a crash.
+ */
+static void
+proc_hand_over(struct proc *p)
+{
+	if (!proc_draining(p))
+		return;
+	if (p->chan != NULL)
+		chan_send_handover(p);
+	else
+		kill(p->pid, SIGTERM);
+}
+
 
 /* Drain every worker older than generation gen, except those of keep. */
 void

@@ -89,7 +89,9 @@ struct registry_backend {
 	void	*(*open)(const struct registry_host *, const char **cause);
 	/*
 	 * The three below may be NULL when there is nothing to do. Stop at
-	 * once: cancel everything in flight, free the state.
+	 * once: cancel everything in flight, free the state. Not called
+	 * when the registry worker exits handing over to a new one for the
+	 * same store (a reload): this host's registrations stay there.
 	 */
 	void	 (*close)(void *);
 	/*

@@ -65,6 +65,7 @@ struct registry_core {
 	struct event		*heartbeat_ev;
 	uint64_t		 wall_offset;	/* of the stored deadlines */
 	int			 unstored;	/* some entry is */
+	int			 handing_over;	/* close keeps the backend */
 
 	const struct registry_backend *backend;
 	void			*backend_state;
@@ -1067,11 +1068,22 @@ registry_core_open(const struct registry_core_conf *conf,
 }
 
 void
+registry_core_hand_over(struct registry_core *rc)
+{
+	rc->handing_over = 1;
+	if (rc->backend->close != NULL)
+		log_info("handing this host's registrations in %s over to "
+		    "the new registry worker", rc->backend->name);
+}
+
+void
 registry_core_close(struct registry_core *rc)
 {
 	if (rc == NULL)
 		return;
-	if (rc->backend_state != NULL && rc->backend->close != NULL)
+	/* A process that exits: the backend's memory goes with it. */
+	if (rc->backend_state != NULL && rc->backend->close != NULL &&
+	    !rc->handing_over)
 		rc->backend->close(rc->backend_state);
 	event_free(rc->expire_ev);
 	event_free(rc->heartbeat_ev);

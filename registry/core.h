@@ -36,6 +36,12 @@ struct registry_core_conf {
 struct registry_core *registry_core_open(const struct registry_core_conf *,
 		    struct event_base *, struct shm *, unsigned, char **);
 void		 registry_core_close(struct registry_core *);
+/*
+ * The next close leaves the backend as it is (this host's registrations
+ * in etcd or Consul): a new registry worker for the same store takes
+ * them over.
+ */
+void		 registry_core_hand_over(struct registry_core *);
 
 /*
  * Apply a registration or a deregistration (Service JSON text). ttl_ms 0

@@ -143,9 +143,18 @@ registry_cmd_deregister(struct worker *w, const struct ctl_msg *msg)
 	registry_reply(w, msg, rv, cause);
 }
 
+/* From the master: a new registry worker for the same store follows. */
+static void
+registry_cmd_handover(struct worker *w, const struct ctl_msg *msg)
+{
+	registry_core_hand_over(w->role_data);
+	worker_drain(w);
+}
+
 static const struct worker_cmd registry_role_cmds[] = {
 	{ "register", registry_cmd_register },
 	{ "deregister", registry_cmd_deregister },
+	{ "handover", registry_cmd_handover },
 	{ NULL, NULL },
 };
 

@@ -152,8 +152,12 @@ worker_drained(void *arg)
 static void
 worker_term_cb(evutil_socket_t sig, short ev, void *arg)
 {
-	struct worker	*w = arg;
+	worker_drain(arg);
+}
 
+void
+worker_drain(struct worker *w)
+{
 	log_debug("draining");
 	w->draining = 1;
 	if (w->role->drain != NULL)

@@ -107,6 +107,8 @@ uint32_t worker_request_begin(struct worker *, struct ctl_frame *,
 void	 worker_request_send(struct worker *, struct ctl_frame *, uint32_t,
 	    worker_reply_cb, void *);
 void	 worker_request_cancel(struct worker *, uint32_t);
+/* Finish the requests under way and exit, as on SIGTERM. */
+void	 worker_drain(struct worker *);
 /* Draining: exit now if nothing holds the drain up any more. */
 void	 worker_drain_check(void);
 

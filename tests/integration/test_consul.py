@@ -12,6 +12,7 @@ import pytest
 
 from conftest import BUILDDIR, Heartbeat, http, register_ctl, wait_for
 from consul_standin import Standin
+from test_master import generation_serving
 from test_registry import store_copies_expiring
 
 PLUGIN_ENV = {"MICROD_PLUGIN_DIR": os.path.join(BUILDDIR, "plugins")}
@@ -427,6 +428,32 @@ def test_stop_with_silent_agent_is_bounded(consul, microd):
     # One 2 s deadline for all (one after another: 1 s each, 20 s).
     assert took < 8, "stop took %.1f s" % took
     assert "not deregistered" in m.read_log()
+
+
+def test_reload_restarting_the_registry_worker_deregisters_nothing(
+        consul, microd):
+    """A reload that changes [registry] ttl starts a new registry worker
+    for the same agent: the old one deregistered this host's services as
+    at a stop, and the new one registered them again, gone meanwhile for
+    every other host. It hands them over now."""
+    s = consul()
+    m = start(microd, s)
+    svc = {"name": "go.micro.srv.kept", "version": "1",
+           "nodes": [{"id": "kept-1", "address": "127.0.0.1:7001"}]}
+    register_ctl(m, svc, "60s")
+    wait_for(lambda: s.check_status("service:kept-1") == "passing", 5)
+    seen = len(s.requests)
+    m.write_conf(extra="[registry]\nbackend = consul\naddress = "
+                 "127.0.0.1:%d\nttl = 11s\n" % s.port)
+    m.ctl("reload")
+    wait_for(lambda: generation_serving(m, 2), 20,
+             what="generation 2 serving")
+    wait_for(lambda: ("PUT", "/v1/agent/service/register") in [
+        (meth, p.split("?")[0]) for meth, p in s.requests[seen:]], 20,
+        what="the new worker's registration")
+    assert [p for _, p in s.requests[seen:]
+            if "/deregister/" in p] == []
+    assert s.check_status("service:kept-1") == "passing"
 
 
 def log_text(m):

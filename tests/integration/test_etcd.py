@@ -19,6 +19,7 @@ from conftest import register_ctl as register
 from etcdfix import ETCD, ETCDCTL, Etcd, GatewayProxy, TcpCut, service
 from gwnodes import FakeNode
 from gwnodes import register as sidecar_register
+from test_master import generation_serving
 from test_store import mounts, read_only  # noqa: F401 (a fixture)
 
 PREFIX = "/micro/registry/"
@@ -899,3 +900,36 @@ def test_own_key_put_without_lease_is_put_back(etcd, microd):
     assert e.kvs()[key][0]["nodes"][0]["address"] == "127.0.0.1:7001"
     m.stop()
     wait_for(lambda: key not in e.kvs(), 5, what="key gone with the stop")
+
+
+def test_reload_restarting_the_registry_worker_deletes_no_key(etcd,
+                                                             microd):
+    """A reload that changes [registry] ttl (or log_level, credentials)
+    starts a new registry worker for the same store. The old one revoked
+    its leases as at a stop: every other host saw this host's nodes
+    vanish until the new one announced them again. It hands them over
+    now: no DELETE, and the key ends on the new worker's lease."""
+    e = etcd()
+    m = start(microd, e.address())
+    key = PREFIX + "go.micro.srv.kept/k-1"
+    end = "/micro/end-of-reload"     # outside the registry prefix
+    register(m, service("go.micro.srv.kept", "k-1", 7001))
+    wait_for(lambda: key in e.kvs(), what="key written")
+    lease = e.kvs()[key][1]
+    w, lines = watch_lines(e, "/micro/", e.revision() + 1)
+    try:
+        m.write_conf(extra=conf(e.address(), "11s"))
+        m.ctl("reload")
+        wait_for(lambda: generation_serving(m, 2), 20,
+                 what="generation 2 serving")
+        wait_for(lambda: e.kvs()[key][1] not in (0, lease), 20,
+                 what="the key on the new worker's lease")
+        e.ctl("put", end, "x")
+        wait_for(lambda: end in lines, what="watch caught up")
+    finally:
+        w.kill()
+        w.wait()
+    deleted = [k for t, k in zip(lines, lines[1:]) if t == "DELETE"]
+    assert deleted == [], "the key was deleted"
+    assert "handing this host's registrations in etcd over" in \
+        m.read_log()

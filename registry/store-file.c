@@ -32,6 +32,30 @@ store_file_ino(const char *path, const char *suffix)
 }
 
 /*
+ * The database does not exist and its directory may not be written:
+ * sqlite, refused the file to write, tries it read-only and reports that
+ * it is missing (ENOENT), not why it could not be made (EROFS, EACCES).
+ */
+static int
+store_file_creatable(const char *path, char **cause)
+{
+	char	 dir[1024];
+	char	*slash;
+
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0';
+	if (access(dir, W_OK) == 0)
+		return 0;
+	xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
+	return -1;
+}
+
+/*
  * sqlite opens a file it may not write (the database, its -wal or -shm)
  * read-only, and says so only at the first write, without saying which
  * or why.
@@ -42,6 +66,8 @@ store_file_writable(const char *path, char **cause)
 	char	 file[1024];
 	size_t	 i;
 
+	if (store_file_creatable(path, cause) == -1)
+		return -1;
 	for (i = 0; i < nitems(store_suffix); i++) {
 		snprintf(file, sizeof(file), "%s%s", path, store_suffix[i]);
 		if (access(file, W_OK) == -1 && errno != ENOENT) {

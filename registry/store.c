@@ -300,13 +300,14 @@ store_rdonly_why(struct store *st, char *why)
 static int
 store_connect(struct store *st, char **cause)
 {
+	if (store_file_writable(st->path, cause) == -1)
+		return -1;
 	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		return store_fail(st, "open", cause);
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, 1000);
-	if (store_file_writable(st->path, cause) == -1 ||
-	    store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
+	if (store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
 	    store_exec(st, "PRAGMA synchronous = NORMAL", cause) == -1 ||
 	    store_check(st, cause) == -1 ||
 	    store_schema_init(st, cause) == -1 ||

@@ -185,6 +185,20 @@ def test_unwritable_database_names_the_cause(microd, mounts, case):
     assert stored_names(m) == set(NAMES) | {"go.micro.srv.back"}
 
 
+def test_read_only_state_dir_without_a_database_names_the_cause(microd,
+                                                                mounts):
+    """No registry.db yet and state_dir read-only: sqlite, refused the
+    file to write, tried it read-only and said "unable to open database
+    file (No such file or directory)", not why it could not be made."""
+    m = microd(start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    read_only(mounts, state)
+    db = state / "registry.db"
+    registry_failing(m, "cannot create %s: Read-only file system" % db)
+    assert "No such file or directory" not in m.read_log()
+
+
 def on_a_small_disk(microd, mounts):
     """microd started with its state_dir on a 256 KiB tmpfs: (it, the
     state_dir)."""

@@ -132,18 +132,21 @@ etcd_answer_ok(struct etcd *e, struct curlev_xfer *x, CURLcode rv,
 static void
 etcd_apply_put(struct etcd *e, const struct etcd_event *ev)
 {
-	char	*name, *id, kbuf[ETCD_KEY_LOGGED];
+	char		*name, *id, kbuf[ETCD_KEY_LOGGED];
+	const char	*why = NULL;
 
 	if (etcd_key_split(ev->key, e->prefix, &name, &id) == -1) {
 		etcd_log(e, LOG_LEVEL_DEBUG, "%s: not a registry key",
 		    util_printable(ev->key, kbuf, sizeof(kbuf)));
 		return;
 	}
-	if (!etcd_value_is_node(ev->value, ev->valuelen, name, id) ||
-	    e->host->update(e->host->core, ev->value, ev->valuelen) == -1) {
-		etcd_log(e, LOG_LEVEL_WARN, "%s: value is not the node its key "
-		    "names, alone: ignored, the node is gone",
-		    util_printable(ev->key, kbuf, sizeof(kbuf)));
+	if (!etcd_value_is_node(ev->value, ev->valuelen, name, id))
+		why = "value is not the node its key names, alone";
+	else if (e->host->update(e->host->core, ev->value, ev->valuelen) == -1)
+		why = "value refused (the line before says why)";
+	if (why != NULL) {
+		etcd_log(e, LOG_LEVEL_WARN, "%s: %s: ignored, the node is gone",
+		    util_printable(ev->key, kbuf, sizeof(kbuf)), why);
 		e->host->remove(e->host->core, name, id);
 	}
 	free(name);

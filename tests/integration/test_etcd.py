@@ -573,6 +573,19 @@ def test_value_replaces_what_its_key_held(etcd, microd):
              what="k-1 gone after a value for another service")
     assert versions(m, "go.micro.srv.ghost") == {}
     assert key + ": value is not the node its key names" in m.read_log()
+    # The node, but too large: refused for that, and said so (it was
+    # called "not the node its key names").
+    put(e, service("go.micro.srv.k", "k-1", 9091))
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {"1.0.0": {"k-1"}},
+             what="k-1 back again")
+    big = service("go.micro.srv.k", "k-1", 9091)
+    big["nodes"][0]["metadata"] = {"pad": "x" * 70000}
+    gateway_put(e, key, json.dumps(big).encode())
+    wait_for(lambda: versions(m, "go.micro.srv.k") == {},
+             what="k-1 gone after a value too large")
+    log = m.read_log()
+    assert "larger than 65536 bytes" in log
+    assert key + ": value refused (the line before says why)" in log
 
 
 def test_token_forgotten_by_an_etcd_restart_is_renewed(etcd, microd):

@@ -406,7 +406,9 @@ proc_start_registry(void)
 		    old->generation);
 		return 0;
 	}
-	if (old != NULL && proc_registry_same_store(old->conf, master->conf))
+	/* One never spawned (waiting for the one before) has no conf. */
+	if (old != NULL && old->pid != 0 &&
+	    proc_registry_same_store(old->conf, master->conf))
 		proc_hand_over(old);
 	else if (old != NULL)
 		proc_drain(old);

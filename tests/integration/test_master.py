@@ -839,6 +839,30 @@ def test_old_worker_dying_while_the_registry_worker_restarts_is_replaced(
         signal_pid(reg[0], signal.SIGCONT)
 
 
+def test_reload_while_the_new_registry_worker_waits(microd):
+    """A second reload while the first one's registry worker still waits
+    for the old one to exit: the waiting one was never spawned and has no
+    configuration, which the handover check read (the master died with
+    SIGSEGV)."""
+    m = microd("[registry]\nttl = 30s\n")
+    [reg] = [w["pid"] for w in m.workers_list()
+             if w["role"] == "registry" and w["pid"]]
+    signal_pid(reg, signal.SIGSTOP)     # the old one: slow to leave
+    try:
+        m.write_conf(extra="[registry]\nttl = 31s\n")
+        m.ctl("reload")
+        wait_for(lambda: any(w["role"] == "registry" and
+                             w["state"] == "waiting"
+                             for w in m.workers_list()),
+                 what="new registry worker waiting")
+        r = m.ctl("reload", check=False)
+        assert m.proc.poll() is None, "master died: %r" % m.proc.poll()
+        assert r.returncode == 0, r.stderr
+        assert m.status()["generation"] == 3
+    finally:
+        signal_pid(reg, signal.SIGCONT)
+
+
 def test_reload_during_the_first_load_waits_for_it(microd):
     """A reload asked while the registry worker still loads the database
     (held up here by another process's write lock) starts its readers once

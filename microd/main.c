@@ -202,31 +202,44 @@ master_listener_at(const char *spec)
 	return NULL;
 }
 
-/* The port spec names, in network order; 0 if it names none. */
+/*
+ * The port spec names, in network order (0 if it names none), and in
+ * *any whether its host is the wildcard (0.0.0.0, [::]).
+ */
 static in_port_t
-master_port_of(const char *spec)
+master_port_of(const char *spec, int *any)
 {
 	struct sockaddr_storage	 ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
 	socklen_t		 sslen;
 	const char		*cause;
 
+	*any = 0;
 	if (util_parse_addr(spec, &ss, &sslen, &cause) == -1)
 		return 0;
-	if (ss.ss_family == AF_INET6)
-		return ((struct sockaddr_in6 *)&ss)->sin6_port;
-	return ((struct sockaddr_in *)&ss)->sin_port;
+	if (ss.ss_family == AF_INET6) {
+		*any = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+		return sin6->sin6_port;
+	}
+	*any = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+	return sin->sin_port;
 }
 
-/* The role whose socket has spec's port (at another address), or -1. */
+/*
+ * The role whose socket has spec's port at an address that overlaps
+ * spec's (one of the two the wildcard), or -1.
+ */
 static int
 master_listener_on_port(const char *spec)
 {
-	in_port_t	 port = master_port_of(spec);
-	int		 r;
+	int		 any, ours_any, r;
+	in_port_t	 port = master_port_of(spec, &any);
 
 	for (r = 0; r < ROLE_COUNT && port != 0; r++) {
 		if (master->listeners[r].fd != -1 &&
-		    master_port_of(master->listeners[r].addr) == port)
+		    master_port_of(master->listeners[r].addr, &ours_any) ==
+		    port && (any || ours_any))
 			return r;
 	}
 	return -1;

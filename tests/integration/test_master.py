@@ -805,6 +805,18 @@ def test_reload_widening_a_listener_says_it_needs_a_restart(microd):
     assert want in r.stderr, r.stderr
     assert m.status()["reload_error"] == want
     assert http("GET", m.url("api", "/healthz"))[0] == 200
+    # Another address on that port, held by another program: not ours.
+    other = socket.socket()
+    try:
+        other.bind(("127.0.0.2", port))
+        other.listen(1)
+        m.write_conf(extra="[api]\nlisten = 127.0.0.2:%d\n" % port)
+        r = m.ctl("reload", check=False)
+        assert r.returncode == 1
+        assert r.stderr.strip() == ("microctl: [api] listen 127.0.0.2:%d: "
+                                    "Address already in use" % port)
+    finally:
+        other.close()
 
 
 def test_old_worker_dying_while_the_registry_worker_restarts_is_replaced(

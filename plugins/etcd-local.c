@@ -129,6 +129,8 @@ etcd_local_stored(struct etcd *e)
 	for (ls = e->leases; ls != NULL; ls = ls->next)
 		if (ls->failed)
 			return;
+	/* Its retry, still due, would start a run of its own. */
+	evtimer_del(e->rewrite);
 	e->rewrite_ms = 0;
 	etcd_log(e, LOG_LEVEL_INFO, "writes stored again");
 }

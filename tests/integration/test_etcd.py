@@ -209,6 +209,20 @@ def watch_lines(e, prefix, rev):
     return w, lines
 
 
+def deleted_while(e, act):
+    """Keys an etcd watch of /micro/ saw deleted while act() ran."""
+    end = "/micro/end-of-watch"     # outside the registry prefix
+    w, lines = watch_lines(e, "/micro/", e.revision() + 1)
+    try:
+        act()
+        e.ctl("put", end, "x")
+        wait_for(lambda: end in lines, what="watch caught up")
+    finally:
+        w.kill()
+        w.wait()
+    return [k for t, k in zip(lines, lines[1:]) if t == "DELETE"]
+
+
 def lease_ttl(e, lease):
     out = e.ctl("lease", "timetolive", "%x" % lease, "-w", "json")
     return int(json.loads(out)["granted-ttl"])
@@ -224,11 +238,10 @@ def test_ttl_changes_within_a_round_trip_never_delete_the_key(etcd, microd):
     m = start(microd, e.address())
     svc = service("go.micro.srv.burst", "burst-1", 7008)
     key = PREFIX + "go.micro.srv.burst/burst-1"
-    end = "/micro/end-of-burst"     # outside the registry prefix
     sidecar_register(m, svc, "60s")
     wait_for(lambda: key in e.kvs(), what="key written")
-    w, lines = watch_lines(e, "/micro/", e.revision() + 1)
-    try:
+
+    def bursts():
         # A round trip lasts a few ms: gaps of 0 to 3 ms between the
         # changes land them before, inside and after it.
         for burst in range(20):
@@ -251,13 +264,7 @@ def test_ttl_changes_within_a_round_trip_never_delete_the_key(etcd, microd):
             wait_for(settled, 30, 0.1, "the key on a 64s lease, alone")
         except AssertionError:
             raise AssertionError("leases left: %r" % seen)
-        e.ctl("put", end, "x")
-        wait_for(lambda: end in lines, what="watch caught up")
-    finally:
-        w.kill()
-        w.wait()
-    deleted = [k for t, k in zip(lines, lines[1:]) if t == "DELETE"]
-    assert deleted == [], "the key was deleted"
+    assert deleted_while(e, bursts) == [], "the key was deleted"
     assert "deleted in etcd" not in m.read_log()
 
 
@@ -928,24 +935,17 @@ def test_reload_restarting_the_registry_worker_deletes_no_key(etcd,
     e = etcd()
     m = start(microd, e.address())
     key = PREFIX + "go.micro.srv.kept/k-1"
-    end = "/micro/end-of-reload"     # outside the registry prefix
     register(m, service("go.micro.srv.kept", "k-1", 7001))
     wait_for(lambda: key in e.kvs(), what="key written")
     lease = e.kvs()[key][1]
-    w, lines = watch_lines(e, "/micro/", e.revision() + 1)
-    try:
+
+    def reload():
         m.write_conf(extra=conf(e.address(), "11s"))
         m.ctl("reload")
         wait_for(lambda: generation_serving(m, 2), 20,
                  what="generation 2 serving")
         wait_for(lambda: e.kvs()[key][1] not in (0, lease), 20,
                  what="the key on the new worker's lease")
-        e.ctl("put", end, "x")
-        wait_for(lambda: end in lines, what="watch caught up")
-    finally:
-        w.kill()
-        w.wait()
-    deleted = [k for t, k in zip(lines, lines[1:]) if t == "DELETE"]
-    assert deleted == [], "the key was deleted"
+    assert deleted_while(e, reload) == [], "the key was deleted"
     assert "handing this host's registrations in etcd over" in \
         m.read_log()

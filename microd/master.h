@@ -79,6 +79,7 @@ struct master {
 	uint64_t		 started_wall_ms;
 	uint64_t		 started_ms;
 	int			 stopping;
+	int			 handing_over;	/* until the new registry is ready */
 	int			 ready_sent;	/* READY=1 sent for this generation */
 	struct event		*stop_timer;
 };

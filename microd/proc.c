@@ -515,6 +515,7 @@ proc_hand_over(struct proc *p)
 		chan_send_handover(p);
 	else
 		kill(p->pid, SIGTERM);
+	master->handing_over = 1;
 }
 
 
@@ -542,6 +543,11 @@ proc_stop_all(void)
 {
 	struct proc	*p;
 
+	/* Nobody will close the backend: say so rather than leave a puzzle. */
+	if (master->handing_over)
+		log_warnx("stopping while a new registry worker takes over: "
+		    "this host's registrations stay in %s until their TTL runs "
+		    "out", master->conf->registry_backend);
 	TAILQ_FOREACH(p, &master->procs, entry) {
 		if (p->state != PROC_DRAINING)
 			proc_drain(p);
@@ -584,8 +590,10 @@ proc_ready(struct proc *p)
 	shm_slot_set_state(master->shm, p->slot, SHM_SLOT_READY);
 	proc_name(p, name, sizeof(name));
 	log_debug("%s: ready", name);
-	if (p->role == ROLE_REGISTRY)
+	if (p->role == ROLE_REGISTRY) {
+		master->handing_over = 0;
 		proc_release_readers();
+	}
 	master_check_ready();
 }
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, Heartbeat, http, wait_for
+from conftest import BUILDDIR, Heartbeat, http, signal_pid, wait_for
 from conftest import register_ctl as register
 from etcdfix import ETCD, ETCDCTL, Etcd, GatewayProxy, TcpCut, service
 from gwnodes import FakeNode
@@ -949,3 +949,25 @@ def test_reload_restarting_the_registry_worker_deletes_no_key(etcd,
     assert deleted_while(e, reload) == [], "the key was deleted"
     assert "handing this host's registrations in etcd over" in \
         m.read_log()
+
+
+def test_stop_during_a_handover_says_the_keys_stay(etcd, microd):
+    """A stop before the new registry worker has taken over: nobody
+    revokes this host's leases, which run out by themselves as after a
+    crash. The log says so (it said nothing)."""
+    e = etcd()
+    m = start(microd, e.address(), ttl="30s")
+    register(m, service("go.micro.srv.kept", "k-1", 7001))
+    [reg] = [w["pid"] for w in m.workers_list()
+             if w["role"] == "registry" and w["pid"]]
+    signal_pid(reg, signal.SIGSTOP)     # the old one: slow to leave
+    try:
+        m.write_conf(extra=conf(e.address(), "31s"))
+        m.ctl("reload")
+        m.signal(signal.SIGTERM)
+        wait_for(lambda: "stopping while a new registry worker takes "
+                 "over: this host's registrations stay in etcd until their "
+                 "TTL runs out" in m.read_log(), what="the warning")
+    finally:
+        signal_pid(reg, signal.SIGCONT)
+    assert m.proc.wait(timeout=20) == 0

@@ -549,5 +549,3 @@ http_creq_reused(const struct http_creq *r)
 {
 	return r->reused;
 }
-
-

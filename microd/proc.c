@@ -518,7 +518,6 @@ proc_hand_over(struct proc *p)
 	master->handing_over = 1;
 }
 
-
 /* Drain every worker older than generation gen, except those of keep. */
 void
 proc_drain_older(unsigned gen, unsigned keep)

@@ -65,6 +65,7 @@ struct registry_core {
 	struct event		*heartbeat_ev;
 	uint64_t		 wall_offset;	/* of the stored deadlines */
 	int			 unstored;	/* some entry is */
+	char			*unstored_error; /* said, until all stored */
 	int			 handing_over;	/* close keeps the backend */
 
 	const struct registry_backend *backend;
@@ -314,10 +315,41 @@ registry_refresh_only(const struct svc_set *cur, const struct svc_set *next)
 }
 
 /*
+ * A change the file could not take (full, read only) kept in memory: said
+ * once for a failure other than read only (that one is said when the file
+ * is found so), not once a second while the disk stays full.
+ */
+static void
+registry_unstored_failed(struct registry_core *rc, int rv, char *why)
+{
+	if (rv == STORE_READ_ONLY || (rc->unstored_error != NULL &&
+	    strcmp(rc->unstored_error, why) == 0)) {
+		free(why);
+		return;
+	}
+	log_warnx("registry database: %s; expiries and refreshes go on in "
+	    "memory and are stored once it can be written", why);
+	free(rc->unstored_error);
+	rc->unstored_error = why;
+}
+
+static void
+registry_unstored_caught_up(struct registry_core *rc)
+{
+	if (rc->unstored_error == NULL)
+		return;
+	log_info("registry database: the changes kept in memory are stored");
+	free(rc->unstored_error);
+	rc->unstored_error = NULL;
+}
+
+/*
  * Make next the versions of e: persisted, published, then swapped in.
  * Takes next, whatever happens; e is gone if it is left empty (and
- * stored). With unstored, or for a refresh, a file that is read only does
- * not hold the change back: e is marked, for registry_store_unstored.
+ * stored). With unstored, or for a refresh, a file that cannot be written
+ * (read only, full) does not hold the change back: e is marked, for
+ * registry_store_unstored. A restart meanwhile finds the older deadlines
+ * the file holds and drops what has expired.
  */
 static int
 registry_commit(struct registry_core *rc, struct registry_entry *e,
@@ -327,9 +359,8 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 	int	 rv;
 
 	rv = store_put(rc->store, e->name, next, rc->wall_offset, &why);
-	if (rv == STORE_READ_ONLY && (unstored ||
-	    registry_refresh_only(&e->set, next)))
-		free(why);
+	if (rv != 0 && (unstored || registry_refresh_only(&e->set, next)))
+		registry_unstored_failed(rc, rv, why);
 	else if (rv != 0) {
 		xasprintf(cause, "registry database: %s", why);
 		free(why);
@@ -548,8 +579,8 @@ registry_unstored_visit(const void *nodep, VISIT which, void *arg)
 }
 
 /*
- * Expiries made while the file was read only, stored once it can be
- * written: each name as it is now, so none comes back at a restart. At
+ * Expiries and refreshes the file could not take (read only, full),
+ * stored once it can be written: each name as it is now, so none comes back at a restart. At
  * most REGISTRY_EXPIRE_TURN_MS of it per heartbeat: after a mass expiry
  * it takes seconds.
  */
@@ -570,15 +601,14 @@ registry_store_unstored(struct registry_core *rc)
 	for (i = 0; i < w.n && util_now_ms() < until; i++) {
 		if ((rv = store_put(rc->store, w.v[i]->name, &w.v[i]->set,
 		    rc->wall_offset, &why)) != 0) {
-			if (rv != STORE_READ_ONLY)
-				log_warnx("storing expiries: %s", why);
-			free(why);
+			registry_unstored_failed(rc, rv, why);
 			break;
 		}
 		w.v[i]->unstored = 0;
 		registry_tidy(rc, w.v[i]);
 	}
-	rc->unstored = i < w.n;
+	if (!(rc->unstored = i < w.n))
+		registry_unstored_caught_up(rc);
 	free(w.v);
 }
 
@@ -1085,6 +1115,7 @@ registry_core_close(struct registry_core *rc)
 	if (rc->backend_state != NULL && rc->backend->close != NULL &&
 	    !rc->handing_over)
 		rc->backend->close(rc->backend_state);
+	free(rc->unstored_error);
 	event_free(rc->expire_ev);
 	event_free(rc->heartbeat_ev);
 	tdestroy(rc->tree, registry_entry_free);

@@ -429,3 +429,35 @@ def test_refresh_bringing_a_deadline_forward_refused_while_read_only(
     status, _, body = post(m, service(name=name), ttl="2s")
     assert status == 503, body
     assert ctl_service(m, name) is not None
+
+
+
+def test_expiry_on_a_full_disk_goes_on_and_is_stored_later(microd, mounts):
+    """A node whose TTL ran out while the disk was full stayed served, and
+    the failure was logged once a second, for as long as the disk stayed
+    full. Now the node goes at once, as while the file is read only, the
+    failure is said once, and the expiry is stored when there is room:
+    a restart then does not bring the node back. A refresh (a service
+    registering again) goes on too, as while read only, rather than be
+    refused and let a live node expire."""
+    m, state = on_a_small_disk(microd, mounts)
+    register_all(m, NAMES)
+    t0 = time.monotonic()
+    assert post(m, service(name=BRIEF), ttl="1s")[0] == 200
+    fill(state / "fill")
+    status, _, body = post(m, service(name=NAMES[0]))      # a refresh
+    assert status == 200, body
+    wait_for(lambda: ctl_service(m, BRIEF) is None, timeout=20,
+             interval=0.1, what="the expiry, on a full disk")
+    assert time.monotonic() - t0 <= 1 + 2.5
+    said = "database or disk is full; expiries and refreshes go on in memory"
+    wait_for(lambda: said in m.read_log(), what="the failure said")
+    time.sleep(3)       # three heartbeats: three more lines before
+    assert m.read_log().count("disk is full") == 1, m.read_log()
+    assert BRIEF in file_names(state / "registry.db")
+    os.unlink(state / "fill")
+    wait_for(lambda: BRIEF not in file_names(state / "registry.db"),
+             what="the expiry stored")
+    assert "the changes kept in memory are stored" in m.read_log()
+    restart_after_sigkill(m)
+    assert stored_names(m) == set(NAMES)

@@ -82,7 +82,7 @@ ctlclient_connect_cause(const char *path, int error)
 }
 
 int
-ctlclient_open_fd(const char *path, const char **cause)
+ctlclient_open_fd(const char *path, unsigned timeout_ms, const char **cause)
 {
 	struct sockaddr_un	 sun;
 	struct timeval		 tv;
@@ -106,8 +106,7 @@ ctlclient_open_fd(const char *path, const char **cause)
 		return -1;
 	}
 	/* A master too busy to accept must not hang connect(2) either. */
-	tv.tv_sec = CTLCLIENT_TIMEOUT_MS / 1000;
-	tv.tv_usec = 0;
+	tv = util_timeval(timeout_ms);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		error = errno;
@@ -124,7 +123,7 @@ ctlclient_connect(const char *path, const char **cause)
 	struct ctlclient	*c;
 	int			 fd;
 
-	if ((fd = ctlclient_open_fd(path, cause)) == -1)
+	if ((fd = ctlclient_open_fd(path, CTLCLIENT_TIMEOUT_MS, cause)) == -1)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
@@ -185,6 +184,27 @@ ctlclient_wait(struct ctlclient *c, short events, uint64_t deadline,
 	}
 }
 
+/*
+ * The master closed before taking the request: an error reply (ID 0) it
+ * left first says why (too many connections, a peer it does not serve).
+ * The socket is at its end: reading it cannot block.
+ */
+static const char *
+ctlclient_closed(struct ctlclient *c)
+{
+	struct ctl_msg	 msg;
+	const char	*cause = "microd closed the connection", *ignored;
+
+	while (evbuffer_read(c->in, c->fd, CTLCLIENT_READ_SIZE) > 0)
+		;
+	if (ctl_frame_pull(c->in, &msg, &ignored) == 1) {
+		if (msg.is_reply && !msg.ok)
+			cause = ctlclient_fmt("%s", msg.error);
+		ctl_msg_free(&msg);
+	}
+	return cause;
+}
+
 int
 ctlclient_send(struct ctlclient *c, struct ctl_frame *f, const char **cause)
 {
@@ -206,7 +226,7 @@ ctlclient_send(struct ctlclient *c, struct ctl_frame *f, const char **cause)
 			rv = ctlclient_wait(c, POLLOUT, deadline, cause);
 		else {
 			*cause = errno == EPIPE || errno == ECONNRESET ?
-			    "microd closed the connection" :
+			    ctlclient_closed(c) :
 			    ctlclient_fmt("send: %s", strerror(errno));
 			rv = -1;
 		}

@@ -26,9 +26,10 @@ const char	*ctlclient_default_path(void);
 struct ctlclient *ctlclient_connect(const char *, const char **);
 /*
  * Just the connected socket (blocking), with the same one-line causes, for
- * callers that run their own non-blocking loop (micro-top).
+ * callers that run their own non-blocking loop (micro-top); connect(2)
+ * waits at most timeout ms for a master that does not accept.
  */
-int	 ctlclient_open_fd(const char *, const char **);
+int	 ctlclient_open_fd(const char *, unsigned, const char **);
 void		 ctlclient_free(struct ctlclient *);
 /*
  * How long a send or a wait for the next frame may take; a stream reader

@@ -11,8 +11,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,24 +323,34 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	control_conn_finish(c);
 }
 
-/* 1 if uid is in group gid (primary or supplementary). */
+/*
+ * 1 if the peer holds group gid: the groups its process had at connect(2)
+ * (SO_PEERGROUPS), as the kernel checked the socket's mode against them.
+ * No lookup in the group database: it would miss a group given at run
+ * time (systemd's SupplementaryGroups=, docker --group-add), and a slow
+ * name service would stall the master.
+ */
 static int
-control_in_group(uid_t uid, gid_t primary, gid_t gid)
+control_peer_in_group(int fd, gid_t primary, gid_t gid)
 {
-	struct passwd	*pw;
-	gid_t		 groups[64];
-	int		 n = nitems(groups), i;
+	gid_t		*groups;
+	socklen_t	 len = 0;
+	size_t		 i, n;
+	int		 found = 0;
 
 	if (primary == gid)
 		return 1;
-	if ((pw = getpwuid(uid)) == NULL ||
-	    getgrouplist(pw->pw_name, primary, groups, &n) == -1)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (groups[i] == gid)
-			return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == 0 ||
+	    errno != ERANGE)
+		return 0;	/* no supplementary groups */
+	groups = xmalloc(len);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		n = len / sizeof(*groups);
+		for (i = 0; i < n && !found; i++)
+			found = groups[i] == gid;
 	}
-	return 0;
+	free(groups);
+	return found;
 }
 
 /* The socket's mode (0660) already gates connect(2); this double-checks:
@@ -359,7 +367,7 @@ control_peer_allowed(int fd)
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return 1;
 	return stat(control_path, &sb) == 0 &&
-	    control_in_group(cred.uid, cred.gid, sb.st_gid);
+	    control_peer_in_group(fd, cred.gid, sb.st_gid);
 }
 
 /*
@@ -382,11 +390,22 @@ control_refused_log(evutil_socket_t fd, short ev, void *arg)
 	control_refused.count = 0;
 }
 
+/*
+ * The client is told why in an error reply of ID 0 (about the connection,
+ * not a request): a fresh socket's buffer takes it whole, without waiting.
+ */
 static void
-control_refuse(int fd, const char *why)
+control_refuse(int fd, const char *why, const char *said)
 {
 	struct timeval	 tv = { 1, 0 };
+	struct ctl_frame f;
+	const void	*data;
+	size_t		 len;
 
+	ctl_frame_error(&f, 0, said);
+	ctl_frame_end(&f, &data, &len);
+	(void)send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ctl_frame_free(&f);
 	close(fd);
 	control_refused.latest = why;
 	if (control_refused.count++ > 0)
@@ -410,11 +429,13 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct control_conn	*c;
 
 	if (control_nconns >= CONTROL_MAX_CONNS) {
-		control_refuse(fd, "too many");
+		control_refuse(fd, "too many", "too many control connections "
+		    "open: try again later");
 		return;
 	}
 	if (!control_peer_allowed(fd)) {
-		control_refuse(fd, "peer not allowed");
+		control_refuse(fd, "peer not allowed", "not allowed: only root, "
+		    "microd's user and the socket's group are served");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -439,23 +460,28 @@ static int
 control_check_stale(const struct sockaddr_un *sun, const char **cause)
 {
 	struct stat	 sb;
-	int		 fd, rc;
+	int		 fd, error;
 
 	if (lstat(sun->sun_path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
 		*cause = "the socket path exists and is not a socket";
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	/* Not blocking: a microd too busy (or stopped) to accept is one. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
 		*cause = strerror(errno);
 		return -1;
 	}
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	error = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ?
+	    0 : errno;
 	close(fd);
-	if (rc == 0) {
-		*cause = "another microd is running on this socket";
+	if (error == 0 || error == EAGAIN) {
+		*cause = error == 0 ? "another microd is running on this "
+		    "socket" : "another microd is running on this socket (not "
+		    "accepting connections)";
 		return -1;
 	}
-	if (errno == ECONNREFUSED && unlink(sun->sun_path) == -1) {
+	if (error == ECONNREFUSED && unlink(sun->sun_path) == -1) {
 		*cause = strerror(errno);
 		return -1;
 	}

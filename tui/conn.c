@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define CONN_READ_SIZE	65536
+#define CONN_CONNECT_MS	250	/* keys and the screen wait no longer */
 
 struct conn_pending {
 	uint32_t	 id;		/* 0: free */
@@ -41,8 +42,11 @@ conn_open(const char *path, const char **cause)
 	struct conn		*c;
 	int			 fd;
 
-	/* A unix connect completes at once or fails: blocking is fine. */
-	if ((fd = ctlclient_open_fd(path, cause)) == -1)
+	/*
+	 * A unix connect completes at once or fails, but for a master that
+	 * does not accept (its backlog full): then it waits, briefly.
+	 */
+	if ((fd = ctlclient_open_fd(path, CONN_CONNECT_MS, cause)) == -1)
 		return NULL;
 	util_set_nonblock(fd);
 	c = xcalloc(1, sizeof(*c));
@@ -142,8 +146,16 @@ conn_read(struct conn *c, const char **cause)
 		return -1;
 	}
 	while ((rv = ctl_frame_pull(c->in, &msg, cause)) == 1) {
+		if (msg.id == 0 && msg.is_reply && !msg.ok)
+			break;		/* about the connection: refused */
 		conn_dispatch(c, &msg);
 		ctl_msg_free(&msg);
+	}
+	if (rv == 1) {
+		snprintf(conn_cause, sizeof(conn_cause), "%s", msg.error);
+		ctl_msg_free(&msg);
+		*cause = conn_cause;
+		return -1;
 	}
 	if (rv == CTL_FRAME_OTHER_VERSION) {
 		snprintf(conn_cause, sizeof(conn_cause), "microd speaks "
@@ -166,7 +178,9 @@ conn_io(struct conn *c, short revents, const char **cause)
 {
 	if ((revents & POLLOUT) && evbuffer_write(c->out, c->fd) == -1 &&
 	    errno != EAGAIN && errno != EINTR) {
-		*cause = "microd closed the connection";
+		/* Closed: a refusal it left first says why. */
+		if (conn_read(c, cause) == 0)
+			*cause = "microd closed the connection";
 		return -1;
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR))

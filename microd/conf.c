@@ -46,6 +46,9 @@
 #define CONFIG_MESSAGE_MAX	(1ULL << 30)
 #define CONFIG_QUEUE_MAX	(1ULL << 30)
 #define CONFIG_SOCKET_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+#define CONFIG_ERRORS_TAIL	48	/* "... and N more errors" */
+#define CONFIG_FILE_MAX		(1 << 20)
+#define CONFIG_FILE_MAX_TEXT	"1 MiB"
 
 enum config_type {
 	CT_STR,
@@ -171,6 +174,8 @@ struct config_parse {
 	char		*errbuf;
 	size_t		 errlen;
 	int		 errors;
+	int		 unsaid;	/* errors errbuf had no room for */
+	size_t		 left;		/* bytes the file may still take */
 	FILE		*f;
 	int		 line;		/* of the line inih last read */
 };
@@ -249,33 +254,33 @@ config_defaults(struct config *c)
 	c->broker_queue_size = 1024;
 }
 
+/*
+ * One line per error, "file:line: message", as many whole lines as errbuf
+ * takes; CONFIG_ERRORS_TAIL bytes stay free for the line that says how
+ * many more there were (config_load): never a line cut short.
+ */
 static void
 config_error(struct config_parse *p, int line, const char *fmt, ...)
 {
 	size_t	 used = strlen(p->errbuf);
+	char	*msg, where[16] = "";
 	va_list	 ap;
 	int	 n;
 
 	p->errors++;
-	if (used + 1 >= p->errlen)
-		return;
-	if (line > 0)
-		n = snprintf(p->errbuf + used, p->errlen - used, "%s:%d: ",
-		    p->file, line);
-	else
-		n = snprintf(p->errbuf + used, p->errlen - used, "%s: ",
-		    p->file);
-	if (n < 0 || (size_t)n >= p->errlen - used)
-		return;
-	used += n;
 	va_start(ap, fmt);
-	n = vsnprintf(p->errbuf + used, p->errlen - used, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
 	va_end(ap);
-	if (n < 0 || (size_t)n >= p->errlen - used - 1)
-		return;
-	used += n;
-	p->errbuf[used++] = '\n';
-	p->errbuf[used] = '\0';
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	n = snprintf(NULL, 0, "%s%s: %s\n", p->file, where, msg);
+	if (used + n + CONFIG_ERRORS_TAIL < p->errlen)
+		snprintf(p->errbuf + used, p->errlen - used, "%s%s: %s\n",
+		    p->file, where, msg);
+	else
+		p->unsaid++;
+	free(msg);
 }
 
 static int
@@ -503,17 +508,26 @@ enum config_line {
 	CONFIG_LINE_EOF,
 	CONFIG_LINE_LONG,
 	CONFIG_LINE_NUL,
+	CONFIG_LINE_TOO_MUCH,	/* past the *left bytes of the file */
 };
 
-/* One line without its newline into buf, NUL-terminated, as much as fits. */
+/*
+ * One line without its newline into buf, NUL-terminated, as much as fits;
+ * *left bounds what the whole file may take: a device that never ends
+ * (/dev/zero) is no file to read on and on.
+ */
 static enum config_line
-config_read_line(FILE *f, char *buf, size_t size)
+config_read_line(FILE *f, size_t *left, char *buf, size_t size)
 {
 	enum config_line	 rv = CONFIG_LINE_OK;
 	size_t			 len = 0;
 	int			 ch;
 
-	while ((ch = getc(f)) != EOF && ch != '\n') {
+	while ((ch = getc(f)) != EOF) {
+		if ((*left)-- == 0)
+			return CONFIG_LINE_TOO_MUCH;
+		if (ch == '\n')
+			break;
 		if (ch == '\0')
 			rv = CONFIG_LINE_NUL;
 		else if (len + 1 < size)
@@ -543,11 +557,15 @@ config_ini_reader(char *buf, int size, void *arg)
 	size_t			 skip;
 
 	p->line++;
-	switch (config_read_line(p->f, buf, size)) {
+	switch (config_read_line(p->f, &p->left, buf, size)) {
 	case CONFIG_LINE_EOF:
 		/* fopen(3) opens a directory: only reading it fails. */
 		if (ferror(p->f))
 			config_error(p, 0, "%s", strerror(errno));
+		return NULL;
+	case CONFIG_LINE_TOO_MUCH:
+		config_error(p, 0, "larger than " CONFIG_FILE_MAX_TEXT ": not "
+		    "a configuration file");
 		return NULL;
 	case CONFIG_LINE_LONG:
 		config_error(p, p->line, "line longer than %d bytes", size - 1);
@@ -593,6 +611,7 @@ config_load_file(struct config_parse *p, const char *path, int explicit)
 			config_error(p, 0, "%s", strerror(errno));
 		return;
 	}
+	p->left = CONFIG_FILE_MAX;
 	snprintf(p->conf->path, sizeof(p->conf->path), "%s", path);
 	p->f = f;
 	rc = ini_parse_stream(config_ini_reader, p, config_ini_handler, p);
@@ -825,7 +844,9 @@ int
 config_load(struct config *c, const char *path, int explicit, char *errbuf,
     size_t errlen)
 {
-	struct config_parse	 p = { c, path, errbuf, errlen, 0, NULL, 0 };
+	struct config_parse	 p = { .conf = c, .file = path, .errbuf = errbuf,
+	    .errlen = errlen };
+	size_t			 used;
 
 	config_defaults(c);
 	errbuf[0] = '\0';
@@ -833,5 +854,10 @@ config_load(struct config *c, const char *path, int explicit, char *errbuf,
 		config_load_file(&p, path, explicit);
 	config_load_env(&p);
 	config_validate(&p);
+	if (p.unsaid > 0) {
+		used = strlen(errbuf);
+		snprintf(errbuf + used, errlen - used, "... and %d more "
+		    "error%s\n", p.unsaid, p.unsaid == 1 ? "" : "s");
+	}
 	return p.errors > 0 ? -1 : 0;
 }

@@ -394,6 +394,7 @@ master_set_log_level(const struct config *conf)
 /*
  * err's lines (one per error) as one line, "a; b": reload_error is one
  * line in status and on microctl's stderr, where a newline shows as '?'.
+ * Whole errors only: those past len are one "...".
  */
 static void
 master_one_line(const char *err, char *out, size_t len)
@@ -407,8 +408,10 @@ master_one_line(const char *err, char *out, size_t len)
 		if ((n = strcspn(err, "\n")) == 0)
 			continue;
 		w = snprintf(out + at, len - at, "%s%.*s", sep, (int)n, err);
-		if (w < 0 || (size_t)w >= len - at)
+		if (w < 0 || at + w + sizeof("; ...") > len) {
+			snprintf(out + at, len - at, "%s...", sep);
 			return;
+		}
 		at += w;
 		sep = "; ";
 	}

@@ -1,5 +1,6 @@
-"""The control socket at its limits: who may connect, how many may, and
-a master that does not accept."""
+"""The control socket and the configuration at their limits: who may
+connect, how many may, a master that does not accept, more errors than
+the reports hold, and a configuration path that is not a file."""
 import os
 import shutil
 import signal
@@ -144,3 +145,57 @@ def test_micro_top_gives_up_on_a_master_that_does_not_accept(microd):
     assert r.returncode == 1
     assert "microd does not accept connections on %s (timed out)" % \
         m.socket in r.stderr, r.stderr
+
+
+def test_every_error_is_whole_and_the_rest_counted(tmp_path):
+    """More errors than microd -t's 4 KiB report holds: the report ended
+    with a line cut short (a bare file name), and the errors after it were
+    never mentioned. It holds whole lines now, and says how many more."""
+    conf = tmp_path / "many.conf"
+    lines = ["[api]"] + ["bogus_key_%03d = 1" % i for i in range(300)]
+    conf.write_text("\n".join(lines + ["workers = many"]) + "\n")
+    r = subprocess.run([MICROD, "-t", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode != 0
+    shown = r.stderr.splitlines()
+    assert len(shown) < 301, len(shown)
+    for line in shown[:-1]:
+        assert line.startswith("%s:" % conf) and \
+            "unknown key 'bogus_key_" in line, line
+    assert shown[-1] == "... and %d more errors" % (301 - len(shown) + 1)
+
+
+def test_reload_error_holds_whole_errors(microd):
+    """reload_error (1 KiB) was cut in the middle of an error."""
+    m = microd(workers={"web": 0, "broker": 0})
+    m.write_conf(text="[api]\n" + "".join(
+        "bogus_key_%03d = 1\n" % i for i in range(100)))
+    r = m.ctl("reload", check=False)
+    assert r.returncode == 1
+    err = m.status()["reload_error"]
+    shown = err.split("; ")
+    assert len(shown) < 100 and shown[-1] == "...", err
+    for e in shown[:-1]:
+        assert e.startswith("%s:" % m.conf) and e.endswith(" in [api]"), e
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe"])
+def test_config_that_never_ends_is_refused(tmp_path, kind):
+    """microd -t -c /dev/zero read for ever, and so did a pipe whose
+    writer never stops; the master at a reload would have too. At most
+    1 MiB is read now. (A pipe stays a configuration: microd -c <(...).)"""
+    path, writer = "/dev/zero", None
+    if kind == "pipe":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+        writer = subprocess.Popen(["sh", "-c", "yes '# more' > %s" % path])
+    try:
+        r = subprocess.run([MICROD, "-t", "-c", path], capture_output=True,
+                           text=True, timeout=20)
+    finally:
+        if writer is not None:
+            writer.kill()
+            writer.wait()
+    assert r.returncode != 0
+    assert r.stderr == "%s: larger than 1 MiB: not a configuration file\n" \
+        % path, r.stderr

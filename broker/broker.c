@@ -129,6 +129,7 @@ broker_name_valid(const char *s)
 	    "0123456789._:/-") == len;
 }
 
+/* Printable ASCII: a quoted parameter (charset="utf-8") is escaped. */
 int
 broker_ctype_valid(const char *s)
 {
@@ -137,7 +138,7 @@ broker_ctype_valid(const char *s)
 	if (len == 0 || len > BRING_CTYPE_MAX)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (s[i] < ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\')
+		if (s[i] < ' ' || s[i] > '~')
 			return 0;
 	return 1;
 }
@@ -356,10 +357,25 @@ broker_put(char *p, const char *s, size_t len)
 
 #define BROKER_PUT(p, lit)	broker_put((p), (lit), sizeof(lit) - 1)
 
+/* The bytes of s (printable ASCII) escaped as a JSON string's. */
+static char *
+broker_put_escaped(char *p, const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			*p++ = '\\';
+		*p++ = s[i];
+	}
+	return p;
+}
+
 /*
  * {"Header":{"Content-Type":C,"Micro-Topic":T},"Body":"<base64>"} into
  * broker.envelope, which only grows. Names were checked on publish:
- * nothing to escape.
+ * nothing to escape in them; the content type is printable ASCII, whose
+ * quotes and backslashes are escaped (2 bytes each at most).
  */
 static void
 broker_envelope(const char *topic, size_t topic_len, const char *ctype,
@@ -371,14 +387,14 @@ broker_envelope(const char *topic, size_t topic_len, const char *ctype,
 	size_t			 need;
 	char			*p;
 
-	need = sizeof(h1) + sizeof(h2) + sizeof(h3) + ctype_len + topic_len +
-	    BASE64_LEN(body_len) + 3;
+	need = sizeof(h1) + sizeof(h2) + sizeof(h3) + 2 * ctype_len +
+	    topic_len + BASE64_LEN(body_len) + 3;
 	if (need > broker.envelope_cap) {
 		broker.envelope_cap = need;
 		broker.envelope = xrealloc(broker.envelope, need);
 	}
 	p = BROKER_PUT(broker.envelope, h1);
-	p = broker_put(p, ctype, ctype_len);
+	p = broker_put_escaped(p, ctype, ctype_len);
 	p = BROKER_PUT(p, h2);
 	p = broker_put(p, topic, topic_len);
 	p = BROKER_PUT(p, h3);

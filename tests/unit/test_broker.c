@@ -259,6 +259,17 @@ test_core_envelope(void **state)
 	assert_int_equal(base64_decode(b64, strlen(b64), raw), 7);
 	assert_memory_equal(raw, "{\"a\":1}", 7);
 	json_decref(env);
+
+	/* A quoted parameter, escaped: the envelope is still JSON. */
+	assert_int_equal(broker_publish("news", "text/plain; x=\"a\\\\b\"",
+	    "x", 1, &cause), 0);
+	broker_run();
+	assert_int_equal(f.got, 2);
+	assert_non_null(env = json_loads(f.last, 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(env, "Header"), "Content-Type")),
+	    "text/plain; x=\"a\\\\b\"");
+	json_decref(env);
 	broker_unsubscribe(s);
 }
 
@@ -416,8 +427,9 @@ test_core_limits(void **state)
 	assert_false(broker_name_valid("a b"));
 	assert_false(broker_name_valid("a\"b"));
 	assert_true(broker_ctype_valid("application/json; charset=utf-8"));
-	assert_false(broker_ctype_valid("a\"b"));
+	assert_true(broker_ctype_valid("text/plain; charset=\"utf-8\""));
 	assert_false(broker_ctype_valid("a\nb"));
+	assert_false(broker_ctype_valid("caf\xc3\xa9"));
 }
 
 int

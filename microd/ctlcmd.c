@@ -279,14 +279,36 @@ ctlcmd_dispatch(struct control_conn *c, const struct ctl_msg *m)
 /* A registered service: how many of its nodes no worker ejects now. */
 struct ctlcmd_healthy {
 	char		*name;
+	size_t		 nnodes;
+	size_t		 ids;		/* its first node ID in the ID list */
 	uint64_t	 healthy;
 };
 
+/*
+ * The services and their node IDs, copied out in the read: the health
+ * tables are looked up after it (one lookup per node and worker), since
+ * a read held long keeps the registry writer from reusing memory.
+ */
 struct ctlcmd_registered {
 	struct ctlcmd_healthy	*v;
 	size_t			 n, cap;
-	uint64_t		 now;
+	char			*ids;		/* NUL-terminated, in order */
+	size_t			 ids_len, ids_cap;
 };
+
+static size_t
+ctlcmd_add_id(struct ctlcmd_registered *r, const char *id)
+{
+	size_t	 at = r->ids_len, len = strlen(id) + 1;
+
+	while (r->ids_len + len > r->ids_cap) {
+		r->ids_cap = r->ids_cap ? r->ids_cap * 2 : 4096;
+		r->ids = xrealloc(r->ids, r->ids_cap);
+	}
+	memcpy(r->ids + at, id, len);
+	r->ids_len += len;
+	return at;
+}
 
 static int
 ctlcmd_add_registered(const struct shm_service *svc, void *arg)
@@ -294,7 +316,6 @@ ctlcmd_add_registered(const struct shm_service *svc, void *arg)
 	struct ctlcmd_registered	*r = arg;
 	struct ctlcmd_healthy		*h;
 	struct shm_node			 node;
-	struct nodehealth		 nh;
 	size_t				 i;
 
 	if (r->n == r->cap) {
@@ -303,13 +324,31 @@ ctlcmd_add_registered(const struct shm_service *svc, void *arg)
 	}
 	h = &r->v[r->n++];
 	h->name = xstrdup(svc->name);
-	h->healthy = 0;
+	h->nnodes = svc->nnodes;
+	h->ids = r->ids_len;
 	for (i = 0; i < svc->nnodes; i++) {
 		shm_service_node(svc, i, &node);
-		nodehealth_get(svc->name, node.id, r->now, &nh);
-		h->healthy += !nh.ejected;
+		ctlcmd_add_id(r, node.id);
 	}
 	return 0;
+}
+
+static void
+ctlcmd_count_healthy(struct ctlcmd_registered *r)
+{
+	struct nodehealth	 nh;
+	uint64_t		 now = util_now_ms();
+	const char		*id;
+	size_t			 i, j;
+
+	for (i = 0; i < r->n; i++) {
+		r->v[i].healthy = 0;
+		id = r->ids + r->v[i].ids;
+		for (j = 0; j < r->v[i].nnodes; j++, id += strlen(id) + 1) {
+			nodehealth_get(r->v[i].name, id, now, &nh);
+			r->v[i].healthy += !nh.ejected;
+		}
+	}
 }
 
 static int
@@ -323,11 +362,13 @@ ctlcmd_healthy_cmp(const void *a, const void *b)
 static struct ctlcmd_healthy *
 ctlcmd_registered(size_t *n)
 {
-	struct ctlcmd_registered	 r = { NULL, 0, 0, util_now_ms() };
+	struct ctlcmd_registered	 r = { 0 };
 
 	shm_read_begin(master->shm, master->shm_reader_slot);
 	shm_foreach(master->shm, ctlcmd_add_registered, &r);
 	shm_read_end(master->shm);
+	ctlcmd_count_healthy(&r);
+	free(r.ids);
 	if (r.n > 0)
 		qsort(r.v, r.n, sizeof(*r.v), ctlcmd_healthy_cmp);
 	*n = r.n;

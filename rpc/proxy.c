@@ -75,6 +75,9 @@ struct proxy_req {
 	int			 streaming;	/* the body streams */
 	int			 has_body;
 	int			 body_done;	/* all of it went to the node */
+	int			 node_up;	/* it took our head: body flows */
+	struct evbuffer		*held;		/* body come before node_up */
+	int			 held_done;	/* and it was all of it */
 	int			 reply_status;	/* of the head sent, 0 before */
 	int			 counted;	/* it reached the service */
 	int			 upgrade_held;	/* counts in p->upgrading */
@@ -162,6 +165,8 @@ proxy_req_free(struct proxy_req *pr)
 	rpc_nodes_free(&pr->nodes);
 	if (pr->body != NULL)
 		evbuffer_free(pr->body);
+	if (pr->held != NULL)
+		evbuffer_free(pr->held);
 	free(pr->tried);
 	free(pr->target);
 	free(pr->base);
@@ -246,11 +251,14 @@ proxy_body_cb(struct http_creq *creq, struct evbuffer *buf, void *arg)
  * be sent again: always when the request never reached it, and after a
  * connection lost on the way only if sending it twice is harmless (a
  * POST the node may have run is not run again elsewhere, as nginx does).
+ * A streamed body is held back until the node is up: one that never was
+ * has taken none of it.
  */
 static int
 proxy_retryable(const struct proxy_req *pr, enum http_client_error err)
 {
-	if (pr->reply_status != 0 || (pr->has_body && pr->streaming))
+	if (pr->reply_status != 0 ||
+	    (pr->has_body && pr->streaming && pr->node_up))
 		return 0;
 	switch (err) {
 	case HTTP_CLIENT_CONNECT_REFUSED:
@@ -325,10 +333,27 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 
 /* Request side: client -> node, when the body streams. */
 static void
+proxy_forward_body(struct proxy_req *pr, struct evbuffer *buf, int done)
+{
+	http_creq_write_buffer(pr->creq, buf);
+	if (done) {
+		http_creq_end_body(pr->creq);
+		pr->body_done = 1;
+	} else if (http_creq_pending(pr->creq) > PROXY_HIGH_WATER)
+		http_request_pause_body(pr->req, 1);
+}
+
+/* The first call: the node is up (connected, our head written). */
+static void
 proxy_creq_writable_cb(struct http_creq *creq, void *arg)
 {
 	struct proxy_req	*pr = arg;
 
+	if (!pr->node_up) {
+		pr->node_up = 1;
+		if (pr->held != NULL)
+			proxy_forward_body(pr, pr->held, pr->held_done);
+	}
 	if (!pr->body_done && http_creq_pending(creq) < PROXY_HIGH_WATER)
 		http_request_pause_body(pr->req, 0);
 }
@@ -343,11 +368,16 @@ proxy_req_body_cb(struct http_request *req, struct evbuffer *buf, int done,
 		evbuffer_drain(buf, evbuffer_get_length(buf));
 		return;
 	}
-	http_creq_write_buffer(pr->creq, buf);
-	if (done) {
-		http_creq_end_body(pr->creq);
-		pr->body_done = 1;
-	} else if (http_creq_pending(pr->creq) > PROXY_HIGH_WATER)
+	if (pr->node_up) {
+		proxy_forward_body(pr, buf, done);
+		return;
+	}
+	/* Kept for the next node, should this one refuse. */
+	if (pr->held == NULL && (pr->held = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	evbuffer_add_buffer(pr->held, buf);
+	pr->held_done = done;
+	if (evbuffer_get_length(pr->held) > PROXY_HIGH_WATER)
 		http_request_pause_body(req, 1);
 }
 
@@ -574,6 +604,7 @@ proxy_send(struct proxy_req *pr)
 			break;
 	}
 	pr->cur = i;
+	pr->node_up = 0;
 	h = http_creq_headers(pr->creq);
 	fwd = gateway_forwarded_headers(req);
 	proxy_copy_headers(fwd, h);
@@ -661,7 +692,8 @@ proxy_route(struct proxy_req *pr, const char **cause)
 /*
  * An upgrade takes one of the max_splices places before any node is
  * asked, and keeps it while it waits for the 101; a draining worker takes
- * no new websocket. 1 if req was refused (answered 503).
+ * no new websocket. One with a body is refused (400): the connection
+ * cannot be handed over with the body half read. 1 if req was refused.
  */
 static int
 proxy_upgrade_refused(struct proxy_req *pr)
@@ -670,6 +702,10 @@ proxy_upgrade_refused(struct proxy_req *pr)
 
 	if (!proxy_is_upgrade(pr->req))
 		return 0;
+	if (proxy_has_body(pr->req)) {
+		proxy_fail(pr, 400, "an upgrade request has no body");
+		return 1;
+	}
 	if (p->draining) {
 		proxy_fail(pr, 503, "server going away");
 		return 1;

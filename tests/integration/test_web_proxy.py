@@ -298,6 +298,66 @@ def test_small_post_refused_by_a_node_goes_to_another(microd, nodes):
     assert [r[1] for r in live.requests] == ["/submit"] * 8
 
 
+def chunked_post(m, path, body):
+    """POST body chunked, as fetch() or a Go client streams an upload."""
+    conn = httpclient.HTTPConnection("127.0.0.1", m.ports["web"],
+                                      timeout=30)
+    conn.request("POST", path, body=iter([body[:1000], body[1000:]]),
+                 encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    r = conn.getresponse()
+    got = (r.status, r.read())
+    conn.close()
+    return got
+
+
+@pytest.mark.parametrize("post", [web_post, chunked_post])
+def test_streamed_post_refused_by_a_node_goes_to_another(microd, nodes,
+                                                         post):
+    """The same for a body that streams (over 64 KiB, or chunked): it got
+    502 "connection refused" whenever a down node was picked first,
+    though nothing had reached it. The body waits until the node is up,
+    so a node that refused took none of it."""
+    m = microd()
+    live = FakeNode()     # echoes the request body
+    nodes.append(live)
+    register(m, {"name": "go.micro.web.up", "version": "1", "nodes": [
+        {"id": "down-%d" % i, "address": closed_address(), "metadata": {}}
+        for i in range(2)] + [
+        {"id": "up", "address": live.address, "metadata": {}}]})
+    for i in range(8):
+        body = (b"%d" % i) * 100000
+        assert post(m, "/up/file", body) == (200, body), i
+
+
+def test_streamed_post_to_down_nodes_only_is_503(microd, nodes):
+    """No node up: 503 "no node answering", as for a buffered body, not
+    the 502 of an answer lost once the request was sent."""
+    m = microd()
+    register(m, {"name": "go.micro.web.down", "version": "1", "nodes": [
+        {"id": "down", "address": closed_address(), "metadata": {}}]})
+    status, body = web_post(m, "/down/file", b"x" * 100000)
+    assert status == 503, body
+    assert json.loads(body)["detail"] == \
+        "no node answering: connection refused", body
+
+
+def test_upgrade_with_a_body_is_refused(microd, nodes):
+    """An upgrade request with a body got no answer at all: the node
+    switched protocols, and the client's connection was closed, the
+    request not even counted. It is a 400 now, no node asked."""
+    m = microd()
+    node = RawNode(b"HTTP/1.1 101 Switching Protocols\r\n"
+                   b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    nodes.append(node)
+    register(m, node.service("go.micro.web.ws"))
+    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
+    s.sendall(b"GET /ws/x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nContent-Length: 5\r\n\r\nhel")
+    assert read_head(s).startswith(b"HTTP/1.1 400 "), "no answer"
+    s.close()
+
+
 def test_body_over_max_body_size_still_streams(microd, nodes):
     # max_body_size bounds what the dashboard buffers, not a web app's
     # bodies: one over it is streamed to the node, not refused (413).

@@ -80,6 +80,29 @@ cmd_status_crashloop(const msgpack_object *list)
 	free(line);
 }
 
+/*
+ * Changes a full shm segment refused, counted since the start, and
+ * whether it is full now (a microd without "full": as its count says).
+ */
+static void
+cmd_status_full(const msgpack_object *reg)
+{
+	const msgpack_object	*full = ctl_map_get(reg, "full");
+	int64_t			 refused = output_field_int(reg, "full_errors");
+	int			 now = refused > 0;
+	char			 n[64];
+
+	if (full != NULL && full->type == MSGPACK_OBJECT_BOOLEAN)
+		now = full->via.boolean;
+	output_field(reg, "full_errors", n, sizeof(n));
+	if (now)
+		output_line("registry full: %s changes refused, the shm segment "
+		    "is full ([microd] shm_size)", n);
+	else if (refused > 0)
+		output_line("registry was full: %s changes refused since the "
+		    "start; the shm segment has room now", n);
+}
+
 static void
 cmd_status_registry(const msgpack_object *reg)
 {
@@ -98,11 +121,7 @@ cmd_status_registry(const msgpack_object *reg)
 	output_field(reg, "last_error", err, sizeof(err));
 	if (*err != '-')
 		output_line("registry error: %s", err);
-	/* Only --json and /metrics said so: registrations refused. */
-	if (output_field_int(reg, "full_errors") > 0)
-		output_line("registry full: %s changes refused, the shm segment "
-		    "is full ([microd] shm_size)",
-		    output_field(reg, "full_errors", b1, sizeof(b1)));
+	cmd_status_full(reg);
 }
 
 static void

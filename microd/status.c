@@ -58,7 +58,7 @@ status_pack_registry(msgpack_packer *pk)
 	shm_read_begin(master->shm, master->shm_reader_slot);
 	shm_read_sync(master->shm, &sync);
 	shm_read_end(master->shm);
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 13);
 	ctl_pack_kv_str(pk, "backend", sync.backend[0] ? sync.backend :
 	    master->conf->registry_backend);
 	ctl_pack_kv_bool(pk, "connected", sync.connected);
@@ -73,6 +73,8 @@ status_pack_registry(msgpack_packer *pk)
 	ctl_pack_kv_uint(pk, "nodes", st.nodes);
 	ctl_pack_kv_uint(pk, "generation", st.generation);
 	ctl_pack_kv_uint(pk, "full_errors", st.full_errors);
+	/* full_errors counts since the start: whether they go on. */
+	ctl_pack_kv_bool(pk, "full", shm_stats_full(&st));
 	ctl_pack_kv_uint(pk, "wait_errors", st.wait_errors);
 	ctl_pack_kv_uint(pk, "resets", st.resets);
 	ctl_pack_kv_uint(pk, "bytes_used", st.bytes_used);

@@ -150,37 +150,87 @@ registry_node_flags(const struct svc_node *n)
 	return proto != NULL && strcmp(proto, "mucp") == 0 ? SHM_NODE_MUCP : 0;
 }
 
+/*
+ * What shm is handed for a name's versions: their nodes, flat, and their
+ * JSON; no JSON when there are no versions (the name goes).
+ */
+struct registry_rec {
+	struct shm_node_in	*in;
+	size_t			 n;
+	char			*json;
+};
+
+/* r points into set, which must outlive it. */
+static void
+registry_rec_make(struct registry_rec *r, const struct svc_set *set)
+{
+	const struct svc	*v;
+	size_t			 i, j;
+
+	memset(r, 0, sizeof(*r));
+	if (set->n == 0)
+		return;
+	r->in = xcalloc(svc_set_nodes(set), sizeof(*r->in));
+	for (i = 0; i < set->n; i++) {
+		v = set->v[i];
+		for (j = 0; j < v->nnodes; j++, r->n++) {
+			r->in[r->n].id = v->nodes[j].id;
+			r->in[r->n].address = v->nodes[j].address;
+			r->in[r->n].version = v->version;
+			r->in[r->n].flags = registry_node_flags(&v->nodes[j]);
+		}
+	}
+	r->json = svc_set_dump(set);
+}
+
+static void
+registry_rec_free(struct registry_rec *r)
+{
+	free(r->in);
+	free(r->json);
+}
+
+/*
+ * A record past shm's maximum is refused however empty the segment is: a
+ * change that needs one is the request's fault (400), like one past
+ * SHM_NODES_MAX, found before anything is written, and no sign of a full
+ * segment.
+ */
+static int
+registry_rec_fits(struct registry_core *rc, const char *name,
+    const struct registry_rec *r, char **cause)
+{
+	struct shm_stats	 st;
+	size_t			 size;
+
+	if (r->json == NULL)
+		return 0;
+	size = shm_put_size(strlen(name), r->in, r->n, strlen(r->json));
+	shm_stats(rc->shm, &st);
+	if (size <= st.max_record)
+		return 0;
+	xasprintf(cause, "service %s would take %zu bytes in shm, more than "
+	    "the %llu bytes one service name may take there (about a 32nd of "
+	    "[microd] shm_size)", name, size,
+	    (unsigned long long)st.max_record);
+	return -1;
+}
+
 static int
 registry_publish(struct registry_core *rc, const char *name,
-    const struct svc_set *set, char **cause)
+    const struct registry_rec *r, char **cause)
 {
-	struct shm_node_in	*in;
-	const char		*why;
-	char			*json;
-	size_t			 i, j, k = 0;
-	int			 rv;
+	const char	*why;
 
-	if (set->n == 0) {
+	if (r->json == NULL) {
 		shm_writer_delete(rc->writer, name, strlen(name));
 		return 0;
 	}
-	in = xcalloc(svc_set_nodes(set), sizeof(*in));
-	for (i = 0; i < set->n; i++) {
-		for (j = 0; j < set->v[i]->nnodes; j++, k++) {
-			in[k].id = set->v[i]->nodes[j].id;
-			in[k].address = set->v[i]->nodes[j].address;
-			in[k].version = set->v[i]->version;
-			in[k].flags = registry_node_flags(&set->v[i]->nodes[j]);
-		}
-	}
-	json = svc_set_dump(set);
-	rv = shm_writer_put(rc->writer, name, strlen(name), in, k, json,
-	    strlen(json), &why);
-	if (rv == -1)
-		xasprintf(cause, "service %s not published: %s", name, why);
-	free(json);
-	free(in);
-	return rv;
+	if (shm_writer_put(rc->writer, name, strlen(name), r->in, r->n,
+	    r->json, strlen(r->json), &why) == 0)
+		return 0;
+	xasprintf(cause, "service %s not published: %s", name, why);
+	return -1;
 }
 
 /* Nodes registered here that one version lost, as a Service, or NULL. */
@@ -343,17 +393,11 @@ registry_unstored_caught_up(struct registry_core *rc)
 	rc->unstored_error = NULL;
 }
 
-/*
- * Make next the versions of e: persisted, published, then swapped in.
- * Takes next, whatever happens; e is gone if it is left empty (and
- * stored). With unstored, or for a refresh, a file that cannot be written
- * (read only, full) does not hold the change back: e is marked, for
- * registry_store_unstored. A restart meanwhile finds the older deadlines
- * the file holds and drops what has expired.
- */
+/* registry_commit, once r is known to fit. */
 static int
-registry_commit(struct registry_core *rc, struct registry_entry *e,
-    struct svc_set *next, int unstored, char **cause)
+registry_commit_rec(struct registry_core *rc, struct registry_entry *e,
+    struct svc_set *next, const struct registry_rec *r, int unstored,
+    char **cause)
 {
 	char	*why;
 	int	 rv;
@@ -367,7 +411,7 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 		registry_commit_fail(rc, e, next);
 		return rv == STORE_READ_ONLY ? REGISTRY_UNAVAILABLE : -1;
 	}
-	if (registry_publish(rc, e->name, next, cause) == -1) {
+	if (registry_publish(rc, e->name, r, cause) == -1) {
 		if (rv == 0 && store_put(rc->store, e->name, &e->set,
 		    rc->wall_offset, &why) == -1) {
 			log_warnx("%s: cannot undo database "
@@ -383,6 +427,32 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 		rc->unstored = 1;
 	registry_tidy(rc, e);
 	return 0;
+}
+
+/*
+ * Make next the versions of e: persisted, published, then swapped in.
+ * Takes next, whatever happens; e is gone if it is left empty (and
+ * stored). REGISTRY_REFUSED, with nothing written, if shm could never
+ * hold next. With unstored, or for a refresh, a file that cannot be
+ * written (read only, full) does not hold the change back: e is marked,
+ * for registry_store_unstored. A restart meanwhile finds the older
+ * deadlines the file holds and drops what has expired.
+ */
+static int
+registry_commit(struct registry_core *rc, struct registry_entry *e,
+    struct svc_set *next, int unstored, char **cause)
+{
+	struct registry_rec	 r;
+	int			 rv;
+
+	registry_rec_make(&r, next);
+	if (registry_rec_fits(rc, e->name, &r, cause) == -1) {
+		registry_commit_fail(rc, e, next);
+		rv = REGISTRY_REFUSED;
+	} else
+		rv = registry_commit_rec(rc, e, next, &r, unstored, cause);
+	registry_rec_free(&r);
+	return rv;
 }
 
 /* Remove the nodes of e that pred selects; unstored: registry_commit. */
@@ -642,7 +712,7 @@ registry_nodes_fit(const struct svc_set *set, const char *name, char **cause)
  * Merge in into e's versions: register, or an update from the backend.
  * The nodes drop selects (given in) go first, in the same commit.
  * REGISTRY_REFUSED if in does not fit (too many nodes in the version or
- * the name), -1 if the commit failed.
+ * the name, too many bytes for shm), -1 if the commit failed.
  */
 static int
 registry_merge(struct registry_core *rc, const struct svc *in,
@@ -903,14 +973,18 @@ registry_publish_visit(const void *nodep, VISIT which, void *arg)
 {
 	struct registry_entry	*e = *(struct registry_entry *const *)nodep;
 	struct registry_core	*rc = arg;
+	struct registry_rec	 r;
 	char			*cause;
 
 	if (which != postorder && which != leaf)
 		return;
-	if (registry_publish(rc, e->name, &e->set, &cause) == -1) {
+	registry_rec_make(&r, &e->set);
+	if (registry_rec_fits(rc, e->name, &r, &cause) == -1 ||
+	    registry_publish(rc, e->name, &r, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
 	}
+	registry_rec_free(&r);
 }
 
 struct registry_stale {

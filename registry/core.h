@@ -47,7 +47,8 @@ void		 registry_core_hand_over(struct registry_core *);
  * Apply a registration or a deregistration (Service JSON text). ttl_ms 0
  * means no expiry. On failure nothing changed and *cause is one line:
  * REGISTRY_REFUSED when the request is at fault (the JSON does not
- * validate, a version would pass SVC_NODES_MAX, the ttl is too long),
+ * validate, a version would pass SVC_NODES_MAX, the name more bytes than
+ * one shm record takes, the ttl is too long),
  * REGISTRY_UNAVAILABLE while the database could only be read (logged
  * once, not per request), -1 when the change could not be persisted or
  * published.

@@ -71,6 +71,7 @@ static const char store_schema[] =
 
 #define STORE_REJECTS_LOGGED	10	/* one line each, then a count */
 #define STORE_RETRY_MS		1000	/* to open a read-only file for writing */
+#define STORE_BUSY_MS		1000	/* a write waits for another's lock */
 
 struct store {
 	char		*path;
@@ -306,7 +307,7 @@ store_connect(struct store *st, char **cause)
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		return store_fail(st, "open", cause);
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, 1000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (store_exec(st, "PRAGMA journal_mode = WAL", cause) == -1 ||
 	    store_exec(st, "PRAGMA synchronous = NORMAL", cause) == -1 ||
 	    store_check(st, cause) == -1 ||
@@ -810,6 +811,25 @@ store_renew(struct store *st, char **cause)
 }
 
 /*
+ * Connecting writes nothing: it succeeds while another process holds the
+ * write lock, and every change would then wait the busy timeout out and
+ * fail. A write transaction is begun and undone instead, without waiting
+ * for the lock: tried every second, a wait would stall the loop.
+ */
+static int
+store_probe_write(struct store *st, char **cause)
+{
+	int	 rv;
+
+	sqlite3_busy_timeout(st->db, 0);
+	rv = store_step(st, STMT_BEGIN, cause);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if (rv == 0)
+		store_rollback(st);
+	return rv;
+}
+
+/*
  * Read only: try to open the file to write, at most every STORE_RETRY_MS,
  * unless it is no longer the file read, which holds what was registered
  * before it was read.
@@ -830,7 +850,8 @@ store_retry(struct store *st)
 		return;
 	}
 	next = store_new(st->path);
-	if (store_connect(next, &why) == -1) {
+	if (store_connect(next, &why) == -1 ||
+	    store_probe_write(next, &why) == -1) {
 		store_shut(next);
 		store_rdonly_why(st, why);
 		return;

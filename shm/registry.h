@@ -73,12 +73,20 @@ void		 shm_writer_close(struct shm_writer *);
 void		 shm_writer_reaped(struct shm *, pid_t);
 /*
  * Insert or replace a service. Returns -1 with *cause on bad input, a
- * full segment or index (logged and counted in shm_stats.full_errors), or
- * a reader that did not leave within the bounded wait.
+ * record larger than shm_stats.max_record (see shm_put_size), a full
+ * segment or index (logged and counted in shm_stats.full_errors), or a
+ * reader that did not leave within the bounded wait.
  */
 int		 shm_writer_put(struct shm_writer *, const char *name, size_t len,
 		    const struct shm_node_in *, size_t nnodes,
 		    const char *json, size_t json_len, const char **cause);
+/*
+ * The bytes the record of such a put takes: past shm_stats.max_record
+ * (a share of the segment's size) it is refused whatever the segment
+ * holds, which a caller can tell its client before changing anything.
+ */
+size_t		 shm_put_size(size_t len, const struct shm_node_in *,
+		    size_t nnodes, size_t json_len);
 /* Returns 0, or -1 if the name is not there. */
 int		 shm_writer_delete(struct shm_writer *, const char *name,
 		    size_t len);

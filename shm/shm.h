@@ -94,6 +94,12 @@ unsigned	 shm_nslots(const struct shm *);
 
 uint64_t	 shm_generation(const struct shm *);
 void		 shm_stats(const struct shm *, struct shm_stats *);
+/*
+ * Whether the segment was full as of the stats: its index holds
+ * max_services names, or its arena would refuse a new record of
+ * max_record bytes (a smaller one may still fit).
+ */
+int		 shm_stats_full(const struct shm_stats *);
 
 /*
  * Slots (master). Claim one before fork so the child knows its index, set

@@ -178,13 +178,25 @@ shm_writer_check(const char *name, size_t len, const struct shm_node_in *nodes,
 }
 
 /*
+ * Whether the arena admits live bytes once a record is added. Leaving
+ * 4 * max_record of it never live when a record is allocated is what lets
+ * the cleaner always make progress. A replacement is live beside the
+ * record it replaces until published, so admission keeps one max_record
+ * more.
+ */
+static int
+shm_arena_admits(uint64_t arena_size, uint64_t max_record, uint64_t live)
+{
+	return live + 5 * max_record <= arena_size;
+}
+
+/*
  * Whether a record of size bytes may be added, replacing one of replaced
- * bytes (0: none). Leaving 4 * max_record of the arena never live when a
- * record is allocated is what lets the cleaner always make progress. A
- * replacement is live beside the record it replaces until published, so
- * admission keeps one max_record more and counts the net growth: a put
- * that does not grow the registry (a TTL refresh, a node dropped) is
- * accepted however full the arena is.
+ * bytes (0: none). Admission counts the net growth: a put that does not
+ * grow the registry (a TTL refresh, a node dropped) is accepted however
+ * full the arena is. A record past max_record would never fit: that is
+ * the put's fault, which the caller can know first (shm_put_size), and
+ * not counted as full.
  */
 static int
 shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
@@ -192,15 +204,32 @@ shm_writer_room(struct shm_writer *w, size_t size, size_t replaced,
 {
 	const struct shm_hdr	*l = w->layout;
 
-	if (size > l->max_record)
+	if (size > l->max_record) {
 		*cause = "record larger than the shm maximum";
-	else if (w->bytes_live - replaced + size +
-	    5 * l->max_record > l->arena_size)
-		*cause = "shm arena full";
-	else
+		return -1;
+	}
+	if (shm_arena_admits(l->arena_size, l->max_record,
+	    w->bytes_live - replaced + size))
 		return 0;
+	*cause = "shm arena full";
 	shm_writer_full(w, *cause);
 	return -1;
+}
+
+size_t
+shm_put_size(size_t len, const struct shm_node_in *nodes, size_t nnodes,
+    size_t json_len)
+{
+	return shm_rec_service_size(len, nodes, nnodes, json_len);
+}
+
+/* Here, beside the admission rule it applies. */
+int
+shm_stats_full(const struct shm_stats *st)
+{
+	return st->services >= st->max_services ||
+	    !shm_arena_admits(st->arena_size, st->max_record,
+	    st->bytes_live + st->max_record);
 }
 
 /* What is live, kept by the writer and published for statistics. */

@@ -71,7 +71,7 @@ draw_alert(const struct top *t, char *buf, size_t len)
 		snprintf(buf, len, "crash loop: %s", st->crashloop);
 	else if (st->last_error[0] != '\0')
 		snprintf(buf, len, "registry: %s", st->last_error);
-	else if (st->full_errors > 0)
+	else if (st->full)
 		snprintf(buf, len, "registry full: %lld changes refused, the "
 		    "shm segment is full ([microd] shm_size)",
 		    (long long)st->full_errors);

@@ -143,6 +143,7 @@ model_status(struct model_status *st, const msgpack_object *s)
 	st->services = model_int(reg, "services");
 	st->nodes = model_int(reg, "nodes");
 	st->full_errors = model_int(reg, "full_errors");
+	st->full = model_bool(reg, "full");
 }
 
 static double

@@ -23,6 +23,7 @@ struct model_status {
 	int		 connected;		/* -1 unknown */
 	int64_t		 revision, lag_ms, services, nodes;
 	int64_t		 full_errors;		/* changes a full shm refused */
+	int		 full;			/* and it is full now */
 };
 
 struct model_worker {

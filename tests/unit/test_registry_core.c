@@ -531,9 +531,12 @@ test_merge_past_node_limit_refused(void **state)
 	assert_int_equal(lookup(f, "go.micro.srv.full", NULL), SVC_NODES_MAX);
 }
 
-/* shm refuses (too many nodes in one record): the database is undone. */
+/*
+ * shm could never hold the record (too many bytes for one): refused as
+ * the request's fault before the database is written.
+ */
 static void
-test_shm_failure_undone(void **state)
+test_shm_record_past_maximum_refused(void **state)
 {
 	struct fixture	*f = *state;
 	json_t		*root, *nodes;
@@ -554,19 +557,45 @@ test_shm_failure_undone(void **state)
 		json = json_dumps(root, JSON_COMPACT);
 		json_decref(root);
 		if (registry_core_register(f->rc, json, strlen(json), 0,
-		    &cause) == -1) {
+		    &cause) == REGISTRY_REFUSED) {
 			free(json);
 			break;
 		}
 		free(json);
 		assert_true(v < 10);
 	}
-	assert_non_null(strstr(cause, "not published"));
+	assert_non_null(strstr(cause, "bytes one service name may take"));
 	free(cause);
 	registry_core_close(f->rc);
 	f->rc = core_open(f, 30000);
 	assert_int_equal(lookup(f, "go.micro.srv.greeter", NULL),
 	    2 + v * SVC_NODES_MAX);
+}
+
+/* shm refuses (its index full of names): the database is undone. */
+static void
+test_shm_failure_undone(void **state)
+{
+	struct fixture	*f = *state;
+	char		*cause = NULL, json[128];
+	int		 i, rv;
+
+	for (i = 0; ; i++) {
+		snprintf(json, sizeof(json), "{\"name\":\"s%d\",\"nodes\":"
+		    "[{\"id\":\"n\",\"address\":\"10.0.0.1:1\"}]}", i);
+		if ((rv = registry_core_register(f->rc, json, strlen(json), 0,
+		    &cause)) != 0)
+			break;
+		assert_true(i < 10000);
+	}
+	assert_int_equal(rv, -1);
+	assert_non_null(strstr(cause, "not published"));
+	free(cause);
+	registry_core_close(f->rc);
+	f->rc = core_open(f, 30000);
+	assert_int_equal(lookup(f, "s0", NULL), 1);
+	snprintf(json, sizeof(json), "s%d", i);
+	assert_int_equal(lookup(f, json, NULL), -1);
 }
 
 int
@@ -594,6 +623,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_merge_past_node_limit_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_shm_record_past_maximum_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shm_failure_undone, setup,
 		    teardown),
 	};

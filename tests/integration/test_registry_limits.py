@@ -1,0 +1,113 @@
+"""The registry's limits: what shm can never hold is the request's fault,
+a full segment is said while it is full, and a locked registry.db keeps
+changes refused until a write can really be made."""
+import json
+import sqlite3
+
+from conftest import http, wait_for
+
+SIDECAR_ONLY = {"api": 0, "web": 0, "broker": 0}
+
+
+def service(name, node="n1", metadata=None):
+    return {"name": name, "version": "1.0.0", "metadata": {},
+            "endpoints": [],
+            "nodes": [{"id": node, "address": "127.0.0.1:9091",
+                       "metadata": metadata or {}}]}
+
+
+def post(m, svc, method="POST"):
+    return http(method, m.url("sidecar", "/registry"),
+                json.dumps(svc).encode(),
+                {"Content-Type": "application/json"})
+
+
+def nodes_of(m, name):
+    status, _, body = http("GET", m.url("sidecar",
+                                        "/registry?service=" + name))
+    if status != 200:
+        return None
+    return sorted(n["id"] for v in json.loads(body) for n in v["nodes"])
+
+
+def test_service_past_the_shm_record_maximum_is_invalid(microd):
+    """A service shm could never hold, however empty: 400 naming the
+    limit, nothing stored, and no sign of a full segment (it was 500,
+    "record larger than the shm maximum", and status said "full")."""
+    m = microd(extra="[microd]\nshm_size = 1M\n", workers=SIDECAR_ONLY)
+    assert post(m, service("big"))[0] == 200
+    status, _, body = post(m, service("big", "n2", {"pad": "x" * 40000}))
+    assert status == 400, body
+    detail = json.loads(body)["detail"]
+    assert "service big would take" in detail, detail
+    assert "one service name may take there" in detail, detail
+    assert "[microd] shm_size" in detail, detail
+    limit = int(detail.split("more than the ")[1].split(" bytes")[0])
+    assert 0 < limit < 40000
+    assert nodes_of(m, "big") == ["n1"]
+    reg = m.status()["registry"]
+    assert (reg["full_errors"], reg["full"]) == (0, False)
+    assert "full" not in m.ctl("status").stdout
+    assert "shm:" not in m.read_log()
+    # Nothing of it reached the file either.
+    m.stop()
+    m.start()
+    assert nodes_of(m, "big") == ["n1"]
+
+
+def test_status_says_full_only_while_full(microd):
+    """full_errors only grows: once deletions made room, status said the
+    segment "is full" all the same."""
+    m = microd(extra="[microd]\nshm_size = 1M\n", workers=SIDECAR_ONLY)
+    assert "registry full" not in m.ctl("status").stdout
+    for i in range(5000):
+        status, _, body = post(m, service("s%d" % i))
+        if status != 200:
+            break
+    assert status == 500 and b"shm index full" in body, body
+    assert "registry full: 1 changes refused, the shm segment is full" in \
+        m.ctl("status").stdout
+    assert post(m, service("s0"), "DELETE")[0] == 200
+    out = m.ctl("status").stdout
+    assert "registry full" not in out, out
+    assert ("registry was full: 1 changes refused since the start; the "
+            "shm segment has room now") in out, out
+    reg = m.status()["registry"]
+    assert (reg["full_errors"], reg["full"]) == (1, False)
+
+
+def test_locked_database_stays_read_only_until_writable(microd):
+    """Another process holds registry.db's write lock: the worker loads
+    it read-only and must stay so (503, not logged per request) until a
+    write can be made; it said "opened to write again" at its first
+    retry, then each change waited 1 s for the lock and failed with 500,
+    logged."""
+    m = microd(workers=SIDECAR_ONLY)
+    assert post(m, service("kept"))[0] == 200
+    m.stop()
+    db = str(m.dir / "state" / "registry.db")
+    lock = sqlite3.connect(db, isolation_level=None)
+    try:
+        # An expired node: the load deletes it, a write the lock refuses.
+        lock.execute("UPDATE node SET expires = 1")
+        lock.execute("BEGIN IMMEDIATE")
+        logged = len(open(m.log).read())
+        m.start()
+
+        def retried():
+            # Past a retry, the cause is the write it tried.
+            status, _, body = post(m, service("new"))
+            return (status, body) if b"BEGIN IMMEDIATE" in body else None
+        status, body = wait_for(retried, 20, what="a retry to write")
+        assert status == 503, body
+        assert b"database is locked" in body, body
+        log = open(m.log).read()[logged:]
+        assert "opened to write again" not in log, log
+        assert "registering new" not in log, log
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    wait_for(lambda: post(m, service("new"))[0] == 200, 20,
+             what="the registration once the lock is gone")
+    assert "opened to write again" in open(m.log).read()[logged:]
+    assert nodes_of(m, "new") == ["n1"]

@@ -6,7 +6,9 @@
  * started to leave. The buffer keeps its size between turns (no
  * allocation per write) unless a backlog made it larger than
  * WS_OUT_KEEP; lib/ws.c trims it on every ping tick, so an idle
- * connection holds none, and a drop shrinks it to what is left to send.
+ * connection holds none, and a drop, or a backlog that goes down to a
+ * quarter, shrinks it to what is left to send. The process's bound
+ * counts such a buffer whole (see ws_out_held in ws-out.c).
  */
 #ifndef MICRO_WS_OUT_H
 #define MICRO_WS_OUT_H
@@ -37,9 +39,16 @@ uint8_t		*ws_out_space(struct ws_out *, size_t);
 void		 ws_out_commit(struct ws_out *, size_t);
 /* Unsent bytes, and unsent frames. */
 size_t		 ws_out_pending(const struct ws_out *);
-/* Unsent bytes of every queue in this process together. */
-size_t		 ws_out_pending_all(void);
 size_t		 ws_out_frames(struct ws_out *);
+/*
+ * What every queue in this process holds together: the memory of the
+ * buffers a backlog grew past WS_OUT_KEEP, the unsent bytes of the rest.
+ */
+size_t		 ws_out_pending_all(void);
+/* What ws_out_space() and a commit of n bytes add to that. */
+size_t		 ws_out_cost(const struct ws_out *, size_t);
+/* Bytes that ever left: moves while the peer reads. */
+uint64_t	 ws_out_written(const struct ws_out *);
 /* Send what the socket takes: 0, or -1 with errno (not EAGAIN). */
 int		 ws_out_send(struct ws_out *, int);
 /* Give the buffer back if nothing is waiting in it. */

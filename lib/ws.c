@@ -13,9 +13,12 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -61,7 +64,9 @@ struct ws {
 	void			*arg;
 	struct event		*end_ev;	/* close deadline, or finish now */
 	struct event		*ping_ev;
-	uint64_t		 last_rx_ms;
+	uint64_t		 alive_ms;	/* heard from, or took bytes */
+	uint64_t		 taken;		/* ws_taken() at the last tick */
+	int			 owed;		/* it had bytes to take then */
 	int			 reading;	/* 0 once closed or failed */
 	int			 frag_op;	/* message in fragments, or 0 */
 	struct evbuffer		*frag;
@@ -98,12 +103,31 @@ ws_end_soon(struct ws *ws)
 	event_active(ws->end_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * Closing a socket with unread input resets the connection, and the
+ * reset may destroy the close frame in flight: a peer we stopped reading
+ * (a protocol error, a message too big) may still be sending. So, as
+ * lib/http-conn.c does for HTTP (nginx's lingering close, here on our
+ * own socket, not a stream): half-close, and read and drop what comes
+ * until the peer closes or the close deadline.
+ */
+static void
+ws_linger(struct ws *ws)
+{
+	if (shutdown(ws->fd, SHUT_WR) == -1)
+		ws_end_soon(ws);
+}
+
 /* Over once both closes are done (or reading stopped) and all has left. */
 static void
 ws_check(struct ws *ws)
 {
-	if (ws->close_sent && !ws->reading && ws_out_pending(&ws->out) == 0)
+	if (!ws->close_sent || ws->reading || ws_out_pending(&ws->out) > 0)
+		return;
+	if (ws->close_received)
 		ws_end_soon(ws);
+	else
+		ws_linger(ws);
 }
 
 /* One final frame into the output; clients mask (RFC 6455 §5.3). */
@@ -135,12 +159,17 @@ ws_own_queue_full(struct ws *ws, size_t len)
 	    ws_out_pending(&ws->out) + len > ws->limits.max_queue_bytes;
 }
 
-/* Would it pass its queue's limits, or the process's queues' together? */
+/*
+ * Would it pass its queue's limits, or the process's queues' together?
+ * Those count the memory a frame may take (ws_out_cost), header and a
+ * buffer's growth included, so the bound holds to the byte.
+ */
 static int
 ws_queue_full(struct ws *ws, size_t len)
 {
 	return ws_own_queue_full(ws, len) || (ws->limits.max_queue_all != 0 &&
-	    ws_out_pending_all() + len > ws->limits.max_queue_all);
+	    ws_out_pending_all() + ws_out_cost(&ws->out, WS_FRAME_HDR_MAX +
+	    len) > ws->limits.max_queue_all);
 }
 
 /* The peer furthest behind, of those still taking messages. */
@@ -334,7 +363,7 @@ ws_op_ping(struct ws *ws, const struct ws_frame *f, uint8_t *p)
 static void
 ws_op_pong(struct ws *ws, const struct ws_frame *f, uint8_t *p)
 {
-	/* Only proves the peer alive: last_rx_ms has moved. */
+	/* Only proves the peer alive: alive_ms has moved. */
 }
 
 static const ws_op_fn ws_ops[16] = {
@@ -434,7 +463,7 @@ ws_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n > 0)
-		ws->last_rx_ms = util_now_ms();
+		ws->alive_ms = util_now_ms();
 	len = ws->in_len + (n > 0 ? (size_t)n : 0);
 	used = ws_read_frames(ws, buf, len);
 	/* After a close or an error, whatever else comes is ignored. */
@@ -499,25 +528,79 @@ ws_end_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Bytes the peer has taken: its kernel acknowledged them, so they left
+ * the socket's send queue too (SIOCOUTQ). That queue holds megabytes on
+ * a fast link, and a slow reader's backlog may all be there.
+ */
+static uint64_t
+ws_taken(const struct ws *ws)
+{
+	uint64_t	 written = ws_out_written(&ws->out);
+	int		 queued;
+
+	if (ioctl(ws->fd, SIOCOUTQ, &queued) == -1 || queued < 0)
+		queued = 0;
+	/* More than we wrote: the HTTP layer's bytes are still there. */
+	return (uint64_t)queued < written ? written - (uint64_t)queued : 0;
+}
+
+/*
+ * Bytes taken since the last tick prove the peer alive if it had some
+ * to take then: a slow reader's pings wait behind its backlog, and it
+ * cannot answer what it has not reached. Not otherwise: the kernel of a
+ * hung peer still acknowledges the ping itself.
+ */
+static void
+ws_took(struct ws *ws, uint64_t now)
+{
+	uint64_t	 taken = ws_taken(ws);
+
+	if (ws->owed && taken != ws->taken)
+		ws->alive_ms = now;
+	ws->taken = taken;
+	ws->owed = ws_out_pending(&ws->out) > 0 ||
+	    taken != ws_out_written(&ws->out);
+}
+
+/*
+ * Two intervals without a word from the peer or a byte of its backlog
+ * taken. With a backlog it takes nothing of, it is a slow peer, cut as
+ * one whose queue is full (1008, and the overflow callback counts it);
+ * otherwise it is gone.
+ */
+static void
+ws_silent(struct ws *ws)
+{
+	if (ws->owed && !ws->close_sent && !ws->cut) {
+		log_debug("websocket %s: backlog not read", ws->peer);
+		ws_overflow(ws);
+		return;
+	}
+	log_debug("websocket %s: no answer to ping", ws->peer);
+	ws_end_soon(ws);
+}
+
+/*
  * A peer silent for two ping intervals is gone. It is pinged once quiet
  * for half an interval, not a whole one: the ticks do not follow what it
  * sends, so one that answered the last tick's ping is quiet for a hair
  * under an interval at this tick, and unpinged it would be quiet for two
- * at the next, and cut. Each tick also gives back an empty output buffer:
- * one allocation per interval keeps thousands of quiet subscribers from
+ * at the next, and cut. A backlog it takes proves it alive too
+ * (ws_took). Each tick also gives back an empty output buffer: one
+ * allocation per interval keeps thousands of quiet subscribers from
  * holding up to WS_OUT_KEEP each.
  */
 static void
 ws_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ws	*ws = arg;
-	uint64_t	 idle;
+	uint64_t	 idle, now = util_now_ms();
 
 	ws_out_trim(&ws->out);
-	idle = util_now_ms() - ws->last_rx_ms;
+	ws_took(ws, now);
+	idle = now - ws->alive_ms;
 	if (idle >= 2 * (uint64_t)ws->limits.ping_ms) {
-		log_debug("websocket %s: no answer to ping", ws->peer);
-		ws_end_soon(ws);
+		ws_silent(ws);
 		return;
 	}
 	if (idle >= ws->limits.ping_ms / 2 && !ws->close_sent &&
@@ -601,7 +684,7 @@ ws_new(struct stream *s, int server, const struct ws_limits *limits,
 	ws_limits_default(&ws->limits, limits);
 	ws->cb = *cb;
 	ws->arg = arg;
-	ws->last_rx_ms = util_now_ms();
+	ws->alive_ms = util_now_ms();
 	ws->reading = 1;
 	LIST_INSERT_HEAD(&ws_all, ws, entry);
 	ws_set_peer(ws);

@@ -16,12 +16,17 @@ EXTRA_PROGRAMS += bench/broker/broker_bench
 bench_targets += bench/broker/broker_bench
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_ws tests/unit/test_broker
-TESTS += tests/unit/test_ws tests/unit/test_broker
+check_PROGRAMS += tests/unit/test_ws tests/unit/test_ws_limits \
+	tests/unit/test_broker
+TESTS += tests/unit/test_ws tests/unit/test_ws_limits tests/unit/test_broker
 tests_unit_test_ws_SOURCES = tests/unit/test_ws.c \
 	tests/unit/http_test.c tests/unit/http_test.h
 tests_unit_test_ws_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_LDADD = $(UNIT_LIBS)
+tests_unit_test_ws_limits_SOURCES = tests/unit/test_ws_limits.c \
+	tests/unit/http_test.c tests/unit/http_test.h
+tests_unit_test_ws_limits_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_limits_LDADD = $(UNIT_LIBS)
 tests_unit_test_broker_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_broker_LDADD = $(UNIT_LIBS)
 endif

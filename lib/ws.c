@@ -288,10 +288,15 @@ ws_fail(struct ws *ws, uint16_t code, const char *cause)
 	ws_check(ws);
 }
 
+/*
+ * After our close, a client takes no more (it said it was done), but a
+ * server does (RFC 6455 5.5.1 only stops sending): a publisher's frames
+ * on their way when a drain closed it are publishes it made.
+ */
 static void
 ws_deliver(struct ws *ws, int opcode, const void *data, size_t len)
 {
-	if (!ws->close_sent && ws->cb.message != NULL)
+	if ((!ws->close_sent || ws->server) && ws->cb.message != NULL)
 		ws->cb.message(ws, opcode == WS_OP_BINARY, data, len, ws->arg);
 }
 

@@ -35,7 +35,7 @@ const struct config *broker_config(void);
 
 /* Topic and queue names: 1-255 of [A-Za-z0-9._:/-]. */
 int		 broker_name_valid(const char *);
-/* Content-Type: 1-127 printable characters, no '"' nor '\\'. */
+/* Content-Type: 1-127 printable ASCII characters (quotes escaped later). */
 int		 broker_ctype_valid(const char *);
 
 /*

@@ -408,7 +408,9 @@ master_one_line(const char *err, char *out, size_t len)
 		if ((n = strcspn(err, "\n")) == 0)
 			continue;
 		w = snprintf(out + at, len - at, "%s%.*s", sep, (int)n, err);
-		if (w < 0 || at + w + sizeof("; ...") > len) {
+		/* Room for "; ..." after it, unless it is the last. */
+		if (w < 0 || at + w + (err[n + strspn(err + n, "\n")] != '\0' ?
+		    sizeof("; ...") : 1) > len) {
 			snprintf(out + at, len - at, "%s...", sep);
 			return;
 		}

@@ -179,6 +179,30 @@ def test_reload_error_holds_whole_errors(microd):
         assert e.startswith("%s:" % m.conf) and e.endswith(" in [api]"), e
 
 
+def test_reload_error_keeps_a_last_error_that_fits(microd):
+    """Errors that fit reload_error whole (1020 of its 1024 bytes) lost
+    the last one to "...", though nothing came after it."""
+    m = microd(workers={"web": 0, "broker": 0})
+
+    def error(key, line):
+        return "%s:%d: unknown key '%s' in [api]" % (m.conf, line, key)
+    keys, total = [], 0
+    while True:
+        key, line = "k%02d_" % len(keys), 2 + len(keys)
+        more = (2 if keys else 0) + len(error(key, line))
+        if total + more + 60 > 1020:
+            key += "x" * (1020 - total - more)      # the last: to 1020
+            keys.append(key)
+            break
+        keys.append(key)
+        total += more
+    m.write_conf(text="[api]\n" + "".join("%s = 1\n" % k for k in keys))
+    assert m.ctl("reload", check=False).returncode == 1
+    err = m.status()["reload_error"]
+    assert err == "; ".join(error(k, 2 + i) for i, k in enumerate(keys))
+    assert len(err) == 1020
+
+
 @pytest.mark.parametrize("kind", ["device", "pipe"])
 def test_config_that_never_ends_is_refused(tmp_path, kind):
     """microd -t -c /dev/zero read for ever, and so did a pipe whose

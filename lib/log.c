@@ -59,12 +59,29 @@ static const struct {
 	{ "debug", LOG_LEVEL_DEBUG },
 };
 
+/*
+ * Whether stderr is the journal's stream: JOURNAL_STREAM names its
+ * device and inode (systemd.exec(5)), and a process run by a service
+ * with stderr sent elsewhere (a wrapper's log file) still has it set.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*env = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 sb;
+
+	return env != NULL && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &sb) == 0 && sb.st_dev == dev &&
+	    sb.st_ino == ino;
+}
+
 void
 log_init(const char *name, enum log_level level)
 {
 	log_name = name;
 	log_level = level;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_stderr_is_journal();
 }
 
 void

@@ -68,15 +68,17 @@ worker_shed_master_loop(struct event_base *base)
 static void
 worker_reset_signals(void)
 {
-	static const int dfl[] = { SIGCHLD, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2 };
+	static const int dfl[] = { SIGCHLD, SIGHUP, SIGTERM };
+	static const int ign[] = { SIGINT, SIGPIPE, SIGUSR1, SIGUSR2 };
 	sigset_t	 term;
 	size_t		 i;
 
 	for (i = 0; i < nitems(dfl); i++)
 		signal(dfl[i], SIG_DFL);
-	/* ^C reaches the whole process group: the master decides. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	/* ^C reaches the whole process group: the master decides. SIGUSR*:
+	 * as the master, nothing to do (microd(8)). */
+	for (i = 0; i < nitems(ign); i++)
+		signal(ign[i], SIG_IGN);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_SETMASK, &term, NULL);
@@ -113,7 +115,8 @@ worker_drop_privileges(const struct config *conf)
 		return;
 	if ((pw = getpwnam(conf->user)) == NULL)
 		fatalx("unknown user %s", conf->user);
-	if (setgroups(1, &pw->pw_gid) == -1 ||
+	/* Its groups too: a key readable by ssl-cert, as nginx's user. */
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		fatal("cannot drop privileges to %s", conf->user);

@@ -109,6 +109,11 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, dict(e.headers), e.read()
 
 
+# env={"JOURNAL_STREAM": JOURNAL_LOG}: microd's log file is the journal's
+# stream, as under systemd.
+JOURNAL_LOG = "the log file"
+
+
 class Microd:
     """One microd with its own dir, socket, state and port-0 listeners."""
 
@@ -147,9 +152,14 @@ class Microd:
     def start(self, wait=True, args=()):
         """Start microd (args: more options, "-d"), ready if wait."""
         self.logf = open(self.log, "ab")
+        env = self.env
+        if env.get("JOURNAL_STREAM") == JOURNAL_LOG:
+            # As systemd names the stream it gives: device:inode.
+            st = os.fstat(self.logf.fileno())
+            env = dict(env, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
         self.proc = subprocess.Popen(
             [MICROD] + list(args) + ["-c", self.conf], stdout=self.logf,
-            stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            stderr=subprocess.STDOUT, env=env, start_new_session=True)
         if wait:
             self.wait_ready()
         return self

@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from conftest import BUILDDIR, Heartbeat, http, register_ctl, wait_for
+from conftest import (BUILDDIR, JOURNAL_LOG, Heartbeat, http, register_ctl,
+                      wait_for)
 from consul_standin import Standin
 from test_master import generation_serving
 from test_registry import store_copies_expiring
@@ -694,7 +695,7 @@ def test_peer_bytes_cannot_forge_a_journal_line(consul, microd):
     fails. Its LF would end the line and its "<0>" make journald take
     the rest for an emergency; its ESC would reach a terminal."""
     s = consul()
-    m = start(microd, s, env={"JOURNAL_STREAM": "8:1234"})
+    m = start(microd, s, env={"JOURNAL_STREAM": JOURNAL_LOG})
     name = "evil\n<0>forged\x1b]0;title\x07\x1b[2J\x7f\u009b31m"
     s.fail_if = lambda method, path: (
         500 if "forged" in path or "%0A" in path else None)

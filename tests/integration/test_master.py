@@ -15,8 +15,8 @@ from http.client import HTTPConnection
 
 import pytest
 
-from conftest import (BUILDDIR, MICROCTL, MICROD, ROLES, frame, http,
-                      pid_alive, signal_pid, wait_for)
+from conftest import (BUILDDIR, JOURNAL_LOG, MICROCTL, MICROD, ROLES, frame,
+                      http, pid_alive, signal_pid, wait_for)
 from test_ctl_subscribe import Ctl
 from test_registry import post, service
 from test_sidecar_health import RESTART_REGISTRY, crash_sidecar0, sidecar0
@@ -203,7 +203,7 @@ def test_notify_failure_is_a_warning(microd, tmp_path):
     ping."""
     path = str(tmp_path / "no-such-dir" / "notify.sock")
     m = microd(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000",
-                    "JOURNAL_STREAM": "8:1234"})
+                    "JOURNAL_STREAM": JOURNAL_LOG})
     # the watchdog pings every 10 ms: let many fail
     wait_for(lambda: m.read_log().count("sd_notify WATCHDOG=1") >= 5,
              what="watchdog pings failing")
@@ -744,6 +744,22 @@ def test_signal_while_starting_waits_for_the_loop(microd, sig):
     feed_fifo(m, text)
     wait_for(lambda: generation_serving(m, 2), timeout=20,
              what="generation 2 serving")
+
+
+def test_sigusr_is_ignored(microd):
+    """SIGUSR1 (a log rotation hook copied from nginx) or SIGUSR2 killed
+    the master with the default action: no stop, the socket left behind,
+    the workers orphaned. microd has no log file to reopen: ignored."""
+    m = microd()
+    pids = [w["pid"] for w in m.workers_list()]
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        m.signal(sig)
+        signal_pid(pids[0], sig)
+    assert m.status()["generation"] == 1
+    assert [w["pid"] for w in m.workers_list()] == pids
+    assert http("GET", m.url("api", "/healthz"))[0] == 200
+    m.stop()
+    assert m.proc.returncode == 0
 
 
 def test_debug_flag_survives_a_reload(microd):

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 import conftest
-from conftest import (BUILDDIR, MICROCTL, MICROD, SRCDIR, http, signal_pid,
-                      wait_for)
+from conftest import (BUILDDIR, JOURNAL_LOG, MICROCTL, MICROD, SRCDIR, http,
+                      signal_pid, wait_for)
 
 
 def make(*targets, **kw):
@@ -141,10 +141,19 @@ def test_usage():
 
 
 def test_journald_priority_prefixes(microd):
-    m = microd(env={"JOURNAL_STREAM": "8:1234"})
+    m = microd(env={"JOURNAL_STREAM": JOURNAL_LOG})
     lines = [l for l in m.read_log().splitlines() if l.strip()]
     assert lines and all(l.startswith("<") and l[2] == ">" for l in lines)
     assert any(l.startswith("<6>") for l in lines)
+
+
+def test_journal_stream_of_another_file_gives_no_prefixes(microd):
+    """JOURNAL_STREAM inherited by a process whose stderr goes elsewhere
+    (a service's wrapper writing a log file): "<6>" prefixes went into
+    that file. They go only to the stream the variable names."""
+    m = microd(env={"JOURNAL_STREAM": "8:1234"})
+    lines = [l for l in m.read_log().splitlines() if l.strip()]
+    assert lines and not any(re.match(r"<\d>", l) for l in lines), lines
 
 
 def open_to_others(m):
@@ -175,6 +184,33 @@ def test_workers_drop_to_configured_user(microd):
                            json.dumps(svc).encode())
     assert status == 200, body
     assert os.stat(m.dir / "state").st_uid == nobody.pw_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_workers_keep_the_users_groups(microd, tmp_path, monkeypatch):
+    """A worker dropped to user kept only its primary group: a TLS key
+    readable by the user's group ssl-cert (Debian's layout) was not to
+    the worker. It gets the user's groups now, as nginx's workers do.
+    microd runs in a private mount namespace whose /etc/group makes
+    nobody a member of one more group: the host's is not touched."""
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare missing (util-linux)")
+    group = tmp_path / "group"
+    with open("/etc/group") as f:
+        group.write_text(f.read() + "microdtest:x:4343:nobody\n")
+    wrap = tmp_path / "microd-groups"
+    wrap.write_text("#!/bin/sh\nexec unshare -m sh -c 'mount --bind %s "
+                    "/etc/group && exec %s \"$@\"' microd \"$@\"\n" %
+                    (group, MICROD))
+    wrap.chmod(0o755)
+    monkeypatch.setattr(conftest, "MICROD", str(wrap))
+    m = microd(extra="[microd]\nuser = nobody\n", start=False)
+    open_to_others(m)
+    m.start()
+    for w in m.workers_list():
+        with open("/proc/%d/status" % w["pid"]) as f:
+            groups = [l for l in f if l.startswith("Groups:")][0].split()[1:]
+        assert "4343" in groups, (w, groups)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
@@ -387,6 +423,23 @@ def test_systemctl_start_reload_restart_stop(systemd_user, microd):
     sd.ctl("stop", "microd")
     assert sd.show("microd", "ActiveState") == "inactive"
     assert sd.show("microd", "Result") == "success"
+    assert unit_processes(m) == []
+
+
+def test_systemctl_reload_fails_on_a_bad_config(systemd_user, microd):
+    """systemctl reload exited 0 on a bad configuration (a deploy saw
+    success; the refusal was only in StatusText): it fails now, and the
+    running generation stays."""
+    sd = systemd_user
+    m = microd(start=False)
+    install_unit(sd, m)
+    sd.ctl("start", "microd")
+    m.write_conf(text="[api]\nlisten = nowhere\n")
+    r = sd.ctl("reload", "microd", check=False)
+    assert r.returncode != 0
+    assert sd.show("microd", "ActiveState") == "active"
+    assert m.status()["generation"] == 1
+    sd.ctl("stop", "microd")
     assert unit_processes(m) == []
 
 

@@ -21,10 +21,12 @@
 
 #include <event2/event.h>
 
+#include "broker/backend.h"
 #include "broker/broker.h"
 #include "log.h"
 #include "microd/master.h"
 #include "microd/notify.h"
+#include "registry/backend.h"
 #include "shm/logring.h"
 #include "shm/nodehealth.h"
 #include "shm/shm.h"
@@ -673,6 +675,28 @@ master_check_config(struct config *conf, const char *path, int explicit)
 	return 0;
 }
 
+/*
+ * -t: the backends' plugins load as the workers will load them. A
+ * missing or incompatible one leaves a worker that exits at its start;
+ * systemd's ExecStartPre= (microd -t) then fails the start instead.
+ * Only here, in a process that exits: the master loads no more than it
+ * must before it forks.
+ */
+static int
+master_check_plugins(const struct config *conf)
+{
+	char	*cause = NULL;
+
+	if (registry_backend_find(conf->registry_backend, &cause) != NULL &&
+	    (strcmp(conf->broker_backend, "builtin") == 0 ||
+	    broker_backend_load(conf->broker_backend, &cause) != NULL))
+		return 0;
+	fprintf(stderr, "%s: %s\n", conf->path[0] ? conf->path : "defaults",
+	    cause);
+	free(cause);
+	return -1;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -724,6 +748,8 @@ main(int argc, char *argv[])
 	if (master_check_config(m.conf, path, explicit) == -1)
 		return 1;
 	if (test) {
+		if (master_check_plugins(m.conf) == -1)
+			return 1;
 		fprintf(stderr, "configuration OK\n");
 		return 0;
 	}

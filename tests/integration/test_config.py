@@ -5,19 +5,42 @@ import re
 import socket
 import subprocess
 
-from conftest import MICROD, SRCDIR, wait_for
+from conftest import BUILDDIR, MICROD, SRCDIR, wait_for
 from gwnodes import read_head
 from test_master import generation_serving
 
 ROLE_SECTIONS = ("api", "web", "sidecar", "broker")
 
 
+PLUGIN_DIR = os.path.join(BUILDDIR, "plugins")
+
+
 def check(conf, env=None):
-    """microd -t -c conf with env added: (exit status, stderr)."""
+    """microd -t -c conf with env added (plugins from the build): (exit
+    status, stderr)."""
+    full = dict(os.environ, MICROD_PLUGIN_DIR=PLUGIN_DIR)
+    full.update(env or {})
     r = subprocess.run([MICROD, "-t", "-c", str(conf)], capture_output=True,
-                       text=True, timeout=20,
-                       env=dict(os.environ, **(env or {})))
+                       text=True, timeout=20, env=full)
     return r.returncode, r.stderr
+
+
+def test_check_loads_the_backends_plugins(tmp_path):
+    """microd -t said "configuration OK" for a backend whose plugin could
+    not load; started, its workers exited at once, and the generation was
+    reported serving all the same. -t loads the plugins now, so systemd's
+    ExecStartPre= fails the start."""
+    conf = tmp_path / "etcd.conf"
+    conf.write_text("[registry]\nbackend = etcd\naddress = 127.0.0.1:2379\n"
+                    "[broker]\nbackend = nats\n")
+    assert check(conf) == (0, "configuration OK\n")
+    rc, err = check(conf, {"MICROD_PLUGIN_DIR": str(tmp_path / "none")})
+    assert rc == 1
+    assert err.startswith("%s: registry backend etcd: " % conf), err
+    assert "registry-etcd.so" in err, err
+    conf.write_text("[broker]\nbackend = nats\n")
+    rc, err = check(conf, {"MICROD_PLUGIN_DIR": str(tmp_path / "none")})
+    assert rc == 1 and err.startswith("%s: broker backend nats: " % conf)
 
 
 def man_keys():

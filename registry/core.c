@@ -66,6 +66,7 @@ struct registry_core {
 	uint64_t		 wall_offset;	/* of the stored deadlines */
 	int			 unstored;	/* some entry is */
 	char			*unstored_error; /* said, until all stored */
+	char			*shift_error;	/* said, until deadlines move */
 	int			 handing_over;	/* close keeps the backend */
 
 	const struct registry_backend *backend;
@@ -365,22 +366,35 @@ registry_refresh_only(const struct svc_set *cur, const struct svc_set *next)
 }
 
 /*
- * A change the file could not take (full, read only) kept in memory: said
- * once for a failure other than read only (that one is said when the file
- * is found so), not once a second while the disk stays full.
+ * Whether why is news next to what *said holds (it is kept there then):
+ * a failure tried again each second is logged once, not once a second
+ * while the disk stays full. Takes why.
+ */
+static int
+registry_news(char **said, char *why)
+{
+	if (*said != NULL && strcmp(*said, why) == 0) {
+		free(why);
+		return 0;
+	}
+	free(*said);
+	*said = why;
+	return 1;
+}
+
+/*
+ * A change the file could not take (full, read only) kept in memory: a
+ * read-only file is said when it is found so.
  */
 static void
 registry_unstored_failed(struct registry_core *rc, int rv, char *why)
 {
-	if (rv == STORE_READ_ONLY || (rc->unstored_error != NULL &&
-	    strcmp(rc->unstored_error, why) == 0)) {
+	if (rv == STORE_READ_ONLY)
 		free(why);
-		return;
-	}
-	log_warnx("registry database: %s; expiries and refreshes go on in "
-	    "memory and are stored once it can be written", why);
-	free(rc->unstored_error);
-	rc->unstored_error = why;
+	else if (registry_news(&rc->unstored_error, why))
+		log_warnx("registry database: %s; expiries and refreshes go "
+		    "on in memory and are stored once it can be written",
+		    rc->unstored_error);
 }
 
 static void
@@ -610,15 +624,19 @@ registry_clock_check(struct registry_core *rc)
 		return;
 	/* Read only: moved once the file can be written (said at its load). */
 	if ((rv = store_shift(rc->store, delta, &cause)) != 0) {
-		if (rv != STORE_READ_ONLY)
+		if (rv == STORE_READ_ONLY)
+			free(cause);
+		else if (registry_news(&rc->shift_error, cause))
 			log_warnx("wall clock moved %lld ms, stored deadlines "
-			    "not moved: %s", (long long)delta, cause);
-		free(cause);
+			    "not moved: %s; tried again each second",
+			    (long long)delta, rc->shift_error);
 		return;
 	}
 	log_info("wall clock moved %lld ms, stored deadlines moved with it",
 	    (long long)delta);
 	rc->wall_offset = offset;
+	free(rc->shift_error);
+	rc->shift_error = NULL;
 }
 
 /*
@@ -1190,6 +1208,7 @@ registry_core_close(struct registry_core *rc)
 	    !rc->handing_over)
 		rc->backend->close(rc->backend_state);
 	free(rc->unstored_error);
+	free(rc->shift_error);
 	event_free(rc->expire_ev);
 	event_free(rc->heartbeat_ev);
 	tdestroy(rc->tree, registry_entry_free);

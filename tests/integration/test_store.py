@@ -461,3 +461,24 @@ def test_expiry_on_a_full_disk_goes_on_and_is_stored_later(microd, mounts):
     assert "the changes kept in memory are stored" in m.read_log()
     restart_after_sigkill(m)
     assert stored_names(m) == set(NAMES)
+
+
+def test_clock_step_on_a_full_disk_is_said_once(microd, mounts, clock):
+    """A wall clock step the file could not take (a full disk) was
+    logged once a second, with each try, until there was room."""
+    env, shift = clock
+    m = microd(env=env, start=False)
+    state = m.dir / "state"
+    state.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=256k", "tmpfs", state)
+    m.start()
+    register_all(m, NAMES)
+    fill(state / "fill")
+    shift(2 * 3600 * 1000)
+    said = "stored deadlines not moved"
+    wait_for(lambda: said in m.read_log(), what="the step not stored")
+    time.sleep(3)       # three heartbeats: three more lines before
+    assert m.read_log().count(said) == 1, m.read_log()
+    os.unlink(state / "fill")
+    wait_for(lambda: "stored deadlines moved with it" in m.read_log(),
+             what="the step stored once there is room")

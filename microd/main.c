@@ -491,6 +491,8 @@ master_reload(char *err, size_t errlen)
 void
 master_check_ready(void)
 {
+	unsigned	 fatal;
+
 	if (master->stopping) {
 		if (proc_none_left())
 			event_base_loopbreak(master->base);
@@ -501,6 +503,16 @@ master_check_ready(void)
 	master->ready_sent = 1;
 	master->serving = master->generation;
 	proc_drain_older(master->generation, master->generation);
+	/* Serving all the same, but not whole: systemctl status says so. */
+	if ((fatal = proc_fatal_count()) > 0) {
+		log_warnx("generation %u serving without %u worker%s stopped "
+		    "after a fatal error (microctl workers)",
+		    master->generation, fatal, fatal == 1 ? "" : "s");
+		notify_send("READY=1\nSTATUS=generation %u serving, %u "
+		    "worker%s stopped after a fatal error",
+		    master->generation, fatal, fatal == 1 ? "" : "s");
+		return;
+	}
 	log_info("generation %u serving", master->generation);
 	notify_send("READY=1\nSTATUS=generation %u serving",
 	    master->generation);

@@ -99,6 +99,7 @@ void	 proc_reap(void);
 int	 proc_restart(enum role_id, int id, const char **);
 void	 proc_ready(struct proc *);
 int	 proc_all_running(void);
+unsigned proc_fatal_count(void);
 int	 proc_none_left(void);
 struct proc *proc_registry(void);
 const char *proc_state_name(const struct proc *);

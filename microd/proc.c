@@ -565,6 +565,19 @@ proc_none_left(void)
 	return 1;
 }
 
+/* Workers of the current generation stopped after a fatal error. */
+unsigned
+proc_fatal_count(void)
+{
+	struct proc	*p;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(p, &master->procs, entry)
+		n += p->generation == master->generation &&
+		    p->state == PROC_STOPPED;
+	return n;
+}
+
 int
 proc_all_running(void)
 {

@@ -1212,6 +1212,11 @@ def test_fatal_registry_worker_holds_the_others_no_longer(microd, tmp_path):
     log = m.read_log()
     assert "registry/0: fatal error, not respawning" in log
     assert "registry worker not ready after" not in log, log
+    # Serving, but not whole: it said "generation 1 serving" as if all
+    # was well (and so did systemd's status).
+    wait_for(lambda: "serving" in m.read_log(), what="serving")
+    assert "generation 1 serving without 1 worker stopped after a fatal " \
+        "error (microctl workers)" in m.read_log(), m.read_log()
 
 
 def test_reload_retries_a_registry_worker_stopped_by_a_fatal_exit(microd,

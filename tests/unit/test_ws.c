@@ -8,6 +8,8 @@
 
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -597,9 +599,19 @@ test_ping_answered_stays(void **state)
 static struct ws *
 wt_silent_peer(struct wt *t, int *fd)
 {
-	int	 n = t->naccepted, i;
+	struct sockaddr_in	 sin = { .sin_family = AF_INET };
+	int			 n = t->naccepted, i, small = 4096;
 
-	*fd = ht_connect(t->port);
+	/*
+	 * Its receive buffer small and fixed (no autotuning): a queue that
+	 * looks full stays full, however late the kernel acknowledges.
+	 */
+	assert_true((*fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(setsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(t->port);
+	assert_int_equal(connect(*fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ht_send(*fd, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
 	    "Connection: Upgrade\r\nSec-WebSocket-Key: "
 	    "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");

@@ -584,12 +584,6 @@ master_signals(struct event *evs[MASTER_NSIGS])
 	size_t		 i;
 
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Ignored, not fatal: a log rotation hook copied from nginx sends
-	 * SIGUSR1, and microd has no log file to reopen (microd(8)).
-	 */
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
 	for (i = 0; i < MASTER_NSIGS; i++) {
 		evs[i] = evsignal_new(master->base, master_sigs[i],
 		    master_signal_cb, NULL);
@@ -724,6 +718,12 @@ main(int argc, char *argv[])
 	 */
 	if (util_hold_stdio() == -1)
 		fatal("/dev/null");
+	/*
+	 * Ignored, not fatal, from the start: a log rotation hook copied
+	 * from nginx sends SIGUSR1, and microd has no log file to reopen.
+	 */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	log_init("microd", LOG_LEVEL_INFO);
 	while ((ch = getopt(argc, argv, "c:dhtv")) != -1) {
 		switch (ch) {

@@ -68,6 +68,7 @@ struct ws {
 	uint64_t		 taken;		/* ws_taken() at the last tick */
 	int			 owed;		/* it had bytes to take then */
 	int			 reading;	/* 0 once closed or failed */
+	int			 going_away;	/* our close was 1001 */
 	int			 frag_op;	/* message in fragments, or 0 */
 	struct evbuffer		*frag;
 	int			 close_sent;
@@ -264,6 +265,7 @@ ws_send_close(struct ws *ws, uint16_t code, const char *reason)
 	}
 	ws_put(ws, WS_OP_CLOSE, p, n);
 	ws->close_sent = 1;
+	ws->going_away = code == WS_CLOSE_GOING_AWAY;
 	ws->code_sent = code;
 	ws_close_deadline(ws);
 	ws_check(ws);
@@ -289,14 +291,16 @@ ws_fail(struct ws *ws, uint16_t code, const char *cause)
 }
 
 /*
- * After our close, a client takes no more (it said it was done), but a
- * server does (RFC 6455 5.5.1 only stops sending): a publisher's frames
- * on their way when a drain closed it are publishes it made.
+ * After our close nothing more is taken (RFC 6455 5.5.1 only stops the
+ * sending), but after a server's 1001: a publisher's frames on their
+ * way when a drain closed it are publishes it made, while one closed
+ * for a refused publish was told that the ones after it are not taken.
  */
 static void
 ws_deliver(struct ws *ws, int opcode, const void *data, size_t len)
 {
-	if ((!ws->close_sent || ws->server) && ws->cb.message != NULL)
+	if ((!ws->close_sent || (ws->server && ws->going_away)) &&
+	    ws->cb.message != NULL)
 		ws->cb.message(ws, opcode == WS_OP_BINARY, data, len, ws->arg);
 }
 

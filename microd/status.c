@@ -73,8 +73,13 @@ status_pack_registry(msgpack_packer *pk)
 	ctl_pack_kv_uint(pk, "nodes", st.nodes);
 	ctl_pack_kv_uint(pk, "generation", st.generation);
 	ctl_pack_kv_uint(pk, "full_errors", st.full_errors);
-	/* full_errors counts since the start: whether they go on. */
-	ctl_pack_kv_bool(pk, "full", shm_stats_full(&st));
+	/*
+	 * full_errors counts since the start: whether they go on. Full
+	 * once a change was refused and a record of the largest size would
+	 * still be (a segment near full that refused nothing is not).
+	 */
+	ctl_pack_kv_bool(pk, "full", st.full_errors > 0 &&
+	    shm_stats_full(&st));
 	ctl_pack_kv_uint(pk, "wait_errors", st.wait_errors);
 	ctl_pack_kv_uint(pk, "resets", st.resets);
 	ctl_pack_kv_uint(pk, "bytes_used", st.bytes_used);

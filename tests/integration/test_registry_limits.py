@@ -47,7 +47,7 @@ def test_service_past_the_shm_record_maximum_is_invalid(microd):
     assert nodes_of(m, "big") == ["n1"]
     reg = m.status()["registry"]
     assert (reg["full_errors"], reg["full"]) == (0, False)
-    assert "full" not in m.ctl("status").stdout
+    assert "registry full" not in m.ctl("status").stdout
     assert "shm:" not in m.read_log()
     # Nothing of it reached the file either.
     m.stop()
@@ -74,6 +74,23 @@ def test_status_says_full_only_while_full(microd):
             "shm segment has room now") in out, out
     reg = m.status()["registry"]
     assert (reg["full_errors"], reg["full"]) == (1, False)
+
+
+def test_near_full_that_refused_nothing_is_not_full(microd):
+    """A segment with no room for a record of the largest size, but that
+    refused nothing, was said "full" ("0 changes refused, the shm segment
+    is full") while registrations went on succeeding: it is full once it
+    refuses one."""
+    m = microd(extra="[microd]\nshm_size = 1M\n", workers=SIDECAR_ONLY)
+    pad = {"pad": "x" * 2000}
+    for i in range(1000):
+        status, _, body = post(m, service("s%d" % i, metadata=pad))
+        reg = m.status()["registry"]
+        if status != 200:
+            break
+        assert not reg["full"], (i, reg)
+    assert status == 500 and b"shm arena full" in body, body
+    assert (reg["full_errors"], reg["full"]) == (1, True), reg
 
 
 def test_locked_database_stays_read_only_until_writable(microd):

@@ -190,7 +190,7 @@ def test_reload_error_keeps_a_last_error_that_fits(microd):
     while True:
         key, line = "k%02d_" % len(keys), 2 + len(keys)
         more = (2 if keys else 0) + len(error(key, line))
-        if total + more + 60 > 1020:
+        if total + 2 * more + 4 > 1020:     # no room for one more after
             key += "x" * (1020 - total - more)      # the last: to 1020
             keys.append(key)
             break

@@ -197,6 +197,13 @@ registry_rec_free(struct registry_rec *r)
  * SHM_NODES_MAX, found before anything is written, and no sign of a full
  * segment.
  */
+static size_t
+registry_rec_size(const char *name, const struct registry_rec *r)
+{
+	return r->json == NULL ? 0 :
+	    shm_put_size(strlen(name), r->in, r->n, strlen(r->json));
+}
+
 static int
 registry_rec_fits(struct registry_core *rc, const char *name,
     const struct registry_rec *r, char **cause)
@@ -206,7 +213,7 @@ registry_rec_fits(struct registry_core *rc, const char *name,
 
 	if (r->json == NULL)
 		return 0;
-	size = shm_put_size(strlen(name), r->in, r->n, strlen(r->json));
+	size = registry_rec_size(name, r);
 	shm_stats(rc->shm, &st);
 	if (size <= st.max_record)
 		return 0;
@@ -444,10 +451,31 @@ registry_commit_rec(struct registry_core *rc, struct registry_entry *e,
 }
 
 /*
+ * Whether r takes no more shm than e's versions take now: a name left out
+ * of shm at its load for its size (shm_size lowered since) must still
+ * lose nodes, expired or deregistered, or it would hold up every expiry
+ * pass and keep its dead nodes for good.
+ */
+static int
+registry_rec_shrinks(const struct registry_entry *e,
+    const struct registry_rec *r)
+{
+	struct registry_rec	 cur;
+	int			 smaller;
+
+	registry_rec_make(&cur, &e->set);
+	smaller = registry_rec_size(e->name, r) <=
+	    registry_rec_size(e->name, &cur);
+	registry_rec_free(&cur);
+	return smaller;
+}
+
+/*
  * Make next the versions of e: persisted, published, then swapped in.
  * Takes next, whatever happens; e is gone if it is left empty (and
  * stored). REGISTRY_REFUSED, with nothing written, if shm could never
- * hold next. With unstored, or for a refresh, a file that cannot be
+ * hold next and it is no smaller than what e holds (a smaller one is
+ * stored, the name kept out of shm). With unstored, or for a refresh, a file that cannot be
  * written (read only, full) does not hold the change back: e is marked,
  * for registry_store_unstored. A restart meanwhile finds the older
  * deadlines the file holds and drops what has expired.
@@ -461,10 +489,18 @@ registry_commit(struct registry_core *rc, struct registry_entry *e,
 
 	registry_rec_make(&r, next);
 	if (registry_rec_fits(rc, e->name, &r, cause) == -1) {
-		registry_commit_fail(rc, e, next);
-		rv = REGISTRY_REFUSED;
-	} else
-		rv = registry_commit_rec(rc, e, next, &r, unstored, cause);
+		if (!registry_rec_shrinks(e, &r)) {
+			registry_commit_fail(rc, e, next);
+			registry_rec_free(&r);
+			return REGISTRY_REFUSED;
+		}
+		/* Still too big, but smaller: kept out of shm, as at load. */
+		free(*cause);
+		*cause = NULL;
+		registry_rec_free(&r);
+		memset(&r, 0, sizeof(r));
+	}
+	rv = registry_commit_rec(rc, e, next, &r, unstored, cause);
 	registry_rec_free(&r);
 	return rv;
 }

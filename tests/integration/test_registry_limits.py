@@ -1,6 +1,7 @@
-"""The registry's limits: what shm can never hold is the request's fault,
-a full segment is said while it is full, and a locked registry.db keeps
-changes refused until a write can really be made."""
+"""The registry's limits: what shm can never hold is the request's fault
+(and a name too big for a smaller segment still loses nodes), a full
+segment is said while it is full, and a locked registry.db keeps changes
+refused until a write can really be made."""
 import json
 import sqlite3
 
@@ -53,6 +54,49 @@ def test_service_past_the_shm_record_maximum_is_invalid(microd):
     m.stop()
     m.start()
     assert nodes_of(m, "big") == ["n1"]
+
+
+def test_name_too_big_for_a_smaller_segment_still_expires(microd):
+    """A name stored under a larger shm_size, past the record maximum
+    after it was lowered, is left out of shm at the load. Its expired
+    node could not be pruned (refused for its size, each second, logged
+    each time), and the expiry pass stopped there: nodes of the names
+    after it were served past their TTL. Both expire now, and a
+    deregistration from it is taken."""
+    m = microd(extra="[microd]\nshm_size = 2M\n", workers=SIDECAR_ONLY)
+    pad = {"pad": "x" * 15000}
+    for k in range(4):
+        ttl = "4s" if k == 3 else "600s"
+        status, _, body = http("POST", m.url(
+            "sidecar", "/registry?ttl=" + ttl), json.dumps(service(
+                "a-big", "n%d" % k, pad)).encode())
+        assert status == 200, body
+    for node, ttl in (("gone", "4s"), ("stays", "600s")):
+        assert http("POST", m.url("sidecar", "/registry?ttl=" + ttl),
+                    json.dumps(service("z-small", node)).encode())[0] == 200
+    m.stop()
+    m.extra = "[microd]\nshm_size = 1M\n"
+    m.write_conf()
+    m.start()
+    assert nodes_of(m, "a-big") is None         # left out of shm
+    wait_for(lambda: nodes_of(m, "z-small") == ["stays"], 20,
+             what="z-small's node expired")
+    wait_for(lambda: "n3" not in stored_nodes(m, "a-big"), 20,
+             what="a-big's node expired")
+    assert post(m, service("a-big", "n0"), "DELETE")[0] == 200
+    assert stored_nodes(m, "a-big") == ["n1", "n2"]
+    assert m.read_log().count("would take") <= 1, m.read_log()
+
+
+def stored_nodes(m, name):
+    """The node IDs registry.db holds for name."""
+    db = sqlite3.connect("file:%s?mode=ro" % (m.dir / "state" /
+                                              "registry.db"), uri=True)
+    try:
+        return sorted(r[0] for r in db.execute(
+            "SELECT id FROM node WHERE service = ?", (name,)))
+    finally:
+        db.close()
 
 
 def test_status_says_full_only_while_full(microd):

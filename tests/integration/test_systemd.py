@@ -165,18 +165,27 @@ def open_to_others(m):
         d = d.parent
 
 
+def proc_status(pid, field):
+    """The values of field ("Uid", "Groups") in /proc/pid/status."""
+    with open("/proc/%d/status" % pid) as f:
+        return [l for l in f if l.startswith(field + ":")][0].split()[1:]
+
+
+def dropped_to_nobody(microd):
+    """microd started as root with user = nobody."""
+    m = microd(extra="[microd]\nuser = nobody\n", start=False)
+    open_to_others(m)
+    return m.start()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
 def test_workers_drop_to_configured_user(microd):
     nobody = pwd.getpwnam("nobody")
-    m = microd(extra="[microd]\nuser = nobody\n", start=False)
-    open_to_others(m)
-    m.start()
+    m = dropped_to_nobody(microd)
     for w in m.workers_list():
-        with open("/proc/%d/status" % w["pid"]) as f:
-            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        uids = proc_status(w["pid"], "Uid")
         assert all(int(u) == nobody.pw_uid for u in uids), w
-    with open("/proc/%d/status" % m.proc.pid) as f:
-        assert [l for l in f if l.startswith("Uid:")][0].split()[1] == "0"
+    assert proc_status(m.proc.pid, "Uid")[0] == "0"
     # The dropped registry worker can still persist to the state dir.
     svc = {"name": "go.micro.srv.priv", "version": "1",
            "nodes": [{"id": "p-1", "address": "127.0.0.1:1"}]}
@@ -204,12 +213,9 @@ def test_workers_keep_the_users_groups(microd, tmp_path, monkeypatch):
                     (group, MICROD))
     wrap.chmod(0o755)
     monkeypatch.setattr(conftest, "MICROD", str(wrap))
-    m = microd(extra="[microd]\nuser = nobody\n", start=False)
-    open_to_others(m)
-    m.start()
+    m = dropped_to_nobody(microd)
     for w in m.workers_list():
-        with open("/proc/%d/status" % w["pid"]) as f:
-            groups = [l for l in f if l.startswith("Groups:")][0].split()[1:]
+        groups = proc_status(w["pid"], "Groups")
         assert "4343" in groups, (w, groups)
 
 

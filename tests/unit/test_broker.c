@@ -232,6 +232,14 @@ core_teardown(void **state)
 	return 0;
 }
 
+/* The envelope's header name, a string. */
+static const char *
+envelope_header(json_t *env, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(env,
+	    "Header"), name));
+}
+
 static void
 test_core_envelope(void **state)
 {
@@ -250,11 +258,9 @@ test_core_envelope(void **state)
 	broker_run();
 	assert_int_equal(f.got, 1);
 	assert_non_null(env = json_loads(f.last, 0, NULL));
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(env, "Header"), "Content-Type")),
+	assert_string_equal(envelope_header(env, "Content-Type"),
 	    "application/json");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(env, "Header"), "Micro-Topic")), "news");
+	assert_string_equal(envelope_header(env, "Micro-Topic"), "news");
 	b64 = json_string_value(json_object_get(env, "Body"));
 	assert_int_equal(base64_decode(b64, strlen(b64), raw), 7);
 	assert_memory_equal(raw, "{\"a\":1}", 7);
@@ -266,8 +272,7 @@ test_core_envelope(void **state)
 	broker_run();
 	assert_int_equal(f.got, 2);
 	assert_non_null(env = json_loads(f.last, 0, NULL));
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(env, "Header"), "Content-Type")),
+	assert_string_equal(envelope_header(env, "Content-Type"),
 	    "text/plain; x=\"a\\\\b\"");
 	json_decref(env);
 	broker_unsubscribe(s);

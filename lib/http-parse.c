@@ -499,6 +499,27 @@ http_conn_message(struct http_conn *conn)
 	}
 }
 
+/*
+ * http-parser knows a fixed list of methods. A request line starting with
+ * another token (PROPFIND, get, BREW) is a method we do not implement, a
+ * 501 (RFC 9110 15.6.2); anything else there is a malformed request.
+ */
+static int
+http_conn_method_unknown(enum http_errno err, const char *p, size_t n)
+{
+	const char	*sp;
+	size_t		 len;
+
+	if (err != HPE_INVALID_METHOD)
+		return 0;
+	while (n > 0 && (*p == '\r' || *p == '\n')) {
+		p++;
+		n--;
+	}
+	len = (sp = memchr(p, ' ', n)) != NULL ? (size_t)(sp - p) : n;
+	return len > 0 && http_token_chars(p, len);
+}
+
 /* One step of the parser over the first block of input. */
 static void
 http_conn_execute(struct http_conn *conn)
@@ -522,6 +543,9 @@ http_conn_execute(struct http_conn *conn)
 	if (err == HPE_OK && http_parse_checked(&conn->chunked, v.iov_base, n,
 	    conn->head_done) == -1)
 		err = HPE_STRICT;
+	if (conn->error == 0 && http_conn_method_unknown(err, v.iov_base,
+	    v.iov_len))
+		conn->error = 501;
 	evbuffer_drain(in, n);
 	if (err != HPE_OK) {
 		if (conn->error == 0 && err == HPE_HEADER_OVERFLOW)

@@ -715,6 +715,30 @@ test_transfer_coding_unknown(void **state)
 	assert_non_null(strstr(r, " 200 OK\r\n"));
 }
 
+/*
+ * RFC 9110 15.6.2: a method http-parser does not know is a 501, leading
+ * blank lines or not; bytes that are no method token stay a 400.
+ */
+static void
+test_method_unknown(void **state)
+{
+	static const char *unknown[] = {
+		"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"\r\nget / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GETT / HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	struct ht	*t = *state;
+	char		*r;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		r = ht_ask_once(t, unknown[i], NULL);
+		assert_non_null(strstr(r, "HTTP/1.1 501 "));
+	}
+	r = ht_ask_once(t, "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", NULL);
+	assert_non_null(strstr(r, "HTTP/1.1 400 "));
+}
+
 static const char *hostile[] = {
 	"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
 	"GET\r\n\r\n",
@@ -884,6 +908,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_error_json, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_transfer_coding_unknown,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_method_unknown,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_required, setup,
 		    teardown),

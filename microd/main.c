@@ -37,7 +37,11 @@ struct master	*master;
 
 #define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
 
-static const int master_sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+/* SIGQUIT stops gracefully, as SIGTERM does: ^\ (or nginx's habit) must
+ * not kill the master with its workers' requests in flight. */
+static const int master_sigs[] = {
+	SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT
+};
 #define MASTER_NSIGS	nitems(master_sigs)
 /* Segment bytes per service the index is sized for: 32 768 in 64M. */
 #define MASTER_SHM_PER_SERVICE	2048

@@ -68,15 +68,21 @@ worker_shed_master_loop(struct event_base *base)
 static void
 worker_reset_signals(void)
 {
-	static const int dfl[] = { SIGCHLD, SIGHUP, SIGTERM };
-	static const int ign[] = { SIGINT, SIGPIPE, SIGUSR1, SIGUSR2 };
+	static const int dfl[] = { SIGCHLD, SIGTERM };
+	static const int ign[] = {
+		SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2
+	};
 	sigset_t	 term;
 	size_t		 i;
 
 	for (i = 0; i < nitems(dfl); i++)
 		signal(dfl[i], SIG_DFL);
-	/* ^C reaches the whole process group: the master decides. SIGUSR*:
-	 * as the master, nothing to do (microd(8)). */
+	/*
+	 * A hangup, ^C or ^\ reaches the whole process group, and
+	 * `systemctl kill -s HUP` or `pkill -HUP microd` every process: the
+	 * master decides (a reload, a stop). SIGUSR*: as the master, nothing
+	 * to do (microd(8)).
+	 */
 	for (i = 0; i < nitems(ign); i++)
 		signal(ign[i], SIG_IGN);
 	sigemptyset(&term);

@@ -169,14 +169,33 @@ def test_sighup_more_api_workers_without_failed_requests(microd):
     assert len(api) == 3
 
 
-def test_sigterm_exits_zero_and_leaves_nothing(microd):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGQUIT])
+def test_stop_signal_exits_zero_and_leaves_nothing(microd, sig):
+    """SIGQUIT (^\\, or nginx's graceful stop) killed the master with its
+    default action: workers cut off undrained, the socket left behind."""
     m = microd(workers={"api": 2})
     pids = m.pids()
-    m.signal(signal.SIGTERM)
+    m.signal(sig)
     assert m.proc.wait(timeout=20) == 0
     wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=5,
              what="workers gone")
     assert not os.path.exists(m.socket)
+    assert "exited on signal" not in m.read_log()
+
+
+def test_signals_to_the_process_group_reach_the_master_alone(microd):
+    """A hangup (or `systemctl kill -s HUP`, `pkill -HUP microd`) reaches
+    every process: each worker died of it while the master reloaded. The
+    master alone acts, for SIGQUIT too."""
+    m = microd()
+    os.killpg(m.proc.pid, signal.SIGHUP)
+    wait_for(lambda: generation_serving(m, 2), timeout=20,
+             what="generation 2 serving")
+    wait_for(lambda: all(w["generation"] == 2 for w in m.workers_list()),
+             timeout=20, what="generation 1 drained")
+    os.killpg(m.proc.pid, signal.SIGQUIT)
+    assert m.proc.wait(timeout=20) == 0
+    assert "exited on signal" not in m.read_log(), m.read_log()
 
 
 def test_ready_sent_on_notify_socket(microd, tmp_path):

@@ -640,6 +640,9 @@ master_setup(void)
 		master->listeners[r].fd = -1;
 	if (master_mkdirs(master->conf->state_dir, 0750) == -1)
 		fatal("mkdir %s", master->conf->state_dir);
+	if ((master->state_fd = state_lock(master->conf->state_dir, err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
 	master_socket_dir(master->conf->socket);
 	master_open_shm();
 	if (broker_shm_create(master->conf, &cause) == -1)

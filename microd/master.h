@@ -74,6 +74,7 @@ struct master {
 	struct listener		 listeners[ROLE_COUNT];
 	struct shm		*shm;
 	unsigned		 shm_reader_slot;	/* the master's own */
+	int			 state_fd;	/* state_dir lock (statelock.c) */
 	struct proc_list	 procs;
 	char			 reload_error[1024];
 	uint64_t		 started_wall_ms;
@@ -89,6 +90,9 @@ extern struct master	*master;
 /* listen.c */
 int	 listen_open(struct listener *, const char *spec, const char **);
 void	 listen_close(struct listener *);
+
+/* statelock.c */
+int	 state_lock(const char *, char *, size_t);
 
 /* proc.c */
 void	 proc_start_generation(void);

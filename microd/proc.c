@@ -116,6 +116,7 @@ proc_child(struct proc *p, int chan_fd, pid_t master_pid)
 	spec.slot_index = p->slot;
 	spec.listen_fd = master->listeners[p->role].fd;
 	spec.chan_fd = chan_fd;
+	spec.state_fd = master->state_fd;
 	spec.conf = master->conf;
 	spec.shm = master->shm;
 	spec.master_pid = master_pid;

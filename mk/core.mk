@@ -13,6 +13,7 @@ microd_microd_SOURCES += \
 	microd/ctllogs.c \
 	microd/ctlsub.c \
 	microd/status.c \
+	microd/statelock.c \
 	microd/watchdog.c \
 	microd/notify.c microd/notify.h \
 	workers/worker.c workers/worker.h \

@@ -104,7 +104,8 @@ worker_close_fds(const struct worker_spec *spec)
 	while ((de = readdir(d)) != NULL) {
 		fd = atoi(de->d_name);
 		if (fd <= 2 || fd == dirfd(d) || fd == spec->listen_fd ||
-		    fd == spec->chan_fd || fd == keep_shm ||
+		    fd == spec->chan_fd || fd == spec->state_fd ||
+		    fd == keep_shm ||
 		    !isdigit((unsigned char)de->d_name[0]))
 			continue;
 		close(fd);

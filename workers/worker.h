@@ -132,6 +132,7 @@ struct worker_spec {
 	unsigned		 slot_index;
 	int			 listen_fd;
 	int			 chan_fd;
+	int			 state_fd;	/* the state_dir lock, kept */
 	const struct config	*conf;
 	struct shm		*shm;
 	pid_t			 master_pid;

@@ -183,6 +183,33 @@ def test_stop_signal_exits_zero_and_leaves_nothing(microd, sig):
     assert "exited on signal" not in m.read_log()
 
 
+def test_second_microd_on_the_same_state_dir_exits(microd):
+    """Two microds on one state_dir (each with its own socket and ports)
+    both started, and their registry workers wrote one registry.db: a
+    registration of one was lost when the other stored its copy. The
+    second one exits now, naming the first; once that one stops, the
+    state_dir is free again, however it stopped."""
+    a = microd(workers={"web": 0, "broker": 0})
+    b = microd(start=False, workers={"web": 0, "broker": 0}, name="b")
+    b.write_conf(text=b.conf_text().replace(str(b.dir / "state"),
+                                            str(a.dir / "state")))
+    p = subprocess.run([MICROD, "-c", b.conf], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 1
+    assert "state_dir %s is in use by microd pid %d" % (
+        a.dir / "state", a.proc.pid) in p.stderr, p.stderr
+    assert a.status()["generation"] == 1
+    pids = a.pids()
+    a.signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    # Its workers hold the lock as long as they live (draining, they
+    # may still write): b starts once they are gone.
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=20,
+             what="a's workers gone")
+    b.start()
+    assert b.status()["generation"] == 1
+
+
 def test_signals_to_the_process_group_reach_the_master_alone(microd):
     """A hangup (or `systemctl kill -s HUP`, `pkill -HUP microd`) reaches
     every process: each worker died of it while the master reloaded. The

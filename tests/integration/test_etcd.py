@@ -8,13 +8,16 @@ import json
 import os
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import BUILDDIR, Heartbeat, http, signal_pid, wait_for
+from conftest import (BUILDDIR, Heartbeat, accept_loop, http, signal_pid,
+                      wait_for)
 from conftest import register_ctl as register
 from etcdfix import ETCD, ETCDCTL, Etcd, GatewayProxy, TcpCut, service
 from gwnodes import FakeNode
@@ -874,12 +877,40 @@ def test_wrong_password_is_logged_at_info(etcd, microd):
         p.close()
 
 
-def test_missing_ca_file_is_logged_at_info(etcd, microd, tmp_path):
-    e = etcd()
-    m = start_info(microd, conf(e.address()) +
-                   "tls_ca = %s/missing.pem\n" % tmp_path)
-    wait_for(lambda: "missing.pem" in m.read_log(), 10,
-             what="the CA file's error in the log")
+def tls_listener(tmp_path):
+    """A TLS server that only does handshakes, with a self-signed
+    certificate. libcurl loads a CA file once the server's certificate
+    is to be checked: before a plain HTTP etcd, the handshake's own
+    failure came first (now and then), and the test with it."""
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1"], check=True,
+                   capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+
+    def handshake(conn):
+        try:
+            ctx.wrap_socket(conn, server_side=True).close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+    accept_loop(sock, handshake)
+    return sock
+
+
+def test_missing_ca_file_is_logged_at_info(microd, tmp_path):
+    sock = tls_listener(tmp_path)
+    try:
+        m = start_info(microd, conf("127.0.0.1:%d" % sock.getsockname()[1])
+                       + "tls_ca = %s/missing.pem\n" % tmp_path)
+        wait_for(lambda: "missing.pem" in m.read_log(), 10,
+                 what="the CA file's error in the log")
+    finally:
+        sock.close()
 
 
 def test_credentials_set_before_auth_is_enabled(etcd, microd):

@@ -35,7 +35,7 @@
 
 struct master	*master;
 
-#define MICROD_USAGE	"usage: microd [-dhtv] [-c file]\n"
+#define MICROD_USAGE	"usage: microd [-dhtv] [-c file] [-s reload]\n"
 
 /* SIGQUIT stops gracefully, as SIGTERM does: ^\ (or nginx's habit) must
  * not kill the master with its workers' requests in flight. */
@@ -716,6 +716,7 @@ main(int argc, char *argv[])
 	static struct master	 m;
 	struct event		*sigs[MASTER_NSIGS];
 	const char		*path = SYSCONFDIR "/microd/microd.conf";
+	const char		*tell = NULL;	/* -s */
 	int			 ch, test = 0, debug = 0, explicit = 0;
 
 	/*
@@ -732,7 +733,7 @@ main(int argc, char *argv[])
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 	log_init("microd", LOG_LEVEL_INFO);
-	while ((ch = getopt(argc, argv, "c:dhtv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dhs:tv")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -743,6 +744,11 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(1);
+		case 's':
+			if (strcmp(optarg, "reload") != 0)
+				usage(0);
+			tell = optarg;
+			break;
 		case 't':
 			test = 1;
 			break;
@@ -753,9 +759,9 @@ main(int argc, char *argv[])
 			usage(0);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (tell != NULL && test))
 		usage(0);
-	if (!test)
+	if (!test && tell == NULL)
 		master_hold_signals(SIG_BLOCK);
 
 	master = &m;
@@ -766,6 +772,8 @@ main(int argc, char *argv[])
 	m.conf_explicit = explicit;
 	if (master_check_config(m.conf, path, explicit) == -1)
 		return 1;
+	if (tell != NULL)
+		return master_tell(m.conf, tell);
 	if (test) {
 		if (master_check_plugins(m.conf) == -1)
 			return 1;

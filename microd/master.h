@@ -91,6 +91,9 @@ extern struct master	*master;
 int	 listen_open(struct listener *, const char *spec, const char **);
 void	 listen_close(struct listener *);
 
+/* tell.c */
+int	 master_tell(const struct config *, const char *);
+
 /* statelock.c */
 int	 state_lock(const char *, char *, size_t);
 

@@ -14,6 +14,7 @@ microd_microd_SOURCES += \
 	microd/ctlsub.c \
 	microd/status.c \
 	microd/statelock.c \
+	microd/tell.c \
 	microd/watchdog.c \
 	microd/notify.c microd/notify.h \
 	workers/worker.c workers/worker.h \

@@ -133,6 +133,33 @@ def test_sighup_broken_config_keeps_workers(microd):
     assert r.returncode == 1 and "workers = lots" in r.stderr
 
 
+def test_dash_s_reload_says_whether_the_reload_was_taken(microd):
+    """microd -s reload (the unit's ExecReload=): `microd -t` passed a
+    configuration whose reload is refused (shm_size needs a restart), so
+    systemctl reload said success. It asks the master at the socket the
+    configuration names, and fails with the master's reason."""
+    m = microd()
+    r = subprocess.run([MICROD, "-s", "reload", "-c", m.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert m.status()["generation"] == 2
+    m.write_conf(extra="[microd]\nshm_size = 32M\n")
+    r = subprocess.run([MICROD, "-s", "reload", "-c", m.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "microd: reload: [microd] shm_size cannot change on reload" in \
+        r.stderr, r.stderr
+    assert m.status()["generation"] == 2
+    m.stop()
+    r = subprocess.run([MICROD, "-s", "reload", "-c", m.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and m.socket in r.stderr, r.stderr
+    for bad in (["-s", "stop"], ["-s", "reload", "-t"]):
+        r = subprocess.run([MICROD, "-c", m.conf] + bad, capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 2 and "usage: microd" in r.stderr
+
+
 def test_reload_errors_are_one_line(microd):
     """Several errors: reload_error (status, microctl's stderr) joined
     them with newlines, which microctl shows as '?': "not a number?..."

@@ -449,6 +449,24 @@ def test_systemctl_reload_fails_on_a_bad_config(systemd_user, microd):
     assert unit_processes(m) == []
 
 
+def test_systemctl_reload_fails_on_a_change_that_needs_a_restart(
+        systemd_user, microd):
+    """ExecReload= ran microd -t, which passes a valid configuration whose
+    reload the master refuses (shm_size needs a restart): systemctl reload
+    said success. It fails now."""
+    sd = systemd_user
+    m = microd(start=False)
+    install_unit(sd, m)
+    sd.ctl("start", "microd")
+    m.write_conf(extra="[microd]\nshm_size = 32M\n")
+    r = sd.ctl("reload", "microd", check=False)
+    assert r.returncode != 0
+    assert sd.show("microd", "ActiveState") == "active"
+    assert "shm_size cannot change" in m.status()["reload_error"]
+    sd.ctl("stop", "microd")
+    assert unit_processes(m) == []
+
+
 def test_systemctl_start_refuses_a_bad_config(systemd_user, microd):
     """ExecStartPre= (microd -t) fails the start before anything runs."""
     sd = systemd_user

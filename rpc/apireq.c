@@ -134,13 +134,170 @@ apireq_dump(json_t *o, size_t *len)
 	return s;
 }
 
+static int
+apireq_count(const char *buf, size_t size, void *arg)
+{
+	size_t	*n = arg;
+
+	*n += size;
+	return 0;
+}
+
+/* A text being written at the size measured for it: never past it. */
+struct apireq_buf {
+	char	*p;
+	size_t	 left;
+};
+
+static int
+apireq_copy(const char *buf, size_t size, void *arg)
+{
+	struct apireq_buf	*b = arg;
+
+	if (size > b->left)
+		return -1;
+	memcpy(b->p, buf, size);
+	b->p += size;
+	b->left -= size;
+	return 0;
+}
+
+/* The size of o's JSON text, known without building it. */
+static size_t
+apireq_dump_len(json_t *o)
+{
+	size_t	 n = 0;
+
+	if (json_dump_callback(o, apireq_count, &n, JSON_COMPACT) == -1)
+		fatalx("%s: out of memory", __func__);
+	return n;
+}
+
+/* Pieces of a query or form, as Go's net/url counts them. */
+static size_t
+apireq_params(const char *s, size_t len)
+{
+	const char	*end = s + len;
+	size_t		 n = 1;
+
+	for (; n <= APIREQ_MAX_PARAMS && s < end; s++, n++)
+		if ((s = memchr(s, '&', end - s)) == NULL)
+			break;
+	return n;
+}
+
+/*
+ * c inside a JSON string, as json_dumps writes it, into e (6 bytes); the
+ * length. A control byte takes six (\u0001): a body of them grows sixfold.
+ */
+static size_t
+apireq_escape(unsigned char c, char *e)
+{
+	static const char	 from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+	static const char	 hex[] = "0123456789ABCDEF";
+	const char		*p;
+
+	if (c >= 0x20 && c != '"' && c != '\\') {
+		e[0] = c;
+		return 1;
+	}
+	if (c != '\0' && (p = strchr(from, c)) != NULL) {
+		e[0] = '\\';
+		e[1] = to[p - from];
+		return 2;
+	}
+	memcpy(e, "\\u00", 4);
+	e[4] = hex[c >> 4];
+	e[5] = hex[c & 0xf];
+	return 6;
+}
+
+/*
+ * The size of the len bytes at s as a JSON string's inside; -1 if they are
+ * not UTF-8 (a body is refused, not repaired: it may be binary).
+ */
+static int
+apireq_escaped_len(const char *s, size_t len, size_t *out)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 e[6];
+	size_t			 i, n;
+
+	*out = 0;
+	for (i = 0; i < len; i += n) {
+		if ((n = utf8_sequence(p + i, len - i)) == 0)
+			return -1;
+		*out += n > 1 ? n : apireq_escape(p[i], e);
+	}
+	return 0;
+}
+
+/*
+ * The body's part of the api.Request, *part bytes of its text: a form's
+ * "post", filled, or "body", escaped (written by apireq_write). Refused
+ * over in->max_len, before the text is built; *part is then set too.
+ */
+static int
+apireq_body(json_t *o, const struct apireq_in *in, int form, size_t *part,
+    const char **cause)
+{
+	json_t	*post = json_object_get(o, "post");
+	size_t	 n = 0;
+
+	if (form && apireq_params(in->body, in->body_len) > APIREQ_MAX_PARAMS)
+		*cause = "form body has too many parameters";
+	else if (form && apireq_form(post, in->body, in->body_len) == -1)
+		*cause = "badly encoded form body";
+	else if (!form && apireq_escaped_len(in->body, in->body_len, &n) == -1)
+		*cause = "body is not UTF-8 text (use the rpc or proxy handler)";
+	else {
+		*part = form ? apireq_dump_len(post) : n;
+		if (in->max_len == 0 || *part <= in->max_len)
+			return 0;
+		*cause = form ? "form body too large once written as "
+		    "an api.Request" : "body too large once escaped as JSON "
+		    "(a control byte takes 6 bytes; use the rpc or proxy "
+		    "handler)";
+	}
+	return -1;
+}
+
+/*
+ * The text, written once at its size: o without its closing brace, then
+ * "body" (part bytes) escaped straight from the request's, so neither a
+ * copy of the body nor a growing buffer is made.
+ */
+static char *
+apireq_write(json_t *o, const char *body, size_t body_len, size_t part,
+    size_t *len)
+{
+	static const char	 key[] = ",\"body\":\"", end[] = "\"}";
+	struct apireq_buf	 b;
+	char			*s;
+	size_t			 i;
+
+	*len = apireq_dump_len(o) - 1 + strlen(key) + part + strlen(end);
+	b.p = s = xmalloc(*len + 1);
+	b.left = *len;
+	if (json_dump_callback(o, apireq_copy, &b, JSON_COMPACT) == -1)
+		fatalx("%s: out of memory, or longer than measured", __func__);
+	memcpy(b.p - 1, key, strlen(key));
+	b.p += strlen(key) - 1;
+	for (i = 0; i < body_len; i++)
+		b.p += apireq_escape((unsigned char)body[i], b.p);
+	memcpy(b.p, end, sizeof(end));
+	return s;
+}
+
 char *
 apireq_encode(const struct apireq_in *in, size_t *len, const char **cause)
 {
-	json_t	*o, *body = NULL;
+	json_t	*o;
 	char	*s = NULL;
+	size_t	 part = 0;
 	int	 form = apireq_is_form(in->content_type);
 
+	*len = 0;
 	/* The target's raw query bytes too, as the pairs of "get". */
 	o = json_pack("{s:s, s:s, s:{}, s:{}, s:{}, s:o}", "method", in->method,
 	    "path", in->path, "header", "get", "post", "url",
@@ -149,22 +306,19 @@ apireq_encode(const struct apireq_in *in, size_t *len, const char **cause)
 		*cause = "request line is not UTF-8";
 		return NULL;
 	}
-	if (!form && (body = json_stringn(in->body_len ? in->body : "",
-	    in->body_len)) == NULL)
-		*cause = "body is not UTF-8 text (use the rpc or proxy handler)";
+	if (apireq_body(o, in, form, &part, cause) == -1)
+		*len = part;
+	else if (in->query != NULL && apireq_params(in->query,
+	    strlen(in->query)) > APIREQ_MAX_PARAMS)
+		*cause = "query string has too many parameters";
 	else if (in->query != NULL && apireq_form(json_object_get(o, "get"),
 	    in->query, strlen(in->query)) == -1)
 		*cause = "badly encoded query string";
-	else if (form && apireq_form(json_object_get(o, "post"), in->body,
-	    in->body_len) == -1)
-		*cause = "badly encoded form body";
 	else {
 		apireq_headers(json_object_get(o, "header"), in->headers);
-		json_object_set_new(o, "body", form ? json_string("") : body);
-		body = NULL;
-		s = apireq_dump(o, len);
+		s = form ? apireq_write(o, "", 0, 0, len) :
+		    apireq_write(o, in->body, in->body_len, part, len);
 	}
-	json_decref(body);
 	json_decref(o);
 	return s;
 }

@@ -17,6 +17,9 @@
 
 #include <jansson.h>
 
+/* Go's net/url refuses a query or form of more (CVE-2025-61726). */
+#define APIREQ_MAX_PARAMS	10000
+
 struct http_headers;
 
 struct apireq_in {
@@ -28,13 +31,18 @@ struct apireq_in {
 	const char			*content_type;	/* NULL: none */
 	const char			*body;
 	size_t				 body_len;
+	size_t				 max_len;	/* body part; 0: any */
 };
 
 /*
  * The api.Request JSON text (allocated, *len bytes). A form body
  * (application/x-www-form-urlencoded) fills "post"; any other body goes
- * into "body" and must be UTF-8 text. Returns NULL and a static *cause on
- * a badly encoded query or form, or a body that is not text.
+ * into "body" and must be UTF-8 text. Returns NULL, a static *cause and
+ * *len 0 on a badly encoded query or form, one of more than
+ * APIREQ_MAX_PARAMS parameters, or a body that is not text. A body whose
+ * part of the text ("body" escaped, or "post") would pass max_len is
+ * refused before the text is built: NULL, *cause, and *len that part's
+ * size, over max_len.
  */
 char	*apireq_encode(const struct apireq_in *, size_t *len,
 	    const char **cause);

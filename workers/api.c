@@ -31,6 +31,12 @@
 #include "workers/worker.h"
 
 #define API_ID		"go.micro.api"
+/*
+ * How much a body may grow as it goes into an api.Request: any text (a
+ * quote escaped takes two bytes), not control bytes (six each), so that
+ * max_body_size still bounds what a call holds (doc/rpc.md).
+ */
+#define API_REQUEST_GROWTH	2
 
 struct api;
 
@@ -127,10 +133,12 @@ api_handle_api(struct api *a, struct http_request *req)
 	in.content_type = http_request_header(req, "Content-Type");
 	in.body = (const char *)evbuffer_pullup(b, -1);
 	in.body_len = evbuffer_get_length(b);
+	in.max_len = API_REQUEST_GROWTH *
+	    a->w->conf->roles[ROLE_API].max_body_size;
 	text = apireq_encode(&in, &len, &cause);
 	http_headers_free(h);
 	if (text == NULL) {
-		http_reply_error(req, 400, API_ID, cause);
+		http_reply_error(req, len > 0 ? 413 : 400, API_ID, cause);
 		return;
 	}
 	memset(&r, 0, sizeof(r));

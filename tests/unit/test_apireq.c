@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "rpc/apireq.h"
+#include "util.h"
 
 static void
 assert_json_eq(const char *got, const char *want)
@@ -168,6 +169,116 @@ test_apireq_bad(void **state)
 	encode_bad(NULL, "application/x-www-form-urlencoded", "a=%", 3);
 }
 
+/* Every ASCII byte, escaped here as json_dumps does: the same text. */
+static void
+test_apireq_escapes(void **state)
+{
+	struct http_headers	*h = http_headers_new();
+	char			 body[0x80 + 4];
+	struct apireq_in	 in = {
+		.method = "POST", .path = "/p", .url = "/p", .headers = h,
+		.body = body, .body_len = sizeof(body),
+	};
+	const char		*cause = NULL;
+	json_t			*o;
+	char			*s, *want;
+	size_t			 i, len;
+
+	for (i = 0; i < 0x80; i++)
+		body[i] = i;
+	memcpy(body + 0x80, "\xe2\x82\xac\xc3", 4);
+	assert_null(apireq_encode(&in, &len, &cause));
+	in.body_len--;	/* the cut sequence off: text again */
+	assert_non_null(s = apireq_encode(&in, &len, &cause));
+	assert_int_equal(len, strlen(s));
+	assert_non_null(o = json_loads(s, JSON_ALLOW_NUL, NULL));
+	assert_int_equal(json_string_length(json_object_get(o, "body")),
+	    in.body_len);
+	assert_memory_equal(json_string_value(json_object_get(o, "body")),
+	    body, in.body_len);
+	want = json_dumps(o, JSON_COMPACT);
+	assert_string_equal(s, want);
+	free(want);
+	json_decref(o);
+	free(s);
+	http_headers_free(h);
+}
+
+static char *
+encode_bounded(const char *ct, const char *body, size_t body_len,
+    size_t max_len, size_t *len, const char **cause)
+{
+	struct http_headers	*h = http_headers_new();
+	struct apireq_in	 in = {
+		.method = "POST", .path = "/p", .url = "/p", .headers = h,
+		.content_type = ct, .body = body, .body_len = body_len,
+		.max_len = max_len,
+	};
+	char			*s;
+
+	*cause = NULL;
+	s = apireq_encode(&in, len, cause);
+	http_headers_free(h);
+	return s;
+}
+
+/*
+ * max_len bounds the body's part of the text: a control byte is six bytes
+ * of it, so 1000 of them are refused under 6000 and *len tells why.
+ */
+static void
+test_apireq_bound(void **state)
+{
+	char		 body[1000];
+	const char	*cause;
+	size_t		 len;
+	char		*s;
+
+	memset(body, '\x01', sizeof(body));
+	assert_null(encode_bounded(NULL, body, sizeof(body), 5999, &len,
+	    &cause));
+	assert_int_equal(len, 6000);
+	assert_non_null(strstr(cause, "too large"));
+	assert_non_null(s = encode_bounded(NULL, body, sizeof(body), 6000,
+	    &len, &cause));
+	free(s);
+	/* Text within twice its size: a quote is two bytes. */
+	memset(body, '"', sizeof(body));
+	assert_non_null(s = encode_bounded(NULL, body, sizeof(body), 2000,
+	    &len, &cause));
+	assert_int_equal(len, strlen(s));
+	free(s);
+	/* A form is bounded by its "post" as written. */
+	assert_null(encode_bounded("application/x-www-form-urlencoded",
+	    "a=%01%01%01", 11, 10, &len, &cause));
+	assert_int_equal(len, strlen("{\"a\":{\"key\":\"a\",\"values\":"
+	    "[\"\\u0001\\u0001\\u0001\"]}}"));
+	assert_non_null(strstr(cause, "too large"));
+	/* A refusal for another cause is no size. */
+	assert_null(encode_bounded(NULL, "\xff", 1, 1, &len, &cause));
+	assert_int_equal(len, 0);
+}
+
+/* As Go's net/url: APIREQ_MAX_PARAMS pieces of a form, and no more. */
+static void
+test_apireq_params(void **state)
+{
+	const char	*ct = "application/x-www-form-urlencoded", *cause;
+	size_t		 n = APIREQ_MAX_PARAMS + strlen("a=1"), len;
+	char		*form = xmalloc(n + 1), *s;
+
+	/* APIREQ_MAX_PARAMS '&', then a=1: one piece too many. */
+	memset(form, '&', n);
+	memcpy(form + n - 3, "a=1", 4);
+	assert_null(encode_bounded(ct, form, n, 0, &len, &cause));
+	assert_non_null(strstr(cause, "too many parameters"));
+	assert_int_equal(len, 0);
+	assert_non_null(s = encode_bounded(ct, form + 1, n - 1, 0, &len,
+	    &cause));
+	free(s);
+	free(form);
+}
+
 static void
 test_apireq_query_object(void **state)
 {
@@ -263,6 +374,9 @@ main(void)
 		cmocka_unit_test(test_apireq_repairs_text),
 		cmocka_unit_test(test_apireq_response),
 		cmocka_unit_test(test_apireq_query_object),
+		cmocka_unit_test(test_apireq_escapes),
+		cmocka_unit_test(test_apireq_bound),
+		cmocka_unit_test(test_apireq_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

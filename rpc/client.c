@@ -54,7 +54,8 @@ struct rpc_call {
 	uint64_t		 deadline;
 	uint64_t		 id;
 	uint64_t		 started_us;
-	int			 registered;	/* counted, its nodes tracked */
+	int			 registered;	/* counted in the statistics */
+	int			 tracked;	/* its nodes in the selector */
 
 	struct rpc_nodes	 nodes;
 	uint8_t			*tried;
@@ -222,14 +223,15 @@ rpc_call_free(struct rpc_call *call)
 }
 
 /*
- * Only calls to a registered service are counted, and their nodes tracked
- * by the selector and node health: a name nobody registered (called at
- * an "address") is no service, and would let any client add rows.
+ * Only calls to a registered service are counted, and only its registered
+ * nodes tracked by the selector and node health: a name nobody registered,
+ * or an address no node of it has (both called at an "address"), would
+ * let any client add rows.
  */
 static void
 rpc_call_select_end(struct rpc_call *call, enum select_outcome outcome)
 {
-	if (call->registered)
+	if (call->tracked)
 		selector_end(call->client->sel, call->service,
 		    &call->nodes.v[call->cur], outcome, util_now_ms());
 }
@@ -352,19 +354,23 @@ rpc_nodes_free(struct rpc_nodes *nodes)
 }
 
 /*
- * A call to a given address: one node, speaking what the registry says
- * that address speaks (mucp when the registry does not know it).
+ * A call to a given address: the registered node at that address, and 1,
+ * if the service has one; else 0 and a node of that address alone,
+ * speaking mucp.
  */
-static void
+static int
 rpc_nodes_address(struct rpc_nodes *nodes, const char *address)
 {
-	uint32_t	 flags = SHM_NODE_MUCP;
 	size_t		 i;
 	char		*p;
 
-	for (i = 0; i < nodes->n; i++)
-		if (strcmp(nodes->v[i].address, address) == 0)
-			flags = nodes->v[i].flags;
+	for (i = 0; i < nodes->n; i++) {
+		if (strcmp(nodes->v[i].address, address) == 0) {
+			nodes->v[0] = nodes->v[i];
+			nodes->n = 1;
+			return 1;
+		}
+	}
 	rpc_nodes_free(nodes);
 	p = nodes->strings = xmalloc(strlen(address) * 2 + 3);
 	nodes->v = xcalloc(1, sizeof(*nodes->v));
@@ -372,7 +378,8 @@ rpc_nodes_address(struct rpc_nodes *nodes, const char *address)
 	nodes->v[0].id = rpc_strcopy(&p, address);
 	nodes->v[0].address = rpc_strcopy(&p, address);
 	nodes->v[0].version = rpc_strcopy(&p, "");
-	nodes->v[0].flags = flags;
+	nodes->v[0].flags = SHM_NODE_MUCP;
+	return 0;
 }
 
 int
@@ -410,7 +417,13 @@ rpc_call_new(struct rpc_client *c, const struct rpc_request *r,
 	evbuffer_add(call->body, r->body, r->len);
 	call->ctype = rpc_ctype(r->content_type);
 	call->accept = r->accept;
-	call->caller_timeout = r->caller_timeout && r->timeout_ms != 0;
+	/*
+	 * A deadline is the caller's only when shorter than microd's own:
+	 * its expiry is then no verdict on the node. A longer one is waited
+	 * for, but a node silent that long was given all microd gives it.
+	 */
+	call->caller_timeout = r->caller_timeout && r->timeout_ms != 0 &&
+	    r->timeout_ms < c->cfg.timeout_ms;
 	call->deadline = util_now_ms() + timeout;
 	call->id = ++c->seq;
 	call->started_us = svcstats_clock_us();
@@ -440,8 +453,9 @@ rpc_call_start(struct rpc_client *c, const struct rpc_request *r,
 		rpc_call_fail(call, 404, "service not found");
 		return call;
 	}
+	call->tracked = call->registered;
 	if (r->address != NULL)
-		rpc_nodes_address(&call->nodes, r->address);
+		call->tracked = rpc_nodes_address(&call->nodes, r->address);
 	call->tried = xcalloc(call->nodes.n, 1);
 	rpc_call_attempt(call);
 	call->starting = 0;
@@ -589,6 +603,24 @@ rpc_call_response(struct rpc_call *call, struct http_creq *creq)
 	rpc_call_finish(call);
 }
 
+/*
+ * The node's part in how the attempt ended. A timeout that is the
+ * caller's deadline passing (the request's, or a connect it cut short) is
+ * the caller's choice, not the node's failure: a caller in a hurry must
+ * not get healthy nodes ejected for every other caller.
+ */
+static enum select_outcome
+rpc_call_outcome(const struct rpc_call *call, enum http_client_error err)
+{
+	if (err == HTTP_CLIENT_OK)
+		return SELECT_OK;
+	if ((err == HTTP_CLIENT_TIMEOUT ||
+	    err == HTTP_CLIENT_CONNECT_TIMEOUT) && call->caller_timeout &&
+	    util_now_ms() >= call->deadline)
+		return SELECT_ABANDONED;
+	return SELECT_FAILED;
+}
+
 static void
 rpc_call_done_cb(struct http_creq *creq, enum http_client_error err,
     void *arg)
@@ -597,8 +629,7 @@ rpc_call_done_cb(struct http_creq *creq, enum http_client_error err,
 	const struct select_node *n = &call->nodes.v[call->cur];
 
 	call->creq = NULL;
-	rpc_call_select_end(call, err == HTTP_CLIENT_OK ? SELECT_OK :
-	    SELECT_FAILED);
+	rpc_call_select_end(call, rpc_call_outcome(call, err));
 	switch (err) {
 	case HTTP_CLIENT_OK:
 		rpc_call_response(call, creq);
@@ -640,7 +671,7 @@ rpc_call_send(struct rpc_call *call, size_t i, uint64_t left)
 	const char		*cause;
 
 	call->legacy = !(n->flags & SHM_NODE_MUCP);
-	call->creq = rpc_client_creq(c, call->service, call->registered, n,
+	call->creq = rpc_client_creq(c, call->service, call->tracked, n,
 	    "POST", "/", &call->last);
 	if (call->creq == NULL)
 		return -1;
@@ -655,10 +686,26 @@ rpc_call_send(struct rpc_call *call, size_t i, uint64_t left)
 	    (unsigned)left);
 	http_creq_set_done_cb(call->creq, rpc_call_done_cb, call);
 	call->cur = i;
-	if (call->registered)
+	if (call->tracked)
 		selector_start(c->sel, call->service, n, util_now_ms());
 	http_creq_start(call->creq);
 	return 0;
+}
+
+/*
+ * A node the selector does not track is the only one (an address the
+ * caller named) and gets no selector state, not even a pick's: a version
+ * filter cannot match it, its version unknown.
+ */
+static ssize_t
+rpc_call_pick(struct rpc_call *call, uint64_t now)
+{
+	const char	*v = call->version;
+
+	if (!call->tracked)
+		return call->tried[0] || (v != NULL && *v != '\0') ? -1 : 0;
+	return selector_pick(call->client->sel, call->service, call->nodes.v,
+	    call->nodes.n, v, call->tried, now);
 }
 
 /* Try the next node, or fail the call when none is left. */
@@ -675,9 +722,7 @@ rpc_call_attempt(struct rpc_call *call)
 			rpc_call_exhausted(call, 0);
 			return;
 		}
-		i = selector_pick(c->sel, call->service, call->nodes.v,
-		    call->nodes.n, call->version, call->tried, now);
-		if (i == -1) {
+		if ((i = rpc_call_pick(call, now)) == -1) {
 			rpc_call_exhausted(call, 0);
 			return;
 		}

@@ -9,8 +9,10 @@
  * get the raw body with the Micro-* headers, other nodes the JSON-RPC
  * envelope. A call that never reached its node (refused, unreachable)
  * is retried on another node, one lost after it was sent is not (it may
- * have run); nodes that keep failing are ejected for a while. The
- * outcome is always either the service's result or a go-micro error JSON:
+ * have run); nodes that keep failing are ejected for a while (a timeout
+ * that is the caller's own, shorter than microd's, is not the node's
+ * failure). The outcome is always either the service's result or a
+ * go-micro error JSON:
  *
  *   unknown service		404 "service not found"
  *   no node answering		503
@@ -97,7 +99,7 @@ unsigned	 rpc_client_attempts(const struct rpc_client *);
  * The HTTP request (method, target) to node n of service, for the calls
  * and the proxies alike. NULL and *cause for a node no request can go to
  * (a host name: microd resolves none): it is as unreachable as a node
- * that refuses, logged at debug and, if tracked (a registered service),
+ * that refuses, logged at debug and, if tracked (a registered node),
  * marked failed so that passive health ejects it.
  */
 struct http_creq	*rpc_client_creq(struct rpc_client *,

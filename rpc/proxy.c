@@ -293,14 +293,36 @@ proxy_exhausted(struct proxy_req *pr)
  * the node left unread mean the node was slow (504), and the client
  * was only held back meanwhile.
  */
+static int
+proxy_client_stalled(const struct proxy_req *pr, struct http_creq *creq)
+{
+	return pr->streaming && pr->has_body && !pr->body_done &&
+	    http_creq_pending(creq) == 0;
+}
+
 static void
 proxy_timed_out(struct proxy_req *pr, struct http_creq *creq)
 {
-	if (pr->streaming && pr->has_body && !pr->body_done &&
-	    http_creq_pending(creq) == 0)
+	if (proxy_client_stalled(pr, creq))
 		proxy_fail(pr, 408, "request body not received in time");
 	else
 		proxy_fail(pr, 504, "request timeout");
+}
+
+/*
+ * The node's part in how the exchange ended: a client that stalled its
+ * own body (the 408 above) must not get a healthy node ejected.
+ */
+static enum select_outcome
+proxy_outcome(const struct proxy_req *pr, struct http_creq *creq,
+    enum http_client_error err)
+{
+	if (err == HTTP_CLIENT_OK)
+		return SELECT_OK;
+	if (err == HTTP_CLIENT_TIMEOUT && pr->reply_status == 0 &&
+	    proxy_client_stalled(pr, creq))
+		return SELECT_ABANDONED;
+	return SELECT_FAILED;
 }
 
 static void
@@ -309,7 +331,7 @@ proxy_done_cb(struct http_creq *creq, enum http_client_error err, void *arg)
 	struct proxy_req	*pr = arg;
 
 	pr->creq = NULL;
-	proxy_node_end(pr, err == HTTP_CLIENT_OK ? SELECT_OK : SELECT_FAILED);
+	proxy_node_end(pr, proxy_outcome(pr, creq, err));
 	if (pr->reply_status != 0) {
 		/* A cut answer must reach the client cut, not complete. */
 		if (err != HTTP_CLIENT_OK) {

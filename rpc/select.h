@@ -30,7 +30,7 @@ enum select_policy {
 enum select_outcome {
 	SELECT_OK,		/* the node answered (even with an error) */
 	SELECT_FAILED,		/* transport failure: counts to ejection */
-	SELECT_ABANDONED,	/* the caller gave up: no verdict */
+	SELECT_ABANDONED,	/* the caller's doing: no verdict */
 };
 
 struct select_config {

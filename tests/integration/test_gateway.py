@@ -1364,3 +1364,76 @@ def test_proxied_node_under_a_host_name_is_unreachable(gw, nodes):
     ejected = [line for line in m.read_log().splitlines()
                if "nosuchhost" in line]
     assert len(ejected) == 1 and "ejected for 10 s" in ejected[0], ejected
+
+
+def test_a_callers_own_timeout_ejects_no_node(gw, nodes):
+    """A Timeout header shorter than request_timeout is the caller's own
+    deadline: its 408s say nothing of the node, which stays a candidate
+    (three ejected it for every other caller). One at least as long is
+    microd's deadline: the node had all microd gives, 504, and three such
+    eject it."""
+    m = gw("[microd]\nlog_level = info\n[api]\nrequest_timeout = 300ms\n")
+    svc = "go.micro.srv.late"
+    late = FakeNode(slow(3))
+    nodes.append(late)
+    register(m, one_node(svc, "late", late.address))
+    wait_for(lambda: node_ids(m, svc) == ["late"], what="node registered")
+    call = {"service": svc, "method": "A.B"}
+    for _ in range(3):
+        status, _, body = rpc(m, call, {"Timeout": "50ms"})
+        assert status == 408, body
+    assert health_by_id(m, svc)["late"]["ejected"] is False
+    assert "ejected" not in m.read_log()
+    for _ in range(3):
+        status, _, body = rpc(m, call, {"Timeout": "300ms"})
+        assert status == 504, body
+    assert health_by_id(m, svc)["late"]["ejected"] is True
+
+
+def test_proxy_client_stalling_its_body_ejects_no_node(gw, nodes):
+    """A client that stops sending its streamed body is answered 408, its
+    own fault: the node that waited for the body is not held against it."""
+    m = gw("[microd]\nlog_level = info\n[api]\nhandler = proxy\n"
+           "request_timeout = 300ms\nread_timeout = 30s\n")
+    node = RawNode([(5, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+                   threaded=True)
+    nodes.append(node)
+    register(m, node.service("go.micro.api.up"))
+    for _ in range(3):
+        got = raw_exchange(m, b"POST /up/x HTTP/1.1\r\nHost: x\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+        assert got.startswith(b"HTTP/1.1 408 "), got
+    assert health_by_id(m, "go.micro.api.up")["go.micro.api.up-raw"][
+        "ejected"] is False
+    assert "ejected" not in m.read_log()
+
+
+def test_rpc_to_an_address_tracks_only_registered_nodes(gw, nodes):
+    """/rpc may name any address: one that no node of the service has
+    gets no selector state (an entry each, kept for minutes, grew the
+    worker without bound), so its refusals eject nothing. The address
+    of a registered node is that node, judged as any call to it."""
+    m = gw("[microd]\nlog_level = info\n")
+    svc = "go.micro.srv.addr"
+    live = FakeNode(lambda h, b: (200, {}, b'"live"'))
+    nodes.append(live)
+    dead = closed_address()
+    register(m, one_node(svc, "live", live.address))
+    register(m, one_node(svc, "dead", dead))
+    wait_for(lambda: len(node_ids(m, svc)) == 2, what="two nodes")
+    stranger = closed_address()
+    while stranger == dead:
+        stranger = closed_address()
+    call = {"service": svc, "method": "A.B"}
+    for _ in range(3):
+        status, _, body = rpc(m, dict(call, address=stranger))
+        assert status == 503, body
+    assert "ejected" not in m.read_log()
+    assert rpc(m, dict(call, address=live.address))[2] == b'"live"'
+    for _ in range(3):
+        assert rpc(m, dict(call, address=dead))[0] == 503
+    assert health_by_id(m, svc)["dead"]["ejected"] is True
+    ejected = [line for line in m.read_log().splitlines()
+               if "ejected" in line]
+    assert len(ejected) == 1, ejected
+    assert "node dead at %s" % dead in ejected[0], ejected

@@ -732,3 +732,31 @@ rpc_call_attempt(struct rpc_call *call)
 			return;
 	}
 }
+
+unsigned
+rpc_client_timeout(const struct rpc_client *c)
+{
+	return c->cfg.timeout_ms;
+}
+
+unsigned
+rpc_client_fail_all(struct rpc_client *c, int code, const char *detail)
+{
+	struct rpc_call	*call;
+	unsigned	 n;
+
+	for (n = 0; (call = TAILQ_FIRST(&c->calls)) != NULL; n++) {
+		if (call->creq != NULL) {
+			http_creq_cancel(call->creq);
+			call->creq = NULL;
+			rpc_call_select_end(call, SELECT_ABANDONED);
+		}
+		/* One that failed already (its finish deferred) keeps why. */
+		if (!call->failed)
+			rpc_error_set(&call->err, RPC_CLIENT_ID, code, "%s",
+			    detail);
+		call->failed = 1;
+		rpc_call_finish(call);
+	}
+	return n;
+}

@@ -123,4 +123,15 @@ void		 rpc_call_cancel(struct rpc_call *);
  */
 int		 rpc_timeout_parse(const char *, unsigned *);
 
+/* The config's timeout_ms, which a call without its own takes. */
+unsigned	 rpc_client_timeout(const struct rpc_client *);
+/*
+ * End every call in flight now with the error code and detail, each
+ * through its callback, which must start no call on this client; the
+ * number ended. A draining worker answers its callers so rather than
+ * leave them to the master's SIGKILL.
+ */
+unsigned	 rpc_client_fail_all(struct rpc_client *, int code,
+		    const char *detail);
+
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "http.h"
@@ -27,6 +28,8 @@
 #define GATEWAY_FAIL_MAX	3
 #define GATEWAY_EJECT_MS	10000
 #define GATEWAY_EJECT_MAX_MS	(5 * 60 * 1000)
+/* A drain cuts what is left this long before shutdown_timeout, at most. */
+#define GATEWAY_DRAIN_MARGIN_MS	500
 
 struct gateway_ctx {
 	struct http_request	*req;
@@ -136,16 +139,24 @@ gateway_call(struct rpc_client *c, struct http_request *req,
 	struct gateway_ctx	*ctx;
 	struct http_headers	*md;
 	const char		*t;
+	unsigned		 ms;
 
 	r->timeout_ms = 0;
 	r->caller_timeout = 0;
 	if ((t = http_request_header(req, "Timeout")) != NULL) {
-		if (rpc_timeout_parse(t, &r->timeout_ms) == -1) {
+		if (rpc_timeout_parse(t, &ms) == -1) {
 			http_reply_error(req, 400, error_id,
 			    "bad Timeout header (use e.g. 5s or 500ms)");
 			return;
 		}
-		r->caller_timeout = 1;
+		/*
+		 * A caller may shorten request_timeout, not lengthen it: the
+		 * operator's bound on how long a call holds the worker.
+		 */
+		if (ms < rpc_client_timeout(c)) {
+			r->timeout_ms = ms;
+			r->caller_timeout = 1;
+		}
 	}
 	md = gateway_forwarded_headers(req);
 	r->metadata = md;
@@ -156,6 +167,41 @@ gateway_call(struct rpc_client *c, struct http_request *req,
 	http_request_set_cancel_cb(req, gateway_cancel, ctx);
 	http_headers_free(md);
 	r->metadata = NULL;
+}
+
+static void
+gateway_drain_deadline_cb(evutil_socket_t fd, short events, void *arg)
+{
+	unsigned	 n;
+
+	if ((n = rpc_client_fail_all(arg, 503, "server going away")) > 0)
+		log_warnx("gateway: shutdown_timeout: cutting %u call%s still "
+		    "in flight", n, n == 1 ? "" : "s");
+}
+
+struct timeval
+gateway_drain_cut(uint64_t shutdown_timeout_ms)
+{
+	uint64_t	 margin = GATEWAY_DRAIN_MARGIN_MS;
+
+	if (margin > shutdown_timeout_ms / 4)
+		margin = shutdown_timeout_ms / 4;
+	return util_timeval(shutdown_timeout_ms - margin);
+}
+
+/*
+ * A one-shot timer, freed with the loop: the client lives until the loop
+ * ends, so the timer never fires after it is gone.
+ */
+void
+gateway_drain(struct rpc_client *c, struct event_base *base,
+    uint64_t shutdown_timeout_ms)
+{
+	struct timeval	 tv = gateway_drain_cut(shutdown_timeout_ms);
+
+	if (event_base_once(base, -1, EV_TIMEOUT, gateway_drain_deadline_cb,
+	    c, &tv) == -1)
+		fatalx("%s: event_base_once", __func__);
 }
 
 /* The format the caller wants back: its Accept, else what it sent. */

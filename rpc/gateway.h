@@ -8,9 +8,14 @@
 #ifndef MICRO_RPC_GATEWAY_H
 #define MICRO_RPC_GATEWAY_H
 
+#include <sys/time.h>
+
+#include <stdint.h>
+
 #include "rpc/client.h"
 
 struct config;
+struct event_base;
 struct http_request;
 
 #define GATEWAY_RPC_ID	"go.micro.rpc"
@@ -25,8 +30,9 @@ typedef void	(*gateway_reply_cb)(struct http_request *,
 
 /*
  * Call r for req; r->metadata, timeout_ms and caller_timeout are filled
- * here, a bad Timeout header answered as error_id. reply NULL means
- * gateway_reply.
+ * here, a bad Timeout header answered as error_id, one not shorter than
+ * the client's own timeout ([api] request_timeout) ignored. reply NULL
+ * means gateway_reply.
  */
 void	 gateway_call(struct rpc_client *, struct http_request *,
 	    struct rpc_request *, const char *, gateway_reply_cb);
@@ -47,6 +53,21 @@ void	 gateway_rpc(struct rpc_client *, struct http_request *);
  */
 void	 gateway_body_call(struct rpc_client *, struct http_request *,
 	    const char *service, const char *endpoint);
+
+/*
+ * When a draining worker cuts what is still in flight (its calls, and
+ * what its proxy carries), counted from the drain's start: a little
+ * before shutdown_timeout_ms (500 ms, a quarter of it at most), so that
+ * the worker exits by itself ahead of the master's SIGKILL.
+ */
+struct timeval	 gateway_drain_cut(uint64_t shutdown_timeout_ms);
+/*
+ * The worker drains: the calls of the client still in flight at
+ * gateway_drain_cut are answered 503 "server going away" (a line logged
+ * with their number) rather than left to die with the worker.
+ */
+void	 gateway_drain(struct rpc_client *, struct event_base *,
+	    uint64_t shutdown_timeout_ms);
 
 /* The request's headers with the peer appended to X-Forwarded-For. */
 struct http_headers *gateway_forwarded_headers(struct http_request *);

@@ -30,13 +30,6 @@
 
 #define PROXY_HIGH_WATER	(256 * 1024)
 
-/*
- * A drain closes the websockets still open this long before
- * shutdown_timeout (a quarter of it at most), so that the worker leaves
- * by itself rather than by the master's SIGKILL at that time.
- */
-#define PROXY_DRAIN_MARGIN_MS	500
-
 struct proxy_req;
 struct proxy_splice;
 TAILQ_HEAD(proxy_reqs, proxy_req);
@@ -847,14 +840,10 @@ void
 proxy_drain(struct proxy *p, struct event_base *base,
     uint64_t shutdown_timeout_ms, void (*done)(void))
 {
-	uint64_t	 margin = PROXY_DRAIN_MARGIN_MS;
-	struct timeval	 tv;
+	struct timeval	 tv = gateway_drain_cut(shutdown_timeout_ms);
 
 	p->draining = 1;
 	p->drained = done;
-	if (margin > shutdown_timeout_ms / 4)
-		margin = shutdown_timeout_ms / 4;
-	tv = util_timeval(shutdown_timeout_ms - margin);
 	if (p->drain_ev == NULL && (p->drain_ev = evtimer_new(base,
 	    proxy_drain_deadline_cb, p)) == NULL)
 		fatalx("%s: evtimer_new", __func__);

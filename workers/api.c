@@ -262,12 +262,17 @@ api_role_init(struct worker *w)
 	return 0;
 }
 
-/* Proxied websockets left the HTTP server: the drain waits for them. */
+/*
+ * Proxied websockets left the HTTP server: the drain waits for them. The
+ * calls and proxied requests still in flight near shutdown_timeout are
+ * answered 503 then, whatever the caller's timeout.
+ */
 static void
 api_role_drain(struct worker *w)
 {
 	struct api	*a = w->role_data;
 
+	gateway_drain(a->rpc, w->base, w->conf->shutdown_timeout_ms);
 	if (a->proxy != NULL)
 		proxy_drain(a->proxy, w->base, w->conf->shutdown_timeout_ms,
 		    worker_drain_check);

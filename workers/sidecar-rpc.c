@@ -36,6 +36,13 @@ sidecar_rpc_shutdown(struct worker *w)
 }
 
 void
+sidecar_rpc_drain(struct worker *w)
+{
+	gateway_drain(sidecar_rpc_client, w->base,
+	    w->conf->shutdown_timeout_ms);
+}
+
+void
 sidecar_rpc(struct worker *w, struct http_request *req)
 {
 	gateway_rpc(sidecar_rpc_client, req);

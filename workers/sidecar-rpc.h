@@ -12,6 +12,8 @@ struct worker;
 
 int	 sidecar_rpc_init(struct worker *);
 void	 sidecar_rpc_shutdown(struct worker *);
+/* Calls still in flight near shutdown_timeout are answered 503. */
+void	 sidecar_rpc_drain(struct worker *);
 void	 sidecar_rpc(struct worker *, struct http_request *);
 void	 sidecar_rpc_path(struct worker *, struct http_request *);
 

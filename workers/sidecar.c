@@ -42,6 +42,13 @@ sidecar_init(struct worker *w)
 	return sidecar_health_init(w);
 }
 
+static void
+sidecar_drain(struct worker *w)
+{
+	broker_worker_drain(w);
+	sidecar_rpc_drain(w);
+}
+
 static int
 sidecar_busy(struct worker *w)
 {
@@ -62,7 +69,7 @@ const struct role role_sidecar = {
 	.error_id = SIDECAR_ID,
 	.init = sidecar_init,
 	.shutdown = sidecar_shutdown,
-	.drain = broker_worker_drain,
+	.drain = sidecar_drain,
 	.busy = sidecar_busy,
 	.cmds = sidecar_cmds,
 	.routes = sidecar_routes,

@@ -169,11 +169,17 @@ web_shutdown(struct worker *w)
 	w->role_data = NULL;
 }
 
-/* The live feed ends now; proxied websockets run on until they end. */
+/*
+ * The live feed ends now; proxied websockets run on until they end. The
+ * call form's calls still in flight near shutdown_timeout are answered
+ * 503 then.
+ */
 static void
 web_drain(struct worker *w)
 {
 	web_live_drain(web_state(w)->live);
+	gateway_drain(web_state(w)->rpc, w->base,
+	    w->conf->shutdown_timeout_ms);
 	proxy_drain(web_state(w)->proxy, w->base,
 	    w->conf->shutdown_timeout_ms, worker_drain_check);
 }

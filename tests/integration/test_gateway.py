@@ -303,6 +303,10 @@ def test_error_statuses(gw, nodes):
     status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
                           {"Timeout": "0.2s"})
     assert status == 408, body
+    # One past request_timeout cannot lengthen it: microd's deadline, 504.
+    status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
+                          {"Timeout": "2s"})
+    assert status == 504, body
     status, _, body = rpc(m, dict(call, service="go.micro.srv.slow"),
                           {"Timeout": "soon"})
     assert status == 400 and error(body)["id"] == "go.micro.rpc"
@@ -645,6 +649,57 @@ def test_proxy_websocket_closed_at_shutdown_timeout(gw, nodes):
     s.close()
     log = m.read_log()
     assert "closing 1 websocket still open" in log, log
+    assert "did not stop in time" not in log, log
+
+
+def test_calls_in_flight_answered_at_shutdown_timeout(microd, nodes):
+    # request_timeout longer than shutdown_timeout: the calls still running
+    # when a reload drains their workers (api, sidecar, web) are answered
+    # 503 just before it, by each worker, which then exits by itself.
+    m = microd("[microd]\nshutdown_timeout = 2s\n"
+               "[api]\nrequest_timeout = 60s\n", workers={"broker": 0})
+    node = FakeNode(slow(30))
+    nodes.append(node)
+    for name in ("go.micro.srv.slow", "go.micro.api.slow"):
+        register(m, node.service(name))
+    call = {"service": "go.micro.srv.slow", "method": "X.Y", "request": {}}
+    calls = {
+        "api": [lambda: rpc(m, call), lambda: get(m, "/slow/x")],
+        "sidecar": [lambda: rpc(m, call, role="sidecar"),
+                    lambda: http("POST", m.url("sidecar", "/slow/x"), b"{}",
+                                 {"Content-Type": "application/json"})],
+        "web": [lambda: rpc(m, call, role="web")],
+    }
+    old = [m.running(role)[0]["pid"] for role in calls]
+    answers = []
+
+    def run(call):
+        try:
+            answers.append(call())
+        except OSError as e:    # the connection dropped: no answer
+            answers.append((repr(e), {}, b""))
+    threads = [threading.Thread(target=run, args=(c,))
+               for role in calls for c in calls[role]]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(node.requests) == len(threads),
+             what="every call at the node")
+    m.ctl("reload")
+    for t in threads:
+        t.join(timeout=20)
+    assert len(answers) == len(threads), answers
+    for status, _, body in answers:
+        assert status == 503, (status, body)
+        assert error(body) == {"id": "go.micro.client", "code": 503,
+                               "detail": "server going away",
+                               "status": "Service Unavailable"}
+    wait_for(lambda: not any(pid_alive(p) for p in old),
+             what="the drained workers' exit")
+    log = m.read_log()
+    for role, n in (("api", "2 calls"), ("sidecar", "2 calls"),
+                    ("web", "1 call")):
+        assert "%s/0: gateway: shutdown_timeout: cutting %s still" % (
+            role, n) in log, log
     assert "did not stop in time" not in log, log
 
 

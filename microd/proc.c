@@ -751,9 +751,16 @@ proc_release_role(enum role_id role)
 static void
 proc_exited(struct proc *p, int status)
 {
-	uint64_t	 lived_ms = util_now_ms() - p->started_ms;
+	uint64_t	 lived_ms = 0;
 	int		 was_registry = p->role == ROLE_REGISTRY;
 
+	/*
+	 * One that never said ready never served: however long it took,
+	 * its exit is a quick failure, so a start that keeps hanging until
+	 * the watchdog kills it backs off and is reported as a crash loop.
+	 */
+	if (p->state != PROC_STARTING)
+		lived_ms = util_now_ms() - p->started_ms;
 	proc_log_exit(p, status);
 	shm_slot_clear(master->shm, p->slot);
 	/* Publishers stop choosing its ring for queue group copies. */

@@ -10,15 +10,16 @@
 
 #include "log.h"
 #include "microd/master.h"
+#include "procstat.h"
 #include "shm/shm.h"
 #include "util.h"
 
 /*
  * The worker watchdog. A worker's event loop stores a beat in its shm slot
  * once a second (workers/worker.c). Once a second the master samples the
- * running workers' beats, and kills (SIGKILL) a worker whose beat stayed
- * the same for WATCHDOG_HANG_TICKS samples: its loop is stuck (an endless
- * loop, a blocking call, SIGSTOP), so the connections it accepted wait for
+ * workers' beats, and kills (SIGKILL) a worker whose beat stayed the same
+ * for WATCHDOG_HANG_TICKS samples: its loop is stuck (an endless loop, a
+ * blocking call, SIGSTOP), so the connections it accepted wait for
  * nothing, and if it stopped inside a registry read, the registry writer
  * cannot reuse the memory that read may see and refuses the updates that
  * need it. Reaping the worker clears its slot, which releases the read,
@@ -37,6 +38,18 @@
  * one by one without returning to the loop. Every publish bumps the
  * segment's generation, so while it moves the writer is working, not
  * stuck: it counts as a beat.
+ *
+ * A worker that is starting has no loop to beat yet, and one that stops
+ * (or blocks for good) before it says "ready" leaves its role down, a
+ * reload unfinished and systemd without READY=1: it is killed after the
+ * same count of samples from its fork. The roles' inits only set up, in
+ * milliseconds, except the registry worker's, which loads the database
+ * into shm first: tens of thousands of services take seconds of sqlite
+ * reads before the first publish, longer on a busy host. So while it
+ * starts, its CPU time counts as its beat: a load uses CPU, a stopped or
+ * blocked process does not. (One spinning in its load is taken for
+ * loading: the price of never killing a load that is merely long, which
+ * would start over and be killed again.)
  */
 #define WATCHDOG_TICK_MS	1000
 #define WATCHDOG_LATE_MS	(3 * WATCHDOG_TICK_MS)	/* the master was held */
@@ -45,7 +58,7 @@
 struct watchdog_slot {
 	pid_t		 pid;		/* the process the samples are of */
 	uint64_t	 beat_ms;	/* its beat then */
-	uint64_t	 progress;	/* its writer progress then */
+	uint64_t	 progress;	/* registry: its work then */
 	unsigned	 ticks;		/* samples with neither moving */
 	int		 acted;		/* killed */
 	int		 said_traced;	/* logged that a tracer spares it */
@@ -74,31 +87,56 @@ watchdog_traced(pid_t pid)
 	return tracer != 0;
 }
 
+/* Its CPU time in ms; 0 if unreadable. */
+static uint64_t
+watchdog_cpu_ms(pid_t pid)
+{
+	int64_t	 cpu_ms, rss;
+
+	return procstat_read(pid, &cpu_ms, &rss) == -1 ? 0 : (uint64_t)cpu_ms;
+}
+
+/* The log line's words for what is wrong with the worker. */
+static void
+watchdog_fault(const struct proc *p, char *buf, size_t len)
+{
+	const char	*role = config_role_name(p->role);
+	uint64_t	 secs = (util_now_ms() - p->started_ms) / 1000;
+
+	if (p->state == PROC_STARTING)
+		snprintf(buf, len, "%s/%u: pid %ld not ready after %llu s",
+		    role, p->id, (long)p->pid, (unsigned long long)secs);
+	else
+		snprintf(buf, len, "%s/%u (pid %ld) stopped turning its event "
+		    "loop", role, p->id, (long)p->pid);
+}
+
 static void
 watchdog_kill(struct proc *p, struct watchdog_slot *ws)
 {
-	const char	*role = config_role_name(p->role);
+	char	 fault[128];
 
+	watchdog_fault(p, fault, sizeof(fault));
 	if (watchdog_traced(p->pid)) {
 		if (!ws->said_traced)
-			log_warnx("%s/%u (pid %ld) stopped turning its event "
-			    "loop, but it is being traced: left alone", role,
-			    p->id, (long)p->pid);
+			log_warnx("%s, but it is being traced: left alone",
+			    fault);
 		ws->said_traced = 1;
 		ws->ticks = 0;
 		return;
 	}
 	ws->acted = 1;
-	log_warnx("%s/%u (pid %ld) stopped turning its event loop: killing it",
-	    role, p->id, (long)p->pid);
+	log_warnx("%s%s killing it", fault,
+	    p->state == PROC_STARTING ? "," : ":");
 	if (kill(p->pid, SIGKILL) == -1)
 		log_warn("kill %ld", (long)p->pid);
 }
 
 /*
- * The registry worker's publishes: moving while its loop is in one long
- * callback. Refused puts do not count: a writer retrying them for ever
- * would look alive. 0 for the other workers.
+ * The registry worker's CPU time while it loads, then its publishes:
+ * moving while its loop is in one long callback. Refused puts do not
+ * count: a writer retrying them for ever would look alive. 0 for the
+ * other workers.
  */
 static uint64_t
 watchdog_progress(const struct proc *p)
@@ -107,6 +145,8 @@ watchdog_progress(const struct proc *p)
 
 	if (p->role != ROLE_REGISTRY)
 		return 0;
+	if (p->state == PROC_STARTING)
+		return watchdog_cpu_ms(p->pid);
 	shm_stats(master->shm, &st);
 	if (st.writer_pid != p->pid)
 		return 0;
@@ -120,7 +160,8 @@ watchdog_sample(struct proc *p)
 	uint64_t		 beat = shm_slot_beat_ms(master->shm, p->slot);
 	uint64_t		 progress = watchdog_progress(p);
 
-	if (ws->pid != p->pid || beat == 0 || beat != ws->beat_ms ||
+	/* A starting worker's beat is 0: its count runs from the fork. */
+	if (ws->pid != p->pid || beat != ws->beat_ms ||
 	    progress != ws->progress) {
 		memset(ws, 0, sizeof(*ws));
 		ws->pid = p->pid;
@@ -144,7 +185,8 @@ watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	TAILQ_FOREACH(p, &master->procs, entry) {
-		if (p->state == PROC_RUNNING && p->slot < MASTER_SLOTS)
+		if ((p->state == PROC_STARTING || p->state == PROC_RUNNING) &&
+		    p->slot < MASTER_SLOTS)
 			watchdog_sample(p);
 	}
 }

@@ -49,6 +49,84 @@ sqlite3_step(sqlite3_stmt *stmt)
 }
 """
 
+# A worker named STOP_AT_START (prctl PR_SET_NAME, as it starts, long
+# before it says ready) stops itself, once STOP_AT_START_FILE exists: as
+# a SIGSTOP right after the fork, without racing the start.
+STOP_AT_START_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PR_SET_NAME	15
+
+int
+prctl(int option, ...)
+{
+	static int (*real)(int, ...);
+	const char *name = getenv("STOP_AT_START");
+	const char *file = getenv("STOP_AT_START_FILE");
+	unsigned long a[4];
+	va_list ap;
+	int i;
+
+	va_start(ap, option);
+	for (i = 0; i < 4; i++)
+		a[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (real == NULL)
+		real = (int (*)(int, ...))dlsym(RTLD_NEXT, "prctl");
+	/* unlink: only the first start after the file appeared. */
+	if (option == PR_SET_NAME && name != NULL && file != NULL &&
+	    strcmp((const char *)a[0], name) == 0 && unlink(file) == 0)
+		raise(SIGSTOP);
+	return real(option, a[0], a[1], a[2], a[3]);
+}
+"""
+
+# The first sqlite3_step of a process keeps a CPU busy for SLOW_LOAD_MS:
+# the registry worker's load of a large database on a busy host (30 000
+# services took 14 s of sqlite reads before the first publish).
+SLOW_LOAD_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int
+sqlite3_step(sqlite3_stmt *stmt)
+{
+	static int (*real)(sqlite3_stmt *);
+	static int done;
+	const char *ms = getenv("SLOW_LOAD_MS");
+	long until;
+
+	if (real == NULL)
+		real = (int (*)(sqlite3_stmt *))dlsym(RTLD_NEXT,
+		    "sqlite3_step");
+	if (ms != NULL && !done) {
+		done = 1;
+		for (until = now_ms() + atol(ms); now_ms() < until; )
+			;
+	}
+	return real(stmt);
+}
+"""
+
 
 def registry_worker_lived(m, pid, services, started, what):
     """Wait until the registry holds services, then check the registry
@@ -61,18 +139,24 @@ def registry_worker_lived(m, pid, services, started, what):
     assert time.monotonic() - started > 11
 
 
-def slow_commit_env(tmp_path, ms):
-    """Environment that makes every COMMIT of microd's sqlite ms longer."""
-    src = tmp_path / "slowcommit.c"
-    src.write_text(SLOW_COMMIT_C)
-    shim = tmp_path / "slowcommit.so"
+def preload_env(tmp_path, name, source, **env):
+    """Environment that preloads the shim built from the C source into
+    microd's processes, with env besides."""
+    src = tmp_path / (name + ".c")
+    src.write_text(source)
+    shim = tmp_path / (name + ".so")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(src),
                     "-ldl"], check=True)
     # An ASan build wants its runtime first: the shim is plain C.
     asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
                                   "verify_asan_link_order=0"]))
-    return {"LD_PRELOAD": str(shim), "ASAN_OPTIONS": asan,
-            "SLOW_COMMIT_MS": str(ms)}
+    return dict(env, LD_PRELOAD=str(shim), ASAN_OPTIONS=asan)
+
+
+def slow_commit_env(tmp_path, ms):
+    """Environment that makes every COMMIT of microd's sqlite ms longer."""
+    return preload_env(tmp_path, "slowcommit", SLOW_COMMIT_C,
+                       SLOW_COMMIT_MS=str(ms))
 
 
 def test_mass_expiry_lets_registrations_through(microd, tmp_path):
@@ -141,6 +225,63 @@ def test_hung_worker_killed_unless_traced_until_the_tracer_leaves(microd):
         if pid_alive(traced):
             signal_pid(traced, signal.SIGCONT)
     assert http("GET", m.url("sidecar", "/healthz"))[0] == 200
+
+
+def proc_state(pid):
+    """The state letter in /proc/PID/stat (T: stopped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_worker_stuck_before_ready_killed_and_respawned(microd, tmp_path):
+    """A worker that stops before it says ready (here: as it starts, after
+    api/0 was killed) is killed 10 samples after its fork, which is
+    logged, and respawned. It used to stay `starting` for ever, its role
+    down, with nothing logged (a reload never finished, READY=1 never
+    came)."""
+    trigger = tmp_path / "stop-next-api"
+    m = microd(workers={"web": 0, "broker": 0},
+               env=preload_env(tmp_path, "stopatstart", STOP_AT_START_C,
+                               STOP_AT_START="microd-api",
+                               STOP_AT_START_FILE=str(trigger)))
+    old = m.running("api")[0]["pid"]
+    trigger.touch()
+    signal_pid(old, signal.SIGKILL)
+
+    def stopped_successor():
+        return [w["pid"] for w in m.workers_list() if w["role"] == "api"
+                and w["state"] == "starting" and w["pid"] not in (0, old)
+                and proc_state(w["pid"]) == "T"]
+    stuck = wait_for(stopped_successor, 15, what="the successor stopped")[0]
+    assert not trigger.exists()
+    wait_for(lambda: "api/0: pid %d not ready after" % stuck in m.read_log(),
+             40, what="the stuck worker killed")
+    wait_for(lambda: not pid_alive(stuck), 15, what="the stuck worker gone")
+    wait_for(lambda: [w for w in m.running("api") if w["pid"] != stuck],
+             15, what="api respawned")
+    assert http("GET", m.url("api", "/healthz"))[0] == 200
+
+
+def test_registry_worker_with_a_long_load_is_not_killed(microd, tmp_path):
+    """The registry worker loads the database before it says ready, and a
+    large one on a busy host takes longer than the watchdog's 10 samples
+    (here: 12 s in sqlite, before the first publish). It uses CPU all
+    along, so it is taken for loading, not stuck: killed, it would load
+    again and be killed again."""
+    m = microd(env=preload_env(tmp_path, "slowload", SLOW_LOAD_C,
+                               SLOW_LOAD_MS="12000"),
+               workers={"web": 0, "broker": 0}, start=False)
+    started = time.monotonic()
+    m.start(wait=False)
+    registry = wait_for(lambda: [w["pid"] for w in m.workers_list()
+                                 if w["role"] == "registry" and w["pid"]],
+                        15, what="the registry worker forked")[0]
+    wait_for(lambda: m.running("registry") or not pid_alive(registry), 60,
+             interval=0.1, what="the registry worker ready")
+    assert "registry/0: pid %d not ready" % registry not in m.read_log()
+    assert m.running("registry")[0]["pid"] == registry
+    assert time.monotonic() - started > 11
+    m.wait_ready()
 
 
 def tracer_of(pid):

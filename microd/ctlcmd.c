@@ -94,6 +94,45 @@ ctlcmd_stop(struct control_conn *c, const struct ctl_msg *m)
 	master_stop();
 }
 
+/* The optional integer argument key within [min, max]: -1 if bad. */
+static int
+ctlcmd_arg_int(const struct ctl_msg *m, const char *key, int64_t min,
+    int64_t max, int64_t *v)
+{
+	const msgpack_object	*o = ctl_map_get(m->args, key);
+
+	if (o == NULL)
+		return 0;
+	return ctl_obj_int(o, v) == 0 && *v >= min && *v <= max ? 0 : -1;
+}
+
+/*
+ * A restart with "pid" (micro-top's, which shows processes) is for that
+ * process only. proc_restart() replaces the current generation's worker
+ * of a role and index, so the pid must name that one: a draining one, or
+ * one a reload replaces, would have the restart hit its successor, a
+ * healthy worker nobody asked about. On success *id is its index.
+ */
+static const char *
+ctlcmd_restart_pid(enum role_id role, int64_t pid, int64_t *id)
+{
+	struct proc	*p;
+
+	TAILQ_FOREACH(p, &master->procs, entry) {
+		if (p->pid == pid && p->role == role &&
+		    (*id < 0 || (int64_t)p->id == *id))
+			break;
+	}
+	if (p == NULL)
+		return "worker is not running";
+	if (p->state == PROC_DRAINING)
+		return "worker is draining";
+	if (p->generation != master->generation)
+		return "worker is being replaced by a reload";
+	*id = p->id;
+	return NULL;
+}
+
 static void
 ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 {
@@ -101,7 +140,7 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 	char			 name[32];
 	const char		*cause;
 	enum role_id		 role;
-	int64_t			 id = -1;
+	int64_t			 id = -1, pid = 0;
 	int			 n;
 
 	if (master->stopping) {
@@ -115,10 +154,16 @@ ctlcmd_restart(struct control_conn *c, const struct ctl_msg *m)
 		    "web, sidecar or broker");
 		return;
 	}
-	if (ctl_map_get(m->args, "id") != NULL &&
-	    (ctl_obj_int(ctl_map_get(m->args, "id"), &id) == -1 || id < 0 ||
-	    id > INT_MAX)) {
+	if (ctlcmd_arg_int(m, "id", 0, INT_MAX, &id) == -1) {
 		control_error(c, m->id, "bad worker id");
+		return;
+	}
+	if (ctlcmd_arg_int(m, "pid", 1, INT_MAX, &pid) == -1) {
+		control_error(c, m->id, "bad worker pid");
+		return;
+	}
+	if (pid != 0 && (cause = ctlcmd_restart_pid(role, pid, &id)) != NULL) {
+		control_error(c, m->id, cause);
 		return;
 	}
 	if ((n = proc_restart(role, (int)id, &cause)) == 0) {

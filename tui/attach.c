@@ -379,11 +379,18 @@ attach_restart(struct top *t)
 		    (long long)w->id, (long long)w->pid);
 		return;
 	}
+	/*
+	 * The pid makes microd restart that process or refuse: by role and
+	 * index alone, a draining worker's restart would hit its successor.
+	 * One with no process (backoff, stopped) is restarted by its index.
+	 */
 	conn_begin(t->req, &f, "restart", 1);
 	ctl_pack_str(&f.pk, "args");
-	msgpack_pack_map(&f.pk, 2);
+	msgpack_pack_map(&f.pk, w->pid > 0 ? 3 : 2);
 	ctl_pack_kv_str(&f.pk, "role", w->role);
 	ctl_pack_kv_int(&f.pk, "id", w->id);
+	if (w->pid > 0)
+		ctl_pack_kv_int(&f.pk, "pid", w->pid);
 	if (conn_send(t->req, &f, attach_on_restart, t) == -1)
 		snprintf(t->message, sizeof(t->message), "microd is busy");
 	else

@@ -80,11 +80,16 @@ workers_text(const struct model *m, size_t i, char *buf, size_t len)
 	    (long long)w->pid, w->state);
 }
 
+/*
+ * The pid too: a restarted or reloaded worker drains beside its
+ * successor of the same role and index, and the selection must stay on
+ * the process chosen, which K restarts.
+ */
 static void
 workers_ident(const struct model *m, size_t i, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%lld", m->workers[i].role,
-	    (long long)m->workers[i].id);
+	snprintf(buf, len, "%s/%lld %lld", m->workers[i].role,
+	    (long long)m->workers[i].id, (long long)m->workers[i].pid);
 }
 
 static int
@@ -107,8 +112,9 @@ workers_cmp(const struct model *m, int sort, size_t a, size_t b)
 		c = panel_cmp_desc(x->restarts, y->restarts);
 		break;
 	}
-	if (c == 0 && (c = strcmp(x->role, y->role)) == 0)
-		c = (x->id > y->id) - (x->id < y->id);
+	if (c == 0 && (c = strcmp(x->role, y->role)) == 0 &&
+	    (c = (x->id > y->id) - (x->id < y->id)) == 0)
+		c = (x->pid > y->pid) - (x->pid < y->pid);
 	return c;
 }
 

@@ -93,27 +93,40 @@ metrics_start_time(const struct web_slot *s)
 	return s->info.started_ms / 1000;
 }
 
+/*
+ * How the figures of one worker's processes combine (metrics_worker_value):
+ * counters and connections add up, a restart count and a start time are
+ * the newest process's, the largest.
+ */
+enum metrics_merge {
+	METRICS_SUM,
+	METRICS_MAX,
+};
+
 static const struct {
-	const char	*name;
-	const char	*type;
-	const char	*help;
-	uint64_t	(*value)(const struct web_slot *);
+	const char		*name;
+	const char		*type;
+	const char		*help;
+	uint64_t		(*value)(const struct web_slot *);
+	enum metrics_merge	 merge;
 } metrics_worker_families[] = {
 	{ "microd_worker_requests_total", "counter",
-	    "HTTP requests answered by the process.", metrics_requests },
+	    "HTTP requests answered by the process.", metrics_requests,
+	    METRICS_SUM },
 	{ "microd_worker_errors_total", "counter",
-	    "5xx answers and protocol errors.", metrics_errors },
+	    "5xx answers and protocol errors.", metrics_errors, METRICS_SUM },
 	{ "microd_worker_received_bytes_total", "counter",
-	    "Bytes read from clients.", metrics_bytes_in },
+	    "Bytes read from clients.", metrics_bytes_in, METRICS_SUM },
 	{ "microd_worker_sent_bytes_total", "counter",
-	    "Bytes written to clients.", metrics_bytes_out },
+	    "Bytes written to clients.", metrics_bytes_out, METRICS_SUM },
 	{ "microd_worker_connections", "gauge",
-	    "Client connections open now.", metrics_connections },
+	    "Client connections open now.", metrics_connections, METRICS_SUM },
 	{ "microd_worker_restarts_total", "counter",
-	    "Times the master respawned this worker.", metrics_restarts },
+	    "Times the master respawned this worker.", metrics_restarts,
+	    METRICS_MAX },
 	{ "microd_worker_start_time_seconds", "gauge",
 	    "Start time of the process since the Unix epoch.",
-	    metrics_start_time },
+	    metrics_start_time, METRICS_MAX },
 };
 
 /*
@@ -131,10 +144,50 @@ metrics_worker_sample(struct evbuffer *out, const char *name,
 	    s->info.id, s->info.generation, (unsigned long long)v);
 }
 
+/* Whether two slots are processes of one series: the same labels. */
+static int
+metrics_same_worker(const struct web_slot *a, const struct web_slot *b)
+{
+	return a->info.role == b->info.role && a->info.id == b->info.id &&
+	    a->info.generation == b->info.generation;
+}
+
+/*
+ * A restarted api or web worker drains its websockets beside its
+ * successor, of the same role, index and generation: one series holds
+ * both, since two samples of one series are invalid exposition. What
+ * the old process still counts stays in the sum until it exits; the drop
+ * then reads as a counter reset, as after a crash. Returns 0 for a slot
+ * an earlier one of the same worker has spoken for.
+ */
+static int
+metrics_worker_value(const struct web_slots *ws, size_t first, size_t f,
+    uint64_t *v)
+{
+	uint64_t	 x;
+	size_t		 i;
+
+	for (i = 0; i < first; i++)
+		if (metrics_same_worker(&ws->v[i], &ws->v[first]))
+			return 0;
+	*v = 0;
+	for (i = first; i < ws->n; i++) {
+		if (!metrics_same_worker(&ws->v[i], &ws->v[first]))
+			continue;
+		x = metrics_worker_families[f].value(&ws->v[i]);
+		if (metrics_worker_families[f].merge == METRICS_SUM)
+			*v += x;
+		else if (x > *v)
+			*v = x;
+	}
+	return 1;
+}
+
 static void
 metrics_workers(struct worker *w, struct evbuffer *out)
 {
 	struct web_slots	 ws;
+	uint64_t		 v;
 	size_t			 f, i;
 
 	web_model_slots(w, &ws);
@@ -143,9 +196,10 @@ metrics_workers(struct worker *w, struct evbuffer *out)
 		    metrics_worker_families[f].type,
 		    metrics_worker_families[f].help);
 		for (i = 0; i < ws.n; i++)
-			metrics_worker_sample(out,
-			    metrics_worker_families[f].name, &ws.v[i],
-			    metrics_worker_families[f].value(&ws.v[i]));
+			if (metrics_worker_value(&ws, i, f, &v))
+				metrics_worker_sample(out,
+				    metrics_worker_families[f].name, &ws.v[i],
+				    v);
 	}
 	web_model_slots_free(&ws);
 }

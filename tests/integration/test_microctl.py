@@ -576,6 +576,13 @@ def test_idle_connection_is_closed_but_a_stream_stays(m):
     ({"cmd": "restart", "args": {"role": 5}}, b"restart needs a role"),
     ({"cmd": "restart", "args": {"role": "api", "id": "x"}},
      b"bad worker id"),
+    ({"cmd": "restart", "args": {"role": "api", "pid": "x"}},
+     b"bad worker pid"),
+    ({"cmd": "restart", "args": {"role": "api", "pid": 0}},
+     b"bad worker pid"),
+    # A pid names the process meant (micro-top's): init is no worker.
+    ({"cmd": "restart", "args": {"role": "api", "id": 0, "pid": 1}},
+     b"worker is not running"),
     ({"cmd": "service", "args": {"name": 7}}, b"service needs a name"),
     ({"cmd": "register", "args": {"json": 7}}, b'needs a "json" string'),
     ({"cmd": "register", "args": {"json": "{}", "ttl_ms": "x"}},

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import MICROTOP, http, signal_pid, wait_for
 from gwnodes import FakeNode, closed_address, register
+from test_web_metrics import hold_web_websocket
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
                                 reason="tmux is not installed")
@@ -524,6 +525,83 @@ def test_restart_asks_about_one_worker(microd, tmux):
     after = {(w["role"], w["id"]): (w["pid"], w["restarts"])
              for w in m.workers_list()}
     assert after == before
+
+
+@pytest.fixture
+def web_draining(microd, tmux):
+    """web/0 restarted while its old process drains a proxied websocket,
+    micro-top showing both: (m, t, old pid, new pid)."""
+    m = microd(extra="[microd]\nshutdown_timeout = 60s\n")
+    node = FakeNode()
+    ws = hold_web_websocket(m, node)
+    try:
+        old = m.running("web")[0]["pid"]
+        m.ctl("restart", "web")
+        wait_for(lambda: m.running("web") and
+                 m.running("web")[0]["pid"] != old, what="new web worker")
+        new = m.running("web")[0]["pid"]
+        t = attached_top(tmux(), m)
+        t.wait(lambda s: {c[2] for c in rows(s, "web", "0")} ==
+               {str(old), str(new)}, what="both web/0 rows")
+        yield m, t, old, new
+    finally:
+        ws.close()
+        node.close()
+
+
+def rows(screen, *lead):
+    """The cells of every panel line that starts with the cells lead."""
+    return [line.split() for line in screen.splitlines()
+            if line.split()[:len(lead)] == list(lead) and
+            len(line.split()) >= 5]
+
+
+def select_worker(t, role, pid):
+    """Move the selection down to the row of that pid: K says which
+    process the selection is on, and is declined."""
+    for _ in range(12):
+        t.type("K")
+        screen = t.wait(lambda s: "[y/N]" in s, what="the question")
+        if "Restart worker %s (pid %d)?" % (role, pid) in screen:
+            return
+        t.type("n")
+        t.wait(lambda s: "[y/N]" not in s, what="declined")
+        t.type("j")
+    raise AssertionError("no row selected for %s pid %d" % (role, pid))
+
+
+def uptime(screen):
+    found = re.search(r"  up (\S+)  ", screen)
+    return found and found.group(1)
+
+
+def test_selection_stays_on_the_process(web_draining):
+    # web/0 has two rows; the selection must not jump from one to the
+    # other when the stats come (it did: rows were told by role and id).
+    m, t, old, new = web_draining
+    for pid in (new, old):
+        select_worker(t, "web/0", pid)
+        t.type("n")
+        for _ in range(2):
+            up = uptime(t.screen())
+            t.wait(lambda s: uptime(s) not in (up, None),
+                   what="the next stats")
+        t.type("K")
+        t.wait_text("Restart worker web/0 (pid %d)? [y/N]" % pid)
+        t.type("n")
+        t.wait(lambda s: "[y/N]" not in s, what="declined")
+        t.type("g")
+
+
+def test_restart_of_a_draining_worker_is_refused(web_draining):
+    # K on the draining row restarted the running web/0 instead.
+    m, t, old, new = web_draining
+    select_worker(t, "web/0", old)
+    t.type("y")
+    t.wait_text("restart failed: worker is draining")
+    web = {w["pid"]: (w["state"], w["restarts"]) for w in m.workers_list()
+           if w["role"] == "web"}
+    assert web == {old: ("draining", 0), new: ("running", 1)}
 
 
 def long_service(name, node):

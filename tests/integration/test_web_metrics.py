@@ -75,6 +75,56 @@ def test_worker_restart_keeps_series_unique_and_sums(microd, node):
     assert sum(restarts.values()) >= 2
 
 
+def hold_web_websocket(m, node):
+    """A websocket through the web worker to the app wsapp, whose node
+    (a FakeNode) echoes it: the client's socket, open until closed."""
+    gw_register(m, node.service("go.micro.web.wsapp"))
+    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
+    s.sendall(b"GET /wsapp/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = s.recv(4096)
+        assert data, "websocket refused: %r" % head
+        head += data
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def web_states(m):
+    return sorted(w["state"] for w in m.workers_list() if w["role"] == "web")
+
+
+def test_restart_while_draining_keeps_one_series_per_worker(microd, node):
+    """`microctl restart web` while the old web worker drains a proxied
+    websocket: both processes are web/0 of generation 1, and /metrics
+    shows one series for them (two samples of a series are invalid),
+    their counters summed, the successor's restart count."""
+    m = microd(workers={"broker": 0},
+               extra="[microd]\nshutdown_timeout = 60s\n")
+    ws = hold_web_websocket(m, node)
+    try:
+        before = scrape(m)
+        m.ctl("restart", "web")
+        wait_for(lambda: web_states(m) == ["draining", "running"],
+                 what="the old web worker draining beside the new one")
+        fams = scrape(m)    # the strict parser refuses a duplicate
+        for name in ("microd_worker_requests_total",
+                     "microd_worker_connections",
+                     "microd_worker_restarts_total"):
+            web_series = [lab for (n, lab) in fams[name]["samples"]
+                          if ("role", "web") in lab]
+            assert web_series == [(("generation", "1"), ("role", "web"),
+                                   ("worker", "0"))], (name, web_series)
+        # The old process's requests (the scrape before) are in the sum.
+        assert sample(fams, "microd_worker_requests_total", role="web") > \
+            sample(before, "microd_worker_requests_total", role="web")
+        assert sample(fams, "microd_worker_restarts_total", role="web") == 1
+    finally:
+        ws.close()
+
+
 class Feed(Events):
     """An Events reader on a thread: every snapshot with its arrival."""
 

@@ -93,13 +93,27 @@ http_conn_free(struct http_conn *conn)
 	http_server_conn_gone(srv);
 }
 
+/*
+ * Between requests. The wait for the next one (keep-alive, or a draining
+ * server's grace) starts once the last reply is sent: a client reading a
+ * large reply slowly is not idle, and while output is pending only the
+ * send timeout applies. The write callback comes back here then.
+ */
 void
 http_conn_idle(struct http_conn *conn, unsigned int ms)
 {
 	conn->state = HTTP_CONN_IDLE;
-	http_conn_arm(conn, ms);
+	conn->idle_ms = ms;
 	if (evbuffer_get_length(stream_input(conn->stream)) > 0)
 		event_active(conn->resume, EV_TIMEOUT, 0);
+	else if (conn->eof) {
+		http_conn_linger(conn);	/* no request can come */
+		return;
+	}
+	if (evbuffer_get_length(stream_output(conn->stream)) > 0)
+		evtimer_del(conn->timer);
+	else
+		http_conn_arm(conn, ms);
 }
 
 /*
@@ -116,6 +130,14 @@ http_conn_fail(struct http_conn *conn, int status)
 
 	if (conn->req != NULL && conn->req->started) {
 		http_conn_free(conn);
+		return;
+	}
+	/* Answered early: a second reply would answer nothing the client
+	   sent. The rest of the body is lost; so is the connection. */
+	if (conn->state == HTTP_CONN_DISCARD) {
+		log_debug("http: %s: %d after an early reply: closed",
+		    conn->peer, status);
+		http_conn_linger(conn);
 		return;
 	}
 	http_conn_drop_request(conn);
@@ -195,6 +217,10 @@ http_conn_write_cb(struct stream *s, void *arg)
 			http_conn_half_close(conn);
 		return;
 	}
+	if (conn->state == HTTP_CONN_IDLE) {
+		http_conn_idle(conn, conn->idle_ms);
+		return;
+	}
 	if (req != NULL && req->writable_cb != NULL) {
 		http_conn_enter(conn);
 		req->writable_cb(req, req->writable_arg);
@@ -207,6 +233,13 @@ http_conn_event_cb(struct stream *s, short what, void *arg)
 {
 	struct http_conn	*conn = arg;
 
+	if ((what & STREAM_EOF) && conn->state == HTTP_CONN_IDLE &&
+	    evbuffer_get_length(stream_input(s)) > 0) {
+		/* Half-closed after pipelining more than we took at once
+		   (HTTP_OUTPUT_HIGH): answer the rest first. */
+		conn->eof = 1;
+		return;
+	}
 	if ((what & STREAM_EOF) && (conn->state == HTTP_CONN_LINGER ||
 	    (conn->state == HTTP_CONN_IDLE && conn->req == NULL)) &&
 	    evbuffer_get_length(stream_output(s)) > 0) {
@@ -227,6 +260,7 @@ http_conn_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	case HTTP_CONN_HEAD:
 	case HTTP_CONN_BODY:
 	case HTTP_CONN_STREAM:	/* the owner is told; cut once it replies */
+	case HTTP_CONN_DISCARD:	/* replied already: no 408 */
 		log_debug("http: %s: request timed out", conn->peer);
 		http_conn_fail(conn, 408);
 		break;
@@ -285,10 +319,16 @@ http_request_output(const struct http_request *req)
 	return stream_output(req->conn->stream);
 }
 
+/*
+ * The connection ends with this reply: the server drains, or the client
+ * still waits for its 100 Continue, and a body it may yet send would be
+ * taken for the next request.
+ */
 int
-http_request_draining(const struct http_request *req)
+http_request_last(const struct http_request *req)
 {
-	return req->conn != NULL && req->conn->srv->draining;
+	return req->conn != NULL && (req->conn->srv->draining ||
+	    req->conn->expect);
 }
 
 void

@@ -22,6 +22,10 @@
 /* How long a draining server waits for the next request of an idle
  * connection (answered with Connection: close) before closing it. */
 #define HTTP_DRAIN_GRACE_MS	2000
+/* Replies queued beyond this: pipelined requests wait until they are sent. */
+#define HTTP_OUTPUT_HIGH	(64 * 1024)
+/* The warning that a server is full comes at most this often. */
+#define HTTP_FULL_WARN_MS	60000
 
 struct evconnlistener;
 
@@ -60,6 +64,7 @@ struct http_server {
 	TAILQ_HEAD(http_conns, http_conn)	 conns;
 	size_t			 nconns;
 	int			 full;		/* listener off: max_connections */
+	uint64_t		 full_warned;	/* util_now_ms() of the warning */
 	struct accept_pause	 pause;		/* listener off: out of fds */
 	int			 draining;
 	http_drain_cb		 drain_cb;
@@ -72,6 +77,7 @@ struct http_conn {
 	struct http_server	*srv;
 	struct stream		*stream;	/* NULL once hijacked */
 	struct event		*timer;
+	unsigned int		 idle_ms;	/* IDLE: armed once output is sent */
 	struct event		*resume;	/* parse what a reply left */
 	http_parser		 parser;
 	enum http_conn_state	 state;
@@ -83,6 +89,7 @@ struct http_conn {
 	size_t			 fieldlen;
 	size_t			 valuelen;
 	struct http_chunked	 chunked;	/* framing of a chunked body */
+	int			 head_cr;	/* the head's last byte was a CR */
 	int			 head_done;	/* parser paused on an event */
 	int			 msg_done;
 	int			 error;	/* status the parser glue failed with */
@@ -139,7 +146,7 @@ void		 http_conn_fail(struct http_conn *, int);
 struct evbuffer	*http_request_output(const struct http_request *);
 void		 http_request_count(struct http_request *, int);
 void		 http_request_finish(struct http_request *, int);
-int		 http_request_draining(const struct http_request *);
+int		 http_request_last(const struct http_request *);
 
 /*
  * http-parse.c: requests out of the bytes, and the framing checks both

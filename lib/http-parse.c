@@ -114,6 +114,27 @@ http_parse_checked(struct http_chunked *ck, const char *block, size_t n,
 }
 
 /*
+ * RFC 9112 2.2 lets a recipient take a bare LF for the end of a line, and
+ * http-parser does, anywhere in a head. A proxy in front that does not
+ * would read other fields, or another request, in the same bytes: every
+ * line of a request head ends in CRLF. *cr: the byte before at was a CR.
+ */
+static int
+http_head_crlf(const char *at, size_t n, int *cr)
+{
+	const char	*p, *lf, *end = at + n;
+
+	if (n == 0)
+		return 0;
+	for (p = at; (lf = memchr(p, '\n', end - p)) != NULL; p = lf + 1) {
+		if (lf == at ? !*cr : lf[-1] != '\r')
+			return -1;
+	}
+	*cr = end[-1] == '\r';
+	return 0;
+}
+
+/*
  * RFC 9112 6.1: chunked is applied once (http-parser refuses it twice in
  * one field, not in two), and a 1.0 message framed by Transfer-Encoding is
  * faulty.
@@ -543,6 +564,11 @@ http_conn_execute(struct http_conn *conn)
 	if (err == HPE_OK && http_parse_checked(&conn->chunked, v.iov_base, n,
 	    conn->head_done) == -1)
 		err = HPE_STRICT;
+	/* With the LF the parser paused on, if the head ended. */
+	if (err == HPE_OK && conn->state == HTTP_CONN_HEAD &&
+	    http_head_crlf(v.iov_base, n + conn->head_done,
+	    &conn->head_cr) == -1)
+		err = HPE_STRICT;
 	if (conn->error == 0 && http_conn_method_unknown(err, v.iov_base,
 	    v.iov_len))
 		conn->error = 501;
@@ -570,7 +596,13 @@ http_conn_execute(struct http_conn *conn)
 	}
 }
 
-/* Parse as long as the state wants input and there is some. */
+/*
+ * Parse as long as the state wants input and there is some. A client that
+ * pipelines requests and does not read the replies would have us queue
+ * them without bound: over HTTP_OUTPUT_HIGH, the next request waits for
+ * the output to be sent (the write callback), its bytes in the input,
+ * where read_max bounds them.
+ */
 void
 http_conn_parse(struct http_conn *conn)
 {
@@ -581,7 +613,11 @@ http_conn_parse(struct http_conn *conn)
 	    evbuffer_get_length(in) > 0) {
 		switch (conn->state) {
 		case HTTP_CONN_IDLE:
+			if (evbuffer_get_length(stream_output(conn->stream)) >
+			    HTTP_OUTPUT_HIGH)
+				goto out;
 			conn->state = HTTP_CONN_HEAD;
+			conn->head_cr = 0;
 			http_conn_arm(conn, conn->srv->limits.read_timeout_ms);
 			break;
 		case HTTP_CONN_STREAM:

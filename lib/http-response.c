@@ -162,7 +162,7 @@ http_reply_start(struct http_request *req, int status)
 	if (status / 100 == 1 || status == 204)
 		http_headers_remove(req->reply_headers, "Content-Length");
 	/* RFC 9110 15.5.9: a 408 says the server stopped waiting. */
-	if (http_request_draining(req) || status == 408)
+	if (http_request_last(req) || status == 408)
 		req->keepalive = 0;
 	if (!req->nobody &&
 	    http_headers_get(req->reply_headers, "Content-Length") == NULL) {

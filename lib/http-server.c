@@ -34,6 +34,25 @@ http_server_conn_gone(struct http_server *srv)
 		event_active(srv->drain_ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * Stop accepting rather than answer 503: workers share the listening
+ * socket, so a sibling with room takes the connection (nginx). Said once
+ * in a while: a worker at its limit under load is full again and again.
+ */
+static void
+http_server_full(struct http_server *srv)
+{
+	uint64_t	 now = util_now_ms();
+
+	srv->full = 1;
+	evconnlistener_disable(srv->listener);
+	if (srv->full_warned != 0 && now - srv->full_warned < HTTP_FULL_WARN_MS)
+		return;
+	srv->full_warned = now;
+	log_warnx("http: max_connections (%u) reached; not accepting "
+	    "until one closes", srv->limits.max_connections);
+}
+
 static void
 http_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -41,14 +60,8 @@ http_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct http_server	*srv = arg;
 
 	http_conn_new(srv, fd, sa);
-	/*
-	 * Stop accepting rather than answer 503: workers share the listening
-	 * socket, so a sibling with room takes the connection (nginx).
-	 */
-	if (srv->nconns >= srv->limits.max_connections) {
-		srv->full = 1;
-		evconnlistener_disable(srv->listener);
-	}
+	if (srv->nconns >= srv->limits.max_connections)
+		http_server_full(srv);
 }
 
 /* The pause for want of descriptors is over: listen, unless full. */
@@ -169,7 +182,7 @@ http_server_drain(struct http_server *srv, http_drain_cb cb, void *arg)
 		 * request answered by nothing). Answer one more request, with
 		 * Connection: close, if it comes within the grace.
 		 */
-		http_conn_arm(conn, HTTP_DRAIN_GRACE_MS);
+		http_conn_idle(conn, HTTP_DRAIN_GRACE_MS);
 	}
 	http_server_conn_gone(srv);
 }

@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,11 +15,14 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include "counters.h"
-#include "http-int.h"	/* HTTP_DRAIN_GRACE_MS */
+#include "http-int.h"	/* HTTP_DRAIN_GRACE_MS, HTTP_OUTPUT_HIGH */
 #include "http_test.h"
+#include "log.h"
 #include "stream.h"
+#include "util.h"
 
 #define MAX_DEFERRED	8
 
@@ -34,8 +40,13 @@ struct ht {
 	int			 pause_body;
 	struct http_request	*paused;
 	int			 drained;
+	size_t			 big;		/* of a /big reply */
+	int			 nbig;
+	size_t			 big_queued;	/* most output a /big found */
 	char			 buf[256 * 1024];
 };
+
+static char	 big_body[2 * 1024 * 1024];
 
 static void
 test_cancel(struct http_request *req, void *arg)
@@ -72,6 +83,18 @@ test_host(struct http_request *req)
 }
 
 static void
+test_big(struct http_request *req, struct ht *t)
+{
+	size_t	 queued = http_reply_pending(req);
+
+	t->nbig++;
+	if (queued > t->big_queued)
+		t->big_queued = queued;
+	memset(big_body, 'b', t->big);
+	http_reply(req, 200, "application/octet-stream", big_body, t->big);
+}
+
+static void
 test_handler(struct http_request *req, void *arg)
 {
 	struct ht	*t = arg;
@@ -102,6 +125,8 @@ test_handler(struct http_request *req, void *arg)
 		test_host(req);
 	else if (strcmp(path, "/error") == 0)
 		http_reply_error(req, 500, NULL, "boom \"x\"");
+	else if (strcmp(path, "/big") == 0)
+		test_big(req, t);
 	else
 		http_reply_error(req, 404, NULL, "not found");
 }
@@ -199,6 +224,48 @@ ht_ask_once(struct ht *t, const char *req, const char *needle)
 	ht_ask(t, fd, req, needle, &eof);
 	close(fd);
 	return t->buf;
+}
+
+/*
+ * Read and drop what fd gets, at most per_turn bytes every pace_ms (a slow
+ * reader), until want bytes, EOF, or ms pass; the bytes read.
+ */
+static size_t
+ht_slurp(struct ht *t, int fd, size_t want, size_t per_turn, int pace_ms,
+    int ms, int *eof)
+{
+	uint64_t	 end = util_now_ms() + ms;
+	size_t		 have = 0;
+	ssize_t		 n;
+
+	*eof = 0;
+	if (per_turn > sizeof(t->buf))
+		per_turn = sizeof(t->buf);
+	while (have < want && util_now_ms() < end) {
+		ht_pump(t->base, pace_ms, NULL);
+		n = recv(fd, t->buf, per_turn, 0);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			*eof = 1;
+			break;
+		}
+		if (n > 0)
+			have += n;
+	}
+	return have;
+}
+
+/* With small socket buffers both ends, so a reply outlasts what they hold. */
+static int
+ht_connect_small(struct ht *t)
+{
+	int	 size = 16384, fd;
+
+	/* The accepted socket takes the listener's. */
+	setsockopt(evconnlistener_get_fd(t->srv->listener), SOL_SOCKET,
+	    SO_SNDBUF, &size, sizeof(size));
+	fd = ht_connect(t->port);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return fd;
 }
 
 static void
@@ -453,6 +520,15 @@ test_timeouts(void **state)
 	assert_int_equal(http_server_connections(t->srv), 0);
 }
 
+static int	 full_warnings;
+
+static void
+test_log_sink(enum log_level level, const char *msg, size_t len)
+{
+	if (level == LOG_LEVEL_WARN && strstr(msg, "max_connections") != NULL)
+		full_warnings++;
+}
+
 static void
 test_max_connections(void **state)
 {
@@ -461,6 +537,7 @@ test_max_connections(void **state)
 	char			*r;
 	int			 a, b, eof;
 
+	log_set_sink(test_log_sink);
 	a = ht_connect(t->port);
 	r = ht_ask(t, a, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
@@ -473,6 +550,9 @@ test_max_connections(void **state)
 	r = ht_ask(t, b, NULL, "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
 	close(b);
+	/* Said once, not each time the worker is full again. */
+	assert_int_equal(full_warnings, 1);
+	log_set_sink(NULL);
 	teardown((void **)&t);
 }
 
@@ -603,6 +683,145 @@ test_stream_body(void **state)
 	assert_non_null(strstr(r, "403 Forbidden"));
 	r = ht_ask(t, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "ok", &eof);
 	assert_non_null(strstr(r, "200 OK"));
+	close(fd);
+}
+
+/*
+ * Pipelined requests from a client that does not read: the next request
+ * is not taken while more than HTTP_OUTPUT_HIGH of replies waits, and all
+ * are answered once it reads.
+ */
+static void
+test_pipeline_unread(void **state)
+{
+	struct ht	*t = *state;
+	char		 reqs[20 * 40];
+	size_t		 got;
+	int		 fd = ht_connect(t->port), eof, i;
+
+	t->big = 128 * 1024;
+	reqs[0] = '\0';
+	for (i = 0; i < 20; i++)
+		strcat(reqs, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	ht_send(fd, reqs);
+	ht_pump(t->base, 2000, &t->nbig);
+	ht_pump(t->base, 100, NULL);	/* time to take more, were it to */
+	assert_true(t->nbig >= 1);
+	assert_true(t->big_queued <= HTTP_OUTPUT_HIGH);
+	got = ht_slurp(t, fd, 20 * t->big, sizeof(t->buf), 1, 10000, &eof);
+	assert_false(eof);
+	assert_true(got >= 20 * t->big);
+	assert_int_equal(t->nbig, 20);
+	assert_true(t->big_queued <= HTTP_OUTPUT_HIGH);
+	close(fd);
+}
+
+/* Half-closed after pipelining: the requests not taken yet are answered. */
+static void
+test_pipeline_halfclose(void **state)
+{
+	struct ht	*t = *state;
+	size_t		 got;
+	int		 fd = ht_connect(t->port), eof, i;
+
+	t->big = 128 * 1024;
+	for (i = 0; i < 8; i++)
+		ht_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	shutdown(fd, SHUT_WR);
+	got = ht_slurp(t, fd, SIZE_MAX, sizeof(t->buf), 1, 10000, &eof);
+	assert_true(eof);
+	assert_int_equal(t->nbig, 8);
+	assert_true(got >= 8 * t->big);
+	close(fd);
+	ht_pump(t->base, 50, NULL);
+	assert_int_equal(http_server_connections(t->srv), 0);
+}
+
+/*
+ * A large reply read slowly but steadily is not cut by the keep-alive
+ * timer (300 ms here): it starts once the reply is sent.
+ */
+static void
+test_slow_reader(void **state)
+{
+	struct ht	*t = *state;
+	size_t		 got;
+	int		 fd = ht_connect_small(t), eof;
+
+	t->big = 1024 * 1024;
+	ht_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	got = ht_slurp(t, fd, t->big, 16384, 20, 30000, &eof);
+	assert_false(eof);
+	assert_true(got >= t->big);
+	/* Sent: now the connection is idle, and closed after the wait. */
+	ht_slurp(t, fd, SIZE_MAX, 16384, 1, 5000, &eof);
+	assert_true(eof);
+	close(fd);
+}
+
+/* The same for a draining server's grace (HTTP_DRAIN_GRACE_MS). */
+static void
+test_slow_reader_drain(void **state)
+{
+	struct ht	*t = *state;
+	size_t		 got;
+	int		 fd = ht_connect_small(t), eof;
+
+	t->big = 3 * 512 * 1024;
+	ht_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	ht_pump(t->base, 1000, &t->nbig);
+	http_server_drain(t->srv, test_drained, t);
+	got = ht_slurp(t, fd, t->big, 16384, 40, 60000, &eof);
+	assert_false(eof);
+	assert_true(got >= t->big);
+	ht_slurp(t, fd, SIZE_MAX, 16384, 1, HTTP_DRAIN_GRACE_MS + 5000, &eof);
+	assert_true(eof);
+	close(fd);
+	ht_pump(t->base, 1000, &t->drained);
+	assert_int_equal(t->drained, 1);
+}
+
+/*
+ * Answered from the head, then the rest of the body is bad (or late): the
+ * connection closes without a second reply to the same request.
+ */
+static void
+test_early_reply_bad_body(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "POST /early HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n", NULL, &eof);
+	assert_true(eof);
+	assert_int_equal(ht_count(r, "HTTP/1.1 "), 1);
+	assert_non_null(strstr(r, "HTTP/1.1 403 "));
+	close(fd);
+	fd = ht_connect(t->port);
+	r = ht_ask(t, fd, "POST /early HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 6\r\n\r\nabc", NULL, &eof);
+	assert_true(eof);
+	assert_int_equal(ht_count(r, "HTTP/1.1 "), 1);
+	close(fd);
+	assert_int_equal(COUNTER_GET(&t->counters, requests), 2);
+	assert_int_equal(COUNTER_GET(&t->counters, errors), 0);
+}
+
+/* A reply before the 100 Continue: the body will not be read, so close. */
+static void
+test_expect_early_reply(void **state)
+{
+	struct ht	*t = *state;
+	char		*r;
+	int		 fd = ht_connect(t->port), eof;
+
+	r = ht_ask(t, fd, "POST /early HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 100\r\nExpect: 100-continue\r\n\r\n", NULL, &eof);
+	assert_true(eof);
+	assert_non_null(strstr(r, "HTTP/1.1 403 "));
+	assert_non_null(strstr(r, "Connection: close\r\n"));
+	assert_null(strstr(r, "100 Continue"));
 	close(fd);
 }
 
@@ -767,6 +986,12 @@ static const char *hostile[] = {
 	"GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET /a\fb HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n",
+	/* A bare LF ends no line of a request head (RFC 9112 2.2). */
+	"POST /echo HTTP/1.1\r\nHost: x\r\nX-A: y\nContent-Length: 3\r\n"
+	    "\r\nabc",
+	"GET /healthz HTTP/1.1\nHost: x\r\n\r\n",
+	"GET /healthz HTTP/1.1\r\nHost: x\r\n\n",
+	"GET /healthz HTTP/1.1\r\nHost: x\n\n",
 	"\r\n\r\n\r\n\r\n",
 };
 
@@ -904,6 +1129,18 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_body, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_unread, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_halfclose, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader_drain, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_early_reply_bad_body,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expect_early_reply, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_error_json, setup,
 		    teardown),

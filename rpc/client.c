@@ -75,10 +75,16 @@ struct rpc_call {
 	void			*arg;
 };
 
-/* Never passed on as metadata: the client's own (and hop-by-hop). */
+/*
+ * Never passed on as metadata: the client's own (and hop-by-hop). Every
+ * Content-* describes the caller's body, not the one sent (an /rpc
+ * envelope's "request"): a Content-MD5 or Content-Range would lie.
+ */
 static const char *rpc_reserved[] = {
-	"Host", "Content-Length", "Content-Type", "Content-Encoding",
-	"Accept", "Timeout", "Expect",
+	"Host", "Accept", "Timeout", "Expect",
+};
+static const char *rpc_reserved_prefixes[] = {
+	"Content-", "Micro-", "X-Micro-",
 };
 
 static void	rpc_call_attempt(struct rpc_call *);
@@ -181,9 +187,12 @@ rpc_reserved_header(const char *name)
 {
 	size_t	 i;
 
-	if (strncasecmp(name, "Micro-", 6) == 0 ||
-	    strncasecmp(name, "X-Micro-", 8) == 0 || http_header_hop(name))
+	if (http_header_hop(name))
 		return 1;
+	for (i = 0; i < nitems(rpc_reserved_prefixes); i++)
+		if (strncasecmp(name, rpc_reserved_prefixes[i],
+		    strlen(rpc_reserved_prefixes[i])) == 0)
+			return 1;
 	for (i = 0; i < nitems(rpc_reserved); i++)
 		if (strcasecmp(name, rpc_reserved[i]) == 0)
 			return 1;

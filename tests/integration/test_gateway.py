@@ -198,7 +198,8 @@ def test_metadata_reaches_the_service(gw, nodes):
     status, _, body = rpc(m, {"service": "go.micro.srv.echo",
                               "method": "Echo.Call", "request": {"a": 1}},
                           {"X-User": "alice", "X-Forwarded-For": "10.0.0.1",
-                           "Micro-Service": "spoofed"})
+                           "Micro-Service": "spoofed",
+                           "Content-Language": "de", "Content-MD5": "x"})
     assert (status, json.loads(body)) == (200, {"ok": True})
     method, path, headers, sent = node.requests[-1]
     assert (method, path) == ("POST", "/")
@@ -210,6 +211,9 @@ def test_metadata_reaches_the_service(gw, nodes):
     assert headers["Micro-Method"] == "Echo.Call"
     assert headers["Micro-Id"]
     assert int(headers["Timeout"]) > 0
+    # Content-* told of the caller's body, not of the one sent.
+    assert "Content-Language" not in headers
+    assert "Content-MD5" not in headers
 
 
 def test_api_request_shape(gw, nodes):

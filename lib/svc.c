@@ -368,6 +368,33 @@ svc_node_address(const json_t *v, size_t idx, int flags, char **cause)
 	return out;
 }
 
+/* Node v's id and its address (allocated), or NULL and why. */
+static char *
+svc_node_check(const json_t *v, size_t idx, int flags, const char **id,
+    char **cause)
+{
+	if (!json_is_object(v))
+		return svc_fail(cause, "node %zu is not an object", idx);
+	if (svc_string(v, "id", id) == -1 || **id == '\0')
+		return svc_fail(cause, "node %zu has no id", idx);
+	if (!svc_valid_id(*id))
+		return svc_fail(cause, "node %zu id has a blank, a control "
+		    "character, '/', is too long or is \".\" or \"..\"", idx);
+	return svc_node_address(v, idx, flags, cause);
+}
+
+char *
+svc_node_refusal(const json_t *v, size_t idx)
+{
+	const char	*id;
+	char		*addr, *cause = NULL;
+
+	if ((addr = svc_node_check(v, idx, 0, &id, &cause)) == NULL)
+		return cause;
+	free(addr);
+	return NULL;
+}
+
 static int
 svc_node_parse(struct svc *s, const json_t *v, size_t idx, int flags,
     char **cause)
@@ -376,25 +403,13 @@ svc_node_parse(struct svc *s, const json_t *v, size_t idx, int flags,
 	char		*addr, where[32];
 	json_t		*md;
 
-	if (!json_is_object(v)) {
-		svc_fail(cause, "node %zu is not an object", idx);
+	if ((addr = svc_node_check(v, idx, flags, &id, cause)) == NULL)
 		return -1;
-	}
-	if (svc_string(v, "id", &id) == -1 || *id == '\0') {
-		svc_fail(cause, "node %zu has no id", idx);
-		return -1;
-	}
-	if (!svc_valid_id(id)) {
-		svc_fail(cause, "node %zu id has a blank, a control character, "
-		    "'/', is too long or is \".\" or \"..\"", idx);
-		return -1;
-	}
 	if (svc_find_node(s, id) != NULL) {
 		svc_fail(cause, "node id \"%s\" appears twice", id);
+		free(addr);
 		return -1;
 	}
-	if ((addr = svc_node_address(v, idx, flags, cause)) == NULL)
-		return -1;
 	snprintf(where, sizeof(where), "node %zu", idx);
 	if ((md = svc_string_map(json_object_get(v, "metadata"), where,
 	    cause)) == NULL) {

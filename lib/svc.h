@@ -65,6 +65,12 @@ char		*svc_dump(const struct svc *);
 struct svc_node	*svc_find_node(const struct svc *, const char *);
 int		 svc_valid_name(const char *);
 /*
+ * Why a version parsed would refuse node v (go-micro Node JSON), the
+ * idx-th of its nodes, allocated; NULL if it would take it. A plugin
+ * leaves such a node out alone rather than lose the version with it.
+ */
+char		*svc_node_refusal(const json_t *, size_t);
+/*
  * The Service JSON of one app node (id "name-address"), as the sidecar
  * registers a [sidecar] app: allocated, or NULL and *cause if name or
  * address would be refused.

@@ -16,7 +16,7 @@ PLUGIN_LIBS = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBCURL_LIBS)
 # What every plugin shares, compiled -fPIC (libmicro.a is not).
 noinst_LIBRARIES += plugins/libplugin.a
 plugins_libplugin_a_CFLAGS = $(PLUGIN_CFLAGS)
-plugins_libplugin_a_SOURCES = lib/log.c lib/util.c lib/utf8.c \
+plugins_libplugin_a_SOURCES = lib/log.c lib/util.c lib/utf8.c lib/svc.c \
 	plugins/curlev.c plugins/curlev.h
 
 ETCD_PROTO_SOURCES = plugins/etcd-proto.c plugins/etcd-proto.h

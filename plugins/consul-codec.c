@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "plugins/consul-codec.h"
+#include "svc.h"
 #include "util.h"
 
 /*
@@ -507,6 +508,59 @@ consul_parse_health(const char *s, size_t len, const char *name,
 	}
 	json_decref(j);
 	return out;
+}
+
+/* Why the core would refuse node, allocated; NULL if it would not. */
+static char *
+consul_node_refused(const json_t *node, size_t idx, const json_t *seen)
+{
+	const char	*id = json_string_value(json_object_get(node, "id"));
+	char		*why;
+
+	if ((why = svc_node_refusal(node, idx)) == NULL &&
+	    json_object_get(seen, id) != NULL)
+		why = xstrdup("its ID is listed twice for the version");
+	return why;
+}
+
+/* The nodes of svc the core takes; the others, with why, into refused. */
+static void
+consul_version_vet(json_t *svc, json_t *refused)
+{
+	const json_t	*node;
+	json_t		*kept = json_array(), *seen = json_object();
+	const char	*id;
+	char		*why;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(svc, "nodes"), i, node) {
+		id = json_string_value(json_object_get(node, "id"));
+		if ((why = consul_node_refused(node, i, seen)) != NULL) {
+			json_object_set_new(refused, id != NULL ? id : "",
+			    json_string(why));
+			free(why);
+			continue;
+		}
+		json_object_set_new(seen, id, json_true());
+		json_array_append(kept, (json_t *)node);
+	}
+	json_decref(seen);
+	json_object_set_new(svc, "nodes", kept);
+}
+
+void
+consul_health_vet(json_t *services, json_t *refused)
+{
+	json_t	*svc;
+	size_t	 i = 0;
+
+	while ((svc = json_array_get(services, i)) != NULL) {
+		consul_version_vet(svc, refused);
+		if (json_array_size(json_object_get(svc, "nodes")) == 0)
+			json_array_remove(services, i);
+		else
+			i++;
+	}
 }
 
 uint64_t

@@ -42,10 +42,20 @@ json_t	*consul_parse_catalog(const char *, size_t, char **);
  * version (a JSON array, new ref). Entries with a critical check, or of
  * another name (Consul matches it ignoring case), are dropped. A tag that
  * does not decode is skipped, not its node, and counted in *skipped; "t"
- * tags are merged, "Meta" read only without one.
+ * tags are merged, "Meta" read only without one. Nodes are as Consul
+ * lists them: consul_health_vet tells those the core would refuse.
  */
 json_t	*consul_parse_health(const char *, size_t, const char *, size_t *,
 	    char **);
+/*
+ * Leave out of consul_parse_health's services every node the registry
+ * core would refuse (no port, an address that is not host:port, an ID it
+ * does not take or listed twice for a version), and versions left with
+ * none: the core takes a version whole or not at all, and one such entry
+ * must not cost the others theirs. refused (an object) gets node ID:
+ * reason for each.
+ */
+void	 consul_health_vet(json_t *, json_t *);
 
 /*
  * The index for the next blocking query after an answer carrying got

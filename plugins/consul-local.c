@@ -1,9 +1,12 @@
 /*
  * This host's registrations with the Consul agent: one agent service per
  * node with a TTL check "service:<id>" passed at half its TTL. A pass the
- * agent refuses (it restarted and forgot us) registers again. These are
- * the agent's own endpoints, answered without the servers: they go on
- * while the catalog loop is not connected (no cluster leader).
+ * agent refuses (it restarted and forgot us) registers again. A node
+ * deregistered here is kept until the agent has let it go: left after one
+ * failed deregistration, it would stay registered and passing for the
+ * rest of its TTL, and every host would route to it. These are the
+ * agent's own endpoints, answered without the servers: they go on while
+ * the catalog loop is not connected (no cluster leader).
  */
 #include "config.h"
 
@@ -23,11 +26,17 @@
 struct consul_local {
 	struct consul		*c;
 	char			*id;
-	char			*body;		/* register request */
+	char			*body;		/* register request, NULL: to
+						   be deregistered */
 	int			 registered;
 	int			 held;		/* the agent may have it */
+	/*
+	 * One request at a time: a register or a deregistration ended
+	 * early could still reach the agent after the one that follows.
+	 */
 	struct curlev_xfer	*xfer;
-	struct event		*pass;
+	int			 leaving;	/* xfer deregisters */
+	struct event		*pass;		/* or retries the deregistration */
 	uint64_t		 pass_ms;	/* TTL/2 */
 	uint64_t		 backoff_ms;	/* failing: retried after */
 	struct consul_local	*next;
@@ -37,6 +46,8 @@ struct consul_put {
 	struct consul	*c;
 	uint64_t	 ttl_ms;
 };
+
+static void	consul_local_deregister(struct consul_local *);
 
 static void
 consul_local_schedule(struct consul_local *l, uint64_t ms)
@@ -69,6 +80,10 @@ consul_local_done(struct curlev_xfer *x, CURLcode rv, long status)
 	char			*error = NULL;
 
 	l->xfer = NULL;
+	if (l->body == NULL) {		/* deregistered while it was out */
+		consul_local_deregister(l);
+		return;
+	}
 	if (!consul_answer_ok(l->c, x, rv, status, &error)) {
 		consul_local_failed(l, error);
 		free(error);
@@ -88,6 +103,8 @@ consul_local_done(struct curlev_xfer *x, CURLcode rv, long status)
 static void
 consul_local_register(struct consul_local *l)
 {
+	if (l->leaving)
+		return;		/* its end registers */
 	curlev_cancel(l->xfer);
 	l->xfer = NULL;
 	l->registered = 0;
@@ -108,22 +125,30 @@ consul_local_check_path(const char *id)
 }
 
 static void
-consul_local_pass(evutil_socket_t fd, short what, void *arg)
+consul_local_check_pass(struct consul_local *l)
 {
-	struct consul_local	*l = arg;
-	char			*path;
+	char	*path;
 
-	/* one in flight is bounded by CONSUL_REQUEST_MS: its end retries */
-	if (l->xfer != NULL)
-		return;
-	if (!l->registered) {
-		consul_local_register(l);
-		return;
-	}
 	path = consul_local_check_path(l->id);
 	l->xfer = consul_request(l->c, "PUT", path, NULL, CONSUL_REQUEST_MS,
 	    consul_local_done, l);
 	free(path);
+}
+
+static void
+consul_local_pass(evutil_socket_t fd, short what, void *arg)
+{
+	struct consul_local	*l = arg;
+
+	/* one in flight is bounded by CONSUL_REQUEST_MS: its end retries */
+	if (l->xfer != NULL)
+		return;
+	if (l->body == NULL)
+		consul_local_deregister(l);
+	else if (!l->registered)
+		consul_local_register(l);
+	else
+		consul_local_check_pass(l);
 }
 
 static struct consul_local **
@@ -144,7 +169,7 @@ consul_local_set(const char *id, char *body, void *arg)
 	struct consul_put	*p = arg;
 	struct consul_local	**pp = consul_local_find(p->c, id), *l = *pp;
 
-	if (l != NULL && strcmp(l->body, body) == 0) {
+	if (l != NULL && l->body != NULL && strcmp(l->body, body) == 0) {
 		free(body);
 		return;
 	}
@@ -155,7 +180,8 @@ consul_local_set(const char *id, char *body, void *arg)
 		if ((l->pass = event_new(p->c->host->base, -1, EV_PERSIST,
 		    consul_local_pass, l)) == NULL)
 			fatalx("event_new");
-	}
+	} else if (l->body == NULL)
+		l->backoff_ms = 0;	/* the deregistration's run is over */
 	free(l->body);
 	l->body = body;
 	l->pass_ms = p->ttl_ms / 2;
@@ -183,17 +209,6 @@ consul_local_put(void *arg, const char *json, uint64_t ttl_ms)
 }
 
 static void
-consul_local_logged(struct curlev_xfer *x, CURLcode rv, long status)
-{
-	char	*error = NULL;
-
-	if (!consul_answer_ok(x->arg, x, rv, status, &error)) {
-		consul_log(x->arg, LOG_LEVEL_WARN, "deregister: %s", error);
-		free(error);
-	}
-}
-
-static void
 consul_local_free_one(struct consul_local *l)
 {
 	curlev_cancel(l->xfer);
@@ -209,21 +224,76 @@ consul_local_deregister_path(const char *id)
 	return consul_path("/v1/agent/service/deregister/", id);
 }
 
+/*
+ * A deregistration the agent did not take (a 500, a restart, a timeout)
+ * is tried again, 100 ms doubling to 2 s as etcd's deletes, and at once
+ * when the catalog loop reconnects. One warning per run of failures.
+ */
+static void
+consul_local_deregister_failed(struct consul_local *l, const char *error)
+{
+	if (l->backoff_ms == 0)
+		consul_log(l->c, LOG_LEVEL_WARN, "node %s: deregister: %s: "
+		    "retrying", l->id, error);
+	l->backoff_ms = consul_backoff_next(l->backoff_ms);
+	consul_local_schedule(l, l->backoff_ms);
+}
+
+static void
+consul_local_deregistered(struct curlev_xfer *x, CURLcode rv, long status)
+{
+	struct consul_local	*l = x->arg, **pp;
+	char			*error = NULL;
+
+	l->xfer = NULL;
+	l->leaving = 0;
+	if (l->body != NULL) {		/* registered again meanwhile */
+		consul_local_register(l);
+		return;
+	}
+	/* 404: the agent has no such service (reaped, or it restarted) */
+	if ((rv != CURLE_OK || status != 404) &&
+	    !consul_answer_ok(l->c, x, rv, status, &error)) {
+		consul_local_deregister_failed(l, error);
+		free(error);
+		return;
+	}
+	if (l->backoff_ms != 0)
+		consul_log(l->c, LOG_LEVEL_INFO, "node %s: deregistered", l->id);
+	pp = consul_local_find(l->c, l->id);
+	*pp = l->next;
+	consul_local_free_one(l);
+}
+
+static void
+consul_local_deregister(struct consul_local *l)
+{
+	char	*path;
+
+	if (l->xfer != NULL)
+		return;		/* its end deregisters */
+	path = consul_local_deregister_path(l->id);
+	l->xfer = consul_request(l->c, "PUT", path, NULL, CONSUL_REQUEST_MS,
+	    consul_local_deregistered, l);
+	free(path);
+	if (l->xfer == NULL)
+		consul_local_deregister_failed(l, "not sent");
+	else
+		l->leaving = 1;
+}
+
 static void
 consul_local_drop(const char *id, void *arg)
 {
-	struct consul		*c = arg;
-	struct consul_local	**pp = consul_local_find(c, id), *l = *pp;
-	char			*path;
+	struct consul_local	*l = *consul_local_find(arg, id);
 
-	if (l == NULL)
+	if (l == NULL || l->body == NULL)
 		return;
-	*pp = l->next;
-	consul_local_free_one(l);
-	path = consul_local_deregister_path(id);
-	consul_request(c, "PUT", path, NULL, CONSUL_REQUEST_MS,
-	    consul_local_logged, c);
-	free(path);
+	free(l->body);
+	l->body = NULL;
+	l->registered = 0;
+	l->backoff_ms = 0;	/* a run of its own */
+	consul_local_deregister(l);
 }
 
 void
@@ -242,8 +312,12 @@ consul_local_resync(struct consul *c)
 {
 	struct consul_local	*l;
 
-	for (l = c->locals; l != NULL; l = l->next)
-		consul_local_register(l);
+	for (l = c->locals; l != NULL; l = l->next) {
+		if (l->body == NULL)
+			consul_local_deregister(l);
+		else
+			consul_local_register(l);
+	}
 }
 
 static size_t

@@ -81,12 +81,34 @@ consul_watch_forget(struct consul_watch *w, const json_t *keep)
 	json_decref(ids);
 }
 
+/*
+ * A node the core would refuse is left out, not its version: logged once
+ * while the agent lists it so, not at every answer.
+ */
+static void
+consul_watch_vet(struct consul_watch *w, json_t *services)
+{
+	json_t		*refused = json_object(), *why, *was;
+	const char	*id;
+
+	consul_health_vet(services, refused);
+	json_object_foreach(refused, id, why) {
+		was = json_object_get(w->refused, id);
+		if (was == NULL || !json_equal(was, why))
+			consul_log(w->c, LOG_LEVEL_WARN, "health %s: node %s "
+			    "left out: %s", w->name, id, json_string_value(why));
+	}
+	json_decref(w->refused);
+	w->refused = refused;
+}
+
 static void
 consul_watch_apply(struct consul_watch *w, json_t *services)
 {
 	json_t		*svc, *taken = json_array(), *keep;
 	size_t		 i;
 
+	consul_watch_vet(w, services);
 	json_array_foreach(services, i, svc) {
 		if (consul_watch_deliver(w, svc) == 0)
 			json_array_append(taken, svc);
@@ -265,6 +287,7 @@ consul_watch_new(struct consul *c, const char *name)
 	w->c = c;
 	w->name = xstrdup(name);
 	w->services = json_array();
+	w->refused = json_object();
 	w->relist = c->relisting;
 	if (w->relist)
 		c->relist_due++;
@@ -287,6 +310,7 @@ consul_watch_free_one(struct consul_watch *w, int forget)
 	if (forget)
 		consul_watch_forget(w, NULL);
 	json_decref(w->services);
+	json_decref(w->refused);
 	free(w->name);
 	free(w);
 }

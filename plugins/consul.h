@@ -58,6 +58,7 @@ struct consul_watch {
 	struct curlev_xfer	*xfer;
 	struct event		*ev;
 	json_t			*services;	/* delivered last, accepted */
+	json_t			*refused;	/* node ID: why left out */
 	int			 relist;	/* first answer still due */
 	int			 relist_tries;	/* failed since it began */
 	int			 queued;	/* waiting for a slot */

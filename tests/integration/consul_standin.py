@@ -14,7 +14,10 @@ re-registration keeps the status of a check it already has; a health
 query matches the service name ignoring case, as Consul's does; a service
 whose check stays critical past DeregisterCriticalServiceAfter is reaped
 (the duration given is honoured as is, with none of Consul's one-minute
-minimum or 30 s reaper period, so tests can see it).
+minimum or 30 s reaper period, so tests can see it). Services of other
+nodes enter through /v1/catalog/register, as in Consul, and carry no
+checks; a service ID is unique per node only, so two nodes may list the
+same one.
 
 Tests may make it misbehave like a stalled agent: stall_if(method, path)
 true leaves that request unanswered until close(); fail_if(method, path)
@@ -104,6 +107,7 @@ class Standin:
         self.index = 1
         self.epoch = 0          # bumped when the index is forgotten
         self.services = {}      # id -> registration body
+        self.external = {}      # (node, id) -> (node address, body)
         self.checks = {}        # "service:<id>" -> Check
         self.cond = threading.Condition()
         self.requests = []      # (method, path) seen
@@ -198,9 +202,31 @@ class Standin:
             c = self.checks.get(cid)
             return c.status if c else None
 
+    def catalog_register(self, body):
+        """/v1/catalog/register: a service of another node."""
+        svc = dict(body["Service"])
+        svc["Name"] = svc.pop("Service")
+        with self.cond:
+            self.external[body["Node"], svc.get("ID") or svc["Name"]] = (
+                body["Address"], svc)
+            self._bump()
+
+    def _listed(self):
+        """(node, node address, service id, body, checks) of each service."""
+        for sid, s in self.services.items():
+            checks = [{"Node": "standin", "CheckID": "serfHealth",
+                       "Name": "Serf Health Status", "Status": "passing"}]
+            c = self.checks.get("service:" + sid)
+            if c is not None:
+                checks.append({"Node": "standin", "CheckID": "service:" + sid,
+                               "Status": c.status, "ServiceID": sid})
+            yield "standin", "127.0.0.1", sid, s, checks
+        for (node, sid), (address, s) in self.external.items():
+            yield node, address, sid, s, []
+
     def catalog(self):
         out = {"consul": []}
-        for s in self.services.values():
+        for _, _, _, s, _ in self._listed():
             out.setdefault(s["Name"], [])
             out[s["Name"]] = sorted(set(out[s["Name"]]) | set(
                 s.get("Tags") or []))
@@ -208,20 +234,14 @@ class Standin:
 
     def health(self, name):
         out = []
-        for sid, s in self.services.items():
+        for node, address, sid, s, checks in self._listed():
             # Consul matches the name ignoring case (only the catalog's
             # list tells "Redis" from "redis": hashicorp/consul#5707)
             if s["Name"].lower() != name.lower():
                 continue
-            checks = [{"Node": "standin", "CheckID": "serfHealth",
-                       "Name": "Serf Health Status", "Status": "passing"}]
-            c = self.checks.get("service:" + sid)
-            if c is not None:
-                checks.append({"Node": "standin", "CheckID": "service:" + sid,
-                               "Status": c.status, "ServiceID": sid})
             out.append({
                 "Node": {"ID": "40e4a748-2192-161a-0510-9bf59fe950b5",
-                         "Node": "standin", "Address": "127.0.0.1",
+                         "Node": node, "Address": address,
                          "Datacenter": "dc1"},
                 "Service": {"ID": sid, "Service": s["Name"],
                             "Tags": s.get("Tags") or [],
@@ -251,6 +271,9 @@ class Standin:
         if path == "/v1/agent/service/register":
             why = self.register(json.loads(body))
             return (400, why) if why else (200, None)
+        if path == "/v1/catalog/register":
+            self.catalog_register(json.loads(body))
+            return 200, True
         m = re.fullmatch(r"/v1/agent/service/deregister/(.+)", path)
         if m:
             return (200 if self.deregister(unquote(m.group(1))) else 404,

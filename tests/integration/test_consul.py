@@ -716,3 +716,142 @@ def test_peer_bytes_cannot_forge_a_journal_line(consul, microd):
         ln for ln in lines if not JOURNAL_LINE.match(ln)]
     assert not any(c in b"".join(lines) for c in (
         b"\x1b", b"\x07", b"\x7f", b"\xc2\x9b")), got
+
+
+@pytest.mark.parametrize("bad", [
+    {"Port": 0},                        # port-less, common in Consul
+    {"Address": "10.0.0.9:8080"},       # an address with a port in it
+    {"ID": "bad 1"},                    # an id the core refuses
+], ids=["no-port", "address-with-port", "id-with-blank"])
+def test_bad_entry_leaves_out_only_itself(consul, microd, bad):
+    """The core takes a version whole or not at all: an entry it would
+    refuse is left out alone, logged once naming the service and the
+    node, and the other nodes of its version stay served."""
+    s = consul()
+    m = start(microd, s)
+    name = "go.micro.srv.bad"
+    for i in (1, 2):
+        s.register(gomicro_registration(name, "g-%d" % i, 9500 + i))
+    wait_for(lambda: node_ids(m, name) == {"g-1", "g-2"}, 5,
+             what="two good nodes")
+    body = dict(gomicro_registration(name, "bad-1", 9509), **bad)
+    s.register(body)
+    s.register(gomicro_registration(name, "g-3", 9503))
+    wait_for(lambda: node_ids(m, name) == {"g-1", "g-2", "g-3"}, 10,
+             what="the good nodes served")
+    line = "health %s: node %s left out: " % (name, body["ID"])
+    assert log_text(m).count(line) == 1
+    s.register(gomicro_registration(name, "g-4", 9504))
+    wait_for(lambda: node_ids(m, name) == {"g-1", "g-2", "g-3", "g-4"}, 10,
+             what="the next answer")
+    assert log_text(m).count(line) == 1
+
+
+
+def test_id_listed_twice_leaves_out_only_the_second(consul, microd):
+    """A service ID is unique per Consul node only (one registered
+    without an ID takes its name on every node): a second entry of the
+    same ID is left out, not the version with it."""
+    s = consul()
+    m = start(microd, s)
+    name = "go.micro.srv.twice"
+    for i in (1, 2):
+        s.register(gomicro_registration(name, "t-%d" % i, 9510 + i))
+    wait_for(lambda: node_ids(m, name) == {"t-1", "t-2"}, 5)
+    other = gomicro_registration(name, "t-1", 9519)
+    other["Service"] = other.pop("Name")
+    st, _, _ = put(s, "/v1/catalog/register", {
+        "Node": "other", "Address": "127.0.0.2", "Service": other})
+    assert st == 200
+    s.register(gomicro_registration(name, "t-3", 9513))
+    wait_for(lambda: node_ids(m, name) == {"t-1", "t-2", "t-3"}, 10,
+             what="the version served")
+    assert log_text(m).count(
+        "health %s: node t-1 left out: its ID is listed twice" % name) == 1
+    nodes = m.ctl_json("service", name)[0]["nodes"]
+    assert {n["address"] for n in nodes} == {
+        "127.0.0.1:9511", "127.0.0.1:9512", "127.0.0.1:9513"}
+
+
+def mine(short, port):
+    """A Service JSON of one node of this host, <short>-1."""
+    return {"name": "go.micro.srv." + short, "version": "1",
+            "nodes": [{"id": short + "-1",
+                       "address": "127.0.0.1:%d" % port}]}
+
+
+def deregistrations_fail(s, how):
+    """From now on the agent answers every deregistration with a 500
+    (how="refused") or not at all (how="stalled": the plugin's request
+    times out). Returns the times it did."""
+    failed = []
+    lock = threading.Lock()
+
+    def match(method, path):
+        with lock:
+            if "/deregister/" not in path:
+                return False
+            failed.append(time.monotonic())
+            return True
+    if how == "refused":
+        s.fail_if = lambda method, path: 500 if match(method, path) else None
+    else:
+        s.stall_if = match
+    return failed
+
+
+def test_failed_deregister_retried(consul, microd):
+    """A deregistration the agent fails (a 500, a restart) is tried again:
+    left registered and passing, the node would be routed to by every
+    host for the rest of its TTL."""
+    s = consul()
+    m = start(microd, s)
+    svc = mine("dr", 7600)
+    register_ctl(m, svc, "20s")
+    wait_for(lambda: s.check_status("service:dr-1") == "passing", 5)
+    failed = deregistrations_fail(s, "refused")
+    m.ctl("deregister", "-", input=json.dumps(svc))
+    wait_for(lambda: len(failed) >= 3, 10, what="three refusals")
+    s.fail_if = lambda method, path: None
+    wait_for(lambda: "dr-1" not in s.services, 10, what="deregistered")
+    log = log_text(m)
+    assert log.count("node dr-1: deregister: HTTP 500") == 1, log
+    assert log.count("node dr-1: deregistered") == 1, log
+
+
+def last_register(s):
+    return max(i for i, r in enumerate(s.requests)
+               if r == ("PUT", "/v1/agent/service/register"))
+
+
+@pytest.mark.parametrize("how", ["refused", "stalled"])
+def test_register_cancels_a_pending_deregister(consul, microd, how):
+    """Registered again while its deregistration is being retried, or is
+    still out, the node stays: no deregistration follows the new
+    registration."""
+    s = consul()
+    m = start(microd, s)
+    svc = mine("back", 7601)
+    register_ctl(m, svc, "20s")
+    wait_for(lambda: s.check_status("service:back-1") == "passing", 5)
+    failed = deregistrations_fail(s, how)
+    m.ctl("deregister", "-", input=json.dumps(svc))
+    wait_for(lambda: len(failed) >= (2 if how == "refused" else 1), 10,
+             what="deregistration failing")
+    seen = len(s.requests)
+    register_ctl(m, svc, "20s")
+    # a deregistration still out is waited for (5 s at most), then the
+    # node registered again and its check passed
+    wait_for(lambda: any(p.startswith("/v1/agent/check/pass/")
+                         for _, p in s.requests[seen:]), 15,
+             what="registered and passed again")
+    s.fail_if = lambda method, path: None
+    s.stall_if = lambda method, path: False
+    # past the longest retry delay (2 s): nothing deregisters it
+    until = time.monotonic() + 3
+    while time.monotonic() < until:
+        assert "back-1" in s.services
+        time.sleep(0.05)
+    assert [p for _, p in s.requests[last_register(s):]
+            if "/deregister/" in p] == []
+    assert s.check_status("service:back-1") == "passing"

@@ -8,6 +8,7 @@ import time
 
 from conftest import http, signal_pid, wait_for
 from gwnodes import register as gw_register
+from test_broker import raw_upgrade
 from test_svcstats import call, node  # noqa: F401 (a fixture)
 from test_web import (Events, parse_prometheus, register, sample, scrape,
                       service, start, web)
@@ -79,17 +80,7 @@ def hold_web_websocket(m, node):
     """A websocket through the web worker to the app wsapp, whose node
     (a FakeNode) echoes it: the client's socket, open until closed."""
     gw_register(m, node.service("go.micro.web.wsapp"))
-    s = socket.create_connection(("127.0.0.1", m.ports["web"]), timeout=10)
-    s.sendall(b"GET /wsapp/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = s.recv(4096)
-        assert data, "websocket refused: %r" % head
-        head += data
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
+    return raw_upgrade(m.ports["web"], "/wsapp/")
 
 
 def web_states(m):

@@ -12,55 +12,73 @@
 #include "microd/master.h"
 #include "log.h"
 
-#define STATE_LOCK_NAME	"microd.lock"
+#define STATE_PID_NAME	"microd.pid"
 
-/* The pid the holder wrote, 0 if unknown. */
+/* The pid the holder wrote in dir, 0 if unknown. */
 static long
-state_lock_holder(int fd)
+state_lock_holder(int dirfd)
 {
 	char	 buf[32];
 	ssize_t	 n;
+	int	 fd;
 
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+	if ((fd = openat(dirfd, STATE_PID_NAME, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
 	return strtol(buf, NULL, 10);
 }
 
+/* For the next one's message; a read-only state_dir has none. */
+static void
+state_lock_say_pid(int dirfd)
+{
+	char	 pid[32];
+	int	 fd, n;
+
+	if ((fd = openat(dirfd, STATE_PID_NAME, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+		return;
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (write(fd, pid, (size_t)n) != n)
+		log_warn("%s", STATE_PID_NAME);
+	close(fd);
+}
+
 /*
  * One microd per state_dir: two registry workers writing one registry.db
- * lose each other's registrations. The master takes an flock on
- * state_dir/microd.lock, and its workers keep the descriptor: the lock is
- * the open file's, so it goes once the last process of this microd is
- * gone, however they end (a registry worker draining after its master was
- * killed still writes). A file system without locks (ENOLCK) is said, not
- * fatal. Returns the descriptor, or -1 with err set.
+ * lose each other's registrations. The master takes an flock on the
+ * directory itself (a read-only one too, which a lock file could not be
+ * made in), and its workers keep the descriptor: the lock is the open
+ * file's, so it goes once the last process of this microd is gone,
+ * however they end (a registry worker draining after its master was
+ * killed still writes). The pid goes to microd.pid for the message of a
+ * second one. A file system without locks (ENOLCK) is said, not fatal.
+ * Returns the descriptor, or -1 with err set.
  */
 int
 state_lock(const char *dir, char *err, size_t errlen)
 {
-	char	 path[CONFIG_STR_MAX + sizeof(STATE_LOCK_NAME) + 1];
-	char	 pid[32];
 	long	 holder;
-	int	 fd, n;
+	int	 fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, STATE_LOCK_NAME);
-	/* Left by a run as root: a read-only descriptor locks as well. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0644)) == -1 && errno == EACCES)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == ENOLCK) {
 			log_warnx("%s: cannot lock (%s): nothing keeps a second "
-			    "microd off this state_dir", path, strerror(errno));
+			    "microd off this state_dir", dir, strerror(errno));
 			return fd;
 		}
 		if (errno != EWOULDBLOCK)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: lock: %s", dir,
+			    strerror(errno));
 		else if ((holder = state_lock_holder(fd)) > 0)
 			snprintf(err, errlen, "state_dir %s is in use by microd "
 			    "pid %ld", dir, holder);
@@ -70,9 +88,6 @@ state_lock(const char *dir, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
-	    (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n))
-		log_warn("%s", path);
+	state_lock_say_pid(fd);
 	return fd;
 }

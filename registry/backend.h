@@ -60,7 +60,12 @@ struct registry_host {
 	 * The store holds this Service JSON (one version, any number of
 	 * nodes; a go-micro value, 2016 "port" form accepted): add or
 	 * replace those nodes, which leave any other version of the
-	 * service they were in. Returns -1 if the JSON does not validate.
+	 * service they were in. Nodes registered here, and the metadata
+	 * and endpoints of a version holding one, stay as registered.
+	 * Returns -1 if the JSON does not validate or does not fit (too
+	 * many nodes, too large for shm): nothing is taken, and the
+	 * backend removes what it delivered of those nodes before, which
+	 * would be served at their old values otherwise.
 	 */
 	int	(*update)(void *, const char *json, size_t len);
 	/* The store no longer holds node id of service name. */

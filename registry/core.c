@@ -241,18 +241,49 @@ registry_publish(struct registry_core *rc, const char *name,
 	return -1;
 }
 
-/* Nodes registered here that one version lost, as a Service, or NULL. */
+/* Whether version s holds a node registered here. */
+static int
+registry_has_local(const struct svc *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nnodes; i++) {
+		if (s->nodes[i].relist == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether set holds node id as registered here, in any version. */
+static int
+registry_holds_local(const struct svc_set *set, const char *id)
+{
+	const struct svc_node	*n;
+	size_t			 i;
+
+	for (i = 0; i < set->n; i++) {
+		if ((n = svc_find_node(set->v[i], id)) != NULL &&
+		    n->relist == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Nodes registered here that one version lost, as a Service, or NULL.
+ * Not one that moved to another version: the store keys a node by
+ * service and id, so its delete would take the key the node still uses.
+ */
 static struct svc *
 registry_gone(const struct svc *old, const struct svc_set *next)
 {
-	const struct svc	*nv = svc_set_find(next, old->version);
 	const struct svc_node	*n;
 	struct svc		*gone = NULL;
 	size_t			 i;
 
 	for (i = 0; i < old->nnodes; i++) {
 		n = &old->nodes[i];
-		if (n->relist != 0 || (nv != NULL && svc_find_node(nv, n->id)))
+		if (n->relist != 0 || registry_holds_local(next, n->id))
 			continue;
 		if (gone == NULL)
 			gone = svc_new(old->name, old->version,
@@ -763,21 +794,34 @@ registry_nodes_fit(const struct svc_set *set, const char *name, char **cause)
 }
 
 /*
- * Merge in into e's versions: register, or an update from the backend.
- * The nodes drop selects (given in) go first, in the same commit.
- * REGISTRY_REFUSED if in does not fit (too many nodes in the version or
- * the name, too many bytes for shm), -1 if the commit failed.
+ * A node of in's name under another version than in's: in moves it. A
+ * node id is one node of a name whatever its version, as the stores key
+ * it (one etcd key, one Consul service): kept in both versions, the old
+ * copy's expiry or deregistration would delete the new one's key.
  */
 static int
-registry_merge(struct registry_core *rc, const struct svc *in,
-    svc_node_pred drop, char **cause)
+registry_is_moved(const struct svc *s, const struct svc_node *n, void *arg)
+{
+	const struct svc	*in = arg;
+
+	return strcmp(s->version, in->version) != 0 &&
+	    svc_find_node(in, n->id) != NULL;
+}
+
+/*
+ * Merge in into e's versions: register, or an update from the backend.
+ * The nodes in lists leave the other versions they were in, in the same
+ * commit. REGISTRY_REFUSED if in does not fit (too many nodes in the
+ * version or the name, too many bytes for shm), -1 if the commit failed.
+ */
+static int
+registry_merge(struct registry_core *rc, const struct svc *in, char **cause)
 {
 	struct registry_entry	*e = registry_get(rc, in->name);
 	struct svc_set		 next;
 
 	svc_set_copy(&next, &e->set);
-	if (drop != NULL)
-		svc_set_prune(&next, drop, (void *)in);
+	svc_set_prune(&next, registry_is_moved, (void *)in);
 	if (svc_set_merge(&next, in, cause) == -1 ||
 	    registry_nodes_fit(&next, in->name, cause) == -1) {
 		registry_commit_fail(rc, e, &next);
@@ -808,7 +852,7 @@ registry_core_register(struct registry_core *rc, const char *json,
 		expires = util_now_ms() + ttl_ms;
 	for (i = 0; i < s->nnodes; i++)
 		s->nodes[i].expires = expires;
-	if ((rv = registry_merge(rc, s, NULL, cause)) != 0) {
+	if ((rv = registry_merge(rc, s, cause)) != 0) {
 		if (rv == -1)
 			log_warnx("registering %s: %s", s->name, *cause);
 		svc_free(s);
@@ -881,20 +925,6 @@ registry_host_lag(struct registry_core *rc)
  */
 
 /*
- * A node the store held under another version of the service: its new
- * value moved it (the store keys nodes by service and id, not version).
- */
-static int
-registry_is_moved_remote(const struct svc *s, const struct svc_node *n,
-    void *arg)
-{
-	const struct svc	*in = arg;
-
-	return n->relist != 0 && strcmp(s->version, in->version) != 0 &&
-	    svc_find_node(in, n->id) != NULL;
-}
-
-/*
  * A backend's change not applied: logged, but not while the file is read
  * only (said once, at its load: each update would say it again).
  */
@@ -906,16 +936,51 @@ registry_host_failed(int rv, char *cause)
 	free(cause);
 }
 
+/*
+ * What an update may change: s without the nodes registered here (in
+ * any version), and with the metadata and endpoints this host gave the
+ * version if it holds one of them. NULL when no node is left: a version's
+ * metadata comes with its nodes.
+ */
+static struct svc *
+registry_host_remote(const struct svc_set *set, const struct svc *s,
+    uint64_t relist)
+{
+	const struct svc	*cur = svc_set_find(set, s->version), *head = s;
+	const struct svc_node	*n;
+	struct svc		*in;
+	size_t			 i;
+
+	if (cur != NULL && registry_has_local(cur))
+		head = cur;
+	in = svc_new(s->name, s->version, json_incref(head->metadata),
+	    json_incref(head->endpoints));
+	for (i = 0; i < s->nnodes; i++) {
+		n = &s->nodes[i];
+		if (!registry_holds_local(set, n->id))
+			svc_add_node(in, n->id, n->address,
+			    json_incref(n->metadata), 0, relist);
+	}
+	if (in->nnodes == 0) {
+		svc_free(in);
+		return NULL;
+	}
+	return in;
+}
+
+/*
+ * A value the core refuses (it does not fit) is -1 too: the backend then
+ * removes the nodes it names, which would be served at their old values
+ * until the next relist otherwise.
+ */
 static int
 registry_host_update(void *arg, const char *json, size_t len)
 {
 	struct registry_core	*rc = arg;
 	struct registry_entry	*e;
-	const struct svc	*cur;
-	const struct svc_node	*mine;
-	struct svc		*s;
+	const struct svc_set	 none = { NULL, 0 };
+	struct svc		*s, *in;
 	char			*cause;
-	size_t			 i;
 	int			 rv;
 
 	registry_host_turn(rc);
@@ -925,21 +990,16 @@ registry_host_update(void *arg, const char *json, size_t len)
 		return -1;
 	}
 	e = registry_find(rc, s->name);
-	cur = e == NULL ? NULL : svc_set_find(&e->set, s->version);
-	for (i = 0; i < s->nnodes; i++) {
-		mine = cur == NULL ? NULL : svc_find_node(cur, s->nodes[i].id);
-		if (mine != NULL && mine->relist == 0)
-			s->nodes[i].expires = mine->expires;
-		else
-			s->nodes[i].relist = rc->relist;
-	}
-	if ((rv = registry_merge(rc, s, registry_is_moved_remote,
-	    &cause)) != 0)
+	in = registry_host_remote(e != NULL ? &e->set : &none, s, rc->relist);
+	svc_free(s);
+	if (in == NULL)
+		return 0;
+	if ((rv = registry_merge(rc, in, &cause)) != 0)
 		registry_host_failed(rv, cause);
 	else
 		registry_host_lag(rc);
-	svc_free(s);
-	return 0;
+	svc_free(in);
+	return rv == REGISTRY_REFUSED ? -1 : 0;
 }
 
 static int

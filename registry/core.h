@@ -45,7 +45,9 @@ void		 registry_core_hand_over(struct registry_core *);
 
 /*
  * Apply a registration or a deregistration (Service JSON text). ttl_ms 0
- * means no expiry. On failure nothing changed and *cause is one line:
+ * means no expiry. A registered node leaves any other version of its
+ * service it was in: the stores key a node by service and id. On
+ * failure nothing changed and *cause is one line:
  * REGISTRY_REFUSED when the request is at fault (the JSON does not
  * validate, a version would pass SVC_NODES_MAX, the name more bytes than
  * one shm record takes, the ttl is too long),

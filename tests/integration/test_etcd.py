@@ -1002,3 +1002,89 @@ def test_stop_during_a_handover_says_the_keys_stay(etcd, microd):
     finally:
         signal_pid(reg, signal.SIGCONT)
     assert m.proc.wait(timeout=20) == 0
+
+
+def test_node_registered_under_another_version_moves(etcd, microd):
+    """A node id is one key whatever its version. Registered again under
+    another version, the node stayed in the old one too, and when that
+    copy expired or was deregistered its delete took the key the new
+    version still used: other hosts lost the node."""
+    e = etcd()
+    a = start(microd, e.address(), name="a")
+    b = start(microd, e.address(), name="b")
+    name = "go.micro.srv.up"
+    key = PREFIX + name + "/up-1"
+    old = service(name, "up-1", 7500, version="1.0.0")
+    old["nodes"].append(service(name, "short-1", 7501)["nodes"][0])
+    register(a, old, "2s")
+    register(a, service(name, "up-1", 7500, version="2.0.0"), "60s")
+    assert versions(a, name) == {"1.0.0": {"short-1"}, "2.0.0": {"up-1"}}
+    # short-1 runs out with the TTL the old copy of up-1 had.
+    wait_for(lambda: versions(b, name) == {"2.0.0": {"up-1"}}, 10,
+             what="the old version expired on b, up-1 in 2.0.0")
+    assert e.kvs()[key][0]["version"] == "2.0.0"
+    # Deregistered under the version it left: nothing of it to delete.
+    register(a, service(name, "short-2", 7502), "60s")
+    gone = service(name, "up-1", 7500, version="1.0.0")
+    gone["nodes"].append(service(name, "short-2", 7502)["nodes"][0])
+    a.ctl("deregister", "-", input=json.dumps(gone))
+    wait_for(lambda: PREFIX + name + "/short-2" not in e.kvs(),
+             what="short-2 deleted")
+    assert key in e.kvs()
+    assert versions(a, name) == versions(b, name) == {"2.0.0": {"up-1"}}
+
+
+def test_store_leaves_nodes_registered_here_alone(etcd, microd):
+    """Another owner's value for one of this host's keys (a put on its
+    own lease) replaced this host's node, and the metadata of its
+    version, with the store's."""
+    e = etcd()
+    m = start(microd, e.address())
+    name = "go.micro.srv.own"
+    mine = service(name, "own-1", 7400)
+    mine["metadata"] = {"owner": "team-a"}
+    register(m, mine, "30s")
+    wait_for(lambda: PREFIX + name + "/own-1" in e.kvs(),
+             what="key written")
+    lease = e.ctl("lease", "grant", "60").split()[1]
+    theirs = service(name, "own-1", 7401)
+    theirs["metadata"] = {"owner": "team-b"}
+    e.ctl("put", "--lease", lease, PREFIX + name + "/own-1",
+          json.dumps(theirs))
+    # A node of theirs in the same version, after it: once it is here,
+    # so is the value before it.
+    other = service(name, "other-1", 7402)
+    other["metadata"] = {"owner": "team-b"}
+    put(e, other)
+    wait_for(lambda: versions(m, name) == {"1.0.0": {"own-1", "other-1"}},
+             what="other-1 learned")
+    [v] = m.ctl_json("service", name)
+    addrs = {n["id"]: n["address"] for n in v["nodes"]}
+    assert addrs == {"own-1": "127.0.0.1:7400", "other-1": "127.0.0.1:7402"}
+    assert v["metadata"] == {"owner": "team-a"}
+
+
+def test_value_refused_for_its_size_removes_the_node(etcd, microd):
+    """A key's new value the registry refuses for its size (the name's
+    shm record would pass its maximum) left the key's old node served,
+    at its old address, until the next relist."""
+    e = etcd()
+    m = microd(extra="[microd]\nshm_size = 1M\n" + conf(e.address()),
+               env=PLUGIN_ENV, workers={"web": 0, "broker": 0})
+    name = "go.micro.srv.big"
+    big = {"k%d" % i: "x" * 200 for i in range(30)}
+    for i in range(3):
+        s = service(name, "big-%d" % i, 9200 + i)
+        s["nodes"][0]["metadata"] = big
+        put(e, s)
+    put(e, service(name, "mover", 9300))
+    want = {"big-0", "big-1", "big-2", "mover"}
+    wait_for(lambda: node_ids(m, name) == want, what="all four learned")
+    s = service(name, "mover", 9301)
+    s["nodes"][0]["metadata"] = dict(big, more="y" * 9000)
+    put(e, s)
+    wait_for(lambda: node_ids(m, name) == want - {"mover"},
+             what="mover gone with its refused value")
+    log = m.read_log()
+    assert "service %s would take" % name in log
+    assert PREFIX + name + "/mover: value refused" in log

@@ -57,8 +57,9 @@ def test_value_member_nested_too_deep_is_400(microd):
 
 
 def wide(version):
+    # Ids of their own: a node registered under another version moves.
     return service(name="go.micro.srv.wide", version=version, nodes=[
-        {"id": "n%d" % i, "address": "10.0.0.1:%d" % (i + 1)}
+        {"id": "%s-n%d" % (version, i), "address": "10.0.0.1:%d" % (i + 1)}
         for i in range(1000)])
 
 

@@ -772,8 +772,10 @@ main(int argc, char *argv[])
 	m.conf_explicit = explicit;
 	if (master_check_config(m.conf, path, explicit) == -1)
 		return 1;
+	/* As -t: a reload to a backend whose plugin cannot load fails. */
 	if (tell != NULL)
-		return master_tell(m.conf, tell);
+		return master_check_plugins(m.conf) == -1 ? 1 :
+		    master_tell(m.conf, tell);
 	if (test) {
 		if (master_check_plugins(m.conf) == -1)
 			return 1;

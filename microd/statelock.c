@@ -3,6 +3,7 @@
 #include <sys/file.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,12 @@ state_lock(const char *dir, char *err, size_t errlen)
 		if (errno != EWOULDBLOCK)
 			snprintf(err, errlen, "%s: lock: %s", dir,
 			    strerror(errno));
-		else if ((holder = state_lock_holder(fd)) > 0)
+		else if ((holder = state_lock_holder(fd)) > 0 &&
+		    kill((pid_t)holder, 0) == -1 && errno == ESRCH)
+			snprintf(err, errlen, "state_dir %s is in use by workers "
+			    "of microd pid %ld, which is gone (fuser -v %s)",
+			    dir, holder, dir);
+		else if (holder > 0)
 			snprintf(err, errlen, "state_dir %s is in use by microd "
 			    "pid %ld", dir, holder);
 		else

@@ -8,10 +8,12 @@
 
 /*
  * -s reload: ask the master at the configuration's socket to reload, as
- * `microctl reload` does, and say whether it took the new configuration.
- * systemd's ExecReload= then fails on a refused reload, one that changes a
- * setting needing a restart included (which -t cannot know), and finds a
- * socket moved in microd.conf. Returns the exit status.
+ * `microctl reload` does, and say whether it took the new configuration
+ * (main() first loads the backends' plugins, as -t does). systemd's
+ * ExecReload= then fails on a refused reload, one that changes a setting
+ * needing a restart included, which -t cannot know. A socket changed in
+ * microd.conf is such a setting: nothing answers at the new path, and
+ * the message says so. Returns the exit status.
  */
 int
 master_tell(const struct config *conf, const char *what)
@@ -23,7 +25,8 @@ master_tell(const struct config *conf, const char *what)
 	int			 rc;
 
 	if ((c = ctlclient_connect(conf->socket, &cause)) == NULL) {
-		fprintf(stderr, "microd: %s\n", cause);
+		fprintf(stderr, "microd: %s (if microd.conf's socket changed, "
+		    "restart microd)\n", cause);
 		return 1;
 	}
 	ctlclient_begin(c, &f, what, 0);

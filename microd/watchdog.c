@@ -41,9 +41,11 @@
  *
  * A worker that is starting has no loop to beat yet, and one that stops
  * (or blocks for good) before it says "ready" leaves its role down, a
- * reload unfinished and systemd without READY=1: it is killed after the
- * same count of samples from its fork. The roles' inits only set up, in
- * milliseconds, except the registry worker's, which loads the database
+ * reload unfinished and systemd without READY=1: it is killed
+ * WATCHDOG_START_TICKS samples after its fork. The roles' inits mostly
+ * set up, in milliseconds, but may wait on the network: a broker worker's
+ * NATS plugin connects before it is ready, 2 s for each listed server
+ * that accepts and never answers. The registry worker loads the database
  * into shm first: tens of thousands of services take seconds of sqlite
  * reads before the first publish, longer on a busy host. So while it
  * starts, its CPU time counts as its beat: a load uses CPU, a stopped or
@@ -54,6 +56,7 @@
 #define WATCHDOG_TICK_MS	1000
 #define WATCHDOG_LATE_MS	(3 * WATCHDOG_TICK_MS)	/* the master was held */
 #define WATCHDOG_HANG_TICKS	10
+#define WATCHDOG_START_TICKS	30
 
 struct watchdog_slot {
 	pid_t		 pid;		/* the process the samples are of */
@@ -109,6 +112,15 @@ watchdog_fault(const struct proc *p, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s/%u (pid %ld) stopped turning its event "
 		    "loop", role, p->id, (long)p->pid);
+}
+
+/* Samples without a beat before p is killed. */
+static unsigned
+watchdog_limit(const struct proc *p)
+{
+	/* A starting registry worker's CPU time is its beat: as running. */
+	return p->state == PROC_STARTING && p->role != ROLE_REGISTRY ?
+	    WATCHDOG_START_TICKS : WATCHDOG_HANG_TICKS;
 }
 
 static void
@@ -169,7 +181,7 @@ watchdog_sample(struct proc *p)
 		ws->progress = progress;
 		return;
 	}
-	if (++ws->ticks >= WATCHDOG_HANG_TICKS && !ws->acted)
+	if (++ws->ticks >= watchdog_limit(p) && !ws->acted)
 		watchdog_kill(p, ws);
 }
 

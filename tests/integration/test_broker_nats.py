@@ -469,6 +469,30 @@ def assert_broker_fatal(m, why):
     assert m.status()["listeners"]
 
 
+def test_slow_first_connect_is_not_taken_for_a_hang(microd):
+    """The plugin connects before the broker worker is ready, 2 s for each
+    listed server that accepts and never answers: with six, the watchdog
+    took the worker for one stuck before ready (10 s) and killed it, again
+    and again, and microd never served."""
+    silent = []
+    for _ in range(6):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        silent.append(s)
+    try:
+        m = broker_only(microd, "[broker]\nbackend = nats\naddress = %s\n" %
+                        ",".join("nats://127.0.0.1:%d" % s.getsockname()[1]
+                                 for s in silent),
+                        os.path.join(BUILDDIR, "plugins"))
+        wait_for(lambda: "generation 1 serving" in m.read_log(), 60,
+                 what="generation 1 serving")
+        assert "not ready after" not in m.read_log(), m.read_log()
+    finally:
+        for s in silent:
+            s.close()
+
+
 def test_plugin_missing_broker_worker_fails(microd, tmp_path):
     """backend = nats without broker-nats.so where plugins are looked
     for: the broker worker fails at once with the path and dlopen's

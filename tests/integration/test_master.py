@@ -150,10 +150,19 @@ def test_dash_s_reload_says_whether_the_reload_was_taken(microd):
     assert "microd: reload: [microd] shm_size cannot change on reload" in \
         r.stderr, r.stderr
     assert m.status()["generation"] == 2
+    # A backend whose plugin does not load, as microd -t checks.
+    m.write_conf(extra="[registry]\nbackend = etcd\naddress = 127.0.0.1:1\n")
+    r = subprocess.run([MICROD, "-s", "reload", "-c", m.conf],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, MICROD_PLUGIN_DIR=m.dir))
+    assert r.returncode == 1 and "registry-etcd.so" in r.stderr, r.stderr
+    assert m.status()["generation"] == 2
+    m.write_conf()
     m.stop()
     r = subprocess.run([MICROD, "-s", "reload", "-c", m.conf],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and m.socket in r.stderr, r.stderr
+    assert "if microd.conf's socket changed, restart microd" in r.stderr
     for bad in (["-s", "stop"], ["-s", "reload", "-t"]):
         r = subprocess.run([MICROD, "-c", m.conf] + bad, capture_output=True,
                            text=True, timeout=30)
@@ -235,6 +244,26 @@ def test_second_microd_on_the_same_state_dir_exits(microd):
              what="a's workers gone")
     b.start()
     assert b.status()["generation"] == 1
+
+
+def test_state_dir_held_by_workers_of_a_dead_master(microd):
+    """A worker that outlives its killed master (stopped, so it never saw
+    the master go) keeps the state_dir's lock: the next microd named the
+    dead master's pid as the one using it."""
+    a = microd(workers={"web": 0, "broker": 0, "sidecar": 0})
+    api = a.running("api")[0]["pid"]
+    signal_pid(api, signal.SIGSTOP)
+    try:
+        a.signal(signal.SIGKILL)
+        a.proc.wait(timeout=10)
+        p = subprocess.run([MICROD, "-c", a.conf], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 1
+        assert "in use by workers of microd pid %d, which is gone " \
+            "(fuser -v %s)" % (a.proc.pid, a.dir / "state") in p.stderr, \
+            p.stderr
+    finally:
+        signal_pid(api, signal.SIGKILL)
 
 
 def test_signals_to_the_process_group_reach_the_master_alone(microd):

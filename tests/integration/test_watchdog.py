@@ -235,7 +235,7 @@ def proc_state(pid):
 
 def test_worker_stuck_before_ready_killed_and_respawned(microd, tmp_path):
     """A worker that stops before it says ready (here: as it starts, after
-    api/0 was killed) is killed 10 samples after its fork, which is
+    api/0 was killed) is killed 30 samples after its fork, which is
     logged, and respawned. It used to stay `starting` for ever, its role
     down, with nothing logged (a reload never finished, READY=1 never
     came)."""
@@ -255,7 +255,7 @@ def test_worker_stuck_before_ready_killed_and_respawned(microd, tmp_path):
     stuck = wait_for(stopped_successor, 15, what="the successor stopped")[0]
     assert not trigger.exists()
     wait_for(lambda: "api/0: pid %d not ready after" % stuck in m.read_log(),
-             40, what="the stuck worker killed")
+             70, what="the stuck worker killed")
     wait_for(lambda: not pid_alive(stuck), 15, what="the stuck worker gone")
     wait_for(lambda: [w for w in m.running("api") if w["pid"] != stuck],
              15, what="api respawned")

@@ -61,7 +61,7 @@ class Tmux:
     def screen(self):
         return self.tmux("capture-pane", "-p", "-t", "t")
 
-    def wait(self, pred, timeout=10.0, what="screen"):
+    def wait(self, pred, timeout=30.0, what="screen"):
         last = {}
 
         def check():
@@ -73,7 +73,7 @@ class Tmux:
             raise AssertionError("%s\n--- screen ---\n%s" % (
                 e, last.get("s", "")))
 
-    def wait_text(self, text, timeout=10.0):
+    def wait_text(self, text, timeout=30.0):
         return self.wait(lambda s: text in s, timeout, what=repr(text))
 
     def resize(self, width, height):

@@ -370,12 +370,34 @@ proc_registry_conf_changed(const struct config *a, const struct config *b)
 	    a->log_level != b->log_level;
 }
 
-/* Whether a and b name the same registry store. */
+/* Whether the address lists a and b (comma separated) share one. */
+static int
+proc_addresses_meet(const char *a, const char *b)
+{
+	char	*ca, *cb, *pa, *pb, *x, *y;
+	int	 meet = strcmp(a, b) == 0;
+
+	pa = ca = xstrdup(a);
+	while (!meet && (x = util_list_next(&pa)) != NULL) {
+		pb = cb = xstrdup(b);
+		while (!meet && (y = util_list_next(&pb)) != NULL)
+			meet = strcmp(x, y) == 0;
+		free(cb);
+	}
+	free(ca);
+	return meet;
+}
+
+/*
+ * Whether a and b name the same registry store: an endpoint of a cluster
+ * added or removed is the same etcd, whose keys a new worker takes over
+ * rather than have them deleted and put again.
+ */
 static int
 proc_registry_same_store(const struct config *a, const struct config *b)
 {
 	return strcmp(a->registry_backend, b->registry_backend) == 0 &&
-	    strcmp(a->registry_address, b->registry_address) == 0 &&
+	    proc_addresses_meet(a->registry_address, b->registry_address) &&
 	    strcmp(a->registry_prefix, b->registry_prefix) == 0;
 }
 

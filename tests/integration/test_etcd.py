@@ -956,13 +956,16 @@ def test_own_key_put_without_lease_is_put_back(etcd, microd):
     wait_for(lambda: key not in e.kvs(), 5, what="key gone with the stop")
 
 
+@pytest.mark.parametrize("change", ["ttl", "endpoint"])
 def test_reload_restarting_the_registry_worker_deletes_no_key(etcd,
-                                                             microd):
+                                                             microd, change):
     """A reload that changes [registry] ttl (or log_level, credentials)
     starts a new registry worker for the same store. The old one revoked
     its leases as at a stop: every other host saw this host's nodes
     vanish until the new one announced them again. It hands them over
-    now: no DELETE, and the key ends on the new worker's lease."""
+    now: no DELETE, and the key ends on the new worker's lease. An
+    endpoint added to the address list is the same store too (it was
+    taken for another one)."""
     e = etcd()
     m = start(microd, e.address())
     key = PREFIX + "go.micro.srv.kept/k-1"
@@ -971,7 +974,8 @@ def test_reload_restarting_the_registry_worker_deletes_no_key(etcd,
     lease = e.kvs()[key][1]
 
     def reload():
-        m.write_conf(extra=conf(e.address(), "11s"))
+        m.write_conf(extra=conf(e.address(), "11s") if change == "ttl" else
+                     conf(e.address() + ",127.0.0.1:1"))
         m.ctl("reload")
         wait_for(lambda: generation_serving(m, 2), 20,
                  what="generation 2 serving")

@@ -29,6 +29,12 @@
  */
 #define SESSION_QUEUE_ALL_BYTES	(256 * 1024 * 1024)
 #define SESSION_PING_MS		30000
+/*
+ * What a subscriber may send in one message (not published: chatter is
+ * dropped). A full max_message, taken in fragments or a frame held back
+ * by its last byte, would let each idle subscriber pin that much memory.
+ */
+#define SESSION_CHATTER_MAX	4096
 #define SESSION_CLOSE_RETRY	1013	/* RFC 6455 §7.4.2: try again later */
 
 struct session {
@@ -179,14 +185,15 @@ static const struct ws_callbacks session_cbs = {
 };
 
 static void
-session_limits(struct ws_limits *l)
+session_limits(struct ws_limits *l, int modes)
 {
 	const struct config	*conf = broker_config();
 	size_t			 one = BASE64_LEN(conf->broker_max_message) +
 				    1024;
 
 	memset(l, 0, sizeof(*l));
-	l->max_message = conf->broker_max_message;
+	l->max_message = (modes & BROKER_WS_PUB) ? conf->broker_max_message :
+	    SESSION_CHATTER_MAX;
 	l->max_queue_msgs = conf->broker_queue_size;
 	/* Room for the queue, but never less than two of the largest. */
 	l->max_queue_bytes = SESSION_QUEUE_BYTES > 2 * one ?
@@ -277,7 +284,7 @@ broker_serve_ws(struct http_request *req, int modes, const char *id)
 		return;
 	}
 	free(queue);
-	session_limits(&limits);
+	session_limits(&limits, modes);
 	if ((s->ws = ws_accept(req, &limits, &session_cbs, s, &cause)) ==
 	    NULL) {
 		log_debug("broker: refused websocket: %s", cause);

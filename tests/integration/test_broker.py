@@ -207,6 +207,27 @@ def test_slow_subscriber_dropped_others_unhurt(microd):
     run(go(), 60)
 
 
+def test_subscriber_chatter_bounded(microd):
+    """A subscriber's messages are dropped unpublished, but each could be
+    a whole max_message: a hundred idle subscribers holding 1 MiB of
+    fragments took the broker worker from 3 MB to 106 MB. A subscriber
+    may send 4 KiB in one message; past that, 1009."""
+    m = microd()
+
+    async def go():
+        sub = await websockets.connect(ws_url(m, "/sub?topic=t"))
+        await sub.send("z" * 100)
+        await sub.ping()
+        await sub.send("z" * 5000)
+        try:
+            await asyncio.wait_for(sub.recv(), 10)
+        except websockets.ConnectionClosed as e:
+            assert e.rcvd.code == 1009
+        else:
+            raise AssertionError("a subscriber's 5000 bytes taken")
+    run(go())
+
+
 def test_oversized_and_malformed_rejected(microd):
     m = microd(SMALL)
     assert post(m, "t", b"x" * 2000)[0] == 413

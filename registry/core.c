@@ -585,7 +585,9 @@ registry_walk_visit(const void *nodep, VISIT which, void *arg)
  * cannot change under twalk, so entries are picked first and changed
  * after. Returns the earliest deadline of the nodes that stay, or a retry
  * time if a prune failed (a full disk must not leave dead nodes behind for
- * good; with a deadline, the pass stops there rather than go on at once).
+ * good). A name that fails does not stop the pass: one kept out of shm
+ * (the segment full at the load) would fail every pass, and the names
+ * after it keep their dead nodes for as long. until bounds the pass.
  */
 static uint64_t
 registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
@@ -594,7 +596,7 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 	struct registry_walk	 w = { .pred = pred, .arg = arg };
 	uint64_t		 retry;
 	char			*cause;
-	size_t			 i;
+	size_t			 i, failed = 0;
 	int			 rv;
 
 	twalk_r(rc->tree, registry_walk_visit, &w);
@@ -607,15 +609,16 @@ registry_prune_all(struct registry_core *rc, svc_node_pred pred, void *arg,
 		if ((rv = registry_prune(rc, w.v[i], pred, arg, unstored,
 		    &cause)) == 0)
 			continue;
-		if (rv != REGISTRY_UNAVAILABLE)
+		/* One line a pass: each later name may fail alike. */
+		if (rv != REGISTRY_UNAVAILABLE && failed++ == 0)
 			log_warnx("%s: %s", why, cause);
 		free(cause);
 		retry = util_now_ms() + REGISTRY_RETRY_MS;
 		if (w.next == 0 || retry < w.next)
 			w.next = retry;
-		if (until != 0)
-			break;
 	}
+	if (failed > 1)
+		log_warnx("%s: %zu more names not done", why, failed - 1);
 	free(w.v);
 	return w.next;
 }

@@ -88,6 +88,29 @@ def test_name_too_big_for_a_smaller_segment_still_expires(microd):
     assert m.read_log().count("would take") <= 1, m.read_log()
 
 
+def test_names_left_out_of_a_full_segment_stop_no_expiry(microd):
+    """Lowered shm_size: names that no longer fit are left out of shm at
+    the load. The expiry pass stopped at the first one each second, and
+    the names after it kept serving their dead nodes."""
+    m = microd(workers=SIDECAR_ONLY)
+    pad = {"pad": "x" * 12000}
+    for i in range(90):
+        assert post(m, service("a%02d" % i, "n", pad))[0] == 200
+    # a80, left out, has a node to expire: each pass stopped there.
+    for name, node, ttl in (("a80", "gone", "4s"), ("z-small", "gone", "4s"),
+                            ("z-small", "stays", "600s")):
+        assert http("POST", m.url("sidecar", "/registry?ttl=" + ttl),
+                    json.dumps(service(name, node)).encode())[0] == 200
+    m.stop()
+    m.extra = "[microd]\nshm_size = 1M\n"
+    m.write_conf()
+    m.start()
+    wait_for(lambda: "service a80 not published" in m.read_log(), 10,
+             what="a80 left out of shm")
+    wait_for(lambda: nodes_of(m, "z-small") == ["stays"], 20,
+             what="z-small's node expired")
+
+
 def stored_nodes(m, name):
     """The node IDs registry.db holds for name."""
     db = sqlite3.connect("file:%s?mode=ro" % (m.dir / "state" /

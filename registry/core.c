@@ -506,10 +506,10 @@ registry_rec_shrinks(const struct registry_entry *e,
  * Takes next, whatever happens; e is gone if it is left empty (and
  * stored). REGISTRY_REFUSED, with nothing written, if shm could never
  * hold next and it is no smaller than what e holds (a smaller one is
- * stored, the name kept out of shm). With unstored, or for a refresh, a file that cannot be
- * written (read only, full) does not hold the change back: e is marked,
- * for registry_store_unstored. A restart meanwhile finds the older
- * deadlines the file holds and drops what has expired.
+ * stored, the name kept out of shm). With unstored, or for a refresh, a
+ * file that cannot be written (read only, full) does not hold the change
+ * back: e is marked, for registry_store_unstored. A restart meanwhile
+ * finds the older deadlines the file holds and drops what has expired.
  */
 static int
 registry_commit(struct registry_core *rc, struct registry_entry *e,
@@ -738,9 +738,9 @@ registry_unstored_visit(const void *nodep, VISIT which, void *arg)
 
 /*
  * Expiries and refreshes the file could not take (read only, full),
- * stored once it can be written: each name as it is now, so none comes back at a restart. At
- * most REGISTRY_EXPIRE_TURN_MS of it per heartbeat: after a mass expiry
- * it takes seconds.
+ * stored once it can be written: each name as it is now, so none comes
+ * back at a restart. At most REGISTRY_EXPIRE_TURN_MS of it per heartbeat:
+ * after a mass expiry it takes seconds.
  */
 static void
 registry_store_unstored(struct registry_core *rc)
